@@ -1,0 +1,52 @@
+# The few verbs people type. Each one builds the virtualenv it needs first, so
+# `make run` and `make test` work on a fresh machine with only python3.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test test-fast bench lint format clean browser
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when a requirements file changed.
+$(VENV)/.local-deps: $(PY) requirements.txt requirements-local.txt
+	$(PY) -m pip install -r requirements-local.txt
+	touch $@
+
+$(VENV)/.dev-deps: $(VENV)/.local-deps requirements-dev.txt
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+## run: start the dashboard on the bundled offline model (http://localhost:8501)
+run: $(VENV)/.local-deps
+	HF_HUB_OFFLINE=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+## browser: Debian's chromium for the end-to-end tests (never `playwright install`)
+browser:
+	@bash scripts/ensure-chromium.sh
+
+## test: the whole suite, browser tests included
+test: $(VENV)/.dev-deps browser
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+## test-fast: everything but the browser and slow tests
+test-fast: $(VENV)/.dev-deps
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not browser and not slow"
+
+## bench: the performance benchmarks; prints a table of figures and ratios
+bench: $(VENV)/.dev-deps browser
+	HF_HUB_OFFLINE=1 $(PY) -m bench
+
+lint: $(VENV)/.dev-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-deps
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

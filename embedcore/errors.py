@@ -1,0 +1,194 @@
+"""The exception tree of embedcore.
+
+Everything embedcore raises on purpose derives from :class:`EmbedcoreError`, so
+a caller (the dashboard, a notebook) can catch one type and show ``str(exc)``:
+every message here is written for a person and never contains the API key.
+
+Input problems are also ``ValueError`` and timeouts are also ``TimeoutError``
+(the openai-python / requests habit), so callers can catch broadly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "EmbedcoreError",
+    "EmptyInputError",
+    "InputError",
+    "InvalidResponseError",
+    "ModelUnavailableError",
+    "NotFoundError",
+    "ParseError",
+    "PermissionDeniedError",
+    "ProjectionInputError",
+    "RateLimitError",
+    "ServerError",
+    "TooManyTextsError",
+    "status_error_class",
+]
+
+
+class EmbedcoreError(Exception):
+    """Base class of every error embedcore raises on purpose."""
+
+
+# --- configuration -----------------------------------------------------------
+
+
+class ConfigurationError(EmbedcoreError, ValueError):
+    """A setting is unusable: a base URL that is not http(s), a locked endpoint, no key."""
+
+
+class ModelUnavailableError(EmbedcoreError):
+    """A local model cannot be loaded (package missing, files damaged)."""
+
+
+# --- bad input ---------------------------------------------------------------
+
+
+class InputError(EmbedcoreError, ValueError):
+    """The caller's data cannot be used as it is; the message says why and what to do."""
+
+
+class EmptyInputError(InputError):
+    """There is nothing to embed: no texts, or only blank ones."""
+
+
+class TooManyTextsError(InputError):
+    """More texts than the configured limit."""
+
+
+class ParseError(InputError):
+    """A pasted text or an uploaded file could not be read (encoding, format, missing column)."""
+
+
+class ProjectionInputError(InputError):
+    """A projection cannot be computed for these points (too few, all identical, ...)."""
+
+
+# --- the API -----------------------------------------------------------------
+
+
+class APIError(EmbedcoreError):
+    """Something went wrong talking to an embeddings endpoint.
+
+    Attributes
+    ----------
+    status_code : int or None
+        HTTP status, where the server answered.
+    request_id : str or None
+        The server's ``x-request-id`` (or similar), to quote to the provider's support.
+    attempts : int
+        How many requests were made before giving up (1 = no retry).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"(HTTP {self.status_code}")
+            parts[-1] += f", request id {self.request_id})" if self.request_id else ")"
+        elif self.request_id:
+            parts.append(f"(request id {self.request_id})")
+        return " ".join(parts)
+
+
+class APIStatusError(APIError):
+    """The server answered with an error status."""
+
+
+class BadRequestError(APIStatusError):
+    """400 / 413 / 422: the request itself was refused (too long, too many, empty input)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the token is valid but may not use this model or endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the model (or the endpoint path) does not exist.
+
+    ``model`` names what was asked for and ``available`` lists the served models when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        available: Sequence[str] = (),
+        **kwargs,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.model = model
+        self.available = list(available)
+
+
+class RateLimitError(APIStatusError):
+    """429 after all retries; ``retry_after`` is the server's last hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx after all retries."""
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached (refused, DNS, TLS, connection dropped)."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The server did not answer within the timeout."""
+
+
+class InvalidResponseError(APIError):
+    """The server answered 2xx but the body is unusable.
+
+    Not JSON, cut off, the wrong number of vectors, a missing or duplicate ``index``,
+    NaN or infinite values, vectors of different lengths.
+    """
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The exception class for an HTTP error status."""
+    if status_code in (400, 413, 422):
+        return BadRequestError
+    if status_code == 401:
+        return AuthenticationError
+    if status_code == 403:
+        return PermissionDeniedError
+    if status_code == 404:
+        return NotFoundError
+    if status_code == 429:
+        return RateLimitError
+    if status_code >= 500:
+        return ServerError
+    return APIStatusError
