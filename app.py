@@ -1,0 +1,70 @@
+"""Embedding Explorer — the Streamlit entrypoint: page config, shared state, sidebar, router.
+
+Run with ``streamlit run app.py`` (or ``make run``). Each page lives in ``pages/`` and
+is registered below; a page whose file does not exist yet is simply left out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from ui.connection import render_connection_panel
+from ui.state import init_state
+
+HERE = Path(__file__).parent
+
+#: (file, title, icon, default). Adding a page is one line; missing files are skipped.
+PAGES = [
+    ("pages/models.py", "Models", ":material/view_list:", False),
+    ("pages/embed.py", "Embed texts", ":material/data_array:", False),
+    ("pages/explorer.py", "Similarity explorer", ":material/scatter_plot:", True),
+    ("pages/search.py", "Semantic search", ":material/search:", False),
+    ("pages/compare.py", "Compare models", ":material/compare_arrows:", False),
+    ("pages/languages.py", "Across languages", ":material/translate:", False),
+]
+
+
+@st.cache_resource(show_spinner=False)
+def _start_projection_warm_up() -> bool:
+    """Compile UMAP's numba code in a background thread, once per server process.
+
+    The first UMAP fit in a process otherwise takes 11-13 s (FACTS.md); by the time a
+    visitor opens the explorer the compile is done. ``EMBEDCORE_WARM_UP=0`` turns it off
+    (tests, tiny hosts).
+    """
+    if os.environ.get("EMBEDCORE_WARM_UP", "1").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    from embedcore import projection
+
+    projection.warm_up()
+    return True
+
+
+def _pages() -> list:
+    existing = [row for row in PAGES if (HERE / row[0]).is_file()]
+    has_default = any(default for *_, default in existing)
+    return [
+        st.Page(
+            str(HERE / path),
+            title=title,
+            icon=icon,
+            url_path=Path(path).stem,
+            default=default or (not has_default and i == 0),
+        )
+        for i, (path, title, icon, default) in enumerate(existing)
+    ]
+
+
+st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
+init_state()
+_start_projection_warm_up()
+pages = _pages()
+if not pages:  # only while the project is being assembled
+    st.error("No pages found in pages/.")
+    st.stop()
+navigation = st.navigation(pages)
+render_connection_panel()
+navigation.run()

@@ -1,0 +1,429 @@
+"""Which model answers: the sidebar connection panel and the shared provider objects.
+
+Security rules kept here (and tested in tests/test_app_pages.py):
+
+- A token from the operator (``st.secrets`` or the environment) is bound to the
+  endpoint it was configured for (``base_url`` in secrets / ``EMBEDCORE_BASE_URL``,
+  default the IONOS AI Model Hub). If a visitor points the app at another origin
+  (scheme, host, port), that token is not sent: they must type their own.
+- ``lock_endpoint = true`` in secrets (or ``EMBEDCORE_LOCK_ENDPOINT=1``) pins the
+  endpoint for hosted use: the URL field is disabled and session state cannot move it.
+- Keys never enter a cache key, a repr or the page: cached objects are keyed on a
+  SHA-256 fingerprint and the key itself is passed as an underscore argument, which
+  Streamlit leaves out of the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from embedcore import catalog
+from embedcore.types import ModelInfo, Provider
+from ui import state
+from ui.errors import friendly_errors
+
+PROVIDER_LABELS = {
+    "local": "Bundled offline model (all-MiniLM-L6-v2)",
+    "ionos": "IONOS AI Model Hub",
+    "custom": "OpenAI-compatible URL",
+}
+
+#: API models tried in this order when the user has not chosen one yet.
+_PREFERRED_API_MODELS = (
+    "BAAI/bge-m3",
+    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2",
+    "BAAI/bge-large-en-v1.5",
+)
+
+#: Seconds a model listing is reused before asking the endpoint again.
+MODELS_TTL = 300
+
+# Widget keys of the panel. The values live on under the plain keys of ui.state,
+# because Streamlit forgets a widget's state on a run where the widget is not drawn.
+_W_PROVIDER = "conn_provider"
+_W_BASE_URL = "conn_base_url"
+_W_API_KEY = "conn_api_key"
+_W_MODEL = "conn_model"
+#: Where a typed key is kept between runs (this session only; never rendered).
+_TYPED_KEY = "_conn_typed_api_key"
+
+
+# --- operator configuration ------------------------------------------------------------
+
+
+def _secret(name: str):
+    """``st.secrets[name]`` or None; a missing or broken secrets file is not an error here."""
+    try:
+        return st.secrets.get(name)
+    except Exception:  # FileNotFoundError, StreamlitSecretNotFoundError, TOML errors
+        return None
+
+
+def _truthy(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """What whoever runs the app configured (secrets first, then environment)."""
+
+    #: The operator's token; kept out of repr.
+    token: str | None = field(default=None, repr=False)
+    #: ``"secrets"``, ``"env"`` or None.
+    token_source: str | None = None
+    #: The endpoint the token belongs to (and the default custom URL).
+    base_url: str = catalog.IONOS_BASE_URL
+    #: Hosted mode: the endpoint cannot be changed from the UI.
+    lock_endpoint: bool = False
+
+
+def operator_settings() -> OperatorSettings:
+    """Read the operator's token, endpoint and lock flag; cheap, read on every run."""
+    token, source = _secret("IONOS_API_TOKEN"), "secrets"
+    if not token:
+        token, source = os.environ.get("IONOS_API_TOKEN"), "env"
+    if not token:
+        token, source = None, None
+    base_url = _secret("base_url") or os.environ.get("EMBEDCORE_BASE_URL") or catalog.IONOS_BASE_URL
+    lock = _secret("lock_endpoint")
+    if lock is None:
+        lock = _secret("EMBEDCORE_LOCK_ENDPOINT")
+    if lock is None:
+        lock = os.environ.get("EMBEDCORE_LOCK_ENDPOINT", "")
+    return OperatorSettings(
+        token=str(token) if token else None,
+        token_source=source,
+        base_url=str(base_url).strip(),
+        lock_endpoint=_truthy(lock),
+    )
+
+
+def same_origin(url_a: str | None, url_b: str | None) -> bool:
+    """True when both URLs share scheme, host and port (the unit a token is bound to)."""
+    if not url_a or not url_b:
+        return False
+    try:
+        a, b = urlsplit(url_a.strip()), urlsplit(url_b.strip())
+        default = {"http": 80, "https": 443}
+        port_a = a.port or default.get(a.scheme.lower())
+        port_b = b.port or default.get(b.scheme.lower())
+    except ValueError:  # a malformed port
+        return False
+    return (
+        bool(a.hostname)
+        and a.scheme.lower() == b.scheme.lower()
+        and (a.hostname or "").lower() == (b.hostname or "").lower()
+        and port_a == port_b
+    )
+
+
+def fingerprint(secret: str | None) -> str:
+    """A short SHA-256 fingerprint of a key, safe to put in cache keys and logs."""
+    if not secret:
+        return "none"
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+# --- the connection in effect ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The resolved connection for this run."""
+
+    kind: str
+    base_url: str | None
+    api_key: str | None = field(default=None, repr=False)
+    #: ``"typed"``, ``"secrets"``, ``"env"`` or None (no key sent).
+    key_source: str | None = None
+    locked: bool = False
+    #: Something the panel should tell the user (e.g. why the configured token is not sent).
+    note: str | None = None
+
+    @property
+    def key_fingerprint(self) -> str:
+        return fingerprint(self.api_key)
+
+
+def allowed_kinds(settings: OperatorSettings | None = None) -> tuple[str, ...]:
+    """Provider kinds offered: with a locked endpoint, the local model and that endpoint only."""
+    settings = settings or operator_settings()
+    if not settings.lock_endpoint:
+        return state.PROVIDER_KINDS
+    api_kind = "ionos" if same_origin(settings.base_url, catalog.IONOS_BASE_URL) else "custom"
+    return ("local", api_kind)
+
+
+def current_connection() -> Connection:
+    """Resolve provider kind, URL and key from session state and the operator's settings."""
+    settings = operator_settings()
+    ss = st.session_state
+    kind = ss.get(state.PROVIDER_KIND, "local")
+    kinds = allowed_kinds(settings)
+    if kind not in kinds:
+        kind = kinds[1] if kind != "local" else "local"
+    if kind == "local":
+        return Connection(kind="local", base_url=None)
+
+    if settings.lock_endpoint:
+        url = settings.base_url
+    elif kind == "ionos":
+        url = catalog.IONOS_BASE_URL
+    else:
+        url = str(ss.get(state.BASE_URL) or "").strip()
+
+    typed = ss.get(_TYPED_KEY) or None
+    if typed:
+        return Connection(kind, url, typed, "typed", settings.lock_endpoint)
+    if settings.token and same_origin(url, settings.base_url):
+        return Connection(kind, url, settings.token, settings.token_source, settings.lock_endpoint)
+    note = None
+    if settings.token:
+        host = urlsplit(settings.base_url).hostname or settings.base_url
+        note = (
+            f"The configured token is only sent to {host}. Type a token for this URL "
+            "(or leave it empty if the server needs none)."
+        )
+    return Connection(kind, url, None, None, settings.lock_endpoint, note)
+
+
+# --- shared objects (one per server process) --------------------------------------------
+
+
+def _cache_dir_key() -> str:
+    # Part of the cache keys below so a changed EMBEDCORE_CACHE_DIR (tests, operators) gets
+    # a fresh store instead of the one opened at start-up.
+    return os.environ.get("EMBEDCORE_CACHE_DIR", "")
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_cache(cache_dir: str):
+    from embedcore.cache import EmbeddingCache
+
+    return EmbeddingCache()
+
+
+@st.cache_resource(show_spinner="Loading the bundled model…")
+def _local_provider(cache_dir: str):
+    from embedcore.local import LocalModel
+
+    return LocalModel(cache=_shared_cache(cache_dir))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _api_client(base_url: str, key_fingerprint: str, cache_dir: str, _api_key: str | None):
+    # Keyed on the fingerprint, never on the key: Streamlit skips `_api_key` when hashing.
+    # The client is shared by every session using the same endpoint and key, which is what
+    # the provider's per-contract rate limit wants.
+    from embedcore.client import EmbeddingClient
+
+    # An empty string, not None: None would let the client fall back to IONOS_API_TOKEN from the
+    # environment and send it to a URL the token is not bound to.
+    return EmbeddingClient(base_url, _api_key or "", cache=_shared_cache(cache_dir))
+
+
+def local_available() -> bool:
+    """Can the bundled model run here (torch + sentence-transformers installed)?"""
+    try:
+        from embedcore.local import LocalModel
+    except ImportError:
+        return False
+    try:
+        return bool(LocalModel.available())
+    except Exception:
+        return False
+
+
+def get_provider(connection: Connection | None = None) -> Provider:
+    """The provider for the current connection (shared, thread-safe, created once).
+
+    Raises
+    ------
+    embedcore.errors.ConfigurationError
+        The URL is not http(s) (the client's check).
+    embedcore.errors.ModelUnavailableError
+        The bundled model was chosen but cannot run here.
+    """
+    conn = connection or current_connection()
+    if conn.kind == "local":
+        return _local_provider(_cache_dir_key())
+    return _api_client(conn.base_url or "", conn.key_fingerprint, _cache_dir_key(), _api_key=conn.api_key)
+
+
+@st.cache_data(ttl=MODELS_TTL, show_spinner=False, max_entries=64)
+def _list_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -> list[ModelInfo]:
+    # Failures raise and are therefore not cached.
+    return list(_provider.list_models())
+
+
+def available_models(connection: Connection | None = None) -> list[ModelInfo]:
+    """Models the current provider serves, catalogue facts merged in (cached for MODELS_TTL s)."""
+    conn = connection or current_connection()
+    provider = get_provider(conn)
+    return _list_models(provider.endpoint_id, conn.key_fingerprint, provider)
+
+
+def default_model(model_ids: list[str], kind: str) -> str | None:
+    """The model to start with for a provider kind, given what it serves."""
+    if not model_ids:
+        return None
+    if kind == "local":
+        return catalog.MINILM_ID if catalog.MINILM_ID in model_ids else model_ids[0]
+    return next((m for m in _PREFERRED_API_MODELS if m in model_ids), model_ids[0])
+
+
+def current_model() -> str:
+    """The selected model id (the provider's default until the user picks one)."""
+    model = st.session_state.get(state.MODEL)
+    if model:
+        return model
+    return (
+        catalog.MINILM_ID
+        if st.session_state.get(state.PROVIDER_KIND, "local") == "local"
+        else _PREFERRED_API_MODELS[0]
+    )
+
+
+def check_connection(connection: Connection | None = None) -> tuple[float, list[ModelInfo]]:
+    """``(latency_seconds, served models)`` — one uncached round trip."""
+    provider = get_provider(connection)
+    if hasattr(provider, "check_connection"):
+        return provider.check_connection()
+    start = time.perf_counter()
+    models = provider.list_models()
+    return time.perf_counter() - start, list(models)
+
+
+# --- the sidebar panel -----------------------------------------------------------------
+
+
+def _seed(widget_key: str, value) -> None:
+    """Give a widget its remembered value on the first run it is drawn (no `value=` clash)."""
+    if widget_key not in st.session_state:
+        st.session_state[widget_key] = value
+
+
+def render_connection_panel() -> Connection:
+    """Draw the sidebar's connection panel and return the connection in effect.
+
+    Reads and writes :data:`ui.state.PROVIDER_KIND`, :data:`ui.state.BASE_URL` and
+    :data:`ui.state.MODEL`. Errors (bad URL, 401, unreachable host) are shown in the
+    sidebar with :func:`ui.errors.friendly_errors`; the app keeps running.
+    """
+    settings = operator_settings()
+    ss = st.session_state
+    kinds = allowed_kinds(settings)
+    if ss.get(state.PROVIDER_KIND) not in kinds:
+        ss[state.PROVIDER_KIND] = kinds[1] if ss.get(state.PROVIDER_KIND) != "local" else "local"
+
+    with st.sidebar:
+        st.subheader("Connection", anchor=False)
+        if ss.get(_W_PROVIDER) not in kinds:
+            ss.pop(_W_PROVIDER, None)
+        _seed(_W_PROVIDER, ss[state.PROVIDER_KIND])
+        kind = st.radio(
+            "Embeddings from",
+            kinds,
+            format_func=lambda k: (
+                f"Configured endpoint ({urlsplit(settings.base_url).hostname})"
+                if k == "custom" and settings.lock_endpoint
+                else PROVIDER_LABELS[k]
+            ),
+            key=_W_PROVIDER,
+        )
+        if kind != ss[state.PROVIDER_KIND]:
+            ss[state.PROVIDER_KIND] = kind
+            ss[state.MODEL] = None  # the new provider's default, chosen below
+
+        if kind == "local":
+            if not local_available():
+                st.warning(
+                    "The bundled offline model is not installed here (no torch / "
+                    "sentence-transformers — e.g. on Streamlit Community Cloud). Choose "
+                    "**IONOS AI Model Hub** or an **OpenAI-compatible URL** above.",
+                    icon=":material/cloud_off:",
+                )
+        else:
+            _render_endpoint_fields(kind, settings)
+
+        conn = current_connection()
+        _render_model_select(conn)
+        if st.button("Test connection", key="conn_test", icon=":material/network_check:"):
+            with friendly_errors():
+                latency, models = check_connection(conn)
+                st.success(f"Connected in {latency * 1000:.0f} ms — {len(models)} models served.")
+    return conn
+
+
+def _render_endpoint_fields(kind: str, settings: OperatorSettings) -> None:
+    ss = st.session_state
+    if settings.lock_endpoint:
+        # Shown, not editable; current_connection() ignores session state when locked.
+        ss[_W_BASE_URL] = settings.base_url
+        st.text_input("Base URL", key=_W_BASE_URL, disabled=True, help="Fixed by the app's operator.")
+    elif kind == "ionos":
+        st.caption(f"Endpoint: `{catalog.IONOS_BASE_URL}`")
+    else:
+        _seed(_W_BASE_URL, ss.get(state.BASE_URL) or settings.base_url)
+        url = st.text_input(
+            "Base URL",
+            key=_W_BASE_URL,
+            placeholder="https://host/v1",
+            help="Where `/embeddings` and `/models` live, e.g. `http://localhost:8000/v1`. http(s) only.",
+        )
+        ss[state.BASE_URL] = url.strip()
+
+    _seed(_W_API_KEY, ss.get(_TYPED_KEY) or "")
+    provisional = current_connection()
+    has_operator_token = provisional.key_source in ("secrets", "env")
+    typed = st.text_input(
+        "API token",
+        key=_W_API_KEY,
+        type="password",
+        placeholder="Using the configured token" if has_operator_token else "Paste your token",
+        help="Kept in this browser session only. Leave empty to use the token the app was configured with.",
+    )
+    ss[_TYPED_KEY] = typed.strip()
+    conn = current_connection()
+    if conn.key_source in ("secrets", "env"):
+        st.caption(
+            f"Using the token from the app's {'secrets' if conn.key_source == 'secrets' else 'environment'}."
+        )
+    elif conn.note:
+        st.info(conn.note, icon=":material/key:")
+
+
+def _render_model_select(conn: Connection) -> None:
+    ss = st.session_state
+    models: list[ModelInfo] = []
+    with friendly_errors():
+        if conn.kind != "local" or local_available():
+            models = available_models(conn)
+    ids = [m.id for m in models]
+    if not ids:
+        # Listing failed (the error is shown above): keep what was chosen so work is not lost.
+        chosen = ss.get(state.MODEL)
+        ids = [chosen] if chosen else []
+    if not ids:
+        st.selectbox("Model", ["(no models available)"], disabled=True, key="conn_model_none")
+        return
+    if ss.get(state.MODEL) not in ids:
+        ss[state.MODEL] = default_model(ids, conn.kind)
+    if ss.get(_W_MODEL) not in ids:
+        ss.pop(_W_MODEL, None)
+    _seed(_W_MODEL, ss[state.MODEL])
+    info = {m.id: m for m in models}
+    ss[state.MODEL] = st.selectbox(
+        "Model",
+        ids,
+        key=_W_MODEL,
+        format_func=lambda m: f"{m} · {info[m].dimensions}d" if m in info and info[m].dimensions else m,
+    )

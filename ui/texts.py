@@ -1,0 +1,203 @@
+"""Where the texts come from: a built-in sample set, pasted lines, an uploaded file, an edited table.
+
+The chosen texts are shared by every page under :data:`ui.state.TEXTS`. Each page's
+panel starts from the shared choice (same source, same sample, same pasted text), so
+opening another page never replaces the texts you were working on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from embedcore import io
+from ui import state
+from ui.errors import friendly_errors
+
+SOURCES = ("sample", "paste", "upload", "edit")
+_SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
+UPLOAD_TYPES = ["txt", "text", "md", "csv", "tsv", "tab", "jsonl", "ndjson", "json"]
+_NO_LABEL = "(no labels)"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def load_sample_cached(name: str) -> io.TextTable:
+    """:func:`embedcore.io.load_sample`, read once per process (a copy per call)."""
+    return io.load_sample(name)
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+def _read_upload(digest: str, filename: str, _data: bytes):
+    # Keyed on a digest of the bytes: hashing a 50 MB argument on every rerun would cost more.
+    return io.read_upload(_data, filename)
+
+
+def set_texts(table: io.TextTable, origin: dict) -> None:
+    """Make ``table`` the texts every page uses; ``origin`` is ``{"kind": ..., "name": ...}``."""
+    st.session_state[state.TEXTS] = table
+    st.session_state[state.TEXTS_ORIGIN] = origin
+
+
+def current_texts() -> io.TextTable | None:
+    """The shared texts (set by :func:`ui.state.init_state` to the ``topics`` sample)."""
+    return st.session_state.get(state.TEXTS)
+
+
+def _seed(key: str, value) -> None:
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def text_source_panel(prefix: str, *, allow_edit: bool = False) -> io.TextTable | None:
+    """Let the user choose the texts; returns the table in use (also in ``st.session_state[TEXTS]``).
+
+    Parameters
+    ----------
+    prefix : str
+        The page's key prefix (``"embed"``, ``"explorer"``): widget keys are ``f"{prefix}_…"``.
+    allow_edit : bool
+        Offer an "Edit table" source (``st.data_editor`` over the current texts and labels).
+
+    Returns
+    -------
+    embedcore.io.TextTable or None
+        None while there is nothing usable (empty paste box, no file yet, unreadable file —
+        the reason is shown).
+    """
+    ss = st.session_state
+    origin = ss.get(state.TEXTS_ORIGIN) or {"kind": "sample", "name": state.DEFAULT_SAMPLE}
+    sources = SOURCES if allow_edit else SOURCES[:3]
+    start = origin.get("kind") if origin.get("kind") in sources else "sample"
+    _seed(f"{prefix}_source", start)
+    kind = st.radio(
+        "Texts from",
+        sources,
+        format_func=_SOURCE_LABELS.__getitem__,
+        horizontal=True,
+        key=f"{prefix}_source",
+    )
+    table: io.TextTable | None = None
+    with friendly_errors():
+        if kind == "sample":
+            table = _sample(prefix, origin)
+        elif kind == "paste":
+            table = _paste(prefix)
+        elif kind == "upload":
+            table = _upload(prefix, origin)
+        else:
+            table = _edit(prefix)
+        if table is not None and len(table) > io.MAX_TEXTS:
+            st.warning(f"{len(table):,} texts; keeping the first {io.MAX_TEXTS:,}.")
+            table = table.with_limit(io.MAX_TEXTS)
+    if table is not None:
+        _summary(table)
+    return table
+
+
+def _sample(prefix: str, origin: dict) -> io.TextTable:
+    names = list(io.SAMPLES)
+    name = origin.get("name") if origin.get("kind") == "sample" else None
+    _seed(f"{prefix}_sample", name if name in names else state.DEFAULT_SAMPLE)
+    name = st.selectbox("Sample set", names, key=f"{prefix}_sample")
+    st.caption(io.SAMPLES[name])
+    table = load_sample_cached(name)
+    set_texts(table, {"kind": "sample", "name": name})
+    return table
+
+
+def _paste(prefix: str) -> io.TextTable | None:
+    _seed(f"{prefix}_paste", st.session_state.get(state.TEXTS_PASTE, ""))
+    text = st.text_area(
+        "Texts, one per line",
+        key=f"{prefix}_paste",
+        height=220,
+        placeholder="AI Model Hub\nMichael Jackson\nbest selling music artists",
+    )
+    st.session_state[state.TEXTS_PASTE] = text
+    if not text.strip():
+        st.info("Paste some texts, one per line.", icon=":material/edit_note:")
+        return None
+    table = io.parse_pasted(text)
+    set_texts(table, {"kind": "paste", "name": "pasted"})
+    return table
+
+
+def _upload(prefix: str, origin: dict) -> io.TextTable | None:
+    upload = st.file_uploader(
+        "TXT (one text per line), CSV / TSV, JSON Lines or JSON",
+        type=UPLOAD_TYPES,
+        key=f"{prefix}_upload",
+    )
+    if upload is None:
+        if origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None:
+            st.caption(f"Using **{origin.get('name')}**; upload another file to replace it.")
+            return st.session_state[state.TEXTS]
+        st.info("Upload a file to use its texts.", icon=":material/upload_file:")
+        return None
+    data = upload.getvalue()
+    frame = _read_upload(hashlib.blake2b(data, digest_size=16).hexdigest(), upload.name, data)
+    text_options = io.text_columns(frame) or [str(c) for c in frame.columns]
+    if len(frame.columns) > 1:
+        left, right = st.columns(2)
+        text_col = left.selectbox("Text column", text_options, key=f"{prefix}_text_col")
+        labels = io.label_columns(frame)
+        rest = [str(c) for c in frame.columns if str(c) not in labels and str(c) != text_col]
+        label_options = [_NO_LABEL] + [c for c in labels if c != text_col] + rest
+        label_col = right.selectbox(
+            "Label column (colours the points)",
+            label_options,
+            index=1 if labels and labels[0] != text_col else 0,
+            key=f"{prefix}_label_col",
+        )
+    else:
+        text_col, label_col = text_options[0], _NO_LABEL
+    table = io.table_from_frame(frame, text_col, None if label_col == _NO_LABEL else label_col)
+    set_texts(table, {"kind": "upload", "name": upload.name})
+    return table
+
+
+def _edit(prefix: str) -> io.TextTable | None:
+    ss = st.session_state
+    editor_key, base_key = f"{prefix}_editor", f"{prefix}_edit_base"
+    if editor_key not in ss or base_key not in ss:
+        # The editor's state is a list of edits against the frame it started from, so that
+        # frame must stay the same while the editor lives; it restarts from the shared texts.
+        current = ss.get(state.TEXTS)
+        frame = current.to_frame() if current is not None and len(current) else None
+        if frame is None:
+            import pandas as pd
+
+            frame = pd.DataFrame({"text": [""], "label": [""]})
+        ss[base_key] = frame
+    edited = st.data_editor(
+        ss[base_key],
+        key=editor_key,
+        num_rows="dynamic",
+        width="stretch",
+        height=300,
+        column_config={"text": st.column_config.TextColumn("text", width="large", required=True)},
+    )
+    has_labels = "label" in edited.columns and edited["label"].notna().any()
+    table = io.table_from_frame(edited, "text", "label" if has_labels else None)
+    if not len(table):
+        st.info("Type at least one text in the table.", icon=":material/edit_note:")
+        return None
+    table.source = "edited table"
+    set_texts(table, {"kind": "edit", "name": "edited table"})
+    return table
+
+
+def _summary(table: io.TextTable) -> None:
+    parts = [f"**{len(table):,}** texts"]
+    if table.labels is not None:
+        parts.append(f"{len(set(table.labels))} labels")
+    if table.dropped_blank:
+        parts.append(f"{table.dropped_blank:,} blank dropped")
+    if table.duplicates:
+        parts.append(f"{table.duplicates:,} duplicates (embedded once)")
+    if table.truncated:
+        parts.append(f"{table.truncated:,} cut off")
+    st.caption(" · ".join(parts))
+    for warning in table.warnings:
+        st.caption(f":material/warning: {warning}")
