@@ -1,0 +1,223 @@
+"""EmbeddingCache: round trips, namespaces, speed, threads and processes sharing one file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embedcore.cache import CACHE_FILENAME, EmbeddingCache, default_cache_path, text_key
+from embedcore.errors import ConfigurationError, InputError
+
+EP = "https://api.example.test/v1"
+
+
+def vecs(n: int, d: int = 8, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> EmbeddingCache:
+    c = EmbeddingCache(tmp_path / "c.sqlite3")
+    yield c
+    c.close()
+
+
+def test_round_trip_is_exact_float32(cache: EmbeddingCache) -> None:
+    texts = ["alpha", "beta", "gamma"]
+    v = vecs(3)
+    cache.put_many(EP, "m", texts, v)
+    got = cache.get_many(EP, "m", ["gamma", "alpha", "beta"])
+    assert set(got) == set(texts)
+    for i, t in enumerate(texts):
+        assert got[t].dtype == np.float32
+        assert got[t].shape == (8,)
+        np.testing.assert_array_equal(got[t], v[i])
+    got["alpha"][0] = 123.0  # returned arrays are the caller's to modify
+    assert cache.get_many(EP, "m", ["alpha"])["alpha"][0] == v[0, 0]
+
+
+def test_misses_are_absent_and_empty_lookup(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m", ["a"], vecs(1))
+    assert set(cache.get_many(EP, "m", ["a", "b", "a"])) == {"a"}
+    assert cache.get_many(EP, "m", []) == {}
+
+
+def test_endpoint_and_model_are_separate_namespaces(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m1", ["t"], vecs(1, seed=1))
+    cache.put_many(EP, "m2", ["t"], vecs(1, d=4, seed=2))
+    cache.put_many("local:", "m1", ["t"], vecs(1, seed=3))
+    np.testing.assert_array_equal(cache.get_many(EP, "m1", ["t"])["t"], vecs(1, seed=1)[0])
+    assert cache.get_many(EP, "m2", ["t"])["t"].shape == (4,)
+    np.testing.assert_array_equal(cache.get_many("local:", "m1", ["t"])["t"], vecs(1, seed=3)[0])
+    assert cache.get_many(EP, "m3", ["t"]) == {}
+
+
+def test_put_replaces(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m", ["t"], vecs(1, seed=1))
+    cache.put_many(EP, "m", ["t"], vecs(1, seed=2))
+    np.testing.assert_array_equal(cache.get_many(EP, "m", ["t"])["t"], vecs(1, seed=2)[0])
+    assert cache.stats()["entries"] == 1
+
+
+def test_accepts_list_of_1d_vectors_and_checks_lengths(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m", ["a", "b"], [np.ones(3), np.zeros(3)])
+    np.testing.assert_array_equal(cache.get_many(EP, "m", ["a"])["a"], np.ones(3, np.float32))
+    with pytest.raises(InputError, match="2 texts but 1 vectors"):
+        cache.put_many(EP, "m", ["a", "b"], vecs(1))
+
+
+def test_clear_by_endpoint_model_and_all(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m1", ["a", "b"], vecs(2))
+    cache.put_many(EP, "m2", ["a"], vecs(1))
+    cache.put_many("local:", "m1", ["a", "b", "c"], vecs(3))
+    assert cache.clear(EP, "m2") == 1
+    assert cache.clear(model="m1", endpoint_id="local:") == 3
+    assert cache.clear(endpoint_id="nowhere") == 0
+    assert cache.stats()["entries"] == 2
+    cache.put_many("local:", "m9", ["z"], vecs(1))
+    assert cache.clear(model="m1") == 2
+    assert cache.clear() == 1
+    assert cache.stats()["entries"] == 0
+
+
+def test_stats(cache: EmbeddingCache, tmp_path: Path) -> None:
+    cache.put_many(EP, "m", ["a", "b"], vecs(2, d=16))
+    cache.put_many("local:", "x", ["a"], vecs(1, d=4))
+    s = cache.stats()
+    assert s["entries"] == 3
+    assert s["path"] == str(tmp_path / "c.sqlite3")
+    assert s["bytes"] > 0
+    assert s["models"] == [
+        {"endpoint_id": EP, "model": "m", "entries": 2, "dimensions": 16},
+        {"endpoint_id": "local:", "model": "x", "entries": 1, "dimensions": 4},
+    ]
+
+
+def test_file_holds_neither_texts_nor_anything_but_hashes(cache: EmbeddingCache) -> None:
+    secret_text = "my very private sentence about pelicans"
+    cache.put_many(EP, "m", [secret_text], vecs(1))
+    cache.close()
+    raw = b"".join(p.read_bytes() for p in cache.path.parent.iterdir() if p.is_file())
+    assert b"pelicans" not in raw
+    with sqlite3.connect(cache.path) as conn:
+        (sha,) = conn.execute("SELECT text_sha FROM embeddings").fetchone()
+    assert sha == text_key(secret_text)
+
+
+def test_wal_mode(cache: EmbeddingCache) -> None:
+    with sqlite3.connect(cache.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_odd_texts(cache: EmbeddingCache) -> None:
+    texts = ["\ud800 lone surrogate", "emoji 🦜", "Ünïcödé", "a" * 100_000, "x\x00y"]
+    cache.put_many(EP, "m", texts, vecs(len(texts)))
+    assert set(cache.get_many(EP, "m", texts)) == set(texts)
+    assert text_key("é") != text_key("e\u0301")  # no normalisation: different texts, different keys
+
+
+def test_damaged_row_is_a_miss(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m", ["a", "b"], vecs(2))
+    with sqlite3.connect(cache.path) as conn:
+        conn.execute("UPDATE embeddings SET vector = x'0000' WHERE text_sha = ?", (text_key("a"),))
+    assert set(cache.get_many(EP, "m", ["a", "b"])) == {"b"}
+
+
+def test_persists_across_instances(tmp_path: Path) -> None:
+    with EmbeddingCache(tmp_path / "p.sqlite3") as c1:
+        c1.put_many(EP, "m", ["a"], vecs(1))
+    with EmbeddingCache(tmp_path / "p.sqlite3") as c2:
+        np.testing.assert_array_equal(c2.get_many(EP, "m", ["a"])["a"], vecs(1)[0])
+
+
+def test_location_from_env_and_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "envdir"))
+    c = EmbeddingCache()
+    assert c.path == tmp_path / "envdir" / CACHE_FILENAME
+    assert c.path.exists()
+    c.close()
+    monkeypatch.delenv("EMBEDCORE_CACHE_DIR")
+    import platformdirs
+
+    expected = Path(platformdirs.user_cache_dir("embedcore", appauthor=False)) / CACHE_FILENAME
+    assert default_cache_path() == expected
+
+
+def test_unusable_location_is_a_configuration_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigurationError, match="EMBEDCORE_CACHE_DIR"):
+        EmbeddingCache(blocker / "c.sqlite3")
+
+
+def test_10k_lookups_are_fast(cache: EmbeddingCache) -> None:
+    texts = [f"sentence number {i}" for i in range(10_000)]
+    v = vecs(10_000, d=384)
+    t0 = time.perf_counter()
+    cache.put_many(EP, "m", texts, v)
+    put_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    got = cache.get_many(EP, "m", texts)
+    get_s = time.perf_counter() - t0
+    print(f"10k x 384: put {put_s * 1000:.0f} ms, get {get_s * 1000:.0f} ms")
+    assert len(got) == 10_000
+    np.testing.assert_array_equal(got["sentence number 9999"], v[9999])
+    assert get_s < 1.0
+    assert put_s < 3.0
+
+
+def test_threads_share_one_cache(cache: EmbeddingCache) -> None:
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for j in range(20):
+                texts = [f"t{(k * 7 + j + i) % 60}" for i in range(10)]
+                cache.put_many(EP, "m", texts, np.stack([_vec_for(t) for t in texts]))
+                got = cache.get_many(EP, "m", texts)
+                for t in texts:
+                    np.testing.assert_array_equal(got[t], _vec_for(t))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert cache.stats()["entries"] == 60
+
+
+def _vec_for(text: str) -> np.ndarray:
+    # Test fixture only: a deterministic vector per text.
+    return np.frombuffer(text_key(text)[:16], dtype=np.uint8).astype(np.float32)
+
+
+def _process_writer(path: str, k: int) -> int:
+    c = EmbeddingCache(path)
+    texts = [f"p{k}-{i}" for i in range(200)] + [f"shared-{i}" for i in range(50)]
+    for start in range(0, len(texts), 25):
+        chunk = texts[start : start + 25]
+        c.put_many(EP, "m", chunk, np.stack([_vec_for(t) for t in chunk]))
+    c.close()
+    return len(texts)
+
+
+def test_processes_share_one_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite3")
+    EmbeddingCache(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=3, mp_context=ctx) as pool:
+        list(pool.map(_process_writer, [path] * 3, range(3)))
+    with EmbeddingCache(path) as c:
+        assert c.stats()["entries"] == 3 * 200 + 50
+        got = c.get_many(EP, "m", ["p2-199", "shared-49"])
+        np.testing.assert_array_equal(got["shared-49"], _vec_for("shared-49"))
