@@ -1,0 +1,1036 @@
+"""Plotly figures for the embedding explorer: arrays and texts in, ``go.Figure`` out.
+
+No Streamlit here: every function returns a :class:`plotly.graph_objects.Figure`
+that a page hands to ``st.plotly_chart`` (or a notebook displays).
+
+Conventions shared by every figure
+----------------------------------
+* One compact template (:data:`TEMPLATE`): system font stack, readable sizes,
+  tight margins, the Okabe–Ito colour-blind-safe palette. It replaces Plotly's
+  default template, which alone is ~8 kB of JSON per figure. Pass ``theme=None``
+  to ``st.plotly_chart`` to keep this look; with Streamlit's theme the trace
+  colours (set explicitly here) still survive.
+* ``layout.uirevision`` is set (default ``"embedcore"``) so zoom, pan and legend
+  toggles survive Streamlit reruns. Pass a new value (e.g. a hash of the
+  dataset) when the data changes and the view *should* reset.
+* User text is never trusted: Plotly renders a subset of HTML in hover labels,
+  tick labels, legend entries and titles, so every user string goes through
+  :func:`hover_text` / :func:`short_label`, which escape ``& < >``. A text
+  ``<b>x</b>`` shows literally.
+* Payloads stay small: coordinates and scores are sent as float32 typed arrays
+  (Plotly ≥ 6 writes numpy arrays as base64 ``bdata``, so rounding digits would
+  not shrink them; halving the width does), hover text shrinks as the point
+  count grows, and a heatmap refuses sizes it cannot show.
+
+Selections
+----------
+Scatter points carry their **row index** in ``customdata`` (first column).
+``point_index`` in a Streamlit/Plotly selection event is the index *within a
+trace*, and the scatter draws one trace per category, so it is **not** the row
+index. Use :func:`selected_rows` to map an event back to rows.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .errors import InputError, TooManyTextsError
+
+__all__ = [
+    "HEATMAP_HARD_LIMIT",
+    "HEATMAP_LIMIT",
+    "PALETTE",
+    "TEMPLATE",
+    "HeatmapTooLargeError",
+    "agreement_scatter",
+    "alignment_figure",
+    "heatmap_figure",
+    "hover_chars_for",
+    "hover_text",
+    "ranking_bar_figure",
+    "scatter_figure",
+    "selected_rows",
+    "short_label",
+    "similarity_histogram",
+    "vector_figure",
+]
+
+#: Okabe & Ito (2008) "Color Universal Design" palette, black moved last: the
+#: qualitative palette most widely checked against the common colour-vision
+#: deficiencies. Categories beyond eight reuse colours with a different symbol.
+PALETTE = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+#: Colour of the "other" bucket and of de-emphasised things.
+MUTED = "#9A9A9A"
+#: Marker symbols available in both SVG and WebGL scatter traces.
+_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
+#: Query marker: distinct from every category symbol.
+_QUERY_COLOR = "#D62728"
+
+#: ColorBrewer RdBu (11 classes) reversed: blue = -1, white = 0, red = +1.
+#: Diverging and colour-blind safe; fixed here so the scale never depends on
+#: Plotly's changing named-scale definitions.
+_RDBU = (
+    "#053061",
+    "#2166AC",
+    "#4393C3",
+    "#92C5DE",
+    "#D1E5F0",
+    "#F7F7F7",
+    "#FDDBC7",
+    "#F4A582",
+    "#D6604D",
+    "#B2182B",
+    "#67001F",
+)
+DIVERGING = [[i / (len(_RDBU) - 1), c] for i, c in enumerate(_RDBU)]
+#: Sequential, colour-blind safe (designed for it), for continuous colour values.
+SEQUENTIAL = "Cividis"
+
+#: Largest heatmap side drawn by default: beyond ~300 rows a cell is under two
+#: pixels on a laptop screen, so more rows would ship bytes nobody can see.
+HEATMAP_LIMIT = 300
+#: Largest side accepted even when a caller raises ``max_cells_side``: 1000² is
+#: already ~5 MB of JSON (2000² measured at 23 MB, see FACTS.md).
+HEATMAP_HARD_LIMIT = 1000
+
+_FONT = "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+_AXIS = {
+    "gridcolor": "#EBEBEB",
+    "linecolor": "#BDBDBD",
+    "zerolinecolor": "#D0D0D0",
+    "ticks": "",
+    "title": {"standoff": 8},
+    "automargin": True,
+}
+
+#: The one template every figure here uses (small on purpose: see module docstring).
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": _FONT, "size": 13, "color": "#262730"},
+        "title": {"font": {"size": 16}, "x": 0.0, "xanchor": "left", "xref": "paper"},
+        "colorway": list(PALETTE),
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "margin": {"l": 10, "r": 10, "t": 48, "b": 10, "pad": 0},
+        "hoverlabel": {"font": {"family": _FONT, "size": 12}, "align": "left", "namelength": -1},
+        "hovermode": "closest",
+        "legend": {
+            "itemsizing": "constant",  # legend markers stay visible when points are tiny
+            "bgcolor": "rgba(255,255,255,0.6)",
+            "font": {"size": 12},
+        },
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "coloraxis": {"colorbar": {"outlinewidth": 0, "thickness": 12}},
+    }
+)
+
+
+class HeatmapTooLargeError(TooManyTextsError):
+    """More rows than a heatmap can show; the UI should fall back to a top-pairs table.
+
+    Attributes
+    ----------
+    n : int
+        Rows asked for.
+    limit : int
+        Largest side allowed.
+    """
+
+    def __init__(self, n: int, limit: int) -> None:
+        super().__init__(
+            f"Too many texts for a heatmap ({n} > {limit}): showing the most similar pairs instead. "
+            f"Select up to {limit} texts to see the heatmap."
+        )
+        self.n = n
+        self.limit = limit
+
+
+# --- text helpers ----------------------------------------------------------------
+
+
+def _words(text: object) -> list[str]:
+    # Hover labels have no use for the user's line breaks and tabs; Plotly would
+    # ignore "\n" anyway (only <br> breaks a line).
+    return str(text).split()
+
+
+def _truncate(words: list[str], max_chars: int) -> str:
+    text = " ".join(words)
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max_chars - 1]
+    # Prefer a word boundary when one is close, so the ellipsis does not split a word.
+    space = cut.rfind(" ")
+    if space >= max_chars * 0.75:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    # Greedy word wrap, hand-written because textwrap.wrap costs ~60 µs a text
+    # (3 s for a 50k-point map) and we need none of its options.
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        while len(word) > width:  # a URL or a very long token: hard-split it
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
+def hover_text(text: object, width: int = 60, max_chars: int = 300) -> str:
+    """A user text made safe and readable for a Plotly hover label.
+
+    Whitespace is collapsed, the text is truncated to ``max_chars`` characters
+    (with "…"), wrapped at ``width`` characters with ``<br>``, and ``& < >`` are
+    HTML-escaped so markup typed by a user displays literally.
+
+    Parameters
+    ----------
+    text : object
+        Converted with ``str``.
+    width : int
+        Characters per line before wrapping.
+    max_chars : int
+        Characters kept, ellipsis included.
+
+    Returns
+    -------
+    str
+        Plotly pseudo-HTML.
+    """
+    if width < 1 or max_chars < 1:
+        raise ValueError(f"width and max_chars must be positive, got {width} and {max_chars}")
+    short = _truncate(_words(text), max_chars)
+    # Wrap before escaping: "&lt;" must neither be split nor count as four characters.
+    return "<br>".join(html.escape(line, quote=False) for line in _wrap(short, width))
+
+
+def short_label(text: object, max_chars: int = 28) -> str:
+    """A one-line, escaped, truncated label for ticks, legends and titles."""
+    return html.escape(_truncate(_words(text), max_chars), quote=False)
+
+
+def hover_chars_for(n_points: int) -> int:
+    """Characters of hover text per point, shrinking with the point count.
+
+    Hover strings dominate a scatter's JSON (coordinates are ~11 bytes a point,
+    a 300-character hover ~330): these steps keep 50k points under ~8 MB, well
+    inside Streamlit's 200 MB message limit and quick to parse in a browser.
+    Full texts belong in the table beside the map.
+    """
+    if n_points <= 2_000:
+        return 300
+    if n_points <= 10_000:
+        return 160
+    return 100
+
+
+def selected_rows(selection: Mapping[str, Any] | None) -> list[int]:
+    """Row indices from a Plotly / Streamlit selection event, sorted and unique.
+
+    Reads each point's ``customdata`` (where :func:`scatter_figure`,
+    :func:`alignment_figure` and :func:`agreement_scatter` put the row index),
+    never ``point_index``, which counts within one trace. Accepts the event
+    returned by ``st.plotly_chart(on_select="rerun")``, its ``selection`` part,
+    or ``None``. Points without customdata (the query star) are ignored.
+    """
+    if not selection:
+        return []
+    if "selection" in selection:
+        selection = selection["selection"] or {}
+    rows: set[int] = set()
+    for point in selection.get("points", ()) or ():
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is None:
+            continue
+        try:
+            rows.add(int(data))
+        except (TypeError, ValueError):
+            continue
+    return sorted(rows)
+
+
+# --- validation ------------------------------------------------------------------
+
+
+def _texts(texts: Sequence[object], n: int, what: str = "texts") -> list[object]:
+    texts = list(texts)
+    if len(texts) != n:
+        raise InputError(f"{len(texts)} {what} for {n} rows: one text per row is needed.")
+    return texts
+
+
+def _f32(values: object) -> np.ndarray:
+    # float32 halves the JSON (base64 typed arrays) and is more precision than a screen can show.
+    return np.ascontiguousarray(np.asarray(values, dtype=np.float32))
+
+
+def _layout(fig: go.Figure, *, title: str | None, uirevision: object, height: int | None) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, uirevision=uirevision)
+    if title:
+        fig.update_layout(title_text=title)
+    else:
+        fig.update_layout(margin_t=20)
+    if height:
+        fig.update_layout(height=height)
+    return fig
+
+
+# --- heatmap ---------------------------------------------------------------------
+
+
+def heatmap_figure(
+    sim: np.ndarray,
+    texts: Sequence[object],
+    *,
+    order: Sequence[int] | np.ndarray | None = None,
+    max_cells_side: int = HEATMAP_LIMIT,
+    zrange: tuple[float, float] = (-1.0, 1.0),
+    max_tick_labels: int = 40,
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Cosine-similarity heatmap with both texts and the score on hover.
+
+    Parameters
+    ----------
+    sim : ndarray of shape (n, n)
+        Similarities (any float dtype); sent as float32.
+    texts : sequence of str, length n
+    order : sequence of int, optional
+        Rows (and columns) to draw, in this order — a permutation such as
+        ``similarity.cluster_order(X)``, or a subset of rows. Default: ``range(n)``.
+    max_cells_side : int
+        Refuse when more than this many rows would be drawn (default
+        :data:`HEATMAP_LIMIT`); may be raised up to :data:`HEATMAP_HARD_LIMIT`.
+    zrange : (float, float)
+        Colour scale limits. The default fixed ``(-1, 1)`` diverging scale
+        centred on 0 is honest and comparable across models: the same colour
+        always means the same cosine, even though most models put unrelated
+        texts around 0.0–0.3 rather than at -1.
+    max_tick_labels : int
+        At most this many (truncated) tick labels per axis; every k-th row is labelled.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``go.Heatmap``; square cells; row 0 of ``order`` at the top.
+
+    Raises
+    ------
+    HeatmapTooLargeError
+        (an :class:`~embedcore.errors.InputError`) when more than ``max_cells_side`` rows would be drawn.
+    InputError
+        On a non-square ``sim``, a length mismatch, or a bad ``order``.
+    """
+    max_cells_side = int(max_cells_side)
+    if not 1 <= max_cells_side <= HEATMAP_HARD_LIMIT:
+        raise ValueError(f"max_cells_side must be within 1..{HEATMAP_HARD_LIMIT}, got {max_cells_side}")
+    sim = np.asarray(sim)
+    if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
+        raise InputError(f"A heatmap needs a square similarity matrix, got shape {sim.shape}.")
+    n = sim.shape[0]
+    texts = _texts(texts, n)
+    if order is None:
+        idx = np.arange(n)
+    else:
+        idx = np.asarray(order)
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise InputError("order must be a 1-D sequence of row indices.")
+        idx = idx.astype(np.int64, copy=False)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise InputError(f"order holds indices outside 0..{n - 1}.")
+        if np.unique(idx).size != idx.size:
+            raise InputError("order repeats a row; each row may appear once.")
+    m = idx.size
+    if m == 0:
+        raise InputError("Nothing to draw: no rows selected for the heatmap.")
+    if m > max_cells_side:
+        # Check before touching the matrix so a refusal is instant and allocates nothing.
+        raise HeatmapTooLargeError(m, max_cells_side)
+
+    z = _f32(sim[np.ix_(idx, idx)])
+    # Categorical axes whose category *names* are the hover texts: Plotly can
+    # then show both full texts per cell from 2m strings, where per-cell
+    # customdata would need m² strings (300² × 2 hovers ≈ 50 MB). The "#k"
+    # prefix keeps duplicate texts from merging into one category.
+    hover = [f"#{int(i)} {hover_text(texts[i], width=50, max_chars=200)}" for i in idx]
+    step = max(1, math.ceil(m / max_tick_labels))
+    tickvals = hover[::step]
+    ticktext = [short_label(texts[i], 24) for i in idx[::step]]
+
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=hover,
+            y=hover,
+            zmin=float(zrange[0]),
+            zmax=float(zrange[1]),
+            zmid=0.0 if zrange[0] < 0 < zrange[1] else None,
+            colorscale=DIVERGING,
+            colorbar={"title": {"text": "cosine"}, "thickness": 12, "outlinewidth": 0},
+            hovertemplate="%{y}<br><b>×</b><br>%{x}<br><b>cosine %{z:.3f}</b><extra></extra>",
+            xgap=1 if m <= 40 else 0,
+            ygap=1 if m <= 40 else 0,
+        )
+    )
+    axis = {
+        "type": "category",
+        "tickmode": "array",
+        "tickvals": tickvals,
+        "ticktext": ticktext,
+        "showgrid": False,
+        "tickfont": {"size": 11},
+    }
+    fig.update_xaxes(**axis, tickangle=-45, constrain="domain")
+    # Row 0 at the top (matrix reading order) and square cells.
+    fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x", scaleratio=1, constrain="domain")
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 640)
+
+
+# --- scatter ---------------------------------------------------------------------
+
+
+def _categories(color: Sequence[object], n: int, max_categories: int) -> tuple[list[str], np.ndarray]:
+    """Category names (legend order) and each row's category code; -1 → "other"."""
+    values = list(color)
+    if len(values) != n:
+        raise InputError(f"{len(values)} colour values for {n} points.")
+    counts = Counter(values)
+    keys = list(counts)
+    if all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys):
+        ordered = sorted(keys)  # cluster ids: numeric order
+        names = {k: f"cluster {k}" for k in ordered}
+    else:
+        ordered = sorted(keys, key=lambda k: (-counts[k], str(k)))  # biggest labels first
+        names = {k: str(k) for k in ordered}
+    kept = ordered
+    if len(ordered) > max_categories:
+        # The least frequent labels share one grey trace: a legend of 200 entries
+        # (and 200 traces) helps nobody. Keep the biggest ones.
+        by_size = sorted(ordered, key=lambda k: (-counts[k], str(k)))[: max_categories - 1]
+        keep = set(by_size)
+        kept = [k for k in ordered if k in keep]
+    code_of = {k: i for i, k in enumerate(kept)}
+    codes = np.fromiter((code_of.get(v, -1) for v in values), dtype=np.int64, count=n)
+    return [names[k] for k in kept], codes
+
+
+def _is_continuous(color: object) -> bool:
+    arr = np.asarray(color)
+    return arr.dtype.kind == "f" and arr.ndim == 1
+
+
+def scatter_figure(
+    coords: np.ndarray,
+    texts: Sequence[object],
+    *,
+    color: Sequence[object] | np.ndarray | None = None,
+    color_title: str | None = None,
+    highlight: Iterable[int] | None = None,
+    query_point: object = None,
+    query_text: str | None = None,
+    size: float = 6,
+    opacity: float = 0.8,
+    webgl_threshold: int = 1000,
+    max_categories: int = 20,
+    hover_chars: int | None = None,
+    dragmode: str = "lasso",
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """2-D or 3-D map of projected embeddings.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n, 2) or (n, 3)
+        Projected coordinates (sent as float32).
+    texts : sequence of str, length n
+    color : sequence of length n, optional
+        Category labels (str) or cluster ids (int): one trace per category, so
+        the legend toggles them; more than ``max_categories`` → the smallest
+        share one grey "other" trace. A float array is drawn as a continuous
+        Cividis colour scale in a single trace.
+    color_title : str, optional
+        Legend / colour-bar title.
+    highlight : iterable of int, optional
+        Rows to outline (e.g. a query's nearest neighbours), drawn on top.
+    query_point : array-like of shape (2,) or (3,), or ``(coords, text)``, optional
+        Where a typed query lands in the map; drawn as a red star with its text.
+    query_text : str, optional
+        The query's text (alternative to passing ``(coords, text)``).
+    size, opacity : float
+        Marker size (px) and opacity.
+    webgl_threshold : int
+        2-D maps with more points than this use ``go.Scattergl`` (WebGL: 50k
+        points draw in well under 3 s); fewer use ``go.Scatter`` (SVG). Both
+        support box/lasso selection and click events in Plotly and Streamlit.
+    hover_chars : int, optional
+        Hover text length; default :func:`hover_chars_for` ``(n)``.
+    dragmode : str
+        2-D default ``"lasso"`` (``"select"`` for a box, ``"zoom"``, ``"pan"``).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Every point trace has ``customdata`` = row index (int32, first column):
+        read selections with :func:`selected_rows`, not ``point_index``.
+    """
+    coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] not in (2, 3):
+        raise InputError(f"coords must have shape (n, 2) or (n, 3), got {coords.shape}.")
+    n, dims = coords.shape
+    if n == 0:
+        raise InputError("Nothing to draw: no points.")
+    texts = _texts(texts, n)
+    xyz = _f32(coords)
+    if not np.isfinite(xyz).all():
+        raise InputError("coords contain NaN or infinite values.")
+    chars = hover_chars or hover_chars_for(n)
+    hover = np.array([hover_text(t, width=60, max_chars=chars) for t in texts], dtype=object)
+    rows = np.arange(n, dtype=np.int32)
+
+    three_d = dims == 3
+    webgl = not three_d and n > webgl_threshold
+    trace_cls = go.Scatter3d if three_d else (go.Scattergl if webgl else go.Scatter)
+    # 3-D markers look bigger at the same pixel size; shrink a little.
+    msize = size * 0.6 if three_d else size
+
+    def points(sel: np.ndarray, **kw: Any) -> go.Scatter | go.Scattergl | go.Scatter3d:
+        xy = {"x": xyz[sel, 0], "y": xyz[sel, 1]}
+        if three_d:
+            xy["z"] = xyz[sel, 2]
+        return trace_cls(
+            **xy,
+            mode="markers",
+            customdata=rows[sel],
+            hovertext=hover[sel].tolist(),
+            hovertemplate="%{hovertext}<extra>%{fullData.name}</extra>"
+            if kw.get("name")
+            else "%{hovertext}<extra></extra>",
+            **kw,
+        )
+
+    fig = go.Figure()
+    show_legend = False
+    if color is None:
+        fig.add_trace(
+            points(
+                np.arange(n),
+                marker={"size": msize, "color": PALETTE[0], "opacity": opacity},
+                showlegend=False,
+            )
+        )
+    elif _is_continuous(color):
+        values = _f32(color)
+        if values.shape != (n,):
+            raise InputError(f"{values.size} colour values for {n} points.")
+        fig.add_trace(
+            points(
+                np.arange(n),
+                marker={
+                    "size": msize,
+                    "opacity": opacity,
+                    "color": values,
+                    "colorscale": SEQUENTIAL,
+                    "showscale": True,
+                    "colorbar": {
+                        "title": {"text": short_label(color_title or "", 30)},
+                        "thickness": 12,
+                        "outlinewidth": 0,
+                    },
+                },
+                showlegend=False,
+            )
+        )
+    else:
+        names, codes = _categories(color, n, max_categories)
+        for code, name in enumerate(names):
+            sel = np.flatnonzero(codes == code)
+            colour = PALETTE[code % len(PALETTE)]
+            symbol = _SYMBOLS[(code // len(PALETTE)) % len(_SYMBOLS)]
+            fig.add_trace(
+                points(
+                    sel,
+                    name=short_label(name, 30),
+                    legendgroup=f"c{code}",
+                    marker={"size": msize, "color": colour, "opacity": opacity, "symbol": symbol},
+                )
+            )
+        other = np.flatnonzero(codes == -1)
+        if other.size:
+            fig.add_trace(
+                points(
+                    other,
+                    name=f"other ({other.size})",
+                    marker={"size": msize, "color": MUTED, "opacity": opacity * 0.7},
+                )
+            )
+        show_legend = True
+
+    if highlight is not None:
+        hl = np.unique(np.asarray(list(highlight), dtype=np.int64))
+        if hl.size and (hl.min() < 0 or hl.max() >= n):
+            raise InputError(f"highlight holds indices outside 0..{n - 1}.")
+        if hl.size:
+            fig.add_trace(
+                points(
+                    hl,
+                    name="neighbours",
+                    marker={
+                        "size": msize + 6,
+                        "color": "rgba(0,0,0,0)",
+                        "line": {"color": "#111111", "width": 2},
+                        "symbol": "circle" if three_d else "circle-open",
+                    },
+                )
+            )
+            show_legend = True
+
+    if query_point is not None:
+        qxy, qtext = query_point, query_text
+        if isinstance(query_point, tuple) and len(query_point) == 2 and isinstance(query_point[1], str):
+            qxy, qtext = query_point
+        q = _f32(qxy).ravel()
+        if q.shape != (dims,):
+            raise InputError(f"query_point must have {dims} coordinates, got {q.size}.")
+        label = short_label(qtext, 40) if qtext else "query"
+        xy = {"x": q[:1], "y": q[1:2]}
+        if three_d:
+            xy["z"] = q[2:3]
+        # Same trace family as the points: WebGL canvases are drawn above SVG
+        # traces, so an SVG star would hide under a dense WebGL map.
+        qcls = trace_cls
+        marker = {
+            "size": (size + 12) * (0.6 if three_d else 1),
+            "color": _QUERY_COLOR,
+            "symbol": "diamond" if three_d else "star",
+            "line": {"color": "white", "width": 1.5},
+        }
+        common = {
+            **xy,
+            "name": "query",
+            "hovertext": [hover_text(qtext or "query", max_chars=300)],
+            "hovertemplate": "<b>query</b><br>%{hovertext}<extra></extra>",
+            "marker": marker,
+        }
+        if three_d:
+            common.update(mode="markers+text", text=[label], textposition="top center")
+            common["textfont"] = {"size": 13, "color": _QUERY_COLOR}
+            fig.add_trace(qcls(**common))
+        else:
+            fig.add_trace(qcls(**common, mode="markers"))
+            # The label as an annotation: SVG on top of everything, with a
+            # background so it stays legible over a dense map.
+            fig.add_annotation(
+                x=float(q[0]),
+                y=float(q[1]),
+                text=label,
+                showarrow=True,
+                arrowhead=0,
+                arrowcolor=_QUERY_COLOR,
+                ax=0,
+                ay=-28,
+                font={"size": 13, "color": _QUERY_COLOR},
+                bgcolor="rgba(255,255,255,0.85)",
+                bordercolor=_QUERY_COLOR,
+                borderpad=3,
+            )
+        show_legend = True
+
+    fig.update_layout(showlegend=show_legend, legend_title_text=short_label(color_title or "", 30) or None)
+    if three_d:
+        hidden = {
+            "showticklabels": False,
+            "title": {"text": ""},
+            "showspikes": False,
+            "backgroundcolor": "white",
+        }
+        fig.update_layout(scene={"xaxis": hidden, "yaxis": hidden, "zaxis": hidden, "aspectmode": "data"})
+    else:
+        # Projection axes have no units: ticks would suggest a meaning they lack.
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, title_text="")
+        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, title_text="")
+        fig.update_layout(dragmode=dragmode, clickmode="event+select")
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 600)
+
+
+# --- bars, lines, histograms -----------------------------------------------------
+
+
+def ranking_bar_figure(
+    texts: Sequence[object],
+    scores: Sequence[float] | np.ndarray,
+    *,
+    query: str | None = None,
+    label_chars: int = 60,
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Horizontal bars of retrieval scores, best at the top.
+
+    Parameters
+    ----------
+    texts : sequence of str, length k
+        Retrieved texts, in any order (sorted here by score, descending).
+    scores : array-like of shape (k,)
+        Cosine similarity of each text to the query.
+    query : str, optional
+        Shown (escaped, truncated) in the title.
+    label_chars : int
+        Tick labels are truncated to this many characters and wrapped on two lines.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``go.Bar``; ``customdata`` = position in the *given* ``texts``.
+    """
+    s = _f32(scores).ravel()
+    texts = _texts(texts, s.size, "texts")
+    if s.size == 0:
+        raise InputError("Nothing to rank: no results.")
+    order = np.argsort(-s, kind="stable")
+    # Numeric y with tick text: identical texts must stay separate bars
+    # (categorical names would merge them).
+    labels = [hover_text(texts[i], width=max(label_chars // 2, 10), max_chars=label_chars) for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=s[order],
+            y=np.arange(s.size, dtype=np.int32),
+            orientation="h",
+            customdata=order.astype(np.int32),
+            hovertext=[hover_text(texts[i]) for i in order],
+            hovertemplate="%{hovertext}<br><b>cosine %{x:.3f}</b><extra></extra>",
+            texttemplate="%{x:.3f}",
+            textposition="outside",
+            cliponaxis=False,
+            marker={"color": PALETTE[0]},
+        )
+    )
+    lo = min(0.0, float(s.min()) - 0.05)
+    fig.update_xaxes(
+        title_text="cosine similarity", range=[lo, max(1.0, float(s.max())) + 0.08], zeroline=True
+    )
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=np.arange(s.size).tolist(),
+        ticktext=labels,
+        autorange="reversed",
+        tickfont={"size": 12},
+        showgrid=False,
+    )
+    if title is None and query is not None:
+        title = f"Nearest to “{short_label(query, 60)}”"
+    fig.update_layout(bargap=0.25)
+    return _layout(fig, title=title, uirevision=uirevision, height=height or max(260, 48 + 44 * s.size))
+
+
+def vector_figure(
+    vector: Sequence[float] | np.ndarray,
+    *,
+    title: str | None = None,
+    name: str = "vector",
+    other: Sequence[float] | np.ndarray | None = None,
+    other_name: str = "other",
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Values of an embedding by dimension (bars up to 128 dimensions, a line beyond).
+
+    Parameters
+    ----------
+    vector : array-like of shape (d,)
+    other : array-like of shape (d,), optional
+        A second vector drawn over the first (e.g. another text's embedding).
+    name, other_name : str
+        Legend names (escaped).
+    """
+    v = _f32(vector).ravel()
+    if v.size == 0:
+        raise InputError("Nothing to draw: the vector is empty.")
+    series = [(v, name, PALETTE[0])]
+    if other is not None:
+        o = _f32(other).ravel()
+        if o.size != v.size:
+            raise InputError(f"The two vectors differ in length ({v.size} vs {o.size}).")
+        series.append((o, other_name, PALETTE[1]))
+    dims = np.arange(v.size, dtype=np.int32)
+    fig = go.Figure()
+    for values, label, colour in series:
+        common = {
+            "x": dims,
+            "y": values,
+            "name": short_label(label, 40),
+            "hovertemplate": "dim %{x}: %{y:.4f}<extra>%{fullData.name}</extra>",
+        }
+        if v.size <= 128:
+            fig.add_trace(
+                go.Bar(**common, marker={"color": colour}, opacity=0.85 if other is not None else 1)
+            )
+        else:
+            fig.add_trace(go.Scatter(**common, mode="lines", line={"color": colour, "width": 1}))
+    fig.update_xaxes(title_text="dimension", zeroline=False)
+    fig.update_yaxes(title_text="value", zeroline=True)
+    fig.update_layout(showlegend=other is not None, barmode="overlay", bargap=0.1)
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 320)
+
+
+def similarity_histogram(
+    sim: np.ndarray,
+    *,
+    bins: int = 60,
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Distribution of off-diagonal pair similarities (each unordered pair once).
+
+    Binned here in numpy and drawn as bars, so the figure carries ``bins``
+    numbers instead of n²/2 values.
+
+    Parameters
+    ----------
+    sim : ndarray of shape (n, n), symmetric
+    bins : int
+        Equal-width bins over [-1, 1].
+    """
+    sim = np.asarray(sim)
+    if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
+        raise InputError(f"A similarity histogram needs a square matrix, got shape {sim.shape}.")
+    n = sim.shape[0]
+    if n < 2:
+        raise InputError("A similarity histogram needs at least two texts.")
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    # For a symmetric matrix, (all cells − diagonal) / 2 counts each pair once,
+    # without materialising n²/2 triangle indices (10k texts: 800 MB of int64).
+    clipped = np.clip(sim, -1.0, 1.0)
+    counts = np.histogram(clipped, bins=edges)[0] - np.histogram(np.diagonal(clipped), bins=edges)[0]
+    counts = counts // 2
+    centres = _f32((edges[:-1] + edges[1:]) / 2)
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=counts.astype(np.int64),
+            width=float(edges[1] - edges[0]),
+            marker={"color": PALETTE[0], "line": {"width": 0}},
+            customdata=np.column_stack([edges[:-1], edges[1:]]).astype(np.float32),
+            hovertemplate="cosine %{customdata[0]:.2f} to %{customdata[1]:.2f}: %{y:,} pairs<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="cosine similarity", range=[-1, 1])
+    fig.update_yaxes(title_text="pairs")
+    fig.update_layout(bargap=0)
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 300)
+
+
+# --- model comparison and alignment -----------------------------------------------
+
+
+def _sample_pairs(n: int, max_pairs: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs i < j: all of them when few enough, else a reproducible uniform sample."""
+    total = n * (n - 1) // 2
+    if total <= max_pairs:
+        i, j = np.triu_indices(n, k=1)
+        return i, j
+    rng = np.random.default_rng(random_state)
+    # Draw codes of ordered pairs, dedupe, keep i < j; oversample so one round almost always suffices.
+    got = np.empty(0, dtype=np.int64)
+    while got.size < max_pairs:
+        a = rng.integers(0, n, size=2 * max_pairs)
+        b = rng.integers(0, n, size=2 * max_pairs)
+        keep = a != b
+        lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+        got = np.unique(np.concatenate([got, lo * n + hi]))
+    got = rng.permutation(got)[:max_pairs]
+    got.sort()
+    return got // n, got % n
+
+
+def agreement_scatter(
+    sim_a: np.ndarray,
+    sim_b: np.ndarray,
+    texts: Sequence[object],
+    names: Sequence[str] = ("model A", "model B"),
+    *,
+    max_pairs: int = 20_000,
+    random_state: int = 0,
+    hover_chars: int = 48,
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Each pair's similarity under model A (x) against model B (y).
+
+    Points on the diagonal are pairs both models judge alike. Uses the upper
+    triangle (each pair once), subsampled reproducibly to ``max_pairs`` so the
+    browser gets at most that many WebGL points.
+
+    Parameters
+    ----------
+    sim_a, sim_b : ndarray of shape (n, n)
+        Cosine matrices of the same texts under two models.
+    texts : sequence of str, length n
+    names : (str, str)
+        Model names for the axes.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``customdata`` holds ``(i, j)`` row pairs (int32, shape (m, 2)).
+    """
+    sim_a, sim_b = np.asarray(sim_a), np.asarray(sim_b)
+    if sim_a.shape != sim_b.shape or sim_a.ndim != 2 or sim_a.shape[0] != sim_a.shape[1]:
+        raise InputError(
+            f"Both similarity matrices must be square and the same shape, got {sim_a.shape} and {sim_b.shape}."
+        )
+    n = sim_a.shape[0]
+    texts = _texts(texts, n)
+    if n < 2:
+        raise InputError("Comparing pairs needs at least two texts.")
+    i, j = _sample_pairs(n, max_pairs, random_state)
+    short = [hover_text(t, width=50, max_chars=hover_chars) for t in texts]
+    hover = [f"{short[a]}<br><b>×</b><br>{short[b]}" for a, b in zip(i.tolist(), j.tolist(), strict=True)]
+    name_a, name_b = (short_label(x, 40) for x in names)
+    fig = go.Figure(
+        go.Scattergl(
+            x=_f32(sim_a[i, j]),
+            y=_f32(sim_b[i, j]),
+            mode="markers",
+            marker={"size": 4, "color": PALETTE[0], "opacity": 0.45},
+            customdata=np.column_stack([i, j]).astype(np.int32),
+            hovertext=hover,
+            hovertemplate=f"%{{hovertext}}<br>{name_a}: %{{x:.3f}}<br>{name_b}: %{{y:.3f}}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    lo = float(min(sim_a[i, j].min(), sim_b[i, j].min(), 0.0))
+    fig.add_shape(type="line", x0=lo, y0=lo, x1=1, y1=1, line={"color": MUTED, "dash": "dot", "width": 1})
+    fig.update_xaxes(title_text=f"cosine · {name_a}", range=[lo - 0.02, 1.02])
+    fig.update_yaxes(title_text=f"cosine · {name_b}", range=[lo - 0.02, 1.02], scaleanchor="x", scaleratio=1)
+    if title is None and i.size < n * (n - 1) // 2:
+        title = f"{i.size:,} of {n * (n - 1) // 2:,} pairs (random sample)"
+    fig.update_layout(dragmode="zoom")
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 520)
+
+
+def alignment_figure(
+    coords: np.ndarray,
+    languages: Sequence[object],
+    sentence_ids: Sequence[object],
+    texts: Sequence[object],
+    *,
+    size: float = 7,
+    webgl_threshold: int = 1000,
+    show_links: bool = True,
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Map coloured by language, with thin lines joining translations of one sentence.
+
+    Short lines mean the model puts translations together (good cross-lingual
+    alignment); clusters by colour mean it groups by language instead.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n, 2)
+    languages : sequence of length n
+        Language of each text (e.g. ``"de"``).
+    sentence_ids : sequence of length n
+        Texts sharing an id are translations of each other.
+    texts : sequence of str, length n
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        First trace: the links (no hover, no customdata); then one marker
+        trace per language with ``customdata`` = row index.
+    """
+    coords = np.asarray(coords)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise InputError(f"coords must have shape (n, 2), got {coords.shape}.")
+    n = coords.shape[0]
+    languages = _texts(languages, n, "languages")
+    sentence_ids = _texts(sentence_ids, n, "sentence ids")
+    xy = _f32(coords)
+
+    links_x: list[float | None] = []
+    links_y: list[float | None] = []
+    if show_links:
+        groups: dict[object, list[int]] = {}
+        for row, sid in enumerate(sentence_ids):
+            groups.setdefault(sid, []).append(row)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            # A star from the group's first member (its first language): n−1
+            # segments per sentence, instead of a chain whose shape would
+            # depend on row order.
+            hub = members[0]
+            for other in members[1:]:
+                links_x += [float(xy[hub, 0]), float(xy[other, 0]), None]
+                links_y += [float(xy[hub, 1]), float(xy[other, 1]), None]
+    fig = scatter_figure(
+        coords,
+        texts,
+        color=[str(x) for x in languages],
+        color_title="language",
+        size=size,
+        opacity=0.9,
+        webgl_threshold=webgl_threshold,
+        max_categories=len(PALETTE) * len(_SYMBOLS),
+        title=title,
+        uirevision=uirevision,
+        height=height,
+    )
+    if links_x:
+        # Lists with None gaps (not typed arrays): the gaps must survive as JSON nulls.
+        line_cls = go.Scattergl if n > webgl_threshold else go.Scatter
+        links = line_cls(
+            x=[None if v is None else round(v, 5) for v in links_x],
+            y=[None if v is None else round(v, 5) for v in links_y],
+            mode="lines",
+            line={"color": "rgba(120,120,120,0.35)", "width": 1},
+            hoverinfo="skip",
+            name="translations",
+            showlegend=True,
+        )
+        fig.add_trace(links)
+        # Lines under the points.
+        fig.data = (fig.data[-1], *fig.data[:-1])
+    return fig

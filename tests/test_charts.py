@@ -1,0 +1,370 @@
+"""Tests of embedcore.charts: trace types, row indices, escaping, limits, payload sizes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from embedcore import charts
+from embedcore.errors import InputError, TooManyTextsError
+
+RNG = np.random.default_rng(0)
+
+
+def _coords(n: int, d: int = 2, seed: int = 0) -> np.ndarray:
+    # Random coordinates: a test fixture only.
+    return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+
+
+def _texts(n: int) -> list[str]:
+    return [f"text number {i}" for i in range(n)]
+
+
+def _rows(fig: go.Figure) -> list[int]:
+    """Row indices of every marker trace that carries customdata."""
+    out: list[int] = []
+    for trace in fig.data:
+        if trace.customdata is not None:
+            out.extend(np.asarray(trace.customdata).ravel().tolist())
+    return out
+
+
+# --- hover_text / short_label --------------------------------------------------------
+
+
+def test_hover_text_escapes_markup():
+    out = charts.hover_text("<script>alert('x')</script> & <b>bold</b>")
+    assert "<script>" not in out and "<b>" not in out
+    assert "&lt;script&gt;" in out and "&lt;b&gt;bold&lt;/b&gt;" in out and "&amp;" in out
+
+
+def test_hover_text_wraps_and_truncates():
+    text = " ".join(["word"] * 200)  # 999 characters
+    out = charts.hover_text(text, width=20, max_chars=100)
+    lines = out.split("<br>")
+    assert all(len(line) <= 20 for line in lines)
+    assert out.endswith("…")
+    assert len(out.replace("<br>", " ")) <= 100
+
+
+def test_hover_text_wraps_before_escaping():
+    # "&lt;" must not be cut in half by the wrap, nor count as four characters.
+    out = charts.hover_text("<" * 30, width=10)
+    assert out.split("<br>") == ["&lt;" * 10] * 3
+
+
+def test_hover_text_splits_long_words_and_collapses_whitespace():
+    out = charts.hover_text("a\n\n\tb " + "x" * 25, width=10)
+    assert out.split("<br>") == ["a b", "x" * 10, "x" * 10, "x" * 5]
+
+
+@given(st.text(max_size=400), st.integers(1, 80), st.integers(1, 400))
+def test_hover_text_never_leaks_markup(text, width, max_chars):
+    out = charts.hover_text(text, width=width, max_chars=max_chars)
+    # The only tag left is our own line break.
+    assert "<" not in out.replace("<br>", "") and ">" not in out.replace("<br>", "")
+    plain = out.replace("<br>", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert len(plain) <= max_chars + plain.count(" ")  # wrapping may turn a split word into a break
+
+
+def test_short_label_is_one_escaped_line():
+    label = charts.short_label("<i>a very long label that goes on</i>\nand on", 12)
+    assert label.endswith("…") and "<" not in label and "\n" not in label
+
+
+# --- scatter -----------------------------------------------------------------------
+
+
+def test_scatter_uses_svg_below_threshold_and_webgl_above():
+    small = charts.scatter_figure(_coords(50), _texts(50), webgl_threshold=100)
+    big = charts.scatter_figure(_coords(150), _texts(150), webgl_threshold=100)
+    assert {t.type for t in small.data} == {"scatter"}
+    assert {t.type for t in big.data} == {"scattergl"}
+    assert small.layout.dragmode == "lasso"
+
+
+def test_scatter_3d_uses_scatter3d():
+    fig = charts.scatter_figure(_coords(2000, 3), _texts(2000), color=[i % 3 for i in range(2000)])
+    assert {t.type for t in fig.data} == {"scatter3d"}
+
+
+def test_scatter_customdata_maps_back_to_rows_per_category():
+    labels = ["b", "a", "c", "a", "b", "a"] * 10
+    fig = charts.scatter_figure(_coords(60), _texts(60), color=labels)
+    assert len(fig.data) == 3  # one trace per category
+    assert [t.name for t in fig.data] == ["a", "b", "c"]  # equal counts: alphabetical
+    for trace in fig.data:
+        rows = np.asarray(trace.customdata)
+        assert all(labels[r] == trace.name for r in rows)
+        # Each point's hover is its own row's text.
+        assert list(trace.hovertext) == [f"text number {r}" for r in rows]
+    assert sorted(_rows(fig)) == list(range(60))
+
+
+def test_selected_rows_reads_customdata_not_point_index():
+    labels = ["x", "y"] * 5
+    fig = charts.scatter_figure(_coords(10), _texts(10), color=labels)
+    y_trace = next(i for i, t in enumerate(fig.data) if t.name == "y")
+    # A Streamlit selection event for the first two points of the "y" trace.
+    event = {
+        "selection": {
+            "points": [
+                {"curve_number": y_trace, "point_index": 0, "customdata": [1]},
+                {"curve_number": y_trace, "point_index": 1, "customdata": 3},
+                {"curve_number": 9, "point_index": 0},  # the query star: no customdata
+            ]
+        }
+    }
+    assert charts.selected_rows(event) == [1, 3]
+    assert charts.selected_rows(None) == []
+    assert charts.selected_rows({"points": []}) == []
+
+
+def test_scatter_cluster_ids_and_too_many_categories():
+    fig = charts.scatter_figure(_coords(30), _texts(30), color=[i % 3 for i in range(30)])
+    assert [t.name for t in fig.data] == ["cluster 0", "cluster 1", "cluster 2"]
+    labels = [f"label {i}" for i in range(40)] + ["big"] * 20
+    fig = charts.scatter_figure(_coords(60), _texts(60), color=labels, max_categories=5)
+    assert len(fig.data) == 5
+    assert fig.data[0].name == "big"
+    assert fig.data[-1].name == "other (37)"  # 4 kept + 1 "other" trace = max_categories
+    assert sorted(_rows(fig)) == list(range(60))
+
+
+def test_scatter_continuous_colour_is_one_trace_with_colorbar():
+    fig = charts.scatter_figure(_coords(20), _texts(20), color=np.linspace(0, 1, 20), color_title="score")
+    assert len(fig.data) == 1
+    assert fig.data[0].marker.showscale is True
+
+
+def test_scatter_escapes_user_text_and_labels():
+    texts = ["<script>alert(1)</script>", "<b>bold</b>"]
+    fig = charts.scatter_figure(_coords(2), texts, color=["<i>lab</i>", "ok"])
+    spec = fig.to_json()
+    assert "<script>" not in spec and "\\u003cscript\\u003e" not in spec
+    hovers = [h for t in fig.data for h in t.hovertext]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hovers
+    assert "&lt;i&gt;lab&lt;/i&gt;" in [t.name for t in fig.data]
+
+
+def test_scatter_query_point_and_highlight():
+    fig = charts.scatter_figure(
+        _coords(30), _texts(30), highlight=[3, 5, 5], query_point=(np.array([0.5, -0.5]), "my <query>")
+    )
+    query = next(t for t in fig.data if t.name == "query")
+    assert query.marker.symbol == "star"
+    assert list(query.x) == [0.5] and list(query.y) == [-0.5]
+    assert query.type == "scatter"  # same family as the points, so it is drawn on top
+    assert [a.text for a in fig.layout.annotations] == ["my &lt;query&gt;"]
+    assert query.customdata is None  # a selection never maps the query to a row
+    hl = next(t for t in fig.data if t.name == "neighbours")
+    assert list(hl.customdata) == [3, 5]
+    assert hl.marker.line.width > 0
+    # query_text form, 3-D
+    fig3 = charts.scatter_figure(_coords(10, 3), _texts(10), query_point=[0, 0, 0], query_text="q")
+    assert any(t.name == "query" and t.type == "scatter3d" for t in fig3.data)
+
+
+def test_scatter_keeps_ui_state_and_template():
+    fig = charts.scatter_figure(_coords(10), _texts(10), uirevision="dataset-1")
+    assert fig.layout.uirevision == "dataset-1"
+    assert fig.layout.template.layout.colorway == charts.PALETTE
+
+
+def test_scatter_rejects_bad_input():
+    with pytest.raises(InputError):
+        charts.scatter_figure(_coords(10), _texts(9))
+    with pytest.raises(InputError):
+        charts.scatter_figure(np.zeros((10, 4)), _texts(10))
+    with pytest.raises(InputError):
+        charts.scatter_figure(_coords(10), _texts(10), highlight=[10])
+    with pytest.raises(InputError):
+        charts.scatter_figure(_coords(10), _texts(10), query_point=[1, 2, 3])
+    bad = _coords(3)
+    bad[1, 0] = np.nan
+    with pytest.raises(InputError):
+        charts.scatter_figure(bad, _texts(3))
+
+
+def test_scatter_50k_points_payload_budget():
+    n = 50_000
+    rng = np.random.default_rng(1)
+    words = np.array(
+        ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "embeddings", "glow"]
+    )
+    texts = [" ".join(rng.choice(words, size=40)) for _ in range(n)]  # ~200 characters each
+    labels = [f"topic {i % 12}" for i in range(n)]
+    fig = charts.scatter_figure(_coords(n), texts, color=labels, highlight=range(10), query_point=[0, 0])
+    size = len(fig.to_json())
+    # Coordinates + row ids ≈ 0.8 MB; hover text is cut to 100 characters above 10k points.
+    # Uncut, the hover strings alone would be ~11 MB.
+    assert size < 8_000_000, size
+    assert all(t.type == "scattergl" for t in fig.data)
+    assert sorted(set(_rows(fig))) == list(range(n))
+    # float32 typed arrays, not float64 or lists
+    spec = json.loads(fig.to_json())
+    assert spec["data"][0]["x"]["dtype"] == "f4"
+    assert spec["data"][0]["customdata"]["dtype"] == "i4"
+
+
+# --- heatmap -----------------------------------------------------------------------
+
+
+def _sim(n: int, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, 8))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return (x @ x.T).astype(np.float32)
+
+
+def test_heatmap_applies_order_to_rows_columns_and_labels():
+    sim = _sim(5)
+    texts = [f"t{i}" for i in range(5)]
+    order = [3, 0, 4, 1, 2]
+    fig = charts.heatmap_figure(sim, texts, order=order)
+    hm = fig.data[0]
+    assert hm.type == "heatmap"
+    np.testing.assert_allclose(np.asarray(hm.z), sim[np.ix_(order, order)], rtol=1e-6)
+    assert [x.split(" ", 1)[1] for x in hm.x] == [f"t{i}" for i in order]
+    assert list(fig.layout.xaxis.ticktext) == [f"t{i}" for i in order]
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.yaxis.scaleanchor == "x"  # square cells
+    assert (hm.zmin, hm.zmax, hm.zmid) == (-1.0, 1.0, 0.0)
+    assert "%{x}" in hm.hovertemplate and "%{y}" in hm.hovertemplate and "%{z" in hm.hovertemplate
+
+
+def test_heatmap_subset_order_and_duplicate_texts_stay_separate():
+    sim = _sim(6)
+    fig = charts.heatmap_figure(sim, ["same"] * 6, order=[5, 1])
+    hm = fig.data[0]
+    assert np.asarray(hm.z).shape == (2, 2)
+    assert len(set(hm.x)) == 2  # duplicate texts would merge into one category otherwise
+
+
+def test_heatmap_escapes_hover_and_ticks():
+    fig = charts.heatmap_figure(_sim(2), ["<script>x</script>", "<b>b</b>"])
+    hm = fig.data[0]
+    for value in [*hm.x, *hm.y, *fig.layout.xaxis.ticktext]:
+        assert "<script>" not in value and "<b>" not in value
+    assert (
+        "&lt;script&gt;x&lt;/script&gt;" in hm.x[0] and fig.layout.yaxis.ticktext[1] == "&lt;b&gt;b&lt;/b&gt;"
+    )
+
+
+def test_heatmap_refuses_above_limit_before_work():
+    n = charts.HEATMAP_LIMIT + 1
+    with pytest.raises(charts.HeatmapTooLargeError) as info:
+        charts.heatmap_figure(np.zeros((n, n), np.float32), _texts(n))
+    assert isinstance(info.value, TooManyTextsError) and isinstance(info.value, InputError)
+    assert info.value.n == n and info.value.limit == charts.HEATMAP_LIMIT
+    assert "top" in str(info.value) or "most similar pairs" in str(info.value)
+    # A subset of a big matrix is fine.
+    fig = charts.heatmap_figure(np.zeros((n, n), np.float32), _texts(n), order=range(50))
+    assert np.asarray(fig.data[0].z).shape == (50, 50)
+    with pytest.raises(ValueError):
+        charts.heatmap_figure(_sim(3), _texts(3), max_cells_side=charts.HEATMAP_HARD_LIMIT + 1)
+
+
+def test_heatmap_payload_at_limit():
+    n = charts.HEATMAP_LIMIT
+    texts = ["word " * 80] * n  # 400-character texts
+    size = len(charts.heatmap_figure(_sim(n), texts).to_json())
+    assert size < 1_000_000, size
+    assert len(charts.heatmap_figure(_sim(n), texts).layout.xaxis.tickvals) <= 40
+
+
+def test_heatmap_rejects_bad_input():
+    with pytest.raises(InputError):
+        charts.heatmap_figure(np.zeros((3, 4)), _texts(3))
+    with pytest.raises(InputError):
+        charts.heatmap_figure(_sim(3), _texts(3), order=[0, 0, 1])
+    with pytest.raises(InputError):
+        charts.heatmap_figure(_sim(3), _texts(3), order=[0, 3])
+    with pytest.raises(InputError):
+        charts.heatmap_figure(_sim(3), _texts(2))
+
+
+# --- other figures -------------------------------------------------------------------
+
+
+def test_ranking_bar_best_first_and_escaped():
+    texts = ["low", "<b>high</b>", "mid", "mid"]
+    fig = charts.ranking_bar_figure(texts, [0.1, 0.9, 0.5, 0.5], query="<q>")
+    bar = fig.data[0]
+    assert bar.orientation == "h"
+    assert list(np.asarray(bar.x)) == pytest.approx([0.9, 0.5, 0.5, 0.1])
+    assert list(bar.customdata) == [1, 2, 3, 0]
+    assert fig.layout.yaxis.ticktext[0] == "&lt;b&gt;high&lt;/b&gt;"
+    assert fig.layout.yaxis.autorange == "reversed"  # first bar at the top
+    assert "&lt;q&gt;" in fig.layout.title.text and "<q>" not in fig.layout.title.text
+    with pytest.raises(InputError):
+        charts.ranking_bar_figure(["a"], [0.1, 0.2])
+
+
+def test_vector_figure_bars_lines_and_second_vector():
+    fig = charts.vector_figure(np.arange(16, dtype=np.float32), title="v")
+    assert [t.type for t in fig.data] == ["bar"]
+    fig = charts.vector_figure(np.ones(768), other=np.zeros(768), other_name="<x>")
+    assert [t.type for t in fig.data] == ["scatter", "scatter"]
+    assert fig.data[1].name == "&lt;x&gt;"
+    with pytest.raises(InputError):
+        charts.vector_figure(np.ones(3), other=np.ones(4))
+
+
+def test_similarity_histogram_counts_each_pair_once():
+    sim = _sim(40)
+    fig = charts.similarity_histogram(sim, bins=20)
+    assert sum(fig.data[0].y) == 40 * 39 // 2
+    i, j = np.triu_indices(40, k=1)
+    expected = np.histogram(sim[i, j], bins=np.linspace(-1, 1, 21))[0]
+    assert list(fig.data[0].y) == expected.tolist()
+
+
+def test_agreement_scatter_all_pairs_when_small_and_sample_when_large():
+    sim = _sim(30)
+    fig = charts.agreement_scatter(sim, sim, _texts(30), ("A", "B"))
+    pts = fig.data[0]
+    assert pts.type == "scattergl"
+    pairs = np.asarray(pts.customdata)
+    assert pairs.shape == (30 * 29 // 2, 2) and (pairs[:, 0] < pairs[:, 1]).all()
+    np.testing.assert_array_equal(np.asarray(pts.x), np.asarray(pts.y))
+
+    big = _sim(400, seed=1)
+    fig = charts.agreement_scatter(big, big * 0.5, _texts(400), ("A", "B"), max_pairs=5000)
+    pairs = np.asarray(fig.data[0].customdata)
+    assert pairs.shape == (5000, 2)
+    assert len({tuple(p) for p in pairs.tolist()}) == 5000
+    assert (pairs[:, 0] < pairs[:, 1]).all()
+    np.testing.assert_allclose(np.asarray(fig.data[0].x), big[pairs[:, 0], pairs[:, 1]], rtol=1e-6)
+    again = charts.agreement_scatter(big, big * 0.5, _texts(400), ("A", "B"), max_pairs=5000)
+    np.testing.assert_array_equal(np.asarray(again.data[0].customdata), pairs)  # reproducible
+
+
+def test_agreement_scatter_payload_bound():
+    n = 2000
+    sim = _sim(n)
+    texts = ["a fairly long sentence about something " * 5] * n
+    size = len(charts.agreement_scatter(sim, sim, texts).to_json())
+    assert size < 4_000_000, size
+
+
+def test_alignment_figure_links_translations():
+    n_sent, langs = 6, ["en", "de", "fr"]
+    coords = _coords(n_sent * len(langs))
+    languages = [lang for _ in range(n_sent) for lang in langs]
+    sids = [s for s in range(n_sent) for _ in langs]
+    # sentence 5 has no French translation
+    keep = [k for k in range(len(sids)) if not (sids[k] == 5 and languages[k] == "fr")]
+    fig = charts.alignment_figure(
+        coords[keep], [languages[k] for k in keep], [sids[k] for k in keep], [f"s{sids[k]}" for k in keep]
+    )
+    links = fig.data[0]
+    assert links.mode == "lines" and links.hoverinfo == "skip"
+    # 5 sentences × 2 links + 1 link for the incomplete one, each "a, b, None"
+    assert len(links.x) == (5 * 2 + 1) * 3
+    assert {t.name for t in fig.data[1:]} == set(langs)
+    assert sorted(_rows(fig)) == list(range(len(keep)))
