@@ -1,0 +1,447 @@
+"""Cosine similarity, nearest neighbours, similar pairs, clusters and heatmap row order.
+
+Everything here works on ``float32`` row vectors and measures *cosine* similarity: rows are
+normalised first, because some served models (paraphrase-multilingual-mpnet-base-v2) return
+vectors that are not unit length, so a raw dot product would not be a cosine.
+
+Large inputs are processed in row blocks sized from a memory budget, so ``top_k`` and
+``top_pairs`` on 50,000 x 50,000 never hold the full similarity matrix.
+
+scikit-learn and scipy are imported inside the functions that need them, so importing this
+module costs only numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import EmptyInputError, InputError
+
+__all__ = [
+    "DEFAULT_BLOCK_BYTES",
+    "cluster_order",
+    "cosine_matrix",
+    "kmeans_labels",
+    "nearest_neighbors",
+    "normalize_rows",
+    "top_k",
+    "top_pairs",
+]
+
+#: Memory budget, in bytes, for the temporaries of one block of ``top_k`` / ``top_pairs``
+#: (the similarity block, its argpartition indices and a boolean mask).
+DEFAULT_BLOCK_BYTES = 128 * 1024 * 1024
+
+# Bytes per similarity-block element: float32 score + int64 argpartition index + bool mask.
+_BYTES_PER_ELEMENT = 4 + 8 + 1
+
+#: Above this many rows ``cluster_order`` skips optimal leaf ordering (O(n^3) worst case).
+OPTIMAL_ORDERING_MAX = 1000
+#: Above this many rows ``cluster_order`` clusters in two levels instead of one linkage over
+#: all rows, whose condensed distance matrix alone would take n^2 * 4 bytes (1.6 GB at 20k).
+FULL_LINKAGE_MAX = 4000
+
+
+# --- input handling ----------------------------------------------------------
+
+
+def _as_rows(X, name: str = "X") -> np.ndarray:
+    """``X`` as a 2-D float32 array (1-D becomes one row); rejects NaN, inf and ndim > 2."""
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+        raise InputError(f"{name} must be numeric vectors; got an array of dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):
+        raise InputError(f"{name} must hold real numbers; got complex values.")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    elif arr.ndim != 2:
+        raise InputError(f"{name} must be a 2-D array (texts x dimensions); got shape {arr.shape}.")
+    arr = np.asarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise InputError(
+            f"{name} contains NaN or infinite values (or values too large for float32); "
+            "the embedding is unusable — re-embed the texts."
+        )
+    return arr
+
+
+def _normalize_inplace(X: np.ndarray) -> np.ndarray:
+    # Dividing by the row's largest magnitude first keeps the sum of squares finite for
+    # values near the float32 limit and non-zero for tiny ones (no overflow, no underflow).
+    scale = np.maximum(X.max(axis=1, initial=0.0), -X.min(axis=1, initial=0.0))
+    np.divide(X, scale[:, None], out=X, where=scale[:, None] > 0)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    np.divide(X, norms[:, None], out=X, where=norms[:, None] > 0)
+    return X
+
+
+def normalize_rows(X) -> np.ndarray:
+    """Scale every row to unit Euclidean length.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or (n_features,)
+        Vectors; a 1-D array is treated as one row. Any real dtype.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features), float32
+        A new array (the input is never modified). Rows of zeros stay zeros.
+
+    Raises
+    ------
+    InputError
+        If ``X`` is not numeric, has more than two dimensions, or holds NaN / inf.
+    """
+    arr = _as_rows(X)
+    # _as_rows may return the caller's own float32 array; never normalise that in place.
+    out = np.array(arr, dtype=np.float32, copy=True, order="C")
+    return _normalize_inplace(out)
+
+
+def _check_same_dims(X: np.ndarray, Y: np.ndarray, xname: str, yname: str) -> None:
+    if X.shape[1] != Y.shape[1]:
+        raise InputError(
+            f"{xname} has shape {X.shape} and {yname} has shape {Y.shape}: vectors of different "
+            f"lengths ({X.shape[1]} vs {Y.shape[1]}) cannot be compared — were they made by "
+            "different models?"
+        )
+
+
+# --- the similarity matrix ---------------------------------------------------
+
+
+def cosine_matrix(X, Y=None) -> np.ndarray:
+    """Cosine similarity between the rows of ``X`` and the rows of ``Y``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples_X, n_features) or (n_features,)
+        Vectors, not necessarily unit length; 1-D is one row.
+    Y : array-like of shape (n_samples_Y, n_features), optional
+        Vectors to compare against; ``None`` means ``X`` against itself.
+
+    Returns
+    -------
+    ndarray of shape (n_samples_X, n_samples_Y), float32
+        Cosine similarities clipped to [-1, 1]. A zero vector has similarity 0 with everything
+        (itself included). With ``Y=None`` the matrix is exactly symmetric and the diagonal is 1
+        for every non-zero row.
+
+    Raises
+    ------
+    InputError
+        (a ``ValueError``) if the two inputs have different numbers of features, or hold
+        NaN / inf.
+    """
+    Xn = normalize_rows(X)
+    if Y is None:
+        # numpy routes ``A @ A.T`` to BLAS syrk (half the work of a general product),
+        # which also makes the result exactly symmetric.
+        S = Xn @ Xn.T
+        diag = np.einsum("ii->i", S)  # a writable view of the diagonal
+        diag[:] = (np.einsum("ij,ij->i", Xn, Xn) > 0).astype(np.float32)
+    else:
+        Yr = _as_rows(Y, "Y")
+        _check_same_dims(Xn, Yr, "X", "Y")
+        Yn = _normalize_inplace(np.array(Yr, dtype=np.float32, copy=True, order="C"))
+        S = Xn @ Yn.T
+    np.clip(S, -1.0, 1.0, out=S)
+    return S
+
+
+# --- top-k selection ---------------------------------------------------------
+
+
+def _block_rows(n_cols: int, budget_bytes: int) -> int:
+    return max(1, int(budget_bytes // (max(n_cols, 1) * _BYTES_PER_ELEMENT)))
+
+
+def _select_top(S: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` largest entries of each row of ``S``, best first.
+
+    Ties are broken by the lower column index, which argpartition alone does not promise:
+    rows whose k-th value is tied with values left outside the selection are redone exactly.
+
+    Parameters
+    ----------
+    S : ndarray of shape (n_rows, n_cols), float32, no NaN
+    k : int, 1 <= k <= n_cols
+
+    Returns
+    -------
+    ndarray of shape (n_rows, k), int64
+    """
+    n_rows, n_cols = S.shape
+    if k == n_cols:
+        idx = np.broadcast_to(np.arange(n_cols, dtype=np.int64), (n_rows, n_cols)).copy()
+    else:
+        idx = np.argpartition(S, n_cols - k, axis=1)[:, n_cols - k :].astype(np.int64, copy=False)
+        vals = np.take_along_axis(S, idx, axis=1)
+        kth = vals.min(axis=1)
+        # How many entries equal the k-th value in the whole row vs inside the selection.
+        n_eq_row = np.count_nonzero(np.equal(S, kth[:, None]), axis=1)
+        n_eq_sel = np.count_nonzero(vals == kth[:, None], axis=1)
+        for r in np.flatnonzero(n_eq_row > n_eq_sel):
+            # Ties straddle the cut: keep everything above the k-th value plus the
+            # lowest-indexed entries equal to it.
+            above = np.flatnonzero(S[r] > kth[r])
+            equal = np.flatnonzero(S[r] == kth[r])[: k - above.size]
+            idx[r] = np.concatenate([above, equal])
+    vals = np.take_along_axis(S, idx, axis=1)
+    # Sort by score descending, then index ascending.
+    order = np.lexsort((idx, -vals), axis=1)
+    return np.take_along_axis(idx, order, axis=1)
+
+
+def top_k(
+    query_vectors,
+    corpus_vectors,
+    k: int,
+    *,
+    exclude_self: bool = False,
+    block_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` corpus rows most cosine-similar to each query row.
+
+    Computed in blocks of query rows, so the full (n_queries, n_corpus) matrix is never held:
+    each block costs about ``block_size * n_corpus * 13`` bytes.
+
+    Parameters
+    ----------
+    query_vectors : array-like of shape (n_queries, n_features) or (n_features,)
+    corpus_vectors : array-like of shape (n_corpus, n_features)
+    k : int
+        Neighbours per query; clamped to the number of corpus rows available (one fewer with
+        ``exclude_self``).
+    exclude_self : bool, default False
+        Row ``i`` of the queries *is* row ``i`` of the corpus (same matrix): never return it as
+        its own neighbour. Duplicates of it elsewhere are still returned.
+    block_size : int, optional
+        Query rows per block; by default chosen so one block's temporaries fit in
+        :data:`DEFAULT_BLOCK_BYTES`.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_queries, k_effective), int64
+        Corpus row indices, most similar first; equal scores are ordered by lower index.
+    scores : ndarray of shape (n_queries, k_effective), float32
+        The cosine similarities, in [-1, 1], descending along each row.
+
+    Raises
+    ------
+    InputError
+        For negative ``k``, different numbers of features, NaN / inf, or ``exclude_self``
+        with query and corpus of different shapes.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise InputError(f"k must be a non-negative integer; got {k!r}.")
+    same = query_vectors is corpus_vectors
+    C = normalize_rows(corpus_vectors)
+    Q = C if same else normalize_rows(query_vectors)
+    _check_same_dims(Q, C, "query_vectors", "corpus_vectors")
+    if exclude_self and Q.shape != C.shape:
+        raise InputError(
+            "exclude_self needs the queries to be the corpus itself; got query_vectors of shape "
+            f"{Q.shape} and corpus_vectors of shape {C.shape}."
+        )
+    n_q, n_c = Q.shape[0], C.shape[0]
+    k_eff = int(min(k, n_c - 1 if exclude_self else n_c))
+    k_eff = max(k_eff, 0)
+    indices = np.empty((n_q, k_eff), dtype=np.int64)
+    scores = np.empty((n_q, k_eff), dtype=np.float32)
+    if k_eff == 0 or n_q == 0:
+        return indices, scores
+    if block_size is None:
+        block_size = _block_rows(n_c, DEFAULT_BLOCK_BYTES)
+    block_size = max(1, int(block_size))
+    CT = C.T
+    for start in range(0, n_q, block_size):
+        stop = min(start + block_size, n_q)
+        S = Q[start:stop] @ CT
+        np.clip(S, -1.0, 1.0, out=S)
+        if exclude_self:
+            rows = np.arange(stop - start)
+            S[rows, start + rows] = -np.inf
+        idx = _select_top(S, k_eff)
+        indices[start:stop] = idx
+        scores[start:stop] = np.take_along_axis(S, idx, axis=1)
+    return indices, scores
+
+
+def nearest_neighbors(X, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other rows of every row (cosine), as ``top_k(X, X, k, exclude_self=True)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    k : int
+        Clamped to ``n_samples - 1``.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, k_effective), int64
+    scores : ndarray of shape (n_samples, k_effective), float32
+    """
+    return top_k(X, X, k, exclude_self=True)
+
+
+def top_pairs(X, n: int = 20, *, largest: bool = True) -> list[tuple[int, int, float]]:
+    """The ``n`` most (or least) cosine-similar pairs of distinct rows.
+
+    Computed in row blocks against the rows after them, so only the upper triangle is ever
+    scored and memory stays within :data:`DEFAULT_BLOCK_BYTES` per block.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n : int, default 20
+        Number of pairs; clamped to ``n_samples * (n_samples - 1) / 2``.
+    largest : bool, default True
+        ``True`` for the most similar pairs, ``False`` for the least similar.
+
+    Returns
+    -------
+    list of (int, int, float)
+        ``(i, j, score)`` with ``i < j``, best first (highest score when ``largest``, lowest
+        otherwise); equal scores are ordered by ``(i, j)``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise InputError(f"n must be a non-negative integer; got {n!r}.")
+    Xn = normalize_rows(X)
+    m = Xn.shape[0]
+    n_eff = int(min(n, m * (m - 1) // 2))
+    if n_eff == 0:
+        return []
+    sign = np.float32(1.0 if largest else -1.0)
+    # Best so far, as parallel arrays: score (signed so that larger is better), i, j.
+    best_s = np.empty(0, dtype=np.float32)
+    best_i = np.empty(0, dtype=np.int64)
+    best_j = np.empty(0, dtype=np.int64)
+    start = 0
+    while start < m - 1:
+        width = m - start
+        stop = min(m - 1, start + _block_rows(width, DEFAULT_BLOCK_BYTES))
+        S = Xn[start:stop] @ Xn[start:].T  # rows start..stop-1 against columns start..m-1
+        np.clip(S, -1.0, 1.0, out=S)
+        if not largest:
+            np.negative(S, out=S)
+        # Keep only j > i: in the block, column c is row start + c.
+        b = stop - start
+        S[:, :b][np.tri(b, dtype=bool)] = -np.inf
+        take = min(n_eff, S.size)
+        flat = _select_top(S.reshape(1, -1), take)[0]
+        bi, bj = np.divmod(flat, width)
+        cand_s = np.concatenate([best_s, S.reshape(-1)[flat]])
+        cand_i = np.concatenate([best_i, bi + start])
+        cand_j = np.concatenate([best_j, bj + start])
+        keep = np.isfinite(cand_s)
+        cand_s, cand_i, cand_j = cand_s[keep], cand_i[keep], cand_j[keep]
+        order = np.lexsort((cand_j, cand_i, -cand_s))[:n_eff]
+        best_s, best_i, best_j = cand_s[order], cand_i[order], cand_j[order]
+        start = stop
+    return [(int(i), int(j), float(s * sign)) for s, i, j in zip(best_s, best_i, best_j, strict=True)]
+
+
+# --- clusters and row order --------------------------------------------------
+
+
+def kmeans_labels(X, n_clusters: int, random_state: int | None = 0) -> np.ndarray:
+    """K-means cluster of every row, on unit-normalised rows (spherical-ish k-means).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+        Wanted number of clusters; clamped to the number of distinct (normalised) rows.
+    random_state : int or None, default 0
+        Seed of scikit-learn's ``KMeans`` (``n_init="auto"``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+        Labels ``0 .. n_clusters_effective - 1``, numbered in order of first appearance
+        (row 0 is in cluster 0) so colours stay put when the same data is clustered again.
+
+    Raises
+    ------
+    EmptyInputError
+        If ``X`` has no rows.
+    InputError
+        If ``n_clusters < 1`` or ``X`` holds NaN / inf.
+    """
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
+        raise InputError(f"n_clusters must be a positive integer; got {n_clusters!r}.")
+    Xn = normalize_rows(X)
+    n = Xn.shape[0]
+    if n == 0:
+        raise EmptyInputError("There are no vectors to cluster.")
+    n_distinct = np.unique(Xn, axis=0).shape[0]
+    n_eff = int(min(n_clusters, n_distinct))
+    if n_eff == 1:
+        return np.zeros(n, dtype=np.int64)
+    from sklearn.cluster import KMeans
+
+    raw = KMeans(n_clusters=n_eff, n_init="auto", random_state=random_state).fit_predict(Xn)
+    # Renumber by first appearance.
+    _, first = np.unique(raw, return_index=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[raw]
+
+
+def _linkage_order(Xn: np.ndarray, optimal: bool) -> np.ndarray:
+    from scipy.cluster import hierarchy
+    from scipy.spatial.distance import squareform
+
+    if Xn.shape[0] < 3:
+        return np.arange(Xn.shape[0], dtype=np.int64)
+    # Cosine distance from our own matrix: scipy's "cosine" metric divides by zero norms.
+    D = 1.0 - cosine_matrix(Xn).astype(np.float64)
+    np.clip(D, 0.0, 2.0, out=D)
+    np.fill_diagonal(D, 0.0)
+    condensed = squareform(D, checks=False)
+    del D
+    Z = hierarchy.linkage(condensed, method="average")
+    if optimal:
+        Z = hierarchy.optimal_leaf_ordering(Z, condensed)
+    return hierarchy.leaves_list(Z).astype(np.int64)
+
+
+def cluster_order(X) -> np.ndarray:
+    """A row order that puts similar rows next to each other, for a similarity heatmap.
+
+    Average-linkage hierarchical clustering on cosine distance (scipy). Up to
+    :data:`OPTIMAL_ORDERING_MAX` rows the leaves are optimally ordered (neighbouring leaves as
+    similar as possible); above it, the plain dendrogram leaf order. Above
+    :data:`FULL_LINKAGE_MAX` rows a two-level order is used (k-means groups ordered by a
+    linkage of their centroids, rows ordered by linkage inside each group) because a full
+    linkage needs O(n^2) memory.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+        A permutation of ``range(n_samples)``: ``X[order]`` is the reordered matrix.
+    """
+    Xn = normalize_rows(X)
+    n = Xn.shape[0]
+    if n <= FULL_LINKAGE_MAX:
+        return _linkage_order(Xn, optimal=n <= OPTIMAL_ORDERING_MAX)
+    n_groups = int(np.ceil(n / (FULL_LINKAGE_MAX // 2)))
+    n_groups = max(n_groups, int(np.sqrt(n)))
+    labels = kmeans_labels(Xn, n_groups)
+    n_found = int(labels.max()) + 1
+    centroids = np.stack([Xn[labels == g].mean(axis=0) for g in range(n_found)])
+    parts = []
+    for g in _linkage_order(normalize_rows(centroids), optimal=n_found <= OPTIMAL_ORDERING_MAX):
+        members = np.flatnonzero(labels == g)
+        if members.size > FULL_LINKAGE_MAX:
+            # k-means can leave one giant group (many duplicates); keep its rows as they come.
+            parts.append(members)
+        else:
+            parts.append(members[_linkage_order(Xn[members], optimal=members.size <= 200)])
+    return np.concatenate(parts).astype(np.int64)
