@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from embedcore import catalog
+from embedcore.errors import EmbedcoreError
 from embedcore.types import ModelInfo, Provider
 from ui import state
 from ui.errors import friendly_errors
@@ -43,6 +44,8 @@ _PREFERRED_API_MODELS = (
 
 #: Seconds a model listing is reused before asking the endpoint again.
 MODELS_TTL = 300
+#: Seconds a failed listing is shown again before the endpoint is asked again.
+LISTING_RETRY_AFTER = 20.0
 
 # Widget keys of the panel. The values live on under the plain keys of ui.state,
 # because Streamlit forgets a widget's state on a run where the widget is not drawn.
@@ -52,6 +55,7 @@ _W_API_KEY = "conn_api_key"
 _W_MODEL = "conn_model"
 #: Where a typed key is kept between runs (this session only; never rendered).
 _TYPED_KEY = "_conn_typed_api_key"
+_LISTING_FAILURES = "_conn_listing_failures"
 
 
 # --- operator configuration ------------------------------------------------------------
@@ -260,15 +264,36 @@ def get_provider(connection: Connection | None = None) -> Provider:
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False, max_entries=64)
 def _list_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -> list[ModelInfo]:
-    # Failures raise and are therefore not cached.
+    # Failures raise and are therefore not cached (see available_models for those).
+    from embedcore.client import EmbeddingClient
+
+    if isinstance(_provider, EmbeddingClient):
+        # The listing runs on every page view: one retry, not the embedding calls' five.
+        return list(_provider.list_models(max_retries=1))
     return list(_provider.list_models())
 
 
 def available_models(connection: Connection | None = None) -> list[ModelInfo]:
-    """Models the current provider serves, catalogue facts merged in (cached for MODELS_TTL s)."""
+    """Models the current provider serves, catalogue facts merged in (cached for MODELS_TTL s).
+
+    A failed listing is remembered for :data:`LISTING_RETRY_AFTER` seconds in this session and
+    raised again without a request, so a dead endpoint does not slow every click down; the
+    "Test connection" button always asks afresh.
+    """
     conn = connection or current_connection()
     provider = get_provider(conn)
-    return _list_models(provider.endpoint_id, conn.key_fingerprint, provider)
+    failures: dict = st.session_state.setdefault(_LISTING_FAILURES, {})
+    key = (provider.endpoint_id, conn.key_fingerprint)
+    failed = failures.get(key)
+    if failed is not None and time.monotonic() - failed[0] < LISTING_RETRY_AFTER:
+        raise failed[1]
+    try:
+        models = _list_models(provider.endpoint_id, conn.key_fingerprint, provider)
+    except EmbedcoreError as exc:
+        failures[key] = (time.monotonic(), exc)
+        raise
+    failures.pop(key, None)
+    return models
 
 
 def default_model(model_ids: list[str], kind: str) -> str | None:
@@ -290,6 +315,16 @@ def current_model() -> str:
         if st.session_state.get(state.PROVIDER_KIND, "local") == "local"
         else _PREFERRED_API_MODELS[0]
     )
+
+
+def set_model(model_id: str) -> None:
+    """Choose ``model_id`` for every page; safe in a widget callback (``on_change=``).
+
+    Outside a callback, call it before the sidebar is drawn (Streamlit refuses to change a
+    drawn widget's value in the same run).
+    """
+    st.session_state[state.MODEL] = model_id
+    st.session_state[_W_MODEL] = model_id
 
 
 def check_connection(connection: Connection | None = None) -> tuple[float, list[ModelInfo]]:
@@ -357,6 +392,7 @@ def render_connection_panel() -> Connection:
         conn = current_connection()
         _render_model_select(conn)
         if st.button("Test connection", key="conn_test", icon=":material/network_check:"):
+            ss.get(_LISTING_FAILURES, {}).clear()
             with friendly_errors():
                 latency, models = check_connection(conn)
                 st.success(f"Connected in {latency * 1000:.0f} ms — {len(models)} models served.")

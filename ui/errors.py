@@ -90,7 +90,9 @@ def message_for(exc: EmbedcoreError) -> str:
             "token's permissions or contract, or pick another model in the sidebar." + _request_id(exc)
         )
     if isinstance(exc, NotFoundError):
-        model = f"`{exc.model}`" if getattr(exc, "model", None) else "This model"
+        if not getattr(exc, "model", None):
+            return f"**Not found (HTTP 404):** {exc.message}" + _request_id(exc)
+        model = f"`{exc.model}`"
         available = list(getattr(exc, "available", []) or [])
         if available:
             listed = ", ".join(f"`{m}`" for m in available[:_MAX_LISTED])
@@ -101,7 +103,7 @@ def message_for(exc: EmbedcoreError) -> str:
                 "Pick one in the sidebar." + _request_id(exc)
             )
         return (
-            f"**{model} or the endpoint path was not found (HTTP 404).** Check the model id and that "
+            f"**{model} (or the `/embeddings` path) was not found (HTTP 404).** Check the model id and that "
             "the base URL ends where `/embeddings` and `/models` live (usually `…/v1`)." + _request_id(exc)
         )
     if isinstance(exc, RateLimitError):
