@@ -1,0 +1,134 @@
+"""Embed texts: choose texts and a model, embed, inspect the vectors and download them."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from embedcore import charts, io
+from ui.compute import embed_texts, stored_result
+from ui.connection import available_models, current_connection, current_model, set_model
+from ui.errors import friendly_errors
+from ui.tables import file_stem, result_frame
+from ui.texts import text_source_panel
+
+st.title("Embed texts", anchor=False)
+st.caption(
+    "Turn texts into vectors with the model chosen here or in the sidebar. Vectors are cached: "
+    "embedding the same texts again costs nothing."
+)
+
+table = text_source_panel("embed", allow_edit=True)
+
+
+conn = current_connection()
+ids: list[str] = []
+with friendly_errors():
+    ids = [m.id for m in available_models(conn)]
+model = current_model()
+left, right = st.columns([3, 1], vertical_alignment="bottom")
+if model in ids:
+    st.session_state["embed_model"] = model
+    left.selectbox(
+        "Model", ids, key="embed_model", on_change=lambda: set_model(st.session_state["embed_model"])
+    )
+else:
+    left.text_input("Model", value=model, disabled=True, key="embed_model_fixed")
+clicked = right.button(
+    "Embed", type="primary", icon=":material/bolt:", key="embed_run", disabled=table is None, width="stretch"
+)
+
+result = None
+if table is not None:
+    with friendly_errors():
+        if clicked:
+            # reuse=False: go through the provider (and its cache) so "cached" shows what happened.
+            result = embed_texts(table.texts, model=model, reuse=False)
+        else:
+            result = stored_result(table.texts, model=model)
+
+if table is not None and result is None and not clicked:
+    st.info("Press **Embed** to compute the vectors.", icon=":material/bolt:")
+
+if table is not None and result is not None:
+    st.subheader("Result", anchor=False)
+    cols = st.columns(6)
+    cols[0].metric("Texts", f"{len(result):,}")
+    cols[1].metric("Dimensions", result.dimensions)
+    cols[2].metric(
+        "Tokens",
+        f"{result.total_tokens:,}",
+        help=f"Prompt tokens {result.prompt_tokens:,}, total {result.total_tokens:,} — "
+        "billed for the texts sent; cache hits cost nothing.",
+    )
+    cols[3].metric("From cache", f"{result.cached:,}", help="Distinct texts answered from the cache.")
+    cols[4].metric("Fetched", f"{result.fetched:,}", help="Distinct texts sent to the model.")
+    cols[5].metric(
+        "Elapsed",
+        f"{result.elapsed:.2f} s",
+        help=f"{result.requests} requests, {result.retries} retries.",
+    )
+    for warning in result.warnings:
+        st.warning(warning, icon=":material/warning:")
+
+    st.dataframe(
+        result_frame(table.texts, result, table.labels),
+        key="embed_table",
+        hide_index=True,
+        width="stretch",
+        height=280,
+        column_config={
+            "text": st.column_config.TextColumn("Text", width="large"),
+            "tokens": st.column_config.NumberColumn("Tokens", format="%d"),
+            "norm": st.column_config.NumberColumn("Norm", format="%.4f", help="1.0 for normalised models."),
+        },
+    )
+
+    row = st.selectbox(
+        "Show the vector of",
+        range(len(table.texts)),
+        format_func=lambda i: f"{i}: {charts.short_label(table.texts[i], 60)}",
+        key="embed_vector_row",
+    )
+    st.plotly_chart(
+        charts.vector_figure(result.vectors[row], name=charts.short_label(table.texts[row]), height=260),
+        key="embed_vector_chart",
+        width="stretch",
+    )
+
+    st.subheader("Download", anchor=False)
+    stem = file_stem(result.model)
+    texts, labels, vectors = table.texts, table.labels, result.vectors
+    # Callables: each file is built only when its button is clicked, not on every rerun.
+    downloads = [
+        ("CSV", partial(io.to_csv_bytes, texts, vectors, labels), f"{stem}.csv", "text/csv"),
+        ("NumPy .npy", partial(io.to_npy_bytes, vectors), f"{stem}.npy", "application/octet-stream"),
+        (
+            "Parquet",
+            partial(io.to_parquet_bytes, texts, vectors, labels, table.extra or None),
+            f"{stem}.parquet",
+            "application/vnd.apache.parquet",
+        ),
+        (
+            "Projector (TSV zip)",
+            partial(io.to_projector_zip, texts, vectors, labels),
+            f"{stem}-projector.zip",
+            "application/zip",
+        ),
+    ]
+    for col, (label, data, file_name, mime) in zip(st.columns(len(downloads)), downloads, strict=True):
+        col.download_button(
+            label,
+            data=data,
+            file_name=file_name,
+            mime=mime,
+            key=f"embed_download_{file_name.rsplit('.', 1)[-1]}",
+            on_click="ignore",
+            icon=":material/download:",
+            width="stretch",
+        )
+    st.caption(
+        "The projector zip loads at projector.tensorflow.org (Load → vectors.tsv, then metadata.tsv). "
+        "Exports hold texts, labels and vectors only."
+    )

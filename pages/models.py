@@ -1,0 +1,71 @@
+"""Models: what the current provider serves, with what we know about each model, and a quick try."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.connection import available_models, current_connection, current_model, get_provider
+from ui.errors import friendly_errors
+from ui.tables import first_values, models_frame, vector_summary
+
+st.title("Models", anchor=False)
+conn = current_connection()
+st.caption(
+    "The models the selected provider serves, with dimensions, input limits and languages from "
+    "our catalogue. Change the provider in the sidebar."
+)
+
+models = []
+with friendly_errors():
+    models = available_models(conn)
+
+if models:
+    st.dataframe(
+        models_frame(models, include_catalogue=conn.kind != "local"),
+        key="models_table",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "id": st.column_config.TextColumn("Model", width="medium"),
+            "dimensions": st.column_config.NumberColumn("Dimensions", format="%d"),
+            "max_input_tokens": st.column_config.NumberColumn(
+                "Max input tokens", format="%d", help="Longer texts are truncated or refused."
+            ),
+            "languages": st.column_config.TextColumn("Languages"),
+            "normalized": st.column_config.CheckboxColumn(
+                "Normalised", help="Unit-length vectors: a dot product equals the cosine."
+            ),
+            "served": st.column_config.CheckboxColumn("Served", help="Listed by the endpoint right now."),
+            "description": st.column_config.TextColumn("Description", width="large"),
+        },
+    )
+
+    st.subheader("Try it", anchor=False)
+    ids = [m.id for m in models]
+    if st.session_state.get("models_try_model") not in ids:
+        st.session_state["models_try_model"] = current_model() if current_model() in ids else ids[0]
+    with st.form("models_try"):
+        sentence = st.text_input(
+            "One sentence", value="Embeddings map texts to points in space.", key="models_try_text"
+        )
+        model = st.selectbox("Model", ids, key="models_try_model")
+        submitted = st.form_submit_button("Embed it", type="primary", icon=":material/bolt:")
+    if submitted:
+        with friendly_errors():
+            # Straight to the provider: a one-sentence try is not "the texts" of the other pages.
+            st.session_state["models_try_result"] = (
+                sentence,
+                get_provider(conn).embed([sentence], model),
+            )
+    tried = st.session_state.get("models_try_result")
+    if tried is not None:
+        sentence, result = tried
+        stats = vector_summary(result.vectors[0])
+        cols = st.columns(5)
+        cols[0].metric("Dimensions", result.dimensions)
+        cols[1].metric("Norm", f"{stats['norm']:.4f}")
+        cols[2].metric("Time", f"{result.elapsed * 1000:.0f} ms")
+        cols[3].metric("Tokens", result.total_tokens or "—")
+        cols[4].metric("From cache", "yes" if result.cached else "no")
+        st.caption(f"`{result.model}` · first values of the vector for “{sentence}”")
+        st.code(first_values(result.vectors[0]), language=None)
