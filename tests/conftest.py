@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated environment and a ready AppTest for the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+APP = REPO / "app.py"
+
+#: Environment the dashboard reads; cleared so a developer's own settings never leak into tests.
+_APP_ENV = ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT")
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A private cache dir, no operator settings, no UMAP warm-up thread; returns the cache dir.
+
+    Also works around an AppTest quirk (Streamlit 1.67): ``AppTest.run()`` resets
+    ``PagesManager.uses_pages_directory`` and re-detects it from the ``pages/`` folder on
+    every run, so every run after the first executes the page file alone (the legacy
+    multipage path) — without ``app.py``, its sidebar or ``init_state()``. ``streamlit run``
+    sets the flag once per process and ``st.navigation`` turns it off for good, so forcing it
+    off here reproduces what a real server does.
+    """
+    import streamlit as st
+    import streamlit.testing.v1.app_test as app_test_module
+    from streamlit.runtime.pages_manager import PagesManager
+
+    class _NavigationPagesManager(PagesManager):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
+    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPagesManager)
+
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("EMBEDCORE_WARM_UP", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in _APP_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # Listings and clients are cached per process; start each test from nothing.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return cache_dir
+
+
+@pytest.fixture
+def make_app(app_env: Path) -> Callable[..., object]:
+    """``make_app(secrets=None, state=None, timeout=60)`` → an AppTest of app.py, not yet run.
+
+    ``secrets`` always replaces ``st.secrets`` (with a harmless entry when empty), so a
+    developer's ``.streamlit/secrets.toml`` is never read by a test.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def factory(secrets: dict | None = None, state: dict | None = None, timeout: float = 60):
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        at.secrets["_tests"] = "isolated"
+        for key, value in (secrets or {}).items():
+            at.secrets[key] = value
+        for key, value in (state or {}).items():
+            at.session_state[key] = value
+        return at
+
+    return factory

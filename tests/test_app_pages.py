@@ -1,0 +1,391 @@
+"""AppTest tests of the app shell, the Models and Embed pages, and the connection rules.
+
+The API tests talk to real HTTP servers on 127.0.0.1 (pytest-httpserver) that answer like
+the IONOS AI Model Hub; their vectors come from a seeded RNG (a test fixture, not the app).
+The local-model tests run the real bundled all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from embedcore import catalog
+from embedcore.errors import AuthenticationError, NotFoundError, RateLimitError
+from ui import state
+from ui.connection import same_origin
+from ui.errors import message_for
+
+TOKEN = "ionos-secret-token-0123456789abcdef"
+IONOS_MODELS = {
+    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768,
+    "BAAI/bge-large-en-v1.5": 1024,
+    "BAAI/bge-m3": 1024,
+}
+
+
+# --- a server that answers like IONOS ---------------------------------------------------------
+
+
+def _fixture_vector(text: str, dims: int) -> list[float]:
+    # Test fixture only: deterministic, unit-length vectors shaped like the real ones.
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    v = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+class FakeIonos:
+    """Handlers for GET /v1/models and POST /v1/embeddings; records every Authorization header."""
+
+    def __init__(self, server: HTTPServer, token: str | None = TOKEN) -> None:
+        self.server = server
+        self.token = token
+        self.auth: list[tuple[str, str | None]] = []
+        self.prompt_tokens = 0
+        server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
+        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/v1"
+
+    def _refused(self, request: Request) -> Response | None:
+        header = request.headers.get("Authorization")
+        self.auth.append((request.path, header))
+        if self.token is not None and header != f"Bearer {self.token}":
+            body = {"error": {"message": "Unauthorized", "type": "invalid_request_error"}}
+            return Response(json.dumps(body), status=401, content_type="application/json")
+        return None
+
+    def _models(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        data = [
+            {"id": m, "object": "model", "created": 1700000000, "owned_by": "ionos"} for m in IONOS_MODELS
+        ]
+        return Response(json.dumps({"object": "list", "data": data}), content_type="application/json")
+
+    def _embeddings(self, request: Request) -> Response:
+        refused = self._refused(request)
+        if refused:
+            return refused
+        payload = request.get_json()
+        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+        dims = IONOS_MODELS[payload["model"]]
+        tokens = sum(len(t.split()) + 2 for t in texts)
+        self.prompt_tokens += tokens
+        body = {
+            "id": "embd-test",
+            "created": 1700000000,
+            "object": "list",
+            "model": payload["model"],
+            "data": [
+                {"object": "embedding", "index": i, "embedding": _fixture_vector(t, dims)}
+                for i, t in enumerate(texts)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return Response(json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def servers():
+    """A factory of IONOS-like servers on 127.0.0.1, each with its own port."""
+    started: list[HTTPServer] = []
+
+    def start(token: str | None = TOKEN) -> FakeIonos:
+        server = HTTPServer(host="127.0.0.1", port=0)
+        server.start()
+        started.append(server)
+        return FakeIonos(server, token)
+
+    yield start
+    for server in started:
+        server.clear()
+        if server.is_running():
+            server.stop()
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def rendered(at) -> str:
+    """Every element of the last run (main and sidebar) as protobuf text."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def messages(elements) -> str:
+    return "\n".join(e.value for e in elements)
+
+
+def open_page(at, page: str):
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def plotly_spec(at, index: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A trace array from a figure's JSON: a plain list, or Plotly's typed form {dtype, bdata}."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
+
+
+# --- the local model (real) ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_models_page_lists_and_tries_the_local_model(make_app):
+    at = open_page(make_app(), "pages/models.py")
+
+    table = at.dataframe[0].value
+    row = table.set_index("id").loc[catalog.MINILM_ID]
+    assert row["dimensions"] == 384 and bool(row["normalized"]) and bool(row["served"])
+    assert catalog.MINILM_STATIC_ID in set(table["id"])
+    assert at.sidebar.radio(key="conn_provider").value == "local"
+
+    at.button(key="FormSubmitter:models_try-Embed it").click().run()
+    assert not at.exception and not at.error
+    shown = metrics(at)
+    assert shown["Dimensions"] == "384"
+    assert shown["Norm"] == "1.0000"  # MiniLM is unit-normalised
+    assert int(shown["Tokens"]) > 2
+    assert at.code[0].value.startswith("[")
+
+
+@pytest.mark.slow
+def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
+    at = open_page(make_app(), "pages/embed.py")
+    assert "Press **Embed**" in messages(at.info)
+    assert len(at.session_state[state.TEXTS]) == 100  # the "topics" sample, loaded for a new user
+
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    shown = metrics(at)
+    assert shown["Texts"] == "100" and shown["Dimensions"] == "384"
+    assert shown["Fetched"] == "100" and shown["From cache"] == "0"
+    assert int(shown["Tokens"].replace(",", "")) > 1000
+
+    frame = at.dataframe[0].value
+    assert len(frame) == 100 and list(frame.columns[:4]) == ["text", "label", "tokens", "norm"]
+    np.testing.assert_allclose(frame["norm"].to_numpy(), 1.0, atol=1e-4)
+    assert {b.key for b in at.download_button} == {
+        "embed_download_csv",
+        "embed_download_npy",
+        "embed_download_parquet",
+        "embed_download_zip",
+    }
+    # The vector plot shows the first text's 384 values.
+    y = plotly_array(plotly_spec(at)["data"][0]["y"])
+    assert y.shape == (384,)
+    np.testing.assert_allclose(
+        y[:4], frame.loc[0, ["dim_0", "dim_1", "dim_2", "dim_3"]].to_numpy(float), rtol=1e-6
+    )
+
+    # Again: every text comes from the persistent cache.
+    at.button(key="embed_run").click().run()
+    shown = metrics(at)
+    assert shown["From cache"] == "100" and shown["Fetched"] == "0"
+
+    # Another page and back: the result is still there, no new call needed.
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/embed.py").run()
+    assert not at.exception
+    assert metrics(at)["Texts"] == "100"
+
+
+def test_local_model_missing_is_explained(make_app, monkeypatch):
+    from embedcore.local import LocalModel
+
+    monkeypatch.setattr(LocalModel, "available", staticmethod(lambda: False))
+    at = make_app(state={state.PROVIDER_KIND: "local"})
+    at.run()
+    assert not at.exception
+    assert "not installed here" in messages(at.sidebar.warning)
+
+
+# --- an OpenAI-compatible endpoint ----------------------------------------------------------------
+
+
+def test_embed_page_against_an_ionos_like_endpoint(make_app, servers):
+    api = servers()
+    at = make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
+    )
+    open_page(at, "pages/embed.py")
+    assert at.sidebar.selectbox(key="conn_model").value == "BAAI/bge-m3"
+    assert "Using the token from the app's secrets" in messages(at.sidebar.caption)
+
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    shown = metrics(at)
+    assert shown["Texts"] == "100" and shown["Dimensions"] == "1024"
+    assert shown["Tokens"] == f"{api.prompt_tokens:,}"
+    assert shown["Fetched"] == "100"
+    frame = at.dataframe[0].value
+    assert "tokens" not in frame.columns  # an API does not report tokens per text
+    np.testing.assert_allclose(frame["norm"].to_numpy(), 1.0, atol=1e-5)
+    assert len(at.download_button) == 4
+
+    embed_calls = [auth for path, auth in api.auth if path == "/v1/embeddings"]
+    assert len(embed_calls) == 2  # 100 texts, 64 per batch
+    assert all(auth == f"Bearer {TOKEN}" for _, auth in api.auth)
+    assert TOKEN not in rendered(at)
+
+
+def test_models_page_merges_listing_and_catalogue(make_app, servers):
+    api = servers()
+    at = make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
+    )
+    open_page(at, "pages/models.py")
+    table = at.dataframe[0].value.set_index("id")
+    assert set(IONOS_MODELS) <= set(table.index)
+    assert table.loc["sentence-transformers/paraphrase-multilingual-mpnet-base-v2", "max_input_tokens"] == 128
+    assert not bool(table.loc["sentence-transformers/paraphrase-multilingual-mpnet-base-v2", "normalized"])
+    assert table["served"].all()
+
+    at.selectbox(key="models_try_model").set_value("BAAI/bge-large-en-v1.5")
+    at.button(key="FormSubmitter:models_try-Embed it").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Dimensions"] == "1024"
+    at.sidebar.button(key="conn_test").click().run()
+    assert "3 models served" in messages(at.sidebar.success)
+
+
+def test_a_refused_token_gives_the_friendly_message(make_app, servers):
+    api = servers(token="the-right-token")
+    at = make_app(
+        secrets={"IONOS_API_TOKEN": "a-wrong-token", "base_url": api.url},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
+    )
+    open_page(at, "pages/embed.py")
+    assert "refused the API token (HTTP 401)" in messages(at.sidebar.error)
+
+    at.button(key="embed_run").click().run()
+    assert not at.exception
+    assert "refused the API token (HTTP 401)" in messages(at.main.error)
+    assert "Traceback" not in rendered(at)
+    assert not at.metric  # nothing pretends to be a result
+
+
+def test_a_configured_url_that_is_not_http_is_a_setting_problem(make_app):
+    at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: "ftp://example.org/v1"})
+    open_page(at, "pages/embed.py")
+    assert "Setting problem" in messages(at.error)
+
+
+# --- the operator's token stays with its endpoint ----------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["secrets", "env"])
+def test_configured_token_is_not_sent_to_another_url(make_app, servers, monkeypatch, source):
+    configured, other = servers(), servers(token=None)
+    if source == "secrets":
+        at = make_app(secrets={"IONOS_API_TOKEN": TOKEN, "base_url": configured.url})
+    else:
+        monkeypatch.setenv("IONOS_API_TOKEN", TOKEN)
+        monkeypatch.setenv("EMBEDCORE_BASE_URL", configured.url)
+        at = make_app()
+    at.session_state[state.PROVIDER_KIND] = "custom"
+    at.session_state[state.BASE_URL] = other.url
+
+    open_page(at, "pages/embed.py")
+    assert "only sent to 127.0.0.1" in messages(at.sidebar.info)
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Dimensions"] == "1024"
+
+    assert other.auth and all(auth is None for _, auth in other.auth)
+    assert configured.auth == []
+    assert TOKEN not in rendered(at)
+
+    # A token the user types is theirs to send wherever they point the app.
+    at.sidebar.text_input(key="conn_api_key").input("users-own-token").run()
+    assert not at.exception
+    assert other.auth[-1] == ("/v1/models", "Bearer users-own-token")
+
+
+def test_locked_endpoint_ignores_a_changed_url(make_app, servers):
+    configured, other = servers(), servers(token=None)
+    at = make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": configured.url, "lock_endpoint": True},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: other.url},
+    )
+    open_page(at, "pages/embed.py")
+    field = at.sidebar.text_input(key="conn_base_url")
+    assert field.disabled and field.value == configured.url
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    assert other.auth == []
+    assert configured.auth and all(auth == f"Bearer {TOKEN}" for _, auth in configured.auth)
+    assert TOKEN not in rendered(at)
+
+
+# --- pure pieces -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (
+            "https://openai.inference.de-txl.ionos.com/v1",
+            "https://OPENAI.inference.de-txl.ionos.com:443/x",
+            True,
+        ),
+        (
+            "https://openai.inference.de-txl.ionos.com/v1",
+            "http://openai.inference.de-txl.ionos.com/v1",
+            False,
+        ),
+        (
+            "https://openai.inference.de-txl.ionos.com/v1",
+            "https://openai.inference.de-txl.ionos.com.evil.io/v1",
+            False,
+        ),
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1", False),
+        ("https://user@host.example/v1", "https://host.example/v1", True),
+        ("not a url", "not a url", False),
+        ("http://h:99999/v1", "http://h:99999/v1", False),
+    ],
+)
+def test_same_origin(a, b, same):
+    assert same_origin(a, b) is same
+
+
+def test_messages_name_the_next_step():
+    assert "check the token" in message_for(AuthenticationError("no", status_code=401)).lower()
+    assert "after 5 attempts" in message_for(RateLimitError("slow down", status_code=429, attempts=5))
+    text = message_for(
+        NotFoundError("gone", status_code=404, model="BAAI/bge-m4", available=["BAAI/bge-m3", "x"])
+    )
+    assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
