@@ -389,3 +389,77 @@ def test_messages_name_the_next_step():
         NotFoundError("gone", status_code=404, model="BAAI/bge-m4", available=["BAAI/bge-m3", "x"])
     )
     assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
+
+
+# --- where the texts come from ---------------------------------------------------------------------
+
+
+def _api_app(make_app, api):
+    return make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
+    )
+
+
+def test_pasted_texts_are_counted_and_embedded_once_each(make_app, servers):
+    api = servers()
+    at = open_page(_api_app(make_app, api), "pages/embed.py")
+    at.radio(key="embed_source").set_value("paste").run()
+    assert "Paste some texts" in messages(at.info)
+    at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
+    assert "**3** texts · 1 blank dropped · 1 duplicates (embedded once)" in messages(at.caption)
+
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    shown = metrics(at)
+    assert shown["Texts"] == "3" and shown["Fetched"] == "2"
+    assert list(at.dataframe[0].value["text"]) == ["AI Model Hub", "Michael Jackson", "AI Model Hub"]
+
+    # The pasted texts are now everyone's texts, and survive a visit to another page.
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/embed.py").run()
+    assert at.radio(key="embed_source").value == "paste"
+    assert at.text_area(key="embed_paste").value.startswith("AI Model Hub")
+    assert metrics(at)["Texts"] == "3"
+
+
+def test_uploaded_csv_offers_text_and_label_columns(make_app, servers):
+    api = servers()
+    at = open_page(_api_app(make_app, api), "pages/embed.py")
+    at.radio(key="embed_source").set_value("upload").run()
+    csv = (
+        b"id,sentence,topic\n"
+        b"1,The orchestra tuned up before the concert,music\n"
+        b"2,The striker scored in the last minute,sport\n"
+        b"3,,sport\n"
+        b"4,A slow simmer brings out the flavour,cooking\n"
+    )
+    at.file_uploader(key="embed_upload").upload("notes.csv", csv, "text/csv").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="embed_text_col").value == "sentence"
+    assert at.selectbox(key="embed_label_col").value == "topic"
+    assert "**3** texts · 3 labels · 1 blank dropped" in messages(at.caption)
+
+    at.button(key="embed_run").click().run()
+    frame = at.dataframe[0].value
+    assert list(frame["label"]) == ["music", "sport", "cooking"]
+
+
+def test_an_unreadable_upload_is_a_warning_not_a_crash(make_app, servers):
+    api = servers()
+    at = open_page(_api_app(make_app, api), "pages/embed.py")
+    at.radio(key="embed_source").set_value("upload").run()
+    at.file_uploader(key="embed_upload").upload("data.csv", b"\x00\x01\x02binary\x00", "text/csv").run()
+    assert not at.exception and not at.error
+    assert at.warning, "the ParseError should be shown as a warning"
+    assert at.button(key="embed_run").disabled
+
+
+def test_edit_table_starts_from_the_current_texts(make_app, servers):
+    api = servers()
+    at = open_page(_api_app(make_app, api), "pages/embed.py")
+    at.radio(key="embed_source").set_value("edit").run()
+    assert not at.exception
+    editor = at.data_editor[0].value
+    assert len(editor) == 100 and {"text", "label"} <= set(editor.columns)
+    assert "**100** texts · 5 labels" in messages(at.caption)
