@@ -1,0 +1,495 @@
+"""2-D / 3-D maps of embeddings: UMAP, PCA and t-SNE, with guards, caching and warm-up.
+
+Why UMAP is fast here although umap-learn's first fit in a process spends 10-40 s compiling
+numba code:
+
+* the k nearest neighbours are computed exactly with numpy (:func:`exact_knn`, blocked
+  matrix products) and handed to ``umap.UMAP(precomputed_knn=...)``, which skips pynndescent
+  and the large amount of numba code it compiles;
+* :func:`warm_up` fits a tiny UMAP in a background thread, so the remaining compilation
+  happens while the user is still pasting or embedding texts;
+* results are kept in a small in-process LRU keyed by the data's bytes and the parameters, so
+  a Streamlit rerun with the same data returns at once.
+
+umap-learn, scikit-learn and scipy are imported inside functions (``import embedcore`` stays
+fast).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import EmptyInputError, InputError, ProjectionInputError
+from .similarity import _as_rows, normalize_rows, top_k
+
+__all__ = [
+    "CACHE_SIZE",
+    "DEFAULTS",
+    "METHODS",
+    "ProjectionInputError",
+    "ProjectionResult",
+    "cache_info",
+    "clear_cache",
+    "exact_knn",
+    "is_warm",
+    "project",
+    "project_with_info",
+    "warm_up",
+    "warm_up_error",
+]
+
+METHODS = ("umap", "pca", "tsne")
+
+#: Default parameters per method; ``project(..., **params)`` overrides them. Other keyword
+#: arguments are passed on to ``umap.UMAP`` / ``sklearn.manifold.TSNE`` / ``sklearn.decomposition.PCA``.
+DEFAULTS: dict[str, dict] = {
+    "umap": {
+        "n_neighbors": 15,
+        "min_dist": 0.1,
+        "metric": "cosine",
+        # None = umap-learn's rule (500 epochs up to 10,000 points, 200 above).
+        "n_epochs": None,
+        "init": "spectral",
+    },
+    "tsne": {
+        "perplexity": 30.0,
+        "metric": "cosine",
+        "init": "pca",
+        "learning_rate": "auto",
+        "max_iter": 1000,
+    },
+    "pca": {
+        # Rows are unit-normalised first, so PCA sees the same geometry as cosine similarity.
+        "normalize": True,
+    },
+}
+
+#: Minimum number of points for the neighbour-based methods.
+MIN_POINTS = {"umap": 3, "tsne": 3, "pca": 1}
+
+#: Number of projections kept in the in-process cache.
+CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class ProjectionResult:
+    """A projection and what was done to obtain it.
+
+    Attributes
+    ----------
+    coords : ndarray of shape (n_samples, n_components), float32
+        The map; always finite.
+    method : str
+        ``"umap"``, ``"pca"`` or ``"tsne"``.
+    params : dict
+        The parameters actually used, after clamping (e.g. ``n_neighbors`` for few points).
+    notes : tuple of str
+        Sentences for the UI about adjustments made ("n_neighbors lowered from 15 to 4 ...").
+    seconds : float
+        Wall time of the computation (of the original computation on a cache hit).
+    cached : bool
+        True when the result came from the in-process cache.
+    """
+
+    coords: np.ndarray
+    method: str
+    params: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    cached: bool = False
+
+
+# --- exact nearest neighbours -------------------------------------------------
+
+
+def exact_knn(X, k: int, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of every row, each row's own index first.
+
+    The format ``umap.UMAP(precomputed_knn=(indices, distances))`` expects. Exact search with
+    blocked numpy products beats pynndescent here: no numba compilation, and for the few
+    thousand to tens of thousands of texts a dashboard shows it takes about a second.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    k : int
+        Neighbours per row *including the row itself*; clamped to ``n_samples``.
+    metric : {"cosine"}
+        Cosine distance ``1 - cosine similarity`` (zero vectors are at distance 1 from all).
+
+    Returns
+    -------
+    indices : ndarray of shape (n_samples, k_effective), int64
+        Column 0 is the row itself; then neighbours by increasing distance, ties by lower index.
+    distances : ndarray of shape (n_samples, k_effective), float32
+        Non-decreasing along each row; column 0 is 0.
+    """
+    if metric != "cosine":
+        raise InputError(f"exact_knn supports metric='cosine' only; got {metric!r}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"k must be a positive integer; got {k!r}.")
+    Xn = normalize_rows(X)
+    n = Xn.shape[0]
+    # The row itself is forced first (UMAP's convention) even when it has exact duplicates,
+    # which top_k would otherwise be free to put ahead of it.
+    nn_idx, nn_sim = top_k(Xn, Xn, int(k) - 1, exclude_self=True)
+    indices = np.empty((n, nn_idx.shape[1] + 1), dtype=np.int64)
+    indices[:, 0] = np.arange(n)
+    indices[:, 1:] = nn_idx
+    distances = np.empty(indices.shape, dtype=np.float32)
+    distances[:, 0] = 0.0
+    np.subtract(np.float32(1.0), nn_sim, out=distances[:, 1:])
+    np.clip(distances, 0.0, 2.0, out=distances)
+    return indices, distances
+
+
+# --- cache --------------------------------------------------------------------
+
+_cache: OrderedDict[tuple, ProjectionResult] = OrderedDict()
+_cache_lock = threading.Lock()
+_cache_stats = {"hits": 0, "misses": 0}
+
+
+def _cache_key(X: np.ndarray, method: str, n_components: int, random_state, params: dict) -> tuple:
+    digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16).hexdigest()
+    return (digest, X.shape, method, n_components, repr(random_state), repr(sorted(params.items())))
+
+
+def cache_info() -> dict:
+    """Hits, misses and current size of the in-process projection cache."""
+    with _cache_lock:
+        return {**_cache_stats, "size": len(_cache), "max_size": CACHE_SIZE}
+
+
+def clear_cache() -> None:
+    """Empty the in-process projection cache and reset its counters."""
+    with _cache_lock:
+        _cache.clear()
+        _cache_stats.update(hits=0, misses=0)
+
+
+# --- numba compilation ----------------------------------------------------------
+
+_numba_cache_lock = threading.Lock()
+_numba_cache_state: str | None = None  # None = not tried, "on", "off", or the reason it failed
+
+
+def _enable_umap_disk_cache() -> str:
+    """Let umap-learn's fit-time numba functions cache their machine code on disk.
+
+    umap-learn does not ask numba to cache the three functions a fit with precomputed
+    neighbours compiles (graph weights and the layout epoch), so every new process spends
+    5-10 s of CPU compiling them. Switching numba's own cache on for them (a public
+    ``Dispatcher.enable_caching()``) makes that a one-time cost per installation: later
+    processes load the code in well under a second. numba keys the cache on umap's source
+    file, so upgrading umap-learn or numba invalidates it.
+
+    Only the single-threaded layout function is cached: its parallel twin wraps the same
+    Python function, and numba's cache index would not tell the two apart.
+    ``EMBEDCORE_NUMBA_CACHE=0`` turns this off.
+    """
+    global _numba_cache_state
+    with _numba_cache_lock:
+        if _numba_cache_state is not None:
+            return _numba_cache_state
+        if os.environ.get("EMBEDCORE_NUMBA_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+            _numba_cache_state = "off"
+            return _numba_cache_state
+        try:
+            from numba.core.caching import NullCache
+            from umap import layouts, umap_
+
+            for dispatcher in (
+                umap_.smooth_knn_dist,
+                umap_.compute_membership_strengths,
+                layouts._nb_optimize_layout_euclidean_single_epoch,
+            ):
+                if isinstance(getattr(dispatcher, "_cache", None), NullCache):
+                    dispatcher.enable_caching()
+            _numba_cache_state = "on"
+        except (AttributeError, ImportError, RuntimeError, OSError) as exc:
+            # A renamed function in a future umap-learn, or no writable cache directory:
+            # everything still works, each process just compiles again.
+            _numba_cache_state = f"unavailable: {exc}"
+        return _numba_cache_state
+
+
+# --- warm-up ------------------------------------------------------------------
+
+_warm_lock = threading.Lock()
+_warm_thread: threading.Thread | None = None
+_warm_done = threading.Event()
+_warm_error: BaseException | None = None
+
+
+def _warm_up_points() -> np.ndarray:
+    # Input for compiling only, never shown or returned: points on three arcs, deterministic,
+    # with the dtype and layout real embeddings have (float32, C order).
+    t = np.linspace(0.0, 1.0, 20, dtype=np.float64)
+    arcs = [np.stack([np.cos(t + c), np.sin(t + c), t * 0.1, np.full_like(t, c)], axis=1) for c in (0, 2, 4)]
+    return np.ascontiguousarray(np.concatenate(arcs), dtype=np.float32)
+
+
+def _warm_up_body() -> None:
+    global _warm_error
+    try:
+        _compute(_warm_up_points(), "umap", 2, 42, {})
+    except BaseException as exc:  # reported by warm_up_error(); a daemon thread must not die loudly
+        _warm_error = exc
+    finally:
+        _warm_done.set()
+
+
+def warm_up(*, background: bool = True) -> threading.Thread | None:
+    """Trigger umap-learn's numba compilation once per process.
+
+    Fits a UMAP on 60 built-in points through the same code path (and dtypes) as
+    :func:`project`, so the first real UMAP does not pay the 5-40 s compile. Idempotent: later
+    calls return the same thread. numba compiles under one global lock, so a real fit started
+    while the warm-up runs simply waits for it rather than compiling twice.
+
+    Parameters
+    ----------
+    background : bool, default True
+        Run in a daemon thread and return at once; ``False`` runs in the caller's thread.
+
+    Returns
+    -------
+    threading.Thread or None
+        The warm-up thread (``join()`` it to wait), or None when ``background=False``.
+    """
+    global _warm_thread
+    with _warm_lock:
+        if _warm_thread is not None:
+            return _warm_thread
+        if not background:
+            if not _warm_done.is_set():
+                _warm_up_body()
+            return None
+        _warm_thread = threading.Thread(target=_warm_up_body, name="embedcore-umap-warm-up", daemon=True)
+        _warm_thread.start()
+        return _warm_thread
+
+
+def is_warm() -> bool:
+    """True once :func:`warm_up` has finished successfully in this process."""
+    return _warm_done.is_set() and _warm_error is None
+
+
+def warm_up_error() -> BaseException | None:
+    """The exception that ended the warm-up, if it failed (e.g. umap-learn not installed)."""
+    return _warm_error
+
+
+# --- the projections -----------------------------------------------------------
+
+
+def _check_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def _all_rows_equal(rows: np.ndarray) -> bool:
+    return bool(np.all(rows == rows[0]))
+
+
+def _pca(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
+    kwargs = dict(params)
+    if kwargs.pop("normalize", True):
+        X = normalize_rows(X)
+    n, d = X.shape
+    out = np.zeros((n, n_components), dtype=np.float32)
+    # PCA has at most min(n - 1, d) informative axes; the others stay 0 (a flat map, not an error).
+    n_fit = min(n_components, n - 1, d)
+    if n_fit < n_components and n > 1:
+        notes.append(f"{n} points span at most {n_fit} axes; the other coordinates are 0.")
+    if n_fit < 1:
+        return out
+    if _all_rows_equal(X):
+        return out  # no variance to find axes in
+    from sklearn.decomposition import PCA
+
+    out[:, :n_fit] = PCA(n_components=n_fit, random_state=random_state, **kwargs).fit_transform(X)
+    return out
+
+
+def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
+    import umap
+
+    _enable_umap_disk_cache()
+    n = X.shape[0]
+    requested = _check_int(params["n_neighbors"], "n_neighbors", 2)
+    if requested > n - 1:
+        notes.append(f"n_neighbors lowered from {requested} to {n - 1} (there are only {n} points).")
+    params["n_neighbors"] = min(requested, n - 1)
+    if params.get("init") == "spectral" and n <= n_components + 1:
+        params["init"] = "random"  # the spectral initialisation needs more points than dimensions + 1
+    # umap-learn runs single-threaded whenever it has a seed (and warns unless told n_jobs=1);
+    # without a seed it may use every core.
+    params.setdefault("n_jobs", 1 if random_state is not None else -1)
+    kwargs = dict(params)
+    if kwargs.get("metric") == "cosine" and "precomputed_knn" not in kwargs:
+        kwargs["precomputed_knn"] = exact_knn(X, params["n_neighbors"])
+        # umap warns that transform() needs a pynndescent index; we never call transform().
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+    reducer = umap.UMAP(n_components=n_components, random_state=random_state, **kwargs)
+    return reducer.fit_transform(X)
+
+
+def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    n = X.shape[0]
+    requested = float(params["perplexity"])
+    if not requested > 0:
+        raise InputError(f"perplexity must be positive; got {requested!r}.")
+    # sklearn needs perplexity < n and looks at 3 * perplexity neighbours: cap it at (n - 1) / 3.
+    cap = max((n - 1) / 3.0, 1.0)
+    if requested > cap:
+        notes.append(f"perplexity lowered from {requested:g} to {cap:g} (there are only {n} points).")
+    params["perplexity"] = min(requested, cap)
+    if n_components > 3:
+        params.setdefault("method", "exact")  # Barnes-Hut supports at most 3 components
+    tsne = TSNE(n_components=n_components, random_state=random_state, **params)
+    return tsne.fit_transform(X)
+
+
+_RUNNERS = {"pca": _pca, "umap": _umap, "tsne": _tsne}
+
+
+def _compute(X: np.ndarray, method: str, n_components: int, random_state, params: dict) -> ProjectionResult:
+    start = time.perf_counter()
+    notes: list[str] = []
+    merged = {**copy.deepcopy(DEFAULTS[method]), **params}
+    n = X.shape[0]
+    if method != "pca":
+        # Cosine geometry: the neighbour methods see unit rows (lengths carry no meaning).
+        X = normalize_rows(X)
+        if n > 1 and _all_rows_equal(X):
+            notes.append("All points are the same direction (identical texts?); they share one position.")
+            coords = np.zeros((n, n_components), dtype=np.float32)
+            return ProjectionResult(coords, method, merged, tuple(notes), time.perf_counter() - start)
+    try:
+        coords = _RUNNERS[method](X, n_components, random_state, merged, notes)
+    except TypeError as exc:  # an unknown keyword for the estimator
+        raise InputError(f"Unsupported parameter for {method}: {exc}") from exc
+    coords = np.ascontiguousarray(coords, dtype=np.float32)
+    if not np.isfinite(coords).all():
+        raise ProjectionInputError(
+            f"{method.upper()} produced non-finite coordinates for these points; try PCA or other parameters."
+        )
+    return ProjectionResult(coords, method, merged, tuple(notes), time.perf_counter() - start)
+
+
+def project_with_info(
+    X,
+    method: str = "umap",
+    n_components: int = 2,
+    *,
+    random_state: int | None = 42,
+    use_cache: bool = True,
+    **params,
+) -> ProjectionResult:
+    """Like :func:`project`, returning a :class:`ProjectionResult` with notes and timing.
+
+    Parameters
+    ----------
+    X, method, n_components, random_state, **params
+        As for :func:`project`.
+    use_cache : bool, default True
+        Look the result up in (and store it into) the in-process LRU cache.
+
+    Returns
+    -------
+    ProjectionResult
+    """
+    method = str(method).lower()
+    if method not in METHODS:
+        raise InputError(f"Unknown projection method {method!r}; choose one of {', '.join(METHODS)}.")
+    n_components = _check_int(n_components, "n_components", 1)
+    X = _as_rows(X)
+    n = X.shape[0]
+    if n == 0:
+        raise EmptyInputError("There are no vectors to project.")
+    name = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]
+    if n < MIN_POINTS[method]:
+        raise ProjectionInputError(
+            f"{name} needs at least {MIN_POINTS[method]} texts; you have {n} — use PCA for fewer."
+        )
+    if method != "pca" and n_components > n:
+        raise ProjectionInputError(
+            f"A {n_components}-D {name} map needs at least {n_components} texts; you have {n}."
+        )
+    key = _cache_key(X, method, n_components, random_state, params) if use_cache else None
+    if key is not None:
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                _cache_stats["hits"] += 1
+                return ProjectionResult(
+                    hit.coords.copy(), hit.method, dict(hit.params), hit.notes, hit.seconds, cached=True
+                )
+            _cache_stats["misses"] += 1
+    result = _compute(X, method, n_components, random_state, params)
+    if key is not None:
+        with _cache_lock:
+            _cache[key] = ProjectionResult(
+                result.coords.copy(), method, result.params, result.notes, result.seconds
+            )
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return result
+
+
+def project(
+    X,
+    method: str = "umap",
+    n_components: int = 2,
+    *,
+    random_state: int | None = 42,
+    **params,
+) -> np.ndarray:
+    """Project embeddings to 2 or 3 dimensions for a scatter plot.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Embeddings (any scale: cosine geometry is used, rows are normalised).
+    method : {"umap", "pca", "tsne"}, default "umap"
+    n_components : int, default 2
+    random_state : int or None, default 42
+        Seed. With an int UMAP is reproducible but single-threaded; ``None`` lets UMAP use all
+        cores (faster on large inputs, different map each run).
+    **params
+        Override :data:`DEFAULTS` for the method (UMAP: ``n_neighbors``, ``min_dist``,
+        ``metric``, ``n_epochs``, ``init``; t-SNE: ``perplexity``, ...); other keywords go to
+        the underlying estimator. ``n_neighbors`` is lowered to ``n_samples - 1`` and
+        ``perplexity`` to ``(n_samples - 1) / 3`` when needed (see
+        :func:`project_with_info` for the notes saying so).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components), float32
+        Finite coordinates. PCA of 1 or 2 points gives zeros in the axes they cannot span.
+        Points that are all identical (in direction) all get the origin.
+
+    Raises
+    ------
+    ProjectionInputError
+        Fewer than 3 points for UMAP / t-SNE, or more components than points; the message is
+        written for the UI.
+    InputError
+        NaN / inf in ``X``, an unknown method or parameter.
+    """
+    return project_with_info(X, method, n_components, random_state=random_state, **params).coords

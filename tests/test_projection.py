@@ -1,0 +1,282 @@
+"""Tests of embedcore.projection: guards, all three methods, exact kNN, cache and warm-up.
+
+Random vectors here are unit-test fixtures only. Tests that fit UMAP are marked slow: the first
+UMAP fit in a process compiles numba code (seconds), unless numba's disk cache is already warm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics.pairwise import cosine_similarity
+
+import embedcore.projection as proj
+from embedcore.errors import EmptyInputError, InputError, ProjectionInputError
+from embedcore.projection import (
+    DEFAULTS,
+    ProjectionResult,
+    cache_info,
+    clear_cache,
+    exact_knn,
+    is_warm,
+    project,
+    project_with_info,
+    warm_up,
+    warm_up_error,
+)
+
+slow = pytest.mark.slow
+ALL_METHODS = [pytest.param("umap", marks=slow), "pca", "tsne"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def groups(n_per=20, n_groups=3, dim=16, seed=0):
+    """Well-separated groups of unnormalised vectors, and their group labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_groups, dim)) * 3
+    X = np.concatenate([c + rng.normal(0, 0.4, (n_per, dim)) for c in centres])
+    X *= rng.uniform(0.5, 20, size=(len(X), 1))  # lengths must not matter
+    return X.astype(np.float32), np.repeat(np.arange(n_groups), n_per)
+
+
+def neighbour_agreement(coords, labels):
+    """Share of points whose nearest other point on the map has the same label."""
+    d = ((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    return float(np.mean(labels[d.argmin(1)] == labels))
+
+
+# --- guards -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+@pytest.mark.parametrize("n", [1, 2])
+def test_neighbour_methods_need_three_points(method, n):
+    X, _ = groups()
+    with pytest.raises(ProjectionInputError) as info:
+        project(X[:n], method)
+    msg = str(info.value)
+    assert "at least 3 texts" in msg and f"you have {n}" in msg and "PCA" in msg
+    assert ("UMAP" if method == "umap" else "t-SNE") in msg
+
+
+def test_more_components_than_points():
+    X, _ = groups()
+    with pytest.raises(ProjectionInputError, match="4-D"):
+        project(X[:3], "tsne", n_components=4)
+
+
+@pytest.mark.parametrize("method", ["umap", "pca", "tsne"])
+def test_bad_inputs(method):
+    X, _ = groups()
+    X[4, 2] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        project(X, method)
+    with pytest.raises(EmptyInputError):
+        project(np.zeros((0, 5)), method)
+    with pytest.raises(InputError, match="n_components"):
+        project(groups()[0], method, n_components=0)
+
+
+def test_unknown_method_and_parameter():
+    X, _ = groups()
+    with pytest.raises(InputError, match="Unknown projection method"):
+        project(X, "mds")
+    with pytest.raises(InputError, match="Unsupported parameter"):
+        project(X, "tsne", no_such_option=3)
+
+
+# --- PCA ----------------------------------------------------------------------
+
+
+def test_pca_one_and_two_points_are_finite():
+    X, _ = groups()
+    one = project(X[:1], "pca")
+    assert one.shape == (1, 2) and one.dtype == np.float32 and np.all(one == 0)
+    res = project_with_info(X[:2], "pca", n_components=3)
+    assert res.coords.shape == (2, 3) and np.all(np.isfinite(res.coords))
+    assert np.all(res.coords[:, 1:] == 0) and res.coords[0, 0] == pytest.approx(-res.coords[1, 0], abs=1e-5)
+    assert any("at most 1 axes" in note for note in res.notes)
+
+
+def test_pca_first_axis_carries_most_variance_and_is_scale_free():
+    X, labels = groups()
+    coords = project(X, "pca")
+    assert coords.shape == (60, 2) and coords.dtype == np.float32
+    assert coords[:, 0].var() >= coords[:, 1].var()
+    # Rows are normalised first: rescaling any row does not move its point.
+    scaled = X * np.linspace(0.1, 10, len(X), dtype=np.float32)[:, None]
+    np.testing.assert_allclose(project(scaled, "pca"), coords, atol=1e-4)
+    assert neighbour_agreement(coords, labels) > 0.9
+
+
+def test_pca_more_dimensions_than_features():
+    coords = project(np.array([[1, 0], [0, 1], [1, 1], [2, 1]], dtype=np.float32), "pca", n_components=3)
+    assert coords.shape == (4, 3) and np.all(coords[:, 2] == 0)
+
+
+# --- all methods ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_methods_separate_groups(method, n_components):
+    X, labels = groups()
+    res = project_with_info(X, method, n_components)
+    assert isinstance(res, ProjectionResult)
+    assert res.coords.shape == (60, n_components) and res.coords.dtype == np.float32
+    assert np.all(np.isfinite(res.coords))
+    # sklearn's 3-D t-SNE of 60 points mixes a few neighbours (0.88 here); chance is 0.33.
+    assert neighbour_agreement(res.coords, labels) > (0.8 if n_components == 3 else 0.9)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_three_points(method):
+    X, _ = groups()
+    res = project_with_info(X[[0, 20, 40]], method)
+    assert res.coords.shape == (3, 2) and np.all(np.isfinite(res.coords))
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_identical_points_share_the_origin(method):
+    v = np.array([0.3, -1.0, 2.0, 0.5], dtype=np.float32)
+    X = np.stack([v, 2 * v, v, 5 * v, v])  # one direction: identical for cosine
+    res = project_with_info(X, method)
+    assert res.coords.shape == (5, 2) and np.all(res.coords == 0)
+    if method != "pca":
+        assert any("same direction" in note for note in res.notes)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+# UMAP's spectral start can fail on such a graph; umap-learn then warns and starts at random.
+@pytest.mark.filterwarnings("ignore:Spectral initialisation failed")
+def test_duplicates(method):
+    X, _ = groups(n_per=4)
+    X = np.concatenate([X] * 5)  # every point five times
+    coords = project(X, method)
+    assert coords.shape == (60, 2) and np.all(np.isfinite(coords))
+
+
+@slow
+def test_umap_clamps_n_neighbors():
+    X, _ = groups()
+    res = project_with_info(X[:6], "umap")
+    assert res.params["n_neighbors"] == 5
+    assert any("n_neighbors lowered from 15 to 5" in note for note in res.notes)
+    assert np.all(np.isfinite(res.coords))
+
+
+def test_tsne_clamps_perplexity():
+    X, _ = groups()
+    res = project_with_info(X[:10], "tsne")
+    assert res.params["perplexity"] == 3.0
+    assert any("perplexity lowered from 30 to 3" in note for note in res.notes)
+    assert np.all(np.isfinite(res.coords))
+
+
+@slow
+def test_umap_seed_is_reproducible_and_none_runs_parallel():
+    X, labels = groups()
+    a = project_with_info(X, "umap", random_state=7, use_cache=False).coords
+    b = project_with_info(X, "umap", random_state=7, use_cache=False).coords
+    assert np.array_equal(a, b)
+    c = project(X, "umap", random_state=None)
+    assert np.all(np.isfinite(c)) and neighbour_agreement(c, labels) > 0.9
+
+
+def test_defaults_are_not_mutated_by_calls():
+    before = {k: dict(v) for k, v in DEFAULTS.items()}
+    X, _ = groups()
+    project(X[:5], "tsne", perplexity=2.0)
+    assert before == DEFAULTS
+    assert DEFAULTS["umap"]["n_neighbors"] == 15 and DEFAULTS["umap"]["metric"] == "cosine"
+
+
+# --- exact kNN ----------------------------------------------------------------------
+
+
+def test_exact_knn_matches_brute_force():
+    X, _ = groups()
+    idx, dist = exact_knn(X, 6)
+    assert idx.shape == dist.shape == (60, 6)
+    assert idx.dtype == np.int64 and dist.dtype == np.float32
+    assert np.array_equal(idx[:, 0], np.arange(60)) and np.all(dist[:, 0] == 0)
+    D = 1 - cosine_similarity(X)
+    np.fill_diagonal(D, np.inf)
+    want = np.argsort(D, axis=1, kind="stable")[:, :5]
+    assert np.array_equal(idx[:, 1:], want)
+    np.testing.assert_allclose(dist[:, 1:], np.take_along_axis(D, want, 1), atol=1e-5)
+    assert np.all(np.diff(dist, axis=1) >= 0)
+
+
+def test_exact_knn_self_first_with_duplicates_and_clamped_k():
+    X = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    idx, dist = exact_knn(X, 10)
+    assert idx.shape == (4, 4)
+    assert idx[:, 0].tolist() == [0, 1, 2, 3]
+    assert idx[1].tolist() == [1, 0, 2, 3] and dist[1].tolist() == [0, 0, 0, 1]
+    with pytest.raises(InputError):
+        exact_knn(X, 0)
+    with pytest.raises(InputError, match="cosine"):
+        exact_knn(X, 2, metric="euclidean")
+
+
+# --- cache ----------------------------------------------------------------------
+
+
+def test_cache_hit_returns_without_recomputation():
+    X, _ = groups()
+    first = project_with_info(X, "tsne")
+    assert not first.cached and cache_info()["misses"] == 1
+    second = project_with_info(X.copy(), "tsne")
+    assert second.cached and cache_info()["hits"] == 1
+    assert np.array_equal(first.coords, second.coords)
+    assert second.seconds == first.seconds  # the original computation's time, not a new one
+    second.coords[:] = 0  # callers get a copy: the cache is not corrupted
+    assert np.array_equal(project(X, "tsne"), first.coords)
+
+
+def test_cache_key_covers_data_and_parameters():
+    X, _ = groups()
+    project(X, "pca")
+    project(X, "pca", n_components=3)
+    project(X, "pca", random_state=1)
+    project(X, "tsne", perplexity=5.0)
+    Y = X.copy()
+    Y[0, 0] += 1
+    project(Y, "pca")
+    assert cache_info()["hits"] == 0 and cache_info()["misses"] == 5
+    assert not project_with_info(X, "pca", use_cache=False).cached
+    assert cache_info()["size"] == 5
+
+
+def test_cache_evicts_least_recently_used(monkeypatch):
+    monkeypatch.setattr(proj, "CACHE_SIZE", 2)
+    X, _ = groups()
+    project(X, "pca", n_components=1)
+    project(X, "pca", n_components=2)
+    project(X, "pca", n_components=1)  # hit: now the most recent
+    project(X, "pca", n_components=3)  # evicts n_components=2
+    assert cache_info()["size"] == 2
+    assert project_with_info(X, "pca", n_components=1).cached
+    assert not project_with_info(X, "pca", n_components=2).cached
+
+
+# --- warm-up --------------------------------------------------------------------------
+
+
+@slow
+def test_warm_up_is_idempotent_and_makes_umap_ready():
+    thread = warm_up()
+    assert thread is warm_up()
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert warm_up_error() is None and is_warm()
+    X, labels = groups()
+    assert neighbour_agreement(project(X, "umap"), labels) > 0.9
