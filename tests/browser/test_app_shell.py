@@ -1,0 +1,112 @@
+"""The app shell in a real browser: a deep link on a fresh server, embedding, a real download.
+
+Needs its own server process: the bug it guards against (Streamlit running a page file
+without app.py) only shows on the first visit after the server starts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from streamlit_browser import wait_until_idle
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR_TOKEN = "operator-token-that-must-never-show-4711"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "EMBEDCORE_CACHE_DIR": str(tmp_path_factory.mktemp("shell-cache")),
+        "EMBEDCORE_WARM_UP": "0",
+        # Configured but bound to IONOS: it must appear neither on the page nor in exports.
+        "IONOS_API_TOKEN": OPERATOR_TOKEN,
+    }
+    env.pop("EMBEDCORE_BASE_URL", None)
+    log_path = tmp_path_factory.mktemp("shell-logs") / "streamlit.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert process.poll() is None, "streamlit exited early"
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    assert time.monotonic() < deadline, "streamlit did not become healthy"
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert "Traceback" not in log_path.read_text(errors="replace")
+
+
+@pytest.mark.slow
+def test_deep_link_on_a_fresh_server_runs_the_router_and_exports(browser, fresh_server, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        # The very first request of this server process is a deep link to the Embed page.
+        page.goto(f"{fresh_server}/embed")
+        wait_until_idle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert "Embeddings from" in sidebar.inner_text()  # app.py ran: the connection panel is there
+        assert "Embed texts" in page.locator("h1").first.inner_text()
+
+        page.get_by_role("button", name="Embed", exact=True).click()
+        page.get_by_role("button", name="CSV", exact=True).wait_for()
+        wait_until_idle(page)
+        metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
+        assert any("Dimensions" in m and "384" in m for m in metrics), metrics
+
+        with page.expect_download() as download:
+            page.get_by_role("button", name="CSV", exact=True).click()
+        data = Path(download.value.path()).read_text(encoding="utf-8")
+        assert data.startswith('"text","label","dim_0"') or data.startswith("text,label,dim_0")
+        assert len(data.splitlines()) == 101
+        assert OPERATOR_TOKEN not in data
+        assert OPERATOR_TOKEN not in page.content()
+    finally:
+        context.close()
