@@ -73,10 +73,12 @@ class TokenBucket:
                     return waited
                 else:
                     self._refill(now)
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
+                    # The epsilon: float refills can land a hair below 1.0, and a wait of 1e-17 s
+                    # would not move the clock — a spin, not a sleep.
+                    if self._tokens >= 1.0 - 1e-9:
+                        self._tokens = max(0.0, self._tokens - 1.0)
                         return waited
-                    wait = (1.0 - self._tokens) / self.rate
+                    wait = max((1.0 - self._tokens) / self.rate, 1e-4)
             # Sleep outside the lock so other threads can see the bucket (and a pause) meanwhile.
             self._sleep(wait)
             waited += wait
@@ -84,8 +86,8 @@ class TokenBucket:
     def pause(self, seconds: float) -> None:
         """Hand out no token for ``seconds`` (a server said 429), then resume at the steady rate.
 
-        The bucket restarts nearly empty so that the end of a pause is not followed by a
-        full burst, which would likely provoke the next 429.
+        The bucket restarts with one token, not a full burst, since a burst right after the
+        pause would likely provoke the next 429.
         """
         if seconds <= 0:
             return
@@ -93,5 +95,5 @@ class TokenBucket:
             until = self._clock() + seconds
             if until > self._paused_until:
                 self._paused_until = until
-                self._tokens = min(self._tokens, 1.0)
+                self._tokens = 1.0
                 self._last = max(self._last, until)
