@@ -617,6 +617,8 @@ def scatter_figure(
                         "line": {"color": "#111111", "width": 2},
                         "symbol": "circle" if three_d else "circle-open",
                     },
+                    # A selection fades unselected points; the outlines must stay visible.
+                    **({} if three_d else {"unselected": {"marker": {"opacity": 1}}}),
                 )
             )
             show_legend = True
@@ -653,7 +655,7 @@ def scatter_figure(
             common["textfont"] = {"size": 13, "color": _QUERY_COLOR}
             fig.add_trace(qcls(**common))
         else:
-            fig.add_trace(qcls(**common, mode="markers"))
+            fig.add_trace(qcls(**common, mode="markers", unselected={"marker": {"opacity": 1}}))
             # The label as an annotation: SVG on top of everything, with a
             # background so it stays legible over a dense map.
             fig.add_annotation(

@@ -165,6 +165,7 @@ def test_scatter_query_point_and_highlight():
     hl = next(t for t in fig.data if t.name == "neighbours")
     assert list(hl.customdata) == [3, 5]
     assert hl.marker.line.width > 0
+    assert query.unselected.marker.opacity == 1 and hl.unselected.marker.opacity == 1  # survive a selection
     # query_text form, 3-D
     fig3 = charts.scatter_figure(_coords(10, 3), _texts(10), query_point=[0, 0, 0], query_text="q")
     assert any(t.name == "query" and t.type == "scatter3d" for t in fig3.data)
@@ -191,6 +192,7 @@ def test_scatter_rejects_bad_input():
         charts.scatter_figure(bad, _texts(3))
 
 
+@pytest.mark.slow  # ~2 s idle, ~5 s on a loaded 2-core machine
 def test_scatter_50k_points_payload_budget():
     n = 50_000
     rng = np.random.default_rng(1)
