@@ -1,0 +1,454 @@
+"""What the similarity explorer shows, as tables and coordinates: pairs, neighbours, query ranking.
+
+Everything here takes the corpus vectors and texts the explorer already has and returns
+pandas DataFrames (for tables and CSV exports) or small numpy arrays (for the map), so the
+page only draws. The maths is :mod:`embedcore.similarity`'s; this module arranges it.
+
+Placing a typed query on a map
+-------------------------------
+* **PCA** is linear, so the query goes through the *same* linear map as the corpus.
+  :func:`place_query` recovers that map from the corpus and its coordinates (no refit, no
+  access to the fitted estimator needed) and checks that it reproduces them.
+* **UMAP / t-SNE** have no quick, faithful way to add a point: umap-learn's ``transform``
+  needs a nearest-neighbour index we never build and compiles more numba code; t-SNE has no
+  transform at all. The query is placed where umap-learn's own ``transform`` *starts* a new
+  point: the membership-weighted mean of its nearest texts' positions.
+
+pandas is imported inside the functions (``import embedcore`` stays light).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import InputError
+from .similarity import _as_rows, cluster_order, normalize_rows, top_k, top_pairs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "PLACEMENT_NEIGHBOURS",
+    "QueryPlacement",
+    "heatmap_rows",
+    "neighbours_frame",
+    "neighbours_of",
+    "pairs_frame",
+    "place_query",
+    "rank_query",
+]
+
+#: Nearest texts whose positions place a query on a UMAP / t-SNE map.
+PLACEMENT_NEIGHBOURS = 10
+
+#: Largest relative error accepted when checking that a recovered PCA map reproduces the
+#: corpus coordinates (float32 round-off is ~1e-6; anything near 1e-2 means "not that PCA").
+_LINEAR_TOLERANCE = 1e-3
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def _rows_index(rows, n: int) -> np.ndarray:
+    """``rows`` as a 1-D int64 array of valid, unique row indices (input order kept)."""
+    arr = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows)
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise InputError("rows must be a 1-D sequence of row indices.")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.min() < 0 or arr.max() >= n:
+        raise InputError(f"rows holds indices outside 0..{n - 1}.")
+    _, first = np.unique(arr, return_index=True)
+    return arr[np.sort(first)]
+
+
+def _check_texts(texts: Sequence[str], n: int, what: str = "texts") -> np.ndarray:
+    if len(texts) != n:
+        raise InputError(f"{len(texts)} {what} for {n} vectors: one per vector is needed.")
+    # An object array, so fancy indexing picks texts without a Python loop.
+    out = np.empty(n, dtype=object)
+    out[:] = list(texts)
+    return out
+
+
+def _check_k(k, name: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"{name} must be a positive integer; got {k!r}.")
+    return int(k)
+
+
+# --- neighbours of chosen rows ---------------------------------------------------------------
+
+
+def neighbours_of(X, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest *other* rows of each chosen row, by cosine.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The corpus vectors.
+    rows : sequence of int, length m
+        Rows to find neighbours for (e.g. points selected on a map); repeats are dropped.
+    k : int
+        Neighbours per row; clamped to ``n_samples - 1``.
+
+    Returns
+    -------
+    indices : ndarray of shape (m, k_effective), int64
+        Neighbour rows, most similar first, never the row itself (its exact duplicates can
+        appear: they are other texts).
+    scores : ndarray of shape (m, k_effective), float32
+        Cosine similarities, descending along each row.
+    """
+    k = _check_k(k)
+    X = _as_rows(X)
+    n = X.shape[0]
+    chosen = _rows_index(rows, n)
+    k_eff = min(k, n - 1)
+    if chosen.size == 0 or k_eff < 1:
+        return np.empty((chosen.size, 0), dtype=np.int64), np.empty((chosen.size, 0), dtype=np.float32)
+    # One extra candidate stands in for the row itself. Among equal scores (duplicates) the
+    # row need not come first, so it is dropped wherever it appears, else the last one is.
+    idx, scores = top_k(X[chosen], X, k_eff + 1)
+    is_self = idx == chosen[:, None]
+    keep = np.argsort(is_self, axis=1, kind="stable")[:, :k_eff]
+    return np.take_along_axis(idx, keep, axis=1), np.take_along_axis(scores, keep, axis=1)
+
+
+def neighbours_frame(
+    X,
+    rows,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    k: int = 5,
+    coords=None,
+) -> pd.DataFrame:
+    """One line per (chosen row, neighbour): what the explorer lists for selected points.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    rows : sequence of int, length m
+        Chosen rows, in the order to list them.
+    texts : sequence of str, length n_samples
+    labels : sequence of str, length n_samples, optional
+    k : int
+        Neighbours per chosen row (clamped to ``n_samples - 1``).
+    coords : array-like of shape (n_samples, 2) or (n_samples, 3), optional
+        Map coordinates; adds the chosen row's ``x``, ``y`` (, ``z``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``m * k_effective`` lines (just ``m`` when there are no other rows, with empty
+        neighbour columns) and columns ``row``, ``text``, [``label``], [``x``, ``y``, ``z``],
+        ``rank`` (1 = nearest), ``neighbour_row``, ``neighbour``, [``neighbour_label``],
+        ``cosine``.
+    """
+    import pandas as pd
+
+    X = _as_rows(X)
+    n = X.shape[0]
+    text_arr = _check_texts(texts, n)
+    label_arr = None if labels is None else _check_texts(labels, n, "labels")
+    chosen = _rows_index(rows, n)
+    idx, scores = neighbours_of(X, chosen, k)
+    k_eff = idx.shape[1]
+    if k_eff == 0:
+        # Nothing to compare with (one text): still list the chosen rows.
+        base = chosen
+        nb = np.full(chosen.size, -1, dtype=np.int64)
+        rank = np.zeros(chosen.size, dtype=np.int64)
+        cos = np.full(chosen.size, np.nan, dtype=np.float32)
+    else:
+        base = np.repeat(chosen, k_eff)
+        nb = idx.ravel()
+        rank = np.tile(np.arange(1, k_eff + 1, dtype=np.int64), chosen.size)
+        cos = scores.ravel()
+    data: dict[str, object] = {"row": base, "text": text_arr[base]}
+    if label_arr is not None:
+        data["label"] = label_arr[base]
+    if coords is not None:
+        xyz = np.asarray(coords, dtype=np.float32)
+        if xyz.ndim != 2 or xyz.shape[0] != n or xyz.shape[1] not in (2, 3):
+            raise InputError(f"coords must have shape ({n}, 2) or ({n}, 3); got {xyz.shape}.")
+        for axis, name in enumerate("xyz"[: xyz.shape[1]]):
+            data[name] = xyz[base, axis]
+    has_nb = nb >= 0
+    data["rank"] = rank
+    # Nullable integers: a missing neighbour stays empty instead of turning the column into floats.
+    data["neighbour_row"] = pd.Series(nb, dtype="Int64").mask(~has_nb).array
+    data["neighbour"] = np.where(has_nb, text_arr[np.where(has_nb, nb, 0)], None)
+    if label_arr is not None:
+        data["neighbour_label"] = np.where(has_nb, label_arr[np.where(has_nb, nb, 0)], None)
+    data["cosine"] = cos
+    return pd.DataFrame(data)
+
+
+# --- pairs ------------------------------------------------------------------------------------
+
+
+def pairs_frame(
+    X,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    n: int = 20,
+    largest: bool = True,
+) -> pd.DataFrame:
+    """The ``n`` most (or least) similar pairs of distinct rows, with their texts.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    texts : sequence of str, length n_samples
+    labels : sequence of str, length n_samples, optional
+    n : int
+        Pairs wanted; fewer when there are fewer pairs.
+    largest : bool
+        ``True`` for the most similar pairs (highest cosine first), ``False`` for the least
+        similar (lowest first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``row_a``, ``row_b`` (``row_a < row_b``), ``text_a``, ``text_b``,
+        [``label_a``, ``label_b``], ``cosine`` (float32), one line per pair, best first.
+    """
+    import pandas as pd
+
+    X = _as_rows(X)
+    text_arr = _check_texts(texts, X.shape[0])
+    label_arr = None if labels is None else _check_texts(labels, X.shape[0], "labels")
+    pairs = top_pairs(X, n, largest=largest)
+    a = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+    b = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+    data: dict[str, object] = {"row_a": a, "row_b": b, "text_a": text_arr[a], "text_b": text_arr[b]}
+    if label_arr is not None:
+        data["label_a"] = label_arr[a]
+        data["label_b"] = label_arr[b]
+    data["cosine"] = np.fromiter((p[2] for p in pairs), dtype=np.float32, count=len(pairs))
+    return pd.DataFrame(data)
+
+
+# --- a typed query ---------------------------------------------------------------------------
+
+
+def _one_vector(query_vector, n_features: int) -> np.ndarray:
+    q = _as_rows(query_vector, "query_vector")
+    if q.shape[0] != 1:
+        raise InputError(f"Expected one query vector; got {q.shape[0]}.")
+    if q.shape[1] != n_features:
+        raise InputError(
+            f"The query vector has {q.shape[1]} dimensions and the corpus {n_features}: "
+            "embed the query with the model that embedded the texts."
+        )
+    return q
+
+
+def rank_query(
+    query_vector,
+    X,
+    texts: Sequence[str],
+    labels: Sequence[str] | None = None,
+    *,
+    k: int = 10,
+) -> pd.DataFrame:
+    """The corpus ranked by cosine similarity to one query.
+
+    Parameters
+    ----------
+    query_vector : array-like of shape (n_features,) or (1, n_features)
+        The query, embedded with the same model as the corpus.
+    X : array-like of shape (n_samples, n_features)
+    texts : sequence of str, length n_samples
+    labels : sequence of str, length n_samples, optional
+    k : int
+        How many results (clamped to ``n_samples``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rank`` (1 = best), ``row``, ``text``, [``label``], ``cosine`` (float32),
+        best first; equal scores in row order.
+    """
+    import pandas as pd
+
+    k = _check_k(k)
+    X = _as_rows(X)
+    q = _one_vector(query_vector, X.shape[1])
+    text_arr = _check_texts(texts, X.shape[0])
+    idx, scores = top_k(q, X, k)
+    rows = idx[0]
+    data: dict[str, object] = {
+        "rank": np.arange(1, rows.size + 1, dtype=np.int64),
+        "row": rows,
+        "text": text_arr[rows],
+    }
+    if labels is not None:
+        data["label"] = _check_texts(labels, X.shape[0], "labels")[rows]
+    data["cosine"] = scores[0]
+    return pd.DataFrame(data)
+
+
+@dataclass(frozen=True)
+class QueryPlacement:
+    """Where a query lands on a map, and how that was worked out.
+
+    Attributes
+    ----------
+    coords : ndarray of shape (n_components,), float32
+    how : str
+        ``"linear"`` (the PCA map applied to the query) or ``"neighbours"`` (weighted mean of
+        the nearest texts' positions).
+    neighbours : ndarray of shape (k,), int64
+        The nearest rows used (``"neighbours"``) or simply the query's nearest rows.
+    description : str
+        One sentence for a caption.
+    """
+
+    coords: np.ndarray
+    how: str
+    neighbours: np.ndarray
+    description: str
+
+
+def _linear_map(Xn: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(mean, W)`` with ``coords ≈ (Xn - mean) @ W`` when ``coords`` is a PCA of ``Xn``, else None.
+
+    For PCA, ``coords = Xc @ V`` with ``Xc`` the centred data and ``V`` (d, c) orthonormal
+    principal axes, so ``Xc.T @ coords = V diag(eigenvalues)``: normalising the columns of
+    ``Xc.T @ coords`` gives ``V`` back exactly, at the cost of one (d, n) x (n, c) product —
+    whatever solver (full, randomized, ARPACK) made the map. Axes a tiny corpus cannot span are
+    all-zero coordinates and stay zero.
+    """
+    mean = Xn.mean(axis=0, dtype=np.float64).astype(np.float32)
+    Xc = Xn - mean
+    C = coords.astype(np.float32, copy=False)
+    V = Xc.T @ C
+    norms = np.linalg.norm(V, axis=0)
+    np.divide(V, norms, out=V, where=norms > 0)
+    V[:, norms <= 0] = 0.0
+    scale = float(np.linalg.norm(C))
+    if scale == 0.0:
+        return mean, V
+    error = float(np.linalg.norm(Xc @ V - C)) / scale
+    return (mean, V) if error <= _LINEAR_TOLERANCE else None
+
+
+def _membership_weights(distances: np.ndarray) -> np.ndarray:
+    """UMAP's fuzzy membership weights for one point's neighbour distances (ascending).
+
+    ``w_j = exp(-(d_j - rho) / sigma)`` with ``rho`` the nearest distance and ``sigma`` chosen
+    so the weights sum to ``log2(k)`` — umap-learn's ``smooth_knn_dist`` for a single point,
+    written out here because calling it would compile numba code (seconds) for one query.
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    k = d.size
+    if k == 1:
+        return np.ones(1)
+    target = np.log2(k)
+    gaps = d - d[0]
+    if not np.any(gaps > 0):
+        return np.ones(k)
+    lo, hi = 0.0, np.inf
+    sigma = 1.0
+    for _ in range(64):  # bisection, as umap-learn does
+        total = np.exp(-gaps / sigma).sum()
+        if abs(total - target) < 1e-5:
+            break
+        if total > target:
+            hi = sigma
+            sigma = (lo + hi) / 2
+        else:
+            lo = sigma
+            sigma = sigma * 2 if hi == np.inf else (lo + hi) / 2
+    return np.exp(-gaps / sigma)
+
+
+def place_query(query_vector, X, coords, method: str, *, k: int = PLACEMENT_NEIGHBOURS) -> QueryPlacement:
+    """Where to draw a query on a map of the corpus.
+
+    Parameters
+    ----------
+    query_vector : array-like of shape (n_features,) or (1, n_features)
+    X : array-like of shape (n_samples, n_features)
+        The corpus the map was made from.
+    coords : array-like of shape (n_samples, n_components)
+        The map (from :func:`embedcore.projection.project`).
+    method : {"pca", "umap", "tsne"}
+        How the map was made. For ``"pca"`` the query goes through the same linear map
+        (recovered from ``X`` and ``coords``, and checked: if the coordinates are not a
+        cosine-geometry PCA of ``X`` the neighbour rule is used instead). Otherwise the
+        query lands at the membership-weighted mean of its ``k`` nearest texts' positions,
+        where umap-learn's ``transform`` starts a new point.
+    k : int
+        Neighbours for the weighted mean (clamped to ``n_samples``).
+
+    Returns
+    -------
+    QueryPlacement
+    """
+    k = _check_k(k)
+    X = _as_rows(X)
+    q = _one_vector(query_vector, X.shape[1])
+    C = np.asarray(coords, dtype=np.float32)
+    if C.ndim != 2 or C.shape[0] != X.shape[0]:
+        raise InputError(f"coords must have shape ({X.shape[0]}, n_components); got {C.shape}.")
+    idx, scores = top_k(q, X, k)
+    neighbours = idx[0]
+    if str(method).lower() == "pca":
+        Xn = normalize_rows(X)
+        linear = _linear_map(Xn, C)
+        if linear is not None:
+            mean, V = linear
+            point = ((normalize_rows(q)[0] - mean) @ V).astype(np.float32)
+            return QueryPlacement(
+                point,
+                "linear",
+                neighbours,
+                "The query is placed by the same PCA that made the map (an exact linear projection).",
+            )
+    weights = _membership_weights(1.0 - scores[0].astype(np.float64))
+    point = (weights @ C[neighbours].astype(np.float64) / weights.sum()).astype(np.float32)
+    name = {"umap": "UMAP", "tsne": "t-SNE"}.get(str(method).lower(), str(method))
+    return QueryPlacement(
+        point,
+        "neighbours",
+        neighbours,
+        f"The query is placed at the similarity-weighted centre of its {neighbours.size} nearest "
+        f"texts ({name} cannot add a point to a finished map quickly); its ranking is exact.",
+    )
+
+
+# --- heatmap rows ----------------------------------------------------------------------------
+
+
+def heatmap_rows(X, rows=None, *, clustered: bool = True) -> np.ndarray:
+    """Rows to draw in a similarity heatmap, in display order.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    rows : sequence of int, optional
+        A subset (e.g. selected points); default all rows.
+    clustered : bool
+        Order by :func:`embedcore.similarity.cluster_order` of the subset (similar rows
+        together); otherwise keep the given order.
+
+    Returns
+    -------
+    ndarray of shape (m,), int64
+        Row indices of ``X``.
+    """
+    X = _as_rows(X)
+    chosen = np.arange(X.shape[0], dtype=np.int64) if rows is None else _rows_index(rows, X.shape[0])
+    if not clustered or chosen.size < 3:
+        return chosen
+    return chosen[cluster_order(X[chosen])]

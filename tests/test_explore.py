@@ -1,0 +1,263 @@
+"""Tests of embedcore.explore: neighbour tables, pair tables, query ranking and placement.
+
+Random vectors here are unit-test fixtures only (never shown as embeddings).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.metrics.pairwise import cosine_similarity
+
+from embedcore.errors import InputError
+from embedcore.explore import (
+    _membership_weights,
+    heatmap_rows,
+    neighbours_frame,
+    neighbours_of,
+    pairs_frame,
+    place_query,
+    rank_query,
+)
+from embedcore.projection import project
+
+
+@pytest.fixture
+def corpus():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((60, 12)).astype(np.float32) * rng.uniform(0.5, 5, (60, 1)).astype(np.float32)
+    texts = [f"text {i}" for i in range(60)]
+    labels = [f"group {i % 3}" for i in range(60)]
+    return X, texts, labels
+
+
+# --- neighbours ------------------------------------------------------------------------------
+
+
+def test_neighbours_of_matches_brute_force_and_never_returns_self(corpus):
+    X, _, _ = corpus
+    rows = [5, 0, 59]
+    idx, scores = neighbours_of(X, rows, 4)
+    S = cosine_similarity(X)
+    assert idx.shape == scores.shape == (3, 4)
+    assert idx.dtype == np.int64 and scores.dtype == np.float32
+    for r, row in enumerate(rows):
+        expected = [j for j in np.argsort(-S[row], kind="stable") if j != row][:4]
+        assert idx[r].tolist() == expected
+        np.testing.assert_allclose(scores[r], S[row, expected], atol=1e-5)
+        assert row not in idx[r]
+
+
+def test_neighbours_of_keeps_duplicates_of_the_row_but_not_the_row(corpus):
+    X, _, _ = corpus
+    X = X.copy()
+    X[10] = X[3] * 2.0  # same direction: cosine 1 with row 3, and row 10 > row 3 in index order
+    X[2] = X[3]  # an exact duplicate with a lower index than row 3
+    idx, scores = neighbours_of(X, [3], 3)
+    assert 3 not in idx[0]
+    assert set(idx[0][:2]) == {2, 10}
+    np.testing.assert_allclose(scores[0][:2], 1.0, atol=1e-6)
+    assert idx.shape == (1, 3)
+
+
+def test_neighbours_of_clamps_k_and_handles_one_row_and_no_rows(corpus):
+    X, _, _ = corpus
+    idx, _ = neighbours_of(X[:4], [0], 10)
+    assert idx.shape == (1, 3)
+    assert sorted(idx[0].tolist()) == [1, 2, 3]
+    idx, scores = neighbours_of(X[:1], [0], 5)
+    assert idx.shape == scores.shape == (1, 0)
+    idx, _ = neighbours_of(X, [], 5)
+    assert idx.shape == (0, 0)
+    # Repeated rows are listed once, in first-seen order.
+    idx, _ = neighbours_of(X, [7, 7, 1], 2)
+    assert idx.shape == (2, 2)
+
+
+@pytest.mark.parametrize("rows", [[60], [-1], [[1, 2]], ["a"]])
+def test_neighbours_of_rejects_bad_rows(corpus, rows):
+    X, _, _ = corpus
+    with pytest.raises(InputError):
+        neighbours_of(X, rows, 3)
+
+
+def test_neighbours_frame_lists_texts_labels_coordinates_and_ranks(corpus):
+    X, texts, labels = corpus
+    coords = np.arange(120, dtype=np.float32).reshape(60, 2)
+    frame = neighbours_frame(X, [4, 9], texts, labels, k=3, coords=coords)
+    assert list(frame.columns) == [
+        "row", "text", "label", "x", "y", "rank", "neighbour_row", "neighbour", "neighbour_label", "cosine",
+    ]  # fmt: skip
+    assert len(frame) == 6
+    assert frame["row"].tolist() == [4, 4, 4, 9, 9, 9]
+    assert frame["rank"].tolist() == [1, 2, 3, 1, 2, 3]
+    idx, scores = neighbours_of(X, [4, 9], 3)
+    assert frame["neighbour_row"].tolist() == idx.ravel().tolist()
+    assert frame["neighbour"].tolist() == [texts[j] for j in idx.ravel()]
+    assert frame["neighbour_label"].tolist() == [labels[j] for j in idx.ravel()]
+    assert frame["text"].iloc[3] == "text 9" and frame["label"].iloc[3] == labels[9]
+    assert frame["x"].iloc[0] == coords[4, 0] and frame["y"].iloc[5] == coords[9, 1]
+    np.testing.assert_allclose(frame["cosine"].to_numpy(), scores.ravel())
+
+
+def test_neighbours_frame_with_a_single_text_lists_it_without_neighbours():
+    frame = neighbours_frame(np.ones((1, 4), np.float32), [0], ["only one"], k=5)
+    assert len(frame) == 1
+    assert frame["text"].iloc[0] == "only one"
+    assert frame["neighbour_row"].isna().all()
+    assert frame["neighbour"].isna().all()
+
+
+def test_neighbours_frame_checks_lengths(corpus):
+    X, texts, _ = corpus
+    with pytest.raises(InputError, match="texts"):
+        neighbours_frame(X, [0], texts[:-1])
+    with pytest.raises(InputError, match="coords"):
+        neighbours_frame(X, [0], texts, coords=np.zeros((60, 4)))
+
+
+# --- pairs -----------------------------------------------------------------------------------
+
+
+def test_pairs_frame_most_and_least_similar_match_brute_force(corpus):
+    X, texts, labels = corpus
+    S = cosine_similarity(X)
+    iu = np.triu_indices(60, k=1)
+    order = np.argsort(-S[iu], kind="stable")
+    most = pairs_frame(X, texts, labels, n=5)
+    assert list(zip(most["row_a"], most["row_b"], strict=True)) == [
+        (int(iu[0][o]), int(iu[1][o])) for o in order[:5]
+    ]
+    assert most["text_a"].tolist() == [texts[i] for i in most["row_a"]]
+    assert most["label_b"].tolist() == [labels[j] for j in most["row_b"]]
+    assert (np.diff(most["cosine"].to_numpy()) <= 0).all()
+    least = pairs_frame(X, texts, n=5, largest=False)
+    assert "label_a" not in least.columns
+    np.testing.assert_allclose(least["cosine"].to_numpy(), np.sort(S[iu])[:5], atol=1e-5)
+    assert (least["row_a"] < least["row_b"]).all()
+
+
+def test_pairs_frame_with_one_text_is_empty():
+    frame = pairs_frame(np.ones((1, 3), np.float32), ["a"], n=10)
+    assert frame.empty
+    assert "cosine" in frame.columns
+
+
+# --- query ranking -----------------------------------------------------------------------------
+
+
+def test_rank_query_orders_the_corpus_by_cosine(corpus):
+    X, texts, labels = corpus
+    rng = np.random.default_rng(1)
+    q = rng.standard_normal(12).astype(np.float32)
+    frame = rank_query(q, X, texts, labels, k=7)
+    expected = np.argsort(-cosine_similarity(q[None], X)[0], kind="stable")[:7]
+    assert frame["row"].tolist() == expected.tolist()
+    assert frame["rank"].tolist() == list(range(1, 8))
+    assert frame["text"].tolist() == [texts[i] for i in expected]
+    assert frame["label"].tolist() == [labels[i] for i in expected]
+    assert (np.diff(frame["cosine"].to_numpy()) <= 0).all()
+    assert len(rank_query(q, X, texts, k=500)) == 60
+
+
+def test_rank_query_refuses_a_query_from_another_model(corpus):
+    X, texts, _ = corpus
+    with pytest.raises(InputError, match="dimensions"):
+        rank_query(np.ones(13, np.float32), X, texts)
+    with pytest.raises(InputError):
+        rank_query(np.ones((2, 12), np.float32), X, texts)
+    with pytest.raises(InputError):
+        rank_query(np.ones(12, np.float32), X, texts, k=0)
+
+
+# --- query placement ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_place_query_on_pca_map_equals_the_fitted_pca_transform(corpus, n_components):
+    X, _, _ = corpus
+    coords = project(X, "pca", n_components)
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal(12).astype(np.float32) * 4
+    placed = place_query(q, X, coords, "pca")
+    # Reference: sklearn's own PCA on the same unit-normalised rows, applied to the query.
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    pca = PCA(n_components=n_components, random_state=42).fit(Xn)
+    ref = pca.transform((q / np.linalg.norm(q))[None])[0]
+    signs = np.sign(pca.transform(Xn)[0] * coords[0])  # the map's axes may be flipped
+    assert placed.how == "linear"
+    np.testing.assert_allclose(placed.coords, ref * signs, atol=1e-4)
+    assert placed.coords.shape == (n_components,) and placed.coords.dtype == np.float32
+    # A corpus row lands exactly on its own point.
+    np.testing.assert_allclose(place_query(X[17], X, coords, "pca").coords, coords[17], atol=1e-4)
+
+
+def test_place_query_on_a_tiny_pca_map_keeps_unspanned_axes_at_zero(corpus):
+    X, _, _ = corpus
+    coords = project(X[:2], "pca", 3)  # two points span one axis
+    placed = place_query(X[5], X[:2], coords, "pca")
+    assert placed.how == "linear"
+    assert placed.coords[1] == 0 and placed.coords[2] == 0
+
+
+def test_place_query_falls_back_to_neighbours_when_coords_are_not_that_pca(corpus):
+    X, _, _ = corpus
+    not_pca = np.random.default_rng(0).standard_normal((60, 2)).astype(np.float32)
+    placed = place_query(X[0], X, not_pca, "pca", k=1)
+    assert placed.how == "neighbours"
+    np.testing.assert_allclose(placed.coords, not_pca[0])
+
+
+def test_place_query_on_umap_map_is_a_weighted_mean_of_nearest_positions(corpus):
+    X, _, _ = corpus
+    coords = np.random.default_rng(0).standard_normal((60, 2)).astype(np.float32)
+    q = X[3] + X[40]
+    placed = place_query(q, X, coords, "umap", k=4)
+    assert placed.how == "neighbours"
+    expected_nb = np.argsort(-cosine_similarity(q[None], X)[0], kind="stable")[:4]
+    assert placed.neighbours.tolist() == expected_nb.tolist()
+    # Inside the neighbours' bounding box, nearer the nearest one than a plain mean would be.
+    pts = coords[expected_nb]
+    assert (placed.coords >= pts.min(axis=0) - 1e-6).all() and (placed.coords <= pts.max(axis=0) + 1e-6).all()
+    plain = pts.mean(axis=0)
+    assert np.linalg.norm(placed.coords - pts[0]) < np.linalg.norm(plain - pts[0])
+    assert "UMAP" in placed.description
+    # One neighbour: exactly its position.
+    np.testing.assert_allclose(place_query(X[9], X, coords, "tsne", k=1).coords, coords[9])
+
+
+def test_membership_weights_sum_to_log2_k_like_umap():
+    d = np.array([0.2, 0.25, 0.3, 0.4, 0.6, 0.61, 0.7, 0.9])
+    w = _membership_weights(d)
+    assert w[0] == pytest.approx(1.0)
+    assert w.sum() == pytest.approx(np.log2(d.size), abs=1e-4)
+    assert (np.diff(w) <= 0).all()
+    assert _membership_weights(np.array([0.3, 0.3, 0.3])).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_place_query_checks_shapes(corpus):
+    X, _, _ = corpus
+    with pytest.raises(InputError):
+        place_query(X[0], X, np.zeros((59, 2)), "umap")
+    with pytest.raises(InputError, match="dimensions"):
+        place_query(np.ones(5), X, np.zeros((60, 2)), "umap")
+
+
+# --- heatmap rows ------------------------------------------------------------------------------
+
+
+def test_heatmap_rows_orders_a_subset_with_similar_rows_together():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(16), rng.standard_normal(16)
+    # Rows alternate between two tight groups; clustering must put each group together.
+    X = np.stack([(a if i % 2 == 0 else b) + 0.01 * rng.standard_normal(16) for i in range(10)])
+    X = X.astype(np.float32)
+    subset = [9, 0, 3, 4, 7, 8]
+    order = heatmap_rows(X, subset)
+    assert sorted(order.tolist()) == sorted(subset)
+    parity = [r % 2 for r in order]
+    assert parity == sorted(parity) or parity == sorted(parity, reverse=True)
+    assert heatmap_rows(X, subset, clustered=False).tolist() == subset
+    assert sorted(heatmap_rows(X).tolist()) == list(range(10))
+    assert heatmap_rows(X, [4, 2]).tolist() == [4, 2]
