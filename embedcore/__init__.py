@@ -27,9 +27,22 @@ _LAZY = {
     "top_pairs": "similarity",
     "kmeans_labels": "similarity",
     "cluster_order": "similarity",
+    "nearest_neighbors": "similarity",
     "project": "projection",
     "describe": "catalog",
     "KNOWN_MODELS": "catalog",
+    "TextTable": "io",
+    "parse_pasted": "io",
+    "read_upload": "io",
+    "table_from_frame": "io",
+    "load_sample": "io",
+    "SAMPLES": "io",
+    "Chunk": "chunking",
+    "chunk_text": "chunking",
+    "CollectionStore": "collections",
+    "compare_models": "compare",
+    "alignment_report": "alignment",
+    "make_provider": "providers",
 }
 
 __all__ = ["EmbeddingResult", "ModelInfo", "Provider", *_LAZY, *_error_names]
