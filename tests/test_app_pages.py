@@ -140,10 +140,13 @@ def messages(elements) -> str:
 
 
 def open_page(at, page: str):
-    at.run()
-    assert not at.exception, at.exception
+    # Straight to the page: app.py registers each page under its file stem, so the
+    # filename-based lookup AppTest uses before the first run finds it, and the default
+    # page (the explorer, with its projection) is not run first.
     at.switch_page(page).run()
     assert not at.exception, at.exception
+    assert at.title[0].value == {"pages/models.py": "Models", "pages/embed.py": "Embed texts"}[page]
+    assert at.sidebar.radio(key="conn_provider") is not None  # app.py ran around the page
     return at
 
 
