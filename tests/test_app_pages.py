@@ -466,3 +466,46 @@ def test_edit_table_starts_from_the_current_texts(make_app, servers):
     editor = at.data_editor[0].value
     assert len(editor) == 100 and {"text", "label"} <= set(editor.columns)
     assert "**100** texts · 5 labels" in messages(at.caption)
+
+
+# --- the cached maths wrappers the explorer pages use ---------------------------------------------
+
+
+def _cached_maths_script():
+    import numpy as np
+    import streamlit as st
+
+    from ui.compute import cached_cosine, cached_neighbors, cached_projection, vectors_digest
+
+    # Test fixture vectors (seeded), not embeddings.
+    X = np.random.default_rng(0).standard_normal((40, 16)).astype(np.float32)
+    first = cached_projection(X, "pca", 2)
+    again = cached_projection(X.copy(), "pca", 2)
+    S = cached_cosine(X)
+    idx, scores = cached_neighbors(X, 3, digest=vectors_digest(X))
+    st.session_state["out"] = {
+        "shape": first.shape,
+        "same": bool(np.array_equal(first, again)),
+        "S_shape": S.shape,
+        "S_writeable": S.flags.writeable,
+        "same_S": cached_cosine(X.copy()) is S,
+        "diag": float(np.abs(np.diag(S) - 1).max()),
+        "idx": idx.shape,
+        "self_excluded": bool((idx != np.arange(40)[:, None]).all()),
+        "scores_sorted": bool((np.diff(scores, axis=1) <= 1e-6).all()),
+    }
+
+
+@pytest.mark.slow
+def test_cached_maths_wrappers(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_cached_maths_script, default_timeout=60)
+    at.secrets["_tests"] = "isolated"
+    at.run()
+    assert not at.exception
+    out = at.session_state["out"]
+    assert out["shape"] == (40, 2) and out["same"]
+    assert out["S_shape"] == (40, 40) and not out["S_writeable"] and out["same_S"]
+    assert out["diag"] < 1e-5
+    assert out["idx"] == (40, 3) and out["self_excluded"] and out["scores_sorted"]
