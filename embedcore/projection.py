@@ -360,6 +360,8 @@ def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
     params["perplexity"] = min(requested, cap)
     if n_components > 3:
         params.setdefault("method", "exact")  # Barnes-Hut supports at most 3 components
+    if params.get("init") == "pca" and min(X.shape) < n_components:
+        params["init"] = "random"  # a PCA start needs as many features and points as components
     tsne = TSNE(n_components=n_components, random_state=random_state, **params)
     return tsne.fit_transform(X)
 
