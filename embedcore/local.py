@@ -447,8 +447,12 @@ class LocalModel:
             # the truncation warning, with row numbers, are filled in below instead.
             return BatchOutput(vectors=backend.encode(batch), prompt_tokens=tokens, total_tokens=tokens)
 
+        # Longest first, so each batch holds texts of similar length and little padding: the
+        # global sort sentence-transformers does inside one encode() call, which batches
+        # made in input order would lose (up to ~1.5x slower on mixed lengths).
+        order = np.argsort(-counts, kind="stable")
         result = embed_with_cache(
-            items,
+            [items[i] for i in order],
             model,
             endpoint_id=self.endpoint_id,
             cache=self.cache,
@@ -457,6 +461,9 @@ class LocalModel:
             max_concurrency=1,
             progress=progress,
         )
+        vectors = np.empty_like(result.vectors)
+        vectors[order] = result.vectors
+        result.vectors = vectors
         result.token_counts = counts
         if limit:
             result.warnings.extend(_truncation_warnings(counts, limit, model))

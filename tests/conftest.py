@@ -68,3 +68,21 @@ def make_app(app_env: Path) -> Callable[..., object]:
         return at
 
     return factory
+
+
+# --- the bundled model (tests/test_local.py, tests/test_cli.py) -----------------------------
+
+
+@pytest.fixture(scope="session")
+def local_model():
+    """A loaded :class:`embedcore.local.LocalModel` without a cache, shared by the whole session.
+
+    The transformer is loaded once per process (the import of torch and sentence-transformers
+    takes several seconds); further ``LocalModel(...)`` instances reuse the loaded copy, so a
+    test that needs a cache makes its own cheaply: ``LocalModel(cache=EmbeddingCache(tmp))``.
+    """
+    from embedcore.local import LocalModel
+
+    model = LocalModel(cache=None)
+    model.load()
+    return model
