@@ -1,0 +1,103 @@
+"""The benchmark code works: its fake API enforces its limit, and a benchmark function runs.
+
+No timing assertions here — speed is checked by ``python -m bench``, which compares
+against a peer measured in the same run.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import requests
+
+from bench import api
+from bench.__main__ import table
+from bench.common import Row
+from bench.fake_api import FakeEmbeddingsServer
+
+TEXTS = [
+    "The cat sat on the mat.",
+    "Stock markets fell sharply on Monday.",
+    "A recipe for sourdough bread needs time.",
+    "The goalkeeper saved a penalty in extra time.",
+    "Rain is expected over the weekend.",
+]
+
+
+@pytest.fixture
+def server():
+    srv = FakeEmbeddingsServer(rate=5.0, burst=10, latency=0.05, max_requests=500, max_seconds=60)
+    srv.serve_in_thread()
+    yield srv
+    srv.close()
+
+
+def _post(url: str, body: dict) -> requests.Response:
+    return requests.post(f"{url}/embeddings", json=body, timeout=10)
+
+
+def test_burst_beyond_limit_gets_429_with_retry_after(server):
+    start = threading.Barrier(15)
+
+    def one(i: int) -> requests.Response:
+        start.wait()  # all 15 at once: more than the burst of 10
+        return _post(server.url, {"model": api.MODEL, "input": [f"text number {i}"]})
+
+    began = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(15) as pool:
+        responses = list(pool.map(one, range(15)))
+    elapsed = time.monotonic() - began
+    codes = [r.status_code for r in responses]
+    limited = [r for r in responses if r.status_code == 429]
+    assert set(codes) == {200, 429}
+    # The burst of 10, plus whatever the bucket refilled (5/s) while the requests arrived.
+    assert 10 <= codes.count(200) <= 10 + math.ceil(5 * elapsed)
+    for response in limited:
+        assert int(response.headers["Retry-After"]) >= 1
+        assert response.json()["error"]["type"] == "rate_limit_exceeded"
+    stats = server.stats
+    assert stats["requests"] == 15
+    assert stats["rate_limited"] == len(limited)
+
+
+def test_server_speaks_the_openai_embeddings_format(server):
+    body = _post(server.url, {"model": api.MODEL, "input": TEXTS[:2], "encoding_format": "float"}).json()
+    assert [d["index"] for d in body["data"]] == [0, 1]
+    floats = np.array(body["data"][1]["embedding"], dtype=np.float32)
+    assert floats.shape == (1024,)
+    assert np.linalg.norm(floats) == pytest.approx(1.0, abs=1e-5)
+    as_b64 = _post(server.url, {"model": api.MODEL, "input": TEXTS[:2], "encoding_format": "base64"}).json()
+    decoded = np.frombuffer(base64.b64decode(as_b64["data"][1]["embedding"]), dtype="<f4")
+    np.testing.assert_array_equal(decoded, floats)  # same text, same vector
+    assert _post(server.url, {"model": "no/such-model", "input": "x"}).status_code == 404
+    assert _post(server.url, {"model": api.MODEL, "input": ["ok", ""]}).status_code == 400
+
+
+def test_transport_benchmark_functions_run_against_the_server(server, tmp_path):
+    cache_file = tmp_path / "cache.sqlite3"
+    ours = api.embedcore_client(server.url, TEXTS, cache_file)
+    assert ours["requests"] == 1 and ours["cached"] == 0
+    again = api.embedcore_client(server.url, TEXTS, cache_file)
+    assert again["requests"] == 0 and again["cached"] == len(TEXTS)
+    sdk = api.openai_sdk(server.url, TEXTS)
+    naive = api.naive_loop(server.url, TEXTS)
+    assert sdk["seconds"] > 0 and naive["seconds"] > 0
+    # 1 (ours) + 1 (sdk) + 5 (naive, one per text); the cached call sent nothing.
+    assert server.stats["requests"] == 7
+
+
+def test_rate_bound_and_table():
+    # 157 requests of 64: 10 at once, 147 more at 5/s, plus one request's latency.
+    assert api.bound_seconds(10_000, 64) == pytest.approx(147 / 5 + 0.05)
+    assert api.bound_seconds(100, 64) == pytest.approx(0.05)
+    text = table(
+        [Row("t", "p", "1 s", "2 s", "0.50x time", "≤ 1 s", True), Row("u|v", "p", "x", "y", "—", "—", None)]
+    )
+    assert text.splitlines()[0] == "| target | peer | ours | peer figure | ratio | goal | met? |"
+    assert "| u\\|v |" in text and text.count("\n") == 3
