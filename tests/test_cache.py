@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -214,9 +214,12 @@ def _process_writer(path: str, k: int) -> int:
 def test_processes_share_one_file(tmp_path: Path) -> None:
     path = str(tmp_path / "shared.sqlite3")
     EmbeddingCache(path).close()
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=3, mp_context=ctx) as pool:
-        list(pool.map(_process_writer, [path] * 3, range(3)))
+    # Plain child interpreters rather than multiprocessing: spawn re-runs the parent's
+    # __main__, which under pytest may be an AppTest script left behind by another test.
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from test_cache import _process_writer; _process_writer(sys.argv[2], int(sys.argv[3]))"
+    here = str(Path(__file__).parent)
+    children = [subprocess.Popen([sys.executable, "-c", code, here, path, str(k)]) for k in range(3)]
+    assert [child.wait(timeout=120) for child in children] == [0, 0, 0]
     with EmbeddingCache(path) as c:
         assert c.stats()["entries"] == 3 * 200 + 50
         got = c.get_many(EP, "m", ["p2-199", "shared-49"])
