@@ -1,0 +1,261 @@
+"""The batch command line: embed a file of texts into Parquet or NPY, list a provider's models.
+
+    python -m embedcore embed texts.csv --text-column text --output vectors.parquet
+    python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npy
+    python -m embedcore models --provider ionos
+
+Every vector is written to the cache as soon as its batch arrives, so a run that is stopped
+(Ctrl-C, a dropped connection, a rate limit) is resumed by running the same command again:
+only the texts still missing are sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import catalog
+from .errors import EmbedcoreError, NotFoundError
+
+_OUTPUT_SUFFIXES = (".parquet", ".npy")
+#: Where a custom endpoint's token comes from. Not IONOS_API_TOKEN: a token belongs to its endpoint.
+CUSTOM_TOKEN_ENV = "EMBEDCORE_API_KEY"
+
+_EPILOG = f"""\
+tokens:
+  Tokens are read from the environment only, never from a command-line option (options end up
+  in your shell history and in the process list):
+    ionos   IONOS_API_TOKEN
+    custom  {CUSTOM_TOKEN_ENV} (optional; IONOS_API_TOKEN is never sent to a custom server)
+
+cache:
+  Vectors are kept in $EMBEDCORE_CACHE_DIR (default: your user cache directory), so a rerun
+  after an interruption sends only the texts that are still missing.
+"""
+
+
+class _CLIError(EmbedcoreError):
+    """A problem with the command's own arguments or files, reported like any other error."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="embedcore",
+        description="Embed texts in batches and list embedding models, locally or through an API.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def provider_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--provider",
+            choices=("local", "ionos", "custom"),
+            default="local",
+            help="local: the bundled model on this machine (default); ionos: IONOS AI Model Hub; "
+            "custom: any OpenAI-compatible endpoint (needs --base-url)",
+        )
+        p.add_argument(
+            "--base-url", help="endpoint base URL, e.g. http://127.0.0.1:8000/v1 (ionos: optional)"
+        )
+
+    embed = commands.add_parser(
+        "embed",
+        help="embed the texts of a file into .parquet or .npy",
+        description="Embed the texts of a .csv, .tsv, .jsonl, .json or .txt file (one text per line).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    embed.add_argument("input", metavar="INPUT", help="a .csv, .tsv, .jsonl, .json or .txt file")
+    embed.add_argument(
+        "--text-column", default="text", help="column holding the texts (default: text; .txt files: text)"
+    )
+    embed.add_argument("--id-column", help="column of row ids to keep beside the vectors (Parquet only)")
+    embed.add_argument("--label-column", help="column of labels to keep beside the vectors (Parquet only)")
+    provider_options(embed)
+    embed.add_argument(
+        "--model",
+        help=f"model id (local default: {catalog.MINILM_ID}; required for ionos and custom — "
+        "see `embedcore models`)",
+    )
+    embed.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help=".parquet (text, id/label, vector columns) or .npy (the vectors only, float32, n × d)",
+    )
+    embed.add_argument("--batch-size", type=int, default=None, help="texts per batch (default: 64)")
+    embed.add_argument("--no-cache", action="store_true", help="neither read nor write the vector cache")
+    embed.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    models = commands.add_parser(
+        "models",
+        help="list the models a provider serves",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    provider_options(models)
+    return parser
+
+
+def _provider(args: argparse.Namespace, **kwargs):
+    from .providers import make_provider
+
+    api_key = None
+    if args.provider == "custom":
+        api_key = os.environ.get(CUSTOM_TOKEN_ENV, "")
+    return make_provider(args.provider, base_url=args.base_url, api_key=api_key, **kwargs)
+
+
+def _read_table(path: Path, text_column: str, extra_columns: Sequence[str]):
+    from .io import read_upload, table_from_frame
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _CLIError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    # No size limit here: the command line is the way in for corpora too large to upload.
+    frame = read_upload(data, path.name, max_bytes=None)
+    table = table_from_frame(frame, text_column)
+    for column in extra_columns:
+        if column not in table.extra:
+            listed = ", ".join(repr(str(c)) for c in frame.columns)
+            raise _CLIError(f"There is no column {column!r} in {path.name}; the columns are: {listed}.")
+    return table
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # A half-written file after Ctrl-C would look like a finished export.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _embed(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.suffix.lower() not in _OUTPUT_SUFFIXES:
+        raise _CLIError(f"--output must end in .parquet or .npy, not {output.name!r}.")
+    if not output.parent.is_dir():
+        raise _CLIError(f"The folder for --output does not exist: {output.parent}.")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise _CLIError("--batch-size must be at least 1.")
+    model = args.model
+    if model is None:
+        if args.provider != "local":
+            raise _CLIError(
+                f"--model is required for the {args.provider} provider; "
+                f"`embedcore models --provider {args.provider}` lists them."
+            )
+        model = catalog.MINILM_ID
+
+    extra_columns = [c for c in (args.id_column, args.label_column) if c]
+    table = _read_table(Path(args.input), args.text_column, extra_columns)
+    for warning in table.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if table.dropped_blank:
+        print(f"note: skipped {table.dropped_blank} row(s) with an empty text", file=sys.stderr)
+    if output.suffix.lower() == ".npy" and extra_columns:
+        print("note: .npy holds the vectors only; ids and labels need a .parquet output", file=sys.stderr)
+
+    kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
+    provider = _provider(args, cache=False if args.no_cache else None, **kwargs)
+    print(f"Embedding {len(table):,} texts with {model} ({args.provider})…", file=sys.stderr)
+
+    from tqdm import tqdm
+
+    with tqdm(
+        total=len(table),
+        unit="text",
+        file=sys.stderr,
+        disable=args.quiet,
+        mininterval=0.5,
+        dynamic_ncols=True,
+    ) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        result = provider.embed(table.texts, model, progress=progress)
+
+    if output.suffix.lower() == ".npy":
+        from .io import to_npy_bytes
+
+        data = to_npy_bytes(result.vectors)
+    else:
+        from .io import to_parquet_bytes
+
+        labels = table.extra[args.label_column] if args.label_column else None
+        extra = {args.id_column: table.extra[args.id_column]} if args.id_column else None
+        data = to_parquet_bytes(table.texts, result.vectors, labels=labels, extra=extra)
+    _write_atomically(output, data)
+
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    n, d = result.vectors.shape
+    print(
+        f"Wrote {n:,} × {d} vectors to {output}: {result.cached:,} cached, {result.fetched:,} fetched, "
+        f"{result.prompt_tokens:,} tokens, {result.requests:,} {'batch(es)' if args.provider == 'local' else 'request(s)'}, "
+        f"{result.elapsed:.1f} s."
+    )
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    provider = _provider(args, cache=False)
+    models = provider.list_models()
+    if not models:
+        print("The endpoint lists no models.")
+        return 0
+
+    def cell(value) -> str:
+        return "?" if value is None else str(value)
+
+    rows = [("MODEL", "DIMS", "MAX TOKENS", "LANGUAGES")] + [
+        (m.id, cell(m.dimensions), cell(m.max_input_tokens), cell(m.languages)) for m in models
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(
+            "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=False)) + "  " + row[3]
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _embed(args) if args.command == "embed" else _models(args)
+    except NotFoundError as exc:
+        listed = exc.available and not all(name in str(exc) for name in exc.available)
+        hint = f" Available: {', '.join(exc.available)}." if listed else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 1
+    except EmbedcoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        resumable = args.command == "embed" and not args.no_cache
+        print(
+            "\ninterrupted"
+            + (
+                ": the batches that finished are in the cache; run the same command again to continue."
+                if resumable
+                else "."
+            ),
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""One way to get a provider by kind, for the command line, notebooks and the dashboard.
+
+>>> from embedcore.providers import make_provider
+>>> provider = make_provider("local")                 # the bundled model, shared cache
+>>> provider = make_provider("ionos")                 # token from $IONOS_API_TOKEN
+>>> provider = make_provider("custom", base_url="http://127.0.0.1:8000/v1", api_key="")
+
+A token belongs to its endpoint: ``"custom"`` never falls back to ``$IONOS_API_TOKEN``, so an
+IONOS token is never sent to some other server by accident.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import catalog
+from .errors import ConfigurationError
+from .types import Provider
+
+if TYPE_CHECKING:
+    from .cache import EmbeddingCache
+
+__all__ = ["PROVIDER_KINDS", "default_cache", "make_provider"]
+
+ProviderKind = Literal["local", "ionos", "custom"]
+PROVIDER_KINDS: tuple[str, ...] = ("local", "ionos", "custom")
+
+_CACHES: dict[str, EmbeddingCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def default_cache() -> EmbeddingCache:
+    """The process-wide :class:`EmbeddingCache` at the default location.
+
+    The location (``$EMBEDCORE_CACHE_DIR`` or the user cache dir) is read on every call, so a
+    changed environment variable gets its own store; one store per path is opened per process.
+    """
+    from .cache import EmbeddingCache, default_cache_path
+
+    path = str(default_cache_path())
+    with _CACHES_LOCK:
+        cache = _CACHES.get(path)
+        if cache is None:
+            cache = _CACHES[path] = EmbeddingCache(path)
+        return cache
+
+
+def make_provider(
+    kind: ProviderKind,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    cache: EmbeddingCache | Literal[False] | None = None,
+    **client_kwargs: Any,
+) -> Provider:
+    """A provider of the given kind.
+
+    Parameters
+    ----------
+    kind : {"local", "ionos", "custom"}
+        ``local``: the bundled models (:class:`embedcore.local.LocalModel`).
+        ``ionos``: IONOS AI Model Hub; ``custom``: any OpenAI-compatible endpoint
+        (:class:`embedcore.client.EmbeddingClient` for both).
+    base_url : str, optional
+        Required for ``custom``; for ``ionos`` defaults to :data:`catalog.IONOS_BASE_URL`;
+        refused for ``local``.
+    api_key : str, optional
+        ``ionos``: ``None`` reads ``$IONOS_API_TOKEN``. ``custom``: ``None`` sends no token
+        (never the IONOS one). Ignored by ``local``.
+    cache : EmbeddingCache, None or False
+        ``None``: the shared :func:`default_cache`; ``False``: no cache.
+    **client_kwargs
+        Passed on: for ``local`` ``device`` and ``batch_size``; for the API kinds any keyword of
+        :class:`EmbeddingClient` (``timeout``, ``max_retries``, ``batch_size``, ...).
+
+    Raises
+    ------
+    ConfigurationError
+        An unknown kind, ``custom`` without a URL, ``ionos`` without a token, or options the
+        kind does not take.
+    """
+    if kind not in PROVIDER_KINDS:
+        raise ConfigurationError(f"Unknown provider {kind!r}; choose one of: {', '.join(PROVIDER_KINDS)}.")
+    store = default_cache() if cache is None else (None if cache is False else cache)
+
+    if kind == "local":
+        if base_url:
+            raise ConfigurationError(
+                "The local provider runs on this machine and takes no base URL; "
+                "use the custom provider for a server."
+            )
+        unknown = sorted(set(client_kwargs) - {"device", "batch_size", "models_dir"})
+        if unknown:
+            raise ConfigurationError(f"The local provider does not take: {', '.join(unknown)}.")
+        from .local import LocalModel
+
+        return LocalModel(cache=store, **client_kwargs)
+
+    from .client import EmbeddingClient
+
+    if kind == "ionos":
+        base_url = base_url or catalog.IONOS_BASE_URL
+        if api_key is None:
+            import os
+
+            api_key = os.environ.get("IONOS_API_TOKEN", "")
+        if not api_key.strip():
+            raise ConfigurationError(
+                "IONOS AI Model Hub needs an API token: set the environment variable IONOS_API_TOKEN."
+            )
+    else:
+        if not base_url:
+            raise ConfigurationError(
+                "The custom provider needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1."
+            )
+        # "" rather than None: None would make the client read $IONOS_API_TOKEN and send it to a
+        # server the token is not meant for.
+        api_key = api_key or ""
+    return EmbeddingClient(base_url, api_key, cache=store, **client_kwargs)

@@ -1,0 +1,269 @@
+"""The batch command line, run for real: the bundled model, and an OpenAI-style server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from embedcore import catalog
+from embedcore.__main__ import main
+
+REPO = Path(__file__).resolve().parent.parent
+D = 8
+API_MODEL = "test/embed-8"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    """A private cache dir and no tokens from the developer's environment."""
+    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("IONOS_API_TOKEN", "EMBEDCORE_API_KEY", "EMBEDCORE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+ROWS = [
+    {"id": "a1", "text": "AI Model Hub", "label": "tech"},
+    {"id": "b2", "text": "Michael Jackson", "label": "music"},
+    {"id": "c3", "text": "", "label": "blank"},
+    {"id": "d4", "text": "best selling music artists", "label": "music"},
+    {"id": "e5", "text": "Michael Jackson", "label": "music"},
+]
+TEXTS = ["AI Model Hub", "Michael Jackson", "best selling music artists", "Michael Jackson"]
+
+
+# --- the bundled model ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_local_csv_to_parquet_then_npy_from_the_cache(local_model, tmp_path, capsys):
+    source = write_csv(tmp_path / "texts.csv", ROWS)
+    out = tmp_path / "vectors.parquet"
+    argv = ["embed", str(source), "--id-column", "id", "--label-column", "label", "-q"]
+    assert main([*argv, "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "0 cached, 3 fetched" in captured.out
+    assert "skipped 1 row(s) with an empty text" in captured.err
+
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == ["text", "label", "id", "vector"]
+    assert frame["text"].tolist() == TEXTS
+    assert frame["id"].tolist() == ["a1", "b2", "d4", "e5"]
+    assert frame["label"].tolist() == ["tech", "music", "music", "music"]
+    vectors = np.vstack(frame["vector"].to_numpy())
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(vectors, local_model.embed(TEXTS, catalog.MINILM_ID).vectors, atol=1e-6)
+
+    # Same texts into .npy: everything comes from the cache, nothing is computed again.
+    npy = tmp_path / "vectors.npy"
+    assert main(["embed", str(source), "-q", "--output", str(npy)]) == 0
+    assert "3 cached, 0 fetched" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.load(npy), vectors)
+
+
+@pytest.mark.slow
+def test_local_rerun_on_a_longer_file_embeds_only_the_new_texts(local_model, tmp_path, capsys):
+    lines = [f"Line {i}: a sentence about {topic}." for i, topic in enumerate(["rain", "jazz", "bonds"] * 4)]
+    (tmp_path / "part.txt").write_text("\n".join(lines[:5]) + "\n", encoding="utf-8")
+    (tmp_path / "all.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert (
+        main(["embed", str(tmp_path / "part.txt"), "-q", "--batch-size", "2", "-o", str(tmp_path / "p.npy")])
+        == 0
+    )
+    assert "0 cached, 5 fetched" in capsys.readouterr().out
+    assert (
+        main(["embed", str(tmp_path / "all.txt"), "-q", "--batch-size", "2", "-o", str(tmp_path / "a.npy")])
+        == 0
+    )
+    assert "5 cached, 7 fetched" in capsys.readouterr().out
+    assert np.load(tmp_path / "a.npy").shape == (12, 384)
+
+
+def test_models_lists_the_local_models(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert catalog.MINILM_ID in out and catalog.MINILM_STATIC_ID in out and "384" in out
+
+
+def test_unknown_local_model_is_a_one_line_error(tmp_path, capsys):
+    source = write_csv(tmp_path / "t.csv", ROWS)
+    assert main(["embed", str(source), "--model", "nope", "-q", "-o", str(tmp_path / "o.npy")]) == 1
+    err = capsys.readouterr().err
+    assert "error: The local provider has no model 'nope'" in err and catalog.MINILM_ID in err
+    assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--output", "out.csv"], "must end in .parquet or .npy"),
+        (["--output", "missing-dir/out.npy"], "folder for --output does not exist"),
+        (["--output", "o.npy", "--text-column", "body"], "no text column 'body'"),
+        (["--output", "o.npy", "--id-column", "key"], "no column 'key'"),
+        (["--output", "o.npy", "--provider", "ionos", "--model", "BAAI/bge-m3"], "IONOS_API_TOKEN"),
+        (["--output", "o.npy", "--provider", "ionos"], "--model is required"),
+        (["--output", "o.npy", "--provider", "custom", "--model", "m"], "needs the endpoint's base URL"),
+    ],
+)
+def test_usage_problems_are_one_line_errors(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "t.csv", ROWS)
+    assert main(["embed", "t.csv", "-q", *extra]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+
+
+def test_missing_input_file(tmp_path, capsys):
+    assert main(["embed", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.npy")]) == 1
+    assert "error: Cannot read" in capsys.readouterr().err
+
+
+def test_help_says_tokens_come_from_the_environment_only(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["embed", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "IONOS_API_TOKEN" in text and "environment" in text
+    options = [word for word in text.split() if word.startswith("--")]
+    assert not [o for o in options if "token" in o.lower() or "key" in o.lower()]
+
+
+# --- an OpenAI-compatible server on 127.0.0.1 ------------------------------------------------
+
+
+def fixture_vector(text: str) -> list[float]:
+    """Test fixture only: a deterministic stand-in vector per text, what the fake server returns."""
+    return [b / 255.0 for b in hashlib.sha256(text.encode()).digest()[:D]]
+
+
+class FakeAPI:
+    """``POST /v1/embeddings`` and ``GET /v1/models``; records requests; optional scripted failure."""
+
+    def __init__(self, fail_after: int | None = None, status: int = 400) -> None:
+        self.inputs: list[list[str]] = []
+        self.auth: list[str | None] = []
+        self.fail_after = fail_after
+        self.status = status
+        self.lock = threading.Lock()
+
+    def embeddings(self, request: Request) -> Response:
+        body = request.get_json()
+        with self.lock:
+            self.auth.append(request.headers.get("Authorization"))
+            served = len(self.inputs)
+            if self.fail_after is not None and served >= self.fail_after:
+                error = {"error": {"message": "Request refused by the test server", "type": "invalid"}}
+                return Response(json.dumps(error), status=self.status, content_type="application/json")
+            self.inputs.append(list(body["input"]))
+        data = [
+            {"object": "embedding", "index": i, "embedding": fixture_vector(t)}
+            for i, t in enumerate(body["input"])
+        ]
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body["model"],
+            "usage": {"prompt_tokens": 3, "total_tokens": 3},
+        }
+        return Response(json.dumps(payload), content_type="application/json")
+
+    def install(self, server: HTTPServer) -> str:
+        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self.embeddings)
+        models = {"object": "list", "data": [{"id": API_MODEL, "object": "model", "owned_by": "tests"}]}
+        server.expect_request("/v1/models", method="GET").respond_with_json(models)
+        return server.url_for("/v1")
+
+
+def test_custom_endpoint_resumes_after_a_failed_run(httpserver: HTTPServer, tmp_path, capsys):
+    texts = [f"text number {i}" for i in range(6)]
+    (tmp_path / "t.jsonl").write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8"
+    )
+    out = tmp_path / "v.parquet"
+    argv = ["embed", str(tmp_path / "t.jsonl"), "--provider", "custom", "--model", API_MODEL, "-q"]
+    argv += ["--batch-size", "2", "-o", str(out)]
+
+    broken = FakeAPI(fail_after=1)  # the first batch gets through, the rest are refused
+    base_url = broken.install(httpserver)
+    assert main([*argv, "--base-url", base_url]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "Request refused by the test server" in err[-1]
+    assert not out.exists()
+    assert len(broken.inputs) == 1
+    first_batch = broken.inputs[0]
+
+    httpserver.clear()
+    healthy = FakeAPI()
+    healthy.install(httpserver)
+    assert main([*argv, "--base-url", base_url]) == 0
+    assert "2 cached, 4 fetched" in capsys.readouterr().out
+    resent = [t for batch in healthy.inputs for t in batch]
+    assert sorted(resent) == sorted(set(texts) - set(first_batch))  # only what was missing
+
+    frame = pd.read_parquet(out)
+    assert frame["text"].tolist() == texts
+    np.testing.assert_allclose(
+        np.vstack(frame["vector"].to_numpy()), np.array([fixture_vector(t) for t in texts], np.float32)
+    )
+
+
+def test_custom_endpoint_token_comes_from_its_own_variable(httpserver: HTTPServer, tmp_path, monkeypatch):
+    api = FakeAPI()
+    base_url = api.install(httpserver)
+    (tmp_path / "t.txt").write_text("one\ntwo\n", encoding="utf-8")
+    argv = ["embed", str(tmp_path / "t.txt"), "--provider", "custom", "--base-url", base_url]
+    argv += ["--model", API_MODEL, "-q", "--no-cache", "-o", str(tmp_path / "o.npy")]
+
+    monkeypatch.setenv("IONOS_API_TOKEN", "ionos-secret")  # must never reach a custom server
+    assert main(argv) == 0
+    monkeypatch.setenv("EMBEDCORE_API_KEY", "custom-secret")
+    assert main(argv) == 0
+    assert api.auth == [None, "Bearer custom-secret"]
+
+
+def test_models_lists_a_custom_endpoint(httpserver: HTTPServer, capsys):
+    base_url = FakeAPI().install(httpserver)
+    assert main(["models", "--provider", "custom", "--base-url", base_url]) == 0
+    assert API_MODEL in capsys.readouterr().out
+
+
+def test_401_is_a_clean_error_and_non_zero_exit_in_a_real_process(httpserver: HTTPServer, tmp_path):
+    base_url = FakeAPI(fail_after=0, status=401).install(httpserver)
+    (tmp_path / "t.txt").write_text("one\ntwo\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "EMBEDCORE_API_KEY": "wrong-token"}
+    command = [sys.executable, "-m", "embedcore", "embed", str(tmp_path / "t.txt"), "--provider", "custom"]
+    command += ["--base-url", base_url, "--model", API_MODEL, "-q", "-o", str(tmp_path / "o.npy")]
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "401" in last
+    assert "wrong-token" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "o.npy").exists()
