@@ -84,6 +84,26 @@ def test_top_k_is_a_sorted_stable_top_k(QC, k, block_size):
     np.testing.assert_allclose(sc, sc1, atol=1e-6)
 
 
+@given(query_and_corpus(), st.integers(1, 4))
+def test_prefiltered_selection_equals_plain_selection(QC, k):
+    import embedcore.similarity as sim
+
+    Q, C = QC
+    C = np.concatenate([C] * 8)  # wide rows full of exact ties
+    S = Q.astype(np.float32) @ normalize_rows(C).T
+    k = min(k, S.shape[1])
+    plain = sim._argpartition_top(S, k)
+    plain = np.take_along_axis(plain, np.lexsort((plain, -np.take_along_axis(S, plain, 1)), axis=1), 1)
+    old = sim._CHUNK
+    sim._CHUNK = 2  # small chunks so a 16-120 column row takes the pre-filtered path
+    try:
+        fast = sim._select_top_prefiltered(S, k)
+    finally:
+        sim._CHUNK = old
+    if fast is not None:
+        assert np.array_equal(fast, plain)
+
+
 @given(matrices(max_rows=15), st.integers(0, 20))
 def test_top_k_exclude_self_never_returns_self(X, k):
     idx, sc = top_k(X, X, k, exclude_self=True)

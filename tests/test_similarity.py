@@ -175,6 +175,30 @@ def test_top_k_all_ties():
     assert idx.tolist() == [list(range(7))] * 3
 
 
+@pytest.mark.parametrize("k", [1, 5, 30])
+def test_top_k_large_corpus_with_ties(k):
+    # Wide enough for the pre-filtered selection (64-column chunks), with exact duplicates
+    # (scores are exactly equal only for bit-identical rows; scaled copies differ by rounding).
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((500, 24)).astype(np.float32)
+    C = np.concatenate([base, base[:200], base[:100]])
+    rng.shuffle(C)
+    Q = np.concatenate([C[:40], rng.standard_normal((5, 24)).astype(np.float32)])
+    idx, sc = top_k(Q, C, k)
+    bi, bs = brute_top_k(Q, C, k)
+    assert np.array_equal(idx, bi)
+    np.testing.assert_allclose(sc, bs, atol=1e-5)
+
+
+def test_top_k_heavy_ties_fall_back_exactly():
+    C = np.ones((3000, 4), dtype=np.float32)
+    C[1234] = [1, 0, 0, 0]
+    idx, sc = top_k(C[:2], C, 5)
+    assert idx.tolist() == [[0, 1, 2, 3, 4]] * 2 and np.all(sc == 1)
+    idx, _ = top_k(C[1234], C, 2)
+    assert idx.tolist() == [[1234, 0]]
+
+
 def test_top_k_exclude_self_matches_brute_force(unnormalised):
     X = np.concatenate([unnormalised, unnormalised[:5] * 2])  # duplicates of rows 0..4
     idx, sc = top_k(X, X, 4, exclude_self=True, block_size=7)
