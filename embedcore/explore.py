@@ -35,6 +35,7 @@ __all__ = [
     "PLACEMENT_NEIGHBOURS",
     "QueryPlacement",
     "heatmap_rows",
+    "identical_rows",
     "neighbours_frame",
     "neighbours_of",
     "pairs_frame",
@@ -252,6 +253,20 @@ def _one_vector(query_vector, n_features: int) -> np.ndarray:
     return q
 
 
+def identical_rows(texts: Sequence[str], query: str) -> np.ndarray:
+    """Rows whose text is the query itself (ignoring surrounding whitespace).
+
+    Returns
+    -------
+    ndarray of shape (m,), int64
+        Ascending row indices; empty when the query is not one of the texts.
+    """
+    wanted = str(query).strip()
+    return np.flatnonzero(
+        np.fromiter((str(t).strip() == wanted for t in texts), dtype=bool, count=len(texts))
+    )
+
+
 def rank_query(
     query_vector,
     X,
@@ -259,6 +274,7 @@ def rank_query(
     labels: Sequence[str] | None = None,
     *,
     k: int = 10,
+    exclude: Sequence[int] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The corpus ranked by cosine similarity to one query.
 
@@ -270,7 +286,10 @@ def rank_query(
     texts : sequence of str, length n_samples
     labels : sequence of str, length n_samples, optional
     k : int
-        How many results (clamped to ``n_samples``).
+        How many results (clamped to the rows available).
+    exclude : sequence of int, optional
+        Rows never to return — e.g. :func:`identical_rows`, since a text identical to the
+        query always ranks first with cosine 1 and says nothing about the model.
 
     Returns
     -------
@@ -284,8 +303,10 @@ def rank_query(
     X = _as_rows(X)
     q = _one_vector(query_vector, X.shape[1])
     text_arr = _check_texts(texts, X.shape[0])
-    idx, scores = top_k(q, X, k)
-    rows = idx[0]
+    left_out = _rows_index([] if exclude is None else exclude, X.shape[0])
+    idx, scores = top_k(q, X, k + left_out.size)
+    keep = ~np.isin(idx[0], left_out)
+    rows, kept_scores = idx[0][keep][:k], scores[0][keep][:k]
     data: dict[str, object] = {
         "rank": np.arange(1, rows.size + 1, dtype=np.int64),
         "row": rows,
@@ -293,7 +314,7 @@ def rank_query(
     }
     if labels is not None:
         data["label"] = _check_texts(labels, X.shape[0], "labels")[rows]
-    data["cosine"] = scores[0]
+    data["cosine"] = kept_scores
     return pd.DataFrame(data)
 
 

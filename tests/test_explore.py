@@ -14,6 +14,7 @@ from embedcore.errors import InputError
 from embedcore.explore import (
     _membership_weights,
     heatmap_rows,
+    identical_rows,
     neighbours_frame,
     neighbours_of,
     pairs_frame,
@@ -159,6 +160,24 @@ def test_rank_query_orders_the_corpus_by_cosine(corpus):
     assert frame["label"].tolist() == [labels[i] for i in expected]
     assert (np.diff(frame["cosine"].to_numpy()) <= 0).all()
     assert len(rank_query(q, X, texts, k=500)) == 60
+
+
+def test_rank_query_can_leave_out_the_query_text_itself(corpus):
+    X, texts, _ = corpus
+    texts = list(texts)
+    texts[30] = "  text 4 "  # a repeat of row 4, with stray spaces
+    same = identical_rows(texts, "text 4")
+    assert same.tolist() == [4, 30]
+    assert identical_rows(texts, "not there").size == 0
+    full = rank_query(X[4], X, texts, k=5)
+    assert full["row"].iloc[0] == 4 and full["cosine"].iloc[0] == pytest.approx(1.0)
+    ranked = rank_query(X[4], X, texts, k=5, exclude=same)
+    assert len(ranked) == 5
+    assert not ranked["row"].isin([4, 30]).any()
+    everything = rank_query(X[4], X, texts, k=60)["row"].tolist()
+    assert ranked["row"].tolist() == [r for r in everything if r not in (4, 30)][:5]
+    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert len(rank_query(X[4], X, texts, k=100, exclude=same)) == 58
 
 
 def test_rank_query_refuses_a_query_from_another_model(corpus):
