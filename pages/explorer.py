@@ -1,0 +1,591 @@
+"""Similarity explorer: a map, a heatmap, a query ranking and the most / least similar pairs.
+
+The page reads widgets, calls embedcore (through the caches in ``ui.explorer_widgets``) and
+draws. Only the open tab runs (``st.tabs(on_change="rerun")``); widget values persist for the
+session, and the map selection is kept in session state, so switching tabs loses nothing.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import streamlit as st
+
+from embedcore import charts, io
+from embedcore.errors import ProjectionInputError
+from embedcore.explore import identical_rows, neighbours_frame, rank_query
+from embedcore.projection import DEFAULTS, MIN_POINTS
+from embedcore.similarity import cosine_matrix
+from ui import explorer_widgets as xw
+from ui.compute import cached_cosine, embed_texts, result_key, stored_result
+from ui.connection import current_connection, current_model, get_provider
+from ui.errors import friendly_errors
+from ui.tables import file_stem
+from ui.texts import text_source_panel
+
+P = "explorer"
+#: Session key of the result on screen: kept when a later call fails or waits for a click.
+VIEW = f"{P}_view"
+TABS = ("Map", "Heatmap", "Query", "Pairs")
+#: Selected texts listed with their neighbours (all of them go into the download).
+MAX_LISTED = 200
+#: Largest corpus for the pair-similarity histogram (it needs the full n × n matrix).
+HISTOGRAM_MAX = 3_000
+SESSION = "session"  # persist_state: widgets in closed tabs keep their values
+
+st.title("Similarity explorer", anchor=False)
+st.caption(
+    "How does the model see your texts? Points close on the map, red cells in the heatmap and "
+    "top-ranked results are texts it finds similar (cosine similarity of their embeddings)."
+)
+
+
+# --- texts and embeddings ---------------------------------------------------------------------
+
+
+def _embed_view():
+    """Texts in, ``(texts, labels, result, dataset)`` out — or None when there is nothing to show."""
+    with st.container(border=True):
+        table = text_source_panel(P)
+        if table is None or not len(table):
+            return None
+        conn = current_connection()
+        model = current_model()
+        result = None
+        clicked = False
+        with friendly_errors() as outcome:
+            result = stored_result(table.texts, model=model)
+            if result is None and conn.kind != "local":
+                # An API call costs money: wait for a click. The bundled model is free and quick.
+                left, right = st.columns([4, 1], vertical_alignment="center")
+                left.caption(
+                    f"Embedding {len(table):,} texts with **{model}** calls the API; texts embedded "
+                    "before come from the cache at no cost."
+                )
+                clicked = right.button(
+                    "Embed", key=f"{P}_embed", type="primary", icon=":material/bolt:", width="stretch"
+                )
+            if result is None and (conn.kind == "local" or clicked):
+                result = embed_texts(table.texts, model=model, progress_label="Embedding")
+    ss = st.session_state
+    if result is not None:
+        dataset = "|".join(result_key(table.texts, model=model))
+        ss[VIEW] = {"texts": table.texts, "labels": table.labels, "result": result, "dataset": dataset}
+        return table.texts, table.labels, result, dataset
+    previous = ss.get(VIEW)
+    if previous is None:
+        if not outcome.failed:
+            st.info("Press **Embed** to compute the embeddings and explore them.", icon=":material/bolt:")
+        return None
+    st.info(
+        f"Showing the previous result ({len(previous['texts']):,} texts, {previous['result'].model}) "
+        + (
+            "until the call above succeeds."
+            if outcome.failed
+            else "— press **Embed** to use the texts above."
+        ),
+        icon=":material/history:",
+    )
+    return previous["texts"], previous["labels"], previous["result"], previous["dataset"]
+
+
+def _metrics(texts, result) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Texts", f"{len(texts):,}")
+    cols[1].metric("Model", result.model.rsplit("/", 1)[-1], help=result.model)
+    cols[2].metric("Dimensions", result.dimensions)
+    cols[3].metric(
+        "Cached / fetched",
+        f"{result.cached:,} / {result.fetched:,}",
+        help="Distinct texts answered from the embedding cache / sent to the model.",
+    )
+
+
+# --- Map ---------------------------------------------------------------------------------------
+
+
+def _map_controls(n: int, has_labels: bool) -> dict:
+    ss = st.session_state
+    xw.seed(f"{P}_method", "umap")
+    xw.seed(f"{P}_dims", 2)
+    colour_options = (["label"] if has_labels else []) + ["cluster", "none"]
+    if ss.get(f"{P}_colour") not in colour_options:
+        ss[f"{P}_colour"] = colour_options[0]
+    xw.seed(f"{P}_k", 5)
+    xw.seed(f"{P}_size", 7 if n <= 1_000 else 5 if n <= 5_000 else 3)
+    xw.seed(f"{P}_n_neighbors", DEFAULTS["umap"]["n_neighbors"])
+    xw.seed(f"{P}_min_dist", DEFAULTS["umap"]["min_dist"])
+    xw.seed(f"{P}_perplexity", int(DEFAULTS["tsne"]["perplexity"]))
+    xw.seed(f"{P}_seed", 42)
+
+    c = st.columns([1.4, 0.9, 1.3, 0.9, 1.3], vertical_alignment="bottom")
+    method = c[0].segmented_control(
+        "Method",
+        list(xw.METHOD_NAMES),
+        format_func=xw.METHOD_NAMES.__getitem__,
+        required=True,
+        key=f"{P}_method",
+        persist_state=SESSION,
+        help="UMAP keeps neighbourhoods and clusters; PCA is linear, instant and faithful to large "
+        "distances; t-SNE separates clusters strongly.",
+    )
+    dims = c[1].segmented_control(
+        "View", [2, 3], format_func=lambda d: f"{d}-D", required=True, key=f"{P}_dims", persist_state=SESSION
+    )
+    colour = c[2].selectbox(
+        "Colour by",
+        colour_options,
+        format_func={"label": "Label", "cluster": "k-means clusters", "none": "Nothing"}.__getitem__,
+        key=f"{P}_colour",
+        persist_state=SESSION,
+    )
+    k = None
+    if colour == "cluster":
+        k = c[3].number_input("Clusters", 2, 30, step=1, key=f"{P}_k", persist_state=SESSION)
+    size = c[4].slider("Point size", 2, 16, key=f"{P}_size", persist_state=SESSION)
+
+    with st.expander("Projection settings", icon=":material/tune:"):
+        e = st.columns(4)
+        n_neighbors = e[0].slider(
+            "UMAP n_neighbors",
+            2,
+            100,
+            key=f"{P}_n_neighbors",
+            persist_state=SESSION,
+            help="Small: local detail; large: global structure.",
+        )
+        min_dist = e[1].slider(
+            "UMAP min_dist",
+            0.0,
+            0.99,
+            step=0.01,
+            key=f"{P}_min_dist",
+            persist_state=SESSION,
+            help="How tightly points may pack.",
+        )
+        perplexity = e[2].slider(
+            "t-SNE perplexity",
+            2,
+            100,
+            key=f"{P}_perplexity",
+            persist_state=SESSION,
+            help="Roughly the number of neighbours each point attends to.",
+        )
+        seed = e[3].number_input("Random seed", 0, 2**31 - 1, step=1, key=f"{P}_seed", persist_state=SESSION)
+        st.caption(
+            "These recompute the map. Colour, point size and switching back to a 2-D / 3-D view "
+            "already computed come from the cache."
+        )
+    params = {
+        "umap": {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)},
+        "tsne": {"perplexity": float(perplexity)},
+        "pca": {},
+    }
+    return {
+        "method": method,
+        "dims": int(dims),
+        "colour": colour,
+        "k": k,
+        "size": size,
+        "seed": int(seed),
+        "params": params,
+    }
+
+
+def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uirevision=None):
+    colour, colour_title = None, None
+    if ctl["colour"] == "label" and labels is not None:
+        colour, colour_title = labels, "label"
+    elif ctl["colour"] == "cluster":
+        colour, colour_title = xw.kmeans(vectors, digest, ctl["k"]), f"k-means (k={ctl['k']})"
+    kwargs = {}
+    if query is not None:
+        text, placed = query
+        kwargs = {"query_point": (placed.coords, text), "highlight": placed.neighbours}
+    return charts.scatter_figure(
+        coords,
+        texts,
+        color=colour,
+        color_title=colour_title,
+        size=ctl["size"],
+        uirevision=uirevision,
+        height=620,
+        **kwargs,
+    )
+
+
+def _current_query(texts, vectors, result):
+    """``(text, vector)`` of the query typed in the Query tab, or None."""
+    text = str(st.session_state.get(f"{P}_query") or "").strip()
+    if not text:
+        return None
+    with friendly_errors() as outcome:
+        vector = xw.query_vector(get_provider(), result.model, text)
+    return None if outcome.failed else (text, vector)
+
+
+def _map_tab(texts, labels, result, dataset, digest) -> None:
+    vectors = result.vectors
+    n = len(texts)
+    ctl = _map_controls(n, labels is not None)
+    method, dims = ctl["method"], ctl["dims"]
+    name = xw.METHOD_NAMES[method]
+    if n < MIN_POINTS[method]:
+        st.info(f"{name} needs at least {MIN_POINTS[method]} texts; you have {n}. Showing PCA instead.")
+        method = "pca"
+
+    def run(m: str):
+        return xw.projection(vectors, digest, m, dims, random_state=ctl["seed"], params=ctl["params"][m])
+
+    placeholder = st.empty()
+    proj = None
+    if xw.needs_preview(method, n) and not xw.projection_ready(
+        digest, method, dims, random_state=ctl["seed"], params=ctl["params"][method]
+    ):
+        # Draw a PCA at once (well under a second) and replace it when the slow map is ready.
+        preview = run("pca")
+        with placeholder.container():
+            st.plotly_chart(
+                _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
+                key=f"{P}_map_preview",
+                theme=None,
+            )
+            st.caption(
+                f"PCA preview — computing {name}… (the first UMAP in a new server process compiles code)"
+            )
+    with friendly_errors() as outcome:
+        try:
+            with st.spinner(f"Computing {name} of {n:,} texts…"):
+                proj = run(method)
+        except ProjectionInputError as exc:
+            st.info(f"{exc} Showing PCA instead.", icon=":material/info:")
+    if proj is None:
+        if outcome.failed:
+            st.caption("Showing PCA instead.")
+        method = "pca"
+        proj = run("pca")
+
+    query = _current_query(texts, vectors, result)
+    placed = None
+    if query is not None:
+        with friendly_errors():
+            placed = xw.placement(
+                query[1],
+                (result.model, query[0]),
+                vectors,
+                proj.coords,
+                digest,
+                method,
+                dims,
+                random_state=ctl["seed"],
+                params=ctl["params"][method],
+            )
+    # Zoom and selection survive colour / size changes; a different map starts afresh.
+    revision = f"{dataset}|{method}|{dims}|{ctl['seed']}|{sorted(ctl['params'][method].items())}"
+    fig = _map_figure(
+        proj.coords,
+        texts,
+        labels,
+        vectors,
+        digest,
+        ctl,
+        query=None if placed is None else (query[0], placed),
+        uirevision=revision,
+    )
+    event = None
+    with placeholder.container():
+        if dims == 2:
+            event = st.plotly_chart(
+                fig,
+                key=f"{P}_map",
+                theme=None,
+                on_select=partial(xw.remember_selection, f"{P}_map", dataset),
+                selection_mode=("points", "box", "lasso"),
+            )
+        else:
+            st.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
+    notes = [xw.projection_summary(proj, n), *proj.notes]
+    if placed is not None:
+        notes.append(placed.description)
+    st.caption(" · ".join(notes))
+
+    rows = xw.selection(dataset, event)
+    _selection_section(texts, labels, vectors, proj.coords, rows, dims)
+    _map_downloads(texts, labels, vectors, proj.coords, rows, result.model, method, dims)
+
+
+def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
+    if not rows:
+        hint = (
+            "Drag a lasso or box on the map (or click a point) to list the texts and their nearest neighbours."
+            if dims == 2
+            else "Switch to the 2-D view to select points (Plotly cannot select in 3-D)."
+        )
+        st.caption(f":material/touch_app: {hint}")
+        return
+    xw.seed(f"{P}_neighbours_k", 5)
+    head, k_col = st.columns([3, 1], vertical_alignment="bottom")
+    head.subheader(f"{len(rows):,} selected", anchor=False)
+    k = k_col.number_input("Neighbours each", 1, 20, step=1, key=f"{P}_neighbours_k", persist_state=SESSION)
+    shown = rows[:MAX_LISTED]
+    if len(rows) > MAX_LISTED:
+        st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")
+    frame = neighbours_frame(vectors, shown, texts, labels, k=int(k))
+    has_labels = labels is not None
+    st.dataframe(
+        frame,
+        key=f"{P}_selection_table",
+        hide_index=True,
+        width="stretch",
+        height=min(420, 38 + 35 * len(frame)),
+        column_order=["text", *(["label"] if has_labels else []), "rank", "neighbour"]
+        + (["neighbour_label"] if has_labels else [])
+        + ["cosine"],
+        column_config={
+            "text": st.column_config.TextColumn("Selected text", width="large"),
+            "label": st.column_config.TextColumn("Label"),
+            "rank": st.column_config.NumberColumn("#", format="%d", width="small"),
+            "neighbour": st.column_config.TextColumn("Nearest neighbour", width="large"),
+            "neighbour_label": st.column_config.TextColumn("Its label"),
+            "cosine": st.column_config.ProgressColumn("Cosine", min_value=-1.0, max_value=1.0, format="%.3f"),
+        },
+    )
+
+
+def _csv(frame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def _map_downloads(texts, labels, vectors, coords, rows, model, method, dims) -> None:
+    stem = f"{file_stem(model)}-{method}-{dims}d"
+    left, right, _ = st.columns([1, 1, 2])
+    # Callables: a file is built only when its button is clicked, not on every rerun.
+    left.download_button(
+        "Coordinates (CSV)",
+        data=partial(io.coordinates_csv_bytes, texts, coords, labels),
+        file_name=f"{stem}-coordinates.csv",
+        mime="text/csv",
+        key=f"{P}_download_coords",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
+    right.download_button(
+        "Selected + neighbours (CSV)",
+        data=lambda: _csv(
+            neighbours_frame(
+                vectors,
+                rows,
+                texts,
+                labels,
+                k=int(st.session_state.get(f"{P}_neighbours_k", 5)),
+                coords=coords,
+            )
+        ),
+        file_name=f"{stem}-selected.csv",
+        mime="text/csv",
+        key=f"{P}_download_selected",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        disabled=not rows,
+        help="One line per selected text and neighbour: text, label, map position, neighbour, cosine.",
+    )
+
+
+# --- Heatmap -----------------------------------------------------------------------------------
+
+
+def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
+    vectors = result.vectors
+    n = len(texts)
+    xw.seed(f"{P}_heatmap_order", "clustered")
+    clustered = (
+        st.segmented_control(
+            "Row order",
+            ["clustered", "input"],
+            format_func={"clustered": "Clustered", "input": "Input order"}.__getitem__,
+            required=True,
+            key=f"{P}_heatmap_order",
+            persist_state=SESSION,
+        )
+        == "clustered"
+    )
+    rows = None
+    if n > charts.HEATMAP_LIMIT:
+        selected = xw.selection(dataset)
+        if 2 <= len(selected) <= charts.HEATMAP_LIMIT:
+            rows = selected
+            st.info(
+                f"{n:,} texts are more than a readable heatmap holds ({charts.HEATMAP_LIMIT}); "
+                f"showing the {len(selected)} texts selected on the map.",
+                icon=":material/info:",
+            )
+        else:
+            st.info(
+                f"{n:,} texts are more than a readable heatmap holds ({charts.HEATMAP_LIMIT}). "
+                f"Select 2 to {charts.HEATMAP_LIMIT} points on the map to see theirs; meanwhile, "
+                "here are the most similar pairs.",
+                icon=":material/info:",
+            )
+            _pairs_table(
+                xw.pairs(vectors, digest, dataset, texts, labels, n=20, largest=True), labels, "heatmap"
+            )
+            return
+    order = xw.heatmap_order(vectors, digest, rows, clustered=clustered)
+    with friendly_errors():
+        if rows is None:
+            # The whole (small) matrix, so hover labels carry each text's row number.
+            sim, labels_for, order_in = cached_cosine(vectors, digest=digest), texts, order
+        else:
+            sim, labels_for, order_in = cosine_matrix(vectors[order]), [texts[i] for i in order], None
+        fig = charts.heatmap_figure(
+            sim,
+            labels_for,
+            order=order_in,
+            uirevision=f"{dataset}|{len(order)}",
+            height=420 if len(order) <= 12 else 720,
+        )
+        st.plotly_chart(fig, key=f"{P}_heatmap", theme=None)
+    st.caption(
+        "Cosine similarity of every pair; hover a cell for both texts. "
+        + (
+            "Rows are ordered by hierarchical clustering (average linkage), so groups of similar "
+            "texts form blocks along the diagonal."
+            if clustered
+            else "Rows are in input order."
+        )
+    )
+
+
+# --- Query ------------------------------------------------------------------------------------
+
+
+def _query_tab(texts, labels, result, dataset, digest) -> None:
+    n = len(texts)
+    xw.seed(f"{P}_query_k", min(10, n))
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left.text_input(
+        "Query",
+        key=f"{P}_query",
+        placeholder="e.g. best selling music artists",
+        persist_state=SESSION,
+        help="Embedded with the same model as the texts, then compared with each of them.",
+    )
+    if n > 1:
+        k = right.number_input("Results", 1, min(100, n), step=1, key=f"{P}_query_k", persist_state=SESSION)
+    else:
+        k = 1
+    query = _current_query(texts, result.vectors, result)
+    if query is None:
+        if not str(st.session_state.get(f"{P}_query") or "").strip():
+            st.caption(":material/search: Type a text and press Enter to rank the texts by similarity to it.")
+        return
+    text, vector = query
+    same = identical_rows(texts, text)
+    if same.size:
+        xw.seed(f"{P}_query_exclude", True)
+        leave_out = st.checkbox(
+            f"Leave out the text identical to the query ({same.size:,} × cosine 1.000)",
+            key=f"{P}_query_exclude",
+            persist_state=SESSION,
+        )
+        if not leave_out:
+            same = same[:0]
+    with friendly_errors():
+        ranking = rank_query(vector, result.vectors, texts, labels, k=int(k), exclude=same)
+        st.plotly_chart(
+            charts.ranking_bar_figure(ranking["text"].tolist(), ranking["cosine"].to_numpy(), query=text),
+            key=f"{P}_ranking",
+            theme=None,
+        )
+        st.dataframe(
+            ranking,
+            key=f"{P}_ranking_table",
+            hide_index=True,
+            width="stretch",
+            column_order=["rank", "text", *(["label"] if labels is not None else []), "cosine"],
+            column_config={
+                "rank": st.column_config.NumberColumn("#", format="%d", width="small"),
+                "text": st.column_config.TextColumn("Text", width="large"),
+                "label": st.column_config.TextColumn("Label"),
+                "cosine": st.column_config.ProgressColumn(
+                    "Cosine", min_value=-1.0, max_value=1.0, format="%.3f"
+                ),
+            },
+        )
+        st.caption("The query is marked with a star on the Map tab, its nearest texts circled.")
+
+
+# --- Pairs ------------------------------------------------------------------------------------
+
+
+def _pairs_table(frame, labels, where: str) -> None:
+    has_labels = labels is not None
+    st.dataframe(
+        frame,
+        key=f"{P}_pairs_{where}",
+        hide_index=True,
+        width="stretch",
+        column_order=["text_a", *(["label_a"] if has_labels else []), "text_b"]
+        + (["label_b"] if has_labels else [])
+        + ["cosine"],
+        column_config={
+            "text_a": st.column_config.TextColumn("Text", width="large"),
+            "label_a": st.column_config.TextColumn("Label"),
+            "text_b": st.column_config.TextColumn("Other text", width="large"),
+            "label_b": st.column_config.TextColumn("Label"),
+            "cosine": st.column_config.ProgressColumn("Cosine", min_value=-1.0, max_value=1.0, format="%.3f"),
+        },
+    )
+
+
+def _pairs_tab(texts, labels, result, dataset, digest) -> None:
+    n = len(texts)
+    if n < 2:
+        st.info("Pairs need at least two texts.", icon=":material/info:")
+        return
+    vectors = result.vectors
+    total = n * (n - 1) // 2
+    xw.seed(f"{P}_pairs_n", min(15, total))
+    count = (
+        st.number_input(
+            "Pairs per table", 1, min(200, total), step=1, key=f"{P}_pairs_n", persist_state=SESSION
+        )
+        if total > 1
+        else 1
+    )
+    if n <= HISTOGRAM_MAX:
+        st.plotly_chart(
+            charts.similarity_histogram(cached_cosine(vectors, digest=digest), height=240),
+            key=f"{P}_histogram",
+            theme=None,
+        )
+        st.caption(
+            f"Cosine similarity of all {total:,} pairs: what counts as high for this model and these texts."
+        )
+    st.subheader("Most similar", anchor=False)
+    _pairs_table(
+        xw.pairs(vectors, digest, dataset, texts, labels, n=int(count), largest=True), labels, "most"
+    )
+    st.subheader("Least similar", anchor=False)
+    _pairs_table(
+        xw.pairs(vectors, digest, dataset, texts, labels, n=int(count), largest=False), labels, "least"
+    )
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+view = _embed_view()
+if view is not None:
+    texts, labels, result, dataset = view
+    digest = xw.digest_for(dataset, result.vectors)
+    _metrics(texts, result)
+    for warning in result.warnings:
+        st.warning(warning, icon=":material/warning:")
+    tabs = st.tabs(list(TABS), key=f"{P}_tab", on_change="rerun")
+    for tab, draw in zip(tabs, (_map_tab, _heatmap_tab, _query_tab, _pairs_tab), strict=True):
+        # Only the open tab runs: a display change on the map never recomputes the others.
+        if tab.open:
+            with tab:
+                draw(texts, labels, result, dataset, digest)

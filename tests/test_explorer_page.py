@@ -1,0 +1,468 @@
+"""AppTest tests of the similarity explorer page (pages/explorer.py).
+
+The local-model tests run the real bundled all-MiniLM-L6-v2 (no fake embeddings); the
+API test talks to a real HTTP server on 127.0.0.1 whose vectors come from a seeded RNG
+(a test fixture standing in for a paid API, never the app's own output). Figures are
+read from the Plotly element's proto spec (AppTest has no Plotly accessor).
+
+Most tests use PCA: UMAP's first fit in a process compiles numba code (~15 s), so one
+slow-marked test covers the default UMAP flow.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from ui import explorer_widgets, state
+
+PAGE = "pages/explorer.py"
+TOPICS = ("music", "sports", "cooking", "space", "programming")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def open_explorer(make_app, **state_values):
+    at = make_app(state=state_values, timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Similarity explorer"
+    return at
+
+
+def show_tab(at, tab: str):
+    at.session_state["explorer_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart(at, key: str) -> dict:
+    """The figure of the st.plotly_chart drawn with ``key``, as Plotly JSON."""
+    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
+    return json.loads(found[0].proto.spec)
+
+
+def has_chart(at, key: str) -> bool:
+    return any(c.proto.id.endswith(f"-{key}") for c in at.get("plotly_chart"))
+
+
+def array(value) -> np.ndarray:
+    """A Plotly data array: a plain list, or a typed array ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(value, dict):
+        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        if "shape" in value:
+            out = out.reshape([int(s) for s in str(value["shape"]).split(",")])
+        return out
+    return np.asarray(value)
+
+
+def point_traces(spec: dict) -> list[dict]:
+    """The traces holding the texts (not the query star nor the neighbour rings)."""
+    return [t for t in spec["data"] if t.get("name") not in ("query", "neighbours")]
+
+
+def map_rows(spec: dict) -> np.ndarray:
+    return np.concatenate([array(t["customdata"]).ravel() for t in point_traces(spec)])
+
+
+def messages(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def captions(at) -> str:
+    return messages(at.caption)
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+#: Columns that identify each table of the page (st.dataframe without selection has no element id).
+_TABLE_COLUMNS = {
+    "explorer_selection_table": "neighbour",
+    "explorer_ranking_table": "rank",
+    "explorer_pairs_most": "text_b",
+    "explorer_pairs_least": "text_b",
+}
+
+
+def table(at, key: str):
+    """A table of the page by its key: found by its columns (and order, for the two pair tables)."""
+    found = [d.value for d in at.dataframe if _TABLE_COLUMNS[key] in d.value.columns]
+    if key == "explorer_ranking_table":
+        found = [f for f in found if "neighbour" not in f.columns]
+    if key.startswith("explorer_pairs_"):
+        assert len(found) == 2
+        return found[0] if key.endswith("most") else found[1]
+    assert len(found) == 1, len(found)
+    return found[0]
+
+
+# --- the default flow ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app):
+    """Nothing configured, nothing typed: the sample is embedded, mapped with UMAP, clustered."""
+    at = open_explorer(make_app)
+    assert not at.error and not at.warning
+    assert metrics(at) == {
+        "Texts": "100",
+        "Model": "all-MiniLM-L6-v2",
+        "Dimensions": "384",
+        "Cached / fetched": "0 / 100",
+    }
+    texts = at.session_state[state.TEXTS].texts
+    spec = chart(at, "explorer_map")
+    # The PCA preview (drawn while UMAP compiled) was replaced by the UMAP map.
+    assert not has_chart(at, "explorer_map_preview")
+    assert "UMAP of 100 texts" in captions(at)
+    assert "n_neighbors 15, min_dist 0.1" in captions(at)
+    assert {t["type"] for t in spec["data"]} == {"scatter"}  # SVG below 1,000 points
+    assert sorted(t["name"] for t in spec["data"]) == sorted(TOPICS)  # coloured by label
+    assert sorted(map_rows(spec).tolist()) == list(range(100))
+    # Hover text is the text itself (escaped, wrapped), on the point whose customdata is its row.
+    music = next(t for t in spec["data"] if t["name"] == "music")
+    row = int(array(music["customdata"])[0])
+    assert music["hovertext"][0].replace("<br>", " ") == texts[row]
+    assert spec["layout"]["dragmode"] == "lasso"
+    # UMAP keeps topics apart: most points' nearest map neighbour shares their label (a few
+    # sample texts sit between themes on purpose; chance would be ~0.2).
+    xy = np.concatenate([np.column_stack([array(t["x"]), array(t["y"])]) for t in spec["data"]])
+    names = np.concatenate([[t["name"]] * len(array(t["x"])) for t in spec["data"]])
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    assert (names[d.argmin(axis=1)] == names).mean() >= 0.7
+
+    show_tab(at, "Heatmap")
+    heat = chart(at, "explorer_heatmap")
+    assert [t["type"] for t in heat["data"]] == ["heatmap"]
+    z = array(heat["data"][0]["z"])
+    assert z.shape == (100, 100)
+    np.testing.assert_allclose(np.diag(z), 1.0, atol=1e-5)
+    np.testing.assert_allclose(z, z.T, atol=1e-6)
+    # Hover shows both texts: the axis categories are the texts; the template has both and the score.
+    assert "%{x}" in heat["data"][0]["hovertemplate"] and "%{z:.3f}" in heat["data"][0]["hovertemplate"]
+    # Each axis label is "#row text": every row once, with its own text.
+    labelled = [label.split(" ", 1) for label in heat["data"][0]["x"]]
+    rows = [int(number[1:]) for number, _ in labelled]
+    assert sorted(rows) == list(range(100))
+    assert all(text.replace("<br>", " ") == texts[r] for r, (_, text) in zip(rows, labelled, strict=True))
+    # Clustered order: texts next to each other on the axis are far more alike than average.
+    off_diagonal = z[~np.eye(100, dtype=bool)].mean()
+    assert np.diag(z, 1).mean() > 2 * off_diagonal
+    assert "hierarchical clustering" in captions(at)
+
+
+def test_default_flow_with_pca_draws_map_and_heatmap_fast(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    assert not at.error and not at.warning
+    spec = chart(at, "explorer_map")
+    assert sorted(map_rows(spec).tolist()) == list(range(100))
+    assert "PCA of 100 texts" in captions(at)
+    downloads = {b.key: b for b in at.get("download_button")}
+    assert set(downloads) == {"explorer_download_coords", "explorer_download_selected"}
+    assert downloads["explorer_download_selected"].proto.disabled  # nothing selected yet
+
+    show_tab(at, "Heatmap")
+    z = array(chart(at, "explorer_heatmap")["data"][0]["z"])
+    assert z.shape == (100, 100)
+    at.segmented_control(key="explorer_heatmap_order").set_value("input").run()
+    in_order = chart(at, "explorer_heatmap")["data"][0]
+    texts = at.session_state[state.TEXTS].texts
+    assert [label.split(" ", 1)[0] for label in in_order["x"][:3]] == ["#0", "#1", "#2"]
+    assert in_order["x"][0].split(" ", 1)[1].replace("<br>", " ") == texts[0]
+    assert "input order" in captions(at)
+
+    show_tab(at, "Pairs")
+    most = table(at, "explorer_pairs_most")
+    least = table(at, "explorer_pairs_least")
+    assert len(most) == len(least) == 15
+    assert most["cosine"].is_monotonic_decreasing and least["cosine"].is_monotonic_increasing
+    assert most["cosine"].iloc[0] > least["cosine"].iloc[0]
+    assert {"text_a", "text_b", "label_a", "label_b"} <= set(most.columns)
+    assert most["text_a"].isin(texts).all()
+    hist = chart(at, "explorer_histogram")["data"][0]
+    assert array(hist["y"]).sum() == 100 * 99 // 2
+
+
+# --- the map's controls ---------------------------------------------------------------------------
+
+
+def test_methods_and_views_switch_without_recomputing_display_changes(make_app, monkeypatch):
+    calls: list[tuple] = []
+    real = explorer_widgets.project_with_info
+
+    def counting(X, method, n_components, **kw):
+        calls.append((method, n_components))
+        return real(X, method, n_components, **kw)
+
+    monkeypatch.setattr(explorer_widgets, "project_with_info", counting)
+    at = open_explorer(make_app, explorer_method="pca")
+    assert calls == [("pca", 2)]
+
+    at.segmented_control(key="explorer_dims").set_value(3).run()
+    spec = chart(at, "explorer_map_3d")
+    assert {t["type"] for t in spec["data"]} == {"scatter3d"}
+    assert sorted(map_rows(spec).tolist()) == list(range(100))
+    assert "Switch to the 2-D view to select points" in captions(at)
+    assert calls[-1] == ("pca", 3)
+
+    # Display-only changes: colour, point size, and back to the 2-D map already computed.
+    n_calls = len(calls)
+    at.selectbox(key="explorer_colour").set_value("none").run()
+    assert [t.get("name") for t in chart(at, "explorer_map_3d")["data"]] in ([None], [""])
+    at.slider(key="explorer_size").set_value(12).run()
+    at.segmented_control(key="explorer_dims").set_value(2).run()
+    spec = chart(at, "explorer_map")
+    assert spec["data"][0]["marker"]["size"] == 12
+    assert len(calls) == n_calls, calls[n_calls:]
+
+    at.segmented_control(key="explorer_method").set_value("tsne").run()
+    assert not at.exception
+    assert calls[-1] == ("tsne", 2)
+    assert "t-SNE of 100 texts · perplexity 30" in captions(at)
+    assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
+
+    # Back to PCA: cached. A parameter change recomputes; its earlier value comes from the cache.
+    at.segmented_control(key="explorer_method").set_value("pca").run()
+    assert len(calls) == n_calls + 1
+    at.number_input(key="explorer_seed").set_value(7).run()
+    assert calls[-1] == ("pca", 2) and len(calls) == n_calls + 2
+    at.number_input(key="explorer_seed").set_value(42).run()
+    assert len(calls) == n_calls + 2
+
+
+def test_colour_by_k_means_clusters(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.selectbox(key="explorer_colour").set_value("cluster").run()
+    at.number_input(key="explorer_k").set_value(3).run()
+    assert not at.exception
+    spec = chart(at, "explorer_map")
+    assert [t["name"] for t in spec["data"]] == ["cluster 0", "cluster 1", "cluster 2"]
+    assert sorted(map_rows(spec).tolist()) == list(range(100))
+    assert spec["layout"]["legend"]["title"]["text"] == "k-means (k=3)"
+
+
+# --- the query ----------------------------------------------------------------------------------
+
+
+def test_query_ranks_the_seed_set_and_is_marked_on_the_map(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.selectbox(key="explorer_sample").set_value("seed").run()
+    assert metrics(at)["Texts"] == "3"
+    show_tab(at, "Query")
+    at.text_input(key="explorer_query").input("best selling music artists").run()
+    assert not at.exception and not at.warning
+
+    # The query is one of the three texts: left out by default, so the best *other* match leads.
+    ranking = table(at, "explorer_ranking_table")
+    assert ranking["text"].tolist() == ["Michael Jackson", "AI Model Hub"]
+    assert ranking["cosine"].tolist()[0] == pytest.approx(0.385, abs=0.01)  # FACTS.md
+    assert ranking["cosine"].is_monotonic_decreasing
+    bars = chart(at, "explorer_ranking")["data"][0]
+    assert bars["type"] == "bar"
+    assert array(bars["x"]).tolist() == pytest.approx(ranking["cosine"].tolist(), abs=1e-6)
+    at.checkbox(key="explorer_query_exclude").uncheck().run()
+    ranking = table(at, "explorer_ranking_table")
+    assert ranking["text"].tolist()[:2] == ["best selling music artists", "Michael Jackson"]
+    assert ranking["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-5)
+
+    show_tab(at, "Map")
+    spec = chart(at, "explorer_map")
+    query = next(t for t in spec["data"] if t.get("name") == "query")
+    assert "best selling music artists" in query["hovertext"][0]
+    assert "same PCA that made the map" in captions(at)
+    # The query typed in the other tab is kept while the tab is closed.
+    assert at.session_state["explorer_query"] == "best selling music artists"
+
+
+def test_query_on_topics_finds_the_topic(make_app):
+    at = open_explorer(make_app, explorer_method="pca", explorer_tab="Query")
+    at.text_input(key="explorer_query").input("a rocket launch to the moon").run()
+    ranking = table(at, "explorer_ranking_table")
+    assert len(ranking) == 10
+    assert (ranking["label"].head(5) == "space").all()
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_two_texts_with_umap_explain_and_fall_back_to_pca(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.radio(key="explorer_source").set_value("paste").run()
+    at.text_area(key="explorer_paste").input("The cat sat on the mat.\nStock markets fell sharply.").run()
+    at.segmented_control(key="explorer_method").set_value("umap").run()
+    assert not at.exception and not at.error
+    assert "UMAP needs at least 3 texts; you have 2. Showing PCA instead." in messages(at.info)
+    spec = chart(at, "explorer_map")
+    assert sorted(map_rows(spec).tolist()) == [0, 1]
+    assert "PCA of 2 texts" in captions(at)
+
+    at.segmented_control(key="explorer_method").set_value("tsne").run()
+    assert "t-SNE needs at least 3 texts" in messages(at.info)
+    at.segmented_control(key="explorer_dims").set_value(3).run()
+    assert not at.exception and has_chart(at, "explorer_map_3d")
+
+    show_tab(at, "Pairs")
+    assert len(table(at, "explorer_pairs_most")) == 1
+
+
+def test_one_text_and_empty_input_never_raise(make_app):
+    at = open_explorer(make_app, explorer_method="umap", explorer_source="paste")
+    at.text_area(key="explorer_paste").input("Only one line").run()
+    assert not at.exception
+    assert "Showing PCA instead" in messages(at.info)
+    for tab in ("Heatmap", "Query", "Pairs"):
+        show_tab(at, tab)
+    assert "Pairs need at least two texts." in messages(at.info)
+
+    at.text_area(key="explorer_paste").input("   \n  ").run()
+    assert not at.exception
+    assert "Paste some texts" in messages(at.info)
+    assert not at.metric and not at.get("plotly_chart")
+
+
+# --- selection -------------------------------------------------------------------------------------
+
+
+def _selection_event(rows: list[int]) -> dict:
+    # What st.plotly_chart(on_select="rerun") returns: point_index counts within a trace,
+    # customdata carries the row.
+    points = [
+        {"curve_number": 0, "point_number": i, "point_index": i, "customdata": [r]}
+        for i, r in enumerate(rows)
+    ]
+    return {"selection": {"points": points, "point_indices": list(range(len(rows))), "box": [], "lasso": []}}
+
+
+def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    texts = at.session_state[state.TEXTS].texts
+    at.session_state["explorer_map"] = _selection_event([7, 42])
+    at.run()
+    assert not at.exception
+    assert "2 selected" in messages(at.subheader)
+    frame = table(at, "explorer_selection_table")
+    assert len(frame) == 2 * 5
+    assert frame["text"].drop_duplicates().tolist() == [texts[7], texts[42]]
+    assert frame["rank"].tolist() == [1, 2, 3, 4, 5] * 2
+    assert not frame["neighbour"].isin([texts[7]]).iloc[:5].any()
+    assert frame.groupby("row")["cosine"].apply(lambda s: s.is_monotonic_decreasing).all()
+    downloads = {b.key: b for b in at.get("download_button")}
+    assert not downloads["explorer_download_selected"].proto.disabled
+
+    # The chart is redrawn without the event (another tab, a new figure): the rows stay.
+    del at.session_state["explorer_map"]
+    show_tab(at, "Query")
+    show_tab(at, "Map")
+    assert "2 selected" in messages(at.subheader)
+    at.selectbox(key="explorer_colour").set_value("cluster").run()
+    assert "2 selected" in messages(at.subheader)
+    at.number_input(key="explorer_neighbours_k").set_value(2).run()
+    assert len(table(at, "explorer_selection_table")) == 4
+
+    # Other texts: the old selection does not apply to them.
+    at.selectbox(key="explorer_sample").set_value("seed").run()
+    assert "selected" not in messages(at.subheader)
+
+
+def test_selection_helpers_map_customdata_to_rows(make_app):
+    from embedcore import charts
+    from embedcore.explore import neighbours_frame
+
+    # The event shape Streamlit returns; rows come from customdata, not point_index.
+    event = _selection_event([12, 3])
+    assert charts.selected_rows(event) == [3, 12]
+    vectors = np.eye(4, dtype=np.float32) + 0.1
+    frame = neighbours_frame(vectors, charts.selected_rows(event)[:1], ["a", "b", "c", "d"], k=2)
+    assert frame["text"].tolist() == ["d", "d"]
+
+
+# --- the API provider: a click, and the last good result kept -------------------------------------
+
+API_DIMS = 1024
+
+
+def _fixture_vector(text: str) -> list[float]:
+    # Test fixture only: deterministic unit vectors standing in for a paid API's answers.
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    v = np.random.default_rng(seed).standard_normal(API_DIMS).astype(np.float32)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+class FakeApi:
+    """An OpenAI-compatible /v1/models and /v1/embeddings that can be told to refuse."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.refuse = False
+        self.embedded: list[str] = []
+        self.url = f"http://127.0.0.1:{server.port}/v1"
+        server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
+        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
+
+    def _models(self, request: Request) -> Response:
+        data = [{"id": "BAAI/bge-m3", "object": "model", "created": 1700000000, "owned_by": "test"}]
+        return Response(json.dumps({"object": "list", "data": data}), content_type="application/json")
+
+    def _embeddings(self, request: Request) -> Response:
+        if self.refuse:
+            body = {"error": {"message": "Unauthorized", "type": "invalid_request_error"}}
+            return Response(json.dumps(body), status=401, content_type="application/json")
+        payload = request.get_json()
+        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+        self.embedded += texts
+        body = {
+            "object": "list",
+            "model": payload["model"],
+            "data": [
+                {"object": "embedding", "index": i, "embedding": _fixture_vector(t)}
+                for i, t in enumerate(texts)
+            ],
+            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+        }
+        return Response(json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def api():
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield FakeApi(server)
+    server.clear()
+    server.stop()
+
+
+def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fails(make_app, api):
+    at = open_explorer(
+        make_app, **{state.PROVIDER_KIND: "custom", state.BASE_URL: api.url, "explorer_method": "pca"}
+    )
+    # Nothing is sent before the click (it would cost money).
+    assert api.embedded == []
+    assert "Press **Embed**" in messages(at.info)
+    assert not at.get("plotly_chart")
+
+    at.button(key="explorer_embed").click().run()
+    assert not at.exception and not at.error
+    assert len(api.embedded) == 100
+    assert metrics(at)["Dimensions"] == str(API_DIMS)
+    assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
+
+    # New texts, and the endpoint now refuses: the error is shown, the 100-text map stays.
+    api.refuse = True
+    at.selectbox(key="explorer_sample").set_value("seed").run()
+    assert "Showing the previous result (100 texts" in messages(at.info)
+    at.button(key="explorer_embed").click().run()
+    assert not at.exception
+    assert at.error  # the friendly 401 message
+    assert metrics(at)["Texts"] == "100"
+    assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))

@@ -1,0 +1,270 @@
+"""Streamlit glue of the similarity explorer (``pages/explorer.py``): caches, selection, query vectors.
+
+The maths is in :mod:`embedcore.explore`, :mod:`embedcore.similarity` and
+:mod:`embedcore.projection`; this module only decides what to keep between reruns:
+
+- cached computations keyed by a *digest* of the vectors, with the arrays passed as
+  ``_underscore`` arguments so Streamlit never hashes them (a 10k × 1024 array would cost
+  ~40 ms per call);
+- the rows selected on the map, kept in session state so they survive reruns in which the
+  chart is not drawn (another tab) or is redrawn with new colours;
+- the vector of a typed query, per endpoint and model, so a display change never re-embeds it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from embedcore import charts
+from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
+from embedcore.projection import ProjectionResult, project_with_info
+from ui.compute import vectors_digest
+
+#: Display names of the projection methods.
+METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+
+#: Session key: ``{"dataset": str, "rows": list[int]}`` — the rows selected on the map.
+SELECTION = "explorer_selection"
+#: Session key: ``{(endpoint_id, model, text): ndarray (d,)}`` — recent query vectors.
+_QUERY_VECTORS = "explorer_query_vectors"
+#: Session key: ``{dataset: digest}`` — digests of recent result vectors.
+_DIGESTS = "explorer_digests"
+_MAX_MEMO = 8
+
+#: Above this many points UMAP is worth a PCA preview even when numba is compiled.
+UMAP_PREVIEW_ABOVE = 2_000
+#: Above this many points t-SNE gets a PCA preview.
+TSNE_PREVIEW_ABOVE = 1_000
+
+
+def seed(key: str, value: Any) -> None:
+    """Give a widget its starting value through session state (no ``value=``/``default=``).
+
+    Setting both a default and session state makes Streamlit warn; seeding once keeps the
+    user's choice afterwards.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _remember(store_key: str, key: Any, value: Any) -> Any:
+    memo: dict = st.session_state.setdefault(store_key, {})
+    memo.pop(key, None)
+    memo[key] = value
+    while len(memo) > _MAX_MEMO:
+        memo.pop(next(iter(memo)))
+    return value
+
+
+def digest_for(dataset: str, vectors: np.ndarray) -> str:
+    """:func:`ui.compute.vectors_digest` of ``vectors``, computed once per dataset and session."""
+    memo: dict = st.session_state.get(_DIGESTS, {})
+    if dataset in memo:
+        return memo[dataset]
+    return _remember(_DIGESTS, dataset, vectors_digest(vectors))
+
+
+# --- projections ------------------------------------------------------------------------------
+
+# Keys of projections already computed in this process: tells the page whether a UMAP will
+# come straight from the cache or is worth a PCA preview first. If Streamlit evicted one,
+# the only cost is a missing preview.
+_computed: set[tuple] = set()
+_computed_lock = threading.Lock()
+
+
+def _projection_key(digest: str, method: str, n_components: int, random_state: int, params: Mapping) -> tuple:
+    return (digest, method, int(n_components), int(random_state), tuple(sorted(params.items())))
+
+
+# cache_data, not ui.compute.cached_projection: the page also shows the result's notes
+# ("n_neighbors lowered to 4 ...") and timing, which `project` drops.
+@st.cache_data(show_spinner=False, max_entries=24)
+def _projection(
+    digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors
+) -> ProjectionResult:
+    # use_cache=False: this cache already holds the result; projection's own LRU would hash
+    # the whole array again and keep a second copy.
+    return project_with_info(
+        _vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
+    )
+
+
+def projection(
+    vectors: np.ndarray,
+    digest: str,
+    method: str,
+    n_components: int,
+    *,
+    random_state: int = 42,
+    params: Mapping | None = None,
+) -> ProjectionResult:
+    """:func:`embedcore.projection.project_with_info`, cached across reruns and sessions.
+
+    Returns
+    -------
+    ProjectionResult
+        ``coords`` of shape (n, n_components), float32, plus notes and timing.
+    """
+    params = dict(params or {})
+    key = _projection_key(digest, method, n_components, random_state, params)
+    result = _projection(*key, vectors)
+    with _computed_lock:
+        _computed.add(key)
+    return result
+
+
+def projection_ready(
+    digest: str, method: str, n_components: int, *, random_state: int = 42, params: Mapping | None = None
+) -> bool:
+    """Was this projection computed in this process (so it will come from the cache)?"""
+    with _computed_lock:
+        return _projection_key(digest, method, n_components, random_state, dict(params or {})) in _computed
+
+
+def needs_preview(method: str, n: int) -> bool:
+    """Will ``method`` on ``n`` points take long enough to show a PCA first?
+
+    UMAP: more than :data:`UMAP_PREVIEW_ABOVE` points, or numba has not finished compiling
+    in this process (the first fit then spends 10-40 s compiling). t-SNE: more than
+    :data:`TSNE_PREVIEW_ABOVE` points.
+    """
+    if method == "umap":
+        from embedcore.projection import is_warm
+
+        return n > UMAP_PREVIEW_ABOVE or not is_warm()
+    return method == "tsne" and n > TSNE_PREVIEW_ABOVE
+
+
+def projection_summary(result: ProjectionResult, n: int) -> str:
+    """A caption: method, point count, the parameters that matter, and the time the fit took."""
+    p = result.params
+    details = {
+        "umap": f"n_neighbors {p.get('n_neighbors')}, min_dist {p.get('min_dist')}",
+        "tsne": f"perplexity {float(p.get('perplexity', 0)):g}",
+        "pca": "unit-normalised vectors",
+    }[result.method]
+    took = "under 0.1 s" if result.seconds < 0.1 else f"{result.seconds:.1f} s"
+    return f"{METHOD_NAMES[result.method]} of {n:,} texts · {details} · computed in {took}"
+
+
+# --- other cached maths -----------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Clustering…", max_entries=16)
+def _kmeans(digest: str, k: int, _vectors) -> np.ndarray:
+    from embedcore.similarity import kmeans_labels
+
+    return kmeans_labels(_vectors, k)
+
+
+def kmeans(vectors: np.ndarray, digest: str, k: int) -> np.ndarray:
+    """:func:`embedcore.similarity.kmeans_labels`, cached: ndarray of shape (n,), int64."""
+    return _kmeans(digest, int(k), vectors)
+
+
+@st.cache_data(show_spinner="Ordering rows…", max_entries=16)
+def _heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> np.ndarray:
+    return heatmap_rows(_vectors, None if rows is None else list(rows), clustered=clustered)
+
+
+def heatmap_order(
+    vectors: np.ndarray, digest: str, rows: Sequence[int] | None = None, *, clustered: bool = True
+) -> np.ndarray:
+    """:func:`embedcore.explore.heatmap_rows`, cached: row indices in display order."""
+    return _heatmap_rows(digest, None if rows is None else tuple(int(r) for r in rows), clustered, vectors)
+
+
+@st.cache_data(show_spinner="Finding pairs…", max_entries=16)
+def _pairs(dataset: str, digest: str, n: int, largest: bool, _vectors, _texts, _labels):
+    return pairs_frame(_vectors, _texts, _labels, n=n, largest=largest)
+
+
+def pairs(
+    vectors: np.ndarray,
+    digest: str,
+    dataset: str,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    *,
+    n: int,
+    largest: bool,
+):
+    """:func:`embedcore.explore.pairs_frame`, cached per dataset (texts) and vectors."""
+    return _pairs(dataset, digest, int(n), bool(largest), vectors, texts, labels)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _placement(projection_key: tuple, query_key: tuple, _query, _vectors, _coords) -> QueryPlacement:
+    return place_query(_query, _vectors, _coords, projection_key[1])
+
+
+def placement(
+    query_vector: np.ndarray,
+    query_key: tuple,
+    vectors: np.ndarray,
+    coords: np.ndarray,
+    digest: str,
+    method: str,
+    n_components: int,
+    *,
+    random_state: int,
+    params: Mapping,
+) -> QueryPlacement:
+    """:func:`embedcore.explore.place_query` for a query on a map, cached per map and query."""
+    key = _projection_key(digest, method, n_components, random_state, dict(params))
+    return _placement(key, query_key, query_vector, vectors, coords)
+
+
+# --- the map selection ------------------------------------------------------------------------
+
+
+def remember_selection(widget_key: str, dataset: str) -> None:
+    """``on_select`` callback of the map: keep the selected rows for ``dataset``.
+
+    Called by Streamlit only when the user changes the selection (including clearing it with
+    a double-click), so a chart redrawn empty after a tab switch does not erase it.
+    """
+    event = st.session_state.get(widget_key)
+    st.session_state[SELECTION] = {"dataset": dataset, "rows": charts.selected_rows(event)}
+
+
+def selection(dataset: str, event: Mapping | None = None) -> list[int]:
+    """Rows selected on the map for ``dataset`` (sorted; empty when none or another dataset).
+
+    ``event`` is what ``st.plotly_chart(on_select=...)`` returned this run: a non-empty
+    selection in it wins (and is remembered), otherwise the remembered rows are used.
+    """
+    rows = charts.selected_rows(event) if event else []
+    if rows:
+        st.session_state[SELECTION] = {"dataset": dataset, "rows": rows}
+        return rows
+    saved = st.session_state.get(SELECTION) or {}
+    return list(saved.get("rows", [])) if saved.get("dataset") == dataset else []
+
+
+# --- the query --------------------------------------------------------------------------------
+
+
+def query_vector(provider, model: str, text: str) -> np.ndarray:
+    """The embedding of one query, shape (d,), float32; remembered per endpoint, model and text.
+
+    Calls the provider directly rather than :func:`ui.compute.embed_texts`, whose per-session
+    result store holds the corpus results a page needs: a few queries would push them out.
+
+    Raises
+    ------
+    embedcore.errors.EmbedcoreError
+        Whatever the provider raises (wrap in ``friendly_errors``).
+    """
+    key = (provider.endpoint_id, model, text)
+    memo: dict = st.session_state.get(_QUERY_VECTORS, {})
+    if key in memo:
+        return memo[key]
+    result = provider.embed([text], model)
+    return _remember(_QUERY_VECTORS, key, np.asarray(result.vectors[0], dtype=np.float32))
