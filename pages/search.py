@@ -1,0 +1,394 @@
+"""Semantic search: named document collections, embedded once and kept on disk, searched by meaning."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pandas as pd
+import streamlit as st
+
+from embedcore import charts, search
+from embedcore.errors import EmbedcoreError, InputError
+from ui.collection_store import collection_store, forget_loaded, load_collection
+from ui.compute import cached_projection
+from ui.errors import friendly_errors
+from ui.extra_tables import collections_frame
+from ui.models_picker import (
+    find_option,
+    model_options,
+    pick_model,
+    prepare,
+    provider_for,
+    sidebar_option,
+)
+
+_SELECT = "search_collection"
+_MODEL = "search_model"
+_PENDING = "search_pending_select"
+_NOTICE = "search_notice"
+_CONFIRM = "search_confirm_delete"
+_LAST = "search_last"
+
+
+def _option_for(info, options):
+    """The model option that can search collection ``info`` here, or None."""
+    option = find_option(options, info.model, prefer="local" if info.endpoint_id == "local:" else "api")
+    if option is None:
+        return None
+    try:
+        return option if provider_for(option).endpoint_id == info.endpoint_id else None
+    except EmbedcoreError:  # the API connection is misconfigured; the sidebar says why
+        return None
+
+
+def _follow_collection() -> None:
+    # Choosing another collection selects the model that made it, when it is on offer.
+    name = st.session_state.get(_SELECT)
+    store = collection_store()
+    if name and store.exists(name):
+        option = _option_for(store.info(name), model_options())
+        if option is not None:
+            st.session_state[_MODEL] = option.key
+
+
+@contextmanager
+def _progress(label: str, spinner: str):
+    """A spinner, and a progress bar for multi-batch calls; yields the progress callback."""
+    bar = st.empty()
+
+    def progress(done: int, total: int) -> None:
+        if total and done < total:
+            bar.progress(done / total, text=f"{label}: {done:,} / {total:,} chunks")
+
+    try:
+        with st.spinner(spinner):
+            yield progress
+    finally:
+        bar.empty()
+
+
+def _built(report: search.BuildReport, verb: str, problems: list[str] | None = None) -> None:
+    """Remember what happened, select the collection and start the page again with it."""
+    forget_loaded()
+    emb = report.embedding
+    tokens = f", {emb.total_tokens:,} tokens" if emb.total_tokens else ""
+    cached = f", {emb.cached:,} from the cache" if emb.cached else ""
+    st.session_state[_NOTICE] = (
+        f"{verb} **{report.info.name}**: {report.chunks:,} chunks from {report.documents} document(s) "
+        f"in {report.seconds:.1f} s{tokens}{cached}.",
+        [*(problems or []), *emb.warnings],
+    )
+    st.session_state[_PENDING] = report.info.name
+    st.session_state.pop(_LAST, None)
+    st.rerun()
+
+
+st.title("Semantic search", anchor=False)
+st.caption(
+    "Upload documents, split them into chunks and embed them once; then search them by meaning. "
+    "Collections are kept on disk: reopening one costs no embedding calls."
+)
+
+store = None
+with friendly_errors():
+    store = collection_store()
+if store is None:
+    st.stop()
+
+# A collection built or re-embedded on the previous run becomes the selected one.
+if _PENDING in st.session_state:
+    st.session_state[_SELECT] = st.session_state.pop(_PENDING)
+    st.session_state.pop(_MODEL, None)
+notice = st.session_state.pop(_NOTICE, None)
+if notice:
+    st.success(notice[0], icon=":material/check_circle:")
+    for warning in notice[1]:
+        st.warning(warning, icon=":material/warning:")
+
+infos = store.list()
+by_name = {i.name: i for i in infos}
+options = model_options()
+if not options:
+    st.warning(
+        "No model is available: the bundled models are not installed here and no API is connected. "
+        "Choose an API in the sidebar.",
+        icon=":material/cloud_off:",
+    )
+    st.stop()
+
+left, right = st.columns([3, 2], vertical_alignment="bottom")
+info = None
+if infos:
+    if st.session_state.get(_SELECT) not in by_name:
+        st.session_state[_SELECT] = infos[0].name
+    chosen_name = left.selectbox(
+        "Collection",
+        list(by_name),
+        key=_SELECT,
+        on_change=_follow_collection,
+        format_func=lambda n: f"{n} · {by_name[n].n_chunks:,} chunks",
+    )
+    info = by_name[chosen_name]
+else:
+    left.info(
+        "No collections yet: build the sample collection to try search at once, or upload documents.",
+        icon=":material/library_books:",
+    )
+default = (_option_for(info, options) if info else None) or sidebar_option(options) or options[0]
+option = pick_model(
+    "Model",
+    options,
+    key=_MODEL,
+    default=default,
+    container=right,
+    help="Embeds new collections and queries. A collection can only be searched with the model that made it.",
+)
+
+limit = search.token_limit(option.model)
+
+# --- making collections ----------------------------------------------------------------------------
+
+with st.expander("New collection", icon=":material/library_add:", expanded=not infos):
+    sample_exists = search.SAMPLE_COLLECTION in by_name
+    st.markdown(
+        f"**Sample collection** — the built-in *topics* texts as five short documents (music, sports, "
+        f"cooking, space, programming), chunked by {search.SAMPLE_CHUNK_SIZE} words."
+    )
+    if st.button(
+        "Open the sample collection" if sample_exists else f"Build the sample collection with {option.model}",
+        key="search_sample",
+        icon=":material/auto_awesome:",
+    ):
+        if sample_exists:
+            st.session_state[_PENDING] = search.SAMPLE_COLLECTION
+            st.rerun()
+        with friendly_errors():
+            provider = provider_for(option)
+            prepare(provider, option.model)
+            with _progress(
+                "Embedding the sample", f"Embedding the sample collection with {option.model}…"
+            ) as progress:
+                report = search.build_collection(
+                    store,
+                    search.SAMPLE_COLLECTION,
+                    search.sample_documents(),
+                    provider,
+                    option.model,
+                    chunk_size=search.SAMPLE_CHUNK_SIZE,
+                    overlap=search.SAMPLE_OVERLAP,
+                    limit=limit,
+                    progress=progress,
+                )
+            _built(report, "Built")
+
+    st.divider()
+    with st.form("search_new", border=False):
+        st.markdown("**Your documents**")
+        files = st.file_uploader(
+            "TXT, Markdown, CSV, JSON Lines or PDF",
+            type=list(search.DOCUMENT_TYPES),
+            accept_multiple_files=True,
+            key="search_files",
+        )
+        name = st.text_input("Collection name", key="search_new_name", placeholder="e.g. Product manuals")
+        c1, c2 = st.columns(2)
+        size = c1.number_input(
+            "Chunk size (words)", min_value=10, max_value=2000, value=200, step=10, key="search_chunk_size"
+        )
+        overlap = c2.number_input(
+            "Overlap (words)",
+            min_value=0,
+            max_value=500,
+            value=40,
+            step=5,
+            key="search_overlap",
+            help="Words repeated from the end of the previous chunk, so a passage cut in two is still found.",
+        )
+        st.caption(f":material/straighten: {limit.note}")
+        submitted = st.form_submit_button(
+            f"Build with {option.model}", type="primary", icon=":material/build:"
+        )
+    if submitted:
+        with friendly_errors():
+            if not files:
+                raise InputError("Choose one or more files to build a collection from.")
+            if not name.strip():
+                raise InputError("Give the collection a name.")
+            documents, problems = search.read_documents((f.name, f.getvalue()) for f in files)
+            if not documents:
+                for problem in problems:
+                    st.warning(problem, icon=":material/description:")
+                raise InputError("None of the files could be read.")
+            provider = provider_for(option)
+            prepare(provider, option.model)
+            spinner = f"Chunking and embedding {len(documents)} document(s) with {option.model}…"
+            with _progress("Embedding", spinner) as progress:
+                report = search.build_collection(
+                    store,
+                    name,
+                    documents,
+                    provider,
+                    option.model,
+                    chunk_size=int(size),
+                    overlap=int(overlap),
+                    limit=limit,
+                    progress=progress,
+                )
+            _built(report, "Built", problems)
+
+if info is None:
+    st.stop()
+
+# --- the selected collection ---------------------------------------------------------------------
+
+st.dataframe(
+    collections_frame([info]),
+    hide_index=True,
+    width="stretch",
+    column_config={"name": st.column_config.TextColumn(width="medium")},
+)
+with st.expander(f"Documents ({info.n_documents})", icon=":material/description:"):
+    st.dataframe(
+        pd.DataFrame(store.documents(info.name), columns=["document", "chunks"]),
+        hide_index=True,
+        width="stretch",
+    )
+    if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
+        st.session_state[_CONFIRM] = info.name
+
+if st.session_state.get(_CONFIRM) == info.name:
+    st.warning(
+        f"Delete **{info.name}** and its {info.n_chunks:,} chunks? This cannot be undone "
+        "(the embedding cache keeps the vectors, so rebuilding it costs no API calls).",
+        icon=":material/delete_forever:",
+    )
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete it", key="search_delete_yes", type="primary", width="stretch"):
+        with friendly_errors():
+            store.delete(info.name)
+            forget_loaded()
+            for key in (_CONFIRM, _SELECT, _LAST, _MODEL):
+                st.session_state.pop(key, None)
+            st.session_state[_NOTICE] = (f"Deleted **{info.name}**.", [])
+            st.rerun()
+    if no.button("Cancel", key="search_delete_no", width="stretch"):
+        st.session_state.pop(_CONFIRM, None)
+        st.rerun()
+
+provider = None
+problem = None
+with friendly_errors():
+    provider = provider_for(option)
+    problem = search.collection_mismatch(info, provider.endpoint_id, option.model)
+if provider is None:
+    st.stop()
+if problem:
+    st.warning(problem, icon=":material/sync_problem:")
+    use_own, reembed = st.columns(2)
+    own = _option_for(info, options)
+    if own is not None:
+        use_own.button(
+            f"Search with {info.model}",
+            key="search_use_own",
+            on_click=lambda: st.session_state.update({_MODEL: own.key}),
+            width="stretch",
+        )
+    else:
+        use_own.caption(
+            f"{info.model} at {info.endpoint_id} is not reachable with the current connection "
+            "(choose that endpoint in the sidebar)."
+        )
+    if reembed.button(
+        f"Re-embed as a new collection with {option.model}",
+        key="search_reembed",
+        icon=":material/autorenew:",
+        width="stretch",
+        help=f"Embeds the {info.n_chunks:,} chunks again; the original collection stays as it is.",
+    ):
+        with friendly_errors():
+            prepare(provider, option.model)
+            spinner = f"Re-embedding {info.n_chunks:,} chunks with {option.model}…"
+            with _progress("Re-embedding", spinner) as progress:
+                report = search.reembed_collection(
+                    store, info.name, provider, option.model, progress=progress
+                )
+            _built(report, "Re-embedded into")
+
+# --- searching --------------------------------------------------------------------------------------
+
+chunks, vectors = [], None
+with friendly_errors():
+    chunks, vectors = load_collection(info)
+
+with st.form("search_form", border=False):
+    q_col, k_col, go_col = st.columns([6, 2, 1], vertical_alignment="bottom")
+    query = q_col.text_input("Query", key="search_query", placeholder="What are you looking for?")
+    k = k_col.number_input("Results", min_value=1, max_value=50, value=5, key="search_k")
+    asked = go_col.form_submit_button("Search", type="primary", disabled=bool(problem), width="stretch")
+
+if asked:
+    with friendly_errors():
+        result = search.search(provider, option.model, query, chunks, vectors, k=int(k), info=info)
+        st.session_state[_LAST] = (info.name, info.created, result)
+
+last = st.session_state.get(_LAST)
+result = last[2] if last and last[0] == info.name and last[1] == info.created else None
+if result is not None:
+    emb = result.embedding
+    st.caption(
+        f"“{result.query}” · embedded in {emb.elapsed * 1000:.0f} ms"
+        + (" (from the cache)" if emb.cached else f", {emb.total_tokens} tokens" if emb.total_tokens else "")
+    )
+    st.dataframe(
+        result.to_frame(),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "rank": st.column_config.NumberColumn(width="small"),
+            "score": st.column_config.ProgressColumn(
+                "score", format="%.3f", min_value=0.0, max_value=1.0, help="Cosine similarity to the query."
+            ),
+            "chunk": st.column_config.NumberColumn("chunk #", help="Position of the chunk in its document."),
+            "characters": st.column_config.TextColumn(help="Where the chunk sits in the document."),
+            "text": st.column_config.TextColumn(width="large"),
+        },
+    )
+
+# --- the map ---------------------------------------------------------------------------------------
+
+if vectors is not None and len(chunks):
+    st.subheader("Map of the collection", anchor=False)
+    method = st.radio(
+        "Projection",
+        ["pca", "umap"],
+        format_func=str.upper,
+        horizontal=True,
+        key="search_projection",
+        help="PCA is instant; UMAP shows neighbourhoods better (a few seconds the first time).",
+    )
+    coords = None
+    with friendly_errors():
+        coords = cached_projection(vectors, method)
+    if coords is not None:
+        query_point = None
+        if result is not None:
+            query_point = (search.query_position(coords, result.rows, result.scores), result.query)
+        st.plotly_chart(
+            charts.scatter_figure(
+                coords,
+                [c.text for c in chunks],
+                color=[c.source for c in chunks],
+                color_title="document",
+                highlight=result.rows.tolist() if result is not None else None,
+                query_point=query_point,
+                uirevision=f"{info.name}-{method}",
+            ),
+            key="search_map",
+            width="stretch",
+            theme=None,
+        )
+        if result is not None:
+            st.caption(
+                "Outlined: the query's results. The star sits among them (weighted by score); the map "
+                "itself does not move between queries."
+            )

@@ -1,0 +1,224 @@
+"""Models from more than one provider at once: the bundled ones beside the sidebar's API endpoint.
+
+The Compare, Search and Languages pages mix models: the bundled MiniLM and its static
+distillation are always offered (when installed), and the models the sidebar's API
+connection serves are offered beside them. Each needs its own provider object; both come
+from :func:`ui.connection.get_provider`, so caches, clients and rate limits stay shared.
+
+Results are kept per session and page (``store``) under ``(endpoint_id, model, texts digest)``,
+like :mod:`ui.compute`, so a rerun or a page switch never calls a provider again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import streamlit as st
+
+from embedcore import catalog
+from embedcore.errors import EmbedcoreError
+from embedcore.types import EmbeddingResult, Provider
+from ui import state
+from ui.compute import texts_digest
+from ui.connection import (
+    Connection,
+    available_models,
+    current_connection,
+    current_model,
+    get_provider,
+    local_available,
+)
+
+LOCAL, API = "local", "api"
+#: Results kept per page store (each an (n, d) float32 array).
+MAX_STORED = 8
+STATIC_BUILD_MESSAGE = (
+    "Building the static model2vec model from all-MiniLM-L6-v2. This happens once on this machine "
+    "(about 20-40 s, longer when the machine is busy); it is saved to disk and loads instantly afterwards…"
+)
+_LOCAL_CONNECTION = Connection(kind="local", base_url=None)
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """A model and the provider that serves it.
+
+    Attributes
+    ----------
+    source : {"local", "api"}
+        The bundled models, or the sidebar's API connection.
+    model : str
+    host : str
+        The API's host name, for labels ("" for local models).
+    """
+
+    source: str
+    model: str
+    host: str = ""
+
+    @property
+    def key(self) -> str:
+        """A stable string for widgets: ``"local|<model>"`` or ``"api|<model>"``."""
+        return f"{self.source}|{self.model}"
+
+    @property
+    def label(self) -> str:
+        where = "bundled, offline" if self.source == LOCAL else (self.host or "API")
+        return f"{self.model} · {where}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.source == LOCAL
+
+
+def local_option(model: str = catalog.MINILM_ID) -> ModelOption:
+    return ModelOption(LOCAL, model)
+
+
+def model_options() -> list[ModelOption]:
+    """Every model a page can use now: bundled ones first, then the sidebar API's.
+
+    When the API's model listing fails (the sidebar shows why), the model chosen in the
+    sidebar is still offered, so a page can show the real error when it is used.
+    """
+    options: list[ModelOption] = []
+    if local_available():
+        options += [local_option(catalog.MINILM_ID), local_option(catalog.MINILM_STATIC_ID)]
+    conn = current_connection()
+    if conn.kind != "local":
+        host = urlsplit(conn.base_url or "").hostname or ""
+        try:
+            ids = [m.id for m in available_models(conn)]
+        except EmbedcoreError:
+            # Already shown in the sidebar; here only the chosen model is kept on offer.
+            ids = [st.session_state[state.MODEL]] if st.session_state.get(state.MODEL) else []
+        options += [ModelOption(API, model, host) for model in ids]
+    return options
+
+
+def find_option(
+    options: Sequence[ModelOption], model: str, *, prefer: str | None = None
+) -> ModelOption | None:
+    """The option serving ``model`` (from source ``prefer`` when both serve it), or None."""
+    matches = [o for o in options if o.model == model]
+    if prefer:
+        matches.sort(key=lambda o: o.source != prefer)
+    return matches[0] if matches else None
+
+
+def sidebar_option(options: Sequence[ModelOption]) -> ModelOption | None:
+    """The option matching the sidebar's model and provider."""
+    kind = st.session_state.get(state.PROVIDER_KIND, "local")
+    return find_option(options, current_model(), prefer=LOCAL if kind == "local" else API)
+
+
+def pick_model(
+    label: str,
+    options: Sequence[ModelOption],
+    *,
+    key: str,
+    default: ModelOption | None = None,
+    help: str | None = None,
+    container=None,
+) -> ModelOption | None:
+    """A selectbox over ``options`` (value: :attr:`ModelOption.key`); returns the chosen option.
+
+    The widget keeps its choice across reruns; when that choice is no longer offered (the
+    sidebar changed provider) it falls back to ``default``, else the first option.
+    """
+    if not options:
+        return None
+    by_key = {o.key: o for o in options}
+    if st.session_state.get(key) not in by_key:
+        st.session_state[key] = (
+            default.key if default is not None and default.key in by_key else options[0].key
+        )
+    where = container if container is not None else st
+    chosen = where.selectbox(label, list(by_key), key=key, format_func=lambda k: by_key[k].label, help=help)
+    return by_key[chosen]
+
+
+def provider_for(option: ModelOption) -> Provider:
+    """The provider serving ``option`` (shared objects; raises what ``get_provider`` raises)."""
+    if option.is_local:
+        return get_provider(_LOCAL_CONNECTION)
+    conn = current_connection()
+    if conn.kind == "local":
+        raise EmbedcoreError(
+            f"{option.model} needs the API connection; choose IONOS or an OpenAI-compatible URL in the sidebar."
+        )
+    return get_provider(conn)
+
+
+def provider_for_endpoint(endpoint_id: str) -> Provider | None:
+    """The provider for a recorded endpoint id, when this session can reach it (else None)."""
+    if endpoint_id == "local:":
+        return get_provider(_LOCAL_CONNECTION) if local_available() else None
+    conn = current_connection()
+    if conn.kind == "local":
+        return None
+    provider = get_provider(conn)
+    return provider if provider.endpoint_id == endpoint_id else None
+
+
+def static_model_pending(provider: Provider, model: str) -> bool:
+    """True when ``model`` is the static model and it still has to be built on this machine."""
+    if model != catalog.MINILM_STATIC_ID or not hasattr(provider, "static_model_path"):
+        return False
+    path = provider.static_model_path()
+    # The same two files LocalModel checks before loading a build.
+    return not ((path / "model.safetensors").is_file() and (path / "config.json").is_file())
+
+
+def prepare(provider: Provider, model: str) -> None:
+    """Build the static model first, under a spinner that says why it takes a while."""
+    if static_model_pending(provider, model):
+        with st.spinner(STATIC_BUILD_MESSAGE, show_time=True):
+            provider.load(model)
+
+
+def stored(option: ModelOption, texts: Sequence[str], *, store: str) -> EmbeddingResult | None:
+    """This session's result for ``option`` and ``texts`` in ``store``, or None (no call made)."""
+    provider = provider_for(option)
+    return st.session_state.get(store, {}).get((provider.endpoint_id, option.model, texts_digest(texts)))
+
+
+def embed_with(
+    option: ModelOption,
+    texts: Sequence[str],
+    *,
+    store: str,
+    progress_label: str = "Embedding",
+) -> EmbeddingResult:
+    """Embed ``texts`` with ``option``'s provider, once per session (kept in ``st.session_state[store]``).
+
+    Shows the static-model build spinner when needed and a progress bar for multi-batch calls.
+
+    Raises
+    ------
+    embedcore.errors.EmbedcoreError
+        Whatever the provider raises (wrap in ``friendly_errors``); stored results stay.
+    """
+    provider = provider_for(option)
+    key = (provider.endpoint_id, option.model, texts_digest(texts))
+    results: dict = st.session_state.setdefault(store, {})
+    if key in results:
+        return results[key]
+    prepare(provider, option.model)
+    bar = st.empty()
+
+    def progress(done: int, total: int) -> None:
+        if total and done < total:
+            bar.progress(done / total, text=f"{progress_label} · {option.model}: {done:,} / {total:,}")
+
+    try:
+        with st.spinner(f"{progress_label} {len(texts):,} texts with {option.model}…"):
+            result = provider.embed(list(texts), option.model, progress=progress)
+    finally:
+        bar.empty()
+    results[key] = result
+    while len(results) > MAX_STORED:
+        results.pop(next(iter(results)))
+    return result
