@@ -8,13 +8,18 @@ to a real HTTP server on 127.0.0.1 (pytest-httpserver).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from embedcore import catalog, search
+from ui import state
 
 MINILM = f"local|{catalog.MINILM_ID}"
 STATIC = f"local|{catalog.MINILM_STATIC_ID}"
@@ -263,3 +268,195 @@ def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app)
     at.button(key=build).click().run()
     assert "exists already" in messages(at.warning)
     assert len(frame_with(at, "rank")) == 2
+
+
+# --- Across languages --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_languages_page_scores_the_multilingual_sample_with_minilm(app):
+    at = open_page(app(), "pages/languages.py")
+    assert not at.error, messages(at.error)
+    assert at.selectbox(key="languages_model").value == MINILM
+    assert "trained on English only" in messages(at.info)
+    assert "**140** texts · 20 sentences · 7 languages" in messages(at.caption)
+
+    shown = metrics(at)
+    score = float(shown["Alignment score"].rstrip("%")) / 100
+    chance = float(shown["Chance level"].rstrip("%")) / 100
+    assert chance < score < 1.0  # better than chance, far from a multilingual model
+    assert float(shown["Cosine · translations"]) > float(shown["Cosine · other sentences"])
+
+    pairs, scatter = figures(at)[:2]
+    assert pairs["data"][0]["type"] == "heatmap" and pairs["data"][0]["x"] == [
+        "de",
+        "en",
+        "es",
+        "fr",
+        "it",
+        "nl",
+        "pt",
+    ]
+    names = [t.get("name") for t in scatter["data"]]
+    assert names[0] == "translations" and {"en", "de", "fr"} <= set(names)
+
+    per_sentence = frame_with(at, "similarity")
+    assert len(per_sentence) == 20 and {"en", "de", "nl"} <= set(per_sentence.columns)
+    assert list(per_sentence["accuracy"]) == sorted(per_sentence["accuracy"])
+    worst = frame_with(at, "mistakes")
+    assert len(worst) == 10 and "en: " in worst.loc[0, "versions"]
+    assert worst.loc[0, "mistakes"]  # the worst sentence failed somewhere: what was found instead
+
+
+@pytest.mark.slow
+def test_languages_page_reads_an_uploaded_table(app):
+    at = open_page(app(), "pages/languages.py")
+    at.radio(key="languages_source").set_value("upload").run()
+    csv = (
+        b"pair,lang,sentence\n"
+        b"1,en,Good morning\n1,de,Guten Morgen\n1,fr,Bonjour\n"
+        b"2,en,Thank you very much\n2,de,Vielen Dank\n2,fr,Merci beaucoup\n"
+        b"3,en,Where is the station?\n3,,Wo ist der Bahnhof?\n"
+    )
+    at.file_uploader(key="languages_upload").upload("pairs.csv", csv, "text/csv").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="languages_text_col").value == "sentence"
+    assert at.selectbox(key="languages_sentence_id_col").value == "pair"
+    assert at.selectbox(key="languages_language_col").value == "lang"
+    assert "**7** texts · 3 sentences · 3 languages" in messages(at.caption)
+    assert "without a sentence id or language" in messages(at.caption)
+
+    # One column for two roles is a clear warning, not a crash.
+    at.selectbox(key="languages_sentence_id_col").set_value("lang").run()
+    assert not at.exception and "three different columns" in messages(at.warning)
+
+
+# --- an OpenAI-compatible endpoint -------------------------------------------------------------------
+
+TOKEN = "test-token-0123456789"
+API_DIMS = {"BAAI/bge-m3": 1024, "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768}
+
+
+def _fixture_vector(text: str, dims: int) -> list[float]:
+    # Test fixture only: a deterministic unit vector per text, shaped like the real ones.
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    v = np.random.default_rng(seed).standard_normal(dims)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+class Endpoint:
+    """An IONOS-like server on 127.0.0.1: /v1/models and /v1/embeddings, 401 for a wrong token."""
+
+    def __init__(self, token: str) -> None:
+        self.server = HTTPServer(host="127.0.0.1", port=0)
+        self.server.start()
+        self.token = token
+        self.calls: list[tuple[str, int]] = []
+        self.server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
+        self.server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embed)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/v1"
+
+    def _refused(self, request: Request) -> Response | None:
+        if request.headers.get("Authorization") == f"Bearer {self.token}":
+            return None
+        body = {"error": {"message": "Unauthorized", "type": "invalid_request_error"}}
+        return Response(json.dumps(body), status=401, content_type="application/json")
+
+    def _models(self, request: Request) -> Response:
+        self.calls.append(("models", 0))
+        refused = self._refused(request)
+        if refused:
+            return refused
+        data = [{"id": m, "object": "model", "owned_by": "test"} for m in API_DIMS]
+        return Response(json.dumps({"object": "list", "data": data}), content_type="application/json")
+
+    def _embed(self, request: Request) -> Response:
+        payload = request.get_json()
+        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+        self.calls.append(("embeddings", len(texts)))
+        refused = self._refused(request)
+        if refused:
+            return refused
+        dims = API_DIMS[payload["model"]]
+        tokens = sum(len(t.split()) + 2 for t in texts)
+        body = {
+            "object": "list",
+            "model": payload["model"],
+            "data": [
+                {"object": "embedding", "index": i, "embedding": _fixture_vector(t, dims)}
+                for i, t in enumerate(texts)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return Response(json.dumps(body), content_type="application/json")
+
+    def stop(self) -> None:
+        self.server.clear()
+        if self.server.is_running():
+            self.server.stop()
+
+
+@pytest.fixture
+def endpoint():
+    started: list[Endpoint] = []
+
+    def start(token: str = TOKEN) -> Endpoint:
+        started.append(Endpoint(token))
+        return started[-1]
+
+    yield start
+    for e in started:
+        e.stop()
+
+
+def _api_state(url: str) -> dict:
+    return {state.PROVIDER_KIND: "custom", state.BASE_URL: url, state.MODEL: "BAAI/bge-m3"}
+
+
+def test_languages_page_explains_a_refused_token(app, endpoint):
+    api = endpoint(token="the-right-token")
+    at = app(secrets={"IONOS_API_TOKEN": "a-wrong-token", "base_url": api.url}, state=_api_state(api.url))
+    open_page(at, "pages/languages.py")
+    assert "refused the API token (HTTP 401)" in messages(at.sidebar.error)
+    # The API model is preferred for this page, and nothing is sent before the button.
+    assert at.selectbox(key="languages_model").value == "api|BAAI/bge-m3"
+    assert "Press **Measure alignment**" in messages(at.info)
+    assert ("embeddings", 140) not in api.calls
+
+    at.button(key="languages_run").click().run()
+    assert not at.exception
+    assert "refused the API token (HTTP 401)" in messages(at.main.error)
+    assert "Traceback" not in rendered(at) and "a-wrong-token" not in rendered(at)
+    assert not at.metric  # nothing pretends to be a result
+    # What was on screen stays: the texts and the choice of model.
+    assert "**140** texts" in messages(at.caption)
+    assert at.selectbox(key="languages_model").value == "api|BAAI/bge-m3"
+
+
+@pytest.mark.slow
+def test_compare_page_mixes_a_bundled_and_an_api_model(app, endpoint):
+    api = endpoint()
+    at = app(secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url}, state=_api_state(api.url))
+    open_page(at, "pages/compare.py")
+    labels = set(at.selectbox(key="compare_model_b").options)
+    assert {
+        "BAAI/bge-m3 · 127.0.0.1",
+        f"{catalog.MINILM_ID} · bundled, offline",
+        f"{catalog.MINILM_STATIC_ID} · bundled, offline",
+    } <= labels
+
+    at.selectbox(key="compare_model_b").set_value("api|BAAI/bge-m3").run()
+    assert "Press **Compare**" in messages(at.info)  # an API model waits for the button
+    assert not [c for c in api.calls if c[0] == "embeddings"]
+
+    at.button(key="compare_run").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    runs = frame_with(at, "dimensions")
+    assert list(runs["dimensions"]) == [384, 1024]
+    assert list(runs["served by"]) == ["bundled", "127.0.0.1"]
+    assert sum(n for kind, n in api.calls if kind == "embeddings") == 100
+    # Random fixture vectors share no structure with MiniLM's: agreement is near zero.
+    assert abs(float(metrics(at)["Spearman (pair similarities)"])) < 0.2
