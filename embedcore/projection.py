@@ -252,7 +252,7 @@ def _warm_up_body() -> None:
     global _warm_error
     try:
         _compute(_warm_up_points(), "umap", 2, 42, {})
-    except BaseException as exc:  # reported by warm_up_error(); a daemon thread must not die loudly
+    except Exception as exc:  # reported by warm_up_error(); a daemon thread must not die loudly
         _warm_error = exc
     finally:
         _warm_done.set()
@@ -262,7 +262,9 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
     """Trigger umap-learn's numba compilation once per process.
 
     Fits a UMAP on 60 built-in points through the same code path (and dtypes) as
-    :func:`project`, so the first real UMAP does not pay the 5-40 s compile. Idempotent: later
+    :func:`project` with its default seed, so the first real UMAP does not pay the compile
+    (or the load from numba's disk cache, and the 2 s import of umap-learn).
+    ``project(..., random_state=None)`` uses a parallel layout function this does not warm. Idempotent: later
     calls return the same thread. numba compiles under one global lock, so a real fit started
     while the warm-up runs simply waits for it rather than compiling twice.
 
