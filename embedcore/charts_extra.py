@@ -28,6 +28,7 @@ def matrix_figure(
     row_title: str = "from",
     col_title: str = "to",
     percent: bool = True,
+    showscale: bool = False,
     title: str | None = None,
     uirevision: object = "embedcore",
     height: int | None = None,
@@ -50,6 +51,8 @@ def matrix_figure(
         Axis titles.
     percent : bool
         Cell text as percentages (else three decimals).
+    showscale : bool
+        Draw a colour bar (off by default: every cell prints its value).
 
     Returns
     -------
@@ -85,6 +88,7 @@ def matrix_figure(
             customdata=custom,
             texttemplate=f"%{{z:{fmt}}}",
             hovertemplate=hover + "<extra></extra>",
+            showscale=showscale,
             colorbar={"title": {"text": short_label(value_name, 20)}, "thickness": 12, "outlinewidth": 0},
             xgap=2,
             ygap=2,

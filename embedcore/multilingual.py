@@ -12,12 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .alignment import AlignmentReport
+from .alignment import AlignmentReport, SentenceAlignment
 from .errors import InputError, ParseError
 from .io import TextTable, _is_missing, table_from_frame, text_columns
 from .similarity import normalize_rows
 
-__all__ = ["aligned_table", "guess_columns", "sentence_table", "worst_table"]
+__all__ = ["aligned_table", "guess_columns", "sentence_detail", "sentence_table", "worst_table"]
 
 _ID_NAMES = ("sentence_id", "sentence", "id", "pair_id", "pair", "group", "group_id", "item", "key")
 _LANG_NAMES = ("language", "lang", "locale", "language_code", "lang_code", "iso")
@@ -177,29 +177,42 @@ def sentence_table(
 
 
 def worst_table(report: AlignmentReport, texts: Sequence[str], languages: Sequence) -> pd.DataFrame:
-    """The worst-aligned sentences with what was retrieved instead of each missing translation.
+    """The worst-aligned sentences, worst first (see ``report.worst``).
 
     Returns
     -------
     DataFrame
-        Columns ``sentence_id``, ``accuracy``, ``similarity``, ``versions`` (``"de: …"`` per
-        line) and ``mistakes`` (``"de → fr: found “…”"`` per failed trial, at most five).
+        Columns ``sentence_id``, ``text`` (the English version when present), ``accuracy``,
+        ``similarity`` and ``mistakes`` (failed retrieval trials).
     """
-    rows = []
-    for s in report.worst:
-        versions = "\n".join(f"{lang}: {texts[r]}" for r, lang in zip(s.rows, s.languages, strict=True))
-        mistakes = [
-            f"{languages[src]} → {target}: found “{texts[found]}”" for src, target, found in s.failures[:5]
-        ]
-        if len(s.failures) > 5:
-            mistakes.append(f"… and {len(s.failures) - 5} more")
-        rows.append(
-            {
-                "sentence_id": s.sentence_id,
-                "accuracy": s.accuracy,
-                "similarity": s.mean_similarity,
-                "versions": versions,
-                "mistakes": "\n".join(mistakes),
-            }
-        )
-    return pd.DataFrame(rows, columns=["sentence_id", "accuracy", "similarity", "versions", "mistakes"])
+    return pd.DataFrame(
+        {
+            "sentence_id": [s.sentence_id for s in report.worst],
+            "text": [_display_text(s.rows, languages, texts) for s in report.worst],
+            "accuracy": [s.accuracy for s in report.worst],
+            "similarity": [s.mean_similarity for s in report.worst],
+            "mistakes": [len(s.failures) for s in report.worst],
+        },
+        columns=["sentence_id", "text", "accuracy", "similarity", "mistakes"],
+    )
+
+
+def sentence_detail(sentence: SentenceAlignment, texts: Sequence[str], languages: Sequence) -> pd.DataFrame:
+    """One sentence's failed trials: which version looked in which language, and what it found.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``from`` (language of the version), ``text`` (that version), ``looked in``
+        (the target language) and ``found instead`` (the text retrieved in place of the
+        translation). Empty when every trial succeeded.
+    """
+    return pd.DataFrame(
+        {
+            "from": [str(languages[src]) for src, _, _ in sentence.failures],
+            "text": [texts[src] for src, _, _ in sentence.failures],
+            "looked in": [str(target) for _, target, _ in sentence.failures],
+            "found instead": [texts[found] for _, _, found in sentence.failures],
+        },
+        columns=["from", "text", "looked in", "found instead"],
+    )

@@ -9,7 +9,7 @@ from embedcore import catalog, charts, compare
 from embedcore.similarity import cluster_order, cosine_matrix
 from ui.compute import cached_cosine, texts_digest, vectors_digest
 from ui.errors import friendly_errors
-from ui.extra_tables import disagreements_frame, model_runs_frame, pairs_frame
+from ui.extra_tables import disagreements_frame, model_runs_frame, neighbour_lists, pairs_frame
 from ui.models_picker import embed_with, find_option, model_options, pick_model, stored
 from ui.texts import text_source_panel
 
@@ -189,13 +189,19 @@ if n_texts > charts.HEATMAP_LIMIT:
 else:
     order = _order(digests[name_a], vectors[name_a])
     st.caption(
-        f"Rows in the order of {name_a}'s clusters, the same for every model, so blocks can be compared."
+        f"Rows in the order of {name_a}'s clusters, the same for every model, so blocks can be compared. "
+        "Colour: cosine from −1 (blue) through 0 (white) to +1 (red), the same scale in every heatmap."
     )
     for column, (name, X) in zip(st.columns(len(vectors)), vectors.items(), strict=True):
+        figure = charts.heatmap_figure(
+            cached_cosine(X, digest=digests[name]), texts, order=order, title=name, max_tick_labels=25
+        )
+        # Side by side the figures are narrow: the row labels are enough (hover names both texts),
+        # and no colour bar, so every heatmap gets the same size; the caption states the scale.
+        figure.update_xaxes(showticklabels=False)
+        figure.update_traces(showscale=False)
         column.plotly_chart(
-            charts.heatmap_figure(
-                cached_cosine(X, digest=digests[name]), texts, order=order, title=name, max_tick_labels=20
-            ),
+            figure,
             key=f"compare_heatmap_{name[0]}",
             width="stretch",
             theme=None,
@@ -229,14 +235,34 @@ st.subheader("Where the models disagree most", anchor=False)
 top = st.slider("Texts to list", 5, 50, 15, key="compare_top")
 items = compare.disagreements(report, top, models=[shown.model_a, shown.model_b])
 st.dataframe(
-    disagreements_frame(items, [shown.model_a, shown.model_b]),
+    disagreements_frame(items, report.k),
     key="compare_disagreements",
     hide_index=True,
     width="stretch",
     column_config={
-        "text": st.column_config.TextColumn(width="medium"),
+        "text": st.column_config.TextColumn(width="large"),
         "jaccard": st.column_config.NumberColumn(
             f"jaccard@{report.k}", format="%.2f", help="Overlap of the two neighbour lists; 0 = none shared."
         ),
+        "shared": st.column_config.TextColumn("neighbours shared"),
     },
 )
+if items:
+    pick = st.selectbox(
+        "Neighbours of",
+        range(len(items)),
+        format_func=lambda i: charts.short_label(items[i].text, 90),
+        key="compare_detail",
+    )
+    for column, (model, frame) in zip(st.columns(2), neighbour_lists(items[pick]).items(), strict=True):
+        column.markdown(f"**{model}**")
+        column.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "#": st.column_config.NumberColumn(width="small"),
+                "neighbour": st.column_config.TextColumn(width="large"),
+                "shared": st.column_config.CheckboxColumn(help="Also a neighbour under the other model."),
+            },
+        )

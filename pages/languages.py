@@ -9,7 +9,7 @@ import streamlit as st
 from embedcore import catalog, charts, io
 from embedcore.alignment import AlignmentReport, alignment_report
 from embedcore.charts_extra import matrix_figure
-from embedcore.multilingual import aligned_table, guess_columns, sentence_table, worst_table
+from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
 from ui.compute import cached_projection, texts_digest, vectors_digest
 from ui.errors import friendly_errors
 from ui.models_picker import embed_with, find_option, model_options, pick_model, sidebar_option, stored
@@ -237,17 +237,38 @@ st.dataframe(
 )
 
 st.subheader("Worst-aligned sentences", anchor=False)
+worst = worst_table(report, texts, langs)
 st.dataframe(
-    worst_table(report, texts, langs),
+    worst,
     hide_index=True,
     width="stretch",
     column_config={
         "sentence_id": st.column_config.Column("sentence"),
+        "text": st.column_config.TextColumn(width="large"),
         "accuracy": st.column_config.NumberColumn("found", format="percent"),
         "similarity": st.column_config.NumberColumn("cosine", format="%.3f"),
-        "versions": st.column_config.TextColumn(width="large"),
-        "mistakes": st.column_config.TextColumn(
-            "found instead", width="large", help="Texts retrieved in place of the translation."
-        ),
+        "mistakes": st.column_config.NumberColumn(help="Trials that found another sentence instead."),
     },
 )
+if report.worst:
+    pick = st.selectbox(
+        "What was found instead, for",
+        range(len(report.worst)),
+        format_func=lambda i: (
+            f"{worst.loc[i, 'sentence_id']}: {charts.short_label(worst.loc[i, 'text'], 80)}"
+        ),
+        key="languages_detail",
+    )
+    detail = sentence_detail(report.worst[pick], texts, langs)
+    if detail.empty:
+        st.caption("Every version of this sentence found its translations.")
+    else:
+        st.dataframe(
+            detail,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "from": st.column_config.TextColumn(width="small"),
+                "looked in": st.column_config.TextColumn(width="small"),
+            },
+        )

@@ -12,7 +12,7 @@ from embedcore.alignment import alignment_report
 from embedcore.charts_extra import matrix_figure
 from embedcore.errors import InputError, ParseError
 from embedcore.io import load_sample
-from embedcore.multilingual import aligned_table, guess_columns, sentence_table, worst_table
+from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
 
 
 def test_guess_columns_by_name_and_content():
@@ -102,15 +102,19 @@ def test_sentence_table_skips_untranslated_sentences_and_checks_lengths():
         sentence_table(X, ids[:-1], langs, texts, report)
 
 
-def test_worst_table_names_what_was_found_instead():
+def test_worst_table_and_what_was_found_instead():
     X, ids, langs, texts = _toy()
     report = alignment_report(X, ids, langs, texts=texts)
     worst = worst_table(report, texts, langs)
-    assert list(worst.columns) == ["sentence_id", "accuracy", "similarity", "versions", "mistakes"]
-    assert worst.loc[0, "sentence_id"] == 2
-    assert worst.loc[0, "versions"].splitlines() == ["en: dog", "de: Hund", "fr: chien"]
-    assert "de → en: found “cat”" in worst.loc[0, "mistakes"]
-    assert worst.loc[1, "mistakes"] == ""
+    assert list(worst.columns) == ["sentence_id", "text", "accuracy", "similarity", "mistakes"]
+    assert list(worst["sentence_id"]) == [2, 1] and list(worst["text"]) == ["dog", "cat"]
+    assert worst.loc[0, "mistakes"] == len(report.worst[0].failures) > 0 and worst.loc[1, "mistakes"] == 0
+
+    detail = sentence_detail(report.worst[0], texts, langs)
+    assert list(detail.columns) == ["from", "text", "looked in", "found instead"]
+    row = detail[(detail["from"] == "de") & (detail["looked in"] == "en")].iloc[0]
+    assert row["text"] == "Hund" and row["found instead"] == "cat"
+    assert sentence_detail(report.worst[1], texts, langs).empty
 
 
 def test_sample_sentence_table_has_every_language():

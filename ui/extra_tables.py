@@ -47,15 +47,33 @@ def pairs_frame(report: ComparisonReport) -> pd.DataFrame:
     )
 
 
-def disagreements_frame(items: Sequence[Disagreement], models: Sequence[str]) -> pd.DataFrame:
-    """Texts the models disagree on most, with each model's nearest neighbours (one per line)."""
-    data: dict[str, list] = {
-        "text": [d.text for d in items],
-        "jaccard": [d.jaccard for d in items],
+def disagreements_frame(items: Sequence[Disagreement], k: int) -> pd.DataFrame:
+    """Texts the models disagree on most: the text, its Jaccard@k and how many neighbours are shared."""
+    models = list(items[0].neighbours) if items else []
+    shared = [len(set.intersection(*(set(d.neighbours[m]) for m in models))) if models else 0 for d in items]
+    return pd.DataFrame(
+        {
+            "text": [d.text for d in items],
+            "jaccard": [d.jaccard for d in items],
+            "shared": [f"{s} of {k}" for s in shared],
+        }
+    )
+
+
+def neighbour_lists(item: Disagreement) -> dict[str, pd.DataFrame]:
+    """Each model's neighbours of one text, best first, marking those every model shares."""
+    models = list(item.neighbours)
+    common = set.intersection(*(set(rows) for rows in item.neighbours.values())) if models else set()
+    return {
+        model: pd.DataFrame(
+            {
+                "#": list(range(1, len(rows) + 1)),
+                "shared": [row in common for row in rows],
+                "neighbour": item.neighbour_texts[model],
+            }
+        )
+        for model, rows in item.neighbours.items()
     }
-    for model in models:
-        data[f"neighbours · {model}"] = ["\n".join(d.neighbour_texts[model]) for d in items]
-    return pd.DataFrame(data)
 
 
 def collections_frame(infos: Sequence[CollectionInfo]) -> pd.DataFrame:

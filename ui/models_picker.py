@@ -65,7 +65,7 @@ class ModelOption:
 
     @property
     def label(self) -> str:
-        where = "bundled, offline" if self.source == LOCAL else (self.host or "API")
+        where = "bundled" if self.source == LOCAL else (self.host or "API")
         return f"{self.model} · {where}"
 
     @property
@@ -214,7 +214,7 @@ def embed_with(
             bar.progress(done / total, text=f"{progress_label} · {option.model}: {done:,} / {total:,}")
 
     try:
-        with st.spinner(f"{progress_label} {len(texts):,} texts with {option.model}…"):
+        with st.spinner(f"Embedding {len(texts):,} texts with {option.model}…"):
             result = provider.embed(list(texts), option.model, progress=progress)
     finally:
         bar.empty()
