@@ -194,6 +194,7 @@ class _Static:
         self.directory = directory
         self.device = device
         self._model = None
+        self._counter = None
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
         self.build_seconds: float | None = None
@@ -250,10 +251,7 @@ class _Static:
                         start = time.perf_counter()
                         from model2vec import StaticModel
 
-                        # max_length=None: no truncation (see max_tokens above).
-                        model = StaticModel.from_pretrained(
-                            str(self.directory), normalize=True, max_length=None
-                        )
+                        model = StaticModel.from_pretrained(str(self.directory), normalize=True)
                     except EmbedcoreError:
                         raise
                     except Exception as exc:
@@ -266,13 +264,26 @@ class _Static:
         return self._model
 
     def count_tokens(self, texts: Sequence[str]) -> np.ndarray:
-        return _token_lengths(self.model().tokenizer, texts, special_tokens=False)
+        self.model()  # builds the model (and its tokenizer file) when needed
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            # A private copy: StaticModel.encode switches truncation on its own tokenizer per call.
+            counter = Tokenizer.from_file(str(self.directory / "tokenizer.json"))
+            counter.no_truncation()
+            counter.no_padding()
+            self._counter = counter
+        return _token_lengths(self._counter, texts, special_tokens=False)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         model = self.model()
         # StaticModel.encode resets the tokenizer's truncation on every call: not thread-safe.
         with self._lock:
-            vectors = model.encode(texts, use_multiprocessing=False, batch_size=max(len(texts), 1))
+            # max_length=None: no truncation (see max_tokens above). Per call rather than at load,
+            # where model2vec would log a warning about overriding the saved config.
+            vectors = model.encode(
+                texts, max_length=None, use_multiprocessing=False, batch_size=max(len(texts), 1)
+            )
         vectors = np.asarray(vectors, dtype=np.float32)
         # The weights are float16; normalise again in float32 so norms are 1 to float32 precision.
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)

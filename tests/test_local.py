@@ -315,6 +315,9 @@ def test_static_model_is_built_once_even_by_two_processes_at_once(tmp_path, monk
     np.testing.assert_allclose(result.vectors[:3], outputs[0]["vectors"], atol=1e-6)
     assert (result.token_counts > 0).all()
     assert not result.warnings  # a static model has no input limit: nothing is cut
+    long = static.embed(["word " * 700 + "jazz", "word " * 700 + "bonds"], STATIC)
+    assert long.token_counts.min() > 700 and not long.warnings
+    assert not np.allclose(long.vectors[0], long.vectors[1], atol=1e-6)  # the last word still counts
 
     v = result.vectors
     # The documented trade-off, pinned: without context the static model ranks "AI Model Hub"
