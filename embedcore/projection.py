@@ -17,6 +17,7 @@ fast).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import os
@@ -232,6 +233,43 @@ def _enable_umap_disk_cache() -> str:
         return _numba_cache_state
 
 
+# --- BLAS threads ------------------------------------------------------------------
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Run small LAPACK/ARPACK work (eigh of 384 x 384, UMAP's spectral start) on one thread.
+
+    OpenBLAS threads on such small problems mostly spin-wait; on a busy 2-core machine we
+    measured eigh(384 x 384) at 2.5 s with two threads and 0.08 s with one, and UMAP's
+    spectral initialisation of 10k points at 3-5.5 s vs 0.6-1.2 s. The limit is process-wide
+    (OpenBLAS has one setting), so it is reference-counted: overlapping users (the warm-up
+    thread and a real fit) restore the original setting only when the last one leaves.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            try:
+                from threadpoolctl import threadpool_limits
+
+                _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+            except Exception:  # threadpoolctl missing or unable to inspect: run as is
+                _blas_limiter = None
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
 # --- warm-up ------------------------------------------------------------------
 
 _warm_lock = threading.Lock()
@@ -315,8 +353,14 @@ def _all_rows_equal(rows: np.ndarray) -> bool:
 
 
 def _pca(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
-    kwargs = dict(params)
-    if kwargs.pop("normalize", True):
+    # Hand-written with numpy (an eigendecomposition of the d x d covariance, or of the n x n
+    # Gram matrix when n < d) rather than sklearn's PCA: the preview must appear at once, and
+    # importing scikit-learn alone costs 1.5-2 s of CPU in a fresh process. Same axes and
+    # sign convention as sklearn (tested against it). random_state is unused: this is exact.
+    unknown = set(params) - {"normalize"}
+    if unknown:
+        raise InputError(f"Unsupported parameter for pca: {', '.join(sorted(unknown))}.")
+    if params.get("normalize", True):
         X = normalize_rows(X)
     n, d = X.shape
     out = np.zeros((n, n_components), dtype=np.float32)
@@ -326,11 +370,23 @@ def _pca(X: np.ndarray, n_components: int, random_state, params: dict, notes: li
         notes.append(f"{n} points span at most {n_fit} axes; the other coordinates are 0.")
     if n_fit < 1:
         return out
-    if _all_rows_equal(X):
-        return out  # no variance to find axes in
-    from sklearn.decomposition import PCA
-
-    out[:, :n_fit] = PCA(n_components=n_fit, random_state=random_state, **kwargs).fit_transform(X)
+    centred = X.astype(np.float64)
+    centred -= centred.mean(axis=0)
+    gram = centred.T @ centred if n >= d else centred @ centred.T
+    with _single_threaded_blas():
+        eigvals, eigvecs = np.linalg.eigh(gram)
+    if n >= d:
+        components = eigvecs[:, ::-1][:, :n_fit]  # (d, n_fit)
+    else:
+        components = centred.T @ eigvecs[:, ::-1][:, :n_fit]
+        components /= np.maximum(np.linalg.norm(components, axis=0), 1e-300)
+    # sklearn's sign convention (svd_flip on the components): each axis's largest loading is positive.
+    signs = np.sign(components[np.abs(components).argmax(axis=0), np.arange(n_fit)])
+    coords = centred @ (components * np.where(signs == 0, 1.0, signs))
+    # Axes without variance (rank below n_fit) are solver noise: zero them.
+    tol = max(n, d) * np.finfo(np.float64).eps * max(float(eigvals.max(initial=0.0)), 1e-300)
+    coords[:, eigvals[::-1][:n_fit] <= tol] = 0.0
+    out[:, :n_fit] = coords
     return out
 
 
@@ -356,7 +412,10 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
         # umap warns that transform() needs a pynndescent index; we never call transform().
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
     reducer = umap.UMAP(n_components=n_components, random_state=random_state, **kwargs)
-    return reducer.fit_transform(X)
+    # The kNN above is one large product that does use both BLAS threads; inside the fit,
+    # BLAS only serves ARPACK's small vector operations (numba's own threads are unaffected).
+    with _single_threaded_blas():
+        return reducer.fit_transform(X)
 
 
 def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:

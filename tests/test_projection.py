@@ -116,6 +116,25 @@ def test_pca_first_axis_carries_most_variance_and_is_scale_free():
     assert neighbour_agreement(coords, labels) > 0.9
 
 
+@pytest.mark.parametrize("shape", [(60, 16), (10, 16), (5, 300)])
+@pytest.mark.parametrize("n_components", [1, 2, 3])
+def test_pca_matches_sklearn(shape, n_components):
+    from sklearn.decomposition import PCA
+
+    X = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    want = PCA(n_components=n_components).fit_transform(X.astype(np.float64))
+    got = project(X, "pca", n_components, normalize=False)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_pca_rank_deficient_axes_are_zero():
+    # Four points on one line in 3-D: one informative axis.
+    X = np.outer([1, 2, 3, 5], [1, -2, 0.5]).astype(np.float32)
+    coords = project(X, "pca", 3, normalize=False)
+    assert np.all(coords[:, 1:] == 0) and np.count_nonzero(coords[:, 0]) == 4
+
+
 def test_pca_more_dimensions_than_features():
     coords = project(np.array([[1, 0], [0, 1], [1, 1], [2, 1]], dtype=np.float32), "pca", n_components=3)
     assert coords.shape == (4, 3) and np.all(coords[:, 2] == 0)
@@ -247,7 +266,7 @@ def test_cache_key_covers_data_and_parameters():
     project(X, "pca")
     project(X, "pca", n_components=3)
     project(X, "pca", random_state=1)
-    project(X, "pca", whiten=True)
+    project(X, "pca", normalize=False)
     Y = X.copy()
     Y[0, 0] += 1
     project(Y, "pca")
@@ -280,3 +299,24 @@ def test_warm_up_is_idempotent_and_makes_umap_ready():
     assert warm_up_error() is None and is_warm()
     X, labels = groups()
     assert neighbour_agreement(project(X, "umap"), labels) > 0.9
+
+
+# --- BLAS threads -----------------------------------------------------------------------
+
+
+def blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_single_threaded_blas_nests_and_restores():
+    before = blas_threads()
+    with proj._single_threaded_blas():
+        assert set(blas_threads()) == {1}
+        with proj._single_threaded_blas():
+            assert set(blas_threads()) == {1}
+        assert set(blas_threads()) == {1}  # the outer user still holds the limit
+    assert blas_threads() == before
+    project(groups()[0], "pca", use_cache=False)
+    assert blas_threads() == before
