@@ -9,7 +9,7 @@ from embedcore import catalog, charts, compare
 from embedcore.similarity import cluster_order, cosine_matrix
 from ui.compute import cached_cosine, texts_digest, vectors_digest
 from ui.errors import friendly_errors
-from ui.extra_tables import disagreements_frame, model_runs_frame, neighbour_lists, pairs_frame
+from ui.extra_tables import disagreements_frame, md_escape, model_runs_frame, neighbour_lists, pairs_frame
 from ui.models_picker import embed_with, find_option, model_options, pick_model, stored
 from ui.texts import text_source_panel
 
@@ -136,7 +136,7 @@ st.dataframe(
 )
 for slot in chosen:
     for warning in results[slot].warnings:
-        st.warning(f"{names[slot]}: {warning}", icon=":material/warning:")
+        st.warning(md_escape(f"{names[slot]}: {warning}"), icon=":material/warning:")
 
 vectors = {names[slot]: results[slot].vectors for slot in chosen}
 digests = {name: vectors_digest(v) for name, v in vectors.items()}
@@ -189,7 +189,7 @@ if n_texts > charts.HEATMAP_LIMIT:
 else:
     order = _order(digests[name_a], vectors[name_a])
     st.caption(
-        f"Rows in the order of {name_a}'s clusters, the same for every model, so blocks can be compared. "
+        f"Rows in the order of {md_escape(name_a)}'s clusters, the same for every model, so blocks can be compared. "
         "Colour: cosine from −1 (blue) through 0 (white) to +1 (red), the same scale in every heatmap."
     )
     for column, (name, X) in zip(st.columns(len(vectors)), vectors.items(), strict=True):
@@ -255,7 +255,7 @@ if items:
         key="compare_detail",
     )
     for column, (model, frame) in zip(st.columns(2), neighbour_lists(items[pick]).items(), strict=True):
-        column.markdown(f"**{model}**")
+        column.markdown(f"**{md_escape(model)}**")
         column.dataframe(
             frame,
             hide_index=True,

@@ -12,6 +12,7 @@ from embedcore.charts_extra import matrix_figure
 from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
 from ui.compute import cached_projection, texts_digest, vectors_digest
 from ui.errors import friendly_errors
+from ui.extra_tables import md_escape
 from ui.models_picker import embed_with, find_option, model_options, pick_model, sidebar_option, stored
 from ui.texts import load_sample_cached
 
@@ -87,7 +88,7 @@ if table is not None:
     n_languages = len(set(table.extra["language"]))
     st.caption(f"**{len(table):,}** texts · {n_sentences:,} sentences · {n_languages} languages")
     for warning in table.warnings:
-        st.caption(f":material/warning: {warning}")
+        st.caption(f":material/warning: {md_escape(warning)}")
 
 options = model_options()
 if not options:
@@ -118,7 +119,7 @@ clicked = right.button(
 info = catalog.KNOWN_MODELS.get(option.model)
 if info is not None and info.languages == "English":
     st.info(
-        f"**{option.model} was trained on English only**, so expect a low score: it places texts by "
+        f"**{md_escape(option.model)} was trained on English only**, so expect a low score: it places texts by "
         "their surface (shared words, names, numbers) more than by meaning across languages. That is "
         "the contrast this page is for — compare it with a multilingual model such as "
         "`sentence-transformers/paraphrase-multilingual-mpnet-base-v2` or `BAAI/bge-m3` (choose "
@@ -138,7 +139,7 @@ with friendly_errors():
 if result is None:
     if not clicked:
         st.info(
-            f"Press **Measure alignment** to embed the {len(table):,} texts with {option.model}.",
+            f"Press **Measure alignment** to embed the {len(table):,} texts with {md_escape(option.model)}.",
             icon=":material/translate:",
         )
     st.stop()
@@ -170,9 +171,9 @@ cols[3].metric(
     f"{report.mean_other_similarity:.3f}",
     help="Mean cosine between different sentences in different languages: the baseline.",
 )
-st.caption(f"{option.model} · {result.dimensions} dimensions · {result.elapsed:.2f} s to embed")
+st.caption(f"{md_escape(option.model)} · {result.dimensions} dimensions · {result.elapsed:.2f} s to embed")
 for warning in result.warnings:
-    st.warning(warning, icon=":material/warning:")
+    st.warning(md_escape(warning), icon=":material/warning:")
 
 left, right = st.columns([2, 3])
 with left:

@@ -12,7 +12,7 @@ from embedcore.errors import EmbedcoreError, InputError
 from ui.collection_store import collection_store, forget_loaded, load_collection
 from ui.compute import cached_projection
 from ui.errors import friendly_errors
-from ui.extra_tables import collections_frame
+from ui.extra_tables import collections_frame, md_escape
 from ui.models_picker import (
     find_option,
     model_options,
@@ -74,9 +74,9 @@ def _built(report: search.BuildReport, verb: str, problems: list[str] | None = N
     tokens = f", {emb.total_tokens:,} tokens" if emb.total_tokens else ""
     cached = f", {emb.cached:,} from the cache" if emb.cached else ""
     st.session_state[_NOTICE] = (
-        f"{verb} **{report.info.name}**: {report.chunks:,} chunks from {report.documents} document(s) "
+        f"{verb} **{md_escape(report.info.name)}**: {report.chunks:,} chunks from {report.documents} document(s) "
         f"in {report.seconds:.1f} s{tokens}{cached}.",
-        [*(problems or []), *emb.warnings],
+        [md_escape(w) for w in [*(problems or []), *emb.warnings]],
     )
     st.session_state[_PENDING] = report.info.name
     st.session_state.pop(_LAST, None)
@@ -155,7 +155,9 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
         f"cooking, space, programming), chunked by {search.SAMPLE_CHUNK_SIZE} words."
     )
     if st.button(
-        "Open the sample collection" if sample_exists else f"Build the sample collection with {option.model}",
+        "Open the sample collection"
+        if sample_exists
+        else f"Build the sample collection with {md_escape(option.model)}",
         key="search_sample",
         icon=":material/auto_awesome:",
     ):
@@ -204,9 +206,12 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
             key="search_overlap",
             help="Words repeated from the end of the previous chunk, so a passage cut in two is still found.",
         )
-        st.caption(f":material/straighten: {limit.note}")
+        st.caption(f":material/straighten: {md_escape(limit.note)}")
         submitted = st.form_submit_button(
-            f"Build with {option.model}", type="primary", icon=":material/build:"
+            f"Build with {md_escape(option.model)}",
+            key="search_build",
+            type="primary",
+            icon=":material/build:",
         )
     if submitted:
         with friendly_errors():
@@ -217,7 +222,7 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
             documents, problems = search.read_documents((f.name, f.getvalue()) for f in files)
             if not documents:
                 for problem in problems:
-                    st.warning(problem, icon=":material/description:")
+                    st.warning(md_escape(problem), icon=":material/description:")
                 raise InputError("None of the files could be read.")
             provider = provider_for(option)
             prepare(provider, option.model)
@@ -258,7 +263,7 @@ with st.expander(f"Documents ({info.n_documents})", icon=":material/description:
 
 if st.session_state.get(_CONFIRM) == info.name:
     st.warning(
-        f"Delete **{info.name}** and its {info.n_chunks:,} chunks? This cannot be undone "
+        f"Delete **{md_escape(info.name)}** and its {info.n_chunks:,} chunks? This cannot be undone "
         "(the embedding cache keeps the vectors, so rebuilding it costs no API calls).",
         icon=":material/delete_forever:",
     )
@@ -269,7 +274,7 @@ if st.session_state.get(_CONFIRM) == info.name:
             forget_loaded()
             for key in (_CONFIRM, _SELECT, _LAST, _MODEL):
                 st.session_state.pop(key, None)
-            st.session_state[_NOTICE] = (f"Deleted **{info.name}**.", [])
+            st.session_state[_NOTICE] = (f"Deleted **{md_escape(info.name)}**.", [])
             st.rerun()
     if no.button("Cancel", key="search_delete_no", width="stretch"):
         st.session_state.pop(_CONFIRM, None)
@@ -283,23 +288,23 @@ with friendly_errors():
 if provider is None:
     st.stop()
 if problem:
-    st.warning(problem, icon=":material/sync_problem:")
+    st.warning(md_escape(problem), icon=":material/sync_problem:")
     use_own, reembed = st.columns(2)
     own = _option_for(info, options)
     if own is not None:
         use_own.button(
-            f"Search with {info.model}",
+            f"Search with {md_escape(info.model)}",
             key="search_use_own",
             on_click=lambda: st.session_state.update({_MODEL: own.key}),
             width="stretch",
         )
     else:
         use_own.caption(
-            f"{info.model} at {info.endpoint_id} is not reachable with the current connection "
+            f"{md_escape(info.model)} at {md_escape(info.endpoint_id)} is not reachable with the current connection "
             "(choose that endpoint in the sidebar)."
         )
     if reembed.button(
-        f"Re-embed as a new collection with {option.model}",
+        f"Re-embed as a new collection with {md_escape(option.model)}",
         key="search_reembed",
         icon=":material/autorenew:",
         width="stretch",
@@ -324,7 +329,9 @@ with st.form("search_form", border=False):
     q_col, k_col, go_col = st.columns([6, 2, 1], vertical_alignment="bottom")
     query = q_col.text_input("Query", key="search_query", placeholder="What are you looking for?")
     k = k_col.number_input("Results", min_value=1, max_value=50, value=5, key="search_k")
-    asked = go_col.form_submit_button("Search", type="primary", disabled=bool(problem), width="stretch")
+    asked = go_col.form_submit_button(
+        "Search", key="search_go", type="primary", disabled=bool(problem), width="stretch"
+    )
 
 if asked:
     with friendly_errors():
@@ -336,7 +343,7 @@ result = last[2] if last and last[0] == info.name and last[1] == info.created el
 if result is not None:
     emb = result.embedding
     st.caption(
-        f"“{result.query}” · embedded in {emb.elapsed * 1000:.0f} ms"
+        f"“{md_escape(result.query)}” · embedded in {emb.elapsed * 1000:.0f} ms"
         + (" (from the cache)" if emb.cached else f", {emb.total_tokens} tokens" if emb.total_tokens else "")
     )
     st.dataframe(
@@ -373,16 +380,20 @@ if vectors is not None and len(chunks):
         query_point = None
         if result is not None:
             query_point = (search.query_position(coords, result.rows, result.scores), result.query)
+        figure = charts.scatter_figure(
+            coords,
+            [c.text for c in chunks],
+            color=[c.source for c in chunks],
+            color_title="document",
+            highlight=result.rows.tolist() if result is not None else None,
+            query_point=query_point,
+            uirevision=f"{info.name}-{method}",
+        )
+        # Plotly strokes "circle-open" markers in marker.color, which scatter_figure leaves
+        # transparent: give the outlines a colour so the results show (reported upstream).
+        figure.update_traces(selector={"name": "neighbours"}, marker_color="#111111")
         st.plotly_chart(
-            charts.scatter_figure(
-                coords,
-                [c.text for c in chunks],
-                color=[c.source for c in chunks],
-                color_title="document",
-                highlight=result.rows.tolist() if result is not None else None,
-                query_point=query_point,
-                uirevision=f"{info.name}-{method}",
-            ),
+            figure,
             key="search_map",
             width="stretch",
             theme=None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def metrics(at) -> dict[str, str]:
 
 
 def messages(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    """The texts of alerts / captions, with markdown escapes (user names are escaped) removed."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(e.value) for e in elements))
 
 
 def frame_with(at, column: str):
@@ -149,7 +151,7 @@ def test_compare_page_same_model_twice_agrees_perfectly(app):
 def _search(at, query: str, k: int = 5):
     at.text_input(key="search_query").input(query)
     at.number_input(key="search_k").set_value(k)
-    at.button(key="FormSubmitter:search_form-Search").click().run()
+    at.button(key="search_go").click().run()
     assert not at.exception, at.exception
     return at
 
@@ -184,6 +186,7 @@ def test_search_page_sample_collection_search_persist_and_delete(app, app_env):
     spec = figures(at)[-1]
     traces = {t.get("name"): t for t in spec["data"]}
     assert {"cooking.txt", "space.txt", "neighbours", "query"} <= set(traces)
+    assert traces["neighbours"]["marker"]["color"] == "#111111"  # visible outlines
     outlined = traces["neighbours"]["customdata"]
     assert len(outlined["bdata"] if isinstance(outlined, dict) else outlined) > 0
 
@@ -222,7 +225,7 @@ def test_search_page_says_when_the_model_differs_and_reembeds(app):
     assert not at.exception
     text = messages(at.warning)
     assert f"was embedded with {catalog.MINILM_ID}" in text and catalog.MINILM_STATIC_ID in text
-    assert at.button(key="FormSubmitter:search_form-Search").disabled
+    assert at.button(key="search_go").disabled
 
     at.button(key="search_reembed").click().run()
     assert not at.exception and not at.error
@@ -242,7 +245,7 @@ def test_search_page_says_when_the_model_differs_and_reembeds(app):
 @pytest.mark.slow
 def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app):
     at = open_page(app(), "pages/search.py")
-    build = "FormSubmitter:search_new-Build with sentence-transformers/all-MiniLM-L6-v2"
+    build = "search_build"
     bad = ("scan.pdf", b"%PDF-1.4 not a pdf", "application/pdf")
     at.file_uploader(key="search_files").set_value([bad])
     at.text_input(key="search_new_name").input("Manuals")
@@ -261,6 +264,7 @@ def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app)
     assert not at.exception and not at.error, messages(at.error)
     assert at.selectbox(key="search_collection").value == "Manuals"
     assert "Built **Manuals**" in messages(at.success) and "scan.pdf" in messages(at.warning)
+    assert "scan\\.pdf" in at.warning[0].value  # user file names are escaped, never markdown
     collection = frame_with(at, "chunking").iloc[0]
     assert collection["documents"] == 2 and collection["chunking"] == "10 words, overlap 2"
 
@@ -467,3 +471,12 @@ def test_compare_page_mixes_a_bundled_and_an_api_model(app, endpoint):
     assert sum(n for kind, n in api.calls if kind == "embeddings") == 100
     # Random fixture vectors share no structure with MiniLM's: agreement is near zero.
     assert abs(float(metrics(at)["Spearman (pair similarities)"])) < 0.2
+
+
+def test_md_escape_keeps_user_text_literal():
+    from ui.extra_tables import md_escape
+
+    raw = "![x](https://host/pixel.png) **bold** `code` :material/home: a_b"
+    escaped = md_escape(raw)
+    assert "![" not in escaped and "**" not in escaped and ":material/home:" not in escaped
+    assert re.sub(r"\\(.)", r"\1", escaped) == raw
