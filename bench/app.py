@@ -73,6 +73,8 @@ def _points_drawn(at) -> tuple[int, int]:
 
 def _start_app(n: int, cache_dir: Path, seed_cache: bool, timeout: float):
     os.environ["EMBEDCORE_CACHE_DIR"] = str(cache_dir)
+    # AppTest outside a script run logs "missing ScriptRunContext" by the dozen.
+    os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
     for name in ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT"):
         os.environ.pop(name, None)
     texts, labels = load_texts(n)
@@ -82,11 +84,14 @@ def _start_app(n: int, cache_dir: Path, seed_cache: bool, timeout: float):
         from embedcore.local import LocalModel
 
         EmbeddingCache().put_many(LocalModel.endpoint_id, MINILM_ID, texts, load_vectors(n))
+    import logging
+
     from streamlit.testing.v1 import AppTest
 
     from embedcore import io
     from ui import state
 
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     _navigation_pages_manager()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.secrets["_bench"] = "isolated"  # never a developer's own secrets.toml
@@ -120,15 +125,15 @@ def reruns_session(n: int) -> dict:
         if points != n:
             raise RuntimeError(f"the map shows {points} points, expected {n}")
         times: dict[str, list[float]] = {"colour": [], "size": [], "2d/3d": []}
-        for value in ("none", "label", "none", "label"):
+        for value in ("none", "label") * 3:
             at.selectbox(key=f"{P}_colour").set_value(value)
             times["colour"].append(_timed_run(at, f"colour -> {value}"))
-        for value in (6, 3, 6, 3):
+        for value in (6, 3) * 3:
             at.slider(key=f"{P}_size").set_value(value)
             times["size"].append(_timed_run(at, f"point size -> {value}"))
         at.segmented_control(key=f"{P}_dims").set_value(3)
         first_3d = _timed_run(at, "3-D, computed the first time (not a display change)")
-        for value in (2, 3, 2, 3):
+        for value in (2, 3) * 3:
             at.segmented_control(key=f"{P}_dims").set_value(value)
             times["2d/3d"].append(_timed_run(at, f"view -> {value}-D (existing projection)"))
         points_3d, spec_3d = _points_drawn(at)

