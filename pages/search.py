@@ -258,6 +258,36 @@ with st.expander(f"Documents ({info.n_documents})", icon=":material/description:
         hide_index=True,
         width="stretch",
     )
+    own_option = _option_for(info, options)
+    with st.form("search_add_form", border=False):
+        more = st.file_uploader(
+            "Add documents (a file with the name of one already here replaces it)",
+            type=list(search.DOCUMENT_TYPES),
+            accept_multiple_files=True,
+            key="search_add_files",
+        )
+        add = st.form_submit_button(
+            f"Add with {md_escape(info.model)}",
+            key="search_add",
+            icon=":material/note_add:",
+            disabled=own_option is None,
+            help=None if own_option else "The endpoint that made this collection is not connected.",
+        )
+    if add:
+        with friendly_errors():
+            if not more:
+                raise InputError("Choose one or more files to add.")
+            documents, problems = search.read_documents((f.name, f.getvalue()) for f in more)
+            if not documents:
+                for problem in problems:
+                    st.warning(md_escape(problem), icon=":material/description:")
+                raise InputError("None of the files could be read.")
+            provider = provider_for(own_option)
+            prepare(provider, info.model)
+            spinner = f"Chunking and embedding {len(documents)} document(s) with {info.model}…"
+            with _progress("Embedding", spinner) as progress:
+                report = search.add_documents(store, info.name, documents, provider, progress=progress)
+            _built(report, "Added to", problems)
     if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
         st.session_state[_CONFIRM] = info.name
 

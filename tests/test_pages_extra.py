@@ -270,11 +270,22 @@ def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app)
 
     _search(at, "radiator heating pressure", k=2)
     assert frame_with(at, "rank").loc[0, "source"] == "boiler.md"
+    # More documents go into the same collection, with its own model and chunk sizes.
+    more = b"The water heater thermostat is set to 60 degrees to prevent legionella."
+    at.file_uploader(key="search_add_files").set_value([("heater.txt", more, "text/plain")])
+    at.button(key="search_add").click().run()
+    assert not at.exception and not at.error, messages(at.error)
+    assert "Added to **Manuals**" in messages(at.success)
+    collection = frame_with(at, "chunking").iloc[0]
+    assert collection["documents"] == 3 and collection["chunking"] == "10 words, overlap 2"
+    _search(at, "hot water temperature", k=1)
+    assert frame_with(at, "rank").loc[0, "source"] == "heater.txt"
+
     # The same name again is refused, and nothing on screen is lost.
     at.file_uploader(key="search_files").set_value([("boiler.md", notes, "text/markdown")])
     at.button(key=build).click().run()
     assert "exists already" in messages(at.warning)
-    assert len(frame_with(at, "rank")) == 2
+    assert frame_with(at, "rank").loc[0, "source"] == "heater.txt"
 
 
 # --- Across languages --------------------------------------------------------------------------------
