@@ -477,9 +477,9 @@ def cluster_order(X) -> np.ndarray:
     n = Xn.shape[0]
     if n <= FULL_LINKAGE_MAX:
         return _linkage_order(Xn, optimal=n <= OPTIMAL_ORDERING_MAX)
-    n_groups = int(np.ceil(n / (FULL_LINKAGE_MAX // 2)))
-    n_groups = max(n_groups, int(np.sqrt(n)))
-    labels = kmeans_labels(Xn, n_groups)
+    # Groups of about FULL_LINKAGE_MAX / 4 rows (1,000): few enough for k-means to stay
+    # cheap, small enough for each group's own linkage.
+    labels = kmeans_labels(Xn, int(np.ceil(n / max(FULL_LINKAGE_MAX // 4, 1))))
     n_found = int(labels.max()) + 1
     centroids = np.stack([Xn[labels == g].mean(axis=0) for g in range(n_found)])
     parts = []
@@ -489,5 +489,5 @@ def cluster_order(X) -> np.ndarray:
             # k-means can leave one giant group (many duplicates); keep its rows as they come.
             parts.append(members)
         else:
-            parts.append(members[_linkage_order(Xn[members], optimal=members.size <= 200)])
+            parts.append(members[_linkage_order(Xn[members], optimal=members.size <= 300)])
     return np.concatenate(parts).astype(np.int64)
