@@ -17,9 +17,10 @@ from embedcore.explore import identical_rows, neighbours_frame, rank_query
 from embedcore.projection import DEFAULTS, MIN_POINTS
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
-from ui.compute import cached_cosine, embed_texts, result_key, stored_result
+from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
 from ui.connection import current_connection, current_model, get_provider
 from ui.errors import friendly_errors
+from ui.extra_tables import md_escape
 from ui.tables import file_stem
 from ui.texts import text_source_panel
 
@@ -59,7 +60,7 @@ def _embed_view():
                 # An API call costs money: wait for a click. The bundled model is free and quick.
                 left, right = st.columns([4, 1], vertical_alignment="center")
                 left.caption(
-                    f"Embedding {len(table):,} texts with **{model}** calls the API; texts embedded "
+                    f"Embedding {len(table):,} texts with **{md_escape(model)}** calls the API; texts embedded "
                     "before come from the cache at no cost."
                 )
                 clicked = right.button(
@@ -78,7 +79,7 @@ def _embed_view():
             st.info("Press **Embed** to compute the embeddings and explore them.", icon=":material/bolt:")
         return None
     st.info(
-        f"Showing the previous result ({len(previous['texts']):,} texts, {previous['result'].model}) "
+        f"Showing the previous result ({len(previous['texts']):,} texts, {md_escape(previous['result'].model)}) "
         + (
             "until the call above succeeds."
             if outcome.failed
@@ -90,9 +91,10 @@ def _embed_view():
 
 
 def _metrics(texts, result) -> None:
-    cols = st.columns(4)
+    cols = st.columns([1, 2, 1, 1.2])
     cols[0].metric("Texts", f"{len(texts):,}")
-    cols[1].metric("Model", result.model.rsplit("/", 1)[-1], help=result.model)
+    # Model ids come from servers and users: shown literally, never as markdown.
+    cols[1].metric("Model", md_escape(result.model.rsplit("/", 1)[-1]), help=md_escape(result.model))
     cols[2].metric("Dimensions", result.dimensions)
     cols[3].metric(
         "Cached / fetched",
@@ -250,9 +252,12 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 key=f"{P}_map_preview",
                 theme=None,
             )
-            st.caption(
-                f"PCA preview — computing {name}… (the first UMAP in a new server process compiles code)"
+            why = (
+                "the first UMAP after a server start also compiles code"
+                if method == "umap"
+                else f"{name} takes a while on {n:,} texts"
             )
+            st.caption(f"PCA preview — computing {name}; {why}. The map is replaced when it is ready.")
     with friendly_errors() as outcome:
         try:
             with st.spinner(f"Computing {name} of {n:,} texts…"):
@@ -280,17 +285,32 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 random_state=ctl["seed"],
                 params=ctl["params"][method],
             )
-    # Zoom and selection survive colour / size changes; a different map starts afresh.
+    # uirevision keeps zoom and legend clicks while the chart is redrawn; a new map starts afresh.
     revision = f"{dataset}|{method}|{dims}|{ctl['seed']}|{sorted(ctl['params'][method].items())}"
-    fig = _map_figure(
-        proj.coords,
-        texts,
-        labels,
-        vectors,
-        digest,
-        ctl,
-        query=None if placed is None else (query[0], placed),
-        uirevision=revision,
+    colour_key = (ctl["colour"], ctl["k"] if ctl["colour"] == "cluster" else None)
+    signature = (
+        revision,
+        colour_key,
+        texts_digest(labels) if labels is not None and ctl["colour"] == "label" else None,
+        ctl["size"],
+        None if placed is None else (result.model, query[0]),
+    )
+    marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else None
+    fig = xw.cached_figure(
+        (signature, marked),
+        lambda: xw.mark_selected(
+            _map_figure(
+                proj.coords,
+                texts,
+                labels,
+                vectors,
+                digest,
+                ctl,
+                query=None if placed is None else (query[0], placed),
+                uirevision=revision,
+            ),
+            marked,
+        ),
     )
     event = None
     with placeholder.container():
@@ -324,8 +344,11 @@ def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
         st.caption(f":material/touch_app: {hint}")
         return
     xw.seed(f"{P}_neighbours_k", 5)
-    head, k_col = st.columns([3, 1], vertical_alignment="bottom")
+    head, clear_col, k_col = st.columns([3, 1, 1], vertical_alignment="bottom")
     head.subheader(f"{len(rows):,} selected", anchor=False)
+    clear_col.button(
+        "Clear selection", key=f"{P}_clear_selection", on_click=xw.clear_selection, icon=":material/deselect:"
+    )
     k = k_col.number_input("Neighbours each", 1, 20, step=1, key=f"{P}_neighbours_k", persist_state=SESSION)
     shown = rows[:MAX_LISTED]
     if len(rows) > MAX_LISTED:
@@ -463,7 +486,7 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
 
 def _query_tab(texts, labels, result, dataset, digest) -> None:
     n = len(texts)
-    xw.seed(f"{P}_query_k", min(10, n))
+    xw.seed_within(f"{P}_query_k", min(10, n), 1, min(100, n))
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.text_input(
         "Query",
@@ -547,7 +570,7 @@ def _pairs_tab(texts, labels, result, dataset, digest) -> None:
         return
     vectors = result.vectors
     total = n * (n - 1) // 2
-    xw.seed(f"{P}_pairs_n", min(15, total))
+    xw.seed_within(f"{P}_pairs_n", min(15, total), 1, min(200, total))
     count = (
         st.number_input(
             "Pairs per table", 1, min(200, total), step=1, key=f"{P}_pairs_n", persist_state=SESSION
@@ -556,11 +579,11 @@ def _pairs_tab(texts, labels, result, dataset, digest) -> None:
         else 1
     )
     if n <= HISTOGRAM_MAX:
-        st.plotly_chart(
-            charts.similarity_histogram(cached_cosine(vectors, digest=digest), height=240),
-            key=f"{P}_histogram",
-            theme=None,
+        histogram = xw.cached_figure(
+            ("histogram", digest),
+            lambda: charts.similarity_histogram(cached_cosine(vectors, digest=digest), height=240),
         )
+        st.plotly_chart(histogram, key=f"{P}_histogram", theme=None)
         st.caption(
             f"Cosine similarity of all {total:,} pairs: what counts as high for this model and these texts."
         )
@@ -582,7 +605,7 @@ if view is not None:
     digest = xw.digest_for(dataset, result.vectors)
     _metrics(texts, result)
     for warning in result.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(md_escape(warning), icon=":material/warning:")
     tabs = st.tabs(list(TABS), key=f"{P}_tab", on_change="rerun")
     for tab, draw in zip(tabs, (_map_tab, _heatmap_tab, _query_tab, _pairs_tab), strict=True):
         # Only the open tab runs: a display change on the map never recomputes the others.

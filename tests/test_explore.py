@@ -118,6 +118,30 @@ def test_neighbours_frame_checks_lengths(corpus):
         neighbours_frame(X, [0], texts, coords=np.zeros((60, 4)))
 
 
+def test_a_streamlit_selection_event_gives_rows_and_their_neighbours(corpus):
+    from embedcore import charts
+
+    X, texts, _ = corpus
+    # What st.plotly_chart(on_select="rerun") returns for two points of different traces:
+    # point_index counts within a trace, the row is in customdata.
+    event = {
+        "selection": {
+            "points": [
+                {"curve_number": 2, "point_index": 0, "customdata": [12]},
+                {"curve_number": 0, "point_index": 0, "customdata": [3]},
+            ],
+            "point_indices": [0, 0],
+            "box": [],
+            "lasso": [],
+        }
+    }
+    rows = charts.selected_rows(event)
+    assert rows == [3, 12]
+    frame = neighbours_frame(X, rows, texts, k=2)
+    assert frame["text"].tolist() == ["text 3", "text 3", "text 12", "text 12"]
+    assert frame["neighbour_row"].tolist() == neighbours_of(X, rows, 2)[0].ravel().tolist()
+
+
 # --- pairs -----------------------------------------------------------------------------------
 
 

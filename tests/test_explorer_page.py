@@ -6,7 +6,8 @@ API test talks to a real HTTP server on 127.0.0.1 whose vectors come from a seed
 read from the Plotly element's proto spec (AppTest has no Plotly accessor).
 
 Most tests use PCA: UMAP's first fit in a process compiles numba code (~15 s), so one
-slow-marked test covers the default UMAP flow.
+test covers the default UMAP flow. The map click itself (a real lasso in a browser) is left
+to the browser tests; here the selection event is set the way Streamlit delivers it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from ui import explorer_widgets, state
+
+# Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
+pytestmark = pytest.mark.slow
 
 PAGE = "pages/explorer.py"
 TOPICS = ("music", "sports", "cooking", "space", "programming")
@@ -83,7 +87,8 @@ def captions(at) -> str:
 
 
 def metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    # Values are markdown with model ids escaped ("all\\-MiniLM"); compare the text shown.
+    return {m.label: m.value.replace("\\", "") for m in at.metric}
 
 
 #: Columns that identify each table of the page (st.dataframe without selection has no element id).
@@ -110,7 +115,6 @@ def table(at, key: str):
 # --- the default flow ---------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app):
     """Nothing configured, nothing typed: the sample is embedded, mapped with UMAP, clustered."""
     at = open_explorer(make_app)
@@ -163,7 +167,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     assert "hierarchical clustering" in captions(at)
 
 
-def test_default_flow_with_pca_draws_map_and_heatmap_fast(make_app):
+def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
     at = open_explorer(make_app, explorer_method="pca")
     assert not at.error and not at.warning
     spec = chart(at, "explorer_map")
@@ -294,6 +298,21 @@ def test_query_on_topics_finds_the_topic(make_app):
     assert (ranking["label"].head(5) == "space").all()
 
 
+def test_counts_kept_from_a_larger_set_are_clamped_to_the_new_texts(make_app):
+    at = open_explorer(make_app, explorer_method="pca", explorer_tab="Query")
+    at.text_input(key="explorer_query").input("music").run()
+    assert at.number_input(key="explorer_query_k").value == 10
+    show_tab(at, "Pairs")
+    assert at.number_input(key="explorer_pairs_n").value == 15
+    at.selectbox(key="explorer_sample").set_value("seed").run()  # 3 texts, 3 pairs
+    assert not at.exception
+    assert at.number_input(key="explorer_pairs_n").value == 3
+    assert len(table(at, "explorer_pairs_most")) == 3
+    show_tab(at, "Query")
+    assert at.number_input(key="explorer_query_k").value == 3
+    assert len(table(at, "explorer_ranking_table")) == 3
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 
@@ -368,24 +387,26 @@ def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make
     assert "2 selected" in messages(at.subheader)
     at.selectbox(key="explorer_colour").set_value("cluster").run()
     assert "2 selected" in messages(at.subheader)
+    # The redrawn map is a new chart for Streamlit (the user's selection is gone from it),
+    # so it marks the remembered rows itself through Plotly's selectedpoints.
+    spec = chart(at, "explorer_map")
+    marked = [int(array(t["customdata"])[i]) for t in point_traces(spec) for i in t.get("selectedpoints", [])]
+    assert sorted(marked) == [7, 42]
+    assert all("selectedpoints" in t for t in point_traces(spec))
     at.number_input(key="explorer_neighbours_k").set_value(2).run()
     assert len(table(at, "explorer_selection_table")) == 4
+
+    at.button(key="explorer_clear_selection").click().run()
+    assert "selected" not in messages(at.subheader)
+    assert all("selectedpoints" not in t for t in chart(at, "explorer_map")["data"])
+
+    at.session_state["explorer_map"] = _selection_event([1])
+    at.run()
+    assert "1 selected" in messages(at.subheader)
 
     # Other texts: the old selection does not apply to them.
     at.selectbox(key="explorer_sample").set_value("seed").run()
     assert "selected" not in messages(at.subheader)
-
-
-def test_selection_helpers_map_customdata_to_rows(make_app):
-    from embedcore import charts
-    from embedcore.explore import neighbours_frame
-
-    # The event shape Streamlit returns; rows come from customdata, not point_index.
-    event = _selection_event([12, 3])
-    assert charts.selected_rows(event) == [3, 12]
-    vectors = np.eye(4, dtype=np.float32) + 0.1
-    frame = neighbours_frame(vectors, charts.selected_rows(event)[:1], ["a", "b", "c", "d"], k=2)
-    assert frame["text"].tolist() == ["d", "d"]
 
 
 # --- the API provider: a click, and the last good result kept -------------------------------------

@@ -52,6 +52,19 @@ def seed(key: str, value: Any) -> None:
         st.session_state[key] = value
 
 
+def seed_within(key: str, value: int, low: int, high: int) -> None:
+    """:func:`seed`, then keep a remembered value inside ``[low, high]``.
+
+    The bounds of some inputs depend on the texts (at most n results). Streamlit resets a
+    value outside the bounds to the minimum (15 pairs would become 1 on a 3-text set); the
+    nearest allowed value is what the user meant.
+    """
+    seed(key, value)
+    current = st.session_state[key]
+    if isinstance(current, (int, float)) and not low <= current <= high:
+        st.session_state[key] = min(max(current, low), high)
+
+
 def _remember(store_key: str, key: Any, value: Any) -> Any:
     memo: dict = st.session_state.setdefault(store_key, {})
     memo.pop(key, None)
@@ -221,6 +234,64 @@ def placement(
     return _placement(key, query_key, query_vector, vectors, coords)
 
 
+# --- the map figure ---------------------------------------------------------------------------
+
+
+# cache_resource: the same Figure object is handed to every rerun (no pickling of 10k hover
+# strings); nobody mutates it after it is built, st.plotly_chart only serialises it. Building
+# a 10k-point map costs ~130 ms (mostly hover text), so reruns that change nothing on the map
+# (a selection, the neighbour count, another tab and back) skip it.
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
+def _figure(key: tuple, _build):
+    return _build()
+
+
+def cached_figure(key: tuple, build):
+    """``build()`` once per ``key`` (hashable, describing everything the figure shows)."""
+    return _figure(key, build)
+
+
+def mark_selected(fig, rows: Sequence[int] | None):
+    """Show ``rows`` as selected in a map from :func:`embedcore.charts.scatter_figure` (in place).
+
+    Streamlit remounts a chart whose figure changed, which drops the selection the user drew;
+    setting Plotly's ``selectedpoints`` (positions within each trace, found through the
+    row index in ``customdata``) draws it again. The query star and neighbour rings are left
+    as they are.
+    """
+    if not rows:
+        return fig
+    wanted = np.asarray(sorted(rows), dtype=np.int64)
+    for trace in fig.data:
+        if trace.name in ("query", "neighbours") or trace.customdata is None:
+            continue
+        ids = np.asarray(trace.customdata).reshape(len(trace.customdata), -1)[:, 0]
+        trace.selectedpoints = np.flatnonzero(np.isin(ids, wanted)).tolist()
+    return fig
+
+
+_DRAWN = "explorer_map_drawn"
+
+
+def rows_to_mark(signature: tuple, dataset: str, widget_key: str) -> tuple[int, ...] | None:
+    """Which selected rows the map must draw as selected itself (None: leave it to Plotly).
+
+    When the chart is redrawn with the same figure it is not remounted, and Plotly keeps
+    showing whatever the user selected: keep the figure byte-identical (same marks as last
+    time). When the figure changed (colour, size, query...) or the chart was not on screen in
+    the previous run (another tab; Streamlit then dropped its state), it is mounted afresh:
+    mark the remembered selection.
+    """
+    ss = st.session_state
+    last = ss.get(_DRAWN)
+    if last is not None and last["signature"] == signature and widget_key in ss:
+        marked = last["marked"]
+    else:
+        marked = tuple(selection(dataset)) or None
+    ss[_DRAWN] = {"signature": signature, "marked": marked}
+    return marked
+
+
 # --- the map selection ------------------------------------------------------------------------
 
 
@@ -232,6 +303,14 @@ def remember_selection(widget_key: str, dataset: str) -> None:
     """
     event = st.session_state.get(widget_key)
     st.session_state[SELECTION] = {"dataset": dataset, "rows": charts.selected_rows(event)}
+
+
+def clear_selection() -> None:
+    """``on_click`` callback: forget the selection and redraw the map without marks."""
+    st.session_state[SELECTION] = {"dataset": None, "rows": []}
+    # The next map must differ from the one on screen (which may carry marks), so that
+    # Streamlit mounts it afresh, without the old selection.
+    st.session_state.pop(_DRAWN, None)
 
 
 def selection(dataset: str, event: Mapping | None = None) -> list[int]:
