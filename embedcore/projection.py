@@ -1,16 +1,23 @@
 """2-D / 3-D maps of embeddings: UMAP, PCA and t-SNE, with guards, caching and warm-up.
 
-Why UMAP is fast here although umap-learn's first fit in a process spends 10-40 s compiling
-numba code:
+Plain umap-learn takes 38 s for a first 10,000-point map in a new process (numba compiles
+pynndescent and the layout code). What makes it fast here, in order of effect:
 
 * the k nearest neighbours are computed exactly with numpy (:func:`exact_knn`, blocked
-  matrix products) and handed to ``umap.UMAP(precomputed_knn=...)``, which skips pynndescent
-  and the large amount of numba code it compiles;
-* :func:`warm_up` fits a tiny UMAP in a background thread, so the remaining compilation
-  happens while the user is still pasting or embedding texts;
-* results are kept in a small in-process LRU keyed by the data's bytes and the parameters, so
-  a Streamlit rerun with the same data returns at once.
+  matrix products) and handed to ``umap.UMAP(precomputed_knn=...)``: no pynndescent, and
+  none of the numba code it compiles;
+* numba's disk cache is switched on for the three umap-learn functions such a fit still
+  compiles (:func:`_enable_umap_disk_cache`), so only the first process on a machine
+  compiles them;
+* :func:`warm_up` fits a tiny UMAP in a background thread (umap import + compile or cache
+  load), so that cost is paid while the user is still pasting or embedding texts;
+* 200 epochs instead of 500 from 2,000 points up (:data:`AUTO_EPOCHS_SWITCH`);
+* BLAS runs single-threaded for the small eigenproblems (spectral start, PCA), where
+  threads only spin;
+* results are kept in a small in-process LRU keyed by the data's bytes and the parameters,
+  so a Streamlit rerun with the same data returns at once.
 
+PCA is plain numpy so the instant preview does not wait for scikit-learn's import.
 umap-learn, scikit-learn and scipy are imported inside functions (``import embedcore`` stays
 fast).
 """
@@ -52,7 +59,7 @@ __all__ = [
 METHODS = ("umap", "pca", "tsne")
 
 #: Default parameters per method; ``project(..., **params)`` overrides them. Other keyword
-#: arguments are passed on to ``umap.UMAP`` / ``sklearn.manifold.TSNE`` / ``sklearn.decomposition.PCA``.
+#: arguments are passed on to ``umap.UMAP`` / ``sklearn.manifold.TSNE`` (PCA takes none).
 DEFAULTS: dict[str, dict] = {
     "umap": {
         "n_neighbors": 15,
@@ -169,9 +176,18 @@ _cache_lock = threading.Lock()
 _cache_stats = {"hits": 0, "misses": 0}
 
 
+def _digest(arr: np.ndarray) -> str:
+    arr = np.ascontiguousarray(arr)
+    return f"{arr.dtype.str}{arr.shape}:" + hashlib.blake2b(arr.view(np.uint8), digest_size=16).hexdigest()
+
+
 def _cache_key(X: np.ndarray, method: str, n_components: int, random_state, params: dict) -> tuple:
-    digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8), digest_size=16).hexdigest()
-    return (digest, X.shape, method, n_components, repr(random_state), repr(sorted(params.items())))
+    # Arrays among the parameters (an ``init`` layout) by content: numpy abbreviates long reprs.
+    tokens = sorted(
+        (name, _digest(value) if isinstance(value, np.ndarray) else repr(value))
+        for name, value in params.items()
+    )
+    return (_digest(X), method, n_components, repr(random_state), tuple(tokens))
 
 
 def cache_info() -> dict:
@@ -348,6 +364,11 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
+def _is(value, name: str) -> bool:
+    # ``init`` may be an array of starting positions: never compare that to a string.
+    return isinstance(value, str) and value == name
+
+
 def _all_rows_equal(rows: np.ndarray) -> bool:
     return bool(np.all(rows == rows[0]))
 
@@ -401,7 +422,7 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
     params["n_neighbors"] = min(requested, n - 1)
     if params.get("n_epochs") is None:
         params["n_epochs"] = 500 if n <= AUTO_EPOCHS_SWITCH else 200
-    if params.get("init") == "spectral" and n <= n_components + 1:
+    if _is(params.get("init"), "spectral") and n <= n_components + 1:
         params["init"] = "random"  # the spectral initialisation needs more points than dimensions + 1
     # umap-learn runs single-threaded whenever it has a seed (and warns unless told n_jobs=1);
     # without a seed it may use every core.
@@ -432,7 +453,7 @@ def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
     params["perplexity"] = min(requested, cap)
     if n_components > 3:
         params.setdefault("method", "exact")  # Barnes-Hut supports at most 3 components
-    if params.get("init") == "pca" and min(X.shape) < n_components:
+    if _is(params.get("init"), "pca") and min(X.shape) < n_components:
         params["init"] = "random"  # a PCA start needs as many features and points as components
     tsne = TSNE(n_components=n_components, random_state=random_state, **params)
     if n > TSNE_SINGLE_THREAD_MAX:
@@ -555,7 +576,8 @@ def project(
     **params
         Override :data:`DEFAULTS` for the method (UMAP: ``n_neighbors``, ``min_dist``,
         ``metric``, ``n_epochs``, ``init``; t-SNE: ``perplexity``, ...); other keywords go to
-        the underlying estimator. ``n_neighbors`` is lowered to ``n_samples - 1`` and
+        the underlying estimator. A UMAP ``metric`` other than ``"cosine"`` uses umap-learn's
+        own neighbour search, whose first use in a process compiles for many seconds. ``n_neighbors`` is lowered to ``n_samples - 1`` and
         ``perplexity`` to ``(n_samples - 1) / 3`` when needed (see
         :func:`project_with_info` for the notes saying so).
 

@@ -275,6 +275,18 @@ def test_cache_key_covers_data_and_parameters():
     assert cache_info()["size"] == 5
 
 
+def test_cache_key_reads_array_parameters_by_content():
+    X, _ = groups(n_per=200)  # 600 x 2 starting positions: numpy abbreviates their repr
+    start = np.zeros((len(X), 2), dtype=np.float32)
+    start[:, 0] = np.arange(len(X))
+    other = start.copy()
+    other[300, 1] = 1.0  # hidden in the middle of an abbreviated repr
+    assert repr(start) == repr(other)
+    project(X, "tsne", init=start, max_iter=250)
+    assert not project_with_info(X, "tsne", init=other, max_iter=250).cached
+    assert project_with_info(X, "tsne", init=start.copy(), max_iter=250).cached
+
+
 def test_cache_evicts_least_recently_used(monkeypatch):
     monkeypatch.setattr(proj, "CACHE_SIZE", 2)
     X, _ = groups()
