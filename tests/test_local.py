@@ -258,6 +258,7 @@ def test_four_threads_at_once_get_identical_vectors(local_model):
 
 
 @slow
+@pytest.mark.timeout(1500)  # one distillation: ~40 s on two free cores, minutes on a busy machine
 def test_static_model_is_built_once_even_by_two_processes_at_once(tmp_path, monkeypatch):
     """Two processes start building together: one distils, the other waits and loads its result."""
     cache_dir = tmp_path / "cache"
@@ -289,7 +290,7 @@ def test_static_model_is_built_once_even_by_two_processes_at_once(tmp_path, monk
     ]
     outputs = []
     for proc in procs:
-        out, err = proc.communicate(timeout=900)
+        out, err = proc.communicate(timeout=1400)
         assert proc.returncode == 0, err[-3000:]
         outputs.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted(o["built_here"] for o in outputs) == [False, True]
