@@ -8,8 +8,8 @@ Two models, both run on this machine without any network:
 
 ``all-MiniLM-L6-v2-static (model2vec)`` (:data:`embedcore.catalog.MINILM_STATIC_ID`)
     A static distillation of the same model made with model2vec: one vector per
-    vocabulary token, averaged. It is built once on this machine (about 20-40 s on two
-    cores, 15 MB on disk, float16) and saved under ``<cache dir>/models/``; later loads
+    vocabulary token, averaged. It is built once on this machine (about 40 s on two free
+    cores, minutes on a busy one; 15 MB on disk, float16) and saved under ``<cache dir>/models/``; later loads
     need only numpy and take a fraction of a second.
 
     The trade-off is quality. It is tens of times faster than the transformer, but it has
@@ -478,14 +478,27 @@ class LocalModel:
         result.token_counts = counts
         if limit:
             result.warnings.extend(_truncation_warnings(counts, limit, model))
+        empty = np.flatnonzero(~result.vectors.any(axis=1))
+        if empty.size:
+            # The static model drops tokens it does not know; a text made only of those (emoji,
+            # a script outside its English vocabulary) averages nothing and stays all zeros.
+            result.warnings.append(
+                f"{empty.size} text(s) contain nothing {model} knows (text number(s) "
+                f"{_row_list(empty)}): their vectors are all zeros and are similar to nothing."
+            )
         return result
+
+
+def _row_list(rows: np.ndarray, limit: int = 10) -> str:
+    """1-based row numbers for a person, the first ``limit`` of them."""
+    return ", ".join(str(i + 1) for i in rows[:limit]) + (", ..." if rows.size > limit else "")
 
 
 def _truncation_warnings(counts: np.ndarray, limit: int, model: str) -> list[str]:
     over = np.flatnonzero(counts > limit)
     if over.size == 0:
         return []
-    rows = ", ".join(str(i + 1) for i in over[:10]) + (", ..." if over.size > 10 else "")
+    rows = _row_list(over)
     return [
         f"{over.size} text(s) are longer than {model}'s limit of {limit} tokens (longest: "
         f"{int(counts[over].max())} tokens) and were cut: only their first {limit} tokens were "

@@ -319,6 +319,10 @@ def test_static_model_is_built_once_even_by_two_processes_at_once(tmp_path, monk
     long = static.embed(["word " * 700 + "jazz", "word " * 700 + "bonds"], STATIC)
     assert long.token_counts.min() > 700 and not long.warnings
     assert not np.allclose(long.vectors[0], long.vectors[1], atol=1e-6)  # the last word still counts
+    # Only unknown tokens (emoji are not in the English vocabulary): a zero vector, said aloud.
+    odd = static.embed(["🙂🙂", "jazz"], STATIC)
+    assert not odd.vectors[0].any() and np.linalg.norm(odd.vectors[1]) == pytest.approx(1, abs=1e-5)
+    assert len(odd.warnings) == 1 and "text number(s) 1)" in odd.warnings[0]
 
     v = result.vectors
     # The documented trade-off, pinned: without context the static model ranks "AI Model Hub"
