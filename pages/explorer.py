@@ -91,15 +91,16 @@ def _embed_view():
 
 
 def _metrics(texts, result) -> None:
-    cols = st.columns([1, 2, 1, 1.2])
-    cols[0].metric("Texts", f"{len(texts):,}")
     # Model ids come from servers and users: shown literally, never as markdown.
-    cols[1].metric("Model", md_escape(result.model.rsplit("/", 1)[-1]), help=md_escape(result.model))
-    cols[2].metric("Dimensions", result.dimensions)
-    cols[3].metric(
-        "Cached / fetched",
-        f"{result.cached:,} / {result.fetched:,}",
-        help="Distinct texts answered from the embedding cache / sent to the model.",
+    st.metric("Model", md_escape(result.model.rsplit("/", 1)[-1]), help=md_escape(result.model))
+    cols = st.columns(3)
+    cols[0].metric("Texts", f"{len(texts):,}")
+    cols[1].metric("Dimensions", result.dimensions)
+    cols[2].metric(
+        "From cache",
+        f"{result.cached:,} / {result.cached + result.fetched:,}",
+        help="Distinct texts answered from the embedding cache; the others were sent to the model "
+        f"({result.fetched:,}).",
     )
 
 
@@ -204,7 +205,7 @@ def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uire
     if query is not None:
         text, placed = query
         kwargs = {"query_point": (placed.coords, text), "highlight": placed.neighbours}
-    return charts.scatter_figure(
+    fig = charts.scatter_figure(
         coords,
         texts,
         color=colour,
@@ -214,6 +215,12 @@ def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uire
         height=620,
         **kwargs,
     )
+    # charts draws the neighbour rings as open symbols with a transparent marker colour, and
+    # Plotly paints open symbols in the marker colour, so they would not show: colour them
+    # (a translucent halo in 3-D, where symbols cannot be open). Same fix as the search page.
+    halo = "#111111" if ctl["dims"] == 2 else "rgba(17,17,17,0.3)"
+    fig.update_traces(selector={"name": "neighbours"}, marker_color=halo)
+    return fig
 
 
 def _current_query(texts, vectors, result):
@@ -361,16 +368,17 @@ def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
         hide_index=True,
         width="stretch",
         height=min(420, 38 + 35 * len(frame)),
-        column_order=["text", *(["label"] if has_labels else []), "rank", "neighbour"]
-        + (["neighbour_label"] if has_labels else [])
-        + ["cosine"],
+        column_order=["text", *(["label"] if has_labels else []), "rank", "cosine", "neighbour"]
+        + (["neighbour_label"] if has_labels else []),
         column_config={
-            "text": st.column_config.TextColumn("Selected text", width="large"),
-            "label": st.column_config.TextColumn("Label"),
+            "text": st.column_config.TextColumn("Selected text", width="medium"),
+            "label": st.column_config.TextColumn("Label", width="small"),
             "rank": st.column_config.NumberColumn("#", format="%d", width="small"),
-            "neighbour": st.column_config.TextColumn("Nearest neighbour", width="large"),
-            "neighbour_label": st.column_config.TextColumn("Its label"),
-            "cosine": st.column_config.ProgressColumn("Cosine", min_value=-1.0, max_value=1.0, format="%.3f"),
+            "cosine": st.column_config.ProgressColumn(
+                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small"
+            ),
+            "neighbour": st.column_config.TextColumn("Nearest neighbour", width="medium"),
+            "neighbour_label": st.column_config.TextColumn("Its label", width="small"),
         },
     )
 
@@ -550,15 +558,18 @@ def _pairs_table(frame, labels, where: str) -> None:
         key=f"{P}_pairs_{where}",
         hide_index=True,
         width="stretch",
-        column_order=["text_a", *(["label_a"] if has_labels else []), "text_b"]
-        + (["label_b"] if has_labels else [])
-        + ["cosine"],
+        height=min(600, 38 + 35 * len(frame)),
+        # Score first: long texts must not push it out of sight.
+        column_order=["cosine", "text_a", *(["label_a"] if has_labels else []), "text_b"]
+        + (["label_b"] if has_labels else []),
         column_config={
-            "text_a": st.column_config.TextColumn("Text", width="large"),
-            "label_a": st.column_config.TextColumn("Label"),
-            "text_b": st.column_config.TextColumn("Other text", width="large"),
-            "label_b": st.column_config.TextColumn("Label"),
-            "cosine": st.column_config.ProgressColumn("Cosine", min_value=-1.0, max_value=1.0, format="%.3f"),
+            "cosine": st.column_config.ProgressColumn(
+                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small"
+            ),
+            "text_a": st.column_config.TextColumn("Text", width="medium"),
+            "label_a": st.column_config.TextColumn("Label", width="small"),
+            "text_b": st.column_config.TextColumn("Other text", width="medium"),
+            "label_b": st.column_config.TextColumn("Label", width="small"),
         },
     )
 
@@ -572,7 +583,7 @@ def _pairs_tab(texts, labels, result, dataset, digest) -> None:
     total = n * (n - 1) // 2
     xw.seed_within(f"{P}_pairs_n", min(15, total), 1, min(200, total))
     count = (
-        st.number_input(
+        st.columns([1, 4])[0].number_input(
             "Pairs per table", 1, min(200, total), step=1, key=f"{P}_pairs_n", persist_state=SESSION
         )
         if total > 1
@@ -599,11 +610,14 @@ def _pairs_tab(texts, labels, result, dataset, digest) -> None:
 
 # --- the page ---------------------------------------------------------------------------------
 
-view = _embed_view()
+source_column, summary_column = st.columns([3, 2], gap="large")
+with source_column:
+    view = _embed_view()
 if view is not None:
     texts, labels, result, dataset = view
     digest = xw.digest_for(dataset, result.vectors)
-    _metrics(texts, result)
+    with summary_column:
+        _metrics(texts, result)
     for warning in result.warnings:
         st.warning(md_escape(warning), icon=":material/warning:")
     tabs = st.tabs(list(TABS), key=f"{P}_tab", on_change="rerun")

@@ -123,7 +123,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
         "Texts": "100",
         "Model": "all-MiniLM-L6-v2",
         "Dimensions": "384",
-        "Cached / fetched": "0 / 100",
+        "From cache": "0 / 100",
     }
     texts = at.session_state[state.TEXTS].texts
     spec = chart(at, "explorer_map")
@@ -285,6 +285,10 @@ def test_query_ranks_the_seed_set_and_is_marked_on_the_map(make_app):
     spec = chart(at, "explorer_map")
     query = next(t for t in spec["data"] if t.get("name") == "query")
     assert "best selling music artists" in query["hovertext"][0]
+    # The query's nearest texts are ringed, in a colour that shows (not the transparent default).
+    rings = next(t for t in spec["data"] if t.get("name") == "neighbours")
+    assert sorted(array(rings["customdata"]).tolist()) == [0, 1, 2]
+    assert rings["marker"]["color"] == "#111111"
     assert "same PCA that made the map" in captions(at)
     # The query typed in the other tab is kept while the tab is closed.
     assert at.session_state["explorer_query"] == "best selling music artists"
