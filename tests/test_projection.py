@@ -246,6 +246,31 @@ def test_exact_knn_self_first_with_duplicates_and_clamped_k():
         exact_knn(X, 2, metric="euclidean")
 
 
+def test_knn_cache_slices_and_copies():
+    X, _ = groups()
+    Xn = proj.normalize_rows(X)
+    idx, dist = proj._cached_knn(Xn, 8)
+    dist[:] = 9.0
+    assert len(proj._knn_cache) == 1
+    idx[:] = -1  # umap-learn writes into what it gets: the cache must not see that
+    small_idx, small_dist = proj._cached_knn(Xn, 5)
+    want_idx, want_dist = exact_knn(Xn, 5)
+    assert np.array_equal(small_idx, want_idx) and np.array_equal(small_dist, want_dist)
+    assert len(proj._knn_cache) == 1  # served from the 8-neighbour entry
+    big_idx, _ = proj._cached_knn(Xn, 12)
+    assert np.array_equal(big_idx, exact_knn(Xn, 12)[0])
+
+
+@slow
+def test_umap_with_cached_knn_equals_fresh_computation():
+    X, _ = groups()
+    project(X, "umap", n_neighbors=12)  # leaves the kNN cached
+    reused = project(X, "umap", n_neighbors=10, min_dist=0.5)
+    clear_cache()
+    fresh = project(X, "umap", n_neighbors=10, min_dist=0.5)
+    assert np.array_equal(reused, fresh)
+
+
 # --- cache ----------------------------------------------------------------------
 
 
