@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from streamlit_browser import new_session
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EMBEDCORE_CHROMIUM", "/usr/bin/chromium")
@@ -53,6 +54,16 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"streamlit did not become healthy at {url} within {timeout} s")
 
 
+def _shared_models_dir(tmp_path_factory) -> Path:
+    """``EMBEDCORE_TEST_MODELS_DIR`` (kept between sessions) or the session's shared-models dir."""
+    kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
+    return Path(kept) if kept else tmp_path_factory.getbasetemp() / "shared-models"
+
+
+#: Server log of each running app server, by base URL.
+_SERVER_LOGS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """Base URL of a `streamlit run app.py` on the offline model, with a private cache."""
@@ -60,6 +71,11 @@ def app_server(tmp_path_factory):
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium) first")
     port = _free_port()
     cache_dir = tmp_path_factory.mktemp("browser-cache")
+    # The static model2vec model is distilled once per test session, into the directory the
+    # other test files share (tests/test_search.py): the server finds it through the link.
+    models_dir = _shared_models_dir(tmp_path_factory)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    (cache_dir / "models").symlink_to(models_dir, target_is_directory=True)
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
@@ -91,6 +107,7 @@ def app_server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, timeout=90)
+        _SERVER_LOGS[url] = log_path
         yield url
     finally:
         process.terminate()
@@ -117,15 +134,20 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.app_url = app_server  # type: ignore[attr-defined]
-    page.js_errors = errors  # type: ignore[attr-defined]
+    """A fresh browser context (a new Streamlit session) on ``app_server``.
+
+    After the test, the server log must hold no new traceback: an exception the page
+    swallowed or only logged is still a bug.
+    """
+    log_path = _SERVER_LOGS[app_server]
+    log_start = log_path.stat().st_size
+    context, page = new_session(browser, app_server)
     yield page
     context.close()
+    with open(log_path, errors="replace") as log:
+        log.seek(log_start)
+        new_output = log.read()
+    assert "Traceback" not in new_output, new_output[-4000:]
 
 
 def pytest_collection_modifyitems(items):

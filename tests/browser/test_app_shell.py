@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from streamlit_browser import wait_until_idle
+from streamlit_browser import assert_healthy, new_session, rerun, wait_until_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_TOKEN = "operator-token-that-must-never-show-4711"
@@ -84,9 +84,7 @@ def fresh_server(tmp_path_factory):
 
 @pytest.mark.slow
 def test_deep_link_on_a_fresh_server_runs_the_router_and_exports(browser, fresh_server, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
+    context, page = new_session(browser, fresh_server)
     try:
         # The very first request of this server process is a deep link to the Embed page.
         page.goto(f"{fresh_server}/embed")
@@ -95,9 +93,9 @@ def test_deep_link_on_a_fresh_server_runs_the_router_and_exports(browser, fresh_
         assert "Embeddings from" in sidebar.inner_text()  # app.py ran: the connection panel is there
         assert "Embed texts" in page.locator("h1").first.inner_text()
 
-        page.get_by_role("button", name="Embed", exact=True).click()
+        with rerun(page):
+            page.get_by_role("button", name="Embed", exact=True).click()
         page.get_by_role("button", name="CSV", exact=True).wait_for()
-        wait_until_idle(page)
         metrics = page.locator('[data-testid="stMetric"]').all_inner_texts()
         assert any("Dimensions" in m and "384" in m for m in metrics), metrics
 
@@ -108,5 +106,6 @@ def test_deep_link_on_a_fresh_server_runs_the_router_and_exports(browser, fresh_
         assert len(data.splitlines()) == 101
         assert OPERATOR_TOKEN not in data
         assert OPERATOR_TOKEN not in page.content()
+        assert_healthy(page)
     finally:
         context.close()
