@@ -104,7 +104,7 @@ def rows(quick: bool = False) -> list[Row]:
             ratio(pca_fresh, peer_big_fresh or peer_warm, "time"),
             "≤ 1 s",
             pca_fresh <= 1,
-            [f"PCA again in the same process: {fmt_s(pca_warm)} (sklearn already imported)"],
+            [f"PCA again in the same process: {fmt_s(pca_warm)}"],
         ),
         Row(
             "UMAP 1k×384, fresh process",
