@@ -77,7 +77,7 @@ def click_tab(page, name: str) -> None:
 # --- Similarity explorer (the default page) ----------------------------------------------------
 
 
-def test_explorer_map_selection_heatmap_and_query(page, topics, tmp_path):
+def test_explorer_map_selection_heatmap_and_query(page, topics):
     # The default page embeds the topics sample by itself: nothing to type or click.
     open_page(page, "")
     assert title(page) == "Similarity explorer"
