@@ -267,8 +267,9 @@ def top_k(
     -------
     indices : ndarray of shape (n_queries, k_effective), int64
         Corpus row indices, most similar first; equal scores are ordered by lower index
-        ("equal" means equal float32 values: bit-identical rows tie, rescaled copies may
-        differ by rounding).
+        ("equal" means equal float32 values: rescaled copies may differ by rounding, and so
+        may bit-identical rows, by one ulp, where the BLAS kernel sums a block edge in
+        another order).
     scores : ndarray of shape (n_queries, k_effective), float32
         The cosine similarities, in [-1, 1], descending along each row.
 

@@ -43,6 +43,25 @@ def brute_top_k(Q, C, k, exclude_self=False):
     return np.array(out_i, dtype=np.int64).reshape(len(S), -1), np.array(out_s).reshape(len(S), -1)
 
 
+def assert_valid_top_k(Q, C, idx, sc, k, exclude_self=False, atol=1e-6):
+    """``idx``/``sc`` are a correct top-``k`` of ``Q`` against ``C``, up to the order of near-ties.
+
+    BLAS kernels can give bit-identical corpus rows scores one float32 ulp apart (a row at a
+    block edge is summed in another order; ``A @ A.T`` may go through syrk), so which of two
+    duplicates comes first is not fixed across machines. What is fixed: every returned score is
+    the true cosine of its pair, the scores are the brute-force top-k scores, and no row repeats.
+    """
+    S = cosine_similarity(Q, C)
+    if exclude_self:
+        np.fill_diagonal(S, -np.inf)
+    want = -np.sort(-S, axis=1)[:, :k]
+    assert idx.shape == want.shape
+    np.testing.assert_allclose(np.take_along_axis(S, idx, axis=1), want, atol=atol)
+    np.testing.assert_allclose(sc, want, atol=atol)
+    assert all(len(set(row)) == len(row) for row in idx.tolist())
+    assert np.all(np.diff(sc, axis=1) <= 0)
+
+
 # --- normalize_rows / cosine_matrix -----------------------------------------
 
 
@@ -177,17 +196,18 @@ def test_top_k_all_ties():
 
 @pytest.mark.parametrize("k", [1, 5, 30])
 def test_top_k_large_corpus_with_ties(k):
-    # Wide enough for the pre-filtered selection (64-column chunks), with exact duplicates
-    # (scores are exactly equal only for bit-identical rows; scaled copies differ by rounding).
+    # Wide enough for the pre-filtered selection (64-column chunks), with exact duplicates.
+    # Their scores may differ by an ulp (BLAS block edges), so the order within a tie is checked
+    # on small exact inputs above, and here only that the answer is a correct top-k.
     rng = np.random.default_rng(3)
     base = rng.standard_normal((500, 24)).astype(np.float32)
     C = np.concatenate([base, base[:200], base[:100]])
     rng.shuffle(C)
     Q = np.concatenate([C[:40], rng.standard_normal((5, 24)).astype(np.float32)])
     idx, sc = top_k(Q, C, k)
-    bi, bs = brute_top_k(Q, C, k)
-    assert np.array_equal(idx, bi)
-    np.testing.assert_allclose(sc, bs, atol=1e-5)
+    assert_valid_top_k(Q, C, idx, sc, k)
+    # Each of the first 40 queries is a corpus row: its best match is itself or a bit-identical copy.
+    assert all(np.array_equal(C[i], Q[r]) for r, i in enumerate(idx[:40, 0]))
 
 
 def test_top_k_heavy_ties_fall_back_exactly():
@@ -202,9 +222,7 @@ def test_top_k_heavy_ties_fall_back_exactly():
 def test_top_k_exclude_self_matches_brute_force(unnormalised):
     X = np.concatenate([unnormalised, unnormalised[:5] * 2])  # duplicates of rows 0..4
     idx, sc = top_k(X, X, 4, exclude_self=True, block_size=7)
-    bi, bs = brute_top_k(X, X, 4, exclude_self=True)
-    assert np.array_equal(idx, bi)
-    np.testing.assert_allclose(sc, bs, atol=1e-5)
+    assert_valid_top_k(X, X, idx, sc, 4, exclude_self=True)
     assert not np.any(idx == np.arange(len(X))[:, None])
     # The duplicate of row 0 is its nearest neighbour, with similarity 1.
     assert idx[0, 0] == 40 and sc[0, 0] == pytest.approx(1.0, abs=1e-6)
@@ -236,9 +254,12 @@ def test_top_k_errors(unnormalised):
 
 
 def test_nearest_neighbors_is_top_k_excluding_self(unnormalised):
-    a = nearest_neighbors(unnormalised, 3)
-    b = top_k(unnormalised, unnormalised.copy(), 3, exclude_self=True)
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    # X @ X.T may run as syrk and X @ copy.T as gemm: equal up to rounding, not bit for bit.
+    idx, sc = nearest_neighbors(unnormalised, 3)
+    assert_valid_top_k(unnormalised, unnormalised, idx, sc, 3, exclude_self=True)
+    b_idx, b_sc = top_k(unnormalised, unnormalised.copy(), 3, exclude_self=True)
+    assert np.array_equal(idx, b_idx)  # no ties in this fixture, so the order is fixed
+    np.testing.assert_allclose(sc, b_sc, atol=1e-6)
 
 
 # --- top_pairs ---------------------------------------------------------------
