@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.connection import render_connection_panel
+from ui.connection import render_cache_panel, render_connection_panel
 from ui.state import init_state
 
 HERE = Path(__file__).parent
@@ -67,4 +67,7 @@ if not pages:  # only while the project is being assembled
     st.stop()
 navigation = st.navigation(pages)
 render_connection_panel()
-navigation.run()
+try:
+    navigation.run()
+finally:  # also after a page's st.stop(): the panel counts what the page just embedded
+    render_cache_panel()

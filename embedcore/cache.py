@@ -228,6 +228,15 @@ class EmbeddingCache:
             conn.execute("COMMIT")
         return int(deleted)
 
+    def count(self, endpoint_id: str, model: str) -> int:
+        """Number of vectors cached for one endpoint and model (an index lookup, cheap per rerun)."""
+        with self._lock:
+            conn = self._connect()
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM embeddings WHERE endpoint = ? AND model = ?", (endpoint_id, model)
+            ).fetchone()
+        return int(n)
+
     def stats(self) -> dict[str, Any]:
         """What the cache holds.
 

@@ -354,6 +354,46 @@ def test_locked_endpoint_ignores_a_changed_url(make_app, servers):
     assert TOKEN not in rendered(at)
 
 
+def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, servers):
+    api = servers()
+    at = make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
+    )
+    open_page(at, "pages/embed.py")
+    assert "**0** vectors of this model" in messages(at.sidebar.caption)
+    assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]  # nothing to clear yet
+    at.button(key="embed_run").click().run()
+    assert "**100** vectors of this model" in messages(at.sidebar.caption)
+
+    # Another model's vectors are not touched by clearing this one's.
+    at.sidebar.selectbox(key="conn_model").set_value("BAAI/bge-large-en-v1.5").run()
+    at.button(key="embed_run").click().run()
+    assert metrics(at)["Fetched"] == "100"
+    at.sidebar.button(key="conn_cache_clear").click().run()
+    assert not at.exception
+    assert "Removed 100 cached vectors" in messages(at.toast)
+    assert "**0** vectors of this model" in messages(at.sidebar.caption)
+
+    at.sidebar.selectbox(key="conn_model").set_value("BAAI/bge-m3").run()
+    assert "**100** vectors of this model" in messages(at.sidebar.caption)
+    requests_before = len(api.auth)
+    at.button(key="embed_run").click().run()
+    assert metrics(at)["From cache"] == "100" and len(api.auth) == requests_before
+
+
+def test_a_locked_app_offers_no_cache_clearing(make_app, servers):
+    api = servers()
+    at = make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url, "lock_endpoint": True},
+        state={state.PROVIDER_KIND: "custom"},
+    )
+    open_page(at, "pages/embed.py")
+    at.button(key="embed_run").click().run()
+    assert "**100** vectors of this model" in messages(at.sidebar.caption)
+    assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]
+
+
 # --- pure pieces -------------------------------------------------------------------------------------
 
 

@@ -87,6 +87,17 @@ def test_clear_by_endpoint_model_and_all(cache: EmbeddingCache) -> None:
     assert cache.stats()["entries"] == 0
 
 
+def test_count_is_per_endpoint_and_model(cache: EmbeddingCache) -> None:
+    cache.put_many(EP, "m1", ["a", "b"], vecs(2))
+    cache.put_many(EP, "m2", ["a"], vecs(1))
+    cache.put_many("local:", "m1", ["a", "b", "c"], vecs(3))
+    cache.put_many(EP, "m1", ["a"], vecs(1))  # a replaced vector is still one entry
+    assert [cache.count(EP, "m1"), cache.count(EP, "m2"), cache.count("local:", "m1")] == [2, 1, 3]
+    assert cache.count("local:", "m2") == 0
+    cache.clear(EP, "m1")
+    assert cache.count(EP, "m1") == 0 and cache.count("local:", "m1") == 3
+
+
 def test_stats(cache: EmbeddingCache, tmp_path: Path) -> None:
     cache.put_many(EP, "m", ["a", "b"], vecs(2, d=16))
     cache.put_many("local:", "x", ["a"], vecs(1, d=4))

@@ -56,6 +56,8 @@ _W_MODEL = "conn_model"
 #: Where a typed key is kept between runs (this session only; never rendered).
 _TYPED_KEY = "_conn_typed_api_key"
 _LISTING_FAILURES = "_conn_listing_failures"
+#: How many vectors the last "clear" removed (shown once as a toast).
+_CACHE_CLEARED = "_conn_cache_cleared"
 
 
 # --- operator configuration ------------------------------------------------------------
@@ -397,6 +399,49 @@ def render_connection_panel() -> Connection:
                 latency, models = check_connection(conn)
                 st.success(f"Connected in {latency * 1000:.0f} ms — {len(models)} models served.")
     return conn
+
+
+def render_cache_panel() -> None:
+    """The sidebar's "Embedding cache": vectors of the chosen model cached here, and a way to drop them.
+
+    Drawn after the page has run, so the count includes what the page just embedded. The clear
+    button is hidden from visitors of a locked (hosted) app: the cache is shared by every
+    session, and clearing it only makes everyone pay for the same API calls again.
+    """
+    conn, settings = current_connection(), operator_settings()
+    model = st.session_state.get(state.MODEL)
+    if not model or (conn.kind == "local" and not local_available()):
+        return
+    try:
+        provider = get_provider(conn)
+    except EmbedcoreError:  # the connection panel above has already said what is wrong
+        return
+    cache = getattr(provider, "cache", None)
+    if cache is None:
+        return
+    with st.sidebar, friendly_errors():
+        removed = st.session_state.pop(_CACHE_CLEARED, None)
+        if removed is not None:
+            st.toast(f"Removed {removed:,} cached vectors; the next embedding runs the model again.")
+        cached = cache.count(provider.endpoint_id, model)
+        with st.expander("Embedding cache", icon=":material/database:"):
+            st.caption(
+                f"**{cached:,}** vectors of this model are cached on this server: texts embedded before "
+                "are answered from there, with no model or API call."
+            )
+            if not settings.lock_endpoint and cached:
+                # A callback runs before the rerun, so the count above is already the new one.
+                st.button(
+                    "Clear this model's vectors",
+                    key="conn_cache_clear",
+                    icon=":material/delete:",
+                    on_click=_clear_cache,
+                    args=(cache, provider.endpoint_id, model),
+                )
+
+
+def _clear_cache(cache, endpoint_id: str, model: str) -> None:
+    st.session_state[_CACHE_CLEARED] = cache.clear(endpoint_id, model)
 
 
 def _render_endpoint_fields(kind: str, settings: OperatorSettings) -> None:
