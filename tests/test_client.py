@@ -6,6 +6,7 @@ import base64
 import email.utils
 import hashlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -705,6 +706,20 @@ def test_key_echoed_by_server_is_scrubbed(base: str, api: FakeAPI) -> None:
         assert KEY not in text
         assert KEY[-18:] not in text and KEY[:20] not in text
     assert "Invalid token ***" in str(err)
+
+
+def test_key_never_in_logs_even_at_debug(base: str, api: FakeAPI, caplog: pytest.LogCaptureFixture) -> None:
+    # requests/urllib3 log every request at DEBUG; the server echoes the key in each error.
+    echo = f"bad token {KEY}"
+    api.script = [_error(500, echo), _error(429, echo, {"Retry-After": "0"}), None, _error(401, echo)]
+    client = make_client(base, batch_size=1, max_concurrency=1)
+    with caplog.at_level(logging.DEBUG):
+        client.embed(["a"], MODEL)  # two retries, then success
+        with pytest.raises(AuthenticationError):
+            client.embed(["b"], MODEL)
+    assert len(api.requests) == 4
+    assert caplog.records, "the client and urllib3 were expected to log something at DEBUG"
+    assert KEY not in caplog.text and KEY[-18:] not in caplog.text
 
 
 def test_key_never_in_urls(server: HTTPServer, base: str, api: FakeAPI) -> None:
