@@ -186,7 +186,8 @@ class EmbeddingClient:
     max_concurrency : int
         Requests in flight at once within one ``embed`` call.
     requests_per_second, burst : float, int
-        Pace of all requests of this client, across threads (``None`` disables pacing).
+        The server's rate limit, which all requests of this client keep to, across threads
+        (``None`` disables pacing). One token of ``burst`` is held back as a margin for jitter.
     cache : EmbeddingCache, optional
         Where vectors are kept between calls; ``None`` means no cache.
     max_texts : int, optional
@@ -248,6 +249,8 @@ class EmbeddingClient:
             raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if max_texts is not None and max_texts < 1:
             raise ConfigurationError(f"max_texts must be >= 1, got {max_texts}")
+        if burst < 1:
+            raise ConfigurationError(f"burst must be >= 1, got {burst}")
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.batch_size = int(batch_size)
@@ -257,7 +260,11 @@ class EmbeddingClient:
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
         self.retry_after_cap = float(retry_after_cap)
-        self.limiter = TokenBucket(requests_per_second, burst)
+        # One token of the server's burst is kept in reserve: the server counts requests when they
+        # arrive, we when we send them, and a request delayed on its way by a few milliseconds
+        # followed by one that is not would otherwise land two in one of the server's slots (a 429
+        # we provoked ourselves). It costs one request's worth of the initial burst, once.
+        self.limiter = TokenBucket(requests_per_second, max(1, int(burst) - 1))
 
         session = requests.Session()
         session.headers.update({"User-Agent": f"embedcore/{__version__}", "Accept": "application/json"})

@@ -101,3 +101,22 @@ def test_rate_bound_and_table():
     )
     assert text.splitlines()[0] == "| target | peer | ours | peer figure | ratio | goal | met? |"
     assert "| u\\|v |" in text and text.count("\n") == 3
+
+
+def test_embedding_client_keeps_to_the_servers_limit_without_a_single_429():
+    # The client is told the server's own limit; arrival-time jitter must not cost a 429.
+    srv = FakeEmbeddingsServer(rate=10.0, burst=5, latency=0.02, max_requests=200, max_seconds=60)
+    srv.serve_in_thread()
+    try:
+        from embedcore.client import EmbeddingClient
+
+        client = EmbeddingClient(
+            srv.url, api_key="", batch_size=2, max_concurrency=4, requests_per_second=10.0, burst=5
+        )
+        texts = [f"sentence number {i}" for i in range(60)]
+        result = client.embed(texts, api.MODEL)
+        assert result.vectors.shape == (60, 1024)
+        assert result.requests == 30 and result.retries == 0
+        assert srv.stats["rate_limited"] == 0 and srv.stats["requests"] == 30
+    finally:
+        srv.close()
