@@ -78,6 +78,11 @@ def describe(model_id: str, *, served: bool = True, **known: Any) -> ModelInfo:
     return replace(base, served=served, **overrides)
 
 
+def api_models(*, served: bool = False) -> list[ModelInfo]:
+    """The API models the catalogue knows (the IONOS ones), never the bundled local models."""
+    return [replace(m, served=served) for m in KNOWN_MODELS.values() if m.owned_by != "local"]
+
+
 def merge_listing(items: Iterable[Mapping[str, Any] | str]) -> list[ModelInfo]:
     """Turn the items of a ``GET /models`` answer into ``ModelInfo`` records, catalogue merged in.
 

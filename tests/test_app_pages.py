@@ -285,6 +285,21 @@ def test_models_page_merges_listing_and_catalogue(make_app, servers):
     assert "3 models served" in messages(at.sidebar.success)
 
 
+def test_ionos_without_a_token_describes_its_models_instead_of_failing(make_app, monkeypatch):
+    # No token anywhere: the listing is not even attempted (IONOS would answer 401). Any request
+    # would fail here (no network) and show up as an error.
+    monkeypatch.delenv("IONOS_API_TOKEN", raising=False)
+    at = make_app(state={state.PROVIDER_KIND: "ionos"})
+    open_page(at, "pages/models.py")
+    assert not at.error
+    table = at.dataframe[0].value.set_index("id")
+    assert set(table.index) == set(IONOS_MODELS)
+    assert not table["served"].any()
+    assert table.loc["BAAI/bge-large-en-v1.5", "dimensions"] == 1024
+    assert "Paste your IONOS token" in messages(at.sidebar.info)
+    assert at.sidebar.selectbox(key="conn_model").value in IONOS_MODELS
+
+
 def test_a_refused_token_gives_the_friendly_message(make_app, servers):
     api = servers(token="the-right-token")
     at = make_app(

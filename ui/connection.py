@@ -283,6 +283,10 @@ def available_models(connection: Connection | None = None) -> list[ModelInfo]:
     "Test connection" button always asks afresh.
     """
     conn = connection or current_connection()
+    if conn.kind == "ionos" and not conn.api_key:
+        # IONOS refuses a listing without a token (401): describe its models from the catalogue
+        # instead of greeting a first-time visitor with an error.
+        return catalog.api_models(served=False)
     provider = get_provider(conn)
     failures: dict = st.session_state.setdefault(_LISTING_FAILURES, {})
     key = (provider.endpoint_id, conn.key_fingerprint)
@@ -480,6 +484,12 @@ def _render_endpoint_fields(kind: str, settings: OperatorSettings) -> None:
         )
     elif conn.note:
         st.info(conn.note, icon=":material/key:")
+    elif kind == "ionos" and not conn.api_key:
+        st.info(
+            "Paste your IONOS token to embed (Data Center Designer → Management → Token Manager). "
+            "Until then the models listed are those our catalogue knows.",
+            icon=":material/key:",
+        )
 
 
 def _render_model_select(conn: Connection) -> None:

@@ -31,11 +31,7 @@ def models_frame(models: Iterable[ModelInfo], *, include_catalogue: bool = False
     rows = list(models)
     if include_catalogue:
         listed = {m.id for m in rows}
-        rows += [
-            catalog.describe(m.id, served=False)
-            for m in catalog.KNOWN_MODELS.values()
-            if m.id not in listed and m.owned_by != "local"
-        ]
+        rows += [m for m in catalog.api_models(served=False) if m.id not in listed]
     frame = pd.DataFrame(
         [{column: getattr(m, column) for column in MODEL_COLUMNS} for m in rows],
         columns=MODEL_COLUMNS,
