@@ -113,7 +113,13 @@ def embed_texts(
     def progress(done: int, total: int) -> None:
         # Only worth drawing when there is more than one step to show.
         if total and done < total:
-            bar.progress(done / total, text=f"{progress_label}: {done:,} / {total:,} texts")
+            # "0 / n" alone looks stuck while a local model loads (seconds after a server start).
+            text = (
+                f"{progress_label} {total:,} texts: waiting for the first batch (a local model loads first)"
+                if done == 0
+                else f"{progress_label}: {done:,} / {total:,} texts"
+            )
+            bar.progress(done / total, text=text)
 
     try:
         result = provider.embed(list(texts), model, progress=progress)
