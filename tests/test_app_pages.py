@@ -116,6 +116,14 @@ def servers():
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _api_app(make_app, api):
+    """The app pointed at ``api`` with the operator's token for it in secrets (not yet run)."""
+    return make_app(
+        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
+        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
+    )
+
+
 def rendered(at) -> str:
     """Every element of the last run (main and sidebar) as protobuf text."""
     parts: list[str] = []
@@ -239,10 +247,7 @@ def test_local_model_missing_is_explained(make_app, monkeypatch):
 
 def test_embed_page_against_an_ionos_like_endpoint(make_app, servers):
     api = servers()
-    at = make_app(
-        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
-        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
-    )
+    at = _api_app(make_app, api)
     open_page(at, "pages/embed.py")
     assert at.sidebar.selectbox(key="conn_model").value == "BAAI/bge-m3"
     assert "Using the token from the app's secrets" in messages(at.sidebar.caption)
@@ -266,10 +271,7 @@ def test_embed_page_against_an_ionos_like_endpoint(make_app, servers):
 
 def test_models_page_merges_listing_and_catalogue(make_app, servers):
     api = servers()
-    at = make_app(
-        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
-        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
-    )
+    at = _api_app(make_app, api)
     open_page(at, "pages/models.py")
     table = at.dataframe[0].value.set_index("id")
     assert set(IONOS_MODELS) <= set(table.index)
@@ -371,10 +373,7 @@ def test_locked_endpoint_ignores_a_changed_url(make_app, servers):
 
 def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, servers):
     api = servers()
-    at = make_app(
-        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
-        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
-    )
+    at = _api_app(make_app, api)
     open_page(at, "pages/embed.py")
     assert "**0** vectors of this model" in messages(at.sidebar.caption)
     assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]  # nothing to clear yet
@@ -450,13 +449,6 @@ def test_messages_name_the_next_step():
 
 
 # --- where the texts come from ---------------------------------------------------------------------
-
-
-def _api_app(make_app, api):
-    return make_app(
-        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
-        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
-    )
 
 
 def test_pasted_texts_are_counted_and_embedded_once_each(make_app, servers):
