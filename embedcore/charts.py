@@ -44,6 +44,7 @@ import plotly.graph_objects as go
 from .errors import InputError, TooManyTextsError
 
 __all__ = [
+    "CLUSTER_PALETTE",
     "HEATMAP_HARD_LIMIT",
     "HEATMAP_LIMIT",
     "PALETTE",
@@ -74,6 +75,18 @@ PALETTE = (
     "#D55E00",  # vermillion
     "#F0E442",  # yellow
     "#000000",  # black
+)
+#: Clusters get Paul Tol's "muted" scheme (also colour-blind safe, cyan left out): none of
+#: its colours is one of :data:`PALETTE`'s, so "cluster 0" never looks like the first label.
+CLUSTER_PALETTE = (
+    "#332288",  # indigo
+    "#117733",  # green
+    "#44AA99",  # teal
+    "#999933",  # olive
+    "#DDCC77",  # sand
+    "#CC6677",  # rose
+    "#882255",  # wine
+    "#AA4499",  # purple
 )
 #: Colour of the "other" bucket and of de-emphasised things.
 MUTED = "#9A9A9A"
@@ -311,13 +324,28 @@ def _layout(fig: go.Figure, *, title: str | None, uirevision: object, height: in
 # --- heatmap ---------------------------------------------------------------------
 
 
+def _heatmap_range(z: np.ndarray) -> tuple[float, float]:
+    """Lowest and highest similarity between two different texts (the diagonal left out)."""
+    m = z.shape[0]
+    if m < 2:
+        return -1.0, 1.0
+    off = z[~np.eye(m, dtype=bool)]
+    off = off[np.isfinite(off)]
+    if not off.size:
+        return -1.0, 1.0
+    low, high = float(off.min()), float(off.max())
+    if high - low < 1e-3:  # all pairs alike: a small band around them, not a division by ~0
+        low, high = low - 0.05, high + 0.05
+    return max(low, -1.0), min(high, 1.0)
+
+
 def heatmap_figure(
     sim: np.ndarray,
     texts: Sequence[object],
     *,
     order: Sequence[int] | np.ndarray | None = None,
     max_cells_side: int = HEATMAP_LIMIT,
-    zrange: tuple[float, float] = (-1.0, 1.0),
+    zrange: tuple[float, float] | str = (-1.0, 1.0),
     max_tick_labels: int = 40,
     title: str | None = None,
     uirevision: object = "embedcore",
@@ -336,11 +364,13 @@ def heatmap_figure(
     max_cells_side : int
         Refuse when more than this many rows would be drawn (default
         :data:`HEATMAP_LIMIT`); may be raised up to :data:`HEATMAP_HARD_LIMIT`.
-    zrange : (float, float)
-        Colour scale limits. The default fixed ``(-1, 1)`` diverging scale
-        centred on 0 is honest and comparable across models: the same colour
-        always means the same cosine, even though most models put unrelated
-        texts around 0.0–0.3 rather than at -1.
+    zrange : (float, float) or "data"
+        Colour scale limits. The default ``(-1, 1)`` is comparable across models
+        and data sets: the same colour always means the same cosine. ``"data"``:
+        the lowest to the highest similarity of two *different* drawn texts, so
+        the structure fills the whole scale (most models put unrelated texts at
+        0.0–0.3, which the fixed scale washes out to one pale colour); the
+        diagonal (1.0) takes the top colour.
     max_tick_labels : int
         At most this many (truncated) tick labels per axis; every k-th row is labelled.
 
@@ -383,6 +413,7 @@ def heatmap_figure(
         raise HeatmapTooLargeError(m, max_cells_side)
 
     z = _f32(sim[np.ix_(idx, idx)])
+    zmin, zmax = _heatmap_range(z) if isinstance(zrange, str) and zrange == "data" else map(float, zrange)
     # Categorical axes whose category *names* are the hover texts: Plotly can
     # then show both full texts per cell from 2m strings, where per-cell
     # customdata would need m² strings (300² × 2 hovers ≈ 50 MB). The "#k"
@@ -397,9 +428,9 @@ def heatmap_figure(
             z=z,
             x=hover,
             y=hover,
-            zmin=float(zrange[0]),
-            zmax=float(zrange[1]),
-            zmid=0.0 if zrange[0] < 0 < zrange[1] else None,
+            zmin=zmin,
+            zmax=zmax,
+            zmid=0.0 if zmin < 0 < zmax else None,
             colorscale=DIVERGING,
             colorbar={"title": {"text": "cosine"}, "thickness": 12, "outlinewidth": 0},
             hovertemplate="%{y}<br><b>×</b><br>%{x}<br><b>cosine %{z:.3f}</b><extra></extra>",
@@ -465,6 +496,7 @@ def scatter_figure(
     query_text: str | None = None,
     size: float = 6,
     opacity: float = 0.8,
+    palette: Sequence[str] = PALETTE,
     webgl_threshold: int = 1000,
     max_categories: int = 20,
     hover_chars: int | None = None,
@@ -495,6 +527,9 @@ def scatter_figure(
         The query's text (alternative to passing ``(coords, text)``).
     size, opacity : float
         Marker size (px) and opacity.
+    palette : sequence of str
+        Category colours (default :data:`PALETTE`; :data:`CLUSTER_PALETTE` for clusters, so
+        they are never mistaken for labels).
     webgl_threshold : int
         2-D maps with more points than this use ``go.Scattergl`` (WebGL: 50k
         points draw in well under 3 s); fewer use ``go.Scatter`` (SVG). Both
@@ -581,8 +616,8 @@ def scatter_figure(
         names, codes = _categories(color, n, max_categories)
         for code, name in enumerate(names):
             sel = np.flatnonzero(codes == code)
-            colour = PALETTE[code % len(PALETTE)]
-            symbol = _SYMBOLS[(code // len(PALETTE)) % len(_SYMBOLS)]
+            colour = palette[code % len(palette)]
+            symbol = _SYMBOLS[(code // len(palette)) % len(_SYMBOLS)]
             fig.add_trace(
                 points(
                     sel,

@@ -14,7 +14,7 @@ import streamlit as st
 from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
 from embedcore.explore import identical_rows, neighbours_frame, rank_query
-from embedcore.projection import DEFAULTS, MIN_POINTS
+from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
 from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
@@ -96,11 +96,12 @@ def _metrics(texts, result) -> None:
     cols = st.columns(3)
     cols[0].metric("Texts", f"{len(texts):,}")
     cols[1].metric("Dimensions", result.dimensions)
+    # A short value: "100 / 100" was cut to "100 …" in a third of the summary column.
     cols[2].metric(
         "From cache",
-        f"{result.cached:,} / {result.cached + result.fetched:,}",
-        help="Distinct texts answered from the embedding cache; the others were sent to the model "
-        f"({result.fetched:,}).",
+        f"{result.cached:,}",
+        help=f"{result.cached:,} of {result.cached + result.fetched:,} distinct texts were answered from "
+        f"the embedding cache; {result.fetched:,} were sent to the model.",
     )
 
 
@@ -118,7 +119,7 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     xw.seed(f"{P}_size", 7 if n <= 1_000 else 5 if n <= 5_000 else 3)
     xw.seed(f"{P}_n_neighbors", DEFAULTS["umap"]["n_neighbors"])
     xw.seed(f"{P}_min_dist", DEFAULTS["umap"]["min_dist"])
-    xw.seed(f"{P}_perplexity", int(DEFAULTS["tsne"]["perplexity"]))
+    xw.seed(f"{P}_perplexity_auto", True)
     xw.seed(f"{P}_seed", 42)
 
     c = st.columns([1.4, 0.9, 1.3, 0.9, 1.3], vertical_alignment="bottom")
@@ -166,12 +167,24 @@ def _map_controls(n: int, has_labels: bool) -> dict:
             persist_state=SESSION,
             help="How tightly points may pack.",
         )
+        auto = e[2].toggle(
+            "Auto t-SNE perplexity",
+            key=f"{P}_perplexity_auto",
+            persist_state=SESSION,
+            help="About a tenth of the texts (a twelfth in 3-D), between 5 and 30.",
+        )
+        suggested = round(auto_perplexity(n, int(dims)))
+        if auto:  # show the value the engine will choose
+            ss[f"{P}_perplexity"] = suggested
+        else:
+            xw.seed(f"{P}_perplexity", suggested)
         perplexity = e[2].slider(
             "t-SNE perplexity",
             2,
             100,
             key=f"{P}_perplexity",
             persist_state=SESSION,
+            disabled=auto,
             help="Roughly the number of neighbours each point attends to.",
         )
         seed = e[3].number_input("Random seed", 0, 2**31 - 1, step=1, key=f"{P}_seed", persist_state=SESSION)
@@ -181,7 +194,7 @@ def _map_controls(n: int, has_labels: bool) -> dict:
         )
     params = {
         "umap": {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)},
-        "tsne": {"perplexity": float(perplexity)},
+        "tsne": {} if auto else {"perplexity": float(perplexity)},
         "pca": {},
     }
     return {
@@ -196,11 +209,14 @@ def _map_controls(n: int, has_labels: bool) -> dict:
 
 
 def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uirevision=None):
-    colour, colour_title = None, None
+    colour, colour_title, palette = None, None, charts.PALETTE
     if ctl["colour"] == "label" and labels is not None:
         colour, colour_title = labels, "label"
     elif ctl["colour"] == "cluster":
-        colour, colour_title = xw.kmeans(vectors, digest, ctl["k"]), f"k-means (k={ctl['k']})"
+        colour, palette = xw.kmeans(vectors, digest, ctl["k"]), charts.CLUSTER_PALETTE
+        # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
+        found = int(colour.max()) + 1
+        colour_title = f"k-means, {found} cluster{'s' if found != 1 else ''}"
     kwargs = {}
     if query is not None:
         text, placed = query
@@ -210,6 +226,7 @@ def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uire
         texts,
         color=colour,
         color_title=colour_title,
+        palette=palette,
         size=ctl["size"],
         uirevision=uirevision,
         height=620,
@@ -246,25 +263,27 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     def run(m: str):
         return xw.projection(vectors, digest, m, dims, random_state=ctl["seed"], params=ctl["params"][m])
 
-    placeholder = st.empty()
+    # One element per slot, in every run: the final map and its caption replace the preview
+    # and its caption one for one (a container holding both left the preview's caption
+    # behind under the finished map).
+    map_slot, note_slot = st.empty(), st.empty()
     proj = None
     if xw.needs_preview(method, n) and not xw.projection_ready(
         digest, method, dims, random_state=ctl["seed"], params=ctl["params"][method]
     ):
         # Draw a PCA at once (well under a second) and replace it when the slow map is ready.
         preview = run("pca")
-        with placeholder.container():
-            st.plotly_chart(
-                _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
-                key=f"{P}_map_preview",
-                theme=None,
-            )
-            why = (
-                "the first UMAP after a server start also compiles code"
-                if method == "umap"
-                else f"{name} takes a while on {n:,} texts"
-            )
-            st.caption(f"PCA preview — computing {name}; {why}. The map is replaced when it is ready.")
+        map_slot.plotly_chart(
+            _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
+            key=f"{P}_map_preview",
+            theme=None,
+        )
+        why = (
+            "the first UMAP after a server start also compiles code"
+            if method == "umap"
+            else f"{name} takes a while on {n:,} texts"
+        )
+        note_slot.caption(f"PCA preview — computing {name}; {why}. The map is replaced when it is ready.")
     with friendly_errors() as outcome:
         try:
             with st.spinner(f"Computing {name} of {n:,} texts…"):
@@ -301,6 +320,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
         texts_digest(labels) if labels is not None and ctl["colour"] == "label" else None,
         ctl["size"],
         None if placed is None else (result.model, query[0]),
+        xw.selection_generation(),
     )
     marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else None
     fig = xw.cached_figure(
@@ -315,26 +335,25 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 ctl,
                 query=None if placed is None else (query[0], placed),
                 uirevision=revision,
-            ),
+            ).update_layout(selectionrevision=xw.selection_generation()),
             marked,
         ),
     )
     event = None
-    with placeholder.container():
-        if dims == 2:
-            event = st.plotly_chart(
-                fig,
-                key=f"{P}_map",
-                theme=None,
-                on_select=partial(xw.remember_selection, f"{P}_map", dataset),
-                selection_mode=("points", "box", "lasso"),
-            )
-        else:
-            st.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
+    if dims == 2:
+        event = map_slot.plotly_chart(
+            fig,
+            key=f"{P}_map",
+            theme=None,
+            on_select=partial(xw.remember_selection, f"{P}_map", dataset),
+            selection_mode=("points", "box", "lasso"),
+        )
+    else:
+        map_slot.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
     notes = [xw.projection_summary(proj, n), *proj.notes]
     if placed is not None:
         notes.append(placed.description)
-    st.caption(" · ".join(notes))
+    note_slot.caption(" · ".join(notes))
 
     rows = xw.selection(dataset, event)
     _selection_section(texts, labels, vectors, proj.coords, rows, dims)
@@ -431,8 +450,20 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
     vectors = result.vectors
     n = len(texts)
     xw.seed(f"{P}_heatmap_order", "clustered")
+    xw.seed(f"{P}_heatmap_scale", "data")
+    order_col, scale_col = st.columns(2)
+    scale = scale_col.segmented_control(
+        "Colour range",
+        ["data", "full"],
+        format_func={"data": "These texts", "full": "Full −1 … 1"}.__getitem__,
+        required=True,
+        key=f"{P}_heatmap_scale",
+        persist_state=SESSION,
+        help="These texts: from their lowest to their highest similarity, so the structure shows. "
+        "Full: the same colour means the same cosine for every model and data set.",
+    )
     clustered = (
-        st.segmented_control(
+        order_col.segmented_control(
             "Row order",
             ["clustered", "input"],
             format_func={"clustered": "Clustered", "input": "Input order"}.__getitem__,
@@ -474,6 +505,7 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
             sim,
             labels_for,
             order=order_in,
+            zrange="data" if scale == "data" else (-1.0, 1.0),
             uirevision=f"{dataset}|{len(order)}",
             height=420 if len(order) <= 12 else 720,
         )

@@ -370,3 +370,14 @@ def test_alignment_figure_links_translations():
     assert len(links.x) == (5 * 2 + 1) * 3
     assert {t.name for t in fig.data[1:]} == set(langs)
     assert sorted(_rows(fig)) == list(range(len(keep)))
+
+
+def test_heatmap_data_range_spans_the_pairs_of_different_texts():
+    sim = np.array([[1.0, 0.2, 0.5], [0.2, 1.0, 0.1], [0.5, 0.1, 1.0]], dtype=np.float32)
+    hm = charts.heatmap_figure(sim, ["a", "b", "c"], zrange="data").data[0]
+    # The diagonal (1.0) is left out: 0.1 … 0.5 fills the whole colour scale.
+    assert (hm.zmin, hm.zmax, hm.zmid) == (pytest.approx(0.1), pytest.approx(0.5), None)
+    alike = charts.heatmap_figure(np.full((3, 3), 0.7, np.float32), ["a", "b", "c"], zrange="data").data[0]
+    assert alike.zmin < 0.7 < alike.zmax  # no zero-width scale when every pair is alike
+    single = charts.heatmap_figure(np.ones((1, 1), np.float32), ["a"], zrange="data").data[0]
+    assert (single.zmin, single.zmax) == (-1.0, 1.0)

@@ -21,6 +21,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from embedcore import charts
 from ui import explorer_widgets, state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
@@ -123,7 +124,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
         "Texts": "100",
         "Model": "all-MiniLM-L6-v2",
         "Dimensions": "384",
-        "From cache": "0 / 100",
+        "From cache": "0",
     }
     texts = at.session_state[state.TEXTS].texts
     spec = chart(at, "explorer_map")
@@ -234,7 +235,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     at.segmented_control(key="explorer_method").set_value("tsne").run()
     assert not at.exception
     assert calls[-1] == ("tsne", 2)
-    assert "t-SNE of 100 texts · perplexity 30" in captions(at)
+    assert "t-SNE of 100 texts · perplexity 10" in captions(at)
     assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
 
     # Back to PCA: cached. A parameter change recomputes; its earlier value comes from the cache.
@@ -254,7 +255,46 @@ def test_colour_by_k_means_clusters(make_app):
     spec = chart(at, "explorer_map")
     assert [t["name"] for t in spec["data"]] == ["cluster 0", "cluster 1", "cluster 2"]
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert spec["layout"]["legend"]["title"]["text"] == "k-means (k=3)"
+    assert spec["layout"]["legend"]["title"]["text"] == "k-means, 3 clusters"
+    # Cluster colours are never label colours: "cluster 0" must not look like the first label.
+    colours = {t["marker"]["color"] for t in point_traces(spec)}
+    assert colours == set(charts.CLUSTER_PALETTE[:3]) and not colours & set(charts.PALETTE)
+
+
+def test_k_means_legend_says_how_many_clusters_were_found(make_app):
+    at = make_app(state={"explorer_method": "pca", "explorer_source": "paste"}, timeout=120)
+    at.switch_page(PAGE).run()
+    at.text_area(key="explorer_paste").set_value("apple\npear\napple\npear\napple").run()
+    at.selectbox(key="explorer_colour").set_value("cluster").run()
+    assert not at.exception, at.exception
+    spec = chart(at, "explorer_map")  # five clusters asked, two distinct texts
+    assert spec["layout"]["legend"]["title"]["text"] == "k-means, 2 clusters"
+    assert [t["name"] for t in spec["data"]] == ["cluster 0", "cluster 1"]
+
+
+def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(make_app):
+    at = show_tab(open_explorer(make_app, explorer_method="pca"), "Heatmap")
+    heat = chart(at, "explorer_heatmap")["data"][0]
+    z = array(heat["z"]).reshape(100, 100).astype(float)
+    off_diagonal = z[~np.eye(100, dtype=bool)]
+    assert heat["zmin"] == pytest.approx(off_diagonal.min(), abs=1e-6)
+    assert heat["zmax"] == pytest.approx(off_diagonal.max(), abs=1e-6)
+    assert -0.3 < heat["zmin"] < heat["zmax"] < 1.0
+    at.segmented_control(key="explorer_heatmap_scale").set_value("full").run()
+    heat = chart(at, "explorer_heatmap")["data"][0]
+    assert (heat["zmin"], heat["zmax"], heat["zmid"]) == (-1.0, 1.0, 0.0)
+
+
+def test_tsne_perplexity_is_chosen_from_the_texts_until_the_user_sets_it(make_app):
+    at = open_explorer(make_app, explorer_method="tsne")
+    assert "t-SNE of 100 texts · perplexity 10" in captions(at)
+    at.segmented_control(key="explorer_dims").set_value(3).run()
+    assert "t-SNE of 100 texts · perplexity 8.3" in captions(at)
+    assert at.slider(key="explorer_perplexity").value == 8
+    at.toggle(key="explorer_perplexity_auto").set_value(False).run()
+    at.slider(key="explorer_perplexity").set_value(20).run()
+    assert not at.exception, at.exception
+    assert "t-SNE of 100 texts · perplexity 20" in captions(at)
 
 
 # --- the query ----------------------------------------------------------------------------------

@@ -271,6 +271,7 @@ def mark_selected(fig, rows: Sequence[int] | None):
 
 
 _DRAWN = "explorer_map_drawn"
+_GENERATION = "explorer_selection_generation"
 
 
 def rows_to_mark(signature: tuple, dataset: str, widget_key: str) -> tuple[int, ...] | None:
@@ -306,11 +307,21 @@ def remember_selection(widget_key: str, dataset: str) -> None:
 
 
 def clear_selection() -> None:
-    """``on_click`` callback: forget the selection and redraw the map without marks."""
+    """``on_click`` callback: forget the selection and redraw the map without marks.
+
+    Forgetting is not enough: the browser still holds the box or lasso the user drew and
+    sends it back with every rerun. A new :func:`selection_generation` makes the next map
+    differ from the one on screen (its ``selectionrevision``), so Streamlit mounts it
+    afresh and Plotly drops the drawn selection; zoom and pan (``uirevision``) are kept.
+    """
     st.session_state[SELECTION] = {"dataset": None, "rows": []}
-    # The next map must differ from the one on screen (which may carry marks), so that
-    # Streamlit mounts it afresh, without the old selection.
+    st.session_state[_GENERATION] = selection_generation() + 1
     st.session_state.pop(_DRAWN, None)
+
+
+def selection_generation() -> int:
+    """How often the selection was cleared in this session: part of the map's identity."""
+    return int(st.session_state.get(_GENERATION, 0))
 
 
 def selection(dataset: str, event: Mapping | None = None) -> list[int]:
