@@ -20,9 +20,10 @@ $(VENV)/.dev-deps: $(VENV)/.local-deps requirements-dev.txt
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
-## run: start the dashboard on the bundled offline model (http://localhost:8501)
+## run: start the dashboard on the bundled offline model (http://localhost:8501; another port: make run PORT=8502)
+# scripts/serve.py is `streamlit run app.py` that starts loading the model at once (embedcore.warmup).
 run: $(VENV)/.local-deps
-	HF_HUB_OFFLINE=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	HF_HUB_OFFLINE=1 $(PY) scripts/serve.py --server.port $(PORT)
 
 ## browser: Debian's chromium for the end-to-end tests (never `playwright install`)
 browser:

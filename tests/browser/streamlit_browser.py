@@ -372,7 +372,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 @contextlib.contextmanager
 def serve_app(env: dict[str, str], log_path: Path, *, timeout: float = 90):
-    """``streamlit run app.py`` exactly as ``make run`` starts it; yields ``(url, process)``.
+    """The app exactly as ``make run`` starts it (``scripts/serve.py``); yields ``(url, process)``.
 
     No flags beyond the port: the project's own ``.streamlit/config.toml`` decides the file
     watcher, headless mode and the rest, so what the tests meet is what users meet (a test
@@ -381,7 +381,7 @@ def serve_app(env: dict[str, str], log_path: Path, *, timeout: float = 90):
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+            [sys.executable, "scripts/serve.py", "--server.port", str(port)],
             cwd=ROOT,
             env={**env, "HF_HUB_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"},
             stdout=log,
