@@ -492,6 +492,8 @@ def scatter_figure(
     color: Sequence[object] | np.ndarray | None = None,
     color_title: str | None = None,
     highlight: Iterable[int] | None = None,
+    emphasis: Iterable[int] | None = None,
+    label_centres: bool = False,
     query_point: object = None,
     query_text: str | None = None,
     size: float = 6,
@@ -521,6 +523,13 @@ def scatter_figure(
         Legend / colour-bar title.
     highlight : iterable of int, optional
         Rows to outline (e.g. a query's nearest neighbours), drawn on top.
+    emphasis : iterable of int, optional
+        Rows to stand out (e.g. the matches of a text search): every other point is dimmed,
+        these are drawn again on top, in full colour with a dark outline, as one trace
+        named "matches (m)". An empty iterable dims everything (nothing matched).
+    label_centres : bool
+        Write each category's name at the median position of its points (categorical
+        ``color`` only), so clusters are named on the map and not only in the legend.
     query_point : array-like of shape (2,) or (3,), or ``(coords, text)``, optional
         Where a typed query lands in the map; drawn as a red star with its text.
     query_text : str, optional
@@ -558,6 +567,13 @@ def scatter_figure(
     chars = hover_chars or hover_chars_for(n)
     hover = np.array([hover_text(t, width=60, max_chars=chars) for t in texts], dtype=object)
     rows = np.arange(n, dtype=np.int32)
+
+    emphasised = None
+    if emphasis is not None:
+        emphasised = np.unique(np.asarray(list(emphasis), dtype=np.int64))
+        if emphasised.size and (emphasised.min() < 0 or emphasised.max() >= n):
+            raise InputError(f"emphasis holds indices outside 0..{n - 1}.")
+        opacity = min(opacity, 0.15)  # the rest fades; the matches are drawn again on top
 
     three_d = dims == 3
     webgl = not three_d and n > webgl_threshold
@@ -637,6 +653,41 @@ def scatter_figure(
             )
         show_legend = True
 
+    if label_centres and color is not None and not _is_continuous(color):
+        names, codes = _categories(color, n, max_categories)
+        centres = [(name, np.median(xyz[codes == code], axis=0)) for code, name in enumerate(names)]
+        centres = [(name, c) for name, c in centres if np.all(np.isfinite(c))]
+        if centres:
+            at = np.stack([c for _, c in centres])
+            xy = {"x": at[:, 0], "y": at[:, 1], **({"z": at[:, 2]} if three_d else {})}
+            fig.add_trace(
+                (go.Scatter3d if three_d else go.Scatter)(
+                    **xy,
+                    mode="text",
+                    text=[short_label(name, 32) for name, _ in centres],
+                    textfont={"size": 12, "color": "#1F2933"},
+                    hoverinfo="skip",
+                    name="names",
+                    showlegend=False,
+                )
+            )
+
+    if emphasised is not None and emphasised.size:
+        fig.add_trace(
+            points(
+                emphasised,
+                name=f"matches ({emphasised.size:,})",
+                marker={
+                    "size": msize + 2,
+                    "color": _QUERY_COLOR,
+                    "opacity": 1.0,
+                    "line": {"color": "#111111", "width": 1},
+                },
+                **({} if three_d else {"unselected": {"marker": {"opacity": 1}}}),
+            )
+        )
+        show_legend = True
+
     if highlight is not None:
         hl = np.unique(np.asarray(list(highlight), dtype=np.int64))
         if hl.size and (hl.min() < 0 or hl.max() >= n):
@@ -646,9 +697,11 @@ def scatter_figure(
                 points(
                     hl,
                     name="neighbours",
+                    # Plotly paints an open symbol's outline in the marker colour: it must be
+                    # dark (in 3-D, where symbols cannot be open, a translucent halo).
                     marker={
                         "size": msize + 6,
-                        "color": "rgba(0,0,0,0)",
+                        "color": "rgba(17,17,17,0.3)" if three_d else "#111111",
                         "line": {"color": "#111111", "width": 2},
                         "symbol": "circle" if three_d else "circle-open",
                     },

@@ -13,7 +13,7 @@ import streamlit as st
 
 from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
-from embedcore.explore import identical_rows, neighbours_frame, rank_query
+from embedcore.explore import find_rows, identical_rows, neighbours_frame, rank_query
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
@@ -208,36 +208,32 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     }
 
 
-def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uirevision=None):
-    colour, colour_title, palette = None, None, charts.PALETTE
+def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, matches=None, uirevision=None):
+    colour, colour_title, palette, named = None, None, charts.PALETTE, False
     if ctl["colour"] == "label" and labels is not None:
         colour, colour_title = labels, "label"
     elif ctl["colour"] == "cluster":
-        colour, palette = xw.kmeans(vectors, digest, ctl["k"]), charts.CLUSTER_PALETTE
+        colour, found = xw.clustered_colours(vectors, digest, ctl["k"], texts)
+        palette, named = charts.CLUSTER_PALETTE, True
         # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
-        found = int(colour.max()) + 1
         colour_title = f"k-means, {found} cluster{'s' if found != 1 else ''}"
     kwargs = {}
     if query is not None:
         text, placed = query
         kwargs = {"query_point": (placed.coords, text), "highlight": placed.neighbours}
-    fig = charts.scatter_figure(
+    return charts.scatter_figure(
         coords,
         texts,
         color=colour,
         color_title=colour_title,
         palette=palette,
+        label_centres=named,
+        emphasis=matches,
         size=ctl["size"],
         uirevision=uirevision,
         height=620,
         **kwargs,
     )
-    # charts draws the neighbour rings as open symbols with a transparent marker colour, and
-    # Plotly paints open symbols in the marker colour, so they would not show: colour them
-    # (a translucent halo in 3-D, where symbols cannot be open). Same fix as the search page.
-    halo = "#111111" if ctl["dims"] == 2 else "rgba(17,17,17,0.3)"
-    fig.update_traces(selector={"name": "neighbours"}, marker_color=halo)
-    return fig
 
 
 def _current_query(texts, vectors, result):
@@ -250,10 +246,65 @@ def _current_query(texts, vectors, result):
     return None if outcome.failed else (text, vector)
 
 
+def _find_bar(texts, labels):
+    """The "Find" box over the map: rows whose text or label matches, or None when it is empty."""
+    left, right, count = st.columns([4, 1, 2], vertical_alignment="bottom")
+    pattern = left.text_input(
+        "Find",
+        key=f"{P}_find",
+        placeholder="a word in the texts or labels, e.g. guitar",
+        persist_state=SESSION,
+        help="Matching texts stand out on the map and are listed below it; the others fade.",
+    )
+    regex = right.toggle("Regex", key=f"{P}_find_regex", persist_state=SESSION)
+    if not str(pattern or "").strip():
+        return None
+    with friendly_errors() as outcome:
+        matches = find_rows(texts, pattern, labels=labels, regex=regex)
+    if outcome.failed:
+        return None
+    count.markdown(f"**{len(matches):,} {'match' if len(matches) == 1 else 'matches'}** of {len(texts):,}")
+    return matches
+
+
+def _matches_list(texts, labels, matches, dataset) -> None:
+    if matches is None or not len(matches):
+        return
+    shown = matches[:MAX_LISTED]
+    st.caption(
+        "Click rows to select those texts on the map"
+        + (f" (the first {MAX_LISTED} of {len(matches):,} are listed)." if len(matches) > MAX_LISTED else ".")
+    )
+    frame = {"row": shown, "text": [texts[i] for i in shown]}
+    if labels is not None:
+        frame["label"] = [labels[i] for i in shown]
+    st.dataframe(
+        frame,
+        key=f"{P}_find_table",
+        hide_index=True,
+        width="stretch",
+        height=min(300, 38 + 35 * len(shown)),
+        on_select=lambda: _select_found(dataset, shown),
+        selection_mode="multi-row",
+        column_config={
+            "row": st.column_config.NumberColumn("#", format="%d", width="small"),
+            "text": st.column_config.TextColumn("Text", width="large"),
+            "label": st.column_config.TextColumn("Label", width="small"),
+        },
+    )
+
+
+def _select_found(dataset, shown) -> None:
+    picked = st.session_state[f"{P}_find_table"]["selection"]["rows"]
+    if picked:
+        xw.select_rows(dataset, [int(shown[i]) for i in picked])
+
+
 def _map_tab(texts, labels, result, dataset, digest) -> None:
     vectors = result.vectors
     n = len(texts)
     ctl = _map_controls(n, labels is not None)
+    matches = _find_bar(texts, labels)
     method, dims = ctl["method"], ctl["dims"]
     name = xw.METHOD_NAMES[method]
     if n < MIN_POINTS[method]:
@@ -321,6 +372,10 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
         ctl["size"],
         None if placed is None else (result.model, query[0]),
         xw.selection_generation(),
+        # The matches follow from the pattern and the texts (already in ``revision``).
+        None
+        if matches is None
+        else (st.session_state.get(f"{P}_find"), st.session_state.get(f"{P}_find_regex")),
     )
     marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else None
     fig = xw.cached_figure(
@@ -334,6 +389,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 digest,
                 ctl,
                 query=None if placed is None else (query[0], placed),
+                matches=matches,
                 uirevision=revision,
             ).update_layout(selectionrevision=xw.selection_generation()),
             marked,
@@ -355,6 +411,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
         notes.append(placed.description)
     note_slot.caption(" · ".join(notes))
 
+    _matches_list(texts, labels, matches, dataset)
     rows = xw.selection(dataset, event)
     _selection_section(texts, labels, vectors, proj.coords, rows, dims)
     _map_downloads(texts, labels, vectors, proj.coords, rows, result.model, method, dims)

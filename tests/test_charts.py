@@ -381,3 +381,39 @@ def test_heatmap_data_range_spans_the_pairs_of_different_texts():
     assert alike.zmin < 0.7 < alike.zmax  # no zero-width scale when every pair is alike
     single = charts.heatmap_figure(np.ones((1, 1), np.float32), ["a"], zrange="data").data[0]
     assert (single.zmin, single.zmax) == (-1.0, 1.0)
+
+
+def test_scatter_emphasis_fades_the_rest_and_draws_the_matches_on_top():
+    coords = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    fig = charts.scatter_figure(coords, [f"t{i}" for i in range(20)], color=["a", "b"] * 10, emphasis=[3, 7])
+    base = [t for t in fig.data if t.name in ("a", "b")]
+    assert all(t.marker.opacity <= 0.15 for t in base)
+    matches = [t for t in fig.data if t.name.startswith("matches")]
+    assert len(matches) == 1 and matches[0].name == "matches (2)"
+    assert sorted(np.asarray(matches[0].customdata).ravel().tolist()) == [3, 7]
+    assert matches[0].marker.opacity == 1.0 and fig.data[-1] is matches[0]
+    nothing = charts.scatter_figure(coords, [f"t{i}" for i in range(20)], emphasis=[])
+    assert len(nothing.data) == 1 and nothing.data[0].marker.opacity <= 0.15  # no match: all faded
+    with pytest.raises(InputError):
+        charts.scatter_figure(coords, [f"t{i}" for i in range(20)], emphasis=[20])
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_scatter_names_each_category_at_the_middle_of_its_points(dims):
+    coords = np.zeros((6, dims), np.float32)
+    coords[3:, 0] = 10.0
+    fig = charts.scatter_figure(
+        coords, list("abcdef"), color=["0 · jazz"] * 3 + ["1 · goal"] * 3, label_centres=True
+    )
+    names = [t for t in fig.data if t.name == "names"]
+    assert len(names) == 1 and names[0].mode == "text"
+    assert list(names[0].text) == ["0 · jazz", "1 · goal"] and list(names[0].x) == [0.0, 10.0]
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_neighbour_rings_are_drawn_in_a_visible_colour(dims):
+    coords = np.random.default_rng(1).normal(size=(10, dims)).astype(np.float32)
+    fig = charts.scatter_figure(coords, list("abcdefghij"), highlight=[1, 2])
+    ring = next(t for t in fig.data if t.name == "neighbours")
+    # Plotly paints an open symbol in the marker colour: a transparent one drew nothing.
+    assert ring.marker.color not in (None, "rgba(0,0,0,0)")

@@ -72,7 +72,12 @@ def array(value) -> np.ndarray:
 
 def point_traces(spec: dict) -> list[dict]:
     """The traces holding the texts (not the query star nor the neighbour rings)."""
-    return [t for t in spec["data"] if t.get("name") not in ("query", "neighbours")]
+    return [
+        t
+        for t in spec["data"]
+        if t.get("name") not in ("query", "neighbours", "names")
+        and not t.get("name", "").startswith("matches")
+    ]
 
 
 def map_rows(spec: dict) -> np.ndarray:
@@ -98,14 +103,17 @@ _TABLE_COLUMNS = {
     "explorer_ranking_table": "rank",
     "explorer_pairs_most": "text_b",
     "explorer_pairs_least": "text_b",
+    "explorer_find_table": "row",
 }
 
 
 def table(at, key: str):
     """A table of the page by its key: found by its columns (and order, for the two pair tables)."""
     found = [d.value for d in at.dataframe if _TABLE_COLUMNS[key] in d.value.columns]
-    if key == "explorer_ranking_table":
+    if key in ("explorer_ranking_table", "explorer_find_table"):
         found = [f for f in found if "neighbour" not in f.columns]
+    if key == "explorer_find_table":
+        found = [f for f in found if "rank" not in f.columns]
     if key.startswith("explorer_pairs_"):
         assert len(found) == 2
         return found[0] if key.endswith("most") else found[1]
@@ -253,8 +261,15 @@ def test_colour_by_k_means_clusters(make_app):
     at.number_input(key="explorer_k").set_value(3).run()
     assert not at.exception
     spec = chart(at, "explorer_map")
-    assert [t["name"] for t in spec["data"]] == ["cluster 0", "cluster 1", "cluster 2"]
-    assert sorted(map_rows(spec).tolist()) == list(range(100))
+    names = [t["name"] for t in point_traces(spec)]
+    # Named by their most distinctive words, numbered in order of first appearance.
+    assert sorted(name.split(" · ")[0] for name in names) == ["0", "1", "2"]
+    assert all(len(name.split(" · ")[1].split(", ")) == 3 for name in names), names
+    centres = [t for t in spec["data"] if t["name"] == "names"]
+    assert len(centres) == 1 and sorted(centres[0]["text"]) == sorted(names)  # each name on the map too
+    assert sorted(map_rows({"data": [t for t in spec["data"] if t["name"] != "names"]}).tolist()) == list(
+        range(100)
+    )
     assert spec["layout"]["legend"]["title"]["text"] == "k-means, 3 clusters"
     # Cluster colours are never label colours: "cluster 0" must not look like the first label.
     colours = {t["marker"]["color"] for t in point_traces(spec)}
@@ -269,7 +284,7 @@ def test_k_means_legend_says_how_many_clusters_were_found(make_app):
     assert not at.exception, at.exception
     spec = chart(at, "explorer_map")  # five clusters asked, two distinct texts
     assert spec["layout"]["legend"]["title"]["text"] == "k-means, 2 clusters"
-    assert [t["name"] for t in spec["data"]] == ["cluster 0", "cluster 1"]
+    assert sorted(t["name"] for t in point_traces(spec)) == ["0 · apple", "1 · pear"]
 
 
 def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(make_app):
@@ -531,3 +546,32 @@ def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fa
     assert at.error  # the friendly 401 message
     assert metrics(at)["Texts"] == "100"
     assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
+
+
+def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    texts = at.session_state[state.TEXTS].texts
+    at.text_input(key="explorer_find").set_value("guitar").run()
+    assert not at.exception, at.exception
+    expected = [i for i, t in enumerate(texts) if "guitar" in t.lower()]
+    assert expected, "the topics sample mentions guitars"
+    assert f"**{len(expected)} match" in messages(at.markdown)
+    spec = chart(at, "explorer_map")
+    found = [t for t in spec["data"] if t["name"].startswith("matches")]
+    assert len(found) == 1 and sorted(array(found[0]["customdata"]).ravel().tolist()) == expected
+    assert all(t["marker"]["opacity"] <= 0.15 for t in spec["data"] if t["name"] in TOPICS)
+    assert table(at, "explorer_find_table")["row"].tolist() == expected
+
+    # A label matches too; a bad regular expression is a message, not a traceback.
+    at.text_input(key="explorer_find").set_value("^spa").run()
+    at.toggle(key="explorer_find_regex").set_value(True).run()
+    labels = at.session_state[state.TEXTS].labels
+    assert table(at, "explorer_find_table")["row"].tolist() == [
+        i
+        for i, (t, lab) in enumerate(zip(texts, labels, strict=True))
+        if t.lower().startswith("spa") or lab == "space"
+    ]
+    at.text_input(key="explorer_find").set_value("(space").run()
+    assert not at.exception and "not a valid regular expression" in messages(at.warning)
+    at.text_input(key="explorer_find").set_value("").run()
+    assert not any(t["name"].startswith("matches") for t in chart(at, "explorer_map")["data"])

@@ -181,6 +181,27 @@ def kmeans(vectors: np.ndarray, digest: str, k: int) -> np.ndarray:
     return _kmeans(digest, int(k), vectors)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cluster_names(digest: str, k: int, _texts, _clusters) -> list[str]:
+    from embedcore.explore import cluster_names as names_of
+
+    return names_of(_texts, _clusters)
+
+
+def clustered_colours(
+    vectors: np.ndarray, digest: str, k: int, texts: Sequence[str]
+) -> tuple[list[str], int]:
+    """Each text's k-means cluster, as ``"2 · guitar, album, song"``; and how many clusters were found.
+
+    The number is the cluster's (stable across reruns: row 0 is in cluster 0), the words its
+    most distinctive ones (:func:`embedcore.explore.cluster_names`). Cached per vectors and k.
+    """
+    clusters = kmeans(vectors, digest, k)
+    names = _cluster_names(digest, int(k), texts, clusters)
+    labelled = [f"{c} · {name}" if not name.startswith("cluster ") else name for c, name in enumerate(names)]
+    return [labelled[c] for c in clusters], len(names)
+
+
 @st.cache_data(show_spinner="Ordering rows…", max_entries=16)
 def _heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> np.ndarray:
     return heatmap_rows(_vectors, None if rows is None else list(rows), clustered=clustered)
@@ -317,6 +338,12 @@ def clear_selection() -> None:
     st.session_state[SELECTION] = {"dataset": None, "rows": []}
     st.session_state[_GENERATION] = selection_generation() + 1
     st.session_state.pop(_DRAWN, None)
+
+
+def select_rows(dataset: str, rows: Sequence[int]) -> None:
+    """Make ``rows`` the map's selection (from a list, not the mouse); the map redraws them marked."""
+    clear_selection()
+    st.session_state[SELECTION] = {"dataset": dataset, "rows": sorted({int(r) for r in rows})}
 
 
 def selection_generation() -> int:
