@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,13 +22,6 @@ from ui import state
 
 MINILM = f"local|{catalog.MINILM_ID}"
 STATIC = f"local|{catalog.MINILM_STATIC_ID}"
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory) -> Path:
-    """Shared build directory of the static model (the same path tests/test_search.py uses)."""
-    kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
-    return Path(kept) if kept else tmp_path_factory.getbasetemp() / "shared-models"
 
 
 @pytest.fixture
