@@ -207,6 +207,9 @@ class _MiniLM:
                     model.eval()
                     if model.max_seq_length:
                         self.max_tokens = int(model.max_seq_length)
+                    # torch sets up its kernels on the first forward pass (~0.25 s on two cores):
+                    # part of getting ready, not of whoever embeds first.
+                    model.encode(["warm-up"], convert_to_numpy=True, show_progress_bar=False)
                     self.load_seconds = time.perf_counter() - start
                     self._model = model
         return self._model

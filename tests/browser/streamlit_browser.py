@@ -19,7 +19,11 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -266,6 +270,67 @@ def lasso_around(
         page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle), steps=2)
     page.mouse.up()
     return inside
+
+
+# --- a server of a test's own ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_streamlit(env: dict[str, str], log_path: Path, *, timeout: float = 90):
+    """A ``streamlit run app.py`` with ``env``, for tests that need a server nobody else touched.
+
+    Yields the base URL once ``/_stcore/health`` answers; stops the server afterwards and
+    fails when its log (``log_path``) holds a traceback.
+    """
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(root / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=root,
+            env={"STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                assert process.poll() is None, f"streamlit exited early: {log_path.read_text()[-2000:]}"
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    assert time.monotonic() < deadline, "streamlit did not become healthy"
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, text[-4000:]
 
 
 # --- screenshots --------------------------------------------------------------------------------
