@@ -270,13 +270,14 @@ def _quiet_transformers() -> None:
 
 def _prepare(args: argparse.Namespace) -> int:
     from .local import static_model_dir
-    from .prepare import STAGES, BuildProgress, build_static_model, is_built
+    from .prepare import STAGES, BuildProgress, build_static_model, is_built, require_build_packages
 
     directory = static_model_dir(args.models_dir)
     as_json = args.progress == "json"
     if not as_json and is_built(directory):
         print(f"The static model is already prepared: {directory}", file=sys.stderr)
         return 0
+    require_build_packages()
     if not as_json:
         print(f"Preparing {catalog.MINILM_STATIC_ID} in {directory} …", file=sys.stderr)
     shown = {"stage": "", "tenth": -1}
@@ -311,7 +312,8 @@ def _prepare(args: argparse.Namespace) -> int:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
     if as_json:
-        print(json.dumps({"stage": "done", "done": 0, "total": 0, "elapsed": 0, "built": built}), flush=True)
+        if not built:  # found built (perhaps after waiting for another process): no stages were told
+            report(BuildProgress("done"))
     else:
         size_mb = sum(p.stat().st_size for p in directory.iterdir()) / 1e6
         print(

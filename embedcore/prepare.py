@@ -40,6 +40,7 @@ __all__ = [
     "BuildStatus",
     "build_static_model",
     "is_built",
+    "require_build_packages",
 ]
 
 #: The build's stages in order, with what a person is told. ``waiting`` comes first only when
@@ -167,6 +168,18 @@ def _sweep_half_builds(directory: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def require_build_packages() -> None:
+    """Raise :class:`~embedcore.errors.ModelUnavailableError` naming what a build would miss.
+
+    Checked without importing anything heavy.
+    """
+    from . import local
+
+    missing = local._missing(local._DISTILL_PACKAGES)
+    if missing:
+        raise local._unavailable(local.catalog.MINILM_STATIC_ID, missing, " (needed to build it)")
+
+
 def build_static_model(
     directory: str | os.PathLike,
     *,
@@ -202,9 +215,7 @@ def build_static_model(
     directory = Path(directory)
     if is_built(directory):
         return False
-    missing = local._missing(local._DISTILL_PACKAGES)
-    if missing:
-        raise local._unavailable(local.catalog.MINILM_STATIC_ID, missing, " (needed to build it)")
+    require_build_packages()
     start = time.perf_counter()
 
     def tell(stage: str, done: int = 0, total: int = 0) -> None:

@@ -83,10 +83,15 @@ if models:
         if load_seconds is None:
             load = "—"  # an API: its models are loaded on its servers
         elif load_seconds < LOADED_ALREADY_S:
-            load = "already loaded"
+            load = "0 s"  # already in memory
         else:
             load = f"{load_seconds:.1f} s"
-        cols[3].metric("Model load", load, help="Once per server process, before the first embedding.")
+        cols[3].metric(
+            "Model load",
+            load,
+            help="Once per server process, before the first embedding: 0 s when the model was already "
+            "in memory; — for an API (its models run on its servers).",
+        )
         cols[4].metric("Tokens", result.total_tokens or "—")
         cols[5].metric("From cache", "yes" if result.cached else "no")
         st.caption(f"`{result.model}` · first values of the vector for “{sentence}”")

@@ -1,9 +1,9 @@
 """AppTest tests of the Compare, Semantic search and Across-languages pages.
 
 The bundled models are real (all-MiniLM-L6-v2 and its model2vec distillation). The static
-model is built once per test session into a shared directory, linked into each test's own
-cache dir; set ``EMBEDCORE_TEST_MODELS_DIR`` to keep it between sessions. The API path talks
-to a real HTTP server on 127.0.0.1 (pytest-httpserver).
+model comes from the one models directory of the run (``make test`` prepares it; see
+tests/conftest.py; ``EMBEDCORE_TEST_MODELS_DIR`` names one kept between sessions). The API
+path talks to a real HTTP server on 127.0.0.1 (pytest-httpserver).
 """
 
 from __future__ import annotations
@@ -25,13 +25,9 @@ STATIC = f"local|{catalog.MINILM_STATIC_ID}"
 
 
 @pytest.fixture
-def app(make_app, app_env, models_dir):
-    """``app(**kw)`` → an AppTest of app.py with a 180 s timeout; the static model is shared."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    app_env.mkdir(parents=True, exist_ok=True)
-    # LocalModel builds into <cache dir>/models and resolves the link, so every test (and
-    # every fresh AppTest) loads the one build.
-    (app_env / "models").symlink_to(models_dir, target_is_directory=True)
+def app(make_app, app_env):
+    """``app(**kw)`` → an AppTest of app.py with a 180 s timeout; the static model is shared
+    (``$EMBEDCORE_MODELS_DIR``, set for the whole run in tests/conftest.py)."""
 
     def factory(**kwargs):
         return make_app(timeout=180, **kwargs)
