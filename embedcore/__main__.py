@@ -1,8 +1,10 @@
-"""The batch command line: embed a file of texts into Parquet or NPY, list a provider's models.
+"""The batch command line: embed a file of texts into Parquet or NPY, list a provider's models,
+prepare the bundled static model.
 
     python -m embedcore embed texts.csv --text-column text --output vectors.parquet
     python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npy
     python -m embedcore models --provider ionos
+    python -m embedcore prepare
 
 Every vector is written to the cache as soon as its batch arrives, so a run that is stopped
 (Ctrl-C, a dropped connection, a rate limit) is resumed by running the same command again:
@@ -12,9 +14,12 @@ only the texts still missing are sent.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,6 +104,23 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     provider_options(models)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="build the bundled static model now, so nobody waits for it later",
+        description="Distil all-MiniLM-L6-v2 into the static model2vec model once (about 35 s on two "
+        "idle cores, several minutes on a busy machine). Does nothing when it is built already.",
+    )
+    prepare.add_argument(
+        "--models-dir",
+        help="where to keep it (default: $EMBEDCORE_MODELS_DIR, else <virtualenv>/share/embedcore/models)",
+    )
+    prepare.add_argument(
+        "--progress",
+        choices=("text", "json"),
+        default="text",
+        help="text: stages on stderr (default); json: one JSON object per line on stdout, for programs",
+    )
     return parser
 
 
@@ -230,11 +252,84 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_sigterm(_signum, _frame) -> None:
+    # Turned into KeyboardInterrupt so the build's clean-up (temporary directory, lock) runs
+    # when the dashboard stops a build, as it does on Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _quiet_transformers() -> None:
+    # Its weight-loading bar and load report would bury the stages printed here.
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return  # build_static_model says which packages are missing
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from .local import static_model_dir
+    from .prepare import STAGES, BuildProgress, build_static_model, is_built, require_build_packages
+
+    directory = static_model_dir(args.models_dir)
+    as_json = args.progress == "json"
+    if not as_json and is_built(directory):
+        print(f"The static model is already prepared: {directory}", file=sys.stderr)
+        return 0
+    require_build_packages()
+    if not as_json:
+        print(f"Preparing {catalog.MINILM_STATIC_ID} in {directory} …", file=sys.stderr)
+    shown = {"stage": "", "tenth": -1}
+
+    def report(progress: BuildProgress) -> None:
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "stage": progress.stage,
+                        "done": progress.done,
+                        "total": progress.total,
+                        "elapsed": round(progress.elapsed, 2),
+                    }
+                ),
+                flush=True,
+            )
+            return
+        tenth = int(10 * progress.done / progress.total) if progress.total else -1
+        if progress.stage != shown["stage"] or tenth > shown["tenth"]:
+            shown.update(stage=progress.stage, tenth=tenth)
+            if progress.stage != "done":
+                print(f"  {progress.text}", file=sys.stderr)
+
+    _quiet_transformers()
+    # signal.signal works in the main thread only (a test may call main() from another one).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main else None
+    try:
+        built = build_static_model(directory, progress=report)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        if not built:  # found built (perhaps after waiting for another process): no stages were told
+            report(BuildProgress("done"))
+    else:
+        size_mb = sum(p.stat().st_size for p in directory.iterdir()) / 1e6
+        print(
+            f"{STAGES['done']}: {directory} ({size_mb:.0f} MB)"
+            + ("" if built else ", built by another process"),
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
     try:
-        return _embed(args) if args.command == "embed" else _models(args)
+        commands = {"embed": _embed, "models": _models, "prepare": _prepare}
+        return commands[args.command](args)
     except NotFoundError as exc:
         listed = exc.available and not all(name in str(exc) for name in exc.available)
         hint = f" Available: {', '.join(exc.available)}." if listed else ""

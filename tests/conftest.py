@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,6 +72,31 @@ def make_app(app_env: Path) -> Callable[..., object]:
 
 
 # --- the bundled model (tests/test_local.py, tests/test_cli.py) -----------------------------
+
+
+def _shared_models_dir() -> Path:
+    """Where every test finds the static model: ``$EMBEDCORE_TEST_MODELS_DIR`` (kept between
+    sessions, shared between checkouts) or the prepared location (``make test`` builds it there
+    before the suite starts: no test waits for a distillation)."""
+    kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
+    if kept:
+        return Path(kept)
+    from embedcore.local import models_dir
+
+    return models_dir()
+
+
+def pytest_configure(config) -> None:
+    # One place for the whole run, this process and every server or child it starts: the
+    # model is distilled at most once (by whoever needs it first; the file lock makes the
+    # others wait), never once per test file.
+    os.environ["EMBEDCORE_MODELS_DIR"] = str(_shared_models_dir())
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The shared directory of the static model (see :func:`pytest_configure`)."""
+    return Path(os.environ["EMBEDCORE_MODELS_DIR"])
 
 
 @pytest.fixture(scope="session")

@@ -138,6 +138,28 @@ def test_missing_input_file(tmp_path, capsys):
     assert "error: Cannot read" in capsys.readouterr().err
 
 
+def test_prepare_says_what_is_missing_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    # sys.modules[name] = None is how Python itself marks a package as not importable.
+    monkeypatch.setitem(sys.modules, "model2vec", None)
+    assert main(["prepare", "--models-dir", str(tmp_path / "models")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "model2vec" in err and "requirements-local.txt" in err
+    assert not (tmp_path / "models").exists()
+
+
+def test_prepare_finds_a_prepared_model_without_building(tmp_path, monkeypatch, capsys):
+    from embedcore.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
+
+    built = tmp_path / "prepared" / STATIC_BUILD_NAME
+    built.mkdir(parents=True)
+    (built / "model.safetensors").write_bytes(b"")  # the two files a finished build has
+    (built / "config.json").write_text("{}")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "prepared"))
+    monkeypatch.setitem(sys.modules, "model2vec", None)  # proof that nothing is built
+    assert main(["prepare"]) == 0
+    assert f"already prepared: {built}" in capsys.readouterr().err
+
+
 def test_help_says_tokens_come_from_the_environment_only(capsys):
     with pytest.raises(SystemExit) as info:
         main(["embed", "--help"])

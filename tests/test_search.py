@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,16 +11,6 @@ from embedcore.collections import CollectionStore
 from embedcore.errors import EmptyInputError, InputError, NotFoundError, TooManyTextsError
 from embedcore.io import load_sample
 from embedcore.local import LocalModel
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory) -> Path:
-    """Where the static model is built: once per test session (every test file uses this path).
-
-    ``EMBEDCORE_TEST_MODELS_DIR`` points at a directory kept between sessions, to skip the build.
-    """
-    kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
-    return Path(kept) if kept else tmp_path_factory.getbasetemp() / "shared-models"
 
 
 @pytest.fixture

@@ -371,6 +371,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 @contextlib.contextmanager
+def running_streamlit(env: dict[str, str], log_path: Path, *, timeout: float = 90):
+    """A server nobody else touched (:func:`serve_app`); yields its URL and fails on a logged traceback."""
+    with serve_app(env, log_path, timeout=timeout) as (url, _process):
+        yield url
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, text[-4000:]
+
+
+@contextlib.contextmanager
 def serve_app(env: dict[str, str], log_path: Path, *, timeout: float = 90):
     """The app exactly as ``make run`` starts it (``scripts/serve.py``); yields ``(url, process)``.
 
