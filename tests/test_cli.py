@@ -160,6 +160,21 @@ def test_prepare_finds_a_prepared_model_without_building(tmp_path, monkeypatch, 
     assert f"already prepared: {built}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_prepare_maps_compiles_umaps_layout_code_in_this_process(tmp_path, monkeypatch, capsys):
+    from embedcore import projection
+    from embedcore.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
+
+    built = tmp_path / "prepared" / STATIC_BUILD_NAME
+    built.mkdir(parents=True)
+    (built / "model.safetensors").write_bytes(b"")
+    (built / "config.json").write_text("{}")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "prepared"))
+    assert main(["prepare", "--maps"]) == 0
+    assert projection.is_warm() and projection.warm_up_error() is None
+    assert "UMAP's compiled code is cached" in capsys.readouterr().err
+
+
 def test_help_says_tokens_come_from_the_environment_only(capsys):
     with pytest.raises(SystemExit) as info:
         main(["embed", "--help"])
