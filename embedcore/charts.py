@@ -667,6 +667,7 @@ def scatter_figure(
     color_title: str | None = None,
     highlight: Iterable[int] | None = None,
     emphasis: Iterable[int] | None = None,
+    links: Iterable[tuple[int, int]] | None = None,
     label_centres: bool = False,
     query_point: object = None,
     query_text: str | None = None,
@@ -701,6 +702,9 @@ def scatter_figure(
         Rows to stand out (e.g. the matches of a text search): every other point is dimmed,
         these are drawn again on top, in full colour with a dark outline, as one trace
         named "matches (m)". An empty iterable dims everything (nothing matched).
+    links : iterable of (int, int), optional
+        Pairs of rows to join with a line (e.g. a clicked text and its nearest neighbours in
+        the full embedding space), drawn as one trace named "links" under the points.
     label_centres : bool
         Write each category's name at the median position of its points (categorical
         ``color`` only), so clusters are named on the map and not only in the legend.
@@ -826,6 +830,28 @@ def scatter_figure(
                 )
             )
         show_legend = True
+
+    if links is not None:
+        pairs = np.asarray(list(links), dtype=np.int64).reshape(-1, 2)
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= n):
+            raise InputError(f"links hold indices outside 0..{n - 1}.")
+        if pairs.size:
+            # One trace: each segment is start, end, gap (NaN), which Plotly draws as separate lines.
+            ends = np.full((len(pairs) * 3, dims), np.nan, dtype=np.float32)
+            ends[0::3], ends[1::3] = xyz[pairs[:, 0]], xyz[pairs[:, 1]]
+            xy = {"x": ends[:, 0], "y": ends[:, 1], **({"z": ends[:, 2]} if three_d else {})}
+            fig.add_trace(
+                trace_cls(
+                    **xy,
+                    mode="lines",
+                    line={"color": "rgba(17,17,17,0.55)", "width": 1.5},
+                    hoverinfo="skip",
+                    name="links",
+                    showlegend=False,
+                )
+            )
+            # Under the points: move the new trace to the front of the list.
+            fig.data = (fig.data[-1], *fig.data[:-1])
 
     if label_centres and color is not None and not _is_continuous(color):
         names, codes = _categories(color, n, max_categories)

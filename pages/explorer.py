@@ -13,7 +13,7 @@ import streamlit as st
 
 from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
-from embedcore.explore import find_rows, identical_rows, neighbours_frame, rank_query
+from embedcore.explore import find_rows, identical_rows, neighbours_frame, neighbours_of, rank_query
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
@@ -208,7 +208,19 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     }
 
 
-def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, matches=None, uirevision=None):
+def _neighbour_links(vectors, dataset) -> list[tuple[int, int]]:
+    """Lines from a single selected (clicked) text to its nearest neighbours in the full space."""
+    rows = xw.selection(dataset)
+    if len(rows) != 1:
+        return []
+    k = int(st.session_state.get(f"{P}_neighbours_k", 5))
+    neighbours, _ = neighbours_of(vectors, rows, k)
+    return [(rows[0], int(j)) for j in neighbours[0]]
+
+
+def _map_figure(
+    coords, texts, labels, vectors, digest, ctl, *, query=None, matches=None, links=None, uirevision=None
+):
     colour, colour_title, palette, named = None, None, charts.PALETTE, False
     if ctl["colour"] == "label" and labels is not None:
         colour, colour_title = labels, "label"
@@ -229,6 +241,7 @@ def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, matc
         palette=palette,
         label_centres=named,
         emphasis=matches,
+        links=links,
         size=ctl["size"],
         uirevision=uirevision,
         height=620,
@@ -362,6 +375,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 random_state=ctl["seed"],
                 params=ctl["params"][method],
             )
+    links = _neighbour_links(vectors, dataset)
     # uirevision keeps zoom and legend clicks while the chart is redrawn; a new map starts afresh.
     revision = f"{dataset}|{method}|{dims}|{ctl['seed']}|{sorted(ctl['params'][method].items())}"
     colour_key = (ctl["colour"], ctl["k"] if ctl["colour"] == "cluster" else None)
@@ -372,6 +386,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
         ctl["size"],
         None if placed is None else (result.model, query[0]),
         xw.selection_generation(),
+        tuple(links),
         # The matches follow from the pattern and the texts (already in ``revision``).
         None
         if matches is None
@@ -390,6 +405,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 ctl,
                 query=None if placed is None else (query[0], placed),
                 matches=matches,
+                links=links,
                 uirevision=revision,
             ).update_layout(selectionrevision=xw.selection_generation()),
             marked,
@@ -409,6 +425,11 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     notes = [xw.projection_summary(proj, n), *proj.notes]
     if placed is not None:
         notes.append(placed.description)
+    if links:
+        notes.append(
+            f"lines join the selected text to its {len(links)} nearest neighbours by cosine in the full "
+            f"{vectors.shape[1]}-dimensional space (not by distance on the map)"
+        )
     note_slot.caption(" · ".join(notes))
 
     _matches_list(texts, labels, matches, dataset)

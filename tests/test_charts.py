@@ -550,3 +550,17 @@ def test_neighbour_rings_are_drawn_in_a_visible_colour(dims):
     ring = next(t for t in fig.data if t.name == "neighbours")
     # Plotly paints an open symbol in the marker colour: a transparent one drew nothing.
     assert ring.marker.color not in (None, "rgba(0,0,0,0)")
+
+
+@pytest.mark.parametrize(("n", "dims"), [(10, 2), (2_000, 2), (10, 3)])
+def test_links_join_the_given_rows_with_lines_under_the_points(n, dims):
+    coords = np.arange(n * dims, dtype=np.float32).reshape(n, dims)
+    fig = charts.scatter_figure(coords, [f"t{i}" for i in range(n)], links=[(0, 3), (0, 5)])
+    lines = fig.data[0]
+    assert lines.name == "links" and lines.mode == "lines" and lines.hoverinfo == "skip"
+    xs = np.asarray(lines.x, dtype=float)
+    np.testing.assert_array_equal(xs[[0, 1, 3, 4]], coords[[0, 3, 0, 5], 0])
+    assert np.isnan(xs[[2, 5]]).all()  # a gap after each segment
+    assert lines.type == {2: "scattergl" if n > 1000 else "scatter", 3: "scatter3d"}[dims]
+    with pytest.raises(InputError):
+        charts.scatter_figure(coords, [f"t{i}" for i in range(n)], links=[(0, n)])

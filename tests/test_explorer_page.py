@@ -71,11 +71,11 @@ def array(value) -> np.ndarray:
 
 
 def point_traces(spec: dict) -> list[dict]:
-    """The traces holding the texts (not the query star nor the neighbour rings)."""
+    """The traces holding the texts (not the query star, neighbour rings, links, names or matches)."""
     return [
         t
         for t in spec["data"]
-        if t.get("name") not in ("query", "neighbours", "names")
+        if t.get("name") not in ("query", "neighbours", "names", "links")
         and not t.get("name", "").startswith("matches")
     ]
 
@@ -575,3 +575,28 @@ def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app)
     assert not at.exception and "not a valid regular expression" in messages(at.warning)
     at.text_input(key="explorer_find").set_value("").run()
     assert not any(t["name"].startswith("matches") for t in chart(at, "explorer_map")["data"])
+
+
+def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.session_state["explorer_map"] = _selection_event([7])
+    # In a browser the chart's on_select callback stores the click before the rerun; AppTest
+    # delivers the event during the run, so the map shows it from the next run on.
+    at.run().run()
+    assert not at.exception, at.exception
+    spec = chart(at, "explorer_map")
+    lines = [t for t in spec["data"] if t["name"] == "links"]
+    assert len(lines) == 1
+    xs = array(lines[0]["x"]).astype(float)
+    coords = {
+        int(r): x for t in point_traces(spec) for r, x in zip(array(t["customdata"]).ravel(), array(t["x"]))
+    }
+    # Five segments (default k) from text 7 to the five rows listed as its neighbours.
+    listed = table(at, "explorer_selection_table")["neighbour_row"].tolist()
+    assert len(xs) == 15 and np.allclose(xs[0::3], coords[7])
+    assert np.allclose(xs[1::3], [coords[r] for r in listed])
+    assert "nearest neighbours by cosine in the full 384-dimensional space" in captions(at)
+    # Two selected texts: no lines (a crowd of lines says nothing).
+    at.session_state["explorer_map"] = _selection_event([7, 9])
+    at.run().run()
+    assert not [t for t in chart(at, "explorer_map")["data"] if t["name"] == "links"]
