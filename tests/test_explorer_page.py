@@ -589,7 +589,9 @@ def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app
     assert len(lines) == 1
     xs = array(lines[0]["x"]).astype(float)
     coords = {
-        int(r): x for t in point_traces(spec) for r, x in zip(array(t["customdata"]).ravel(), array(t["x"]))
+        int(r): x
+        for t in point_traces(spec)
+        for r, x in zip(array(t["customdata"]).ravel(), array(t["x"]), strict=True)
     }
     # Five segments (default k) from text 7 to the five rows listed as its neighbours.
     listed = table(at, "explorer_selection_table")["neighbour_row"].tolist()
