@@ -55,6 +55,8 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (
         1,
         (
+            # Only a superuser may create it on most servers; when an administrator already has,
+            # this is a no-op that needs no privilege.
             "CREATE EXTENSION IF NOT EXISTS vector",
             # The cache: one row per (endpoint, model, text hash). Vectors of any width share the
             # column (no typmod); the cache is looked up by key, never by similarity.
@@ -179,14 +181,14 @@ def _secrets_in(url: str) -> list[str]:
 
 
 class _Secret:
-    """Holds the URL so that no ``repr``, ``vars()`` dump or debugger view shows it."""
+    """Holds the URL (or its passwords) so that no ``repr``, ``vars()`` dump or debugger view shows it."""
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: Any) -> None:
         self._value = value
 
-    def get(self) -> str:
+    def get(self) -> Any:
         return self._value
 
     def __repr__(self) -> str:
@@ -237,7 +239,7 @@ class Database:
         url = url.strip()
         self.setting = setting
         self._url = _Secret(url)
-        self._secrets = _secrets_in(url)
+        self._secrets = _Secret(tuple(_secrets_in(url)))
         self.display = redact_url(url)
         try:
             _parse(url)
@@ -263,7 +265,7 @@ class Database:
 
     def scrub(self, text: str) -> str:
         """``text`` with every spelling of the password replaced by ``***``."""
-        for secret in self._secrets:
+        for secret in self._secrets.get():
             text = text.replace(secret, "***")
         return text
 
@@ -273,15 +275,17 @@ class Database:
         return text if len(text) <= 300 else text[:299] + "…"
 
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailableError:
-        reason = self._reason(exc)
-        hint = ""
+        reason = self._reason(exc).rstrip(". ")
         lowered = reason.lower()
-        if "password" in lowered or "authentication" in lowered:
+        hint = ""
+        if "permission denied" in lowered and "extension" in lowered:
+            hint = " A superuser must run CREATE EXTENSION vector in this database once."
+        elif "permission denied" in lowered:
+            hint = " The user may not create tables here; ask the database owner."
+        elif "password" in lowered or "authentication" in lowered:
             hint = " Check the user name and password."
         elif 'extension "vector"' in lowered or "vector.control" in lowered:
             hint = " The server has no pgvector: install it (https://github.com/pgvector/pgvector)."
-        elif "permission denied" in lowered:
-            hint = " The user may not create the tables or the vector extension; ask the database owner."
         return DatabaseUnavailableError(
             f"Cannot use the database set in {self.setting} ({self.display}): {reason}.{hint} "
             "Nothing falls back to the local SQLite files; fix the setting or unset it."
@@ -354,7 +358,9 @@ class Database:
             configure=configure,
             # A connection the server dropped while idle is replaced before anyone gets it.
             check=ConnectionPool.check_connection,
-            timeout=30.0,
+            # How long a caller waits for a connection when the server is gone: the same
+            # patience as for connecting, then a DatabaseError rather than a hang.
+            timeout=self.connect_timeout,
             name="embedcore",
         )
         try:

