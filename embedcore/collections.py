@@ -783,6 +783,50 @@ class PostgresCollectionStore:
             self._ensure_index(cid, int(dims))
         return int(count)
 
+    def import_collection(self, info: CollectionInfo, chunks: Sequence[Chunk], vectors: np.ndarray) -> bool:
+        """Create a collection with all its chunks in one transaction, keeping its creation time.
+
+        For copying a collection from another store (``python -m embedcore migrate``): it appears
+        whole or not at all. Returns False, changing nothing, when the name is taken.
+        """
+        name = _check_name(info.name)
+        endpoint_id = _check_endpoint(info.endpoint_id)
+        _check_settings(info.model, info.chunk_size, info.overlap)
+        matrix = _check_chunks(chunks, vectors)
+        dims = int(matrix.shape[1]) if len(chunks) else info.dims
+        with self.database.transaction() as conn:
+            made = conn.execute(
+                "INSERT INTO embedcore_collections "
+                "(name, endpoint_id, model, chunk_size, overlap, dims, created, version) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING id",
+                (
+                    name,
+                    endpoint_id,
+                    info.model,
+                    info.chunk_size,
+                    info.overlap,
+                    dims,
+                    info.created.timestamp(),
+                    info.version,
+                ),
+            ).fetchone()
+            if made is None:
+                return False
+            cid = made[0]
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    'COPY embedcore_chunks (collection_id, seq, source, chunk_index, start, "end", text, vector) '
+                    "FROM STDIN WITH (FORMAT BINARY)"
+                ) as copy,
+            ):
+                copy.set_types(["int8", "int8", "text", "int4", "int4", "int4", "text", "vector"])
+                for i, (c, row) in enumerate(zip(chunks, matrix, strict=True)):
+                    copy.write_row((cid, i, c.source, c.index, c.start, c.end, c.text, row))
+        if dims and len(chunks) >= self.index_threshold:
+            self._ensure_index(cid, int(dims))
+        return True
+
     def documents(self, name: str) -> list[tuple[str, int]]:
         """The documents of a collection: ``(source, n_chunks)`` in the order they were added."""
         name = _check_name(name)
