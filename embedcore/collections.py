@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,10 +56,10 @@ MAX_NAME_LENGTH = 100
 
 logger = logging.getLogger(__name__)
 
-#: Chunks from which a PostgreSQL collection gets an HNSW index. Measured on 2 cores with 384-dim
-#: vectors: exact pgvector search takes ~9 ms at 10k chunks but 50-65 ms from 20k to 100k (then
-#: PostgreSQL's parallel scan is already in use), an HNSW search ~7 ms; building the index costs
-#: ~1 ms per chunk, paid once by the call that crosses the line.
+#: Chunks from which a PostgreSQL collection gets an HNSW index. Measured on 2 busy cores with
+#: 384-dim vectors (``python -m bench team`` and by hand): exact pgvector search takes 9-11 ms at
+#: 10k chunks, 36-50 ms at 20k and 115-130 ms at 100k; through the index 3-10 ms. Building the
+#: index costs about a millisecond per chunk, paid once by the write that crosses the line.
 HNSW_MIN_CHUNKS = 20_000
 
 _SCHEMA = (
@@ -592,6 +593,11 @@ _INDEX_LOCK_CLASS = 0x65636978  # "ecix"
 #: maintenance_work_mem for an index build: the HNSW graph of 100k 384-dim vectors is ~200 MB,
 #: and a build that spills out of memory is several times slower.
 _INDEX_BUILD_MEMORY = "512MB"
+#: Candidates an HNSW search keeps (pgvector's default is 40). Measured with ``python -m bench
+#: team``: recall@10 on real MiniLM vectors 0.99 at 100, for a millisecond or two more.
+HNSW_EF_SEARCH = 100
+#: Collections whose load order a store remembers (8 bytes per chunk each).
+_REMEMBERED_ORDERS = 16
 
 
 def _vector_type(dims: int) -> str | None:
@@ -631,6 +637,8 @@ class PostgresCollectionStore:
         self._owns_database = not isinstance(database, Database)
         self.database = Database(database) if isinstance(database, str) else database
         self.index_threshold = max(1, int(index_threshold))
+        self._orders: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()
+        self._orders_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresCollectionStore({self.database.display!r})"
@@ -861,15 +869,18 @@ class PostgresCollectionStore:
             ``(0, dims)`` for an empty collection (``dims`` 0 before anything was added).
         """
         name = _check_name(name)
-        with self.database.connection() as conn:
-            cid, _, _, dims = self._row(conn, name)
+        with self.database.transaction() as conn:
+            # One snapshot for the version and the rows, so the remembered order matches them.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cid, _, _, dims, version = self._row_with_version(conn, name)
             with conn.cursor(binary=True) as cur:
                 cur.execute(
-                    'SELECT source, chunk_index, start, "end", text, vector FROM embedcore_chunks '
+                    'SELECT source, chunk_index, start, "end", text, vector, seq FROM embedcore_chunks '
                     "WHERE collection_id = %s ORDER BY seq",
                     (cid,),
                 )
                 rows = cur.fetchall()
+        self._remember_order(cid, version, np.fromiter((r[6] for r in rows), dtype=np.int64, count=len(rows)))
         width = int(dims or 0)
         chunks = [
             Chunk(text=r[4], source=r[0], index=int(r[1]), start=int(r[2]), end=int(r[3])) for r in rows
@@ -883,19 +894,57 @@ class PostgresCollectionStore:
 
     # --- search ----------------------------------------------------------------------------
 
+    @staticmethod
+    def _row_with_version(conn, name: str) -> tuple:
+        row = conn.execute(
+            "SELECT id, endpoint_id, model, dims, version FROM embedcore_collections WHERE name = %s", (name,)
+        ).fetchone()
+        if row is None:
+            raise _no_collection(name)
+        return row
+
+    def _remember_order(self, cid: int, version: int, seqs: np.ndarray) -> None:
+        # A hit's row is its position in load()'s order. Counting that in SQL reads every row
+        # of the collection (~25 ms at 100k chunks, more than the HNSW search itself), so the
+        # order of the last load of each collection is kept here and looked up by bisection.
+        with self._orders_lock:
+            self._orders[cid] = (int(version), seqs)
+            self._orders.move_to_end(cid)
+            while len(self._orders) > _REMEMBERED_ORDERS:
+                self._orders.popitem(last=False)
+
+    def _positions(self, conn, cid: int, version: int, seqs: list[int]) -> np.ndarray:
+        with self._orders_lock:
+            known = self._orders.get(cid)
+        if known is not None and known[0] == version:
+            order = known[1]
+            found = np.searchsorted(order, seqs)
+            if np.all(found < len(order)) and np.array_equal(order[np.minimum(found, len(order) - 1)], seqs):
+                return found.astype(np.int64)
+        # Not loaded in this process (or changed since): one pass over the collection's keys.
+        rows = conn.execute(
+            "SELECT p.seq, p.position FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) - 1 AS position "
+            "FROM embedcore_chunks WHERE collection_id = %s) AS p WHERE p.seq = ANY(%s)",
+            (cid, list(seqs)),
+        ).fetchall()
+        where = dict(rows)
+        return np.array([where[s] for s in seqs], dtype=np.int64)
+
     def search(
         self, name: str, query_vector: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray, list[Chunk]]:
         """The ``k`` chunks most cosine-similar to ``query_vector``, found by pgvector.
 
-        Exact below ``index_threshold`` chunks; approximate (HNSW, recall measured in
-        ``python -m bench team``) once the collection's index exists. Same return values as
-        :meth:`CollectionStore.search`; rows are positions in :meth:`load`'s order.
+        Exact below ``index_threshold`` chunks; approximate (HNSW, ``ef_search`` =
+        :data:`HNSW_EF_SEARCH`; recall measured in ``python -m bench team``) once the collection's
+        index exists. Same return values as :meth:`CollectionStore.search`; rows are positions in
+        :meth:`load`'s order (cheap to find when this store has loaded the collection).
         """
         name = _check_name(name)
         query = _check_query(query_vector, k)
-        with self.database.connection() as conn:
-            cid, _, _, dims = self._row(conn, name)
+        with self.database.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cid, _, _, dims, version = self._row_with_version(conn, name)
             if dims is None:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32), []
             if query.shape[0] != dims:
@@ -903,24 +952,21 @@ class PostgresCollectionStore:
             kind = _vector_type(int(dims))
             column = f"vector::{kind}" if kind else "vector"
             operand = f"%(query)s::{kind}" if kind else "%(query)s"
-            with conn.transaction():
-                # ef_search bounds how many candidates HNSW returns: at least k of them.
-                conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(k))}")
-                rows = conn.execute(
-                    f"""
-                    SELECT h.distance, h.source, h.chunk_index, h.start, h."end", h.text,
-                           (SELECT COUNT(*) FROM embedcore_chunks c
-                             WHERE c.collection_id = %(cid)s AND c.seq < h.seq) AS position
-                    FROM (SELECT seq, source, chunk_index, start, "end", text,
-                                 {column} <=> {operand} AS distance
-                          FROM embedcore_chunks WHERE collection_id = %(cid)s
-                          ORDER BY {column} <=> {operand} LIMIT %(k)s) AS h
-                    ORDER BY h.distance, h.seq
-                    """,
-                    {"cid": cid, "query": query, "k": int(k)},
-                ).fetchall()
+            # ef_search bounds how many candidates HNSW returns: at least k of them.
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, 2 * int(k))}")
+            rows = conn.execute(
+                f"""
+                SELECT h.distance, h.source, h.chunk_index, h.start, h."end", h.text, h.seq
+                FROM (SELECT seq, source, chunk_index, start, "end", text,
+                             {column} <=> {operand} AS distance
+                      FROM embedcore_chunks WHERE collection_id = %(cid)s
+                      ORDER BY {column} <=> {operand} LIMIT %(k)s) AS h
+                ORDER BY h.distance, h.seq
+                """,
+                {"cid": cid, "query": query, "k": int(k)},
+            ).fetchall()
+            positions = self._positions(conn, cid, version, [int(r[6]) for r in rows])
         scores = np.array([1.0 - (r[0] if r[0] == r[0] else 1.0) for r in rows], dtype=np.float32)
-        positions = np.array([int(r[6]) for r in rows], dtype=np.int64)
         hits = [Chunk(text=r[5], source=r[1], index=int(r[2]), start=int(r[3]), end=int(r[4])) for r in rows]
         return positions, scores, hits
 
