@@ -377,6 +377,7 @@ if result is not None:
     st.caption(
         f"“{md_escape(result.query)}” · embedded in {emb.elapsed * 1000:.0f} ms"
         + (" (from the cache)" if emb.cached else f", {emb.total_tokens} tokens" if emb.total_tokens else "")
+        + (" · ranked by pgvector in the team database" if store.searches_in_database else "")
     )
     st.dataframe(
         result.to_frame(),

@@ -116,6 +116,7 @@ def test_replicas_share_the_cache_and_collections(make_app, servers, database_ur
     hits = next(d.value for d in third.dataframe if "rank" in d.value.columns)
     assert hits.loc[0, "score"] == pytest.approx(1.0, abs=1e-4)  # the query is that chunk's own text
     assert hits.loc[0, "text"] == stored_chunks[7].text
+    assert "ranked by pgvector in the team database" in messages(third.caption)
     with psycopg.connect(database_url) as conn:
         names = conn.execute("SELECT name FROM embedcore_collections").fetchall()
         (n,) = conn.execute("SELECT COUNT(*) FROM embedcore_chunks").fetchone()

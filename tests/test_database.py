@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import psycopg
@@ -74,7 +75,7 @@ def unreachable_url() -> str:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    return f"postgresql://team:{PASSWORD.replace('/', '%2F').replace('@', '%40').replace(':', '%3A').replace('%r', '%25r').replace('#', '%23')}@127.0.0.1:{port}/embeddings"
+    return f"postgresql://team:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/embeddings"
 
 
 def assert_no_password(*texts: str) -> None:

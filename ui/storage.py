@@ -28,8 +28,9 @@ from embedcore.errors import DatabaseError
 
 #: The secrets key for the database URL.
 DATABASE_SECRET = "database_url"
-#: Seconds a failed connection is reported again before the next attempt.
-RETRY_AFTER = 15.0
+#: Seconds a failed connection is reported again before the next attempt (a server that drops
+#: packets costs the connect timeout, 10 s, per attempt).
+RETRY_AFTER = 30.0
 
 
 @dataclass(frozen=True)
