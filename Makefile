@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast bench lint format clean browser
+.PHONY: run test test-fast bench lint format clean browser db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-fast: $(VENV)/.dev-deps $(VENV)/.static-model
 ## bench: the performance benchmarks; prints a table of figures and ratios
 bench: $(VENV)/.dev-deps browser
 	HF_HUB_OFFLINE=1 $(PY) -m bench
+
+## db: a local PostgreSQL + pgvector for EMBEDCORE_DATABASE_URL; prints the URL (Ctrl-C stops it)
+db: $(VENV)/.dev-deps
+	$(PY) scripts/local_db.py
 
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,11 @@
 """The batch command line: embed a file of texts into Parquet or NPY, list a provider's models,
-prepare the bundled static model.
+prepare the bundled static model, copy the local cache and collections into the team's database.
 
     python -m embedcore embed texts.csv --text-column text --output vectors.parquet
     python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npy
     python -m embedcore models --provider ionos
     python -m embedcore prepare
+    EMBEDCORE_DATABASE_URL=postgresql://… python -m embedcore migrate
 
 Every vector is written to the cache as soon as its batch arrives, so a run that is stopped
 (Ctrl-C, a dropped connection, a rate limit) is resumed by running the same command again:
@@ -40,7 +41,16 @@ tokens:
 
 cache:
   Vectors are kept in $EMBEDCORE_CACHE_DIR (default: your user cache directory), so a rerun
-  after an interruption sends only the texts that are still missing.
+  after an interruption sends only the texts that are still missing. With
+  EMBEDCORE_DATABASE_URL set they are kept in that PostgreSQL database instead, shared with
+  every app replica and job that uses it (and so is the API's rate limit).
+"""
+
+_MIGRATE_EPILOG = """\
+database:
+  The target is EMBEDCORE_DATABASE_URL, or --to. A password is never taken from the command
+  line (it would end up in your shell history and the process list): give it in
+  EMBEDCORE_DATABASE_URL, PGPASSWORD or ~/.pgpass. Running the command again copies nothing twice.
 """
 
 
@@ -128,6 +138,27 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text: stages on stderr (default); json: one JSON object per line on stdout, for programs",
     )
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy the local SQLite cache and collections into PostgreSQL",
+        description="Copy the embedding cache and the collections of a cache directory into the "
+        "team's PostgreSQL + pgvector database. Safe to run again.",
+        epilog=_MIGRATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    migrate.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user@host:5432/dbname without a password (default: EMBEDCORE_DATABASE_URL)",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="the cache directory holding embeddings.sqlite3 and collections.sqlite3 "
+        "(default: EMBEDCORE_CACHE_DIR or your user cache directory)",
+    )
+    migrate.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     return parser
 
 
@@ -341,11 +372,70 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from .cache import CACHE_FILENAME, default_cache_path
+    from .collections import COLLECTIONS_FILENAME
+    from .database import DATABASE_URL_ENV, Database, database_url_from_env
+    from .migrate import copy_to_postgres
+
+    if args.to is not None:
+        from .database import _parse
+
+        try:
+            has_password = bool(_parse(args.to).get("password"))
+        except ValueError:
+            raise _CLIError(
+                "--to is not a PostgreSQL URL; expected postgresql://user@host:5432/dbname."
+            ) from None
+        if has_password:
+            raise _CLIError(
+                "--to must not contain the password (command lines end up in shell history and the "
+                f"process list): give it in {DATABASE_URL_ENV}, PGPASSWORD or ~/.pgpass."
+            )
+        url, setting = args.to, "--to"
+    else:
+        url, setting = database_url_from_env(), DATABASE_URL_ENV
+        if url is None:
+            raise _CLIError(f"Where to? Set {DATABASE_URL_ENV} (or pass --to postgresql://user@host/dbname).")
+    folder = Path(args.source).expanduser() if args.source else default_cache_path().parent
+    cache_file, collections_file = folder / CACHE_FILENAME, folder / COLLECTIONS_FILENAME
+    if not cache_file.is_file() and not collections_file.is_file():
+        raise _CLIError(
+            f"There is nothing to copy in {folder}: no {CACHE_FILENAME} or {COLLECTIONS_FILENAME}."
+        )
+
+    database = Database(url, setting=setting)
+    print(f"Copying {folder} into {database.display}…", file=sys.stderr)
+    say = (lambda message: None) if args.quiet else (lambda message: print(f"  {message}", file=sys.stderr))
+    try:
+        report = copy_to_postgres(
+            database, cache_path=cache_file, collections_path=collections_file, progress=say
+        )
+    finally:
+        database.close()
+    print(
+        f"Vectors: {report.vectors_copied:,} copied, {report.vectors_present:,} already there"
+        + (f", {report.vectors_damaged:,} unreadable and skipped" if report.vectors_damaged else "")
+        + "."
+    )
+    print(
+        f"Collections: {len(report.collections_copied)} copied, "
+        f"{len(report.collections_present)} already there."
+    )
+    for name in report.collections_conflicting:
+        print(
+            f"warning: a different collection called {name!r} is already in the database; "
+            "it was left as it is (rename the local one to copy it).",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
+    commands = {"embed": _embed, "models": _models, "prepare": _prepare, "migrate": _migrate}
     try:
-        commands = {"embed": _embed, "models": _models, "prepare": _prepare}
         return commands[args.command](args)
     except NotFoundError as exc:
         listed = exc.available and not all(name in str(exc) for name in exc.available)
@@ -356,11 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        resumable = args.command == "embed" and not args.no_cache
+        resumable = (args.command == "embed" and not args.no_cache) or args.command == "migrate"
         print(
             "\ninterrupted"
             + (
-                ": the batches that finished are in the cache; run the same command again to continue."
+                ": the batches that finished are kept; run the same command again to continue."
                 if resumable
                 else "."
             ),

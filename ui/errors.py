@@ -28,6 +28,8 @@ from embedcore.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DatabaseError,
+    DatabaseUnavailableError,
     EmbedcoreError,
     InputError,
     InvalidResponseError,
@@ -141,6 +143,13 @@ def message_for(exc: EmbedcoreError) -> str:
         )
     if isinstance(exc, APIError):
         return f"**The API call failed:** {exc}." + _request_id(exc)
+    if isinstance(exc, DatabaseUnavailableError):
+        return (
+            f"**The team database cannot be used, so vectors and collections cannot be stored.** {exc} "
+            "Pages that store nothing (such as Models) still work."
+        )
+    if isinstance(exc, DatabaseError):
+        return f"**The team database failed.** {exc}"
     if isinstance(exc, ConfigurationError):
         return f"**Setting problem:** {exc} Fix it in the sidebar's connection panel."
     if isinstance(exc, ModelUnavailableError):
