@@ -505,6 +505,35 @@ def test_an_unreadable_upload_is_a_warning_not_a_crash(make_app, servers):
     assert at.button(key="embed_run").disabled
 
 
+def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app, servers):
+    api = servers()
+    at = open_page(_api_app(make_app, api), "pages/embed.py")
+    before = list(at.session_state[state.TEXTS].texts)
+    at.radio(key="embed_source").set_value("upload").run()
+    at.file_uploader(key="embed_upload").upload(
+        "scores.csv", b"id,score\n1,0.5\n2,0.7\n3,0.9\n", "text/csv"
+    ).run()
+    assert not at.exception and not at.error
+    shown = messages(at.warning).replace("\\", "")  # file and column names are shown escaped
+    assert "scores.csv has no column of text" in shown and "'id' holds numbers" in shown, shown
+    # The ids "1", "2", "3" were not taken as texts, and nothing can be embedded.
+    assert list(at.session_state[state.TEXTS].texts) == before
+    assert at.button(key="embed_run").disabled
+    # The refused file is gone from the uploader (a new widget), the message stays.
+    uploaders = at.get("file_uploader")
+    assert [u.key for u in uploaders] == ["embed_upload-1"]
+    assert not uploaders[0].value
+    at.run()
+    assert "no column of text" in messages(at.warning)
+
+    # A good file in the fresh uploader works, and the old message goes.
+    at.file_uploader(key="embed_upload-1").upload(
+        "notes.txt", b"first text\nsecond text\n", "text/plain"
+    ).run()
+    assert not at.warning and not at.exception
+    assert list(at.session_state[state.TEXTS].texts) == ["first text", "second text"]
+
+
 def test_edit_table_starts_from_the_current_texts(make_app, servers):
     api = servers()
     at = open_page(_api_app(make_app, api), "pages/embed.py")
