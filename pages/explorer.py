@@ -22,6 +22,7 @@ from ui.connection import current_connection, current_model, get_provider
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.tables import file_stem
+from ui.text_tables import pairs_table
 from ui.texts import text_source_panel
 
 P = "explorer"
@@ -552,26 +553,8 @@ def _query_tab(texts, labels, result, dataset, digest) -> None:
 
 
 def _pairs_table(frame, labels, where: str) -> None:
-    has_labels = labels is not None
-    st.dataframe(
-        frame,
-        key=f"{P}_pairs_{where}",
-        hide_index=True,
-        width="stretch",
-        height=min(600, 38 + 35 * len(frame)),
-        # Score first: long texts must not push it out of sight.
-        column_order=["cosine", "text_a", *(["label_a"] if has_labels else []), "text_b"]
-        + (["label_b"] if has_labels else []),
-        column_config={
-            "cosine": st.column_config.ProgressColumn(
-                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small"
-            ),
-            "text_a": st.column_config.TextColumn("Text", width="medium"),
-            "label_a": st.column_config.TextColumn("Label", width="small"),
-            "text_b": st.column_config.TextColumn("Other text", width="medium"),
-            "label_b": st.column_config.TextColumn("Label", width="small"),
-        },
-    )
+    # Both texts wrapped, what tells near-duplicates apart, and the selected pair in full.
+    pairs_table(frame, key=f"{P}_pairs_{where}", has_labels=labels is not None)
 
 
 def _pairs_tab(texts, labels, result, dataset, digest) -> None:
