@@ -18,7 +18,7 @@ from embedcore.projection import DEFAULTS, MIN_POINTS
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
 from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
-from ui.connection import current_connection, current_model, get_provider
+from ui.connection import current_connection, current_model, get_provider, missing_token
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.tables import file_stem
@@ -64,8 +64,15 @@ def _embed_view():
                     f"Embedding {len(table):,} texts with **{md_escape(model)}** calls the API; texts embedded "
                     "before come from the cache at no cost."
                 )
+                no_token = missing_token(conn)
                 clicked = right.button(
-                    "Embed", key=f"{P}_embed", type="primary", icon=":material/bolt:", width="stretch"
+                    "Embed",
+                    key=f"{P}_embed",
+                    type="primary",
+                    icon=":material/bolt:",
+                    width="stretch",
+                    disabled=no_token is not None,
+                    help=no_token,
                 )
             if result is None and (conn.kind == "local" or clicked):
                 result = embed_texts(table.texts, model=model, progress_label="Embedding")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 
 import numpy as np
 import pytest
@@ -17,7 +18,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from embedcore import catalog
-from embedcore.errors import AuthenticationError, NotFoundError, RateLimitError
+from embedcore.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InvalidResponseError,
+    NotFoundError,
+    RateLimitError,
+)
 from ui import state
 from ui.connection import same_origin
 from ui.errors import message_for
@@ -446,6 +455,83 @@ def test_messages_name_the_next_step():
         NotFoundError("gone", status_code=404, model="BAAI/bge-m4", available=["BAAI/bge-m3", "x"])
     )
     assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+def test_an_unreachable_endpoint_message_has_one_full_stop():
+    from embedcore.client import EmbeddingClient
+
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    with EmbeddingClient(url, "", max_retries=0) as client, pytest.raises(APIConnectionError) as caught:
+        client.embed(["hello"], "BAAI/bge-m3")
+    text = message_for(caught.value)
+    assert "Could not reach the endpoint (1 attempt)" in text
+    assert ".." not in text, text
+    # Every assembled message reads as sentences, whatever the server's text ends with.
+    for exc in (
+        BadRequestError("input too long.", status_code=400),
+        InvalidResponseError("no data field."),
+        ConfigurationError("The base URL must start with http:// or https://."),
+        ConfigurationError("The base URL must start with http:// or https://"),
+    ):
+        assert ".." not in message_for(exc) and ". ." not in message_for(exc), message_for(exc)
+
+
+def test_ionos_without_a_token_disables_embed_and_says_where_the_token_goes(make_app, monkeypatch):
+    monkeypatch.delenv("IONOS_API_TOKEN", raising=False)
+    at = make_app(state={state.PROVIDER_KIND: "ionos"})
+    open_page(at, "pages/embed.py")
+    button = at.button(key="embed_run")
+    assert button.disabled
+    shown = messages(at.warning)
+    assert "needs an API token" in shown and "API token" in shown and "IONOS_API_TOKEN" in shown
+    assert "secrets.toml" in shown
+    assert "IONOS_API_TOKEN" in (button.help or "")
+    assert not at.error
+
+    # The explorer's Embed button too (an API call waits for a click there).
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception
+    assert at.button(key="explorer_embed").disabled
+
+    # A token typed in the sidebar enables both (nothing is sent until a click).
+    at.sidebar.text_input(key="conn_api_key").input("typed-token-0123456789").run()
+    assert not at.button(key="explorer_embed").disabled
+    at.switch_page("pages/embed.py").run()
+    assert not at.button(key="embed_run").disabled
+    assert "needs an API token" not in messages(at.warning)
+
+
+def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_app, servers):
+    api = servers(token=TOKEN)
+    at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
+    open_page(at, "pages/embed.py")
+    assert "HTTP 401" in messages(at.sidebar.error)  # the listing was refused
+    assert at.button(key="embed_run").disabled
+    assert "without an API token" in messages(at.warning)
+    calls = len(api.auth)
+
+    at.sidebar.text_input(key="conn_api_key").input(TOKEN).run()
+    assert not at.button(key="embed_run").disabled
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Fetched"] == "100"
+    assert all(auth == f"Bearer {TOKEN}" for _, auth in api.auth[calls:])
+
+
+def test_an_endpoint_that_needs_no_token_keeps_embed_enabled(make_app, servers):
+    api = servers(token=None)
+    at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
+    open_page(at, "pages/embed.py")
+    assert not at.button(key="embed_run").disabled
+    assert not at.warning
+    at.button(key="embed_run").click().run()
+    assert not at.error and metrics(at)["Fetched"] == "100"
 
 
 # --- where the texts come from ---------------------------------------------------------------------

@@ -32,7 +32,14 @@ def test_plural_with_an_explicit_form():
 
 @pytest.mark.parametrize(
     ("seconds", "expected"),
-    [(0.0, "0 ms"), (0.0034, "3 ms"), (0.9994, "999 ms"), (1.0, "1.00 s"), (12.345, "12.35 s"), (154.2, "154 s")],
+    [
+        (0.0, "0 ms"),
+        (0.0034, "3 ms"),
+        (0.9994, "999 ms"),
+        (1.0, "1.00 s"),
+        (12.345, "12.35 s"),
+        (154.2, "154 s"),
+    ],
 )
 def test_duration(seconds, expected):
     assert duration(seconds) == expected

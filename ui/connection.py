@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from embedcore import catalog
-from embedcore.errors import EmbedcoreError
+from embedcore.errors import AuthenticationError, EmbedcoreError
 from embedcore.types import ModelInfo, Provider
 from ui import state
 from ui.errors import friendly_errors
@@ -300,6 +300,36 @@ def available_models(connection: Connection | None = None) -> list[ModelInfo]:
         raise
     failures.pop(key, None)
     return models
+
+
+def missing_token(connection: Connection | None = None) -> str | None:
+    """Why nothing can be embedded here without an API token (markdown), or None when one is not needed.
+
+    IONOS answers every request without a token with 401; any other endpoint is known to want
+    one once it refused this session's model listing with 401. Pages disable their Embed
+    buttons with this message instead of letting a click retry into an error.
+    """
+    conn = connection or current_connection()
+    if conn.kind == "local" or conn.api_key:
+        return None
+    if same_origin(conn.base_url, catalog.IONOS_BASE_URL):
+        return (
+            "**Embedding with the IONOS AI Model Hub needs an API token.** Paste it in the sidebar under "
+            "**API token** (IONOS Data Center Designer → Management → Token Manager), or put "
+            '`IONOS_API_TOKEN = "…"` in `.streamlit/secrets.toml` — or set it in the environment — '
+            "and restart the app."
+        )
+    try:
+        endpoint_id = get_provider(conn).endpoint_id
+    except EmbedcoreError:  # a malformed URL: the sidebar already says so
+        return None
+    failed = st.session_state.get(_LISTING_FAILURES, {}).get((endpoint_id, conn.key_fingerprint))
+    if failed is not None and isinstance(failed[1], AuthenticationError):
+        return (
+            "**This endpoint refuses requests without an API token (HTTP 401).** Paste one in the "
+            "sidebar under **API token**."
+        )
+    return None
 
 
 def default_model(model_ids: list[str], kind: str) -> str | None:
