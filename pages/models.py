@@ -6,7 +6,8 @@ import streamlit as st
 
 from ui.connection import available_models, current_connection, current_model, get_provider
 from ui.errors import friendly_errors
-from ui.tables import first_values, models_frame, vector_summary
+from ui.tables import first_values, models_frame, text_width, vector_summary
+from ui.text_tables import WRAP_ROW_HEIGHT
 
 st.title("Models", anchor=False)
 conn = current_connection()
@@ -20,16 +21,24 @@ with friendly_errors():
     models = available_models(conn)
 
 if models:
+    table = models_frame(models, include_catalogue=conn.kind != "local")
     st.dataframe(
-        models_frame(models, include_catalogue=conn.kind != "local"),
+        table,
         key="models_table",
         hide_index=True,
         width="stretch",
+        # Tall enough rows for the descriptions to wrap (Streamlit wraps only above 4rem).
+        row_height=WRAP_ROW_HEIGHT,
+        # Unknown facts show as a dash, not "None".
+        placeholder="—",
         column_config={
-            "id": st.column_config.TextColumn("Model", width="medium"),
+            # As wide as the longest id (copied into API calls, so never cut), kept in view when scrolling.
+            "id": st.column_config.TextColumn("Model", width=text_width(table["id"]), pinned=True),
             "dimensions": st.column_config.NumberColumn("Dimensions", format="%d"),
             "max_input_tokens": st.column_config.NumberColumn(
-                "Max input tokens", format="%d", help="Longer texts are truncated or refused."
+                "Max input tokens",
+                format="%d",
+                help="Longer texts are truncated or refused. — : no fixed limit (static models) or not known.",
             ),
             "languages": st.column_config.TextColumn("Languages"),
             "normalized": st.column_config.CheckboxColumn(

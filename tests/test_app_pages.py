@@ -210,7 +210,7 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     assert not at.exception and not at.error
     shown = metrics(at)
     assert shown["Texts"] == "100" and shown["Dimensions"] == "384"
-    assert shown["Fetched"] == "100" and shown["From cache"] == "0"
+    assert shown["Fetched"] == "100" and shown["From cache"] == "0 %"
     assert int(shown["Tokens"].replace(",", "")) > 1000
 
     frame = at.dataframe[0].value
@@ -229,10 +229,16 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
         y[:4], frame.loc[0, ["dim_0", "dim_1", "dim_2", "dim_3"]].to_numpy(float), rtol=1e-6
     )
 
-    # Again: every text comes from the persistent cache.
+    # Again: every text comes from the persistent cache, and the page says so instead of
+    # "Tokens 0 / Elapsed 0.00 s" beside a table still counting each text's tokens.
     at.button(key="embed_run").click().run()
     shown = metrics(at)
-    assert shown["From cache"] == "100" and shown["Fetched"] == "0"
+    assert shown["From cache"] == "100 %" and shown["Fetched"] == "0"
+    assert shown["Tokens"] == "—"
+    assert shown["Elapsed"].endswith(" ms") and shown["Elapsed"] != "0.00 s", shown
+    assert "All 100 distinct texts came from the embedding cache" in messages(at.caption)
+    assert "from when each text was first embedded" in messages(at.caption)
+    assert (at.dataframe[0].value["tokens"] > 0).all()
 
     # Another page and back: the result is still there, no new call needed.
     at.switch_page("pages/models.py").run()
@@ -294,6 +300,34 @@ def test_models_page_merges_listing_and_catalogue(make_app, servers):
     assert metrics(at)["Dimensions"] == "1024"
     at.sidebar.button(key="conn_test").click().run()
     assert "3 models served" in messages(at.sidebar.success)
+
+
+def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, servers):
+    api = servers()
+    at = _api_app(make_app, api)
+    open_page(at, "pages/models.py")
+    grid = at.dataframe[0].proto
+    config = json.loads(grid.columns)
+    longest = max(map(len, IONOS_MODELS))  # sentence-transformers/paraphrase-multilingual-mpnet-base-v2
+    # Wide enough for the longest id at the grid's ~7 px per character, and pinned in view.
+    assert config["id"]["width"] >= 7 * longest and config["id"]["pinned"] is True
+    assert grid.placeholder == "—"  # not "None"
+    assert grid.row_height > 64  # descriptions wrap (Streamlit wraps only above 4rem)
+
+    # The sidebar: short names in the box, the chosen id in full beneath it.
+    picker = at.sidebar.selectbox(key="conn_model")
+    assert picker.value == "BAAI/bge-m3"
+    assert picker.format_func("sentence-transformers/paraphrase-multilingual-mpnet-base-v2") == (
+        "paraphrase-multilingual-mpnet-base-v2 · 768d"
+    )
+    assert "BAAI/bge-m3" in messages(at.sidebar.caption).replace("\\", "")
+
+
+def test_the_static_model_has_no_fixed_input_limit_shown_as_a_dash(make_app):
+    at = open_page(make_app(), "pages/models.py")
+    table = at.dataframe[0].value.set_index("id")
+    assert table["max_input_tokens"].isna()[catalog.MINILM_STATIC_ID]
+    assert at.dataframe[0].proto.placeholder == "—"
 
 
 def test_ionos_without_a_token_describes_its_models_instead_of_failing(make_app, monkeypatch):

@@ -28,6 +28,8 @@ from embedcore.errors import AuthenticationError, EmbedcoreError
 from embedcore.types import ModelInfo, Provider
 from ui import state
 from ui.errors import friendly_errors
+from ui.extra_tables import md_escape
+from ui.tables import short_model_names
 
 PROVIDER_LABELS = {
     "local": "Bundled offline model (all-MiniLM-L6-v2)",
@@ -542,9 +544,15 @@ def _render_model_select(conn: Connection) -> None:
         ss.pop(_W_MODEL, None)
     _seed(_W_MODEL, ss[state.MODEL])
     info = {m.id: m for m in models}
+    # The sidebar is too narrow for ids like sentence-transformers/paraphrase-multilingual-mpnet-base-v2:
+    # the box shows the name without its organisation, the caption below the whole id, wrapped.
+    names = short_model_names(ids)
     ss[state.MODEL] = st.selectbox(
         "Model",
         ids,
         key=_W_MODEL,
-        format_func=lambda m: f"{m} · {info[m].dimensions}d" if m in info and info[m].dimensions else m,
+        format_func=lambda m: (
+            f"{names[m]} · {info[m].dimensions}d" if m in info and info[m].dimensions else names[m]
+        ),
     )
+    st.caption(md_escape(ss[state.MODEL]), help="The model id, as the API knows it.")

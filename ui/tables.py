@@ -44,6 +44,29 @@ def models_frame(models: Iterable[ModelInfo], *, include_catalogue: bool = False
     return frame
 
 
+#: Average width in pixels of a character in the dataframe grid's 14 px font (digits and
+#: mixed-case ids measured in chromium), and the cell's padding.
+_GRID_CHAR_PX = 7.4
+_GRID_PADDING_PX = 24
+
+
+def text_width(values: Iterable[object], *, most: int = 520) -> int:
+    """A grid column width in pixels that shows the longest of ``values`` uncut (up to ``most``)."""
+    longest = max((len(str(v)) for v in values), default=0)
+    return int(min(most, _GRID_PADDING_PX + _GRID_CHAR_PX * longest))
+
+
+def short_model_names(model_ids: Iterable[str]) -> dict[str, str]:
+    """``{id: name}`` with the organisation dropped (``BAAI/bge-m3`` → ``bge-m3``) where that stays unique.
+
+    For places too narrow for a full id (the sidebar): two ids with the same tail keep their
+    full form, so no two entries ever look the same.
+    """
+    ids = list(dict.fromkeys(model_ids))
+    tails = [i.rsplit("/", 1)[-1] or i for i in ids]
+    return {i: tail if tails.count(tail) == 1 else i for i, tail in zip(ids, tails, strict=True)}
+
+
 def vector_norms(vectors: np.ndarray) -> np.ndarray:
     """Euclidean norm of each row: ndarray of shape (n,), float32 (1.0 for normalised models)."""
     return np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1).astype(np.float32)
