@@ -104,7 +104,7 @@ def _built(
         state.reset_widget(widget)
     st.session_state.pop(_REFUSED, None)
     emb = report.embedding
-    tokens = f", {emb.total_tokens:,} tokens" if emb.total_tokens else ""
+    tokens = f", {plural(emb.total_tokens, 'token')}" if emb.total_tokens else ""
     cached = f", {emb.cached:,} from the cache" if emb.cached else ""
     st.session_state[_NOTICE] = (
         f"{verb} **{md_escape(report.info.name)}**: {plural(report.chunks, 'chunk')} from "
@@ -420,7 +420,7 @@ def _hit_detail(hit: pd.Series) -> None:
 
 if result is not None:
     emb = result.embedding
-    spent = "from the cache" if emb.cached else f"{emb.total_tokens} tokens" if emb.total_tokens else ""
+    spent = "from the cache" if emb.cached else plural(emb.total_tokens, "token") if emb.total_tokens else ""
     st.caption(
         f"“{md_escape(result.query)}” · embedded in {duration(emb.elapsed)}"
         + (f" ({spent})" if spent else "")

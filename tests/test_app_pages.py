@@ -436,7 +436,7 @@ def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, serv
     assert "**100** vectors of this model" in messages(at.sidebar.caption)
     requests_before = len(api.auth)
     at.button(key="embed_run").click().run()
-    assert metrics(at)["From cache"] == "100" and len(api.auth) == requests_before
+    assert metrics(at)["From cache"] == "100 %" and len(api.auth) == requests_before
 
 
 def test_a_locked_app_offers_no_cache_clearing(make_app, servers):
@@ -577,7 +577,10 @@ def test_pasted_texts_are_counted_and_embedded_once_each(make_app, servers):
     at.radio(key="embed_source").set_value("paste").run()
     assert "Paste some texts" in messages(at.info)
     at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
-    assert "**3** texts · 1 blank dropped · 1 duplicates (embedded once)" in messages(at.caption)
+    assert "**3** texts · 1 blank dropped · 1 duplicate (embedded once)" in messages(at.caption)
+    at.text_area(key="embed_paste").input("just one line").run()
+    assert "**1** text" in messages(at.caption) and "1 texts" not in messages(at.caption)
+    at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
 
     at.button(key="embed_run").click().run()
     assert not at.exception and not at.error

@@ -29,6 +29,7 @@ from embedcore.types import ModelInfo, Provider
 from ui import state
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
+from ui.format import noun_for, plural
 from ui.tables import short_model_names
 
 PROVIDER_LABELS = {
@@ -433,7 +434,7 @@ def render_connection_panel() -> Connection:
             ss.get(_LISTING_FAILURES, {}).clear()
             with friendly_errors():
                 latency, models = check_connection(conn)
-                st.success(f"Connected in {latency * 1000:.0f} ms — {len(models)} models served.")
+                st.success(f"Connected in {latency * 1000:.0f} ms — {plural(len(models), 'model')} served.")
     return conn
 
 
@@ -462,7 +463,8 @@ def render_cache_panel() -> None:
         cached = cache.count(provider.endpoint_id, model)
         with st.expander("Embedding cache", icon=":material/database:"):
             st.caption(
-                f"**{cached:,}** vectors of this model are cached on this server: texts embedded before "
+                f"**{cached:,}** {noun_for(cached, 'vector')} of this model "
+                f"{'is' if cached == 1 else 'are'} cached on this server: texts embedded before "
                 "are answered from there, with no model or API call."
             )
             if not settings.lock_endpoint and cached:

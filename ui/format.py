@@ -9,6 +9,11 @@ from __future__ import annotations
 _PLURALS = {"batch": "batches", "query": "queries", "match": "matches"}
 
 
+def noun_for(n: int, noun: str, plural_form: str | None = None) -> str:
+    """The noun alone, in the number ``n`` asks for: ``noun_for(1, "text")`` is ``"text"``."""
+    return noun if n == 1 else plural_form or _PLURALS.get(noun) or f"{noun}s"
+
+
 def plural(n: int, noun: str, plural_form: str | None = None) -> str:
     """``"1 text"``, ``"2 texts"``, ``"1,500 texts"``: a count with its noun in the right number.
 
@@ -20,8 +25,7 @@ def plural(n: int, noun: str, plural_form: str | None = None) -> str:
     plural_form : str, optional
         For nouns that do not just take an "s" and are not in the built-in list.
     """
-    word = noun if n == 1 else plural_form or _PLURALS.get(noun) or f"{noun}s"
-    return f"{n:,} {word}"
+    return f"{n:,} {noun_for(n, noun, plural_form)}"
 
 
 def duration(seconds: float) -> str:

@@ -30,6 +30,7 @@ from ui.connection import (
     get_provider,
     local_available,
 )
+from ui.format import plural
 
 LOCAL, API = "local", "api"
 #: Results kept per page store (each an (n, d) float32 array).
@@ -214,7 +215,7 @@ def embed_with(
             bar.progress(done / total, text=f"{progress_label} · {option.model}: {done:,} / {total:,}")
 
     try:
-        with st.spinner(f"Embedding {len(texts):,} texts with {option.model}…"):
+        with st.spinner(f"Embedding {plural(len(texts), 'text')} with {option.model}…"):
             result = provider.embed(list(texts), option.model, progress=progress)
     finally:
         bar.empty()

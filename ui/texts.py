@@ -16,6 +16,7 @@ from embedcore.errors import InputError
 from ui import state
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
+from ui.format import noun_for, plural
 
 SOURCES = ("sample", "paste", "upload", "edit")
 _SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
@@ -205,13 +206,13 @@ def _edit(prefix: str) -> io.TextTable | None:
 
 
 def _summary(table: io.TextTable) -> None:
-    parts = [f"**{len(table):,}** texts"]
+    parts = [f"**{len(table):,}** {noun_for(len(table), 'text')}"]
     if table.labels is not None:
-        parts.append(f"{len(set(table.labels))} labels")
+        parts.append(plural(len(set(table.labels)), "label"))
     if table.dropped_blank:
         parts.append(f"{table.dropped_blank:,} blank dropped")
     if table.duplicates:
-        parts.append(f"{table.duplicates:,} duplicates (embedded once)")
+        parts.append(f"{plural(table.duplicates, 'duplicate')} (embedded once)")
     if table.truncated:
         parts.append(f"{table.truncated:,} cut off")
     st.caption(" · ".join(parts))
