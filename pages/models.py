@@ -32,8 +32,8 @@ if models:
         # Unknown facts show as a dash, not "None".
         placeholder="—",
         column_config={
-            # As wide as the longest id (copied into API calls, so never cut), kept in view when scrolling.
-            "id": st.column_config.TextColumn("Model", width=text_width(table["id"]), pinned=True),
+            # As wide as the longest id: ids are copied into API calls, so never cut.
+            "id": st.column_config.TextColumn("Model", width=text_width(table["id"])),
             "dimensions": st.column_config.NumberColumn("Dimensions", format="%d"),
             "max_input_tokens": st.column_config.NumberColumn(
                 "Max input tokens",

@@ -220,8 +220,9 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
     with st.form("search_new", border=False):
         st.markdown("**Your documents**")
         files = st.file_uploader(
+            # No type= filter: a file the browser refuses stays as a red chip the app never sees;
+            # search.read_documents says what is wrong with each file instead.
             "TXT, Markdown, CSV, JSON Lines or PDF",
-            type=list(search.DOCUMENT_TYPES),
             accept_multiple_files=True,
             key=state.widget_key(_FILES),
         )
@@ -298,7 +299,6 @@ with st.expander(f"Documents ({info.n_documents:,})", icon=":material/descriptio
     with st.form("search_add_form", border=False):
         more = st.file_uploader(
             "Add documents (a file with the name of one already here replaces it)",
-            type=list(search.DOCUMENT_TYPES),
             accept_multiple_files=True,
             key=state.widget_key(_MORE),
         )

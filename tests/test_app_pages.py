@@ -309,8 +309,8 @@ def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, server
     grid = at.dataframe[0].proto
     config = json.loads(grid.columns)
     longest = max(map(len, IONOS_MODELS))  # sentence-transformers/paraphrase-multilingual-mpnet-base-v2
-    # Wide enough for the longest id at the grid's ~7 px per character, and pinned in view.
-    assert config["id"]["width"] >= 7 * longest and config["id"]["pinned"] is True
+    # Wide enough for the longest id at the grid's 6.3 px per character (measured in chromium).
+    assert config["id"]["width"] >= 6.5 * longest
     assert grid.placeholder == "—"  # not "None"
     assert grid.row_height > 64  # descriptions wrap (Streamlit wraps only above 4rem)
 

@@ -557,4 +557,4 @@ def _render_model_select(conn: Connection) -> None:
             f"{names[m]} · {info[m].dimensions}d" if m in info and info[m].dimensions else names[m]
         ),
     )
-    st.caption(md_escape(ss[state.MODEL]), help="The model id, as the API knows it.")
+    st.caption(md_escape(ss[state.MODEL]))

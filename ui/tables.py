@@ -44,9 +44,9 @@ def models_frame(models: Iterable[ModelInfo], *, include_catalogue: bool = False
     return frame
 
 
-#: Average width in pixels of a character in the dataframe grid's 14 px font (digits and
-#: mixed-case ids measured in chromium), and the cell's padding.
-_GRID_CHAR_PX = 7.4
+#: Width in pixels of a character in the dataframe grid's font, with a margin (model ids
+#: measured 6.3 px a character in chromium), and the cell's padding.
+_GRID_CHAR_PX = 6.8
 _GRID_PADDING_PX = 24
 
 

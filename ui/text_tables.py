@@ -150,15 +150,16 @@ def pairs_table(frame: pd.DataFrame, *, key: str, has_labels: bool) -> int | Non
         key=key,
         column_order=order,
         column_config={
+            # Pinned: fixed on the left at their own width, so the free space goes to the texts.
             "cosine": st.column_config.ProgressColumn(
-                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small"
+                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small", pinned=True
             ),
             "difference": st.column_config.TextColumn(
-                "Difference", width="small", help="What tells two near-identical texts apart."
+                "Difference", width="small", help="What tells two near-identical texts apart.", pinned=True
             ),
-            "text_a": st.column_config.TextColumn("Text", width="large"),
+            "text_a": st.column_config.TextColumn("Text", width="medium"),
             "label_a": st.column_config.TextColumn("Label", width="small"),
-            "text_b": st.column_config.TextColumn("Other text", width="large"),
+            "text_b": st.column_config.TextColumn("Other text", width="medium"),
             "label_b": st.column_config.TextColumn("Label", width="small"),
         },
         detail=detail,

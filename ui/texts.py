@@ -20,7 +20,6 @@ from ui.format import noun_for, plural
 
 SOURCES = ("sample", "paste", "upload", "edit")
 _SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
-UPLOAD_TYPES = ["txt", "text", "md", "csv", "tsv", "tab", "jsonl", "ndjson", "json"]
 _NO_LABEL = "(no labels)"
 
 
@@ -129,9 +128,10 @@ def _paste(prefix: str) -> io.TextTable | None:
 def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     base = f"{prefix}_upload"
     rejected_key = f"{prefix}_upload_rejected"
+    # No type= filter: the browser would keep a file of another type as a red chip with its
+    # reason in a tooltip, and the app would never hear of it. embedcore.io says what is wrong.
     upload = st.file_uploader(
         "TXT (one text per line), CSV / TSV, JSON Lines or JSON",
-        type=UPLOAD_TYPES,
         key=state.widget_key(base),
     )
     if upload is None:
