@@ -32,7 +32,11 @@ FRONT = (
     "customer service answered my emails for two weeks"
 )
 BACK = FRONT.replace("front door", "back door")
-OTHERS = ["I love pizza with extra cheese", "The rocket launched at dawn", "My cat sleeps all day on the sofa"]
+OTHERS = [
+    "I love pizza with extra cheese",
+    "The rocket launched at dawn",
+    "My cat sleeps all day on the sofa",
+]
 
 _CUT = "(e) => e.scrollWidth > e.clientWidth + 1"
 
