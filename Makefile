@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast bench lint format clean browser
+.PHONY: run test test-fast bench lint format clean browser db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,25 +20,39 @@ $(VENV)/.dev-deps: $(VENV)/.local-deps requirements-dev.txt
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
-## run: start the dashboard on the bundled offline model (http://localhost:8501)
-run: $(VENV)/.local-deps
-	HF_HUB_OFFLINE=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)
+# The static model2vec model, distilled once here (about 35 s on two idle cores, several
+# minutes on a busy machine) into .venv/share/embedcore/models, so no visitor and no test
+# waits for it. Redone when the recipe in embedcore/local.py changes (a no-op if unchanged).
+# --maps also fills numba's disk cache with umap-learn's layout code (the first map of every
+# new server process then loads it instead of compiling).
+$(VENV)/.static-model: $(VENV)/.local-deps embedcore/local.py embedcore/prepare.py
+	HF_HUB_OFFLINE=1 $(PY) -m embedcore prepare --maps
+	touch $@
+
+## run: start the dashboard on the bundled offline model (http://localhost:8501; another port: make run PORT=8502)
+# scripts/serve.py is `streamlit run app.py` that starts loading the model at once (embedcore.warmup).
+run: $(VENV)/.local-deps $(VENV)/.static-model
+	HF_HUB_OFFLINE=1 $(PY) scripts/serve.py --server.port $(PORT)
 
 ## browser: Debian's chromium for the end-to-end tests (never `playwright install`)
 browser:
 	@bash scripts/ensure-chromium.sh
 
 ## test: the whole suite, browser tests included
-test: $(VENV)/.dev-deps browser
+test: $(VENV)/.dev-deps $(VENV)/.static-model browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 ## test-fast: everything but the browser and slow tests
-test-fast: $(VENV)/.dev-deps
+test-fast: $(VENV)/.dev-deps $(VENV)/.static-model
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not browser and not slow"
 
 ## bench: the performance benchmarks; prints a table of figures and ratios
 bench: $(VENV)/.dev-deps browser
 	HF_HUB_OFFLINE=1 $(PY) -m bench
+
+## db: a local PostgreSQL + pgvector for EMBEDCORE_DATABASE_URL; prints the URL (Ctrl-C stops it)
+db: $(VENV)/.dev-deps
+	$(PY) scripts/local_db.py
 
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .

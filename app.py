@@ -6,7 +6,6 @@ is registered below; a page whose file does not exist yet is simply left out.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
@@ -28,19 +27,16 @@ PAGES = [
 
 
 @st.cache_resource(show_spinner=False)
-def _start_projection_warm_up() -> bool:
-    """Compile UMAP's numba code in a background thread, once per server process.
+def _start_warm_up() -> bool:
+    """Load the bundled model and UMAP's compiled code in the background, once per process.
 
-    The first UMAP fit in a process otherwise takes 11-13 s (FACTS.md); by the time a
-    visitor opens the explorer the compile is done. ``EMBEDCORE_WARM_UP=0`` turns it off
-    (tests, tiny hosts).
+    ``make run`` has already started this when the server process started
+    (``scripts/serve.py``); a plain ``streamlit run app.py`` (Community Cloud) starts it here,
+    on the first visit. ``EMBEDCORE_WARM_UP=0`` turns it off (tests, tiny hosts).
     """
-    if os.environ.get("EMBEDCORE_WARM_UP", "1").strip().lower() in {"0", "false", "no", "off"}:
-        return False
-    from embedcore import projection
+    from embedcore import warmup
 
-    projection.warm_up()
-    return True
+    return warmup.start()
 
 
 def _pages() -> list:
@@ -60,7 +56,7 @@ def _pages() -> list:
 
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
 init_state()
-_start_projection_warm_up()
+_start_warm_up()
 pages = _pages()
 if not pages:  # only while the project is being assembled
     st.error("No pages found in pages/.")

@@ -28,6 +28,14 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "browser": ("bench.browser:rows", "50k-point WebGL map in headless chromium vs SVG; heatmap payload"),
     "reruns": ("bench.app:rerun_rows", "display-only widget reruns of the explorer page with 10k texts"),
     "memory": ("bench.app:memory_rows", "RSS of the app with 10k texts embedded and mapped"),
+    "first_visit": (
+        "bench.first_visit:rows",
+        "a visitor in chromium: cold server → first and final map, idle CPU, in-app embedding of 1,500 texts",
+    ),
+    "team": (
+        "bench.team:rows",
+        "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",
+    ),
 }
 
 HEADER = ("target", "peer", "ours", "peer figure", "ratio", "goal", "met?")

@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "EmbeddingClient": "client",
     "EmbeddingCache": "cache",
+    "PostgresEmbeddingCache": "cache",
+    "Database": "database",
     "LocalModel": "local",
     "cosine_matrix": "similarity",
     "normalize_rows": "similarity",
@@ -40,6 +42,7 @@ _LAZY = {
     "Chunk": "chunking",
     "chunk_text": "chunking",
     "CollectionStore": "collections",
+    "PostgresCollectionStore": "collections",
     "compare_models": "compare",
     "alignment_report": "alignment",
     "make_provider": "providers",

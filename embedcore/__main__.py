@@ -1,8 +1,11 @@
-"""The batch command line: embed a file of texts into Parquet or NPY, list a provider's models.
+"""The batch command line: embed a file of texts into Parquet or NPY, list a provider's models,
+prepare the bundled static model, copy the local cache and collections into the team's database.
 
     python -m embedcore embed texts.csv --text-column text --output vectors.parquet
     python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npy
     python -m embedcore models --provider ionos
+    python -m embedcore prepare
+    EMBEDCORE_DATABASE_URL=postgresql://… python -m embedcore migrate
 
 Every vector is written to the cache as soon as its batch arrives, so a run that is stopped
 (Ctrl-C, a dropped connection, a rate limit) is resumed by running the same command again:
@@ -12,9 +15,13 @@ only the texts still missing are sent.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +41,16 @@ tokens:
 
 cache:
   Vectors are kept in $EMBEDCORE_CACHE_DIR (default: your user cache directory), so a rerun
-  after an interruption sends only the texts that are still missing.
+  after an interruption sends only the texts that are still missing. With
+  EMBEDCORE_DATABASE_URL set they are kept in that PostgreSQL database instead, shared with
+  every app replica and job that uses it (and so is the API's rate limit).
+"""
+
+_MIGRATE_EPILOG = """\
+database:
+  The target is EMBEDCORE_DATABASE_URL, or --to. A password is never taken from the command
+  line (it would end up in your shell history and the process list): give it in
+  EMBEDCORE_DATABASE_URL, PGPASSWORD or ~/.pgpass. Running the command again copies nothing twice.
 """
 
 
@@ -99,6 +115,50 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     provider_options(models)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="build the bundled static model now, so nobody waits for it later",
+        description="Distil all-MiniLM-L6-v2 into the static model2vec model once (about 35 s on two "
+        "idle cores, several minutes on a busy machine). Does nothing when it is built already.",
+    )
+    prepare.add_argument(
+        "--models-dir",
+        help="where to keep it (default: $EMBEDCORE_MODELS_DIR, else <virtualenv>/share/embedcore/models)",
+    )
+    prepare.add_argument(
+        "--maps",
+        action="store_true",
+        help="also compile umap-learn's layout code into numba's disk cache, so the first map of a "
+        "new server process loads it instead of compiling (5-40 s on two cores)",
+    )
+    prepare.add_argument(
+        "--progress",
+        choices=("text", "json"),
+        default="text",
+        help="text: stages on stderr (default); json: one JSON object per line on stdout, for programs",
+    )
+    migrate = commands.add_parser(
+        "migrate",
+        help="copy the local SQLite cache and collections into PostgreSQL",
+        description="Copy the embedding cache and the collections of a cache directory into the "
+        "team's PostgreSQL + pgvector database. Safe to run again.",
+        epilog=_MIGRATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    migrate.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user@host:5432/dbname without a password (default: EMBEDCORE_DATABASE_URL)",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="the cache directory holding embeddings.sqlite3 and collections.sqlite3 "
+        "(default: EMBEDCORE_CACHE_DIR or your user cache directory)",
+    )
+    migrate.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
     return parser
 
 
@@ -230,11 +290,153 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_sigterm(_signum, _frame) -> None:
+    # Turned into KeyboardInterrupt so the build's clean-up (temporary directory, lock) runs
+    # when the dashboard stops a build, as it does on Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def _quiet_transformers() -> None:
+    # Its weight-loading bar and load report would bury the stages printed here.
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return  # build_static_model says which packages are missing
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def _prepare_maps() -> None:
+    from . import projection
+
+    started = time.perf_counter()
+    projection.warm_up(background=False)
+    print(f"UMAP's compiled code is cached ({time.perf_counter() - started:.0f} s).", file=sys.stderr)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    if args.maps:
+        _prepare_maps()
+    from .local import static_model_dir
+    from .prepare import STAGES, BuildProgress, build_static_model, is_built, require_build_packages
+
+    directory = static_model_dir(args.models_dir)
+    as_json = args.progress == "json"
+    if not as_json and is_built(directory):
+        print(f"The static model is already prepared: {directory}", file=sys.stderr)
+        return 0
+    require_build_packages()
+    if not as_json:
+        print(f"Preparing {catalog.MINILM_STATIC_ID} in {directory} …", file=sys.stderr)
+    shown = {"stage": "", "tenth": -1}
+
+    def report(progress: BuildProgress) -> None:
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "stage": progress.stage,
+                        "done": progress.done,
+                        "total": progress.total,
+                        "elapsed": round(progress.elapsed, 2),
+                    }
+                ),
+                flush=True,
+            )
+            return
+        tenth = int(10 * progress.done / progress.total) if progress.total else -1
+        if progress.stage != shown["stage"] or tenth > shown["tenth"]:
+            shown.update(stage=progress.stage, tenth=tenth)
+            if progress.stage != "done":
+                print(f"  {progress.text}", file=sys.stderr)
+
+    _quiet_transformers()
+    # signal.signal works in the main thread only (a test may call main() from another one).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main else None
+    try:
+        built = build_static_model(directory, progress=report)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    if as_json:
+        if not built:  # found built (perhaps after waiting for another process): no stages were told
+            report(BuildProgress("done"))
+    else:
+        size_mb = sum(p.stat().st_size for p in directory.iterdir()) / 1e6
+        print(
+            f"{STAGES['done']}: {directory} ({size_mb:.0f} MB)"
+            + ("" if built else ", built by another process"),
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .cache import CACHE_FILENAME, default_cache_path
+    from .collections import COLLECTIONS_FILENAME
+    from .database import DATABASE_URL_ENV, Database, database_url_from_env
+    from .migrate import copy_to_postgres
+
+    if args.to is not None:
+        from .database import _parse
+
+        try:
+            has_password = bool(_parse(args.to).get("password"))
+        except ValueError:
+            raise _CLIError(
+                "--to is not a PostgreSQL URL; expected postgresql://user@host:5432/dbname."
+            ) from None
+        if has_password:
+            raise _CLIError(
+                "--to must not contain the password (command lines end up in shell history and the "
+                f"process list): give it in {DATABASE_URL_ENV}, PGPASSWORD or ~/.pgpass."
+            )
+        url, setting = args.to, "--to"
+    else:
+        url, setting = database_url_from_env(), DATABASE_URL_ENV
+        if url is None:
+            raise _CLIError(f"Where to? Set {DATABASE_URL_ENV} (or pass --to postgresql://user@host/dbname).")
+    folder = Path(args.source).expanduser() if args.source else default_cache_path().parent
+    cache_file, collections_file = folder / CACHE_FILENAME, folder / COLLECTIONS_FILENAME
+    if not cache_file.is_file() and not collections_file.is_file():
+        raise _CLIError(
+            f"There is nothing to copy in {folder}: no {CACHE_FILENAME} or {COLLECTIONS_FILENAME}."
+        )
+
+    database = Database(url, setting=setting)
+    print(f"Copying {folder} into {database.display}…", file=sys.stderr)
+    say = (lambda message: None) if args.quiet else (lambda message: print(f"  {message}", file=sys.stderr))
+    try:
+        report = copy_to_postgres(
+            database, cache_path=cache_file, collections_path=collections_file, progress=say
+        )
+    finally:
+        database.close()
+    print(
+        f"Vectors: {report.vectors_copied:,} copied, {report.vectors_present:,} already there"
+        + (f", {report.vectors_damaged:,} unreadable and skipped" if report.vectors_damaged else "")
+        + "."
+    )
+    print(
+        f"Collections: {len(report.collections_copied)} copied, "
+        f"{len(report.collections_present)} already there."
+    )
+    for name in report.collections_conflicting:
+        print(
+            f"warning: a different collection called {name!r} is already in the database; "
+            "it was left as it is (rename the local one to copy it).",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
+    commands = {"embed": _embed, "models": _models, "prepare": _prepare, "migrate": _migrate}
     try:
-        return _embed(args) if args.command == "embed" else _models(args)
+        return commands[args.command](args)
     except NotFoundError as exc:
         listed = exc.available and not all(name in str(exc) for name in exc.available)
         hint = f" Available: {', '.join(exc.available)}." if listed else ""
@@ -244,11 +446,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        resumable = args.command == "embed" and not args.no_cache
+        resumable = (args.command == "embed" and not args.no_cache) or args.command == "migrate"
         print(
             "\ninterrupted"
             + (
-                ": the batches that finished are in the cache; run the same command again to continue."
+                ": the batches that finished are kept; run the same command again to continue."
                 if resumable
                 else "."
             ),

@@ -1,12 +1,16 @@
 """A persistent store of embedding vectors, so no text is ever paid for twice.
 
-One SQLite file (WAL mode) keyed by ``(endpoint_id, model, sha256(text))``. The
-text itself is not stored — only its hash — and neither is any API key: the
-endpoint id is a normalised URL without credentials.
+Vectors are keyed by ``(endpoint_id, model, sha256(text))``. The text itself is not
+stored — only its hash — and neither is any API key: the endpoint id is a normalised
+URL without credentials.
 
-SQLite rather than a key-value library: it ships with Python, several processes
-(two Streamlit servers, a batch job) can share the file safely, and the whole
-store can later move behind the same three calls to PostgreSQL.
+Two stores behind the same calls (``get_many``, ``put_many``, ``count``, ``clear``, ``stats``):
+
+* :class:`EmbeddingCache` — one SQLite file (WAL mode), the default: it ships with Python,
+  needs no setting up, and several processes on one machine can share the file safely.
+* :class:`PostgresEmbeddingCache` — a table in PostgreSQL (pgvector ``vector`` column), for
+  a team: several app replicas on several machines share one cache. Chosen by
+  ``EMBEDCORE_DATABASE_URL`` (see :func:`embedcore.storage.open_cache`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ConfigurationError, InputError
 
-__all__ = ["CACHE_FILENAME", "EmbeddingCache", "default_cache_path", "text_key"]
+if TYPE_CHECKING:
+    from .database import Database
+
+__all__ = ["CACHE_FILENAME", "EmbeddingCache", "PostgresEmbeddingCache", "default_cache_path", "text_key"]
 
 CACHE_FILENAME = "embeddings.sqlite3"
 
@@ -61,6 +68,24 @@ def default_cache_path() -> Path:
 def text_key(text: str) -> bytes:
     """SHA-256 digest (32 bytes) of a text, the cache key; lone surrogates are kept, not refused."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _rows_to_store(
+    texts: Sequence[str], vectors: np.ndarray | Sequence[np.ndarray]
+) -> list[tuple[bytes, np.ndarray]]:
+    """``(text_key, float32 vector)`` per text, checked; the last vector wins for a repeated text."""
+    if len(texts) != len(vectors):
+        raise InputError(f"put_many got {len(texts)} texts but {len(vectors)} vectors.")
+    by_key: dict[bytes, np.ndarray] = {}
+    for text, vector in zip(texts, vectors, strict=True):
+        vec = np.ascontiguousarray(vector, dtype="<f4").reshape(-1)
+        if not vec.shape[0]:
+            raise InputError("put_many got a vector with no dimensions.")
+        if not np.isfinite(vec).all():
+            # A NaN vector would answer every later lookup of this text with garbage.
+            raise InputError("put_many got a vector with NaN or infinite values; it was not stored.")
+        by_key[text_key(text)] = vec
+    return list(by_key.items())
 
 
 class EmbeddingCache:
@@ -176,17 +201,15 @@ class EmbeddingCache:
         ----------
         texts : sequence of str, length n
         vectors : ndarray of shape (n, dimensions), or n 1-D arrays
-            Stored as little-endian float32.
+            Stored as little-endian float32; NaN or infinite values are refused (InputError).
         """
-        if len(texts) != len(vectors):
-            raise InputError(f"put_many got {len(texts)} texts but {len(vectors)} vectors.")
-        if not len(texts):
+        checked = _rows_to_store(texts, vectors)
+        if not checked:
             return
         now = time.time()
-        rows: list[tuple[Any, ...]] = []
-        for text, vector in zip(texts, vectors, strict=True):
-            vec = np.ascontiguousarray(vector, dtype="<f4").reshape(-1)
-            rows.append((endpoint_id, model, text_key(text), int(vec.shape[0]), vec.tobytes(), now))
+        rows: list[tuple[Any, ...]] = [
+            (endpoint_id, model, key, int(vec.shape[0]), vec.tobytes(), now) for key, vec in checked
+        ]
         with self._lock:
             conn = self._connect()
             conn.execute("BEGIN IMMEDIATE")
@@ -257,6 +280,129 @@ class EmbeddingCache:
             "entries": sum(r[2] for r in rows),
             "bytes": size,
             "path": str(self.path),
+            "models": [
+                {"endpoint_id": e, "model": m, "entries": int(n), "dimensions": int(d)} for e, m, n, d in rows
+            ],
+        }
+
+
+#: Keys per ``= ANY(%s)`` lookup: one round trip each, small enough for the planner to use the key.
+_PG_CHUNK = 5000
+
+
+class PostgresEmbeddingCache:
+    """Vectors by endpoint, model and text, in a PostgreSQL table shared by every process using it.
+
+    Same calls and behaviour as :class:`EmbeddingCache`. Each ``put_many`` is one transaction, so
+    a connection lost mid-run loses no batch that was already stored. Rows are written in key
+    order, so processes writing overlapping batches at once cannot deadlock.
+
+    Parameters
+    ----------
+    database : Database or str
+        A :class:`embedcore.database.Database`, or its URL (then this cache opens and owns one).
+    """
+
+    def __init__(self, database: Database | str) -> None:
+        from .database import Database
+
+        self._owns_database = not isinstance(database, Database)
+        self.database = Database(database) if isinstance(database, str) else database
+
+    def __repr__(self) -> str:
+        return f"PostgresEmbeddingCache({self.database.display!r})"
+
+    @property
+    def path(self) -> str:
+        """Where the vectors are, for display: the database URL without its password."""
+        return self.database.display
+
+    def close(self) -> None:
+        """Close the connections, when this cache opened the database itself."""
+        if self._owns_database:
+            self.database.close()
+
+    def __enter__(self) -> PostgresEmbeddingCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get_many(self, endpoint_id: str, model: str, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """Cached vectors for those ``texts`` that have one (see :meth:`EmbeddingCache.get_many`)."""
+        by_key: dict[bytes, str] = {}
+        for text in texts:
+            by_key.setdefault(text_key(text), text)
+        if not by_key:
+            return {}
+        keys = list(by_key)
+        found: dict[str, np.ndarray] = {}
+        with self.database.connection() as conn, conn.cursor(binary=True) as cur:
+            for start in range(0, len(keys), _PG_CHUNK):
+                cur.execute(
+                    "SELECT text_sha, vector FROM embedcore_embeddings "
+                    "WHERE endpoint = %s AND model = %s AND text_sha = ANY(%s)",
+                    (endpoint_id, model, keys[start : start + _PG_CHUNK]),
+                )
+                for sha, vector in cur:
+                    found[by_key[bytes(sha)]] = vector.to_numpy()
+        return found
+
+    def put_many(
+        self,
+        endpoint_id: str,
+        model: str,
+        texts: Sequence[str],
+        vectors: np.ndarray | Sequence[np.ndarray],
+    ) -> None:
+        """Store (or replace) one vector per text, in one transaction (see :meth:`EmbeddingCache.put_many`)."""
+        checked = sorted(_rows_to_store(texts, vectors), key=lambda row: row[0])
+        if not checked:
+            return
+        now = time.time()
+        with self.database.transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO embedcore_embeddings (endpoint, model, text_sha, dims, vector, created) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (endpoint, model, text_sha) DO UPDATE "
+                "SET dims = EXCLUDED.dims, vector = EXCLUDED.vector, created = EXCLUDED.created",
+                [(endpoint_id, model, key, int(vec.shape[0]), vec, now) for key, vec in checked],
+            )
+
+    def clear(self, endpoint_id: str | None = None, model: str | None = None) -> int:
+        """Delete cached vectors: all, or those of one endpoint and/or model; returns how many."""
+        where, params = [], []
+        if endpoint_id is not None:
+            where.append("endpoint = %s")
+            params.append(endpoint_id)
+        if model is not None:
+            where.append("model = %s")
+            params.append(model)
+        sql = "DELETE FROM embedcore_embeddings" + (" WHERE " + " AND ".join(where) if where else "")
+        with self.database.transaction() as conn:
+            return int(conn.execute(sql, params).rowcount)
+
+    def count(self, endpoint_id: str, model: str) -> int:
+        """Number of vectors cached for one endpoint and model."""
+        with self.database.connection() as conn:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM embedcore_embeddings WHERE endpoint = %s AND model = %s",
+                (endpoint_id, model),
+            ).fetchone()
+        return int(n)
+
+    def stats(self) -> dict[str, Any]:
+        """What the cache holds, as :meth:`EmbeddingCache.stats`; ``path`` is the redacted URL and
+        ``bytes`` the table's size with its indexes."""
+        with self.database.connection() as conn:
+            rows = conn.execute(
+                "SELECT endpoint, model, COUNT(*), MAX(dims) FROM embedcore_embeddings "
+                'GROUP BY endpoint, model ORDER BY endpoint COLLATE "C", model COLLATE "C"'
+            ).fetchall()
+            (size,) = conn.execute("SELECT pg_total_relation_size('embedcore_embeddings')").fetchone()
+        return {
+            "entries": sum(int(r[2]) for r in rows),
+            "bytes": int(size),
+            "path": self.path,
             "models": [
                 {"endpoint_id": e, "model": m, "entries": int(n), "dimensions": int(d)} for e, m, n, d in rows
             ],

@@ -63,7 +63,7 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
             max_input_tokens=None,
             languages="English",
             description="A static (model2vec) distillation of all-MiniLM-L6-v2: much faster, "
-            "visibly less accurate. Built on this machine on first use.",
+            "visibly less accurate. Built once on this machine (`python -m embedcore prepare`, part of `make run`).",
             normalized=True,
             owned_by="local",
         ),

@@ -44,14 +44,17 @@ import plotly.graph_objects as go
 from .errors import InputError, TooManyTextsError
 
 __all__ = [
+    "CLUSTER_PALETTE",
     "HEATMAP_HARD_LIMIT",
     "HEATMAP_LIMIT",
+    "MODEBAR_CLEARANCE",
     "PALETTE",
     "TEMPLATE",
     "HeatmapTooLargeError",
     "agreement_scatter",
     "alignment_figure",
     "heatmap_figure",
+    "heatmap_row",
     "hover_chars_for",
     "hover_text",
     "ranking_bar_figure",
@@ -74,6 +77,18 @@ PALETTE = (
     "#D55E00",  # vermillion
     "#F0E442",  # yellow
     "#000000",  # black
+)
+#: Clusters get Paul Tol's "muted" scheme (also colour-blind safe, cyan left out): none of
+#: its colours is one of :data:`PALETTE`'s, so "cluster 0" never looks like the first label.
+CLUSTER_PALETTE = (
+    "#332288",  # indigo
+    "#117733",  # green
+    "#44AA99",  # teal
+    "#999933",  # olive
+    "#DDCC77",  # sand
+    "#CC6677",  # rose
+    "#882255",  # wine
+    "#AA4499",  # purple
 )
 #: Colour of the "other" bucket and of de-emphasised things.
 MUTED = "#9A9A9A"
@@ -109,6 +124,12 @@ HEATMAP_LIMIT = 300
 #: already ~5 MB of JSON (2000² measured at 23 MB, see FACTS.md).
 HEATMAP_HARD_LIMIT = 1000
 
+#: Pixels at the top of every figure kept free for Plotly's modebar, which floats over the
+#: figure's top-right corner on hover (about 30 px): titles, top axes and plots start below.
+MODEBAR_CLEARANCE = 36
+#: Height of a one-line title (16 px font) with the gap under it.
+_TITLE_SPACE = 30
+
 _FONT = "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 _AXIS = {
     "gridcolor": "#EBEBEB",
@@ -127,7 +148,7 @@ TEMPLATE = go.layout.Template(
         "colorway": list(PALETTE),
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
-        "margin": {"l": 10, "r": 10, "t": 48, "b": 10, "pad": 0},
+        "margin": {"l": 10, "r": 10, "t": MODEBAR_CLEARANCE + _TITLE_SPACE, "b": 10, "pad": 0},
         "hoverlabel": {"font": {"family": _FONT, "size": 12}, "align": "left", "namelength": -1},
         "hovermode": "closest",
         "legend": {
@@ -297,12 +318,29 @@ def _f32(values: object) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(values, dtype=np.float32))
 
 
-def _layout(fig: go.Figure, *, title: str | None, uirevision: object, height: int | None) -> go.Figure:
+def _layout(
+    fig: go.Figure, *, title: str | None, uirevision: object, height: int | None, top_extra: int = 0
+) -> go.Figure:
+    """Template, uirevision, height, and a top margin that keeps the modebar off the content.
+
+    ``top_extra``: pixels of content above the plot area besides the title (a top axis, subplot titles).
+    """
     fig.update_layout(template=TEMPLATE, uirevision=uirevision)
+    top = MODEBAR_CLEARANCE + top_extra
     if title:
-        fig.update_layout(title_text=title)
-    else:
-        fig.update_layout(margin_t=20)
+        # Pinned to the container's top edge, pushed down past the modebar: the title then
+        # never runs under its icons, however narrow the figure is drawn.
+        fig.update_layout(
+            title={
+                "text": title,
+                "yref": "container",
+                "y": 1,
+                "yanchor": "top",
+                "pad": {"t": MODEBAR_CLEARANCE},
+            }
+        )
+        top += _TITLE_SPACE
+    fig.update_layout(margin_t=top)
     if height:
         fig.update_layout(height=height)
     return fig
@@ -311,13 +349,28 @@ def _layout(fig: go.Figure, *, title: str | None, uirevision: object, height: in
 # --- heatmap ---------------------------------------------------------------------
 
 
+def _heatmap_range(z: np.ndarray) -> tuple[float, float]:
+    """Lowest and highest similarity between two different texts (the diagonal left out)."""
+    m = z.shape[0]
+    if m < 2:
+        return -1.0, 1.0
+    off = z[~np.eye(m, dtype=bool)]
+    off = off[np.isfinite(off)]
+    if not off.size:
+        return -1.0, 1.0
+    low, high = float(off.min()), float(off.max())
+    if high - low < 1e-3:  # all pairs alike: a small band around them, not a division by ~0
+        low, high = low - 0.05, high + 0.05
+    return max(low, -1.0), min(high, 1.0)
+
+
 def heatmap_figure(
     sim: np.ndarray,
     texts: Sequence[object],
     *,
     order: Sequence[int] | np.ndarray | None = None,
     max_cells_side: int = HEATMAP_LIMIT,
-    zrange: tuple[float, float] = (-1.0, 1.0),
+    zrange: tuple[float, float] | str = (-1.0, 1.0),
     max_tick_labels: int = 40,
     title: str | None = None,
     uirevision: object = "embedcore",
@@ -336,11 +389,13 @@ def heatmap_figure(
     max_cells_side : int
         Refuse when more than this many rows would be drawn (default
         :data:`HEATMAP_LIMIT`); may be raised up to :data:`HEATMAP_HARD_LIMIT`.
-    zrange : (float, float)
-        Colour scale limits. The default fixed ``(-1, 1)`` diverging scale
-        centred on 0 is honest and comparable across models: the same colour
-        always means the same cosine, even though most models put unrelated
-        texts around 0.0–0.3 rather than at -1.
+    zrange : (float, float) or "data"
+        Colour scale limits. The default ``(-1, 1)`` is comparable across models
+        and data sets: the same colour always means the same cosine. ``"data"``:
+        the lowest to the highest similarity of two *different* drawn texts, so
+        the structure fills the whole scale (most models put unrelated texts at
+        0.0–0.3, which the fixed scale washes out to one pale colour); the
+        diagonal (1.0) takes the top colour.
     max_tick_labels : int
         At most this many (truncated) tick labels per axis; every k-th row is labelled.
 
@@ -356,14 +411,53 @@ def heatmap_figure(
     InputError
         On a non-square ``sim``, a length mismatch, or a bad ``order``.
     """
-    max_cells_side = int(max_cells_side)
-    if not 1 <= max_cells_side <= HEATMAP_HARD_LIMIT:
-        raise ValueError(f"max_cells_side must be within 1..{HEATMAP_HARD_LIMIT}, got {max_cells_side}")
+    sim = _square(sim)
+    n = sim.shape[0]
+    texts = _texts(texts, n)
+    idx = _heatmap_rows(n, order, max_cells_side)
+    m = idx.size
+    z = _f32(sim[np.ix_(idx, idx)])
+    zmin, zmax = _heatmap_range(z) if isinstance(zrange, str) and zrange == "data" else map(float, zrange)
+    hover, axis = _heatmap_axes(texts, idx, max_tick_labels)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=hover,
+            y=hover,
+            zmin=zmin,
+            zmax=zmax,
+            zmid=0.0 if zmin < 0 < zmax else None,
+            colorscale=DIVERGING,
+            colorbar={"title": {"text": "cosine"}, "thickness": 12, "outlinewidth": 0},
+            hovertemplate=_HEATMAP_HOVER,
+            xgap=1 if m <= 40 else 0,
+            ygap=1 if m <= 40 else 0,
+        )
+    )
+    fig.update_xaxes(**axis, tickangle=-45, constrain="domain")
+    # Row 0 at the top (matrix reading order) and square cells. When the figure is taller than
+    # the square, the grid moves up against the title instead of floating in a blank band.
+    fig.update_yaxes(
+        **axis, autorange="reversed", scaleanchor="x", scaleratio=1, constrain="domain", constraintoward="top"
+    )
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 640)
+
+
+_HEATMAP_HOVER = "%{y}<br><b>×</b><br>%{x}<br><b>cosine %{z:.3f}</b><extra></extra>"
+
+
+def _square(sim: object) -> np.ndarray:
     sim = np.asarray(sim)
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:
         raise InputError(f"A heatmap needs a square similarity matrix, got shape {sim.shape}.")
-    n = sim.shape[0]
-    texts = _texts(texts, n)
+    return sim
+
+
+def _heatmap_rows(n: int, order: Sequence[int] | np.ndarray | None, max_cells_side: int) -> np.ndarray:
+    """The rows to draw (checked), refusing more than ``max_cells_side`` before any work."""
+    max_cells_side = int(max_cells_side)
+    if not 1 <= max_cells_side <= HEATMAP_HARD_LIMIT:
+        raise ValueError(f"max_cells_side must be within 1..{HEATMAP_HARD_LIMIT}, got {max_cells_side}")
     if order is None:
         idx = np.arange(n)
     else:
@@ -375,50 +469,161 @@ def heatmap_figure(
             raise InputError(f"order holds indices outside 0..{n - 1}.")
         if np.unique(idx).size != idx.size:
             raise InputError("order repeats a row; each row may appear once.")
-    m = idx.size
-    if m == 0:
+    if idx.size == 0:
         raise InputError("Nothing to draw: no rows selected for the heatmap.")
-    if m > max_cells_side:
-        # Check before touching the matrix so a refusal is instant and allocates nothing.
-        raise HeatmapTooLargeError(m, max_cells_side)
+    if idx.size > max_cells_side:
+        # Checked before touching the matrix so a refusal is instant and allocates nothing.
+        raise HeatmapTooLargeError(idx.size, max_cells_side)
+    return idx
 
-    z = _f32(sim[np.ix_(idx, idx)])
-    # Categorical axes whose category *names* are the hover texts: Plotly can
-    # then show both full texts per cell from 2m strings, where per-cell
-    # customdata would need m² strings (300² × 2 hovers ≈ 50 MB). The "#k"
-    # prefix keeps duplicate texts from merging into one category.
+
+def _heatmap_axes(texts: Sequence[object], idx: np.ndarray, max_tick_labels: int) -> tuple[list[str], dict]:
+    """Category names (the hover texts) and the tick settings both axes of a heatmap share.
+
+    Categorical axes whose category *names* are the hover texts: Plotly can then show both full
+    texts per cell from 2m strings, where per-cell customdata would need m² strings (300² × 2
+    hovers ≈ 50 MB). The "#k" prefix keeps duplicate texts from merging into one category.
+    """
     hover = [f"#{int(i)} {hover_text(texts[i], width=50, max_chars=200)}" for i in idx]
-    step = max(1, math.ceil(m / max_tick_labels))
-    tickvals = hover[::step]
-    ticktext = [short_label(texts[i], 24) for i in idx[::step]]
-
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=hover,
-            y=hover,
-            zmin=float(zrange[0]),
-            zmax=float(zrange[1]),
-            zmid=0.0 if zrange[0] < 0 < zrange[1] else None,
-            colorscale=DIVERGING,
-            colorbar={"title": {"text": "cosine"}, "thickness": 12, "outlinewidth": 0},
-            hovertemplate="%{y}<br><b>×</b><br>%{x}<br><b>cosine %{z:.3f}</b><extra></extra>",
-            xgap=1 if m <= 40 else 0,
-            ygap=1 if m <= 40 else 0,
-        )
-    )
+    step = max(1, math.ceil(idx.size / max_tick_labels))
     axis = {
         "type": "category",
         "tickmode": "array",
-        "tickvals": tickvals,
-        "ticktext": ticktext,
+        "tickvals": hover[::step],
+        "ticktext": [short_label(texts[i], 24) for i in idx[::step]],
         "showgrid": False,
         "tickfont": {"size": 11},
     }
-    fig.update_xaxes(**axis, tickangle=-45, constrain="domain")
-    # Row 0 at the top (matrix reading order) and square cells.
-    fig.update_yaxes(**axis, autorange="reversed", scaleanchor="x", scaleratio=1, constrain="domain")
-    return _layout(fig, title=title, uirevision=uirevision, height=height or 640)
+    return hover, axis
+
+
+def _symmetric_range(sims: Sequence[np.ndarray], idx: np.ndarray) -> tuple[float, float]:
+    """``(-h, h)`` with ``h`` the largest |cosine| off the diagonal, rounded up to 0.05.
+
+    Most models put unrelated texts near 0-0.3 and nothing near -1, so a fixed -1..1 scale
+    washes every heatmap out; the diagonal (always 1) is left to saturate.
+    """
+    off = ~np.eye(idx.size, dtype=bool)
+    largest = max(
+        (float(np.abs(np.asarray(s)[np.ix_(idx, idx)][off]).max()) if idx.size > 1 else 1.0) for s in sims
+    )
+    half = min(1.0, max(0.05, math.ceil(largest / 0.05 - 1e-9) * 0.05))
+    return -half, half
+
+
+def heatmap_row(
+    sims: Sequence[np.ndarray],
+    names: Sequence[str],
+    texts: Sequence[object],
+    *,
+    order: Sequence[int] | np.ndarray | None = None,
+    max_cells_side: int = HEATMAP_LIMIT,
+    zrange: tuple[float, float] | None = None,
+    max_tick_labels: int = 25,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Cosine heatmaps of several models side by side: one row order, one colour scale, one colour bar.
+
+    Parameters
+    ----------
+    sims : sequence of ndarray of shape (n, n)
+        One similarity matrix per model, all over the same ``n`` texts.
+    names : sequence of str
+        Panel titles (escaped, truncated).
+    texts : sequence of str, length n
+    order : sequence of int, optional
+        Rows (and columns) to draw, in this order, in every panel — e.g. the first model's
+        ``similarity.cluster_order``, so blocks can be compared across models.
+    max_cells_side : int
+        As in :func:`heatmap_figure`.
+    zrange : (float, float), optional
+        Colour limits shared by every panel; default: symmetric around 0, wide enough for the
+        largest off-diagonal |cosine| of any panel (see :func:`_symmetric_range`).
+    max_tick_labels : int
+        Row labels on the first panel only (the others share its rows); no column labels.
+    height : int, optional
+        Default: fitted so that square panels on a wide page leave no blank band.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``go.Heatmap`` per model, all on ``layout.coloraxis`` (which draws the one colour bar).
+
+    Raises
+    ------
+    InputError
+        When the matrices are not square, differ in size, or do not match ``names`` / ``texts``.
+    HeatmapTooLargeError
+        When more than ``max_cells_side`` rows would be drawn.
+    """
+    from plotly.subplots import make_subplots
+
+    sims = [_square(s) for s in sims]
+    if not sims or len(sims) != len(names):
+        raise InputError(f"{len(sims)} similarity matrices for {len(names)} model names.")
+    n = sims[0].shape[0]
+    if any(s.shape[0] != n for s in sims):
+        raise InputError(
+            f"The heatmaps must cover the same texts; sizes differ: {', '.join(str(s.shape[0]) for s in sims)}."
+        )
+    texts = _texts(texts, n)
+    idx = _heatmap_rows(n, order, max_cells_side)
+    lo, hi = zrange if zrange is not None else _symmetric_range(sims, idx)
+    hover, axis = _heatmap_axes(texts, idx, max_tick_labels)
+    panels = len(sims)
+    fig = make_subplots(
+        rows=1,
+        cols=panels,
+        subplot_titles=[short_label(name, 40) for name in names],
+        horizontal_spacing=0.02,
+    )
+    gap = 1 if idx.size <= 40 else 0
+    for col, sim in enumerate(sims, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                z=_f32(sim[np.ix_(idx, idx)]),
+                x=hover,
+                y=hover,
+                coloraxis="coloraxis",
+                hovertemplate=_HEATMAP_HOVER,
+                xgap=gap,
+                ygap=gap,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(**axis, showticklabels=False, constrain="domain", row=1, col=col)
+        fig.update_yaxes(
+            **axis,
+            showticklabels=col == 1,
+            autorange="reversed",
+            scaleanchor=f"x{col if col > 1 else ''}",
+            scaleratio=1,
+            constrain="domain",
+            constraintoward="top",
+            row=1,
+            col=col,
+        )
+    fig.update_layout(
+        coloraxis={
+            "colorscale": DIVERGING,
+            "cmin": float(lo),
+            "cmax": float(hi),
+            "cmid": 0.0 if lo < 0 < hi else None,
+            "colorbar": {"title": {"text": "cosine"}, "thickness": 12, "outlinewidth": 0},
+        }
+    )
+    for annotation in fig.layout.annotations:
+        annotation.update(font={"size": 14}, xanchor="center")
+    # Square panels on a wide page (Streamlit's wide layout beside the sidebar: ~940 px on a
+    # 1400 px window, of which ~760 px for the grids after row labels and colour bar). A taller
+    # figure would leave a blank band under the grids; a narrower page only shrinks them.
+    side = max(200, 760 // panels)
+    fig = _layout(
+        fig, title=None, uirevision=uirevision, height=height or side + MODEBAR_CLEARANCE + 40, top_extra=24
+    )
+    return fig
 
 
 # --- scatter ---------------------------------------------------------------------
@@ -461,10 +666,14 @@ def scatter_figure(
     color: Sequence[object] | np.ndarray | None = None,
     color_title: str | None = None,
     highlight: Iterable[int] | None = None,
+    emphasis: Iterable[int] | None = None,
+    links: Iterable[tuple[int, int]] | None = None,
+    label_centres: bool = False,
     query_point: object = None,
     query_text: str | None = None,
     size: float = 6,
     opacity: float = 0.8,
+    palette: Sequence[str] = PALETTE,
     webgl_threshold: int = 1000,
     max_categories: int = 20,
     hover_chars: int | None = None,
@@ -489,12 +698,25 @@ def scatter_figure(
         Legend / colour-bar title.
     highlight : iterable of int, optional
         Rows to outline (e.g. a query's nearest neighbours), drawn on top.
+    emphasis : iterable of int, optional
+        Rows to stand out (e.g. the matches of a text search): every other point is dimmed,
+        these are drawn again on top, in full colour with a dark outline, as one trace
+        named "matches (m)". An empty iterable dims everything (nothing matched).
+    links : iterable of (int, int), optional
+        Pairs of rows to join with a line (e.g. a clicked text and its nearest neighbours in
+        the full embedding space), drawn as one trace named "links" under the points.
+    label_centres : bool
+        Write each category's name at the median position of its points (categorical
+        ``color`` only), so clusters are named on the map and not only in the legend.
     query_point : array-like of shape (2,) or (3,), or ``(coords, text)``, optional
         Where a typed query lands in the map; drawn as a red star with its text.
     query_text : str, optional
         The query's text (alternative to passing ``(coords, text)``).
     size, opacity : float
         Marker size (px) and opacity.
+    palette : sequence of str
+        Category colours (default :data:`PALETTE`; :data:`CLUSTER_PALETTE` for clusters, so
+        they are never mistaken for labels).
     webgl_threshold : int
         2-D maps with more points than this use ``go.Scattergl`` (WebGL: 50k
         points draw in well under 3 s); fewer use ``go.Scatter`` (SVG). Both
@@ -523,6 +745,13 @@ def scatter_figure(
     chars = hover_chars or hover_chars_for(n)
     hover = np.array([hover_text(t, width=60, max_chars=chars) for t in texts], dtype=object)
     rows = np.arange(n, dtype=np.int32)
+
+    emphasised = None
+    if emphasis is not None:
+        emphasised = np.unique(np.asarray(list(emphasis), dtype=np.int64))
+        if emphasised.size and (emphasised.min() < 0 or emphasised.max() >= n):
+            raise InputError(f"emphasis holds indices outside 0..{n - 1}.")
+        opacity = min(opacity, 0.15)  # the rest fades; the matches are drawn again on top
 
     three_d = dims == 3
     webgl = not three_d and n > webgl_threshold
@@ -581,8 +810,8 @@ def scatter_figure(
         names, codes = _categories(color, n, max_categories)
         for code, name in enumerate(names):
             sel = np.flatnonzero(codes == code)
-            colour = PALETTE[code % len(PALETTE)]
-            symbol = _SYMBOLS[(code // len(PALETTE)) % len(_SYMBOLS)]
+            colour = palette[code % len(palette)]
+            symbol = _SYMBOLS[(code // len(palette)) % len(_SYMBOLS)]
             fig.add_trace(
                 points(
                     sel,
@@ -602,6 +831,63 @@ def scatter_figure(
             )
         show_legend = True
 
+    if links is not None:
+        pairs = np.asarray(list(links), dtype=np.int64).reshape(-1, 2)
+        if pairs.size and (pairs.min() < 0 or pairs.max() >= n):
+            raise InputError(f"links hold indices outside 0..{n - 1}.")
+        if pairs.size:
+            # One trace: each segment is start, end, gap (NaN), which Plotly draws as separate lines.
+            ends = np.full((len(pairs) * 3, dims), np.nan, dtype=np.float32)
+            ends[0::3], ends[1::3] = xyz[pairs[:, 0]], xyz[pairs[:, 1]]
+            xy = {"x": ends[:, 0], "y": ends[:, 1], **({"z": ends[:, 2]} if three_d else {})}
+            fig.add_trace(
+                trace_cls(
+                    **xy,
+                    mode="lines",
+                    line={"color": "rgba(17,17,17,0.55)", "width": 1.5},
+                    hoverinfo="skip",
+                    name="links",
+                    showlegend=False,
+                )
+            )
+            # Under the points: move the new trace to the front of the list.
+            fig.data = (fig.data[-1], *fig.data[:-1])
+
+    if label_centres and color is not None and not _is_continuous(color):
+        names, codes = _categories(color, n, max_categories)
+        centres = [(name, np.median(xyz[codes == code], axis=0)) for code, name in enumerate(names)]
+        centres = [(name, c) for name, c in centres if np.all(np.isfinite(c))]
+        if centres:
+            at = np.stack([c for _, c in centres])
+            xy = {"x": at[:, 0], "y": at[:, 1], **({"z": at[:, 2]} if three_d else {})}
+            fig.add_trace(
+                (go.Scatter3d if three_d else go.Scatter)(
+                    **xy,
+                    mode="text",
+                    text=[short_label(name, 32) for name, _ in centres],
+                    textfont={"size": 12, "color": "#1F2933"},
+                    hoverinfo="skip",
+                    name="names",
+                    showlegend=False,
+                )
+            )
+
+    if emphasised is not None and emphasised.size:
+        fig.add_trace(
+            points(
+                emphasised,
+                name=f"matches ({emphasised.size:,})",
+                marker={
+                    "size": msize + 2,
+                    "color": _QUERY_COLOR,
+                    "opacity": 1.0,
+                    "line": {"color": "#111111", "width": 1},
+                },
+                **({} if three_d else {"unselected": {"marker": {"opacity": 1}}}),
+            )
+        )
+        show_legend = True
+
     if highlight is not None:
         hl = np.unique(np.asarray(list(highlight), dtype=np.int64))
         if hl.size and (hl.min() < 0 or hl.max() >= n):
@@ -611,9 +897,11 @@ def scatter_figure(
                 points(
                     hl,
                     name="neighbours",
+                    # Plotly paints an open symbol's outline in the marker colour: it must be
+                    # dark (in 3-D, where symbols cannot be open, a translucent halo).
                     marker={
                         "size": msize + 6,
-                        "color": "rgba(0,0,0,0)",
+                        "color": "rgba(17,17,17,0.3)" if three_d else "#111111",
                         "line": {"color": "#111111", "width": 2},
                         "symbol": "circle" if three_d else "circle-open",
                     },
@@ -883,9 +1171,21 @@ def _sample_pairs(n: int, max_pairs: int, random_state: int) -> tuple[np.ndarray
     return got // n, got % n
 
 
+def _pair_cosines(X: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Cosine of rows ``i[k]`` and ``j[k]`` for each k, without an n × n matrix (float32)."""
+    from .similarity import normalize_rows
+
+    Xn = normalize_rows(X)
+    out = np.empty(i.size, dtype=np.float32)
+    for start in range(0, i.size, chunk):
+        a, b = i[start : start + chunk], j[start : start + chunk]
+        out[start : start + chunk] = np.einsum("ij,ij->i", Xn[a], Xn[b])
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
 def agreement_scatter(
-    sim_a: np.ndarray,
-    sim_b: np.ndarray,
+    vectors_a: np.ndarray,
+    vectors_b: np.ndarray,
     texts: Sequence[object],
     names: Sequence[str] = ("model A", "model B"),
     *,
@@ -896,42 +1196,56 @@ def agreement_scatter(
     uirevision: object = "embedcore",
     height: int | None = None,
 ) -> go.Figure:
-    """Each pair's similarity under model A (x) against model B (y).
+    """Each pair of texts: its cosine similarity under model A (x) against model B (y).
 
-    Points on the diagonal are pairs both models judge alike. Uses the upper
-    triangle (each pair once), subsampled reproducibly to ``max_pairs`` so the
-    browser gets at most that many WebGL points.
+    Points on the diagonal are pairs both models judge alike. Each pair is drawn once
+    (i < j); above ``max_pairs`` pairs a reproducible uniform sample of them, so the browser
+    gets at most that many WebGL points. Only the sampled pairs' cosines are computed: no
+    n × n matrix, whatever the number of texts.
 
     Parameters
     ----------
-    sim_a, sim_b : ndarray of shape (n, n)
-        Cosine matrices of the same texts under two models.
+    vectors_a : ndarray of shape (n, d_a)
+    vectors_b : ndarray of shape (n, d_b)
+        The same ``n`` texts under two models; the dimensions may differ (each model's
+        vectors are only ever compared with its own).
     texts : sequence of str, length n
     names : (str, str)
         Model names for the axes.
+    max_pairs : int
+        Most points drawn.
+    random_state : int
+        Seed of the pair sample.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        ``customdata`` holds ``(i, j)`` row pairs (int32, shape (m, 2)).
+        ``customdata`` holds ``(i, j)`` row pairs (int32, shape (m, 2)). Both axes span the
+        same range, fitted to the data within [-1, 1], at equal scale.
+
+    Raises
+    ------
+    InputError
+        When the two sets of vectors are not of the same texts, or there are fewer than two.
     """
-    sim_a, sim_b = np.asarray(sim_a), np.asarray(sim_b)
-    if sim_a.shape != sim_b.shape or sim_a.ndim != 2 or sim_a.shape[0] != sim_a.shape[1]:
+    A, B = np.asarray(vectors_a), np.asarray(vectors_b)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[0] != B.shape[0]:
         raise InputError(
-            f"Both similarity matrices must be square and the same shape, got {sim_a.shape} and {sim_b.shape}."
+            f"Both models must embed the same texts, one vector per text: got shapes {A.shape} and {B.shape}."
         )
-    n = sim_a.shape[0]
+    n = A.shape[0]
     texts = _texts(texts, n)
     if n < 2:
         raise InputError("Comparing pairs needs at least two texts.")
     i, j = _sample_pairs(n, max_pairs, random_state)
+    x, y = _pair_cosines(A, i, j), _pair_cosines(B, i, j)
     short = [hover_text(t, width=50, max_chars=hover_chars) for t in texts]
     hover = [f"{short[a]}<br><b>×</b><br>{short[b]}" for a, b in zip(i.tolist(), j.tolist(), strict=True)]
-    name_a, name_b = (short_label(x, 40) for x in names)
+    name_a, name_b = (short_label(v, 40) for v in names)
     fig = go.Figure(
         go.Scattergl(
-            x=_f32(sim_a[i, j]),
-            y=_f32(sim_b[i, j]),
+            x=x,
+            y=y,
             mode="markers",
             marker={"size": 4, "color": PALETTE[0], "opacity": 0.45},
             customdata=np.column_stack([i, j]).astype(np.int32),
@@ -940,10 +1254,21 @@ def agreement_scatter(
             showlegend=False,
         )
     )
-    lo = float(min(sim_a[i, j].min(), sim_b[i, j].min(), 0.0))
-    fig.add_shape(type="line", x0=lo, y0=lo, x1=1, y1=1, line={"color": MUTED, "dash": "dot", "width": 1})
-    fig.update_xaxes(title_text=f"cosine · {name_a}", range=[lo - 0.02, 1.02])
-    fig.update_yaxes(title_text=f"cosine · {name_b}", range=[lo - 0.02, 1.02], scaleanchor="x", scaleratio=1)
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    pad = 0.03 * (hi - lo) + 0.01
+    span = [max(-1.0, lo - pad), min(1.0, hi + pad)]
+    fig.add_shape(
+        type="line",
+        x0=span[0],
+        y0=span[0],
+        x1=span[1],
+        y1=span[1],
+        line={"color": MUTED, "dash": "dot", "width": 1},
+    )
+    # Equal scales (the diagonal at 45°) by shrinking the plot to a square, never by widening
+    # the x range past the data on a wide page.
+    fig.update_xaxes(title_text=f"cosine · {name_a}", range=span, constrain="domain")
+    fig.update_yaxes(title_text=f"cosine · {name_b}", range=span, scaleanchor="x", scaleratio=1)
     if title is None and i.size < n * (n - 1) // 2:
         title = f"{i.size:,} of {n * (n - 1) // 2:,} pairs (random sample)"
     fig.update_layout(dragmode="zoom")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .charts import SEQUENTIAL, TEMPLATE, short_label
+from .charts import SEQUENTIAL, _layout, short_label
 from .errors import InputError
 
 __all__ = ["matrix_figure"]
@@ -88,6 +88,7 @@ def matrix_figure(
             customdata=custom,
             texttemplate=f"%{{z:{fmt}}}",
             hovertemplate=hover + "<extra></extra>",
+            hoverongaps=False,  # the blank diagonal is "no data", not "0 %"
             showscale=showscale,
             colorbar={"title": {"text": short_label(value_name, 20)}, "thickness": 12, "outlinewidth": 0},
             xgap=2,
@@ -98,9 +99,7 @@ def matrix_figure(
     fig.update_yaxes(
         title_text=row_title, autorange="reversed", showgrid=False, type="category", scaleanchor="x"
     )
-    fig.update_layout(template=TEMPLATE, uirevision=uirevision, height=height or max(300, 90 + 48 * m))
-    if title:
-        fig.update_layout(title_text=title)
-    else:
-        fig.update_layout(margin_t=40)
-    return fig
+    # The column labels and their title sit above the grid: room for them below the modebar.
+    return _layout(
+        fig, title=title, uirevision=uirevision, height=height or max(300, 140 + 48 * m), top_extra=64
+    )

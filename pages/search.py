@@ -119,7 +119,7 @@ def _built(
 st.title("Semantic search", anchor=False)
 st.caption(
     "Upload documents, split them into chunks and embed them once; then search them by meaning. "
-    "Collections are kept on disk: reopening one costs no embedding calls."
+    "Collections are kept (on disk, or in the team database): reopening one costs no embedding calls."
 )
 
 store = None
@@ -402,7 +402,9 @@ with st.form("search_form", border=False):
 
 if asked:
     with friendly_errors():
-        result = search.search(provider, option.model, query, chunks, vectors, k=int(k), info=info)
+        result = search.search(
+            provider, option.model, query, chunks, vectors, k=int(k), info=info, store=store
+        )
         st.session_state[_LAST] = (info.name, info.created, result)
         state.reset_widget(_RESULTS)  # a new result list opens on its best hit, not on the old selection
 
@@ -424,6 +426,7 @@ if result is not None:
     st.caption(
         f"“{md_escape(result.query)}” · embedded in {duration(emb.elapsed)}"
         + (f" ({spent})" if spent else "")
+        + (" · ranked by pgvector in the team database" if store.searches_in_database else "")
     )
     if result.below_floor:
         left_out = plural(result.below_floor, "chunk")

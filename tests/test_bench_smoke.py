@@ -120,3 +120,18 @@ def test_embedding_client_keeps_to_the_servers_limit_without_a_single_429():
         assert srv.stats["rate_limited"] == 0 and srv.stats["requests"] == 30
     finally:
         srv.close()
+
+
+def test_team_search_figures_run_on_a_small_collection(database_url):
+    from bench import team
+    from embedcore.database import Database
+
+    rng = np.random.default_rng(0)
+    vectors = team._unit(rng.standard_normal((300, 16)))
+    queries = team._unit(rng.standard_normal((5, 16)))
+    with Database(database_url) as database:
+        figures = team._search_figures(database, vectors, queries, "smoke")
+    assert figures["n"] == 300 and figures["exact_recall"] == 1.0
+    assert 0.0 <= figures["hnsw_recall"] <= 1.0 and figures["hnsw_s"] > 0
+    with Database(database_url) as database, database.connection() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM embedcore_collections").fetchone() == (0,)  # cleaned up

@@ -1,4 +1,9 @@
-"""EmbeddingCache: round trips, namespaces, speed, threads and processes sharing one file."""
+"""The embedding cache: round trips, namespaces, speed, threads and processes sharing one store.
+
+Every test taking ``cache`` (or ``store_kind``) runs twice: against the SQLite file
+(:class:`EmbeddingCache`) and against PostgreSQL + pgvector (:class:`PostgresEmbeddingCache`,
+a real server from tests/conftest.py). Tests about the SQLite file itself use ``sqlite_cache``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcore.cache import CACHE_FILENAME, EmbeddingCache, default_cache_path, text_key
+from embedcore.cache import (
+    CACHE_FILENAME,
+    EmbeddingCache,
+    PostgresEmbeddingCache,
+    default_cache_path,
+    text_key,
+)
 from embedcore.errors import ConfigurationError, InputError
 
 EP = "https://api.example.test/v1"
@@ -22,14 +33,36 @@ def vecs(n: int, d: int = 8, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
 
 
+def open_store(location: str):
+    """The cache at a location: a PostgreSQL URL or a SQLite file path (also used by child processes)."""
+    if location.startswith("postgresql://"):
+        return PostgresEmbeddingCache(location)
+    return EmbeddingCache(location)
+
+
 @pytest.fixture
-def cache(tmp_path: Path) -> EmbeddingCache:
+def location(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a cache lives: a file for "sqlite", a fresh database for "postgres"."""
+    if store_kind == "postgres":
+        return request.getfixturevalue("database_url")
+    return str(tmp_path / "c.sqlite3")
+
+
+@pytest.fixture
+def cache(location: str):
+    c = open_store(location)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def sqlite_cache(tmp_path: Path) -> EmbeddingCache:
     c = EmbeddingCache(tmp_path / "c.sqlite3")
     yield c
     c.close()
 
 
-def test_round_trip_is_exact_float32(cache: EmbeddingCache) -> None:
+def test_round_trip_is_exact_float32(cache) -> None:
     texts = ["alpha", "beta", "gamma"]
     v = vecs(3)
     cache.put_many(EP, "m", texts, v)
@@ -43,13 +76,13 @@ def test_round_trip_is_exact_float32(cache: EmbeddingCache) -> None:
     assert cache.get_many(EP, "m", ["alpha"])["alpha"][0] == v[0, 0]
 
 
-def test_misses_are_absent_and_empty_lookup(cache: EmbeddingCache) -> None:
+def test_misses_are_absent_and_empty_lookup(cache) -> None:
     cache.put_many(EP, "m", ["a"], vecs(1))
     assert set(cache.get_many(EP, "m", ["a", "b", "a"])) == {"a"}
     assert cache.get_many(EP, "m", []) == {}
 
 
-def test_endpoint_and_model_are_separate_namespaces(cache: EmbeddingCache) -> None:
+def test_endpoint_and_model_are_separate_namespaces(cache) -> None:
     cache.put_many(EP, "m1", ["t"], vecs(1, seed=1))
     cache.put_many(EP, "m2", ["t"], vecs(1, d=4, seed=2))
     cache.put_many("local:", "m1", ["t"], vecs(1, seed=3))
@@ -59,21 +92,21 @@ def test_endpoint_and_model_are_separate_namespaces(cache: EmbeddingCache) -> No
     assert cache.get_many(EP, "m3", ["t"]) == {}
 
 
-def test_put_replaces(cache: EmbeddingCache) -> None:
+def test_put_replaces(cache) -> None:
     cache.put_many(EP, "m", ["t"], vecs(1, seed=1))
     cache.put_many(EP, "m", ["t"], vecs(1, seed=2))
     np.testing.assert_array_equal(cache.get_many(EP, "m", ["t"])["t"], vecs(1, seed=2)[0])
     assert cache.stats()["entries"] == 1
 
 
-def test_accepts_list_of_1d_vectors_and_checks_lengths(cache: EmbeddingCache) -> None:
+def test_accepts_list_of_1d_vectors_and_checks_lengths(cache) -> None:
     cache.put_many(EP, "m", ["a", "b"], [np.ones(3), np.zeros(3)])
     np.testing.assert_array_equal(cache.get_many(EP, "m", ["a"])["a"], np.ones(3, np.float32))
     with pytest.raises(InputError, match="2 texts but 1 vectors"):
         cache.put_many(EP, "m", ["a", "b"], vecs(1))
 
 
-def test_clear_by_endpoint_model_and_all(cache: EmbeddingCache) -> None:
+def test_clear_by_endpoint_model_and_all(cache) -> None:
     cache.put_many(EP, "m1", ["a", "b"], vecs(2))
     cache.put_many(EP, "m2", ["a"], vecs(1))
     cache.put_many("local:", "m1", ["a", "b", "c"], vecs(3))
@@ -87,7 +120,7 @@ def test_clear_by_endpoint_model_and_all(cache: EmbeddingCache) -> None:
     assert cache.stats()["entries"] == 0
 
 
-def test_count_is_per_endpoint_and_model(cache: EmbeddingCache) -> None:
+def test_count_is_per_endpoint_and_model(cache) -> None:
     cache.put_many(EP, "m1", ["a", "b"], vecs(2))
     cache.put_many(EP, "m2", ["a"], vecs(1))
     cache.put_many("local:", "m1", ["a", "b", "c"], vecs(3))
@@ -98,12 +131,12 @@ def test_count_is_per_endpoint_and_model(cache: EmbeddingCache) -> None:
     assert cache.count(EP, "m1") == 0 and cache.count("local:", "m1") == 3
 
 
-def test_stats(cache: EmbeddingCache, tmp_path: Path) -> None:
+def test_stats(cache, location: str) -> None:
     cache.put_many(EP, "m", ["a", "b"], vecs(2, d=16))
     cache.put_many("local:", "x", ["a"], vecs(1, d=4))
     s = cache.stats()
     assert s["entries"] == 3
-    assert s["path"] == str(tmp_path / "c.sqlite3")
+    assert s["path"] == (location if isinstance(cache, EmbeddingCache) else cache.database.display)
     assert s["bytes"] > 0
     assert s["models"] == [
         {"endpoint_id": EP, "model": "m", "entries": 2, "dimensions": 16},
@@ -111,7 +144,8 @@ def test_stats(cache: EmbeddingCache, tmp_path: Path) -> None:
     ]
 
 
-def test_file_holds_neither_texts_nor_anything_but_hashes(cache: EmbeddingCache) -> None:
+def test_file_holds_neither_texts_nor_anything_but_hashes(sqlite_cache: EmbeddingCache) -> None:
+    cache = sqlite_cache
     secret_text = "my very private sentence about pelicans"
     cache.put_many(EP, "m", [secret_text], vecs(1))
     cache.close()
@@ -122,29 +156,52 @@ def test_file_holds_neither_texts_nor_anything_but_hashes(cache: EmbeddingCache)
     assert sha == text_key(secret_text)
 
 
-def test_wal_mode(cache: EmbeddingCache) -> None:
-    with sqlite3.connect(cache.path) as conn:
+def test_database_holds_neither_texts_nor_anything_but_hashes(database_url: str) -> None:
+    import psycopg
+
+    secret_text = "my very private sentence about pelicans"
+    with PostgresEmbeddingCache(database_url) as cache:
+        cache.put_many(EP, "m", [secret_text], vecs(1))
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT endpoint, model, text_sha, vector::text FROM embedcore_embeddings"
+        ).fetchall()
+    assert len(rows) == 1 and bytes(rows[0][2]) == text_key(secret_text)
+    assert "pelicans" not in repr(rows)
+
+
+def test_wal_mode(sqlite_cache: EmbeddingCache) -> None:
+    with sqlite3.connect(sqlite_cache.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_odd_texts(cache: EmbeddingCache) -> None:
+def test_odd_texts(cache) -> None:
     texts = ["\ud800 lone surrogate", "emoji 🦜", "Ünïcödé", "a" * 100_000, "x\x00y"]
     cache.put_many(EP, "m", texts, vecs(len(texts)))
     assert set(cache.get_many(EP, "m", texts)) == set(texts)
     assert text_key("é") != text_key("e\u0301")  # no normalisation: different texts, different keys
 
 
-def test_damaged_row_is_a_miss(cache: EmbeddingCache) -> None:
+def test_non_finite_vectors_are_refused_and_nothing_is_stored(cache) -> None:
+    bad = vecs(2)
+    bad[1, 3] = np.nan
+    with pytest.raises(InputError, match="NaN or infinite"):
+        cache.put_many(EP, "m", ["a", "b"], bad)
+    assert cache.count(EP, "m") == 0
+
+
+def test_damaged_row_is_a_miss(sqlite_cache: EmbeddingCache) -> None:
+    cache = sqlite_cache
     cache.put_many(EP, "m", ["a", "b"], vecs(2))
     with sqlite3.connect(cache.path) as conn:
         conn.execute("UPDATE embeddings SET vector = x'0000' WHERE text_sha = ?", (text_key("a"),))
     assert set(cache.get_many(EP, "m", ["a", "b"])) == {"b"}
 
 
-def test_persists_across_instances(tmp_path: Path) -> None:
-    with EmbeddingCache(tmp_path / "p.sqlite3") as c1:
+def test_persists_across_instances(location: str) -> None:
+    with open_store(location) as c1:
         c1.put_many(EP, "m", ["a"], vecs(1))
-    with EmbeddingCache(tmp_path / "p.sqlite3") as c2:
+    with open_store(location) as c2:
         np.testing.assert_array_equal(c2.get_many(EP, "m", ["a"])["a"], vecs(1)[0])
 
 
@@ -168,7 +225,7 @@ def test_unusable_location_is_a_configuration_error(tmp_path: Path) -> None:
         EmbeddingCache(blocker / "c.sqlite3")
 
 
-def test_10k_lookups_are_fast(cache: EmbeddingCache) -> None:
+def test_10k_lookups_are_fast(cache) -> None:
     texts = [f"sentence number {i}" for i in range(10_000)]
     v = vecs(10_000, d=384)
     t0 = time.perf_counter()
@@ -184,7 +241,7 @@ def test_10k_lookups_are_fast(cache: EmbeddingCache) -> None:
     assert put_s < 3.0
 
 
-def test_threads_share_one_cache(cache: EmbeddingCache) -> None:
+def test_threads_share_one_cache(cache) -> None:
     errors: list[BaseException] = []
 
     def worker(k: int) -> None:
@@ -212,8 +269,8 @@ def _vec_for(text: str) -> np.ndarray:
     return np.frombuffer(text_key(text)[:16], dtype=np.uint8).astype(np.float32)
 
 
-def _process_writer(path: str, k: int) -> int:
-    c = EmbeddingCache(path)
+def _process_writer(location: str, k: int) -> int:
+    c = open_store(location)
     texts = [f"p{k}-{i}" for i in range(200)] + [f"shared-{i}" for i in range(50)]
     for start in range(0, len(texts), 25):
         chunk = texts[start : start + 25]
@@ -222,16 +279,15 @@ def _process_writer(path: str, k: int) -> int:
     return len(texts)
 
 
-def test_processes_share_one_file(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.sqlite3")
-    EmbeddingCache(path).close()
+def test_processes_share_one_store(location: str) -> None:
+    open_store(location).close()
     # Plain child interpreters rather than multiprocessing: spawn re-runs the parent's
     # __main__, which under pytest may be an AppTest script left behind by another test.
     code = "import sys; sys.path.insert(0, sys.argv[1]); from test_cache import _process_writer; _process_writer(sys.argv[2], int(sys.argv[3]))"
     here = str(Path(__file__).parent)
-    children = [subprocess.Popen([sys.executable, "-c", code, here, path, str(k)]) for k in range(3)]
+    children = [subprocess.Popen([sys.executable, "-c", code, here, location, str(k)]) for k in range(3)]
     assert [child.wait(timeout=120) for child in children] == [0, 0, 0]
-    with EmbeddingCache(path) as c:
+    with open_store(location) as c:
         assert c.stats()["entries"] == 3 * 200 + 50
         got = c.get_many(EP, "m", ["p2-199", "shared-49"])
         np.testing.assert_array_equal(got["shared-49"], _vec_for("shared-49"))

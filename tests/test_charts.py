@@ -279,6 +279,53 @@ def test_heatmap_payload_at_limit():
     assert len(charts.heatmap_figure(_sim(n), texts).layout.xaxis.tickvals) <= 40
 
 
+def test_heatmap_hugs_the_top_so_a_square_grid_leaves_no_gap_above_it():
+    fig = charts.heatmap_figure(_sim(10), _texts(10), title="t")
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.constraintoward == "top"
+
+
+def test_heatmap_row_shares_row_order_and_one_colour_bar():
+    sims = [_sim(12, seed=1), _sim(12, seed=2) * 0.5, _sim(12, seed=3)]
+    order = np.arange(12)[::-1]
+    fig = charts.heatmap_row(sims, ["A · one", "B · two", "C · <b>three</b>"], _texts(12), order=order)
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    assert len(heatmaps) == 3
+    # One colour axis for all three: the same colour is the same cosine in every panel, and
+    # exactly one colour bar says which.
+    assert {t.coloraxis for t in heatmaps} == {"coloraxis"}
+    assert (
+        fig.layout.coloraxis.showscale is not False and fig.layout.coloraxis.colorbar.title.text == "cosine"
+    )
+    assert not any(t.showscale for t in heatmaps)
+    # The same row order in every panel, model A's.
+    assert heatmaps[0].y == heatmaps[1].y == heatmaps[2].y
+    assert heatmaps[0].y[0].startswith("#11 ")
+    np.testing.assert_allclose(np.asarray(heatmaps[1].z), sims[1][np.ix_(order, order)], atol=1e-6)
+    # Row labels once, at the left; square cells hugging the top (no blank band above the grids).
+    axes = [fig.layout[f"yaxis{i if i > 1 else ''}"] for i in (1, 2, 3)]
+    assert [bool(a.showticklabels is not False) for a in axes] == [True, False, False]
+    assert all(a.constraintoward == "top" and a.scaleanchor for a in axes)
+    # Panel titles: the model names, escaped.
+    assert [a.text for a in fig.layout.annotations][:3] == [
+        "A · one",
+        "B · two",
+        "C · &lt;b&gt;three&lt;/b&gt;",
+    ]
+    # The colour range comes from the data (off the diagonal), the same for all, centred on 0.
+    off = np.concatenate([s[~np.eye(12, dtype=bool)] for s in sims])
+    lo, hi = fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax
+    assert lo == -hi and np.abs(off).max() <= hi <= 1.0 and hi < np.abs(off).max() + 0.1
+
+
+def test_heatmap_row_refuses_mismatched_matrices():
+    with pytest.raises(InputError):
+        charts.heatmap_row([_sim(4), _sim(5)], ["A", "B"], _texts(4))
+    with pytest.raises(InputError):
+        charts.heatmap_row([_sim(4)], ["A", "B"], _texts(4))
+    with pytest.raises(charts.HeatmapTooLargeError):
+        charts.heatmap_row([_sim(20)], ["A"], _texts(20), max_cells_side=10)
+
+
 def test_heatmap_rejects_bad_input():
     with pytest.raises(InputError):
         charts.heatmap_figure(np.zeros((3, 4)), _texts(3))
@@ -326,32 +373,118 @@ def test_similarity_histogram_counts_each_pair_once():
     assert list(fig.data[0].y) == expected.tolist()
 
 
-def test_agreement_scatter_all_pairs_when_small_and_sample_when_large():
-    sim = _sim(30)
-    fig = charts.agreement_scatter(sim, sim, _texts(30), ("A", "B"))
+def _unit(n: int, d: int, seed: int = 0) -> np.ndarray:
+    # Random unit vectors: a test fixture only.
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_agreement_scatter_takes_vectors_all_pairs_when_small_and_sample_when_large():
+    a = _unit(30, 8)
+    fig = charts.agreement_scatter(a, a * 3.0, _texts(30), ("A", "B"))  # scale does not change a cosine
     pts = fig.data[0]
     assert pts.type == "scattergl"
     pairs = np.asarray(pts.customdata)
     assert pairs.shape == (30 * 29 // 2, 2) and (pairs[:, 0] < pairs[:, 1]).all()
-    np.testing.assert_array_equal(np.asarray(pts.x), np.asarray(pts.y))
+    sim = a @ a.T
+    np.testing.assert_allclose(np.asarray(pts.x), sim[pairs[:, 0], pairs[:, 1]], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(pts.y), np.asarray(pts.x), atol=1e-6)
 
-    big = _sim(400, seed=1)
-    fig = charts.agreement_scatter(big, big * 0.5, _texts(400), ("A", "B"), max_pairs=5000)
+    # Two models of different dimensions, 400 texts: a reproducible sample of pairs.
+    big_a, big_b = _unit(400, 16, seed=1), _unit(400, 5, seed=2)
+    fig = charts.agreement_scatter(big_a, big_b, _texts(400), ("A", "B"), max_pairs=5000)
     pairs = np.asarray(fig.data[0].customdata)
     assert pairs.shape == (5000, 2)
     assert len({tuple(p) for p in pairs.tolist()}) == 5000
     assert (pairs[:, 0] < pairs[:, 1]).all()
-    np.testing.assert_allclose(np.asarray(fig.data[0].x), big[pairs[:, 0], pairs[:, 1]], rtol=1e-6)
-    again = charts.agreement_scatter(big, big * 0.5, _texts(400), ("A", "B"), max_pairs=5000)
+    i, j = pairs[:, 0], pairs[:, 1]
+    np.testing.assert_allclose(np.asarray(fig.data[0].x), (big_a[i] * big_a[j]).sum(1), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fig.data[0].y), (big_b[i] * big_b[j]).sum(1), atol=1e-6)
+    assert "5,000 of 79,800 pairs" in fig.layout.title.text
+    again = charts.agreement_scatter(big_a, big_b, _texts(400), ("A", "B"), max_pairs=5000)
     np.testing.assert_array_equal(np.asarray(again.data[0].customdata), pairs)  # reproducible
+
+
+def test_agreement_scatter_refuses_different_texts():
+    with pytest.raises(InputError, match="same texts"):
+        charts.agreement_scatter(_unit(5, 4), _unit(6, 4), _texts(5))
+    with pytest.raises(InputError):
+        charts.agreement_scatter(_unit(1, 4), _unit(1, 4), _texts(1))
+
+
+def test_agreement_scatter_axes_fit_the_cosines_of_the_data():
+    # Only positive similarities, as most models give: the axes must not run from -1 (or to 1.5).
+    base = _unit(1, 12)[0]
+    a = np.abs(_unit(60, 12, seed=3)) + base  # all in one orthant: cosines well above 0
+    b = np.abs(_unit(60, 12, seed=4)) + base
+    fig = charts.agreement_scatter(a, b, _texts(60))
+    x, y = np.asarray(fig.data[0].x), np.asarray(fig.data[0].y)
+    lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+    assert lo > 0.3
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        start, stop = axis.range
+        assert -1 <= start <= lo and hi <= stop <= 1  # within the cosine range, around the data
+        assert stop - start < (hi - lo) + 0.15  # and tight: little empty space
+    assert tuple(fig.layout.xaxis.range) == tuple(fig.layout.yaxis.range)
+    # Square (equal scales) without stretching the x range to fill a wide page.
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.xaxis.constrain == "domain"
 
 
 def test_agreement_scatter_payload_bound():
     n = 2000
-    sim = _sim(n)
+    vectors = _unit(n, 32)
     texts = ["a fairly long sentence about something " * 5] * n
-    size = len(charts.agreement_scatter(sim, sim, texts).to_json())
+    size = len(charts.agreement_scatter(vectors, vectors, texts).to_json())
     assert size < 4_000_000, size
+
+
+# --- room for Plotly's modebar -----------------------------------------------------------
+
+
+def _title_top_px(fig: go.Figure) -> float:
+    """How far below the figure's top edge the title's text starts, in pixels."""
+    title = fig.layout.title
+    assert title.yref == "container" and title.y == 1 and title.yanchor == "top", title
+    return title.pad.t or 0
+
+
+def _figures_with_titles() -> dict[str, go.Figure]:
+    from embedcore.charts_extra import matrix_figure
+
+    sim = _sim(12)
+    return {
+        "heatmap": charts.heatmap_figure(sim, _texts(12), title="A · a model with a long name"),
+        "heatmap_row": charts.heatmap_row([sim, sim], ["A · one", "B · two"], _texts(12)),
+        "scatter": charts.scatter_figure(_coords(20), _texts(20), title="A map"),
+        "agreement": charts.agreement_scatter(_unit(20, 4), _unit(20, 6), _texts(20), title="Pairs"),
+        "matrix": matrix_figure(np.eye(3) * 0.5, ["de", "en", "fr"], title="Accuracy"),
+    }
+
+
+@pytest.mark.parametrize("name", ["heatmap", "heatmap_row", "scatter", "agreement", "matrix"])
+def test_titles_and_plots_start_below_the_modebar(name):
+    """Plotly's modebar floats over the figure's top-right corner (~30 px) on hover: titles,
+    subplot titles, top axes and the plot area must start below it."""
+    fig = _figures_with_titles()[name]
+    clearance = charts.MODEBAR_CLEARANCE
+    assert clearance >= 30
+    if fig.layout.title.text:
+        assert _title_top_px(fig) >= clearance
+        title_line = 1.4 * (fig.layout.title.font.size or charts.TEMPLATE.layout.title.font.size)
+        assert fig.layout.margin.t >= clearance + title_line
+    else:
+        assert fig.layout.margin.t >= clearance
+    # Subplot titles are annotations just above their plot: inside the margin, under the modebar.
+    titles = [a for a in fig.layout.annotations if a.yref == "paper" and a.y == 1]
+    if titles:
+        assert fig.layout.margin.t >= clearance + 1.4 * max(a.font.size or 13 for a in titles)
+    if fig.layout.xaxis.side == "top":  # tick labels and axis title above the grid
+        assert fig.layout.margin.t >= clearance + 60
+
+
+def test_untitled_figures_keep_the_modebar_off_the_plot():
+    fig = charts.scatter_figure(_coords(20), _texts(20))
+    assert fig.layout.margin.t >= charts.MODEBAR_CLEARANCE
 
 
 def test_alignment_figure_links_translations():
@@ -370,3 +503,64 @@ def test_alignment_figure_links_translations():
     assert len(links.x) == (5 * 2 + 1) * 3
     assert {t.name for t in fig.data[1:]} == set(langs)
     assert sorted(_rows(fig)) == list(range(len(keep)))
+
+
+def test_heatmap_data_range_spans_the_pairs_of_different_texts():
+    sim = np.array([[1.0, 0.2, 0.5], [0.2, 1.0, 0.1], [0.5, 0.1, 1.0]], dtype=np.float32)
+    hm = charts.heatmap_figure(sim, ["a", "b", "c"], zrange="data").data[0]
+    # The diagonal (1.0) is left out: 0.1 … 0.5 fills the whole colour scale.
+    assert (hm.zmin, hm.zmax, hm.zmid) == (pytest.approx(0.1), pytest.approx(0.5), None)
+    alike = charts.heatmap_figure(np.full((3, 3), 0.7, np.float32), ["a", "b", "c"], zrange="data").data[0]
+    assert alike.zmin < 0.7 < alike.zmax  # no zero-width scale when every pair is alike
+    single = charts.heatmap_figure(np.ones((1, 1), np.float32), ["a"], zrange="data").data[0]
+    assert (single.zmin, single.zmax) == (-1.0, 1.0)
+
+
+def test_scatter_emphasis_fades_the_rest_and_draws_the_matches_on_top():
+    coords = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    fig = charts.scatter_figure(coords, [f"t{i}" for i in range(20)], color=["a", "b"] * 10, emphasis=[3, 7])
+    base = [t for t in fig.data if t.name in ("a", "b")]
+    assert all(t.marker.opacity <= 0.15 for t in base)
+    matches = [t for t in fig.data if t.name.startswith("matches")]
+    assert len(matches) == 1 and matches[0].name == "matches (2)"
+    assert sorted(np.asarray(matches[0].customdata).ravel().tolist()) == [3, 7]
+    assert matches[0].marker.opacity == 1.0 and fig.data[-1] is matches[0]
+    nothing = charts.scatter_figure(coords, [f"t{i}" for i in range(20)], emphasis=[])
+    assert len(nothing.data) == 1 and nothing.data[0].marker.opacity <= 0.15  # no match: all faded
+    with pytest.raises(InputError):
+        charts.scatter_figure(coords, [f"t{i}" for i in range(20)], emphasis=[20])
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_scatter_names_each_category_at_the_middle_of_its_points(dims):
+    coords = np.zeros((6, dims), np.float32)
+    coords[3:, 0] = 10.0
+    fig = charts.scatter_figure(
+        coords, list("abcdef"), color=["0 · jazz"] * 3 + ["1 · goal"] * 3, label_centres=True
+    )
+    names = [t for t in fig.data if t.name == "names"]
+    assert len(names) == 1 and names[0].mode == "text"
+    assert list(names[0].text) == ["0 · jazz", "1 · goal"] and list(names[0].x) == [0.0, 10.0]
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_neighbour_rings_are_drawn_in_a_visible_colour(dims):
+    coords = np.random.default_rng(1).normal(size=(10, dims)).astype(np.float32)
+    fig = charts.scatter_figure(coords, list("abcdefghij"), highlight=[1, 2])
+    ring = next(t for t in fig.data if t.name == "neighbours")
+    # Plotly paints an open symbol in the marker colour: a transparent one drew nothing.
+    assert ring.marker.color not in (None, "rgba(0,0,0,0)")
+
+
+@pytest.mark.parametrize(("n", "dims"), [(10, 2), (2_000, 2), (10, 3)])
+def test_links_join_the_given_rows_with_lines_under_the_points(n, dims):
+    coords = np.arange(n * dims, dtype=np.float32).reshape(n, dims)
+    fig = charts.scatter_figure(coords, [f"t{i}" for i in range(n)], links=[(0, 3), (0, 5)])
+    lines = fig.data[0]
+    assert lines.name == "links" and lines.mode == "lines" and lines.hoverinfo == "skip"
+    xs = np.asarray(lines.x, dtype=float)
+    np.testing.assert_array_equal(xs[[0, 1, 3, 4]], coords[[0, 3, 0, 5], 0])
+    assert np.isnan(xs[[2, 5]]).all()  # a gap after each segment
+    assert lines.type == {2: "scattergl" if n > 1000 else "scatter", 3: "scatter3d"}[dims]
+    with pytest.raises(InputError):
+        charts.scatter_figure(coords, [f"t{i}" for i in range(n)], links=[(0, n)])

@@ -30,7 +30,7 @@ def _isolated(monkeypatch, tmp_path):
     """A private cache dir and no tokens from the developer's environment."""
     monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    for name in ("IONOS_API_TOKEN", "EMBEDCORE_API_KEY", "EMBEDCORE_BASE_URL"):
+    for name in ("IONOS_API_TOKEN", "EMBEDCORE_API_KEY", "EMBEDCORE_BASE_URL", "EMBEDCORE_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -136,6 +136,43 @@ def test_usage_problems_are_one_line_errors(tmp_path, monkeypatch, capsys, extra
 def test_missing_input_file(tmp_path, capsys):
     assert main(["embed", str(tmp_path / "nope.csv"), "-o", str(tmp_path / "o.npy")]) == 1
     assert "error: Cannot read" in capsys.readouterr().err
+
+
+def test_prepare_says_what_is_missing_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    # sys.modules[name] = None is how Python itself marks a package as not importable.
+    monkeypatch.setitem(sys.modules, "model2vec", None)
+    assert main(["prepare", "--models-dir", str(tmp_path / "models")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "model2vec" in err and "requirements-local.txt" in err
+    assert not (tmp_path / "models").exists()
+
+
+def test_prepare_finds_a_prepared_model_without_building(tmp_path, monkeypatch, capsys):
+    from embedcore.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
+
+    built = tmp_path / "prepared" / STATIC_BUILD_NAME
+    built.mkdir(parents=True)
+    (built / "model.safetensors").write_bytes(b"")  # the two files a finished build has
+    (built / "config.json").write_text("{}")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "prepared"))
+    monkeypatch.setitem(sys.modules, "model2vec", None)  # proof that nothing is built
+    assert main(["prepare"]) == 0
+    assert f"already prepared: {built}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_prepare_maps_compiles_umaps_layout_code_in_this_process(tmp_path, monkeypatch, capsys):
+    from embedcore import projection
+    from embedcore.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
+
+    built = tmp_path / "prepared" / STATIC_BUILD_NAME
+    built.mkdir(parents=True)
+    (built / "model.safetensors").write_bytes(b"")
+    (built / "config.json").write_text("{}")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "prepared"))
+    assert main(["prepare", "--maps"]) == 0
+    assert projection.is_warm() and projection.warm_up_error() is None
+    assert "UMAP's compiled code is cached" in capsys.readouterr().err
 
 
 def test_help_says_tokens_come_from_the_environment_only(capsys):
@@ -267,3 +304,112 @@ def test_401_is_a_clean_error_and_non_zero_exit_in_a_real_process(httpserver: HT
     assert last.startswith("error: ") and "401" in last
     assert "wrong-token" not in proc.stderr + proc.stdout
     assert not (tmp_path / "o.npy").exists()
+
+
+# --- migrate: the local SQLite files into the team's PostgreSQL ------------------------------------
+
+
+def _local_files(folder: Path) -> tuple[np.ndarray, list]:
+    """A cache of 1,200 vectors (two models) and two collections, in SQLite files under ``folder``."""
+    from embedcore.cache import EmbeddingCache
+    from embedcore.chunking import Chunk
+    from embedcore.collections import CollectionStore
+
+    rng = np.random.default_rng(7)  # test fixture numbers: the copy only has to keep them exactly
+    vectors = rng.standard_normal((1200, 16)).astype(np.float32)
+    with EmbeddingCache(folder / "embeddings.sqlite3") as cache:
+        cache.put_many("local:", "m1", [f"text {i}" for i in range(1000)], vectors[:1000])
+        cache.put_many("https://api.example/v1", "m2", [f"text {i}" for i in range(200)], vectors[1000:])
+    chunks = [Chunk(f"chunk {i}", f"doc{i % 3}.txt", i // 3, 0, 7) for i in range(30)]
+    with CollectionStore(folder / "collections.sqlite3") as store:
+        for name in ("Manuals", "Notes 📚"):
+            store.create(name, endpoint_id="local:", model="m1", chunk_size=50, overlap=5)
+            store.add_chunks(name, chunks, vectors[:30])
+        store.remove_document("Notes 📚", "doc1.txt")  # a gap in the order, kept by the copy
+    return vectors, chunks
+
+
+def test_migrate_copies_cache_and_collections_once(tmp_path, monkeypatch, capsys, database_url):
+    from embedcore.cache import PostgresEmbeddingCache
+    from embedcore.collections import CollectionStore, PostgresCollectionStore
+
+    folder = tmp_path / "laptop-cache"
+    folder.mkdir()
+    vectors, _ = _local_files(folder)
+    monkeypatch.setenv("EMBEDCORE_DATABASE_URL", database_url)
+
+    assert main(["migrate", "--from", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Vectors: 1,200 copied, 0 already there." in out
+    assert "Collections: 2 copied, 0 already there." in out
+    with PostgresEmbeddingCache(database_url) as cache:
+        assert cache.count("local:", "m1") == 1000 and cache.count("https://api.example/v1", "m2") == 200
+        got = cache.get_many("local:", "m1", ["text 999"])
+        np.testing.assert_array_equal(got["text 999"], vectors[999])
+    with (
+        CollectionStore(folder / "collections.sqlite3") as local,
+        PostgresCollectionStore(database_url) as team,
+    ):
+        assert [i.name for i in team.list()] == ["Manuals", "Notes 📚"]
+        for name in ("Manuals", "Notes 📚"):
+            mine, theirs = local.info(name), team.info(name)
+            assert (theirs.created, theirs.n_chunks, theirs.n_documents, theirs.dims) == (
+                mine.created,
+                mine.n_chunks,
+                mine.n_documents,
+                mine.dims,
+            )
+            local_chunks, local_vectors = local.load(name)
+            team_chunks, team_vectors = team.load(name)
+            assert team_chunks == local_chunks
+            np.testing.assert_array_equal(team_vectors, local_vectors)
+
+    # Again: nothing is copied twice.
+    assert main(["migrate", "--from", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Vectors: 0 copied, 1,200 already there." in out
+    assert "Collections: 0 copied, 2 already there." in out
+    with PostgresCollectionStore(database_url) as team:
+        assert team.info("Manuals").n_chunks == 30
+        with team.database.connection() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM embedcore_embeddings").fetchone() == (1200,)
+
+    # A local collection that differs from the team's one of the same name is not forced over it.
+    with CollectionStore(folder / "collections.sqlite3") as local:
+        local.remove_document("Manuals", "doc0.txt")
+    assert main(["migrate", "--from", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "a different collection called 'Manuals'" in captured.err
+    with PostgresCollectionStore(database_url) as team:
+        assert team.info("Manuals").n_chunks == 30
+
+
+def test_migrate_never_takes_a_password_on_the_command_line(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    _local_files(folder)
+    monkeypatch.delenv("EMBEDCORE_DATABASE_URL", raising=False)
+    assert (
+        main(["migrate", "--from", str(folder), "--to", "postgresql://bob:hunter2-secret@db.example/team"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "must not contain the password" in err and "PGPASSWORD" in err
+    assert "hunter2-secret" not in err
+    assert main(["migrate", "--from", str(folder)]) == 1
+    assert "Set EMBEDCORE_DATABASE_URL" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("EMBEDCORE_DATABASE_URL", "postgresql://bob:hunter2-secret@127.0.0.1:9/team")
+    assert main(["migrate", "--from", str(tmp_path / "empty")]) == 1
+    assert "nothing to copy" in capsys.readouterr().err
+
+
+def test_migrate_to_an_unreachable_database_names_the_setting(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    _local_files(folder)
+    monkeypatch.setenv("EMBEDCORE_DATABASE_URL", "postgresql://bob:hunter2-secret@127.0.0.1:9/team")
+    assert main(["migrate", "--from", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "EMBEDCORE_DATABASE_URL" in err and "postgresql://bob:***@127.0.0.1:9/team" in err
+    assert "hunter2-secret" not in err

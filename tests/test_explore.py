@@ -13,6 +13,8 @@ from sklearn.metrics.pairwise import cosine_similarity
 from embedcore.errors import InputError
 from embedcore.explore import (
     _membership_weights,
+    cluster_names,
+    find_rows,
     heatmap_rows,
     identical_rows,
     neighbours_frame,
@@ -304,3 +306,55 @@ def test_heatmap_rows_orders_a_subset_with_similar_rows_together():
     assert heatmap_rows(X, subset, clustered=False).tolist() == subset
     assert sorted(heatmap_rows(X).tolist()) == list(range(10))
     assert heatmap_rows(X, [4, 2]).tolist() == [4, 2]
+
+
+# --- find ---------------------------------------------------------------------------------------
+
+FIND_TEXTS = ["The Guitar solo", "a quiet piano", "guitars and drums", "Football final", "(a) bracket"]
+
+
+def test_find_rows_matches_substrings_case_insensitively_in_texts_and_labels():
+    labels = ["music", "music", "music", "sports", "other"]
+    assert find_rows(FIND_TEXTS, "guitar").tolist() == [0, 2]
+    assert find_rows(FIND_TEXTS, "GUITAR", case_sensitive=True).tolist() == []
+    assert find_rows(FIND_TEXTS, "sports", labels=labels).tolist() == [3]
+    assert find_rows(FIND_TEXTS, "(a)").tolist() == [4]  # plain text: brackets are literal
+    assert find_rows(FIND_TEXTS, "  ").dtype == np.int64 and find_rows(FIND_TEXTS, "  ").size == 0
+
+
+def test_find_rows_with_a_regular_expression_and_a_clear_error_for_a_bad_one():
+    assert find_rows(FIND_TEXTS, r"^guitar|piano$", regex=True).tolist() == [1, 2]
+    with pytest.raises(InputError, match="not a valid regular expression"):
+        find_rows(FIND_TEXTS, "(guitar", regex=True)
+
+
+# --- cluster names ------------------------------------------------------------------------------
+
+
+def test_cluster_names_are_the_words_that_set_each_cluster_apart():
+    texts = [
+        "the guitar riff and the drums",
+        "a guitar solo over loud drums",
+        "drums and a bass guitar",
+        "the striker scored a goal",
+        "a late goal by the striker",
+        "the goalkeeper saved, the striker scored",
+    ]
+    names = cluster_names(texts, [0, 0, 0, 1, 1, 1], words=2)
+    # Ties (guitar and drums three times each; goal and scored twice) go alphabetically.
+    assert names == ["drums, guitar", "striker, goal"]
+    assert "the" not in " ".join(names)  # stop words never name a cluster
+
+
+def test_a_word_in_every_cluster_names_none_of_them():
+    texts = ["music theory lesson", "music guitar lesson", "music football match", "music football goal"]
+    names = cluster_names(texts, [0, 0, 1, 1], words=1)
+    assert "music" not in names and names == ["lesson", "football"]
+
+
+def test_a_cluster_without_words_keeps_its_number():
+    assert cluster_names(["123 456", "the and of", "jazz piano"], [0, 1, 2], words=1) == [
+        "cluster 0",
+        "cluster 1",
+        "jazz",
+    ]

@@ -21,6 +21,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from embedcore import charts
 from ui import explorer_widgets, state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
@@ -70,8 +71,13 @@ def array(value) -> np.ndarray:
 
 
 def point_traces(spec: dict) -> list[dict]:
-    """The traces holding the texts (not the query star nor the neighbour rings)."""
-    return [t for t in spec["data"] if t.get("name") not in ("query", "neighbours")]
+    """The traces holding the texts (not the query star, neighbour rings, links, names or matches)."""
+    return [
+        t
+        for t in spec["data"]
+        if t.get("name") not in ("query", "neighbours", "names", "links")
+        and not t.get("name", "").startswith("matches")
+    ]
 
 
 def map_rows(spec: dict) -> np.ndarray:
@@ -97,14 +103,17 @@ _TABLE_COLUMNS = {
     "explorer_ranking_table": "rank",
     "explorer_pairs_most": "text_b",
     "explorer_pairs_least": "text_b",
+    "explorer_find_table": "row",
 }
 
 
 def table(at, key: str):
     """A table of the page by its key: found by its columns (and order, for the two pair tables)."""
     found = [d.value for d in at.dataframe if _TABLE_COLUMNS[key] in d.value.columns]
-    if key == "explorer_ranking_table":
+    if key in ("explorer_ranking_table", "explorer_find_table"):
         found = [f for f in found if "neighbour" not in f.columns]
+    if key == "explorer_find_table":
+        found = [f for f in found if "rank" not in f.columns]
     if key.startswith("explorer_pairs_"):
         assert len(found) == 2
         return found[0] if key.endswith("most") else found[1]
@@ -123,7 +132,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
         "Texts": "100",
         "Model": "all-MiniLM-L6-v2",
         "Dimensions": "384",
-        "From cache": "0 / 100",
+        "From cache": "0",
     }
     texts = at.session_state[state.TEXTS].texts
     spec = chart(at, "explorer_map")
@@ -234,7 +243,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     at.segmented_control(key="explorer_method").set_value("tsne").run()
     assert not at.exception
     assert calls[-1] == ("tsne", 2)
-    assert "t-SNE of 100 texts · perplexity 30" in captions(at)
+    assert "t-SNE of 100 texts · perplexity 10" in captions(at)
     assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
 
     # Back to PCA: cached. A parameter change recomputes; its earlier value comes from the cache.
@@ -252,9 +261,55 @@ def test_colour_by_k_means_clusters(make_app):
     at.number_input(key="explorer_k").set_value(3).run()
     assert not at.exception
     spec = chart(at, "explorer_map")
-    assert [t["name"] for t in spec["data"]] == ["cluster 0", "cluster 1", "cluster 2"]
-    assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert spec["layout"]["legend"]["title"]["text"] == "k-means (k=3)"
+    names = [t["name"] for t in point_traces(spec)]
+    # Named by their most distinctive words, numbered in order of first appearance.
+    assert sorted(name.split(" · ")[0] for name in names) == ["0", "1", "2"]
+    assert all(len(name.split(" · ")[1].split(", ")) == 3 for name in names), names
+    centres = [t for t in spec["data"] if t["name"] == "names"]
+    assert len(centres) == 1 and sorted(centres[0]["text"]) == sorted(names)  # each name on the map too
+    assert sorted(map_rows({"data": [t for t in spec["data"] if t["name"] != "names"]}).tolist()) == list(
+        range(100)
+    )
+    assert spec["layout"]["legend"]["title"]["text"] == "k-means, 3 clusters"
+    # Cluster colours are never label colours: "cluster 0" must not look like the first label.
+    colours = {t["marker"]["color"] for t in point_traces(spec)}
+    assert colours == set(charts.CLUSTER_PALETTE[:3]) and not colours & set(charts.PALETTE)
+
+
+def test_k_means_legend_says_how_many_clusters_were_found(make_app):
+    at = make_app(state={"explorer_method": "pca", "explorer_source": "paste"}, timeout=120)
+    at.switch_page(PAGE).run()
+    at.text_area(key="explorer_paste").set_value("apple\npear\napple\npear\napple").run()
+    at.selectbox(key="explorer_colour").set_value("cluster").run()
+    assert not at.exception, at.exception
+    spec = chart(at, "explorer_map")  # five clusters asked, two distinct texts
+    assert spec["layout"]["legend"]["title"]["text"] == "k-means, 2 clusters"
+    assert sorted(t["name"] for t in point_traces(spec)) == ["0 · apple", "1 · pear"]
+
+
+def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(make_app):
+    at = show_tab(open_explorer(make_app, explorer_method="pca"), "Heatmap")
+    heat = chart(at, "explorer_heatmap")["data"][0]
+    z = array(heat["z"]).reshape(100, 100).astype(float)
+    off_diagonal = z[~np.eye(100, dtype=bool)]
+    assert heat["zmin"] == pytest.approx(off_diagonal.min(), abs=1e-6)
+    assert heat["zmax"] == pytest.approx(off_diagonal.max(), abs=1e-6)
+    assert -0.3 < heat["zmin"] < heat["zmax"] < 1.0
+    at.segmented_control(key="explorer_heatmap_scale").set_value("full").run()
+    heat = chart(at, "explorer_heatmap")["data"][0]
+    assert (heat["zmin"], heat["zmax"], heat["zmid"]) == (-1.0, 1.0, 0.0)
+
+
+def test_tsne_perplexity_is_chosen_from_the_texts_until_the_user_sets_it(make_app):
+    at = open_explorer(make_app, explorer_method="tsne")
+    assert "t-SNE of 100 texts · perplexity 10" in captions(at)
+    at.segmented_control(key="explorer_dims").set_value(3).run()
+    assert "t-SNE of 100 texts · perplexity 8.3" in captions(at)
+    assert at.slider(key="explorer_perplexity").value == 8
+    at.toggle(key="explorer_perplexity_auto").set_value(False).run()
+    at.slider(key="explorer_perplexity").set_value(20).run()
+    assert not at.exception, at.exception
+    assert "t-SNE of 100 texts · perplexity 20" in captions(at)
 
 
 # --- the query ----------------------------------------------------------------------------------
@@ -491,3 +546,59 @@ def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fa
     assert at.error  # the friendly 401 message
     assert metrics(at)["Texts"] == "100"
     assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
+
+
+def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    texts = at.session_state[state.TEXTS].texts
+    at.text_input(key="explorer_find").set_value("guitar").run()
+    assert not at.exception, at.exception
+    expected = [i for i, t in enumerate(texts) if "guitar" in t.lower()]
+    assert expected, "the topics sample mentions guitars"
+    assert f"**{len(expected)} match" in messages(at.markdown)
+    spec = chart(at, "explorer_map")
+    found = [t for t in spec["data"] if t["name"].startswith("matches")]
+    assert len(found) == 1 and sorted(array(found[0]["customdata"]).ravel().tolist()) == expected
+    assert all(t["marker"]["opacity"] <= 0.15 for t in spec["data"] if t["name"] in TOPICS)
+    assert table(at, "explorer_find_table")["row"].tolist() == expected
+
+    # A label matches too; a bad regular expression is a message, not a traceback.
+    at.text_input(key="explorer_find").set_value("^spa").run()
+    at.toggle(key="explorer_find_regex").set_value(True).run()
+    labels = at.session_state[state.TEXTS].labels
+    assert table(at, "explorer_find_table")["row"].tolist() == [
+        i
+        for i, (t, lab) in enumerate(zip(texts, labels, strict=True))
+        if t.lower().startswith("spa") or lab == "space"
+    ]
+    at.text_input(key="explorer_find").set_value("(space").run()
+    assert not at.exception and "not a valid regular expression" in messages(at.warning)
+    at.text_input(key="explorer_find").set_value("").run()
+    assert not any(t["name"].startswith("matches") for t in chart(at, "explorer_map")["data"])
+
+
+def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.session_state["explorer_map"] = _selection_event([7])
+    # In a browser the chart's on_select callback stores the click before the rerun; AppTest
+    # delivers the event during the run, so the map shows it from the next run on.
+    at.run().run()
+    assert not at.exception, at.exception
+    spec = chart(at, "explorer_map")
+    lines = [t for t in spec["data"] if t["name"] == "links"]
+    assert len(lines) == 1
+    xs = array(lines[0]["x"]).astype(float)
+    coords = {
+        int(r): x
+        for t in point_traces(spec)
+        for r, x in zip(array(t["customdata"]).ravel(), array(t["x"]), strict=True)
+    }
+    # Five segments (default k) from text 7 to the five rows listed as its neighbours.
+    listed = table(at, "explorer_selection_table")["neighbour_row"].tolist()
+    assert len(xs) == 15 and np.allclose(xs[0::3], coords[7])
+    assert np.allclose(xs[1::3], [coords[r] for r in listed])
+    assert "nearest neighbours by cosine in the full 384-dimensional space" in captions(at)
+    # Two selected texts: no lines (a crowd of lines says nothing).
+    at.session_state["explorer_map"] = _selection_event([7, 9])
+    at.run().run()
+    assert not [t for t in chart(at, "explorer_map")["data"] if t["name"] == "links"]

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,15 @@ import pytest
 from embedcore import catalog
 from embedcore.cache import EmbeddingCache
 from embedcore.errors import EmptyInputError, InputError, ModelUnavailableError, NotFoundError
-from embedcore.local import STATIC_BUILD_NAME, LocalModel
+from embedcore.local import (
+    MODELS_DIR_ENV,
+    STATIC_BUILD_NAME,
+    LocalModel,
+    legacy_models_dir,
+    models_dir,
+    static_model_dir,
+)
+from embedcore.prepare import BackgroundBuild, BuildProgress, BuildStatus
 from embedcore.types import Provider
 
 REPO = Path(__file__).resolve().parent.parent
@@ -223,7 +233,7 @@ def test_list_models_describes_both_local_models(tmp_path):
     assert all(m.served for m in models.values())
     assert (models[MINILM].dimensions, models[MINILM].max_input_tokens) == (384, 256)
     assert models[STATIC].dimensions == 256
-    assert "first use" in models[STATIC].description
+    assert "Not built" in models[STATIC].description and "embedcore prepare" in models[STATIC].description
 
 
 # --- shared between threads -------------------------------------------------------------------
@@ -257,63 +267,178 @@ def test_four_threads_at_once_get_identical_vectors(local_model):
 # --- the static (model2vec) model -------------------------------------------------------------
 
 
+def _fake_build(directory: Path) -> Path:
+    # Only the two files the path lookup checks: these tests are about where, not what.
+    directory.mkdir(parents=True)
+    (directory / "model.safetensors").write_bytes(b"")
+    (directory / "config.json").write_text("{}")
+    return directory
+
+
+def test_static_model_lives_beside_the_packages_not_in_the_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv(MODELS_DIR_ENV, raising=False)
+    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    assert models_dir() == Path(sys.prefix) / "share" / "embedcore" / "models"
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "prepared"))
+    assert models_dir() == tmp_path / "prepared"
+    # Nothing built anywhere: it will be built in the prepared dir (creatable here).
+    assert LocalModel().static_model_path() == tmp_path / "prepared" / STATIC_BUILD_NAME
+    assert not LocalModel().static_model_ready()
+    # An explicit models_dir is the only place looked at.
+    assert LocalModel(models_dir=tmp_path / "x").static_model_path() == tmp_path / "x" / STATIC_BUILD_NAME
+
+
+def test_a_model_built_in_the_old_cache_dir_place_is_still_found(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "prepared"))
+    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "cache"))
+    legacy = _fake_build(tmp_path / "cache" / "models" / STATIC_BUILD_NAME)
+    assert legacy_models_dir() == tmp_path / "cache" / "models"
+    assert LocalModel().static_model_path() == legacy
+    assert LocalModel().static_model_ready()
+    # ...but a prepared copy wins over it.
+    prepared = _fake_build(tmp_path / "prepared" / STATIC_BUILD_NAME)
+    assert static_model_dir() == prepared
+
+
+def test_a_prepared_dir_that_cannot_be_created_falls_back_to_the_cache_dir(tmp_path, monkeypatch):
+    # Under a regular file: no directory can be made there, not even by root.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(blocker / "models"))
+    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "cache"))
+    assert static_model_dir() == tmp_path / "cache" / "models" / STATIC_BUILD_NAME
+
+
+def test_build_progress_counts_stages_in_order_and_says_where_it_is():
+    steps = [
+        BuildProgress("loading"),
+        BuildProgress("encoding", 0, 30_000),
+        BuildProgress("encoding", 15_000, 30_000),
+        BuildProgress("encoding", 30_000, 30_000),
+        BuildProgress("reducing"),
+        BuildProgress("saving"),
+        BuildProgress("done"),
+    ]
+    fractions = [p.fraction for p in steps]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert 0.4 < steps[2].fraction < 0.6  # half the vocabulary is about half the work
+    text = BuildProgress("encoding", 15_000, 30_000, elapsed=41.4).text
+    assert text == "Step 2 of 4 · Encoding the vocabulary: 15,000 / 30,000 tokens · 41 s"
+    assert BuildProgress("waiting").text.startswith("Waiting for another process")
+
+
+def _follow(
+    build: BackgroundBuild, until: Callable[[BuildStatus], bool], timeout: float
+) -> list[BuildProgress]:
+    """Poll ``build`` until ``until(status)``; returns every distinct progress seen."""
+    seen: list[BuildProgress] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        status = build.status()
+        if status.progress is not None and (not seen or seen[-1] != status.progress):
+            seen.append(status.progress)
+        if until(status):
+            return seen
+        assert time.monotonic() < deadline, f"build still {status} after {timeout} s"
+        time.sleep(0.1)
+
+
 @slow
-@pytest.mark.timeout(1500)  # one distillation: ~40 s on two free cores, minutes on a busy machine
-def test_static_model_is_built_once_even_by_two_processes_at_once(tmp_path, monkeypatch):
-    """Two processes start building together: one distils, the other waits and loads its result."""
-    cache_dir = tmp_path / "cache"
+@pytest.mark.timeout(900)
+def test_a_stopped_background_build_leaves_nothing_behind(tmp_path):
+    built = tmp_path / "models" / STATIC_BUILD_NAME
+    build = BackgroundBuild(built)
+    build.start()
+    # Stopped in the middle of its longest stage, with the vocabulary partly encoded.
+    _follow(build, lambda s: s.state != "running" or (s.progress and s.progress.stage == "encoding"), 600)
+    assert build.status().state == "running", build.status()
+    started = time.perf_counter()
+    build.cancel()
+    assert time.perf_counter() - started < 15
+    assert build.status().state == "cancelled"
+    assert build._process.poll() is not None  # the child is gone
+    assert not built.exists()
+    assert [p.name for p in built.parent.iterdir() if not p.name.endswith(".lock")] == []
+    build.cancel()  # stopping twice is harmless
+
+
+@slow
+@pytest.mark.timeout(1500)  # one distillation: ~35 s on two idle cores, minutes on a busy machine
+def test_static_model_is_built_once_by_a_background_build_and_another_process(tmp_path, monkeypatch):
+    """A background build (the `prepare` command in a child) and a second process want the model
+    at once: the build distils it with progress by stage, the other process waits and loads it."""
+    models = tmp_path / "models"
+    built = models / STATIC_BUILD_NAME
+    build = BackgroundBuild(built)
+    build.start()
+    seen = _follow(build, lambda s: s.progress is not None or s.state != "running", timeout=600)
+    assert build.status().state == "running", build.status()
+    assert seen[0].stage == "loading"  # it holds the lock now
     code = f"""
         import json
         from embedcore.local import LocalModel
-        model = LocalModel()
+        model = LocalModel(models_dir={str(models)!r})
         result = model.embed({SEED!r}, {STATIC!r})
         backend = model._static()
         print(json.dumps({{"built_here": backend.build_seconds is not None,
-                           "build_seconds": backend.build_seconds,
                            "vectors": result.vectors.tolist()}}))
     """
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "HF_HUB_OFFLINE": "1",
-        "EMBEDCORE_CACHE_DIR": str(cache_dir),
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for _ in range(2)
-    ]
-    outputs = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=1400)
-        assert proc.returncode == 0, err[-3000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
-    assert sorted(o["built_here"] for o in outputs) == [False, True]
-    np.testing.assert_allclose(outputs[0]["vectors"], outputs[1]["vectors"], atol=1e-6)
+    other = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+    )
+    seen += _follow(build, lambda s: s.state != "running", timeout=1400)
+    status = build.status()
+    assert status.state == "done", status
+    out, err = other.communicate(timeout=600)
+    assert other.returncode == 0, err[-3000:]
+    waited = json.loads(out.strip().splitlines()[-1])
+    assert waited["built_here"] is False  # it waited for the lock, then loaded the build
 
-    models = cache_dir / "models"
-    built = models / STATIC_BUILD_NAME
+    stages = list(dict.fromkeys(p.stage for p in seen))
+    # In order; polling may miss the short stages in between, never the long ones.
+    order = ["loading", "encoding", "reducing", "saving", "done"]
+    assert stages == [s for s in order if s in stages] and {"loading", "encoding", "done"} <= set(stages), (
+        stages
+    )
+    encoding = [p for p in seen if p.stage == "encoding"]
+    assert encoding[-1].done == encoding[-1].total > 20_000  # the whole vocabulary, counted
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions)
+
     assert (built / "model.safetensors").is_file()
-    assert [p.name for p in models.iterdir() if p.is_dir()] == [STATIC_BUILD_NAME]  # no half builds left
+    leftovers = [p.name for p in models.iterdir() if p.is_dir()]
+    assert leftovers == [STATIC_BUILD_NAME]  # no half builds left
     size_mb = sum(p.stat().st_size for p in built.iterdir()) / 1e6
     assert 5 < size_mb < 40
 
+    # The command line finds the finished build and does nothing (no torch import: quick).
+    started = time.perf_counter()
+    again = subprocess.run(
+        [sys.executable, "-m", "embedcore", "prepare", "--models-dir", str(models)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0 and "already prepared" in again.stderr, again.stderr
+    assert time.perf_counter() - started < 20
+
     # This process finds the finished build through the environment, like the dashboard does.
-    monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(models))
     static = LocalModel()
-    assert static.static_model_path() == built
+    assert static.static_model_path() == built and static.static_model_ready()
     assert "Built in" in static.list_models()[1].description
     result = static.embed([*SEED, "Michael Jackson"], STATIC)
     assert static._static().build_seconds is None  # loaded, not rebuilt
     assert result.vectors.dtype == np.float32 and result.vectors.shape == (4, 256)
     np.testing.assert_allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(result.vectors[1], result.vectors[3])
-    np.testing.assert_allclose(result.vectors[:3], outputs[0]["vectors"], atol=1e-6)
+    np.testing.assert_allclose(result.vectors[:3], waited["vectors"], atol=1e-6)
     assert (result.token_counts > 0).all()
     assert not result.warnings  # a static model has no input limit: nothing is cut
     long = static.embed(["word " * 700 + "jazz", "word " * 700 + "bonds"], STATIC)

@@ -1,18 +1,16 @@
 """AppTest tests of the Compare, Semantic search and Across-languages pages.
 
 The bundled models are real (all-MiniLM-L6-v2 and its model2vec distillation). The static
-model is built once per test session into a shared directory, linked into each test's own
-cache dir; set ``EMBEDCORE_TEST_MODELS_DIR`` to keep it between sessions. The API path talks
-to a real HTTP server on 127.0.0.1 (pytest-httpserver).
+model comes from the one models directory of the run (``make test`` prepares it; see
+tests/conftest.py; ``EMBEDCORE_TEST_MODELS_DIR`` names one kept between sessions). The API
+path talks to a real HTTP server on 127.0.0.1 (pytest-httpserver).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,21 +24,10 @@ MINILM = f"local|{catalog.MINILM_ID}"
 STATIC = f"local|{catalog.MINILM_STATIC_ID}"
 
 
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory) -> Path:
-    """Shared build directory of the static model (the same path tests/test_search.py uses)."""
-    kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
-    return Path(kept) if kept else tmp_path_factory.getbasetemp() / "shared-models"
-
-
 @pytest.fixture
-def app(make_app, app_env, models_dir):
-    """``app(**kw)`` → an AppTest of app.py with a 180 s timeout; the static model is shared."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    app_env.mkdir(parents=True, exist_ok=True)
-    # LocalModel builds into <cache dir>/models and resolves the link, so every test (and
-    # every fresh AppTest) loads the one build.
-    (app_env / "models").symlink_to(models_dir, target_is_directory=True)
+def app(make_app, app_env):
+    """``app(**kw)`` → an AppTest of app.py with a 180 s timeout; the static model is shared
+    (``$EMBEDCORE_MODELS_DIR``, set for the whole run in tests/conftest.py)."""
 
     def factory(**kwargs):
         return make_app(timeout=180, **kwargs)
@@ -93,12 +80,30 @@ def rendered(at) -> str:
 # --- Compare models --------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_compare_page_shows_minilm_against_the_static_model_without_configuration(app):
+def stored_results(at) -> dict:
+    """The embedding results the Compare page keeps in this session (none before the button)."""
+    # AppTest's session state has no .get().
+    return at.session_state["compare_results"] if "compare_results" in at.session_state else {}  # noqa: SIM401
+
+
+def test_compare_page_computes_nothing_until_compare_is_pressed(app):
     at = open_page(app(), "pages/compare.py")
     assert not at.error
     assert at.selectbox(key="compare_model_a").value == MINILM
     assert at.selectbox(key="compare_model_b").value == STATIC
+    assert "Press **Compare**" in messages(at.info)
+    assert not at.metric and not at.get("plotly_chart")
+    assert not stored_results(at)
+    # Moving a slider reruns the page: still nothing.
+    at.slider(key="compare_k").set_value(3).run()
+    assert not at.metric and "compare_shown" not in at.session_state
+
+
+@pytest.mark.slow
+def test_compare_page_shows_minilm_against_the_static_model_on_the_button(app):
+    at = open_page(app(), "pages/compare.py")
+    at.button(key="compare_run").click().run()
+    assert not at.exception and not at.error, messages(at.error)
 
     shown = metrics(at)
     spearman = float(shown["Spearman (pair similarities)"])
@@ -112,11 +117,14 @@ def test_compare_page_shows_minilm_against_the_static_model_without_configuratio
     assert (runs["tokens"] > 0).all() and (runs["embedded"] == 100).all()
 
     specs = figures(at)
-    heatmaps = [s for s in specs if s["data"][0]["type"] == "heatmap"]
-    assert len(heatmaps) == 2
+    # One figure for the heatmaps: a panel per model on one colour axis (one colour bar).
+    heatmaps = [trace for spec in specs for trace in spec["data"] if trace["type"] == "heatmap"]
+    assert len(heatmaps) == 2 and {t["coloraxis"] for t in heatmaps} == {"coloraxis"}
     # Both heatmaps share model A's row order.
-    assert heatmaps[0]["data"][0]["y"] == heatmaps[1]["data"][0]["y"]
-    assert any(s["data"][0]["type"] == "scattergl" for s in specs)
+    assert heatmaps[0]["y"] == heatmaps[1]["y"]
+    scatter = next(s for s in specs if s["data"][0]["type"] == "scattergl")
+    low, high = scatter["layout"]["xaxis"]["range"]
+    assert -1 <= low < high <= 1  # fitted to the cosines, not running to 1.5
 
     worst = frame_with(at, "jaccard")
     assert len(worst) == 15 and list(worst["jaccard"]) == sorted(worst["jaccard"])
@@ -128,16 +136,31 @@ def test_compare_page_shows_minilm_against_the_static_model_without_configuratio
     assert len(lists) == 2 and all(len(frame) == 5 for frame in lists)
     assert list(lists[0]["shared"]) == [n in set(lists[1]["neighbour"]) for n in lists[0]["neighbour"]]
 
-    # A third model (the same static one): a pairs table appears; nothing is embedded again.
+    # Reading the result (more rows listed) does not compare again, and keeps it on screen.
+    first = at.session_state["compare_shown"]
+    at.slider(key="compare_top").set_value(20).run()
+    assert at.session_state["compare_shown"] is first and len(frame_with(at, "jaccard")) == 20
+
+    # A third model (the same static one): the old result stays, marked, until Compare is pressed;
+    # then a pairs table appears and nothing is embedded twice.
     at.toggle(key="compare_use_c").set_value(True).run()
+    assert (
+        "earlier choice" in messages(at.info)
+        and metrics(at)["Spearman (pair similarities)"] == f"{spearman:.3f}"
+    )
+    stored = dict(stored_results(at))
+    at.button(key="compare_run").click().run()
     assert not at.exception and not at.error
+    assert "earlier choice" not in messages(at.info)
     assert len(frame_with(at, "pairs compared")) == 3
+    assert all(at.session_state["compare_results"][key] is result for key, result in stored.items())
 
 
 @pytest.mark.slow
 def test_compare_page_same_model_twice_agrees_perfectly(app):
     at = app(state={"compare_model_b": MINILM})
     open_page(at, "pages/compare.py")
+    at.button(key="compare_run").click().run()
     assert not at.error
     shown = metrics(at)
     assert shown["Spearman (pair similarities)"] == "1.000"
@@ -498,8 +521,9 @@ def test_compare_page_mixes_a_bundled_and_an_api_model(app, endpoint):
     } <= labels
 
     at.selectbox(key="compare_model_b").set_value("api|BAAI/bge-m3").run()
-    assert "Press **Compare**" in messages(at.info)  # an API model waits for the button
+    assert "Press **Compare**" in messages(at.info)  # every model waits for the button
     assert not [c for c in api.calls if c[0] == "embeddings"]
+    assert not stored_results(at)
 
     at.button(key="compare_run").click().run()
     assert not at.exception and not at.error, messages(at.error)

@@ -15,6 +15,7 @@ from embedcore.errors import EmptyInputError, InputError, ProjectionInputError
 from embedcore.projection import (
     DEFAULTS,
     ProjectionResult,
+    auto_perplexity,
     cache_info,
     clear_cache,
     exact_knn,
@@ -175,11 +176,34 @@ def test_identical_points_share_the_origin(method):
 @pytest.mark.parametrize("method", ALL_METHODS)
 # UMAP's spectral start can fail on such a graph; umap-learn then warns and starts at random.
 @pytest.mark.filterwarnings("ignore:Spectral initialisation failed")
-def test_duplicates(method):
+def test_duplicates_share_one_place(method):
     X, _ = groups(n_per=4)
     X = np.concatenate([X] * 5)  # every point five times
-    coords = project(X, method)
+    res = project_with_info(X, method)
+    coords = res.coords
     assert coords.shape == (60, 2) and np.all(np.isfinite(coords))
+    # Every copy of a point is drawn exactly where the first copy is.
+    for copy in range(1, 5):
+        np.testing.assert_array_equal(coords[copy * 12 : (copy + 1) * 12], coords[:12])
+    assert len(np.unique(coords, axis=0)) == 12
+    if method != "pca":
+        assert any("48 repeated texts" in note for note in res.notes), res.notes
+
+
+@pytest.mark.parametrize("method", ["umap", "tsne"])
+def test_copies_of_one_text_among_others_share_one_place_and_the_rest_is_unchanged(method):
+    X, _ = groups()
+    with_copies = np.concatenate([X, X[[3, 3, 3]]])  # the row 3 text pasted three more times
+    coords = project(with_copies, method)
+    np.testing.assert_array_equal(coords[-3:], np.repeat(coords[[3]], 3, axis=0))
+    # The distinct texts are mapped exactly as without the copies (same fit on the same rows).
+    np.testing.assert_array_equal(coords[: len(X)], project(X, method))
+
+
+def test_too_few_distinct_texts_for_a_neighbour_map_is_a_clear_error():
+    X, _ = groups()
+    with pytest.raises(ProjectionInputError, match="Only 2 of the 6 texts are distinct"):
+        project(X[[0, 0, 0, 30, 30, 30]], "umap")
 
 
 @slow
@@ -193,10 +217,25 @@ def test_umap_clamps_n_neighbors():
 
 def test_tsne_clamps_perplexity():
     X, _ = groups()
-    res = project_with_info(X[:10], "tsne")
+    res = project_with_info(X[:10], "tsne", perplexity=30)
     assert res.params["perplexity"] == 3.0
     assert any("perplexity lowered from 30 to 3" in note for note in res.notes)
     assert np.all(np.isfinite(res.coords))
+
+
+@pytest.mark.parametrize(
+    ("n", "dims", "expected"),
+    [(30, 2, 5.0), (100, 2, 10.0), (100, 3, 8.3), (140, 2, 14.0), (1_000, 2, 30.0), (50_000, 3, 30.0)],
+)
+def test_auto_perplexity_follows_the_number_of_points(n, dims, expected):
+    assert auto_perplexity(n, dims) == expected
+
+
+def test_tsne_chooses_its_perplexity_from_n_and_dimensions():
+    X, _ = groups()
+    assert project_with_info(X, "tsne").params["perplexity"] == auto_perplexity(len(X), 2)
+    assert project_with_info(X, "tsne", 3).params["perplexity"] == auto_perplexity(len(X), 3)
+    assert project_with_info(X, "tsne", perplexity=4).params["perplexity"] == 4.0
 
 
 @slow

@@ -26,7 +26,8 @@ def test_import_is_light():
     # The dashboard and notebooks import embedcore first; torch, umap and streamlit load on use.
     code = (
         "import sys, embedcore, embedcore.similarity, embedcore.io, embedcore.client;"
-        "heavy = [m for m in ('torch', 'umap', 'sklearn', 'streamlit', 'sentence_transformers') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'umap', 'sklearn', 'streamlit', 'sentence_transformers', 'psycopg') "
+        "if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

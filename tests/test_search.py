@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from embedcore import catalog, search
 from embedcore.cache import EmbeddingCache
-from embedcore.collections import CollectionStore
+from embedcore.collections import CollectionStore, PostgresCollectionStore
 from embedcore.errors import EmptyInputError, InputError, NotFoundError, TooManyTextsError
 from embedcore.io import load_sample
 from embedcore.local import LocalModel
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory) -> Path:
-    """Where the static model is built: once per test session (every test file uses this path).
-
-    ``EMBEDCORE_TEST_MODELS_DIR`` points at a directory kept between sessions, to skip the build.
-    """
-    kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
-    return Path(kept) if kept else tmp_path_factory.getbasetemp() / "shared-models"
 
 
 @pytest.fixture
@@ -31,9 +18,23 @@ def local(tmp_path, models_dir) -> LocalModel:
     return LocalModel(cache=EmbeddingCache(tmp_path / "embeddings.sqlite3"), models_dir=models_dir)
 
 
+def open_store(location: str):
+    if location.startswith("postgresql://"):
+        return PostgresCollectionStore(location)
+    return CollectionStore(location)
+
+
 @pytest.fixture
-def store(tmp_path) -> CollectionStore:
-    with CollectionStore(tmp_path / "collections.sqlite3") as s:
+def location(store_kind, tmp_path, request) -> str:
+    """Both stores run these tests: a SQLite file and a PostgreSQL + pgvector database."""
+    if store_kind == "postgres":
+        return request.getfixturevalue("database_url")
+    return str(tmp_path / "collections.sqlite3")
+
+
+@pytest.fixture
+def store(location):
+    with open_store(location) as s:
         yield s
 
 
@@ -148,7 +149,7 @@ def test_chunks_never_exceed_the_models_input(local):
 
 
 @pytest.mark.slow
-def test_build_then_search_finds_the_right_document(local, store, tmp_path):
+def test_build_then_search_finds_the_right_document(local, store, location):
     docs = _docs()
     report = search.build_collection(store, "notes", docs, local, catalog.MINILM_ID, chunk_size=12, overlap=2)
     assert report.info.model == catalog.MINILM_ID and report.info.endpoint_id == "local:"
@@ -176,8 +177,19 @@ def test_build_then_search_finds_the_right_document(local, store, tmp_path):
     space = search.search(local, catalog.MINILM_ID, "spaceflight", chunks, vectors, k=1)
     assert space.hits[0].source == "orbit.txt"
 
+    # Ranked by the store (pgvector inside PostgreSQL; the loaded vectors for SQLite): same hits,
+    # and the PostgreSQL search needs nothing loaded.
+    info = store.info("notes")
+    loaded = (chunks, vectors) if not store.searches_in_database else ([], np.zeros((0, 0)))
+    stored = search.search(
+        local, catalog.MINILM_ID, "how long should bread dough rise?", *loaded, k=3, info=info, store=store
+    )
+    assert [h.row for h in stored.hits] == [h.row for h in result.hits]
+    assert [h.text for h in stored.hits] == [h.text for h in result.hits]
+    np.testing.assert_allclose(stored.scores, result.scores, atol=1e-5)
+
     # Persistent: another store on the same file sees the collection and its vectors.
-    with CollectionStore(store.path) as again:
+    with open_store(location) as again:
         assert [c.name for c in again.list()] == ["notes"]
         np.testing.assert_array_equal(again.load("notes")[1], vectors)
 
@@ -219,6 +231,17 @@ def test_sample_collection_is_searchable(local, store):
     chunks, vectors = store.load(search.SAMPLE_COLLECTION)
     result = search.search(local, catalog.MINILM_ID, "baking bread in the oven", chunks, vectors, k=3)
     assert {h.source for h in result.hits} == {"cooking.txt"}
+    in_store = search.search(
+        local,
+        catalog.MINILM_ID,
+        "baking bread in the oven",
+        chunks,
+        vectors,
+        k=3,
+        info=report.info,
+        store=store,
+    )
+    assert [h.row for h in in_store.hits] == [h.row for h in result.hits]
 
 
 def test_a_taken_name_is_refused_before_anything_is_embedded(store):

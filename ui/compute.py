@@ -21,6 +21,7 @@ from embedcore.types import EmbeddingResult
 from ui import state
 from ui.connection import current_connection, current_model, get_provider
 from ui.format import plural
+from ui.static_build import prepare
 
 #: Results kept per session (each holds an (n, d) float32 array).
 MAX_RESULTS = 6
@@ -109,6 +110,9 @@ def embed_texts(
         return results[key]
 
     provider = get_provider()
+    # The sidebar may name the static model before it is built: build it with stages and a
+    # Stop button rather than inside embed(), where it could not be watched or stopped.
+    prepare(provider, model)
     bar = st.empty()
 
     def progress(done: int, total: int) -> None:

@@ -30,6 +30,7 @@ from ui import state
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import noun_for, plural
+from ui.storage import Storage, current_storage
 from ui.tables import short_model_names
 
 PROVIDER_LABELS = {
@@ -207,36 +208,54 @@ def current_connection() -> Connection:
 # --- shared objects (one per server process) --------------------------------------------
 
 
-def _cache_dir_key() -> str:
-    # Part of the cache keys below so a changed EMBEDCORE_CACHE_DIR (tests, operators) gets
-    # a fresh store instead of the one opened at start-up.
-    return os.environ.get("EMBEDCORE_CACHE_DIR", "")
+def _shared_cache(storage: Storage):
+    """The embedding cache every session shares: SQLite, the team's PostgreSQL, or a stand-in that
+    raises the database's error on first use (so models can still be listed while it is down)."""
+    return _cache_for(storage.key, _storage=storage)
 
 
-@st.cache_resource(show_spinner=False)
-def _shared_cache(cache_dir: str):
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cache_for(storage_key: str, _storage: Storage):
+    # storage_key names the store (cache dir, database fingerprint and whether it is up), so a
+    # changed EMBEDCORE_CACHE_DIR or a database back online gets a fresh object.
+    if _storage.error is not None:
+        from embedcore.storage import UnavailableCache
+
+        return UnavailableCache(_storage.error)
+    if _storage.database is not None:
+        from embedcore.cache import PostgresEmbeddingCache
+
+        return PostgresEmbeddingCache(_storage.database)
     from embedcore.cache import EmbeddingCache
 
     return EmbeddingCache()
 
 
-@st.cache_resource(show_spinner="Loading the bundled model…")
-def _local_provider(cache_dir: str):
+@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
+def _local_provider(storage_key: str, _storage: Storage):
     from embedcore.local import LocalModel
 
-    return LocalModel(cache=_shared_cache(cache_dir))
+    return LocalModel(cache=_shared_cache(_storage))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _api_client(base_url: str, key_fingerprint: str, cache_dir: str, _api_key: str | None):
+def _api_client(
+    base_url: str, key_fingerprint: str, storage_key: str, _api_key: str | None, _storage: Storage
+):
     # Keyed on the fingerprint, never on the key: Streamlit skips `_api_key` when hashing.
     # The client is shared by every session using the same endpoint and key, which is what
-    # the provider's per-contract rate limit wants.
+    # the provider's per-contract rate limit wants; with a team database, its token bucket
+    # lives there and is shared by every replica as well.
     from embedcore.client import EmbeddingClient
 
     # An empty string, not None: None would let the client fall back to IONOS_API_TOKEN from the
     # environment and send it to a URL the token is not bound to.
-    return EmbeddingClient(base_url, _api_key or "", cache=_shared_cache(cache_dir))
+    return EmbeddingClient(
+        base_url,
+        _api_key or "",
+        cache=_shared_cache(_storage),
+        rate_limit_database=_storage.database,
+    )
 
 
 def local_available() -> bool:
@@ -262,9 +281,12 @@ def get_provider(connection: Connection | None = None) -> Provider:
         The bundled model was chosen but cannot run here.
     """
     conn = connection or current_connection()
+    storage = current_storage()
     if conn.kind == "local":
-        return _local_provider(_cache_dir_key())
-    return _api_client(conn.base_url or "", conn.key_fingerprint, _cache_dir_key(), _api_key=conn.api_key)
+        return _local_provider(storage.key, _storage=storage)
+    return _api_client(
+        conn.base_url or "", conn.key_fingerprint, storage.key, _api_key=conn.api_key, _storage=storage
+    )
 
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False, max_entries=64)
@@ -454,8 +476,9 @@ def render_cache_panel() -> None:
     except EmbedcoreError:  # the connection panel above has already said what is wrong
         return
     cache = getattr(provider, "cache", None)
-    if cache is None:
-        return
+    if cache is None or isinstance(getattr(cache, "error", None), EmbedcoreError):
+        return  # no cache, or the team database is down: said where storage is needed, not twice
+    where = "in the team database (shared by every replica)" if current_storage().shared else "on this server"
     with st.sidebar, friendly_errors():
         removed = st.session_state.pop(_CACHE_CLEARED, None)
         if removed is not None:
@@ -464,7 +487,7 @@ def render_cache_panel() -> None:
         with st.expander("Embedding cache", icon=":material/database:"):
             st.caption(
                 f"**{cached:,}** {noun_for(cached, 'vector')} of this model "
-                f"{'is' if cached == 1 else 'are'} cached on this server: texts embedded before "
+                f"{'is' if cached == 1 else 'are'} cached {where}: texts embedded before "
                 "are answered from there, with no model or API call."
             )
             if not settings.lock_endpoint and cached:

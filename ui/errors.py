@@ -28,6 +28,8 @@ from embedcore.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    DatabaseError,
+    DatabaseUnavailableError,
     EmbedcoreError,
     InputError,
     InvalidResponseError,
@@ -147,6 +149,13 @@ def message_for(exc: EmbedcoreError) -> str:
         )
     if isinstance(exc, APIError):
         return f"**The API call failed:** {_sentence(exc)}" + _request_id(exc)
+    if isinstance(exc, DatabaseUnavailableError):
+        return (
+            f"**The team database cannot be used, so vectors and collections cannot be stored.** {_sentence(exc)} "
+            "Pages that store nothing (such as Models) still work."
+        )
+    if isinstance(exc, DatabaseError):
+        return f"**The team database failed.** {_sentence(exc)}"
     if isinstance(exc, ConfigurationError):
         return f"**Setting problem:** {_sentence(exc)} Fix it in the sidebar's connection panel."
     if isinstance(exc, ModelUnavailableError):

@@ -181,6 +181,27 @@ def kmeans(vectors: np.ndarray, digest: str, k: int) -> np.ndarray:
     return _kmeans(digest, int(k), vectors)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cluster_names(digest: str, k: int, _texts, _clusters) -> list[str]:
+    from embedcore.explore import cluster_names as names_of
+
+    return names_of(_texts, _clusters)
+
+
+def clustered_colours(
+    vectors: np.ndarray, digest: str, k: int, texts: Sequence[str]
+) -> tuple[list[str], int]:
+    """Each text's k-means cluster, as ``"2 · guitar, album, song"``; and how many clusters were found.
+
+    The number is the cluster's (stable across reruns: row 0 is in cluster 0), the words its
+    most distinctive ones (:func:`embedcore.explore.cluster_names`). Cached per vectors and k.
+    """
+    clusters = kmeans(vectors, digest, k)
+    names = _cluster_names(digest, int(k), texts, clusters)
+    labelled = [f"{c} · {name}" if not name.startswith("cluster ") else name for c, name in enumerate(names)]
+    return [labelled[c] for c in clusters], len(names)
+
+
 @st.cache_data(show_spinner="Ordering rows…", max_entries=16)
 def _heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> np.ndarray:
     return heatmap_rows(_vectors, None if rows is None else list(rows), clustered=clustered)
@@ -271,6 +292,7 @@ def mark_selected(fig, rows: Sequence[int] | None):
 
 
 _DRAWN = "explorer_map_drawn"
+_GENERATION = "explorer_selection_generation"
 
 
 def rows_to_mark(signature: tuple, dataset: str, widget_key: str) -> tuple[int, ...] | None:
@@ -306,11 +328,27 @@ def remember_selection(widget_key: str, dataset: str) -> None:
 
 
 def clear_selection() -> None:
-    """``on_click`` callback: forget the selection and redraw the map without marks."""
+    """``on_click`` callback: forget the selection and redraw the map without marks.
+
+    Forgetting is not enough: the browser still holds the box or lasso the user drew and
+    sends it back with every rerun. A new :func:`selection_generation` makes the next map
+    differ from the one on screen (its ``selectionrevision``), so Streamlit mounts it
+    afresh and Plotly drops the drawn selection; zoom and pan (``uirevision``) are kept.
+    """
     st.session_state[SELECTION] = {"dataset": None, "rows": []}
-    # The next map must differ from the one on screen (which may carry marks), so that
-    # Streamlit mounts it afresh, without the old selection.
+    st.session_state[_GENERATION] = selection_generation() + 1
     st.session_state.pop(_DRAWN, None)
+
+
+def select_rows(dataset: str, rows: Sequence[int]) -> None:
+    """Make ``rows`` the map's selection (from a list, not the mouse); the map redraws them marked."""
+    clear_selection()
+    st.session_state[SELECTION] = {"dataset": dataset, "rows": sorted({int(r) for r in rows})}
+
+
+def selection_generation() -> int:
+    """How often the selection was cleared in this session: part of the map's identity."""
+    return int(st.session_state.get(_GENERATION, 0))
 
 
 def selection(dataset: str, event: Mapping | None = None) -> list[int]:

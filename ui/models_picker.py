@@ -11,7 +11,7 @@ like :mod:`ui.compute`, so a rerun or a page switch never calls a provider again
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,14 +31,11 @@ from ui.connection import (
     local_available,
 )
 from ui.format import plural
+from ui.static_build import prepare
 
 LOCAL, API = "local", "api"
 #: Results kept per page store (each an (n, d) float32 array).
 MAX_STORED = 8
-STATIC_BUILD_MESSAGE = (
-    "Building the static model2vec model from all-MiniLM-L6-v2. This happens once on this machine "
-    "(about 20-40 s, longer when the machine is busy); it is saved to disk and loads instantly afterwards…"
-)
 _LOCAL_CONNECTION = Connection(kind="local", base_url=None)
 
 
@@ -164,22 +161,6 @@ def provider_for_endpoint(endpoint_id: str) -> Provider | None:
     return provider if provider.endpoint_id == endpoint_id else None
 
 
-def static_model_pending(provider: Provider, model: str) -> bool:
-    """True when ``model`` is the static model and it still has to be built on this machine."""
-    if model != catalog.MINILM_STATIC_ID or not hasattr(provider, "static_model_path"):
-        return False
-    path = provider.static_model_path()
-    # The same two files LocalModel checks before loading a build.
-    return not ((path / "model.safetensors").is_file() and (path / "config.json").is_file())
-
-
-def prepare(provider: Provider, model: str) -> None:
-    """Build the static model first, under a spinner that says why it takes a while."""
-    if static_model_pending(provider, model):
-        with st.spinner(STATIC_BUILD_MESSAGE, show_time=True):
-            provider.load(model)
-
-
 def stored(option: ModelOption, texts: Sequence[str], *, store: str) -> EmbeddingResult | None:
     """This session's result for ``option`` and ``texts`` in ``store``, or None (no call made)."""
     provider = provider_for(option)
@@ -192,10 +173,12 @@ def embed_with(
     *,
     store: str,
     progress_label: str = "Embedding",
+    on_stop: Callable[[], None] | None = None,
 ) -> EmbeddingResult:
     """Embed ``texts`` with ``option``'s provider, once per session (kept in ``st.session_state[store]``).
 
-    Shows the static-model build spinner when needed and a progress bar for multi-batch calls.
+    Builds the static model first when needed (:func:`ui.static_build.prepare`, with its Stop
+    button calling ``on_stop``) and shows a progress bar for multi-batch calls.
 
     Raises
     ------
@@ -207,7 +190,7 @@ def embed_with(
     results: dict = st.session_state.setdefault(store, {})
     if key in results:
         return results[key]
-    prepare(provider, option.model)
+    prepare(provider, option.model, on_stop=on_stop)
     bar = st.empty()
 
     def progress(done: int, total: int) -> None:

@@ -7,15 +7,11 @@ at /usr/bin/chromium, which `make browser` installs from Debian's packages.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from streamlit_browser import new_session
+from streamlit_browser import new_session, serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EMBEDCORE_CHROMIUM", "/usr/bin/chromium")
@@ -34,26 +30,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not become healthy at {url} within {timeout} s")
-
-
 def _shared_models_dir(tmp_path_factory) -> Path:
     """``EMBEDCORE_TEST_MODELS_DIR`` (kept between sessions) or the session's shared-models dir."""
     kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
@@ -69,57 +45,22 @@ def app_server(tmp_path_factory):
     """Base URL of a `streamlit run app.py` on the offline model, with a private cache."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium) first")
-    port = _free_port()
     cache_dir = tmp_path_factory.mktemp("browser-cache")
     # The static model2vec model is distilled once per test session, into the directory the
     # other test files share (tests/test_search.py): the server finds it through the link.
     models_dir = _shared_models_dir(tmp_path_factory)
     models_dir.mkdir(parents=True, exist_ok=True)
     (cache_dir / "models").symlink_to(models_dir, target_is_directory=True)
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "EMBEDCORE_CACHE_DIR": str(cache_dir),
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
+    env = {**os.environ, "EMBEDCORE_CACHE_DIR": str(cache_dir)}
     env.pop("IONOS_API_TOKEN", None)
     log_path = tmp_path_factory.mktemp("browser-logs") / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115 (closed in the finaliser below)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, timeout=90)
+    with serve_app(env, log_path) as (url, _process):
         _SERVER_LOGS[url] = log_path
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-        text = log_path.read_text(errors="replace")
-        if "Traceback" in text:
-            # A traceback in the server log is a bug even when the page looked fine.
-            print(text[-5000:], file=sys.stderr)
+    text = log_path.read_text(errors="replace")
+    if "Traceback" in text:
+        # A traceback in the server log is a bug even when the page looked fine.
+        print(text[-5000:], file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

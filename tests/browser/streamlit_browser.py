@@ -19,7 +19,11 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -339,3 +343,66 @@ def wait_for_text(locator, text: str, timeout: float = RUN_TIMEOUT) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{text!r} did not appear in {locator}")
         time.sleep(0.2)
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not become healthy at {url} within {timeout} s")
+
+
+@contextlib.contextmanager
+def running_streamlit(env: dict[str, str], log_path: Path, *, timeout: float = 90):
+    """A server nobody else touched (:func:`serve_app`); yields its URL and fails on a logged traceback."""
+    with serve_app(env, log_path, timeout=timeout) as (url, _process):
+        yield url
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, text[-4000:]
+
+
+@contextlib.contextmanager
+def serve_app(env: dict[str, str], log_path: Path, *, timeout: float = 90):
+    """The app exactly as ``make run`` starts it (``scripts/serve.py``); yields ``(url, process)``.
+
+    No flags beyond the port: the project's own ``.streamlit/config.toml`` decides the file
+    watcher, headless mode and the rest, so what the tests meet is what users meet (a test
+    server with the watcher switched off once hid a watcher that kept a core busy).
+    """
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "scripts/serve.py", "--server.port", str(port)],
+            cwd=ROOT,
+            env={**env, "HF_HUB_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, process, timeout)
+            yield url, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

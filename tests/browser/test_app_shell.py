@@ -7,32 +7,18 @@ without app.py) only shows on the first visit after the server starts.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from streamlit_browser import assert_healthy, new_session, rerun, wait_until_idle
+from streamlit_browser import assert_healthy, new_session, rerun, serve_app, wait_until_idle
 
-ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_TOKEN = "operator-token-that-must-never-show-4711"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory):
-    port = _free_port()
     env = {
         **os.environ,
-        "HF_HUB_OFFLINE": "1",
         "EMBEDCORE_CACHE_DIR": str(tmp_path_factory.mktemp("shell-cache")),
         "EMBEDCORE_WARM_UP": "0",
         # Configured but bound to IONOS: it must appear neither on the page nor in exports.
@@ -40,45 +26,8 @@ def fresh_server(tmp_path_factory):
     }
     env.pop("EMBEDCORE_BASE_URL", None)
     log_path = tmp_path_factory.mktemp("shell-logs") / "streamlit.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert process.poll() is None, "streamlit exited early"
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    assert time.monotonic() < deadline, "streamlit did not become healthy"
-                    time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with serve_app(env, log_path) as (url, _process):
+        yield url
     assert "Traceback" not in log_path.read_text(errors="replace")
 
 

@@ -262,11 +262,13 @@ def test_search_builds_the_sample_collection_and_finds_by_meaning(page):
 
 
 def test_compare_runs_both_bundled_models_and_draws_agreement(page):
-    # Model B is the static distillation, built on first use unless an earlier test session
-    # left it in the shared models dir: ~40 s on two free cores, two minutes on a busy machine.
-    open_page(page, "compare", timeout=480_000)
+    open_page(page, "compare")
     assert title(page) == "Compare models"
-    page.get_by_role("heading", name="Agreement", exact=True).wait_for()
+    # Nothing runs on opening the page; the button embeds with both models. Model B is the static
+    # distillation: prepared before the suite (make test), else built here with a progress bar.
+    with rerun(page, timeout=900_000):
+        element(page, "compare_run").get_by_role("button").click()
+    page.get_by_role("heading", name="Agreement", exact=True).wait_for(timeout=900_000)
     shown = metrics(page, "Spearman (pair similarities)", "Chance level")
     spearman = float(shown["Spearman (pair similarities)"])
     jaccard = float(next(v for k, v in shown.items() if k.startswith("Mean Jaccard")))
@@ -274,10 +276,9 @@ def test_compare_runs_both_bundled_models_and_draws_agreement(page):
     # A distillation of the same model agrees with it far beyond chance, but not perfectly.
     assert 0.3 < spearman < 1.0, shown
     assert chance < jaccard <= 1.0, shown
-    for key in ("compare_heatmap_A", "compare_heatmap_B"):
-        heat = plot_state(plot(page, key))
-        assert heat["traces"][0]["type"] == "heatmap" and heat["traces"][0]["rows"] == 100
-        assert heat["heatmapImages"] >= 1
+    heat = plot_state(plot(page, "compare_heatmaps"))
+    assert [(t["type"], t["rows"]) for t in heat["traces"]] == [("heatmap", 100), ("heatmap", 100)]
+    assert heat["heatmapImages"] >= 2
     scatter = plot_state(plot(page, "compare_scatter"))
     assert scatter["traces"][0]["type"] == "scattergl"
     assert scatter["glCanvases"] >= 1, scatter  # drawn with WebGL (SwiftShader)

@@ -1,0 +1,255 @@
+"""What a visitor waits for, in a real browser: the first map on a cold server, and embedding in the app.
+
+Each measurement starts a new server process the way ``make run`` does (``scripts/serve.py``,
+the project's ``.streamlit/config.toml``, a fresh ``EMBEDCORE_CACHE_DIR``), waits for its
+health check, then opens the default page in Debian's headless chromium and times:
+
+- **first map**: navigation → the first Plotly map with all 100 points drawn (the PCA
+  preview when UMAP is not ready yet, else the UMAP map);
+- **final map**: navigation → the UMAP map drawn under its caption, the page idle;
+- **second visit**: a new session on the same (now warm) server → final map;
+- **idle CPU**: CPU seconds the server uses in 20 s of idle after the visit.
+
+The peer is the same app started the way Streamlit starts any app, ``streamlit run app.py``
+with Streamlit's default file watcher (what ``make run`` did before): its watcher walks the
+``.venv`` inside the project folder. numba's disk cache is used as ``make run`` leaves it (warm
+after the install step), so "cold" means a new process and an empty embedding cache.
+
+**In-app embedding**: 1,500 real sentences (the bench corpus) uploaded as a CSV on the
+explorer of a warm server: time from the upload to the "Texts 1,500" metric (embedding
+done, the map not yet), against ``LocalModel.embed`` of the same texts in this process.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from .browser import CHROMIUM, CHROMIUM_ARGS
+from .common import ROOT, Row, child_env, fmt_s, log
+
+#: Goals from issue 9 (2-core machine).
+FIRST_MAP_GOAL_S = 8.0
+FINAL_MAP_GOAL_S = 15.0
+THROUGHPUT_GOAL = 0.8
+IDLE_WINDOW_S = 20.0
+UPLOAD_TEXTS = 1_500
+
+_IDLE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && app.getAttribute('data-test-connection-state') === 'CONNECTED';
+}"""
+#: A drawn Plotly scatter holding ``n`` points, anywhere in the main area (preview or map).
+_MAP_DRAWN = """([selector, n]) => {
+  for (const g of document.querySelectorAll(selector)) {
+    if (!g._fullData || !g.querySelector('.main-svg')) continue;
+    const points = g._fullData.filter(t => t.type === 'scatter' || t.type === 'scattergl')
+      .reduce((s, t) => s + (t.x ? t.x.length : 0), 0);
+    if (points >= n) return true;
+  }
+  return false;
+}"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(command: list[str], cache_dir: str, log_path: Path) -> tuple[subprocess.Popen, str, float]:
+    port = _free_port()
+    env = child_env({"EMBEDCORE_CACHE_DIR": cache_dir})
+    env.pop("EMBEDCORE_WARM_UP", None)
+    env.pop("IONOS_API_TOKEN", None)
+    t0 = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "--server.port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return process, url, time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _visit(browser, url: str) -> dict:
+    """Open ``url`` in a new session; seconds to the first map and to the final UMAP map."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.wait_for_function(
+            _MAP_DRAWN, arg=["[data-testid='stMain'] .js-plotly-plot", 100], timeout=300_000, polling=50
+        )
+        first = time.perf_counter() - t0
+        page.wait_for_function(
+            _MAP_DRAWN, arg=[".st-key-explorer_map .js-plotly-plot", 100], timeout=300_000, polling=50
+        )
+        page.get_by_text("UMAP of 100 texts").first.wait_for(timeout=300_000)
+        final = time.perf_counter() - t0
+        page.wait_for_function(_IDLE, timeout=300_000, polling=50)
+        return {"first": first, "final": final}
+    finally:
+        context.close()
+
+
+def _session(browser, command: list[str], label: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-first-visit-") as cache_dir:
+        log_path = Path(cache_dir) / "server.log"
+        process, url, health = _start(command, cache_dir, log_path)
+        try:
+            cold = _visit(browser, url)
+            warm = _visit(browser, url)
+            before = _cpu_seconds(process.pid)
+            time.sleep(IDLE_WINDOW_S)
+            idle = _cpu_seconds(process.pid) - before
+        finally:
+            _stop(process)
+        overflow = log_path.read_text(errors="replace").lower().count("overflow")
+    log(
+        f"{label}: health {health:.1f} s, first map {cold['first']:.1f} s, final {cold['final']:.1f} s, "
+        f"second visit {warm['final']:.1f} s, idle CPU {idle:.2f} s / {IDLE_WINDOW_S:.0f} s, {overflow} overflow lines"
+    )
+    return {"health": health, "cold": cold, "warm": warm, "idle": idle, "overflow": overflow}
+
+
+def _upload_throughput(browser, texts: list[str]) -> float:
+    """Seconds from uploading ``texts`` (CSV) on the explorer of a warm server to their embedding shown."""
+    with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
+        csv_path = Path(tmp) / "corpus.csv"
+        with csv_path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["text"])
+            writer.writerows([t] for t in texts)
+        process, url, _ = _start([sys.executable, "scripts/serve.py"], tmp, Path(tmp) / "server.log")
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        try:
+            page.goto(url)  # a first visit: model loaded, UMAP compiled, default map drawn
+            page.get_by_text("UMAP of 100 texts").first.wait_for(timeout=300_000)
+            page.wait_for_function(_IDLE, timeout=300_000)
+            page.get_by_text("Upload", exact=True).click()
+            page.wait_for_function(_IDLE, timeout=300_000)
+            chooser = page.locator("[data-testid='stFileUploaderDropzoneInput']").first
+            t0 = time.perf_counter()
+            chooser.set_input_files(str(csv_path))
+            page.locator("[data-testid='stMetric']", has_text=f"{len(texts):,}").first.wait_for(
+                timeout=300_000
+            )
+            return time.perf_counter() - t0
+        finally:
+            context.close()
+            _stop(process)
+
+
+def _engine_seconds(texts: list[str]) -> float:
+    from embedcore.local import LocalModel
+
+    model = LocalModel(cache=None)
+    model.load()
+    model.embed(texts[:64], "sentence-transformers/all-MiniLM-L6-v2")  # first-batch warm-up
+    t0 = time.perf_counter()
+    model.embed(texts, "sentence-transformers/all-MiniLM-L6-v2")
+    return time.perf_counter() - t0
+
+
+def rows(quick: bool = False) -> list[Row]:
+    from playwright.sync_api import sync_playwright
+
+    from .corpus import load_texts
+
+    texts, _ = load_texts(UPLOAD_TEXTS)
+    ours_cmd = [sys.executable, "scripts/serve.py"]
+    peer_cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "auto"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            ours = _session(browser, ours_cmd, "make run")
+            peer = _session(browser, peer_cmd, "streamlit defaults")
+            app_s = _upload_throughput(browser, texts)
+        finally:
+            browser.close()
+    engine_s = _engine_seconds(texts)
+    log(f"1,500 texts: app {app_s:.1f} s, LocalModel.embed {engine_s:.1f} s")
+
+    def row(target: str, key: str, goal_s: float | None) -> Row:
+        o, p = ours["cold"][key], peer["cold"][key]
+        return Row(
+            target,
+            "`streamlit run app.py`, Streamlit's default watcher",
+            fmt_s(o),
+            fmt_s(p),
+            f"{o / p:.2f}x time",
+            f"≤ {goal_s:g} s" if goal_s else "—",
+            None if goal_s is None else o <= goal_s,
+            [
+                f"server healthy after {ours['health']:.1f} s (peer {peer['health']:.1f} s); clock starts at navigation"
+            ],
+        )
+
+    throughput = (UPLOAD_TEXTS / app_s) / (UPLOAD_TEXTS / engine_s)
+    return [
+        row("first visit: first map drawn (fresh server and cache)", "first", FIRST_MAP_GOAL_S),
+        row("first visit: final UMAP map drawn", "final", FINAL_MAP_GOAL_S),
+        Row(
+            "second visit, same server: final map",
+            "first visit (same server)",
+            fmt_s(ours["warm"]["final"]),
+            fmt_s(ours["cold"]["final"]),
+            f"{ours['warm']['final'] / ours['cold']['final']:.2f}x time",
+            "—",
+            None,
+        ),
+        Row(
+            f"idle server CPU, {IDLE_WINDOW_S:.0f} s after a visit",
+            "Streamlit's default watcher",
+            f"{ours['idle']:.2f} CPU-s",
+            f"{peer['idle']:.2f} CPU-s",
+            f"{ours['idle'] / max(peer['idle'], 1e-3):.3f}x",
+            "idle (< 5 % of a core)",
+            ours["idle"] < 0.05 * IDLE_WINDOW_S,
+            [f"'overflow' lines in the server log: ours {ours['overflow']}, peer {peer['overflow']}"],
+        ),
+        Row(
+            f"in-app embedding of {UPLOAD_TEXTS:,} uploaded texts",
+            "LocalModel.embed, same texts",
+            f"{fmt_s(app_s)} ({UPLOAD_TEXTS / app_s:.0f} texts/s)",
+            f"{fmt_s(engine_s)} ({UPLOAD_TEXTS / engine_s:.0f} texts/s)",
+            f"{throughput:.2f}x throughput",
+            f"≥ {THROUGHPUT_GOAL}x",
+            throughput >= THROUGHPUT_GOAL,
+            ["app: upload → 'Texts 1,500' shown, on a warm server with an empty cache"],
+        ),
+    ]

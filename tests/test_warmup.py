@@ -1,0 +1,33 @@
+"""embedcore.warmup: the slow first steps of a process begin in the background, once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from embedcore import projection, warmup
+
+
+def test_turned_off_by_the_environment_starts_nothing(monkeypatch):
+    monkeypatch.setenv("EMBEDCORE_WARM_UP", "off")
+    before = threading.active_count()
+    assert warmup.enabled() is False
+    assert warmup.start() is False
+    assert threading.active_count() == before
+
+
+@pytest.mark.slow
+def test_loads_the_bundled_model_and_umap_code_in_the_background(monkeypatch):
+    monkeypatch.setenv("EMBEDCORE_WARM_UP", "1")
+    assert warmup.start() is True
+    assert warmup.start() is True  # idempotent: the same threads, nothing started twice
+    names = [t.name for t in threading.enumerate()]
+    assert names.count("embedcore-model-warm-up") <= 1
+    projection.warm_up().join(timeout=300)
+    assert projection.is_warm() and projection.warm_up_error() is None
+    assert warmup.model_ready(timeout=300)
+    from embedcore.local import LocalModel
+
+    # Loaded once per process: a new provider finds the model in memory.
+    assert LocalModel(cache=None).load() < 1.0
