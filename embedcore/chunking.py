@@ -279,12 +279,7 @@ def read_document(data: bytes, filename: str) -> str:
         return _read_pdf(data, filename)
     if ext in (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json"):
         df = eio.read_upload(data, filename)
-        candidates = eio.text_columns(df)
-        if not candidates:
-            raise ParseError(
-                f"{filename} has no column of text; the columns are: {', '.join(map(str, df.columns))}."
-            )
-        table = eio.table_from_frame(df, candidates[0])
+        table = eio.table_from_frame(df, eio.require_text_columns(df)[0])
         return "\n\n".join(table.texts)
     text, _warnings = eio.decode_text(data, filename)
     return text

@@ -27,6 +27,7 @@ __all__ = [
     "InputError",
     "InvalidResponseError",
     "ModelUnavailableError",
+    "NoTextColumnError",
     "NotFoundError",
     "ParseError",
     "PermissionDeniedError",
@@ -89,6 +90,20 @@ class TooManyTextsError(InputError):
 
 class ParseError(InputError):
     """A pasted text or an uploaded file could not be read (encoding, format, missing column)."""
+
+
+class NoTextColumnError(ParseError):
+    """A table has no column that holds text: only numbers, ids, flags or empty cells.
+
+    Attributes
+    ----------
+    columns : list of str
+        The table's columns, in order (each is described in the message).
+    """
+
+    def __init__(self, message: str, *, columns: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.columns = [str(c) for c in columns]
 
 
 class ProjectionInputError(InputError):

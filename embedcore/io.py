@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, ParseError, TooManyTextsError
+from .errors import InputError, NoTextColumnError, ParseError, TooManyTextsError
 
 if TYPE_CHECKING:  # pandas is imported lazily: `import embedcore` must stay fast.
     import pandas as pd
@@ -64,6 +64,7 @@ __all__ = [
     "load_sample",
     "parse_pasted",
     "read_upload",
+    "require_text_columns",
     "table_from_frame",
     "text_columns",
     "to_csv_bytes",
@@ -436,9 +437,35 @@ def _records_frame(records: list[Any], filename: str) -> pd.DataFrame:
 # --- choosing columns -----------------------------------------------------------------------
 
 
+def _present(series: pd.Series) -> list[Any]:
+    return [v for v in series.tolist() if not _is_missing(v)]
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float, np.number)):
+        return True
+    return isinstance(value, str) and bool(_NUMBER.fullmatch(value))
+
+
+def _looks_like_ids(strings: Sequence[str]) -> bool:
+    """Every value one token with a digit in it, none repeated: ``A-1001``, a UUID, ``doc_7``.
+
+    Words without digits stay text (a column of single words is a fair thing to embed), and so
+    does anything with a space in it (``Pixel 8 Pro``).
+    """
+    stripped = [s.strip() for s in strings]
+    return (
+        bool(stripped)
+        and len(set(stripped)) == len(stripped)
+        and all(s and not any(c.isspace() for c in s) and any(c.isdigit() for c in s) for s in stripped)
+    )
+
+
 def _column_strings(series: pd.Series) -> tuple[float, float, float]:
     """(share of non-empty cells that are strings, share of those that are numbers, mean length)."""
-    values = [v for v in series.tolist() if not _is_missing(v)]
+    values = _present(series)
     if not values:
         return 0.0, 0.0, 0.0
     strings = [v for v in values if isinstance(v, str)]
@@ -456,16 +483,61 @@ def _name_rank(name: str, names: Sequence[str]) -> int:
 def text_columns(df: pd.DataFrame) -> list[str]:
     """Columns that could hold the texts, best first.
 
-    A candidate has mostly string cells that are mostly not numbers. Columns named like
-    ``text``, ``sentence``, ``content``... come first, then the rest by mean length
-    (longest first). Empty when no column qualifies.
+    A candidate has mostly string cells that are mostly not numbers and are not ids (see
+    :func:`require_text_columns`). Columns named like ``text``, ``sentence``, ``content``...
+    come first, then the rest by mean length (longest first). Empty when no column qualifies.
     """
     scored = []
     for column in df.columns:
         share, numeric, mean_len = _column_strings(df[column])
         if share >= 0.9 and numeric < 0.5 and mean_len > 0:
+            if _looks_like_ids([v for v in _present(df[column]) if isinstance(v, str)]):
+                continue
             scored.append((_name_rank(str(column), _TEXT_NAMES), -mean_len, str(column)))
     return [name for *_, name in sorted(scored)]
+
+
+def _why_not_text(series: pd.Series) -> str:
+    values = _present(series)
+    if not values:
+        return "is empty"
+    if sum(map(_is_number, values)) >= len(values) / 2:
+        return "holds numbers"
+    strings = [v for v in values if isinstance(v, str)]
+    if len(strings) < 0.9 * len(values):
+        kinds = sorted(
+            {"true/false" if isinstance(v, bool) else type(v).__name__ for v in values if v not in strings}
+        )
+        return f"holds {', '.join(kinds)} values, not text"
+    return "holds ids (one word with digits per row, none repeated)"
+
+
+def require_text_columns(df: pd.DataFrame) -> list[str]:
+    """:func:`text_columns`, or an error that says why no column qualifies.
+
+    Raises
+    ------
+    NoTextColumnError
+        Every column holds numbers, ids, non-text JSON values or nothing: embedding the ids
+        ``"1"``, ``"2"``, ``"3"`` of a table of scores would give a meaningless map. The
+        message names each column and what it holds.
+    """
+    candidates = text_columns(df)
+    if candidates:
+        return candidates
+    columns = [str(c) for c in df.columns]
+    attrs = getattr(df, "attrs", {}) or {}
+    source = str(attrs.get("source") or "The table")
+    if not columns:
+        raise NoTextColumnError(f"{source} has no columns.", columns=columns)
+    described = "; ".join(
+        f"{name!r} {_why_not_text(df[column])}" for name, column in zip(columns, df.columns, strict=True)
+    )
+    raise NoTextColumnError(
+        f"{source} has no column of text to embed: {described}. Upload a table with a column of "
+        "sentences or documents (a header named text is picked first).",
+        columns=columns,
+    )
 
 
 def label_columns(df: pd.DataFrame, *, max_unique: int = 50) -> list[str]:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DOCUMENT_TYPES",
     "ESTIMATE_MARGIN",
+    "MIN_SCORE",
     "SAMPLE_CHUNK_SIZE",
     "SAMPLE_COLLECTION",
     "SAMPLE_OVERLAP",
@@ -551,6 +552,10 @@ class SearchResult:
     query_vector : ndarray of shape (d,), float32
     embedding : EmbeddingResult
         The query's embedding call (time, tokens, whether it came from the cache).
+    min_score : float or None
+        The floor the hits were held to (None: none).
+    below_floor : int
+        How many of the ``k`` nearest chunks scored at or below ``min_score`` and were left out.
     """
 
     query: str
@@ -558,6 +563,8 @@ class SearchResult:
     hits: list[SearchHit]
     query_vector: np.ndarray
     embedding: EmbeddingResult
+    min_score: float | None = None
+    below_floor: int = 0
 
     @property
     def rows(self) -> np.ndarray:
@@ -585,6 +592,10 @@ class SearchResult:
         )
 
 
+#: Default floor of :func:`search`: a cosine at or below 0 is no match at all.
+MIN_SCORE = 0.0
+
+
 def search(
     provider: Provider,
     model: str,
@@ -595,8 +606,9 @@ def search(
     k: int = 5,
     info: CollectionInfo | None = None,
     store: CollectionStore | PostgresCollectionStore | None = None,
+    min_score: float | None = MIN_SCORE,
 ) -> SearchResult:
-    """Embed ``query`` and return the ``k`` chunks most cosine-similar to it.
+    """Embed ``query`` and return the ``k`` chunks most cosine-similar to it, above a floor.
 
     Parameters
     ----------
@@ -616,11 +628,15 @@ def search(
         HNSW index for large collections) ranks the chunks there, and ``chunks`` / ``vectors``
         are not needed (pass what was loaded, or empty ones). Other stores leave the ranking to
         the loaded ``vectors`` here.
+    min_score : float or None, default :data:`MIN_SCORE`
+        Of the ``k`` nearest chunks, those scoring at or below this are left out (counted in
+        ``below_floor``): a cosine of 0 or less means the chunk has nothing to do with the
+        query, and listing it as a result says otherwise. None keeps all ``k``.
 
     Returns
     -------
     SearchResult
-        Hits sorted by score, equal scores by row.
+        Hits sorted by score, equal scores by row; fewer than ``k`` when some fell below the floor.
 
     Raises
     ------
@@ -677,7 +693,16 @@ def search(
             zip(rows.tolist(), scores.tolist(), found, strict=True), start=1
         )
     ]
-    return SearchResult(query=text, model=model, hits=hits, query_vector=qv, embedding=result)
+    kept = hits if min_score is None else [h for h in hits if h.score > min_score]
+    return SearchResult(
+        query=text,
+        model=model,
+        hits=kept,
+        query_vector=qv,
+        embedding=result,
+        min_score=min_score,
+        below_floor=len(hits) - len(kept),
+    )
 
 
 def query_position(

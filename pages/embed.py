@@ -8,8 +8,9 @@ import streamlit as st
 
 from embedcore import charts, io
 from ui.compute import embed_texts, stored_result
-from ui.connection import available_models, current_connection, current_model, set_model
+from ui.connection import available_models, current_connection, current_model, missing_token, set_model
 from ui.errors import friendly_errors
+from ui.format import cache_share, duration, plural
 from ui.tables import file_stem, result_frame
 from ui.texts import text_source_panel
 
@@ -35,9 +36,18 @@ if model in ids:
     )
 else:
     left.text_input("Model", value=model, disabled=True, key="embed_model_fixed")
+no_token = missing_token(conn)
 clicked = right.button(
-    "Embed", type="primary", icon=":material/bolt:", key="embed_run", disabled=table is None, width="stretch"
+    "Embed",
+    type="primary",
+    icon=":material/bolt:",
+    key="embed_run",
+    disabled=table is None or no_token is not None,
+    help=no_token,
+    width="stretch",
 )
+if no_token:
+    st.warning(no_token, icon=":material/key:")
 
 result = None
 if table is not None:
@@ -48,27 +58,43 @@ if table is not None:
         else:
             result = stored_result(table.texts, model=model)
 
-if table is not None and result is None and not clicked:
+if table is not None and result is None and not clicked and not no_token:
     st.info("Press **Embed** to compute the vectors.", icon=":material/bolt:")
 
 if table is not None and result is not None:
     st.subheader("Result", anchor=False)
+    all_cached = result.fetched == 0 and result.cached > 0
     cols = st.columns(6)
     cols[0].metric("Texts", f"{len(result):,}")
     cols[1].metric("Dimensions", result.dimensions)
     cols[2].metric(
         "Tokens",
-        f"{result.total_tokens:,}",
-        help=f"Prompt tokens {result.prompt_tokens:,}, total {result.total_tokens:,} — "
-        "billed for the texts sent; cache hits cost nothing.",
+        # Not "0": the texts have tokens (the table counts them); this call just sent none.
+        "—" if all_cached else f"{result.total_tokens:,}",
+        help=(
+            "Every text came from the cache: nothing was sent, nothing billed."
+            if all_cached
+            else f"Prompt tokens {result.prompt_tokens:,}, total {result.total_tokens:,} — "
+            "billed for the texts sent; cache hits cost nothing."
+        ),
     )
-    cols[3].metric("From cache", f"{result.cached:,}", help="Distinct texts answered from the cache.")
+    cached_value, cached_help = cache_share(result.cached, result.fetched)
+    cols[3].metric("From cache", cached_value, help=cached_help)
     cols[4].metric("Fetched", f"{result.fetched:,}", help="Distinct texts sent to the model.")
     cols[5].metric(
         "Elapsed",
-        f"{result.elapsed:.2f} s",
-        help=f"{result.requests} requests, {result.retries} retries.",
+        duration(result.elapsed),
+        help=f"{plural(result.requests, 'request')}, {plural(result.retries, 'retry', 'retries')}.",
     )
+    if all_cached:
+        st.caption(
+            f":material/database: All {plural(result.cached, 'distinct text')} came from the embedding cache: "
+            "no model call, no tokens billed. The token counts in the table are from when each text was "
+            "first embedded."
+            if result.token_counts is not None
+            else f":material/database: All {plural(result.cached, 'distinct text')} came from the embedding "
+            "cache: no model call, no tokens billed."
+        )
     for warning in result.warnings:
         st.warning(warning, icon=":material/warning:")
 

@@ -18,10 +18,11 @@ from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
 from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
-from ui.connection import current_connection, current_model, get_provider
+from ui.connection import current_connection, current_model, get_provider, missing_token
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.tables import file_stem
+from ui.text_tables import pairs_table
 from ui.texts import text_source_panel
 
 P = "explorer"
@@ -63,8 +64,15 @@ def _embed_view():
                     f"Embedding {len(table):,} texts with **{md_escape(model)}** calls the API; texts embedded "
                     "before come from the cache at no cost."
                 )
+                no_token = missing_token(conn)
                 clicked = right.button(
-                    "Embed", key=f"{P}_embed", type="primary", icon=":material/bolt:", width="stretch"
+                    "Embed",
+                    key=f"{P}_embed",
+                    type="primary",
+                    icon=":material/bolt:",
+                    width="stretch",
+                    disabled=no_token is not None,
+                    help=no_token,
                 )
             if result is None and (conn.kind == "local" or clicked):
                 result = embed_texts(table.texts, model=model, progress_label="Embedding")
@@ -662,26 +670,8 @@ def _query_tab(texts, labels, result, dataset, digest) -> None:
 
 
 def _pairs_table(frame, labels, where: str) -> None:
-    has_labels = labels is not None
-    st.dataframe(
-        frame,
-        key=f"{P}_pairs_{where}",
-        hide_index=True,
-        width="stretch",
-        height=min(600, 38 + 35 * len(frame)),
-        # Score first: long texts must not push it out of sight.
-        column_order=["cosine", "text_a", *(["label_a"] if has_labels else []), "text_b"]
-        + (["label_b"] if has_labels else []),
-        column_config={
-            "cosine": st.column_config.ProgressColumn(
-                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small"
-            ),
-            "text_a": st.column_config.TextColumn("Text", width="medium"),
-            "label_a": st.column_config.TextColumn("Label", width="small"),
-            "text_b": st.column_config.TextColumn("Other text", width="medium"),
-            "label_b": st.column_config.TextColumn("Label", width="small"),
-        },
-    )
+    # Both texts wrapped, what tells near-duplicates apart, and the selected pair in full.
+    pairs_table(frame, key=f"{P}_pairs_{where}", has_labels=labels is not None)
 
 
 def _pairs_tab(texts, labels, result, dataset, digest) -> None:

@@ -13,6 +13,7 @@ from embedcore.multilingual import aligned_table, guess_columns, sentence_detail
 from ui.compute import cached_projection, texts_digest, vectors_digest
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
+from ui.format import noun_for, plural
 from ui.models_picker import embed_with, find_option, model_options, pick_model, sidebar_option, stored
 from ui.texts import load_sample_cached
 
@@ -86,7 +87,10 @@ else:
 if table is not None:
     n_sentences = len(set(table.extra["sentence_id"]))
     n_languages = len(set(table.extra["language"]))
-    st.caption(f"**{len(table):,}** texts · {n_sentences:,} sentences · {n_languages} languages")
+    st.caption(
+        f"**{len(table):,}** {noun_for(len(table), 'text')} · {plural(n_sentences, 'sentence')} · "
+        f"{plural(n_languages, 'language')}"
+    )
     for warning in table.warnings:
         st.caption(f":material/warning: {md_escape(warning)}")
 
@@ -139,7 +143,7 @@ with friendly_errors():
 if result is None:
     if not clicked:
         st.info(
-            f"Press **Measure alignment** to embed the {len(table):,} texts with {md_escape(option.model)}.",
+            f"Press **Measure alignment** to embed the {plural(len(table), 'text')} with {md_escape(option.model)}.",
             icon=":material/translate:",
         )
     st.stop()

@@ -7,7 +7,8 @@ import streamlit as st
 from ui.connection import available_models, current_connection, current_model, get_provider
 from ui.errors import friendly_errors
 from ui.static_build import prepare, show_build_stopped
-from ui.tables import first_values, models_frame, vector_summary
+from ui.tables import first_values, models_frame, text_width, vector_summary
+from ui.text_tables import WRAP_ROW_HEIGHT
 
 #: Below this a "load" only found the model already in memory.
 LOADED_ALREADY_S = 0.05
@@ -24,16 +25,24 @@ with friendly_errors():
     models = available_models(conn)
 
 if models:
+    table = models_frame(models, include_catalogue=conn.kind != "local")
     st.dataframe(
-        models_frame(models, include_catalogue=conn.kind != "local"),
+        table,
         key="models_table",
         hide_index=True,
         width="stretch",
+        # Tall enough rows for the descriptions to wrap (Streamlit wraps only above 4rem).
+        row_height=WRAP_ROW_HEIGHT,
+        # Unknown facts show as a dash, not "None".
+        placeholder="—",
         column_config={
-            "id": st.column_config.TextColumn("Model", width="medium"),
+            # As wide as the longest id: ids are copied into API calls, so never cut.
+            "id": st.column_config.TextColumn("Model", width=text_width(table["id"])),
             "dimensions": st.column_config.NumberColumn("Dimensions", format="%d"),
             "max_input_tokens": st.column_config.NumberColumn(
-                "Max input tokens", format="%d", help="Longer texts are truncated or refused."
+                "Max input tokens",
+                format="%d",
+                help="Longer texts are truncated or refused. — : no fixed limit (static models) or not known.",
             ),
             "languages": st.column_config.TextColumn("Languages"),
             "normalized": st.column_config.CheckboxColumn(

@@ -9,10 +9,12 @@ import streamlit as st
 
 from embedcore import charts, search
 from embedcore.errors import EmbedcoreError, InputError
+from ui import state
 from ui.collection_store import collection_store, forget_loaded, load_collection
 from ui.compute import cached_projection
 from ui.errors import friendly_errors
 from ui.extra_tables import collections_frame, md_escape
+from ui.format import duration, plural
 from ui.models_picker import (
     find_option,
     model_options,
@@ -21,6 +23,7 @@ from ui.models_picker import (
     provider_for,
     sidebar_option,
 )
+from ui.text_tables import text_table
 
 _SELECT = "search_collection"
 _MODEL = "search_model"
@@ -28,6 +31,11 @@ _PENDING = "search_pending_select"
 _NOTICE = "search_notice"
 _CONFIRM = "search_confirm_delete"
 _LAST = "search_last"
+#: Resettable widgets of the two forms (see ui.state.widget_key).
+_FILES, _NAME, _MORE = "search_files", "search_new_name", "search_add_files"
+_RESULTS = "search_results"
+#: ``{uploader base key: [messages]}``: why the files last given to that uploader were refused.
+_REFUSED = "search_refused"
 
 
 def _option_for(info, options):
@@ -67,15 +75,40 @@ def _progress(label: str, spinner: str):
         bar.empty()
 
 
-def _built(report: search.BuildReport, verb: str, problems: list[str] | None = None) -> None:
-    """Remember what happened, select the collection and start the page again with it."""
+def _refuse_files(uploader: str, problems: list[str]) -> None:
+    """Every file given was unreadable: empty the uploader (its chips looked accepted), say why."""
+    st.session_state.setdefault(_REFUSED, {})[uploader] = [
+        *problems,
+        "None of the files could be read; choose others.",
+    ]
+    state.reset_widget(uploader)
+    st.rerun()
+
+
+def _show_refused(uploader: str) -> None:
+    for problem in st.session_state.get(_REFUSED, {}).get(uploader, []):
+        st.warning(md_escape(problem), icon=":material/description:")
+
+
+def _built(
+    report: search.BuildReport, verb: str, problems: list[str] | None = None, *, clear: tuple[str, ...] = ()
+) -> None:
+    """Remember what happened, select the collection and start the page again with it.
+
+    The form's widgets in ``clear`` start empty again: their files are in the collection now,
+    and a filled form invites building the same collection twice. (A failed build raises before
+    this and keeps everything typed.)
+    """
     forget_loaded()
+    for widget in clear:
+        state.reset_widget(widget)
+    st.session_state.pop(_REFUSED, None)
     emb = report.embedding
-    tokens = f", {emb.total_tokens:,} tokens" if emb.total_tokens else ""
+    tokens = f", {plural(emb.total_tokens, 'token')}" if emb.total_tokens else ""
     cached = f", {emb.cached:,} from the cache" if emb.cached else ""
     st.session_state[_NOTICE] = (
-        f"{verb} **{md_escape(report.info.name)}**: {report.chunks:,} chunks from {report.documents} document(s) "
-        f"in {report.seconds:.1f} s{tokens}{cached}.",
+        f"{verb} **{md_escape(report.info.name)}**: {plural(report.chunks, 'chunk')} from "
+        f"{plural(report.documents, 'document')} in {report.seconds:.1f} s{tokens}{cached}.",
         [md_escape(w) for w in [*(problems or []), *emb.warnings]],
     )
     st.session_state[_PENDING] = report.info.name
@@ -126,7 +159,7 @@ if infos:
         list(by_name),
         key=_SELECT,
         on_change=_follow_collection,
-        format_func=lambda n: f"{n} · {by_name[n].n_chunks:,} chunks",
+        format_func=lambda n: f"{n} · {plural(by_name[n].n_chunks, 'chunk')}",
     )
     info = by_name[chosen_name]
 else:
@@ -187,12 +220,15 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
     with st.form("search_new", border=False):
         st.markdown("**Your documents**")
         files = st.file_uploader(
+            # No type= filter: a file the browser refuses stays as a red chip the app never sees;
+            # search.read_documents says what is wrong with each file instead.
             "TXT, Markdown, CSV, JSON Lines or PDF",
-            type=list(search.DOCUMENT_TYPES),
             accept_multiple_files=True,
-            key="search_files",
+            key=state.widget_key(_FILES),
         )
-        name = st.text_input("Collection name", key="search_new_name", placeholder="e.g. Product manuals")
+        name = st.text_input(
+            "Collection name", key=state.widget_key(_NAME), placeholder="e.g. Product manuals"
+        )
         c1, c2 = st.columns(2)
         size = c1.number_input(
             "Chunk size (words)", min_value=10, max_value=2000, value=200, step=10, key="search_chunk_size"
@@ -214,6 +250,9 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
             icon=":material/build:",
         )
     if submitted:
+        st.session_state.get(_REFUSED, {}).pop(_FILES, None)
+    _show_refused(_FILES)
+    if submitted:
         with friendly_errors():
             if not files:
                 raise InputError("Choose one or more files to build a collection from.")
@@ -221,12 +260,10 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
                 raise InputError("Give the collection a name.")
             documents, problems = search.read_documents((f.name, f.getvalue()) for f in files)
             if not documents:
-                for problem in problems:
-                    st.warning(md_escape(problem), icon=":material/description:")
-                raise InputError("None of the files could be read.")
+                _refuse_files(_FILES, problems)
             provider = provider_for(option)
             prepare(provider, option.model)
-            spinner = f"Chunking and embedding {len(documents)} document(s) with {option.model}…"
+            spinner = f"Chunking and embedding {plural(len(documents), 'document')} with {option.model}…"
             with _progress("Embedding", spinner) as progress:
                 report = search.build_collection(
                     store,
@@ -239,7 +276,7 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
                     limit=limit,
                     progress=progress,
                 )
-            _built(report, "Built", problems)
+            _built(report, "Built", problems, clear=(_FILES, _NAME))
 
 if info is None:
     st.stop()
@@ -252,7 +289,7 @@ st.dataframe(
     width="stretch",
     column_config={"name": st.column_config.TextColumn(width="medium")},
 )
-with st.expander(f"Documents ({info.n_documents})", icon=":material/description:"):
+with st.expander(f"Documents ({info.n_documents:,})", icon=":material/description:"):
     st.dataframe(
         pd.DataFrame(store.documents(info.name), columns=["document", "chunks"]),
         hide_index=True,
@@ -262,9 +299,8 @@ with st.expander(f"Documents ({info.n_documents})", icon=":material/description:
     with st.form("search_add_form", border=False):
         more = st.file_uploader(
             "Add documents (a file with the name of one already here replaces it)",
-            type=list(search.DOCUMENT_TYPES),
             accept_multiple_files=True,
-            key="search_add_files",
+            key=state.widget_key(_MORE),
         )
         add = st.form_submit_button(
             f"Add with {md_escape(info.model)}",
@@ -274,26 +310,27 @@ with st.expander(f"Documents ({info.n_documents})", icon=":material/description:
             help=None if own_option else "The endpoint that made this collection is not connected.",
         )
     if add:
+        st.session_state.get(_REFUSED, {}).pop(_MORE, None)
+    _show_refused(_MORE)
+    if add:
         with friendly_errors():
             if not more:
                 raise InputError("Choose one or more files to add.")
             documents, problems = search.read_documents((f.name, f.getvalue()) for f in more)
             if not documents:
-                for problem in problems:
-                    st.warning(md_escape(problem), icon=":material/description:")
-                raise InputError("None of the files could be read.")
+                _refuse_files(_MORE, problems)
             provider = provider_for(own_option)
             prepare(provider, info.model)
-            spinner = f"Chunking and embedding {len(documents)} document(s) with {info.model}…"
+            spinner = f"Chunking and embedding {plural(len(documents), 'document')} with {info.model}…"
             with _progress("Embedding", spinner) as progress:
                 report = search.add_documents(store, info.name, documents, provider, progress=progress)
-            _built(report, "Added to", problems)
+            _built(report, "Added to", problems, clear=(_MORE,))
     if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
         st.session_state[_CONFIRM] = info.name
 
 if st.session_state.get(_CONFIRM) == info.name:
     st.warning(
-        f"Delete **{md_escape(info.name)}** and its {info.n_chunks:,} chunks? This cannot be undone "
+        f"Delete **{md_escape(info.name)}** and its {plural(info.n_chunks, 'chunk')}? This cannot be undone "
         "(the embedding cache keeps the vectors, so rebuilding it costs no API calls).",
         icon=":material/delete_forever:",
     )
@@ -338,11 +375,11 @@ if problem:
         key="search_reembed",
         icon=":material/autorenew:",
         width="stretch",
-        help=f"Embeds the {info.n_chunks:,} chunks again; the original collection stays as it is.",
+        help=f"Embeds the {plural(info.n_chunks, 'chunk')} again; the original collection stays as it is.",
     ):
         with friendly_errors():
             prepare(provider, option.model)
-            spinner = f"Re-embedding {info.n_chunks:,} chunks with {option.model}…"
+            spinner = f"Re-embedding {plural(info.n_chunks, 'chunk')} with {option.model}…"
             with _progress("Re-embedding", spinner) as progress:
                 report = search.reembed_collection(
                     store, info.name, provider, option.model, progress=progress
@@ -369,30 +406,69 @@ if asked:
             provider, option.model, query, chunks, vectors, k=int(k), info=info, store=store
         )
         st.session_state[_LAST] = (info.name, info.created, result)
+        state.reset_widget(_RESULTS)  # a new result list opens on its best hit, not on the old selection
 
 last = st.session_state.get(_LAST)
 result = last[2] if last and last[0] == info.name and last[1] == info.created else None
+
+
+def _hit_detail(hit: pd.Series) -> None:
+    st.markdown(
+        f"**{hit['rank']}.** {md_escape(hit['source'])} · chunk {hit['chunk']} · characters "
+        f"{hit['characters']} · score {hit['score']:.3f}"
+    )
+    st.text(hit["text"])
+
+
 if result is not None:
     emb = result.embedding
+    spent = "from the cache" if emb.cached else plural(emb.total_tokens, "token") if emb.total_tokens else ""
     st.caption(
-        f"“{md_escape(result.query)}” · embedded in {emb.elapsed * 1000:.0f} ms"
-        + (" (from the cache)" if emb.cached else f", {emb.total_tokens} tokens" if emb.total_tokens else "")
+        f"“{md_escape(result.query)}” · embedded in {duration(emb.elapsed)}"
+        + (f" ({spent})" if spent else "")
         + (" · ranked by pgvector in the team database" if store.searches_in_database else "")
     )
-    st.dataframe(
-        result.to_frame(),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "rank": st.column_config.NumberColumn(width="small"),
-            "score": st.column_config.ProgressColumn(
-                "score", format="%.3f", min_value=0.0, max_value=1.0, help="Cosine similarity to the query."
-            ),
-            "chunk": st.column_config.NumberColumn("chunk #", help="Position of the chunk in its document."),
-            "characters": st.column_config.TextColumn(help="Where the chunk sits in the document."),
-            "text": st.column_config.TextColumn(width="large"),
-        },
-    )
+    if result.below_floor:
+        left_out = plural(result.below_floor, "chunk")
+        asked_for = len(result.hits) + result.below_floor
+        if result.hits:
+            verb = "was" if result.below_floor == 1 else "were"
+            st.caption(
+                f":material/filter_alt: Of the {asked_for} nearest chunks, {left_out} scored "
+                f"{result.min_score:g} or less (nothing in common with the query) and {verb} left out."
+            )
+        else:
+            st.info(
+                f"Nothing in **{md_escape(info.name)}** is like this query: the {left_out} nearest to it "
+                f"all scored {result.min_score:g} or less.",
+                icon=":material/search_off:",
+            )
+    if result.hits:
+        text_table(
+            result.to_frame(),
+            key=state.widget_key(_RESULTS),
+            # The text is the answer: first, wrapped, and in full below the table.
+            column_order=["text", "score", "source", "chunk", "characters"],
+            column_config={
+                "text": st.column_config.TextColumn("Text", width="large"),
+                "score": st.column_config.ProgressColumn(
+                    "Score",
+                    format="%.3f",
+                    min_value=0.0,
+                    max_value=1.0,
+                    help="Cosine similarity to the query.",
+                ),
+                "source": st.column_config.TextColumn("Document"),
+                "chunk": st.column_config.NumberColumn(
+                    "Chunk #", help="Position of the chunk in its document."
+                ),
+                "characters": st.column_config.TextColumn(
+                    "Characters", help="Where the chunk sits in the document."
+                ),
+            },
+            detail=_hit_detail,
+            select_hint="Select a result to read it in full.",
+        )
 
 # --- the map ---------------------------------------------------------------------------------------
 
@@ -411,14 +487,14 @@ if vectors is not None and len(chunks):
         coords = cached_projection(vectors, method)
     if coords is not None:
         query_point = None
-        if result is not None:
+        if result is not None and result.hits:
             query_point = (search.query_position(coords, result.rows, result.scores), result.query)
         figure = charts.scatter_figure(
             coords,
             [c.text for c in chunks],
             color=[c.source for c in chunks],
             color_title="document",
-            highlight=result.rows.tolist() if result is not None else None,
+            highlight=result.rows.tolist() if result is not None and result.hits else None,
             query_point=query_point,
             uirevision=f"{info.name}-{method}",
         )
@@ -431,7 +507,7 @@ if vectors is not None and len(chunks):
             width="stretch",
             theme=None,
         )
-        if result is not None:
+        if result is not None and result.hits:
             st.caption(
                 "Outlined: the query's results. The star sits among them (weighted by score); the map "
                 "itself does not move between queries."

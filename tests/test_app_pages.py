@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 
 import numpy as np
 import pytest
@@ -17,7 +18,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from embedcore import catalog
-from embedcore.errors import AuthenticationError, NotFoundError, RateLimitError
+from embedcore.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    InvalidResponseError,
+    NotFoundError,
+    RateLimitError,
+)
 from ui import state
 from ui.connection import same_origin
 from ui.errors import message_for
@@ -226,7 +235,7 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     assert not at.exception and not at.error
     shown = metrics(at)
     assert shown["Texts"] == "100" and shown["Dimensions"] == "384"
-    assert shown["Fetched"] == "100" and shown["From cache"] == "0"
+    assert shown["Fetched"] == "100" and shown["From cache"] == "0 %"
     assert int(shown["Tokens"].replace(",", "")) > 1000
 
     frame = at.dataframe[0].value
@@ -245,10 +254,16 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
         y[:4], frame.loc[0, ["dim_0", "dim_1", "dim_2", "dim_3"]].to_numpy(float), rtol=1e-6
     )
 
-    # Again: every text comes from the persistent cache.
+    # Again: every text comes from the persistent cache, and the page says so instead of
+    # "Tokens 0 / Elapsed 0.00 s" beside a table still counting each text's tokens.
     at.button(key="embed_run").click().run()
     shown = metrics(at)
-    assert shown["From cache"] == "100" and shown["Fetched"] == "0"
+    assert shown["From cache"] == "100 %" and shown["Fetched"] == "0"
+    assert shown["Tokens"] == "—"
+    assert shown["Elapsed"].endswith(" ms") and shown["Elapsed"] != "0.00 s", shown
+    assert "All 100 distinct texts came from the embedding cache" in messages(at.caption)
+    assert "from when each text was first embedded" in messages(at.caption)
+    assert (at.dataframe[0].value["tokens"] > 0).all()
 
     # Another page and back: the result is still there, no new call needed.
     at.switch_page("pages/models.py").run()
@@ -310,6 +325,34 @@ def test_models_page_merges_listing_and_catalogue(make_app, servers):
     assert metrics(at)["Dimensions"] == "1024"
     at.sidebar.button(key="conn_test").click().run()
     assert "3 models served" in messages(at.sidebar.success)
+
+
+def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, servers):
+    api = servers()
+    at = _api_app(make_app, api)
+    open_page(at, "pages/models.py")
+    grid = at.dataframe[0].proto
+    config = json.loads(grid.columns)
+    longest = max(map(len, IONOS_MODELS))  # sentence-transformers/paraphrase-multilingual-mpnet-base-v2
+    # Wide enough for the longest id at the grid's 6.3 px per character (measured in chromium).
+    assert config["id"]["width"] >= 6.5 * longest
+    assert grid.placeholder == "—"  # not "None"
+    assert grid.row_height > 64  # descriptions wrap (Streamlit wraps only above 4rem)
+
+    # The sidebar: short names in the box, the chosen id in full beneath it.
+    picker = at.sidebar.selectbox(key="conn_model")
+    assert picker.value == "BAAI/bge-m3"
+    assert picker.format_func("sentence-transformers/paraphrase-multilingual-mpnet-base-v2") == (
+        "paraphrase-multilingual-mpnet-base-v2 · 768d"
+    )
+    assert "BAAI/bge-m3" in messages(at.sidebar.caption).replace("\\", "")
+
+
+def test_the_static_model_has_no_fixed_input_limit_shown_as_a_dash(make_app):
+    at = open_page(make_app(), "pages/models.py")
+    table = at.dataframe[0].value.set_index("id")
+    assert table["max_input_tokens"].isna()[catalog.MINILM_STATIC_ID]
+    assert at.dataframe[0].proto.placeholder == "—"
 
 
 def test_ionos_without_a_token_describes_its_models_instead_of_failing(make_app, monkeypatch):
@@ -418,7 +461,7 @@ def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, serv
     assert "**100** vectors of this model" in messages(at.sidebar.caption)
     requests_before = len(api.auth)
     at.button(key="embed_run").click().run()
-    assert metrics(at)["From cache"] == "100" and len(api.auth) == requests_before
+    assert metrics(at)["From cache"] == "100 %" and len(api.auth) == requests_before
 
 
 def test_a_locked_app_offers_no_cache_clearing(make_app, servers):
@@ -473,6 +516,83 @@ def test_messages_name_the_next_step():
     assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
 
 
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+def test_an_unreachable_endpoint_message_has_one_full_stop():
+    from embedcore.client import EmbeddingClient
+
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    with EmbeddingClient(url, "", max_retries=0) as client, pytest.raises(APIConnectionError) as caught:
+        client.embed(["hello"], "BAAI/bge-m3")
+    text = message_for(caught.value)
+    assert "Could not reach the endpoint (1 attempt)" in text
+    assert ".." not in text, text
+    # Every assembled message reads as sentences, whatever the server's text ends with.
+    for exc in (
+        BadRequestError("input too long.", status_code=400),
+        InvalidResponseError("no data field."),
+        ConfigurationError("The base URL must start with http:// or https://."),
+        ConfigurationError("The base URL must start with http:// or https://"),
+    ):
+        assert ".." not in message_for(exc) and ". ." not in message_for(exc), message_for(exc)
+
+
+def test_ionos_without_a_token_disables_embed_and_says_where_the_token_goes(make_app, monkeypatch):
+    monkeypatch.delenv("IONOS_API_TOKEN", raising=False)
+    at = make_app(state={state.PROVIDER_KIND: "ionos"})
+    open_page(at, "pages/embed.py")
+    button = at.button(key="embed_run")
+    assert button.disabled
+    shown = messages(at.warning)
+    assert "needs an API token" in shown and "API token" in shown and "IONOS_API_TOKEN" in shown
+    assert "secrets.toml" in shown
+    assert "IONOS_API_TOKEN" in (button.help or "")
+    assert not at.error
+
+    # The explorer's Embed button too (an API call waits for a click there).
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception
+    assert at.button(key="explorer_embed").disabled
+
+    # A token typed in the sidebar enables both (nothing is sent until a click).
+    at.sidebar.text_input(key="conn_api_key").input("typed-token-0123456789").run()
+    assert not at.button(key="explorer_embed").disabled
+    at.switch_page("pages/embed.py").run()
+    assert not at.button(key="embed_run").disabled
+    assert "needs an API token" not in messages(at.warning)
+
+
+def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_app, servers):
+    api = servers(token=TOKEN)
+    at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
+    open_page(at, "pages/embed.py")
+    assert "HTTP 401" in messages(at.sidebar.error)  # the listing was refused
+    assert at.button(key="embed_run").disabled
+    assert "without an API token" in messages(at.warning)
+    calls = len(api.auth)
+
+    at.sidebar.text_input(key="conn_api_key").input(TOKEN).run()
+    assert not at.button(key="embed_run").disabled
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    assert metrics(at)["Fetched"] == "100"
+    assert all(auth == f"Bearer {TOKEN}" for _, auth in api.auth[calls:])
+
+
+def test_an_endpoint_that_needs_no_token_keeps_embed_enabled(make_app, servers):
+    api = servers(token=None)
+    at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
+    open_page(at, "pages/embed.py")
+    assert not at.button(key="embed_run").disabled
+    assert not at.warning
+    at.button(key="embed_run").click().run()
+    assert not at.error and metrics(at)["Fetched"] == "100"
+
+
 # --- where the texts come from ---------------------------------------------------------------------
 
 
@@ -482,7 +602,10 @@ def test_pasted_texts_are_counted_and_embedded_once_each(make_app, servers):
     at.radio(key="embed_source").set_value("paste").run()
     assert "Paste some texts" in messages(at.info)
     at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
-    assert "**3** texts · 1 blank dropped · 1 duplicates (embedded once)" in messages(at.caption)
+    assert "**3** texts · 1 blank dropped · 1 duplicate (embedded once)" in messages(at.caption)
+    at.text_area(key="embed_paste").input("just one line").run()
+    assert "**1** text" in messages(at.caption) and "1 texts" not in messages(at.caption)
+    at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
 
     at.button(key="embed_run").click().run()
     assert not at.exception and not at.error
@@ -528,6 +651,35 @@ def test_an_unreadable_upload_is_a_warning_not_a_crash(make_app, servers):
     assert not at.exception and not at.error
     assert at.warning, "the ParseError should be shown as a warning"
     assert at.button(key="embed_run").disabled
+
+
+def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app, servers):
+    api = servers()
+    at = open_page(_api_app(make_app, api), "pages/embed.py")
+    before = list(at.session_state[state.TEXTS].texts)
+    at.radio(key="embed_source").set_value("upload").run()
+    at.file_uploader(key="embed_upload").upload(
+        "scores.csv", b"id,score\n1,0.5\n2,0.7\n3,0.9\n", "text/csv"
+    ).run()
+    assert not at.exception and not at.error
+    shown = messages(at.warning).replace("\\", "")  # file and column names are shown escaped
+    assert "scores.csv has no column of text" in shown and "'id' holds numbers" in shown, shown
+    # The ids "1", "2", "3" were not taken as texts, and nothing can be embedded.
+    assert list(at.session_state[state.TEXTS].texts) == before
+    assert at.button(key="embed_run").disabled
+    # The refused file is gone from the uploader (a new widget), the message stays.
+    uploaders = at.get("file_uploader")
+    assert [u.key for u in uploaders] == ["embed_upload-1"]
+    assert not uploaders[0].value
+    at.run()
+    assert "no column of text" in messages(at.warning)
+
+    # A good file in the fresh uploader works, and the old message goes.
+    at.file_uploader(key="embed_upload-1").upload(
+        "notes.txt", b"first text\nsecond text\n", "text/plain"
+    ).run()
+    assert not at.warning and not at.exception
+    assert list(at.session_state[state.TEXTS].texts) == ["first text", "second text"]
 
 
 def test_edit_table_starts_from_the_current_texts(make_app, servers):

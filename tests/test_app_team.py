@@ -96,7 +96,7 @@ def test_replicas_share_the_cache_and_collections(make_app, servers, database_ur
     replica = _team_app(make_app, api, database_url)
     open_page(replica, "pages/embed.py")
     replica.button(key="embed_run").click().run()
-    assert metrics(replica)["From cache"] == "100"
+    assert metrics(replica)["From cache"] == "100 %"
     assert [p for p, _ in api.auth[sent:] if p == "/v1/embeddings"] == []
 
     # A collection built on one replica is searched (by pgvector) on another.

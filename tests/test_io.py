@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from embedcore import io as eio
-from embedcore.errors import InputError, ParseError, TooManyTextsError
+from embedcore.errors import InputError, NoTextColumnError, ParseError, TooManyTextsError
 
 
 def upload(tmp_path, name: str, data: bytes) -> pd.DataFrame:
@@ -323,6 +323,47 @@ def test_text_and_label_columns_ranked():
     labels = eio.label_columns(df)
     assert labels[:2] == ["topic", "lang"]
     assert "notes" not in labels and "id" not in labels
+
+
+def test_a_table_without_text_is_refused_naming_its_columns(tmp_path):
+    # Embedding the ids "1", "2", "3" of a scores table is never what anyone wanted.
+    df = upload(tmp_path, "scores.csv", b"id,score\n1,0.5\n2,0.75\n3,1e-3\n")
+    assert eio.text_columns(df) == []
+    with pytest.raises(NoTextColumnError) as caught:
+        eio.require_text_columns(df)
+    message = str(caught.value)
+    assert "scores.csv" in message and "'id'" in message and "'score'" in message
+    assert "numbers" in message
+    assert caught.value.columns == ["id", "score"]
+    assert isinstance(caught.value, ParseError)  # callers catching the broad type still do
+
+
+def test_id_like_columns_are_not_text(tmp_path):
+    df = upload(
+        tmp_path,
+        "products.csv",
+        b"sku,uuid,flag\nA-1001,6f1c2b9e-0d4e-4c55-9a57-1b2c3d4e5f60,true\n"
+        b"A-1002,0b7e6a42-8f1d-4d2a-b3c4-5d6e7f809a1b,false\nB-7,9c8d7e6f-5a4b-4c3d-8e2f-1a0b9c8d7e6f,true\n",
+    )
+    assert eio.text_columns(df) == ["flag"]  # words without digits are still text (word embeddings)
+    records = [{"id": i, "value": i * 1.5, "ok": True} for i in range(3)]
+    df = upload(tmp_path, "records.jsonl", "\n".join(json.dumps(r) for r in records).encode())
+    with pytest.raises(NoTextColumnError, match=r"'id'.*'value'.*'ok'"):
+        eio.require_text_columns(df)
+
+
+def test_real_text_columns_still_pass(tmp_path):
+    df = upload(
+        tmp_path, "reviews.csv", b"id,review\n1,Great phone and 2 days of battery\n2,Broke after 3 weeks\n"
+    )
+    assert eio.require_text_columns(df) == ["review"]
+    # A column of product names with model numbers reads as text: it has spaces.
+    df = upload(tmp_path, "phones.csv", b"name\nPixel 8 Pro\niPhone 15\nGalaxy S24 Ultra\n")
+    assert eio.require_text_columns(df) == ["name"]
+    df = upload(tmp_path, "lines.txt", b"one line\nanother line\n")
+    assert eio.require_text_columns(df) == ["text"]
+    with pytest.raises(NoTextColumnError, match="numbers"):
+        eio.require_text_columns(upload(tmp_path, "ids.txt", b"17\n18\n19\n"))
 
 
 def test_label_columns_on_the_multilingual_sample():

@@ -204,6 +204,17 @@ def test_search_page_sample_collection_search_persist_and_delete(app, app_env):
     assert hits.loc[0, "source"] == "cooking.txt"
     assert list(hits["score"]) == sorted(hits["score"], reverse=True)
     assert {"chunk", "characters", "text"} <= set(hits.columns)
+    # The best hit is shown in full below the table (the grid wraps, but may still cut a long chunk).
+    assert hits.loc[0, "text"] in [t.value for t in at.text]
+    assert f"**1.** {hits.loc[0, 'source']}" in messages(at.markdown)
+
+    # Asked for every chunk: those with nothing in common with the query (cosine <= 0) are left out.
+    _search(at, "baking bread in the oven", k=50)
+    everything = frame_with(at, "rank")
+    assert (everything["score"] > 0).all()
+    left_out = 50 - len(everything)
+    assert left_out > 0, "some sample chunks should be unrelated to baking"
+    assert f"Of the 50 nearest chunks, {left_out} chunks scored 0 or less" in messages(at.caption)
 
     # The map: one trace per document, the results outlined, the query as a star.
     spec = figures(at)[-1]
@@ -275,10 +286,14 @@ def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app)
     at.button(key=build).click().run()
     assert not at.exception and not at.error
     assert "scan.pdf" in messages(at.warning) and "None of the files could be read" in messages(at.warning)
+    # The refused file left the uploader (a fresh one); the name typed is kept.
+    assert [u.key for u in at.get("file_uploader")] == ["search_files-1"]
+    assert not at.file_uploader(key="search_files-1").value
+    assert at.text_input(key="search_new_name").value == "Manuals"
 
     notes = b"# Boiler\n\nBleed the radiators once a year.\n\nThe boiler pressure should be 1.5 bar."
     faq = b"question,answer\nHow do I reset the router?,Hold the reset button for ten seconds.\n"
-    at.file_uploader(key="search_files").set_value(
+    at.file_uploader(key="search_files-1").set_value(
         [bad, ("boiler.md", notes, "text/markdown"), ("faq.csv", faq, "text/csv")]
     )
     at.number_input(key="search_chunk_size").set_value(10)
@@ -288,8 +303,14 @@ def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app)
     assert at.selectbox(key="search_collection").value == "Manuals"
     assert "Built **Manuals**" in messages(at.success) and "scan.pdf" in messages(at.warning)
     assert "scan\\.pdf" in at.warning[0].value  # user file names are escaped, never markdown
+    assert "None of the files could be read" not in messages(at.warning)
     collection = frame_with(at, "chunking").iloc[0]
     assert collection["documents"] == 2 and collection["chunking"] == "10 words, overlap 2"
+    # Built: the form starts empty again (its settings stay).
+    new_files = [u for u in at.get("file_uploader") if u.key.startswith("search_files")]
+    assert [u.key for u in new_files] == ["search_files-2"] and not new_files[0].value
+    assert at.text_input(key="search_new_name-1").value == ""
+    assert at.number_input(key="search_chunk_size").value == 10
 
     _search(at, "radiator heating pressure", k=2)
     assert frame_with(at, "rank").loc[0, "source"] == "boiler.md"
@@ -299,16 +320,22 @@ def test_search_page_builds_a_collection_from_uploads_and_reports_bad_files(app)
     at.button(key="search_add").click().run()
     assert not at.exception and not at.error, messages(at.error)
     assert "Added to **Manuals**" in messages(at.success)
+    assert not at.file_uploader(key="search_add_files-1").value  # added: that form is empty again
     collection = frame_with(at, "chunking").iloc[0]
     assert collection["documents"] == 3 and collection["chunking"] == "10 words, overlap 2"
     _search(at, "hot water temperature", k=1)
     assert frame_with(at, "rank").loc[0, "source"] == "heater.txt"
 
-    # The same name again is refused, and nothing on screen is lost.
-    at.file_uploader(key="search_files").set_value([("boiler.md", notes, "text/markdown")])
+    # The same name again is refused, and nothing on screen is lost: not the form, not the results.
+    uploader = next(u.key for u in at.get("file_uploader") if u.key.startswith("search_files"))
+    at.file_uploader(key=uploader).set_value([("boiler.md", notes, "text/markdown")])
+    name_key = next(t.key for t in at.text_input if t.key.startswith("search_new_name"))
+    at.text_input(key=name_key).input("Manuals")
     at.button(key=build).click().run()
     assert "exists already" in messages(at.warning)
     assert frame_with(at, "rank").loc[0, "source"] == "heater.txt"
+    assert at.text_input(key=name_key).value == "Manuals"
+    assert [f.name for f in at.file_uploader(key=uploader).value] == ["boiler.md"]
 
 
 # --- Across languages --------------------------------------------------------------------------------

@@ -194,6 +194,28 @@ def test_build_then_search_finds_the_right_document(local, store, location):
         np.testing.assert_array_equal(again.load("notes")[1], vectors)
 
 
+def test_hits_at_or_below_the_floor_are_left_out_and_counted(local, store):
+    search.build_collection(store, "notes", _docs(), local, catalog.MINILM_ID, chunk_size=12, overlap=2)
+    chunks, vectors = store.load("notes")
+    everything = search.search(
+        local, catalog.MINILM_ID, "spaceflight", chunks, vectors, k=len(chunks), min_score=None
+    )
+    cosines = np.sort(vectors @ everything.query_vector)[::-1]
+    assert (cosines <= 0).sum() >= 1, "the dough chunks should be unrelated to spaceflight"
+    assert len(everything.hits) == len(chunks) and everything.below_floor == 0
+
+    result = search.search(local, catalog.MINILM_ID, "spaceflight", chunks, vectors, k=len(chunks))
+    assert result.min_score == 0.0  # the default: a cosine of 0 or less says "unrelated"
+    assert all(h.score > 0 for h in result.hits)
+    assert len(result.hits) == int((cosines > 0).sum())
+    assert result.below_floor == int((cosines <= 0).sum())
+    assert result.hits[0].source == "orbit.txt"
+    # A higher floor, as a caller may choose, and nothing above it.
+    high = search.search(local, catalog.MINILM_ID, "spaceflight", chunks, vectors, k=3, min_score=0.99)
+    assert high.hits == [] and high.below_floor == 3
+    assert high.to_frame().empty
+
+
 @pytest.mark.slow
 def test_sample_collection_is_searchable(local, store):
     report = search.build_collection(

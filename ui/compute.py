@@ -20,6 +20,7 @@ import streamlit as st
 from embedcore.types import EmbeddingResult
 from ui import state
 from ui.connection import current_connection, current_model, get_provider
+from ui.format import plural
 from ui.static_build import prepare
 
 #: Results kept per session (each holds an (n, d) float32 array).
@@ -119,9 +120,9 @@ def embed_texts(
         if total and done < total:
             # "0 / n" alone looks stuck while a local model loads (seconds after a server start).
             text = (
-                f"{progress_label} {total:,} texts: waiting for the first batch (a local model loads first)"
+                f"{progress_label} {plural(total, 'text')}: waiting for the first batch (a local model loads first)"
                 if done == 0
-                else f"{progress_label}: {done:,} / {total:,} texts"
+                else f"{progress_label}: {done:,} / {plural(total, 'text')}"
             )
             bar.progress(done / total, text=text)
 

@@ -24,11 +24,14 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from embedcore import catalog
-from embedcore.errors import EmbedcoreError
+from embedcore.errors import AuthenticationError, EmbedcoreError
 from embedcore.types import ModelInfo, Provider
 from ui import state
 from ui.errors import friendly_errors
+from ui.extra_tables import md_escape
+from ui.format import noun_for, plural
 from ui.storage import Storage, current_storage
+from ui.tables import short_model_names
 
 PROVIDER_LABELS = {
     "local": "Bundled offline model (all-MiniLM-L6-v2)",
@@ -324,6 +327,36 @@ def available_models(connection: Connection | None = None) -> list[ModelInfo]:
     return models
 
 
+def missing_token(connection: Connection | None = None) -> str | None:
+    """Why nothing can be embedded here without an API token (markdown), or None when one is not needed.
+
+    IONOS answers every request without a token with 401; any other endpoint is known to want
+    one once it refused this session's model listing with 401. Pages disable their Embed
+    buttons with this message instead of letting a click retry into an error.
+    """
+    conn = connection or current_connection()
+    if conn.kind == "local" or conn.api_key:
+        return None
+    if same_origin(conn.base_url, catalog.IONOS_BASE_URL):
+        return (
+            "**Embedding with the IONOS AI Model Hub needs an API token.** Paste it in the sidebar under "
+            "**API token** (IONOS Data Center Designer → Management → Token Manager), or put "
+            '`IONOS_API_TOKEN = "…"` in `.streamlit/secrets.toml` — or set it in the environment — '
+            "and restart the app."
+        )
+    try:
+        endpoint_id = get_provider(conn).endpoint_id
+    except EmbedcoreError:  # a malformed URL: the sidebar already says so
+        return None
+    failed = st.session_state.get(_LISTING_FAILURES, {}).get((endpoint_id, conn.key_fingerprint))
+    if failed is not None and isinstance(failed[1], AuthenticationError):
+        return (
+            "**This endpoint refuses requests without an API token (HTTP 401).** Paste one in the "
+            "sidebar under **API token**."
+        )
+    return None
+
+
 def default_model(model_ids: list[str], kind: str) -> str | None:
     """The model to start with for a provider kind, given what it serves."""
     if not model_ids:
@@ -423,7 +456,7 @@ def render_connection_panel() -> Connection:
             ss.get(_LISTING_FAILURES, {}).clear()
             with friendly_errors():
                 latency, models = check_connection(conn)
-                st.success(f"Connected in {latency * 1000:.0f} ms — {len(models)} models served.")
+                st.success(f"Connected in {latency * 1000:.0f} ms — {plural(len(models), 'model')} served.")
     return conn
 
 
@@ -453,7 +486,8 @@ def render_cache_panel() -> None:
         cached = cache.count(provider.endpoint_id, model)
         with st.expander("Embedding cache", icon=":material/database:"):
             st.caption(
-                f"**{cached:,}** vectors of this model are cached {where}: texts embedded before "
+                f"**{cached:,}** {noun_for(cached, 'vector')} of this model "
+                f"{'is' if cached == 1 else 'are'} cached {where}: texts embedded before "
                 "are answered from there, with no model or API call."
             )
             if not settings.lock_endpoint and cached:
@@ -535,9 +569,15 @@ def _render_model_select(conn: Connection) -> None:
         ss.pop(_W_MODEL, None)
     _seed(_W_MODEL, ss[state.MODEL])
     info = {m.id: m for m in models}
+    # The sidebar is too narrow for ids like sentence-transformers/paraphrase-multilingual-mpnet-base-v2:
+    # the box shows the name without its organisation, the caption below the whole id, wrapped.
+    names = short_model_names(ids)
     ss[state.MODEL] = st.selectbox(
         "Model",
         ids,
         key=_W_MODEL,
-        format_func=lambda m: f"{m} · {info[m].dimensions}d" if m in info and info[m].dimensions else m,
+        format_func=lambda m: (
+            f"{names[m]} · {info[m].dimensions}d" if m in info and info[m].dimensions else names[m]
+        ),
     )
+    st.caption(md_escape(ss[state.MODEL]))

@@ -62,6 +62,12 @@ def _attempts(exc: APIError) -> str:
     return "1 attempt" if n == 1 else f"{n} attempts"
 
 
+def _sentence(text: object) -> str:
+    """``text`` ending in exactly one full stop: server and engine messages may or may not bring one."""
+    stripped = str(text).strip()
+    return stripped if stripped.endswith((".", "?", "!", "…")) else stripped + "."
+
+
 def _request_id(exc: BaseException) -> str:
     rid = getattr(exc, "request_id", None)
     return f" Request id `{rid}` — quote it if you contact the provider." if rid else ""
@@ -93,7 +99,7 @@ def message_for(exc: EmbedcoreError) -> str:
         )
     if isinstance(exc, NotFoundError):
         if not getattr(exc, "model", None):
-            return f"**Not found (HTTP 404):** {exc.message}" + _request_id(exc)
+            return f"**Not found (HTTP 404):** {_sentence(exc.message)}" + _request_id(exc)
         model = f"`{exc.model}`"
         available = list(getattr(exc, "available", []) or [])
         if available:
@@ -123,7 +129,7 @@ def message_for(exc: EmbedcoreError) -> str:
         )
     if isinstance(exc, BadRequestError):
         return (
-            f"**The endpoint refused the request:** {exc.message}. Texts may be longer than the "
+            f"**The endpoint refused the request:** {_sentence(exc.message)} Texts may be longer than the "
             "model accepts, or too many for one request; try fewer or shorter texts." + _request_id(exc)
         )
     if isinstance(exc, APITimeoutError):
@@ -133,28 +139,28 @@ def message_for(exc: EmbedcoreError) -> str:
         )
     if isinstance(exc, APIConnectionError):
         return (
-            f"**Could not reach the endpoint ({_attempts(exc)}):** {exc.message}. Check the base URL "
+            f"**Could not reach the endpoint ({_attempts(exc)}):** {_sentence(exc.message)} Check the base URL "
             "in the sidebar and the network; **Test connection** tells you quickly."
         )
     if isinstance(exc, InvalidResponseError):
         return (
-            f"**The endpoint answered, but not with usable embeddings:** {exc.message}. Is the base "
+            f"**The endpoint answered, but not with usable embeddings:** {_sentence(exc.message)} Is the base "
             "URL an OpenAI-compatible API (`…/v1`) and the model an embedding model?" + _request_id(exc)
         )
     if isinstance(exc, APIError):
-        return f"**The API call failed:** {exc}." + _request_id(exc)
+        return f"**The API call failed:** {_sentence(exc)}" + _request_id(exc)
     if isinstance(exc, DatabaseUnavailableError):
         return (
-            f"**The team database cannot be used, so vectors and collections cannot be stored.** {exc} "
+            f"**The team database cannot be used, so vectors and collections cannot be stored.** {_sentence(exc)} "
             "Pages that store nothing (such as Models) still work."
         )
     if isinstance(exc, DatabaseError):
-        return f"**The team database failed.** {exc}"
+        return f"**The team database failed.** {_sentence(exc)}"
     if isinstance(exc, ConfigurationError):
-        return f"**Setting problem:** {exc} Fix it in the sidebar's connection panel."
+        return f"**Setting problem:** {_sentence(exc)} Fix it in the sidebar's connection panel."
     if isinstance(exc, ModelUnavailableError):
         return (
-            f"**The bundled model cannot run here:** {exc} Choose *IONOS AI Model Hub* or an "
+            f"**The bundled model cannot run here:** {_sentence(exc)} Choose *IONOS AI Model Hub* or an "
             "*OpenAI-compatible URL* in the sidebar."
         )
     return str(exc)

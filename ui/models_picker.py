@@ -30,6 +30,7 @@ from ui.connection import (
     get_provider,
     local_available,
 )
+from ui.format import plural
 from ui.static_build import prepare
 
 LOCAL, API = "local", "api"
@@ -197,7 +198,7 @@ def embed_with(
             bar.progress(done / total, text=f"{progress_label} · {option.model}: {done:,} / {total:,}")
 
     try:
-        with st.spinner(f"Embedding {len(texts):,} texts with {option.model}…"):
+        with st.spinner(f"Embedding {plural(len(texts), 'text')} with {option.model}…"):
             result = provider.embed(list(texts), option.model, progress=progress)
     finally:
         bar.empty()

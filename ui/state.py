@@ -54,3 +54,24 @@ def init_state() -> None:
 
         ss[TEXTS] = load_sample_cached(DEFAULT_SAMPLE)
         ss[TEXTS_ORIGIN] = {"kind": "sample", "name": DEFAULT_SAMPLE}
+
+
+#: ``{base key: generation}`` of the widgets :func:`reset_widget` started afresh.
+_WIDGET_GENERATIONS = "_widget_generations"
+
+
+def widget_key(base: str) -> str:
+    """The key a resettable widget is drawn with now: ``base``, then ``base-1``, ``base-2`` …
+
+    A file uploader keeps its file chips in the browser for as long as its key lives; setting
+    its session state is refused. A new key is the one way to empty it from the server.
+    """
+    generation = st.session_state.get(_WIDGET_GENERATIONS, {}).get(base, 0)
+    return f"{base}-{generation}" if generation else base
+
+
+def reset_widget(base: str) -> None:
+    """Draw widget ``base`` afresh on the next run: empty, with its default value."""
+    st.session_state.pop(widget_key(base), None)
+    generations = st.session_state.setdefault(_WIDGET_GENERATIONS, {})
+    generations[base] = generations.get(base, 0) + 1

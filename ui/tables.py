@@ -6,6 +6,8 @@ the pages stay free of loops and formulas.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -40,6 +42,29 @@ def models_frame(models: Iterable[ModelInfo], *, include_catalogue: bool = False
     for column in ("dimensions", "max_input_tokens"):
         frame[column] = frame[column].astype("Int64")
     return frame
+
+
+#: Width in pixels of a character in the dataframe grid's font, with a margin (model ids
+#: measured 6.3 px a character in chromium), and the cell's padding.
+_GRID_CHAR_PX = 6.8
+_GRID_PADDING_PX = 24
+
+
+def text_width(values: Iterable[object], *, most: int = 520) -> int:
+    """A grid column width in pixels that shows the longest of ``values`` uncut (up to ``most``)."""
+    longest = max((len(str(v)) for v in values), default=0)
+    return int(min(most, _GRID_PADDING_PX + _GRID_CHAR_PX * longest))
+
+
+def short_model_names(model_ids: Iterable[str]) -> dict[str, str]:
+    """``{id: name}`` with the organisation dropped (``BAAI/bge-m3`` → ``bge-m3``) where that stays unique.
+
+    For places too narrow for a full id (the sidebar): two ids with the same tail keep their
+    full form, so no two entries ever look the same.
+    """
+    ids = list(dict.fromkeys(model_ids))
+    tails = [i.rsplit("/", 1)[-1] or i for i in ids]
+    return {i: tail if tails.count(tail) == 1 else i for i, tail in zip(ids, tails, strict=True)}
 
 
 def vector_norms(vectors: np.ndarray) -> np.ndarray:
@@ -94,3 +119,81 @@ def file_stem(model: str) -> str:
     tail = model.rsplit("/", 1)[-1]
     safe = "".join(c if c.isalnum() or c in "-._" else "-" for c in tail).strip("-.") or "model"
     return f"embeddings-{safe}"
+
+
+# --- texts side by side ------------------------------------------------------------------------
+
+_WORD = re.compile(r"\s*\S+")
+#: Below this share of words in common, two texts are simply different: no word list.
+_NEAR_DUPLICATE_RATIO = 0.5
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _matcher(a_words: list[str], b_words: list[str]) -> difflib.SequenceMatcher:
+    return difflib.SequenceMatcher(
+        None, [w.strip() for w in a_words], [w.strip() for w in b_words], autojunk=False
+    )
+
+
+def word_changes(a: str, b: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """Both texts as runs of words marked changed (True) or shared (False), for highlighting.
+
+    Joining a side's runs gives its text back (whitespace inside the text kept, ends stripped).
+
+    Examples
+    --------
+    >>> word_changes("the end of the world", "the end of the word")[1]
+    [('the end of the', False), (' word', True)]
+    """
+    a_words, b_words = _words(a.strip()), _words(b.strip())
+    a_runs: list[tuple[str, bool]] = []
+    b_runs: list[tuple[str, bool]] = []
+
+    def add(runs: list[tuple[str, bool]], words: list[str], changed: bool) -> None:
+        if not words:
+            return
+        text = "".join(words)
+        if runs and runs[-1][1] == changed:
+            runs[-1] = (runs[-1][0] + text, changed)
+        else:
+            runs.append((text, changed))
+
+    for tag, i1, i2, j1, j2 in _matcher(a_words, b_words).get_opcodes():
+        add(a_runs, a_words[i1:i2], tag != "equal")
+        add(b_runs, b_words[j1:j2], tag != "equal")
+    return a_runs, b_runs
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def pair_difference(a: str, b: str, *, max_chars: int = 70) -> str:
+    """What tells two near-identical texts apart, in a few words; ``""`` for texts unlike each other.
+
+    ``"identical"`` for equal texts; ``“world” → “word”`` for a changed word, ``+ “again”`` for
+    words only the second has, ``− “very”`` for words only the first has, joined by `` · ``.
+    Texts sharing fewer than half their words get ``""``: listing every change says nothing.
+    """
+    if a == b:
+        return "identical"
+    a_words, b_words = _words(a.strip()), _words(b.strip())
+    matcher = _matcher(a_words, b_words)
+    if matcher.ratio() < _NEAR_DUPLICATE_RATIO:
+        return ""
+    changes = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        old, new = _clip("".join(a_words[i1:i2]), 30), _clip("".join(b_words[j1:j2]), 30)
+        if tag == "replace":
+            changes.append(f"“{old}” → “{new}”")
+        elif tag == "delete":
+            changes.append(f"− “{old}”")
+        elif tag == "insert":
+            changes.append(f"+ “{new}”")
+    if not changes:
+        return "differ only in spacing"
+    return _clip(" · ".join(changes), max_chars)

@@ -12,12 +12,14 @@ import hashlib
 import streamlit as st
 
 from embedcore import io
+from embedcore.errors import InputError
 from ui import state
 from ui.errors import friendly_errors
+from ui.extra_tables import md_escape
+from ui.format import noun_for, plural
 
 SOURCES = ("sample", "paste", "upload", "edit")
 _SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
-UPLOAD_TYPES = ["txt", "text", "md", "csv", "tsv", "tab", "jsonl", "ndjson", "json"]
 _NO_LABEL = "(no labels)"
 
 
@@ -124,20 +126,35 @@ def _paste(prefix: str) -> io.TextTable | None:
 
 
 def _upload(prefix: str, origin: dict) -> io.TextTable | None:
+    base = f"{prefix}_upload"
+    rejected_key = f"{prefix}_upload_rejected"
+    # No type= filter: the browser would keep a file of another type as a red chip with its
+    # reason in a tooltip, and the app would never hear of it. embedcore.io says what is wrong.
     upload = st.file_uploader(
         "TXT (one text per line), CSV / TSV, JSON Lines or JSON",
-        type=UPLOAD_TYPES,
-        key=f"{prefix}_upload",
+        key=state.widget_key(base),
     )
     if upload is None:
+        rejected = st.session_state.get(rejected_key)
+        if rejected:
+            st.warning(md_escape(rejected), icon=":material/info:")
         if origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None:
-            st.caption(f"Using **{origin.get('name')}**; upload another file to replace it.")
+            st.caption(f"Using **{md_escape(origin.get('name'))}**; upload another file to replace it.")
             return st.session_state[state.TEXTS]
-        st.info("Upload a file to use its texts.", icon=":material/upload_file:")
+        if not rejected:
+            st.info("Upload a file to use its texts.", icon=":material/upload_file:")
         return None
+    st.session_state.pop(rejected_key, None)
     data = upload.getvalue()
-    frame = _read_upload(hashlib.blake2b(data, digest_size=16).hexdigest(), upload.name, data)
-    text_options = io.text_columns(frame) or [str(c) for c in frame.columns]
+    try:
+        frame = _read_upload(hashlib.blake2b(data, digest_size=16).hexdigest(), upload.name, data)
+        text_options = io.require_text_columns(frame)
+    except InputError as exc:
+        # A refused file must not stay in the uploader looking accepted: start it afresh
+        # and keep the reason on screen until another file comes.
+        st.session_state[rejected_key] = str(exc)
+        state.reset_widget(base)
+        st.rerun()
     if len(frame.columns) > 1:
         left, right = st.columns(2)
         text_col = left.selectbox("Text column", text_options, key=f"{prefix}_text_col")
@@ -189,13 +206,13 @@ def _edit(prefix: str) -> io.TextTable | None:
 
 
 def _summary(table: io.TextTable) -> None:
-    parts = [f"**{len(table):,}** texts"]
+    parts = [f"**{len(table):,}** {noun_for(len(table), 'text')}"]
     if table.labels is not None:
-        parts.append(f"{len(set(table.labels))} labels")
+        parts.append(plural(len(set(table.labels)), "label"))
     if table.dropped_blank:
         parts.append(f"{table.dropped_blank:,} blank dropped")
     if table.duplicates:
-        parts.append(f"{table.duplicates:,} duplicates (embedded once)")
+        parts.append(f"{plural(table.duplicates, 'duplicate')} (embedded once)")
     if table.truncated:
         parts.append(f"{table.truncated:,} cut off")
     st.caption(" · ".join(parts))

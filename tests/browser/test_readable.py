@@ -1,0 +1,233 @@
+"""What a newcomer reads, in headless chromium against ``streamlit run app.py`` (bundled model).
+
+Texts are the answer on the search and pairs tables: they come first, wrap, and are shown in
+full for the selected row. Model ids, metric values and the sidebar picker are not cut. A
+button that cannot work (no token) is disabled with the reason, and a refused upload leaves
+the uploader. "Cut" is measured the way a browser clips: an element whose content is wider
+than its box (``scrollWidth > clientWidth``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from streamlit_browser import (
+    assert_healthy,
+    element,
+    grid_text,
+    metrics,
+    open_page,
+    rerun,
+    screenshot,
+    wait_for_text,
+    wait_until_idle,
+)
+
+from embedcore import catalog
+
+pytestmark = pytest.mark.slow
+
+#: Two texts that differ in one word, long enough that a one-line cell cuts both before it.
+FRONT = (
+    "The delivery was late and the package arrived damaged at the front door, and nobody from "
+    "customer service answered my emails for two weeks"
+)
+BACK = FRONT.replace("front door", "back door")
+OTHERS = [
+    "I love pizza with extra cheese",
+    "The rocket launched at dawn",
+    "My cat sleeps all day on the sofa",
+]
+
+_CUT = "(e) => e.scrollWidth > e.clientWidth + 1"
+
+
+def headers(dataframe) -> list[str]:
+    """Column headers of an ``st.dataframe`` in the order shown (from the grid's accessible table)."""
+    dataframe.locator("table").first.wait_for(state="attached")
+    return [h.strip() for h in dataframe.locator("table th[role=columnheader]").all_text_contents()]
+
+
+def detail(page, key_prefix: str):
+    """The full-text detail under a grid drawn by ``ui.text_tables`` (its key may carry a generation)."""
+    return page.locator(f'[class*="st-key-{key_prefix}"][class*="_detail"]').first
+
+
+def choose_in_sidebar(page, label: str) -> None:
+    with rerun(page):
+        page.locator('[data-testid="stSidebar"]').get_by_text(label, exact=True).click()
+
+
+def go_to(page, link: str) -> None:
+    """Another page of the app in the same session (page.goto would start a new one)."""
+    with rerun(page):
+        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click()
+    assert_healthy(page)
+
+
+# --- texts that are the answer ------------------------------------------------------------------
+
+
+def test_search_results_show_the_text_first_wrapped_and_the_best_hit_in_full(page):
+    open_page(page, "search")
+    if element(page, "search_query").count() == 0:
+        with rerun(page):
+            element(page, "search_sample").get_by_role("button").click()
+    box = element(page, "search_query").locator("input")
+    box.fill("a goalkeeper stopped a penalty kick")
+    with rerun(page):
+        page.get_by_test_id("stBaseButton-primaryFormSubmit").filter(has_text="Search").click()
+    results = page.locator('[data-testid="stDataFrame"]').last
+    wait_for_text(results, "goalkeeper saved a penalty")
+    assert headers(results)[0] == "Text", headers(results)
+    # Rows tall enough to wrap (Streamlit wraps only above 4rem = 64 px): 5 results, well over 5 one-liners.
+    assert results.bounding_box()["height"] > 38 + 5 * 64
+
+    top_text = results.locator("td[aria-colindex='1']").first.text_content()
+    full = detail(page, "search_results")
+    full.wait_for()
+    shown = full.inner_text()
+    assert " ".join(top_text.split()) in " ".join(shown.split()), (top_text, shown)
+    assert shown.lstrip().startswith("1.") and "sports.txt" in shown
+    assert not full.evaluate(_CUT)
+
+    # Asked for every chunk: those with nothing in common with the query are left out, and said so.
+    element(page, "search_k").locator("input").fill("50")
+    with rerun(page):
+        page.get_by_test_id("stBaseButton-primaryFormSubmit").filter(has_text="Search").click()
+    page.get_by_text("Of the 50 nearest chunks").wait_for()
+    scores = [float(s) for s in results.locator("td[aria-colindex='2']").all_text_contents()]
+    assert scores and min(scores) > 0, scores
+    assert_healthy(page)
+    screenshot(page, "search-readable")
+
+    # Leave the server as found: the other search tests start from no collections.
+    page.get_by_text("Documents (5)").click()
+    with rerun(page):
+        element(page, "search_delete").get_by_role("button").click()
+    with rerun(page):
+        element(page, "search_delete_yes").get_by_role("button").click()
+    page.get_by_text("No collections yet").wait_for()
+
+
+def test_pairs_tell_near_duplicates_apart(page):
+    open_page(page, "")
+    with rerun(page):
+        page.get_by_text("Paste", exact=True).first.click()
+    area = element(page, "explorer_paste").locator("textarea")
+    area.fill("\n".join([FRONT, BACK, *OTHERS]))
+    with rerun(page):
+        area.press("Control+Enter")
+    metrics(page, "Texts")
+    tab = page.get_by_role("tab", name="Pairs", exact=True)
+    with rerun(page):
+        tab.click()
+    most = element(page, "explorer_pairs_most")
+    wait_for_text(most, "back door")
+    assert headers(most)[:4] == ["Cosine", "Difference", "Text", "Other text"], headers(most)
+    assert "“front” → “back”" in grid_text(most)
+
+    # The top pair, selected by default, in full: both texts whole, the differing words marked.
+    pair = detail(page, "explorer_pairs_most")
+    pair.wait_for()
+    shown = " ".join(pair.inner_text().split())
+    assert FRONT in shown and BACK in shown, shown
+    marked = pair.evaluate(
+        """(d) => Array.from(d.querySelectorAll('span'))
+              .filter((s) => getComputedStyle(s).backgroundColor !== 'rgba(0, 0, 0, 0)')
+              .map((s) => s.textContent.trim())"""
+    )
+    assert "front" in marked and "back" in marked, marked
+    assert not pair.evaluate(_CUT)
+    assert_healthy(page)
+    screenshot(page, "pairs-readable")
+
+
+# --- ids and numbers not cut ----------------------------------------------------------------------
+
+
+def test_model_ids_are_readable_in_the_sidebar_and_the_models_table(page):
+    open_page(page, "models")
+    picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input').first
+    assert picker.input_value() == "all-MiniLM-L6-v2 · 384d"
+    assert not picker.evaluate(_CUT), "the sidebar model box cuts the name"
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert catalog.MINILM_ID in sidebar.inner_text()
+
+    choose_in_sidebar(page, "IONOS AI Model Hub")
+    with rerun(page):
+        picker.click()
+        page.get_by_role("option", name="paraphrase-multilingual-mpnet-base-v2 · 768d").click()
+    caption = sidebar.get_by_text("sentence-transformers/paraphrase-multilingual-mpnet-base-v2", exact=True)
+    caption.wait_for()
+    assert not caption.evaluate(_CUT), "the full id under the box is cut"
+    listed = grid_text(page.locator('[data-testid="stDataFrame"]').first)
+    assert "sentence-transformers/paraphrase-multilingual-mpnet-base-v2" in listed
+    assert_healthy(page)
+    screenshot(page, "models-readable", full=False)
+
+
+def test_a_cached_re_embed_says_so_and_no_metric_is_cut(browser, app_server):
+    from streamlit_browser import new_session
+
+    # Narrower than the default window: six metrics in a row get about 110 px each.
+    context, page = new_session(browser, app_server, width=1100)
+    try:
+        open_page(page, "embed")
+        button = page.get_by_role("button", name="Embed", exact=True)
+        for _ in range(2):  # the second time every text comes from the cache
+            with rerun(page):
+                button.click()
+            page.get_by_role("button", name="CSV", exact=True).wait_for()
+        shown = metrics(page, "Tokens", "From cache", "Elapsed")
+        assert shown["Tokens"] == "—" and shown["From cache"] == "100 %", shown
+        assert shown["Elapsed"].endswith(" ms"), shown
+        page.get_by_text("came from the embedding cache").wait_for()
+        cut = page.evaluate(
+            f"""() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"] *'))
+                  .filter({_CUT}).map((e) => e.textContent)"""
+        )
+        assert not cut, cut
+        assert_healthy(page)
+        screenshot(page, "embed-cached", full=False)
+    finally:
+        context.close()
+
+
+# --- nothing enabled that cannot work; nothing refused left looking accepted ---------------------
+
+
+def test_without_a_token_embed_is_disabled_and_says_where_the_token_goes(page):
+    open_page(page, "models")
+    choose_in_sidebar(page, "IONOS AI Model Hub")
+    go_to(page, "Embed texts")
+    button = page.get_by_role("button", name="Embed", exact=True)
+    assert button.is_disabled()
+    warning = page.locator('[data-testid="stAlertContentWarning"]').filter(has_text="needs an API token")
+    warning.wait_for()
+    assert "IONOS_API_TOKEN" in warning.inner_text() and "API token" in warning.inner_text()
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+    go_to(page, "Similarity explorer")
+    assert element(page, "explorer_embed").get_by_role("button").is_disabled()
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert_healthy(page)
+    screenshot(page, "explorer-no-token", full=False)
+
+
+def test_a_refused_upload_leaves_the_uploader_and_says_why(page, tmp_path):
+    open_page(page, "embed")
+    with rerun(page):
+        page.get_by_text("Upload", exact=True).first.click()
+    scores = tmp_path / "scores.csv"
+    scores.write_text("id,score\n1,0.5\n2,0.75\n3,0.9\n")
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"%PDF-1.4 a scanned page")
+    for path, reason in ((scores, "no column of text"), (scan, "not a text file")):
+        with rerun(page):
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+        wait_until_idle(page)
+        page.locator('[data-testid="stAlertContentWarning"]').filter(has_text=reason).wait_for()
+        assert page.locator('[data-testid="stFileChip"]').count() == 0, f"{path.name} still in the uploader"
+        assert page.get_by_role("button", name="Embed", exact=True).is_disabled()
+    assert_healthy(page)
+    screenshot(page, "upload-refused", full=False)

@@ -1,0 +1,62 @@
+"""Small wordings the pages share: counts with the right plural, durations, cache shares.
+
+No Streamlit here: plain functions, so the unit tests can call them directly.
+"""
+
+from __future__ import annotations
+
+#: Irregular plurals of the nouns the pages count; the rest take an "s".
+_PLURALS = {"batch": "batches", "query": "queries", "match": "matches"}
+
+
+def noun_for(n: int, noun: str, plural_form: str | None = None) -> str:
+    """The noun alone, in the number ``n`` asks for: ``noun_for(1, "text")`` is ``"text"``."""
+    return noun if n == 1 else plural_form or _PLURALS.get(noun) or f"{noun}s"
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 text"``, ``"2 texts"``, ``"1,500 texts"``: a count with its noun in the right number.
+
+    Parameters
+    ----------
+    n : int
+    noun : str
+        The singular (``"text"``, ``"chunk"``, ``"document"``).
+    plural_form : str, optional
+        For nouns that do not just take an "s" and are not in the built-in list.
+    """
+    return f"{n:,} {noun_for(n, noun, plural_form)}"
+
+
+def duration(seconds: float) -> str:
+    """A wall-clock time as people read it: ``"3 ms"`` under a second, else ``"1.23 s"``.
+
+    A cache hit takes milliseconds; printed as ``"0.00 s"`` it reads like nothing happened.
+    """
+    if seconds < 1:
+        return f"{max(seconds, 0) * 1000:.0f} ms"
+    return f"{seconds:.2f} s" if seconds < 100 else f"{seconds:.0f} s"
+
+
+def cache_share(cached: int, fetched: int) -> tuple[str, str]:
+    """``(value, help)`` for a "From cache" metric: a short share that fits a narrow column.
+
+    ``"100 / 100"`` in a metric a third of a column wide is cut to ``"100 …"``; a percentage
+    never is, and the counts go into the help text.
+
+    Parameters
+    ----------
+    cached, fetched : int
+        Distinct texts answered from the cache, and sent to the model.
+    """
+    total = cached + fetched
+    if total == 0:
+        return "—", "Nothing was embedded."
+    share = cached / total
+    # Rounded down near 100 %: "100 %" must mean every text, and "0 %" none.
+    percent = 100 if cached == total else 0 if cached == 0 else min(99, max(1, round(share * 100)))
+    help_text = (
+        f"{cached:,} of {plural(total, 'distinct text')} came from the embedding cache; "
+        f"{fetched:,} {'was' if fetched == 1 else 'were'} sent to the model."
+    )
+    return f"{percent} %", help_text
