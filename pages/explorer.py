@@ -21,6 +21,7 @@ from ui.compute import cached_cosine, embed_texts, result_key, stored_result, te
 from ui.connection import current_connection, current_model, get_provider, missing_token
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
+from ui.format import cache_share, plural
 from ui.tables import file_stem
 from ui.text_tables import pairs_table
 from ui.texts import text_source_panel
@@ -61,8 +62,8 @@ def _embed_view():
                 # An API call costs money: wait for a click. The bundled model is free and quick.
                 left, right = st.columns([4, 1], vertical_alignment="center")
                 left.caption(
-                    f"Embedding {len(table):,} texts with **{md_escape(model)}** calls the API; texts embedded "
-                    "before come from the cache at no cost."
+                    f"Embedding {plural(len(table), 'text')} with **{md_escape(model)}** calls the API; texts "
+                    "embedded before come from the cache at no cost."
                 )
                 no_token = missing_token(conn)
                 clicked = right.button(
@@ -82,12 +83,16 @@ def _embed_view():
         ss[VIEW] = {"texts": table.texts, "labels": table.labels, "result": result, "dataset": dataset}
         return table.texts, table.labels, result, dataset
     previous = ss.get(VIEW)
+    no_token = missing_token(conn) if conn.kind != "local" else None
     if previous is None:
-        if not outcome.failed:
+        if no_token:  # the button is disabled: say what to do instead of "press Embed"
+            st.info(no_token, icon=":material/key:")
+        elif not outcome.failed:
             st.info("Press **Embed** to compute the embeddings and explore them.", icon=":material/bolt:")
         return None
     st.info(
-        f"Showing the previous result ({len(previous['texts']):,} texts, {md_escape(previous['result'].model)}) "
+        f"Showing the previous result ({plural(len(previous['texts']), 'text')}, "
+        f"{md_escape(previous['result'].model)}) "
         + (
             "until the call above succeeds."
             if outcome.failed
@@ -104,13 +109,9 @@ def _metrics(texts, result) -> None:
     cols = st.columns(3)
     cols[0].metric("Texts", f"{len(texts):,}")
     cols[1].metric("Dimensions", result.dimensions)
-    # A short value: "100 / 100" was cut to "100 …" in a third of the summary column.
-    cols[2].metric(
-        "From cache",
-        f"{result.cached:,}",
-        help=f"{result.cached:,} of {result.cached + result.fetched:,} distinct texts were answered from "
-        f"the embedding cache; {result.fetched:,} were sent to the model.",
-    )
+    # A share: "100 / 100" was cut to "100 …" in a third of the summary column.
+    value, help_text = cache_share(result.cached, result.fetched)
+    cols[2].metric("From cache", value, help=help_text)
 
 
 # --- Map ---------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ def _find_bar(texts, labels):
         matches = find_rows(texts, pattern, labels=labels, regex=regex)
     if outcome.failed:
         return None
-    count.markdown(f"**{len(matches):,} {'match' if len(matches) == 1 else 'matches'}** of {len(texts):,}")
+    count.markdown(f"**{plural(len(matches), 'match')}** of {len(texts):,}")
     return matches
 
 

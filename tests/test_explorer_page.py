@@ -132,7 +132,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
         "Texts": "100",
         "Model": "all-MiniLM-L6-v2",
         "Dimensions": "384",
-        "From cache": "0",
+        "From cache": "0 %",
     }
     texts = at.session_state[state.TEXTS].texts
     spec = chart(at, "explorer_map")

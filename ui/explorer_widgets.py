@@ -24,6 +24,7 @@ from embedcore import charts
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
 from embedcore.projection import ProjectionResult, project_with_info
 from ui.compute import vectors_digest
+from ui.format import plural
 
 #: Display names of the projection methods.
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -163,7 +164,7 @@ def projection_summary(result: ProjectionResult, n: int) -> str:
         "pca": "unit-normalised vectors",
     }[result.method]
     took = "under 0.1 s" if result.seconds < 0.1 else f"{result.seconds:.1f} s"
-    return f"{METHOD_NAMES[result.method]} of {n:,} texts · {details} · computed in {took}"
+    return f"{METHOD_NAMES[result.method]} of {plural(n, 'text')} · {details} · computed in {took}"
 
 
 # --- other cached maths -----------------------------------------------------------------------
