@@ -751,7 +751,7 @@ def scatter_figure(
         emphasised = np.unique(np.asarray(list(emphasis), dtype=np.int64))
         if emphasised.size and (emphasised.min() < 0 or emphasised.max() >= n):
             raise InputError(f"emphasis holds indices outside 0..{n - 1}.")
-        opacity = min(opacity, 0.15)  # the rest fades; the matches are drawn again on top
+        opacity = min(opacity, 0.25)  # the rest fades; the matches are drawn again on top
 
     three_d = dims == 3
     webgl = not three_d and n > webgl_threshold

@@ -238,7 +238,8 @@ def _map_figure(
         palette, named = charts.CLUSTER_PALETTE, True
         # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
         colour_title = f"k-means, {found} cluster{'s' if found != 1 else ''}"
-    kwargs = {}
+    # Rings mark the query's neighbours, or else the clicked text's (the ends of its lines).
+    kwargs = {"highlight": [j for _, j in links]} if links else {}
     if query is not None:
         text, placed = query
         kwargs = {"query_point": (placed.coords, text), "highlight": placed.neighbours}

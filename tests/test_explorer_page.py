@@ -559,7 +559,7 @@ def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app)
     spec = chart(at, "explorer_map")
     found = [t for t in spec["data"] if t["name"].startswith("matches")]
     assert len(found) == 1 and sorted(array(found[0]["customdata"]).ravel().tolist()) == expected
-    assert all(t["marker"]["opacity"] <= 0.15 for t in spec["data"] if t["name"] in TOPICS)
+    assert all(t["marker"]["opacity"] <= 0.25 for t in spec["data"] if t["name"] in TOPICS)
     assert table(at, "explorer_find_table")["row"].tolist() == expected
 
     # A label matches too; a bad regular expression is a message, not a traceback.
@@ -598,6 +598,8 @@ def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app
     assert len(xs) == 15 and np.allclose(xs[0::3], coords[7])
     assert np.allclose(xs[1::3], [coords[r] for r in listed])
     assert "nearest neighbours by cosine in the full 384-dimensional space" in captions(at)
+    rings = [t for t in spec["data"] if t["name"] == "neighbours"]  # the lines' ends are ringed
+    assert len(rings) == 1 and sorted(array(rings[0]["customdata"]).ravel().tolist()) == sorted(listed)
     # Two selected texts: no lines (a crowd of lines says nothing).
     at.session_state["explorer_map"] = _selection_event([7, 9])
     at.run().run()
