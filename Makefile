@@ -24,9 +24,10 @@ $(VENV)/.dev-deps: $(VENV)/.local-deps requirements-dev.txt
 # minutes on a busy machine) into .venv/share/embedcore/models, so no visitor and no test
 # waits for it. Redone when the recipe in embedcore/local.py changes (a no-op if unchanged).
 # --maps also fills numba's disk cache with umap-learn's layout code (the first map of every
-# new server process then loads it instead of compiling).
-$(VENV)/.static-model: $(VENV)/.local-deps embedcore/local.py embedcore/prepare.py
-	HF_HUB_OFFLINE=1 $(PY) -m embedcore prepare --maps
+# new server process then loads it instead of compiling); --samples embeds the built-in sample
+# sets with the bundled model, so a first visit's default page needs no model load.
+$(VENV)/.static-model: $(VENV)/.local-deps embedcore/local.py embedcore/prepare.py embedcore/samples/*
+	HF_HUB_OFFLINE=1 $(PY) -m embedcore prepare --maps --samples
 	touch $@
 
 ## run: start the dashboard on the bundled offline model (http://localhost:8501; another port: make run PORT=8502)

@@ -133,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
         "new server process loads it instead of compiling (5-40 s on two cores)",
     )
     prepare.add_argument(
+        "--samples",
+        action="store_true",
+        help="also embed the built-in sample sets with the bundled model, so a first visit's "
+        "default page needs no model load",
+    )
+    prepare.add_argument(
         "--progress",
         choices=("text", "json"),
         default="text",
@@ -314,9 +320,21 @@ def _prepare_maps() -> None:
     print(f"UMAP's compiled code is cached ({time.perf_counter() - started:.0f} s).", file=sys.stderr)
 
 
+def _prepare_samples() -> None:
+    from .prepare import build_sample_seed
+
+    started = time.perf_counter()
+    path, count = build_sample_seed()
+    print(
+        f"{count} sample texts embedded into {path} ({time.perf_counter() - started:.0f} s).", file=sys.stderr
+    )
+
+
 def _prepare(args: argparse.Namespace) -> int:
     if args.maps:
         _prepare_maps()
+    if args.samples:
+        _prepare_samples()
     from .local import static_model_dir
     from .prepare import STAGES, BuildProgress, build_static_model, is_built, require_build_packages
 

@@ -407,3 +407,43 @@ class PostgresEmbeddingCache:
                 {"endpoint_id": e, "model": m, "entries": int(n), "dimensions": int(d)} for e, m, n, d in rows
             ],
         }
+
+
+class SeededCache:
+    """A cache that, on a miss, also looks in a *seed*: vectors the same model made at install time.
+
+    ``python -m embedcore prepare --samples`` embeds the built-in sample sets with the bundled
+    model into a small SQLite file beside the prepared models; a new user's empty cache then
+    answers the default page without loading torch (the first map no longer waits ~5 s for
+    the model). The seed is only read; hits are copied into ``cache`` so that counts and
+    clearing behave as for any other cached text. Everything else is ``cache``'s.
+
+    Parameters
+    ----------
+    cache : EmbeddingCache or PostgresEmbeddingCache
+    seed : EmbeddingCache
+        Written by :func:`embedcore.prepare.build_sample_seed`.
+    """
+
+    def __init__(self, cache, seed: EmbeddingCache) -> None:
+        self.cache = cache
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"SeededCache({self.cache!r}, seed={self.seed!r})"
+
+    def __getattr__(self, name: str):
+        return getattr(self.cache, name)
+
+    def get_many(self, endpoint_id: str, model: str, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        """:meth:`EmbeddingCache.get_many` of ``cache``, then of the seed for what it lacks."""
+        texts = list(texts)
+        found = self.cache.get_many(endpoint_id, model, texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            seeded = self.seed.get_many(endpoint_id, model, missing)
+            if seeded:
+                keys = list(seeded)
+                self.cache.put_many(endpoint_id, model, keys, np.stack([seeded[k] for k in keys]))
+                found.update(seeded)
+        return found

@@ -101,6 +101,30 @@ def models_dir() -> Path:
     return Path(sys.prefix) / "share" / "embedcore" / "models"
 
 
+#: Vectors of the built-in sample sets made by the bundled MiniLM at install time (prepare --samples).
+SAMPLE_SEED_FILENAME = "samples-minilm.sqlite3"
+#: ``EMBEDCORE_SAMPLE_SEED=0`` ignores them (the test suite does, so its counts of fetched texts
+#: do not depend on whether ``make`` prepared them).
+SAMPLE_SEED_ENV = "EMBEDCORE_SAMPLE_SEED"
+
+
+def sample_seed_path() -> Path:
+    """Where ``python -m embedcore prepare --samples`` keeps the sample vectors: :func:`models_dir`."""
+    return models_dir() / SAMPLE_SEED_FILENAME
+
+
+def _sample_seed():
+    """The prepared sample vectors as a read-only :class:`EmbeddingCache`, or None when there are none."""
+    if os.environ.get(SAMPLE_SEED_ENV, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return None
+    path = sample_seed_path()
+    if not path.is_file():
+        return None
+    from .cache import EmbeddingCache
+
+    return _backend(("seed", str(path.resolve())), lambda: EmbeddingCache(path))
+
+
 def legacy_models_dir() -> Path:
     """Where earlier versions built models: ``<cache dir>/models`` (still read, and the fallback
     for building where :func:`models_dir` is not writable, e.g. a system-wide Python)."""
@@ -506,11 +530,18 @@ class LocalModel:
         # global sort sentence-transformers does inside one encode() call, which batches
         # made in input order would lose (up to ~1.5x slower on mixed lengths).
         order = np.argsort(-counts, kind="stable")
+        cache = self.cache
+        if cache is not None and model == catalog.MINILM_ID:
+            seed = _sample_seed()
+            if seed is not None:
+                from .cache import SeededCache
+
+                cache = SeededCache(cache, seed)
         result = embed_with_cache(
             [items[i] for i in order],
             model,
             endpoint_id=self.endpoint_id,
-            cache=self.cache,
+            cache=cache,
             send_batch=send_batch,
             batch_size=self.batch_size,
             max_concurrency=1,

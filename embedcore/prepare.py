@@ -38,6 +38,7 @@ __all__ = [
     "BackgroundBuild",
     "BuildProgress",
     "BuildStatus",
+    "build_sample_seed",
     "build_static_model",
     "is_built",
     "require_build_packages",
@@ -444,3 +445,31 @@ class BackgroundBuild:
             _sweep_half_builds(self.directory)
         finally:
             lock.release()
+
+
+def build_sample_seed(path: Path | None = None) -> tuple[Path, int]:
+    """Embed the built-in sample sets with the bundled MiniLM into a seed file; ``(path, vectors)``.
+
+    Real vectors of the real model, made once at install time (``prepare --samples``), so a
+    first visit's default page finds its sample embedded without loading torch (see
+    :class:`embedcore.cache.SeededCache`). Written to a temporary file and renamed into place:
+    a reader never sees half a seed.
+    """
+    from . import catalog, io
+    from .cache import EmbeddingCache
+    from .local import LocalModel, sample_seed_path
+
+    target = Path(path) if path is not None else sample_seed_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    seed = EmbeddingCache(partial)
+    texts = list(dict.fromkeys(t for name in io.SAMPLES for t in io.load_sample(name).texts))
+    try:
+        LocalModel(cache=seed).embed(texts, catalog.MINILM_ID)
+    finally:
+        seed.close()
+    for suffix in ("-wal", "-shm"):  # closed: SQLite has folded its journal into the file
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    os.replace(partial, target)
+    return target, len(texts)

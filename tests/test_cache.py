@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -225,20 +224,15 @@ def test_unusable_location_is_a_configuration_error(tmp_path: Path) -> None:
         EmbeddingCache(blocker / "c.sqlite3")
 
 
-def test_10k_lookups_are_fast(cache) -> None:
+def test_10k_vectors_round_trip_in_one_call(cache) -> None:
+    # Timing is the benchmarks' job (`python -m bench cache`, `bench team`: ratios against a
+    # peer in the same run); a wall-clock bound here failed whenever the machine was busy.
     texts = [f"sentence number {i}" for i in range(10_000)]
     v = vecs(10_000, d=384)
-    t0 = time.perf_counter()
     cache.put_many(EP, "m", texts, v)
-    put_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     got = cache.get_many(EP, "m", texts)
-    get_s = time.perf_counter() - t0
-    print(f"10k x 384: put {put_s * 1000:.0f} ms, get {get_s * 1000:.0f} ms")
     assert len(got) == 10_000
-    np.testing.assert_array_equal(got["sentence number 9999"], v[9999])
-    assert get_s < 1.0
-    assert put_s < 3.0
+    np.testing.assert_array_equal(np.stack([got[t] for t in texts]), v)
 
 
 def test_threads_share_one_cache(cache) -> None:

@@ -56,6 +56,7 @@ def cold_server(tmp_path_factory):
         # numba's compiled code cold too, as on a fresh install: the first UMAP then takes long
         # enough that the page always shows its PCA preview first.
         "NUMBA_CACHE_DIR": str(tmp_path_factory.mktemp("cold-numba")),
+        "EMBEDCORE_SAMPLE_SEED": "1",  # as users get it (used when `make` prepared the sample vectors)
     }
     env.pop("IONOS_API_TOKEN", None)
     env.pop("EMBEDCORE_WARM_UP", None)  # the warm-up is part of what a visitor gets
