@@ -472,3 +472,22 @@ def test_static_model_is_built_once_by_a_background_build_and_another_process(tm
     chance = float(max(np.mean(labels == lab) for lab in set(labels)))
     assert static_score > 2 * chance
     assert minilm_score >= static_score
+
+
+def test_counting_tokens_does_not_wait_for_the_model_load():
+    # A first visit whose texts are all cached only counts tokens; it waited 3.8 s for the
+    # warm-up thread's model load because both used one lock.
+    import threading
+
+    from embedcore.local import _MiniLM
+
+    backend = _MiniLM("cpu")
+    with backend._load_lock:  # as while another thread imports torch and loads the model
+        done = threading.Event()
+        counts = []
+        worker = threading.Thread(
+            target=lambda: (counts.append(backend.count_tokens(["a short text"])), done.set())
+        )
+        worker.start()
+        assert done.wait(timeout=30), "count_tokens waited for the model load"
+    assert counts[0].tolist() == [5]  # [CLS] a short text [SEP]
