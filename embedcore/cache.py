@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .database import DatabaseBacked
 from .errors import ConfigurationError, InputError
 
 if TYPE_CHECKING:
-    from .database import Database
+    pass
 
 __all__ = ["CACHE_FILENAME", "EmbeddingCache", "PostgresEmbeddingCache", "default_cache_path", "text_key"]
 
@@ -290,7 +291,7 @@ class EmbeddingCache:
 _PG_CHUNK = 5000
 
 
-class PostgresEmbeddingCache:
+class PostgresEmbeddingCache(DatabaseBacked):
     """Vectors by endpoint, model and text, in a PostgreSQL table shared by every process using it.
 
     Same calls and behaviour as :class:`EmbeddingCache`. Each ``put_many`` is one transaction, so
@@ -302,31 +303,6 @@ class PostgresEmbeddingCache:
     database : Database or str
         A :class:`embedcore.database.Database`, or its URL (then this cache opens and owns one).
     """
-
-    def __init__(self, database: Database | str) -> None:
-        from .database import Database
-
-        self._owns_database = not isinstance(database, Database)
-        self.database = Database(database) if isinstance(database, str) else database
-
-    def __repr__(self) -> str:
-        return f"PostgresEmbeddingCache({self.database.display!r})"
-
-    @property
-    def path(self) -> str:
-        """Where the vectors are, for display: the database URL without its password."""
-        return self.database.display
-
-    def close(self) -> None:
-        """Close the connections, when this cache opened the database itself."""
-        if self._owns_database:
-            self.database.close()
-
-    def __enter__(self) -> PostgresEmbeddingCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def get_many(self, endpoint_id: str, model: str, texts: Iterable[str]) -> dict[str, np.ndarray]:
         """Cached vectors for those ``texts`` that have one (see :meth:`EmbeddingCache.get_many`)."""

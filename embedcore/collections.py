@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .chunking import Chunk
+from .database import DatabaseBacked
 from .errors import ConfigurationError, DatabaseError, InputError
 
 if TYPE_CHECKING:
@@ -609,7 +610,7 @@ def _vector_type(dims: int) -> str | None:
     return None
 
 
-class PostgresCollectionStore:
+class PostgresCollectionStore(DatabaseBacked):
     """Named collections of chunks and their vectors, in PostgreSQL with pgvector.
 
     The same calls, checks and messages as :class:`CollectionStore`; every replica of the app
@@ -632,32 +633,10 @@ class PostgresCollectionStore:
     searches_in_database = True
 
     def __init__(self, database: Database | str, *, index_threshold: int = HNSW_MIN_CHUNKS) -> None:
-        from .database import Database
-
-        self._owns_database = not isinstance(database, Database)
-        self.database = Database(database) if isinstance(database, str) else database
+        super().__init__(database)
         self.index_threshold = max(1, int(index_threshold))
         self._orders: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()
         self._orders_lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"PostgresCollectionStore({self.database.display!r})"
-
-    @property
-    def path(self) -> str:
-        """Where the collections are, for display: the database URL without its password."""
-        return self.database.display
-
-    def close(self) -> None:
-        """Close the connections, when this store opened the database itself."""
-        if self._owns_database:
-            self.database.close()
-
-    def __enter__(self) -> PostgresCollectionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @staticmethod
     def _row(conn, name: str, *, lock: bool = False) -> tuple:

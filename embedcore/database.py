@@ -421,3 +421,36 @@ class Database:
         with self.connection() as conn:
             (version,) = conn.execute("SELECT MAX(version) FROM embedcore_schema_version").fetchone()
         return int(version)
+
+
+class DatabaseBacked:
+    """What the PostgreSQL stores share: the database they use, closing it when they opened it.
+
+    Parameters
+    ----------
+    database : Database or str
+        A :class:`Database`, or its URL (then the store opens one and owns it).
+    """
+
+    def __init__(self, database: Database | str) -> None:
+        self._owns_database = not isinstance(database, Database)
+        self.database = Database(database) if isinstance(database, str) else database
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.database.display!r})"
+
+    @property
+    def path(self) -> str:
+        """Where the data is, for display: the database URL without its password."""
+        return self.database.display
+
+    def close(self) -> None:
+        """Close the connections, when this store opened the database itself."""
+        if self._owns_database:
+            self.database.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
