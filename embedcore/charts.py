@@ -776,6 +776,7 @@ def scatter_figure(
 
     fig = go.Figure()
     show_legend = False
+    categories = None  # (names, codes) of a categorical colour, for the traces and their centres
     if color is None:
         fig.add_trace(
             points(
@@ -807,7 +808,7 @@ def scatter_figure(
             )
         )
     else:
-        names, codes = _categories(color, n, max_categories)
+        categories = names, codes = _categories(color, n, max_categories)
         for code, name in enumerate(names):
             sel = np.flatnonzero(codes == code)
             colour = palette[code % len(palette)]
@@ -853,8 +854,8 @@ def scatter_figure(
             # Under the points: move the new trace to the front of the list.
             fig.data = (fig.data[-1], *fig.data[:-1])
 
-    if label_centres and color is not None and not _is_continuous(color):
-        names, codes = _categories(color, n, max_categories)
+    if label_centres and categories is not None:
+        names, codes = categories
         centres = [(name, np.median(xyz[codes == code], axis=0)) for code, name in enumerate(names)]
         centres = [(name, c) for name, c in centres if np.all(np.isfinite(c))]
         if centres:
