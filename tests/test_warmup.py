@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -23,10 +24,15 @@ def test_loads_the_bundled_model_and_umap_code_in_the_background(monkeypatch):
     assert warmup.start() is True
     assert warmup.start() is True  # idempotent: the same threads, nothing started twice
     names = [t.name for t in threading.enumerate()]
-    assert names.count("embedcore-model-warm-up") <= 1
+    assert names.count("embedcore-warm-up") <= 1
     projection.warm_up().join(timeout=300)
     assert projection.is_warm() and projection.warm_up_error() is None
     assert warmup.model_ready(timeout=300)
+    # In the order a first visit needs them: the model load never takes CPU from the figures
+    # and the first UMAP (the default page's vectors ship with the install).
+    order = warmup.steps()
+    assert [name for name, _, _ in order] == ["import_figures", "warm_up_umap", "load_local_model"]
+    assert all(previous[2] <= following[1] for previous, following in itertools.pairwise(order))
     from embedcore.local import LocalModel
 
     # Loaded once per process: a new provider finds the model in memory.
