@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast bench lint format clean browser db
+.PHONY: run dev test test-fast bench lint format clean browser db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ $(VENV)/.static-model: $(VENV)/.local-deps embedcore/local.py embedcore/prepare.
 # scripts/serve.py is `streamlit run app.py` that starts loading the model at once (embedcore.warmup).
 run: $(VENV)/.local-deps $(VENV)/.static-model
 	HF_HUB_OFFLINE=1 $(PY) scripts/serve.py --server.port $(PORT)
+
+## dev: `make run` with live reload (polls the app's own modules; a saved page reruns)
+dev: $(VENV)/.local-deps $(VENV)/.static-model
+	HF_HUB_OFFLINE=1 $(PY) scripts/serve.py --server.port $(PORT) --server.fileWatcherType poll
 
 ## browser: Debian's chromium for the end-to-end tests (never `playwright install`)
 browser:

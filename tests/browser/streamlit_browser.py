@@ -380,17 +380,18 @@ def running_streamlit(env: dict[str, str], log_path: Path, *, timeout: float = 9
 
 
 @contextlib.contextmanager
-def serve_app(env: dict[str, str], log_path: Path, *, timeout: float = 90):
+def serve_app(env: dict[str, str], log_path: Path, *, timeout: float = 90, extra_args: tuple[str, ...] = ()):
     """The app exactly as ``make run`` starts it (``scripts/serve.py``); yields ``(url, process)``.
 
-    No flags beyond the port: the project's own ``.streamlit/config.toml`` decides the file
-    watcher, headless mode and the rest, so what the tests meet is what users meet (a test
-    server with the watcher switched off once hid a watcher that kept a core busy).
+    No flags beyond the port (and ``extra_args``, which ``make dev`` adds): the project's own
+    ``.streamlit/config.toml`` and ``scripts/serve.py`` decide the file watcher, headless mode and
+    the rest, so what the tests meet is what users meet (a test server with the watcher switched
+    off once hid a watcher that kept a core busy).
     """
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "scripts/serve.py", "--server.port", str(port)],
+            [sys.executable, "scripts/serve.py", "--server.port", str(port), *extra_args],
             cwd=ROOT,
             env={**env, "HF_HUB_OFFLINE": "1", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"},
             stdout=log,

@@ -4,7 +4,8 @@
   caption gone afterwards (it used to stay under the finished map);
 - a box selection that "Clear selection" really clears (it used to stay: "20 selected");
 - identical texts at one place on the map (four copies used to land far apart);
-- a server started like ``make run`` does not spin on its file watcher.
+- a server started like ``make run``, or like ``make dev`` with live reload (the watcher of
+  ``.streamlit/config.toml``), does not spin on its file watcher.
 """
 
 from __future__ import annotations
@@ -93,15 +94,39 @@ def test_first_visit_draws_a_preview_then_the_map_and_leaves_no_stale_caption(br
     finally:
         context.close()
 
-    # Idle after the visit: the file watcher must not walk .venv in an inotify-overflow loop.
+    _assert_idle(process, log_path)
+
+
+def _assert_idle(process, log_path: Path, seconds: float = 10.0) -> None:
+    # Idle after a visit: a file watcher must not walk .venv in an inotify-overflow loop.
     before = _cpu_seconds(process.pid)
-    page_idle = 10.0
-    time.sleep(page_idle)
+    time.sleep(seconds)
     busy = _cpu_seconds(process.pid) - before
     log = log_path.read_text(errors="replace")
     assert "overflow" not in log.lower(), log[-2000:]
     # A watcher in an overflow loop burns ~a whole core (≈ 10 s here); idle polling costs ~0.1 s.
-    assert busy < 0.5 * page_idle, f"the idle server used {busy:.1f} s of CPU in {page_idle:.0f} s"
+    assert busy < 0.5 * seconds, f"the idle server used {busy:.1f} s of CPU in {seconds:.0f} s"
+
+
+def test_live_reload_server_is_idle_after_a_visit(browser, tmp_path):
+    """``make dev`` (and a plain ``streamlit run``, as on Community Cloud) watch the app's files."""
+    from tomllib import loads
+
+    config = loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    watcher = config["server"]["fileWatcherType"]
+    assert watcher == "poll", "Streamlit's default watcher walks .venv (inotify overflow, a busy core)"
+    env = {**os.environ, "EMBEDCORE_CACHE_DIR": str(tmp_path / "cache")}
+    log_path = tmp_path / "streamlit.log"
+    with serve_app(env, log_path, extra_args=("--server.fileWatcherType", watcher)) as (url, process):
+        context, page = new_session(browser, url)
+        try:
+            page.goto(url)
+            page.get_by_text("UMAP of 100 texts").first.wait_for()
+            wait_until_idle(page)
+            assert_healthy(page)
+        finally:
+            context.close()
+        _assert_idle(process, log_path)
 
 
 def _box_select(page, graph, rows_wanted: int = 10) -> list[int]:
