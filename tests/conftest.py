@@ -17,26 +17,8 @@ _APP_ENV = ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT", 
 
 @pytest.fixture
 def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A private cache dir, no operator settings, no UMAP warm-up thread; returns the cache dir.
-
-    Also works around an AppTest quirk (Streamlit 1.67): ``AppTest.run()`` resets
-    ``PagesManager.uses_pages_directory`` and re-detects it from the ``pages/`` folder on
-    every run, so every run after the first executes the page file alone (the legacy
-    multipage path) — without ``app.py``, its sidebar or ``init_state()``. ``streamlit run``
-    sets the flag once per process and ``st.navigation`` turns it off for good, so forcing it
-    off here reproduces what a real server does.
-    """
+    """A private cache dir, no operator settings, no UMAP warm-up thread; returns the cache dir."""
     import streamlit as st
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class _NavigationPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
-    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPagesManager)
 
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(cache_dir))
