@@ -8,6 +8,7 @@ matters most — no Streamlit inside embedcore — is checked both ways.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import textwrap
@@ -145,3 +146,36 @@ def test_importing_every_engine_module_never_loads_streamlit():
     assert done.returncode == 0, done.stderr[-3000:]
     engine_files = [p for p in _files("embedcore") if p.name != "__init__.py"]
     assert int(done.stdout.split()[-1]) == len(engine_files)  # every module was imported
+
+
+# --- cited documents ----------------------------------------------------------------------------
+
+#: A document cited by its path from the repository root: upper-case names (docs/FACTS.md, README.md).
+_CITED_DOCUMENT = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[A-Z][A-Z0-9_]*\.md)\b")
+_TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".sh", ".cfg", ".example"}
+
+
+def _project_text_files() -> list[Path]:
+    skip = {".git", ".venv", "node_modules", "artifacts", "results", "__pycache__"}
+    return sorted(
+        path
+        for path in ROOT.rglob("*")
+        if path.is_file()
+        and (path.suffix in _TEXT_SUFFIXES or path.name == "Makefile")
+        and not skip & set(path.relative_to(ROOT).parts)
+    )
+
+
+def test_every_cited_document_is_in_the_repository():
+    """A docstring or comment that says "see docs/FACTS.md" points at a file a reader has."""
+    missing = []
+    for path in _project_text_files():
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for match in _CITED_DOCUMENT.finditer(text):
+            if not (ROOT / match.group(1)).is_file():
+                line = text.count("\n", 0, match.start()) + 1
+                missing.append(f"{path.relative_to(ROOT)}:{line}: {match.group(1)}")
+        # A path on the author's machine is no citation either.
+        if path.name != "test_architecture.py" and "/work/" in text:
+            missing.append(f"{path.relative_to(ROOT)}: cites a path under /work/")
+    assert not missing, "\n".join(missing)

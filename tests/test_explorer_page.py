@@ -326,7 +326,7 @@ def test_query_ranks_the_seed_set_and_is_marked_on_the_map(make_app):
     # The query is one of the three texts: left out by default, so the best *other* match leads.
     ranking = table(at, "explorer_ranking_table")
     assert ranking["text"].tolist() == ["Michael Jackson", "AI Model Hub"]
-    assert ranking["cosine"].tolist()[0] == pytest.approx(0.385, abs=0.01)  # FACTS.md
+    assert ranking["cosine"].tolist()[0] == pytest.approx(0.385, abs=0.01)  # docs/FACTS.md
     assert ranking["cosine"].is_monotonic_decreasing
     bars = chart(at, "explorer_ranking")["data"][0]
     assert bars["type"] == "bar"
