@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated environment and a ready AppTest for the dashboard."""
+"""Shared fixtures: an isolated environment, a ready AppTest for the dashboard, the bundled model,
+PostgreSQL, and (tests/fake_openai.py) an OpenAI-compatible API on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+#: The fake OpenAI-compatible API (its ``fake_openai`` fixture) for every test file.
+pytest_plugins = ("tests.fake_openai",)
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
