@@ -124,6 +124,33 @@ def test_every_page_file_is_registered():
     assert sorted(path for path, *_ in REGISTERED) == [f"pages/{p.name}" for p in PAGES]
 
 
+#: The Streamlit modules the project may import: the package, AppTest (and what it exports),
+#: and the command line that ``streamlit run`` is (scripts/serve.py starts it in-process).
+PUBLIC_STREAMLIT = {"streamlit", "streamlit.testing.v1", "streamlit.web", "streamlit.web.cli"}
+
+
+def _private_streamlit(names: set[str]) -> set[str]:
+    return {
+        name
+        for name in names
+        if name.split(".")[0] == "streamlit"
+        and name not in PUBLIC_STREAMLIT
+        and not name.startswith("streamlit.testing.v1.")  # from streamlit.testing.v1 import AppTest
+    }
+
+
+def test_no_private_streamlit_internals():
+    """Nothing reaches into Streamlit's runtime (``PagesManager`` and friends): it changes without notice."""
+    everything = [
+        ROOT / "app.py",
+        *(p for folder in ("ui", "pages", "embedcore", "tests", "bench", "scripts") for p in _files(folder)),
+    ]
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_private_streamlit(imported_modules(p))) for p in everything
+    }
+    assert not {path: names for path, names in offenders.items() if names}
+
+
 def test_importing_every_engine_module_never_loads_streamlit():
     """In a fresh interpreter: every module of embedcore, found by pkgutil, imported; no Streamlit."""
     script = textwrap.dedent(
