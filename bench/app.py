@@ -35,23 +35,6 @@ RSS_BUDGET = 1.5 * 10**9  # "under 1.5 GB"
 P = "explorer"
 
 
-def _navigation_pages_manager() -> None:
-    """AppTest (Streamlit 1.67) re-detects the ``pages/`` folder on every run and then runs the
-    page file alone, without ``app.py``; ``streamlit run`` and ``st.navigation`` do not. The
-    same work-around as tests/conftest.py (``app_env``): keep the flag off.
-    """
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class _NavigationPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    PagesManager.uses_pages_directory = None
-    app_test_module.PagesManager = _NavigationPagesManager
-
-
 def _points_drawn(at) -> tuple[int, int]:
     """(points, JSON bytes) of the map on screen."""
     charts = [c for c in at.get("plotly_chart") if c.proto.id and "explorer_map" in c.proto.id]
@@ -92,7 +75,6 @@ def _start_app(n: int, cache_dir: Path, seed_cache: bool, timeout: float):
     from ui import state
 
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
-    _navigation_pages_manager()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.secrets["_bench"] = "isolated"  # never a developer's own secrets.toml
     table = io.TextTable(texts=list(texts), labels=list(labels), source="bench-corpus.csv")

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-#: The IONOS models and their dimensions (see /work/shared/FACTS.md).
+#: The IONOS models and their dimensions (see docs/FACTS.md).
 MODELS = {
     "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768,
     "BAAI/bge-large-en-v1.5": 1024,

@@ -14,6 +14,7 @@ from .errors import *  # noqa: F403  (the exception tree is part of the public s
 from .errors import __all__ as _error_names  # type: ignore[attr-defined]
 from .types import EmbeddingResult, ModelInfo, Provider
 
+#: The one version number: pyproject.toml reads it from here (setuptools `attr`).
 __version__ = "0.1.0"
 
 #: public name -> module that defines it; imported lazily by __getattr__.

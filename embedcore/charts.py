@@ -121,7 +121,7 @@ SEQUENTIAL = "Cividis"
 #: pixels on a laptop screen, so more rows would ship bytes nobody can see.
 HEATMAP_LIMIT = 300
 #: Largest side accepted even when a caller raises ``max_cells_side``: 1000² is
-#: already ~5 MB of JSON (2000² measured at 23 MB, see FACTS.md).
+#: already ~5 MB of JSON (2000² measured at 23 MB, see docs/FACTS.md).
 HEATMAP_HARD_LIMIT = 1000
 
 #: Pixels at the top of every figure kept free for Plotly's modebar, which floats over the

@@ -73,7 +73,7 @@ __all__ = [
     "to_projector_zip",
 ]
 
-#: Most texts one embedding run accepts (cosine matrices grow with n², see FACTS.md).
+#: Most texts one embedding run accepts (cosine matrices grow with n², see docs/FACTS.md).
 MAX_TEXTS = 20_000
 #: Largest upload :func:`read_upload` parses (Streamlit's own default cap is 200 MB).
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024

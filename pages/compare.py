@@ -16,8 +16,11 @@ from ui.compute import cached_cosine, texts_digest, vectors_digest
 from ui.errors import friendly_errors
 from ui.extra_tables import disagreements_frame, md_escape, model_runs_frame, neighbour_lists, pairs_frame
 from ui.models_picker import embed_with, find_option, model_options, pick_model
+from ui.navigation import ensure_routed
 from ui.static_build import show_build_stopped
 from ui.texts import text_source_panel
+
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
 #: Embedding results per model (ui.models_picker's store for this page).
 STORE = "compare_results"

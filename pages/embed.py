@@ -11,8 +11,11 @@ from ui.compute import embed_texts, stored_result
 from ui.connection import available_models, current_connection, current_model, missing_token, set_model
 from ui.errors import friendly_errors
 from ui.format import cache_share, duration, plural
+from ui.navigation import ensure_routed
 from ui.tables import file_stem, result_frame
 from ui.texts import text_source_panel
+
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
 st.title("Embed texts", anchor=False)
 st.caption(

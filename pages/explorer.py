@@ -22,9 +22,12 @@ from ui.connection import current_connection, current_model, get_provider, missi
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import cache_share, plural
+from ui.navigation import ensure_routed
 from ui.tables import file_stem
 from ui.text_tables import pairs_table
 from ui.texts import text_source_panel
+
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
 P = "explorer"
 #: Session key of the result on screen: kept when a later call fails or waits for a click.

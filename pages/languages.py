@@ -15,7 +15,10 @@ from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import noun_for, plural
 from ui.models_picker import embed_with, find_option, model_options, pick_model, sidebar_option, stored
+from ui.navigation import ensure_routed
 from ui.texts import load_sample_cached
+
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
 STORE = "languages_results"
 #: API models that place translations together, best first (catalogue: 50+ / 100+ languages).

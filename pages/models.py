@@ -6,9 +6,12 @@ import streamlit as st
 
 from ui.connection import available_models, current_connection, current_model, get_provider
 from ui.errors import friendly_errors
+from ui.navigation import ensure_routed
 from ui.static_build import prepare, show_build_stopped
 from ui.tables import first_values, models_frame, text_width, vector_summary
 from ui.text_tables import WRAP_ROW_HEIGHT
+
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
 #: Below this a "load" only found the model already in memory.
 LOADED_ALREADY_S = 0.05

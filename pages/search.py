@@ -23,7 +23,10 @@ from ui.models_picker import (
     provider_for,
     sidebar_option,
 )
+from ui.navigation import ensure_routed
 from ui.text_tables import text_table
+
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
 _SELECT = "search_collection"
 _MODEL = "search_model"

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated environment and a ready AppTest for the dashboard."""
+"""Shared fixtures: an isolated environment, a ready AppTest for the dashboard, the bundled model,
+PostgreSQL, and (tests/fake_openai.py) an OpenAI-compatible API on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+#: The fake OpenAI-compatible API (its ``fake_openai`` fixture) for every test file.
+pytest_plugins = ("tests.fake_openai",)
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
@@ -17,26 +21,8 @@ _APP_ENV = ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT", 
 
 @pytest.fixture
 def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A private cache dir, no operator settings, no UMAP warm-up thread; returns the cache dir.
-
-    Also works around an AppTest quirk (Streamlit 1.67): ``AppTest.run()`` resets
-    ``PagesManager.uses_pages_directory`` and re-detects it from the ``pages/`` folder on
-    every run, so every run after the first executes the page file alone (the legacy
-    multipage path) — without ``app.py``, its sidebar or ``init_state()``. ``streamlit run``
-    sets the flag once per process and ``st.navigation`` turns it off for good, so forcing it
-    off here reproduces what a real server does.
-    """
+    """A private cache dir, no operator settings, no UMAP warm-up thread; returns the cache dir."""
     import streamlit as st
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.pages_manager import PagesManager
-
-    class _NavigationPagesManager(PagesManager):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
-    monkeypatch.setattr(app_test_module, "PagesManager", _NavigationPagesManager)
 
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(cache_dir))

@@ -1,21 +1,16 @@
 """AppTest tests of the app shell, the Models and Embed pages, and the connection rules.
 
-The API tests talk to real HTTP servers on 127.0.0.1 (pytest-httpserver) that answer like
+The API tests talk to real HTTP servers on 127.0.0.1 (tests/fake_openai.py) that answer like
 the IONOS AI Model Hub; their vectors come from a seeded RNG (a test fixture, not the app).
 The local-model tests run the real bundled all-MiniLM-L6-v2.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import socket
 
 import numpy as np
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from embedcore import catalog
 from embedcore.errors import (
@@ -27,156 +22,11 @@ from embedcore.errors import (
     NotFoundError,
     RateLimitError,
 )
+from tests.apptest import api_app, figures, messages, metrics, open_page, plotly_array, rendered
+from tests.fake_openai import IONOS_MODELS, TOKEN, closed_port
 from ui import state
 from ui.connection import same_origin
 from ui.errors import message_for
-
-TOKEN = "ionos-secret-token-0123456789abcdef"
-IONOS_MODELS = {
-    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768,
-    "BAAI/bge-large-en-v1.5": 1024,
-    "BAAI/bge-m3": 1024,
-}
-
-
-# --- a server that answers like IONOS ---------------------------------------------------------
-
-
-def _fixture_vector(text: str, dims: int) -> list[float]:
-    # Test fixture only: deterministic, unit-length vectors shaped like the real ones.
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    v = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
-    return (v / np.linalg.norm(v)).tolist()
-
-
-class FakeIonos:
-    """Handlers for GET /v1/models and POST /v1/embeddings; records every Authorization header."""
-
-    def __init__(self, server: HTTPServer, token: str | None = TOKEN) -> None:
-        self.server = server
-        self.token = token
-        self.auth: list[tuple[str, str | None]] = []
-        self.prompt_tokens = 0
-        server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
-        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/v1"
-
-    def _refused(self, request: Request) -> Response | None:
-        header = request.headers.get("Authorization")
-        self.auth.append((request.path, header))
-        if self.token is not None and header != f"Bearer {self.token}":
-            body = {"error": {"message": "Unauthorized", "type": "invalid_request_error"}}
-            return Response(json.dumps(body), status=401, content_type="application/json")
-        return None
-
-    def _models(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
-        data = [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "ionos"} for m in IONOS_MODELS
-        ]
-        return Response(json.dumps({"object": "list", "data": data}), content_type="application/json")
-
-    def _embeddings(self, request: Request) -> Response:
-        refused = self._refused(request)
-        if refused:
-            return refused
-        payload = request.get_json()
-        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
-        dims = IONOS_MODELS[payload["model"]]
-        tokens = sum(len(t.split()) + 2 for t in texts)
-        self.prompt_tokens += tokens
-        body = {
-            "id": "embd-test",
-            "created": 1700000000,
-            "object": "list",
-            "model": payload["model"],
-            "data": [
-                {"object": "embedding", "index": i, "embedding": _fixture_vector(t, dims)}
-                for i, t in enumerate(texts)
-            ],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        }
-        return Response(json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def servers():
-    """A factory of IONOS-like servers on 127.0.0.1, each with its own port."""
-    started: list[HTTPServer] = []
-
-    def start(token: str | None = TOKEN) -> FakeIonos:
-        server = HTTPServer(host="127.0.0.1", port=0)
-        server.start()
-        started.append(server)
-        return FakeIonos(server, token)
-
-    yield start
-    for server in started:
-        server.clear()
-        if server.is_running():
-            server.stop()
-
-
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def _api_app(make_app, api):
-    """The app pointed at ``api`` with the operator's token for it in secrets (not yet run)."""
-    return make_app(
-        secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url},
-        state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
-    )
-
-
-def rendered(at) -> str:
-    """Every element of the last run (main and sidebar) as protobuf text."""
-    parts: list[str] = []
-
-    def walk(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            parts.append(str(proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts)
-
-
-def metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def messages(elements) -> str:
-    return "\n".join(e.value for e in elements)
-
-
-def open_page(at, page: str):
-    # Straight to the page: app.py registers each page under its file stem, so the
-    # filename-based lookup AppTest uses before the first run finds it, and the default
-    # page (the explorer, with its projection) is not run first.
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    assert at.title[0].value == {"pages/models.py": "Models", "pages/embed.py": "Embed texts"}[page]
-    assert at.sidebar.radio(key="conn_provider") is not None  # app.py ran around the page
-    return at
-
-
-def plotly_spec(at, index: int = 0) -> dict:
-    return json.loads(at.get("plotly_chart")[index].proto.spec)
-
-
-def plotly_array(value) -> np.ndarray:
-    """A trace array from a figure's JSON: a plain list, or Plotly's typed form {dtype, bdata}."""
-    if isinstance(value, dict) and "bdata" in value:
-        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-    return np.asarray(value)
-
 
 # --- the local model (real) ---------------------------------------------------------------------
 
@@ -248,7 +98,7 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
         "embed_download_zip",
     }
     # The vector plot shows the first text's 384 values.
-    y = plotly_array(plotly_spec(at)["data"][0]["y"])
+    y = plotly_array(figures(at)[0]["data"][0]["y"])
     assert y.shape == (384,)
     np.testing.assert_allclose(
         y[:4], frame.loc[0, ["dim_0", "dim_1", "dim_2", "dim_3"]].to_numpy(float), rtol=1e-6
@@ -285,9 +135,9 @@ def test_local_model_missing_is_explained(make_app, monkeypatch):
 # --- an OpenAI-compatible endpoint ----------------------------------------------------------------
 
 
-def test_embed_page_against_an_ionos_like_endpoint(make_app, servers):
-    api = servers()
-    at = _api_app(make_app, api)
+def test_embed_page_against_an_ionos_like_endpoint(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/embed.py")
     assert at.sidebar.selectbox(key="conn_model").value == "BAAI/bge-m3"
     assert "Using the token from the app's secrets" in messages(at.sidebar.caption)
@@ -309,9 +159,9 @@ def test_embed_page_against_an_ionos_like_endpoint(make_app, servers):
     assert TOKEN not in rendered(at)
 
 
-def test_models_page_merges_listing_and_catalogue(make_app, servers):
-    api = servers()
-    at = _api_app(make_app, api)
+def test_models_page_merges_listing_and_catalogue(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/models.py")
     table = at.dataframe[0].value.set_index("id")
     assert set(IONOS_MODELS) <= set(table.index)
@@ -327,9 +177,9 @@ def test_models_page_merges_listing_and_catalogue(make_app, servers):
     assert "3 models served" in messages(at.sidebar.success)
 
 
-def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, servers):
-    api = servers()
-    at = _api_app(make_app, api)
+def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/models.py")
     grid = at.dataframe[0].proto
     config = json.loads(grid.columns)
@@ -370,8 +220,8 @@ def test_ionos_without_a_token_describes_its_models_instead_of_failing(make_app,
     assert at.sidebar.selectbox(key="conn_model").value in IONOS_MODELS
 
 
-def test_a_refused_token_gives_the_friendly_message(make_app, servers):
-    api = servers(token="the-right-token")
+def test_a_refused_token_gives_the_friendly_message(make_app, fake_openai):
+    api = fake_openai(token="the-right-token")
     at = make_app(
         secrets={"IONOS_API_TOKEN": "a-wrong-token", "base_url": api.url},
         state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
@@ -396,8 +246,8 @@ def test_a_configured_url_that_is_not_http_is_a_setting_problem(make_app):
 
 
 @pytest.mark.parametrize("source", ["secrets", "env"])
-def test_configured_token_is_not_sent_to_another_url(make_app, servers, monkeypatch, source):
-    configured, other = servers(), servers(token=None)
+def test_configured_token_is_not_sent_to_another_url(make_app, fake_openai, monkeypatch, source):
+    configured, other = fake_openai(token=TOKEN), fake_openai()
     if source == "secrets":
         at = make_app(secrets={"IONOS_API_TOKEN": TOKEN, "base_url": configured.url})
     else:
@@ -423,8 +273,8 @@ def test_configured_token_is_not_sent_to_another_url(make_app, servers, monkeypa
     assert other.auth[-1] == ("/v1/models", "Bearer users-own-token")
 
 
-def test_locked_endpoint_ignores_a_changed_url(make_app, servers):
-    configured, other = servers(), servers(token=None)
+def test_locked_endpoint_ignores_a_changed_url(make_app, fake_openai):
+    configured, other = fake_openai(token=TOKEN), fake_openai()
     at = make_app(
         secrets={"IONOS_API_TOKEN": TOKEN, "base_url": configured.url, "lock_endpoint": True},
         state={state.PROVIDER_KIND: "custom", state.BASE_URL: other.url},
@@ -439,9 +289,9 @@ def test_locked_endpoint_ignores_a_changed_url(make_app, servers):
     assert TOKEN not in rendered(at)
 
 
-def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, servers):
-    api = servers()
-    at = _api_app(make_app, api)
+def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/embed.py")
     assert "**0** vectors of this model" in messages(at.sidebar.caption)
     assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]  # nothing to clear yet
@@ -464,8 +314,8 @@ def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, serv
     assert metrics(at)["From cache"] == "100 %" and len(api.auth) == requests_before
 
 
-def test_a_locked_app_offers_no_cache_clearing(make_app, servers):
-    api = servers()
+def test_a_locked_app_offers_no_cache_clearing(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
     at = make_app(
         secrets={"IONOS_API_TOKEN": TOKEN, "base_url": api.url, "lock_endpoint": True},
         state={state.PROVIDER_KIND: "custom"},
@@ -516,16 +366,10 @@ def test_messages_name_the_next_step():
     assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again when the block ends: nothing listens there
-
-
 def test_an_unreachable_endpoint_message_has_one_full_stop():
     from embedcore.client import EmbeddingClient
 
-    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    url = f"http://127.0.0.1:{closed_port()}/v1"
     with EmbeddingClient(url, "", max_retries=0) as client, pytest.raises(APIConnectionError) as caught:
         client.embed(["hello"], "BAAI/bge-m3")
     text = message_for(caught.value)
@@ -566,8 +410,8 @@ def test_ionos_without_a_token_disables_embed_and_says_where_the_token_goes(make
     assert "needs an API token" not in messages(at.warning)
 
 
-def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_app, servers):
-    api = servers(token=TOKEN)
+def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
     at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
     open_page(at, "pages/embed.py")
     assert "HTTP 401" in messages(at.sidebar.error)  # the listing was refused
@@ -583,8 +427,8 @@ def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_a
     assert all(auth == f"Bearer {TOKEN}" for _, auth in api.auth[calls:])
 
 
-def test_an_endpoint_that_needs_no_token_keeps_embed_enabled(make_app, servers):
-    api = servers(token=None)
+def test_an_endpoint_that_needs_no_token_keeps_embed_enabled(make_app, fake_openai):
+    api = fake_openai()
     at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
     open_page(at, "pages/embed.py")
     assert not at.button(key="embed_run").disabled
@@ -596,9 +440,9 @@ def test_an_endpoint_that_needs_no_token_keeps_embed_enabled(make_app, servers):
 # --- where the texts come from ---------------------------------------------------------------------
 
 
-def test_pasted_texts_are_counted_and_embedded_once_each(make_app, servers):
-    api = servers()
-    at = open_page(_api_app(make_app, api), "pages/embed.py")
+def test_pasted_texts_are_counted_and_embedded_once_each(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = open_page(api_app(make_app, api, TOKEN), "pages/embed.py")
     at.radio(key="embed_source").set_value("paste").run()
     assert "Paste some texts" in messages(at.info)
     at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
@@ -621,9 +465,9 @@ def test_pasted_texts_are_counted_and_embedded_once_each(make_app, servers):
     assert metrics(at)["Texts"] == "3"
 
 
-def test_uploaded_csv_offers_text_and_label_columns(make_app, servers):
-    api = servers()
-    at = open_page(_api_app(make_app, api), "pages/embed.py")
+def test_uploaded_csv_offers_text_and_label_columns(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = open_page(api_app(make_app, api, TOKEN), "pages/embed.py")
     at.radio(key="embed_source").set_value("upload").run()
     csv = (
         b"id,sentence,topic\n"
@@ -643,9 +487,9 @@ def test_uploaded_csv_offers_text_and_label_columns(make_app, servers):
     assert list(frame["label"]) == ["music", "sport", "cooking"]
 
 
-def test_an_unreadable_upload_is_a_warning_not_a_crash(make_app, servers):
-    api = servers()
-    at = open_page(_api_app(make_app, api), "pages/embed.py")
+def test_an_unreadable_upload_is_a_warning_not_a_crash(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = open_page(api_app(make_app, api, TOKEN), "pages/embed.py")
     at.radio(key="embed_source").set_value("upload").run()
     at.file_uploader(key="embed_upload").upload("data.csv", b"\x00\x01\x02binary\x00", "text/csv").run()
     assert not at.exception and not at.error
@@ -653,9 +497,9 @@ def test_an_unreadable_upload_is_a_warning_not_a_crash(make_app, servers):
     assert at.button(key="embed_run").disabled
 
 
-def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app, servers):
-    api = servers()
-    at = open_page(_api_app(make_app, api), "pages/embed.py")
+def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = open_page(api_app(make_app, api, TOKEN), "pages/embed.py")
     before = list(at.session_state[state.TEXTS].texts)
     at.radio(key="embed_source").set_value("upload").run()
     at.file_uploader(key="embed_upload").upload(
@@ -682,9 +526,9 @@ def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app
     assert list(at.session_state[state.TEXTS].texts) == ["first text", "second text"]
 
 
-def test_edit_table_starts_from_the_current_texts(make_app, servers):
-    api = servers()
-    at = open_page(_api_app(make_app, api), "pages/embed.py")
+def test_edit_table_starts_from_the_current_texts(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = open_page(api_app(make_app, api, TOKEN), "pages/embed.py")
     at.radio(key="embed_source").set_value("edit").run()
     assert not at.exception
     editor = at.data_editor[0].value

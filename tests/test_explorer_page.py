@@ -12,16 +12,11 @@ to the browser tests; here the selection event is set the way Streamlit delivers
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-
 import numpy as np
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from embedcore import charts
+from tests.apptest import chart, has_chart, messages, metrics, open_page, plotly_array
 from ui import explorer_widgets, state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
@@ -35,11 +30,7 @@ TOPICS = ("music", "sports", "cooking", "space", "programming")
 
 
 def open_explorer(make_app, **state_values):
-    at = make_app(state=state_values, timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    assert at.title[0].value == "Similarity explorer"
-    return at
+    return open_page(make_app(state=state_values, timeout=120), PAGE)
 
 
 def show_tab(at, tab: str):
@@ -47,27 +38,6 @@ def show_tab(at, tab: str):
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def chart(at, key: str) -> dict:
-    """The figure of the st.plotly_chart drawn with ``key``, as Plotly JSON."""
-    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]
-    assert len(found) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return json.loads(found[0].proto.spec)
-
-
-def has_chart(at, key: str) -> bool:
-    return any(c.proto.id.endswith(f"-{key}") for c in at.get("plotly_chart"))
-
-
-def array(value) -> np.ndarray:
-    """A Plotly data array: a plain list, or a typed array ``{"dtype", "bdata", "shape"}``."""
-    if isinstance(value, dict):
-        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        if "shape" in value:
-            out = out.reshape([int(s) for s in str(value["shape"]).split(",")])
-        return out
-    return np.asarray(value)
 
 
 def point_traces(spec: dict) -> list[dict]:
@@ -81,20 +51,7 @@ def point_traces(spec: dict) -> list[dict]:
 
 
 def map_rows(spec: dict) -> np.ndarray:
-    return np.concatenate([array(t["customdata"]).ravel() for t in point_traces(spec)])
-
-
-def messages(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def captions(at) -> str:
-    return messages(at.caption)
-
-
-def metrics(at) -> dict[str, str]:
-    # Values are markdown with model ids escaped ("all\\-MiniLM"); compare the text shown.
-    return {m.label: m.value.replace("\\", "") for m in at.metric}
+    return np.concatenate([plotly_array(t["customdata"]).ravel() for t in point_traces(spec)])
 
 
 #: Columns that identify each table of the page (st.dataframe without selection has no element id).
@@ -138,20 +95,20 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     spec = chart(at, "explorer_map")
     # The PCA preview (drawn while UMAP compiled) was replaced by the UMAP map.
     assert not has_chart(at, "explorer_map_preview")
-    assert "UMAP of 100 texts" in captions(at)
-    assert "n_neighbors 15, min_dist 0.1" in captions(at)
+    assert "UMAP of 100 texts" in messages(at.caption)
+    assert "n_neighbors 15, min_dist 0.1" in messages(at.caption)
     assert {t["type"] for t in spec["data"]} == {"scatter"}  # SVG below 1,000 points
     assert sorted(t["name"] for t in spec["data"]) == sorted(TOPICS)  # coloured by label
     assert sorted(map_rows(spec).tolist()) == list(range(100))
     # Hover text is the text itself (escaped, wrapped), on the point whose customdata is its row.
     music = next(t for t in spec["data"] if t["name"] == "music")
-    row = int(array(music["customdata"])[0])
+    row = int(plotly_array(music["customdata"])[0])
     assert music["hovertext"][0].replace("<br>", " ") == texts[row]
     assert spec["layout"]["dragmode"] == "lasso"
     # UMAP keeps topics apart: most points' nearest map neighbour shares their label (a few
     # sample texts sit between themes on purpose; chance would be ~0.2).
-    xy = np.concatenate([np.column_stack([array(t["x"]), array(t["y"])]) for t in spec["data"]])
-    names = np.concatenate([[t["name"]] * len(array(t["x"])) for t in spec["data"]])
+    xy = np.concatenate([np.column_stack([plotly_array(t["x"]), plotly_array(t["y"])]) for t in spec["data"]])
+    names = np.concatenate([[t["name"]] * len(plotly_array(t["x"])) for t in spec["data"]])
     d = np.linalg.norm(xy[:, None] - xy[None], axis=2)
     np.fill_diagonal(d, np.inf)
     assert (names[d.argmin(axis=1)] == names).mean() >= 0.7
@@ -159,7 +116,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     show_tab(at, "Heatmap")
     heat = chart(at, "explorer_heatmap")
     assert [t["type"] for t in heat["data"]] == ["heatmap"]
-    z = array(heat["data"][0]["z"])
+    z = plotly_array(heat["data"][0]["z"])
     assert z.shape == (100, 100)
     np.testing.assert_allclose(np.diag(z), 1.0, atol=1e-5)
     np.testing.assert_allclose(z, z.T, atol=1e-6)
@@ -173,7 +130,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     # Clustered order: texts next to each other on the axis are far more alike than average.
     off_diagonal = z[~np.eye(100, dtype=bool)].mean()
     assert np.diag(z, 1).mean() > 2 * off_diagonal
-    assert "hierarchical clustering" in captions(at)
+    assert "hierarchical clustering" in messages(at.caption)
 
 
 def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
@@ -181,20 +138,20 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
     assert not at.error and not at.warning
     spec = chart(at, "explorer_map")
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert "PCA of 100 texts" in captions(at)
+    assert "PCA of 100 texts" in messages(at.caption)
     downloads = {b.key: b for b in at.get("download_button")}
     assert set(downloads) == {"explorer_download_coords", "explorer_download_selected"}
     assert downloads["explorer_download_selected"].proto.disabled  # nothing selected yet
 
     show_tab(at, "Heatmap")
-    z = array(chart(at, "explorer_heatmap")["data"][0]["z"])
+    z = plotly_array(chart(at, "explorer_heatmap")["data"][0]["z"])
     assert z.shape == (100, 100)
     at.segmented_control(key="explorer_heatmap_order").set_value("input").run()
     in_order = chart(at, "explorer_heatmap")["data"][0]
     texts = at.session_state[state.TEXTS].texts
     assert [label.split(" ", 1)[0] for label in in_order["x"][:3]] == ["#0", "#1", "#2"]
     assert in_order["x"][0].split(" ", 1)[1].replace("<br>", " ") == texts[0]
-    assert "input order" in captions(at)
+    assert "input order" in messages(at.caption)
 
     show_tab(at, "Pairs")
     most = table(at, "explorer_pairs_most")
@@ -205,7 +162,7 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
     assert {"text_a", "text_b", "label_a", "label_b"} <= set(most.columns)
     assert most["text_a"].isin(texts).all()
     hist = chart(at, "explorer_histogram")["data"][0]
-    assert array(hist["y"]).sum() == 100 * 99 // 2
+    assert plotly_array(hist["y"]).sum() == 100 * 99 // 2
 
 
 # --- the map's controls ---------------------------------------------------------------------------
@@ -227,7 +184,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     spec = chart(at, "explorer_map_3d")
     assert {t["type"] for t in spec["data"]} == {"scatter3d"}
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert "Switch to the 2-D view to select points" in captions(at)
+    assert "Switch to the 2-D view to select points" in messages(at.caption)
     assert calls[-1] == ("pca", 3)
 
     # Display-only changes: colour, point size, and back to the 2-D map already computed.
@@ -243,7 +200,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     at.segmented_control(key="explorer_method").set_value("tsne").run()
     assert not at.exception
     assert calls[-1] == ("tsne", 2)
-    assert "t-SNE of 100 texts · perplexity 10" in captions(at)
+    assert "t-SNE of 100 texts · perplexity 10" in messages(at.caption)
     assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
 
     # Back to PCA: cached. A parameter change recomputes; its earlier value comes from the cache.
@@ -290,7 +247,7 @@ def test_k_means_legend_says_how_many_clusters_were_found(make_app):
 def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(make_app):
     at = show_tab(open_explorer(make_app, explorer_method="pca"), "Heatmap")
     heat = chart(at, "explorer_heatmap")["data"][0]
-    z = array(heat["z"]).reshape(100, 100).astype(float)
+    z = plotly_array(heat["z"]).reshape(100, 100).astype(float)
     off_diagonal = z[~np.eye(100, dtype=bool)]
     assert heat["zmin"] == pytest.approx(off_diagonal.min(), abs=1e-6)
     assert heat["zmax"] == pytest.approx(off_diagonal.max(), abs=1e-6)
@@ -302,14 +259,14 @@ def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(ma
 
 def test_tsne_perplexity_is_chosen_from_the_texts_until_the_user_sets_it(make_app):
     at = open_explorer(make_app, explorer_method="tsne")
-    assert "t-SNE of 100 texts · perplexity 10" in captions(at)
+    assert "t-SNE of 100 texts · perplexity 10" in messages(at.caption)
     at.segmented_control(key="explorer_dims").set_value(3).run()
-    assert "t-SNE of 100 texts · perplexity 8.3" in captions(at)
+    assert "t-SNE of 100 texts · perplexity 8.3" in messages(at.caption)
     assert at.slider(key="explorer_perplexity").value == 8
     at.toggle(key="explorer_perplexity_auto").set_value(False).run()
     at.slider(key="explorer_perplexity").set_value(20).run()
     assert not at.exception, at.exception
-    assert "t-SNE of 100 texts · perplexity 20" in captions(at)
+    assert "t-SNE of 100 texts · perplexity 20" in messages(at.caption)
 
 
 # --- the query ----------------------------------------------------------------------------------
@@ -326,11 +283,11 @@ def test_query_ranks_the_seed_set_and_is_marked_on_the_map(make_app):
     # The query is one of the three texts: left out by default, so the best *other* match leads.
     ranking = table(at, "explorer_ranking_table")
     assert ranking["text"].tolist() == ["Michael Jackson", "AI Model Hub"]
-    assert ranking["cosine"].tolist()[0] == pytest.approx(0.385, abs=0.01)  # FACTS.md
+    assert ranking["cosine"].tolist()[0] == pytest.approx(0.385, abs=0.01)  # docs/FACTS.md
     assert ranking["cosine"].is_monotonic_decreasing
     bars = chart(at, "explorer_ranking")["data"][0]
     assert bars["type"] == "bar"
-    assert array(bars["x"]).tolist() == pytest.approx(ranking["cosine"].tolist(), abs=1e-6)
+    assert plotly_array(bars["x"]).tolist() == pytest.approx(ranking["cosine"].tolist(), abs=1e-6)
     at.checkbox(key="explorer_query_exclude").uncheck().run()
     ranking = table(at, "explorer_ranking_table")
     assert ranking["text"].tolist()[:2] == ["best selling music artists", "Michael Jackson"]
@@ -342,9 +299,9 @@ def test_query_ranks_the_seed_set_and_is_marked_on_the_map(make_app):
     assert "best selling music artists" in query["hovertext"][0]
     # The query's nearest texts are ringed, in a colour that shows (not the transparent default).
     rings = next(t for t in spec["data"] if t.get("name") == "neighbours")
-    assert sorted(array(rings["customdata"]).tolist()) == [0, 1, 2]
+    assert sorted(plotly_array(rings["customdata"]).tolist()) == [0, 1, 2]
     assert rings["marker"]["color"] == "#111111"
-    assert "same PCA that made the map" in captions(at)
+    assert "same PCA that made the map" in messages(at.caption)
     # The query typed in the other tab is kept while the tab is closed.
     assert at.session_state["explorer_query"] == "best selling music artists"
 
@@ -384,7 +341,7 @@ def test_two_texts_with_umap_explain_and_fall_back_to_pca(make_app):
     assert "UMAP needs at least 3 texts; you have 2. Showing PCA instead." in messages(at.info)
     spec = chart(at, "explorer_map")
     assert sorted(map_rows(spec).tolist()) == [0, 1]
-    assert "PCA of 2 texts" in captions(at)
+    assert "PCA of 2 texts" in messages(at.caption)
 
     at.segmented_control(key="explorer_method").set_value("tsne").run()
     assert "t-SNE needs at least 3 texts" in messages(at.info)
@@ -449,7 +406,9 @@ def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make
     # The redrawn map is a new chart for Streamlit (the user's selection is gone from it),
     # so it marks the remembered rows itself through Plotly's selectedpoints.
     spec = chart(at, "explorer_map")
-    marked = [int(array(t["customdata"])[i]) for t in point_traces(spec) for i in t.get("selectedpoints", [])]
+    marked = [
+        int(plotly_array(t["customdata"])[i]) for t in point_traces(spec) for i in t.get("selectedpoints", [])
+    ]
     assert sorted(marked) == [7, 42]
     assert all("selectedpoints" in t for t in point_traces(spec))
     at.number_input(key="explorer_neighbours_k").set_value(2).run()
@@ -473,56 +432,8 @@ def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make
 API_DIMS = 1024
 
 
-def _fixture_vector(text: str) -> list[float]:
-    # Test fixture only: deterministic unit vectors standing in for a paid API's answers.
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    v = np.random.default_rng(seed).standard_normal(API_DIMS).astype(np.float32)
-    return (v / np.linalg.norm(v)).tolist()
-
-
-class FakeApi:
-    """An OpenAI-compatible /v1/models and /v1/embeddings that can be told to refuse."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.refuse = False
-        self.embedded: list[str] = []
-        self.url = f"http://127.0.0.1:{server.port}/v1"
-        server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
-        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
-
-    def _models(self, request: Request) -> Response:
-        data = [{"id": "BAAI/bge-m3", "object": "model", "created": 1700000000, "owned_by": "test"}]
-        return Response(json.dumps({"object": "list", "data": data}), content_type="application/json")
-
-    def _embeddings(self, request: Request) -> Response:
-        if self.refuse:
-            body = {"error": {"message": "Unauthorized", "type": "invalid_request_error"}}
-            return Response(json.dumps(body), status=401, content_type="application/json")
-        payload = request.get_json()
-        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
-        self.embedded += texts
-        body = {
-            "object": "list",
-            "model": payload["model"],
-            "data": [
-                {"object": "embedding", "index": i, "embedding": _fixture_vector(t)}
-                for i, t in enumerate(texts)
-            ],
-            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
-        }
-        return Response(json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def api():
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield FakeApi(server)
-    server.clear()
-    server.stop()
-
-
-def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fails(make_app, api):
+def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fails(make_app, fake_openai):
+    api = fake_openai(models={"BAAI/bge-m3": API_DIMS})
     at = open_explorer(
         make_app, **{state.PROVIDER_KIND: "custom", state.BASE_URL: api.url, "explorer_method": "pca"}
     )
@@ -558,7 +469,7 @@ def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app)
     assert f"**{len(expected)} match" in messages(at.markdown)
     spec = chart(at, "explorer_map")
     found = [t for t in spec["data"] if t["name"].startswith("matches")]
-    assert len(found) == 1 and sorted(array(found[0]["customdata"]).ravel().tolist()) == expected
+    assert len(found) == 1 and sorted(plotly_array(found[0]["customdata"]).ravel().tolist()) == expected
     assert all(t["marker"]["opacity"] <= 0.25 for t in spec["data"] if t["name"] in TOPICS)
     assert table(at, "explorer_find_table")["row"].tolist() == expected
 
@@ -587,19 +498,19 @@ def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app
     spec = chart(at, "explorer_map")
     lines = [t for t in spec["data"] if t["name"] == "links"]
     assert len(lines) == 1
-    xs = array(lines[0]["x"]).astype(float)
+    xs = plotly_array(lines[0]["x"]).astype(float)
     coords = {
         int(r): x
         for t in point_traces(spec)
-        for r, x in zip(array(t["customdata"]).ravel(), array(t["x"]), strict=True)
+        for r, x in zip(plotly_array(t["customdata"]).ravel(), plotly_array(t["x"]), strict=True)
     }
     # Five segments (default k) from text 7 to the five rows listed as its neighbours.
     listed = table(at, "explorer_selection_table")["neighbour_row"].tolist()
     assert len(xs) == 15 and np.allclose(xs[0::3], coords[7])
     assert np.allclose(xs[1::3], [coords[r] for r in listed])
-    assert "nearest neighbours by cosine in the full 384-dimensional space" in captions(at)
+    assert "nearest neighbours by cosine in the full 384-dimensional space" in messages(at.caption)
     rings = [t for t in spec["data"] if t["name"] == "neighbours"]  # the lines' ends are ringed
-    assert len(rings) == 1 and sorted(array(rings[0]["customdata"]).ravel().tolist()) == sorted(listed)
+    assert len(rings) == 1 and sorted(plotly_array(rings[0]["customdata"]).ravel().tolist()) == sorted(listed)
     # Two selected texts: no lines (a crowd of lines says nothing).
     at.session_state["explorer_map"] = _selection_event([7, 9])
     at.run().run()

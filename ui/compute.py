@@ -19,7 +19,7 @@ import streamlit as st
 
 from embedcore.types import EmbeddingResult
 from ui import state
-from ui.connection import current_connection, current_model, get_provider
+from ui.connection import current_model, get_provider
 from ui.format import plural
 from ui.static_build import prepare
 
@@ -64,13 +64,6 @@ def stored_result(texts: Sequence[str], *, model: str | None = None) -> Embeddin
     return st.session_state.get(state.RESULTS, {}).get(result_key(texts, model=model))
 
 
-def last_result() -> tuple[tuple[str, str, str], EmbeddingResult] | None:
-    """The most recent successful ``(key, result)`` of this session, whatever the texts."""
-    key = st.session_state.get(state.LAST_RESULT_KEY)
-    result = st.session_state.get(state.RESULTS, {}).get(key)
-    return (key, result) if result is not None else None
-
-
 def embed_texts(
     texts: Sequence[str],
     *,
@@ -106,7 +99,6 @@ def embed_texts(
     key = result_key(texts, model=model)
     results: dict = st.session_state.setdefault(state.RESULTS, {})
     if reuse and key in results:
-        st.session_state[state.LAST_RESULT_KEY] = key
         return results[key]
 
     provider = get_provider()
@@ -134,14 +126,7 @@ def embed_texts(
     results[key] = result
     while len(results) > MAX_RESULTS:
         results.pop(next(iter(results)))
-    st.session_state[state.LAST_RESULT_KEY] = key
     return result
-
-
-def current_endpoint_label() -> str:
-    """A short, key-free description of where embeddings come from (for captions and exports)."""
-    conn = current_connection()
-    return "bundled offline model" if conn.kind == "local" else (conn.base_url or "")
 
 
 # --- cached maths ------------------------------------------------------------------------

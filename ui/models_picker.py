@@ -150,17 +150,6 @@ def provider_for(option: ModelOption) -> Provider:
     return get_provider(conn)
 
 
-def provider_for_endpoint(endpoint_id: str) -> Provider | None:
-    """The provider for a recorded endpoint id, when this session can reach it (else None)."""
-    if endpoint_id == "local:":
-        return get_provider(_LOCAL_CONNECTION) if local_available() else None
-    conn = current_connection()
-    if conn.kind == "local":
-        return None
-    provider = get_provider(conn)
-    return provider if provider.endpoint_id == endpoint_id else None
-
-
 def stored(option: ModelOption, texts: Sequence[str], *, store: str) -> EmbeddingResult | None:
     """This session's result for ``option`` and ``texts`` in ``store``, or None (no call made)."""
     provider = provider_for(option)

@@ -23,8 +23,6 @@ BASE_URL = "base_url"
 MODEL = "model"
 #: ``{result_key: EmbeddingResult}`` — recent results, so page switches and errors lose nothing.
 RESULTS = "results"
-#: The key (into :data:`RESULTS`) of the most recent successful embedding call.
-LAST_RESULT_KEY = "last_result_key"
 
 PROVIDER_KINDS = ("local", "ionos", "custom")
 DEFAULT_SAMPLE = "topics"
@@ -47,7 +45,6 @@ def init_state() -> None:
         ss[BASE_URL] = connection.operator_settings().base_url
     ss.setdefault(MODEL, None)
     ss.setdefault(RESULTS, {})
-    ss.setdefault(LAST_RESULT_KEY, None)
     ss.setdefault(TEXTS_PASTE, "")
     if TEXTS not in ss:
         from ui.texts import load_sample_cached

@@ -41,11 +41,6 @@ def set_texts(table: io.TextTable, origin: dict) -> None:
     st.session_state[state.TEXTS_ORIGIN] = origin
 
 
-def current_texts() -> io.TextTable | None:
-    """The shared texts (set by :func:`ui.state.init_state` to the ``topics`` sample)."""
-    return st.session_state.get(state.TEXTS)
-
-
 def _seed(key: str, value) -> None:
     if key not in st.session_state:
         st.session_state[key] = value

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from streamlit_browser import assert_healthy, new_session, rerun, serve_app, wait_until_idle
+from streamlit_browser import assert_healthy, new_session, rerun, serve_app, wait_for_text, wait_until_idle
 
 OPERATOR_TOKEN = "operator-token-that-must-never-show-4711"
 
@@ -39,7 +39,9 @@ def test_deep_link_on_a_fresh_server_runs_the_router_and_exports(browser, fresh_
         page.goto(f"{fresh_server}/embed")
         wait_until_idle(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
-        assert "Embeddings from" in sidebar.inner_text()  # app.py ran: the connection panel is there
+        # app.py ran: the connection panel is there. Polled: on a server's first visit the
+        # browser may still be fetching the widgets' code when the script run has ended.
+        wait_for_text(sidebar, "Embeddings from", timeout=30_000)
         assert "Embed texts" in page.locator("h1").first.inner_text()
 
         with rerun(page):

@@ -60,7 +60,10 @@ def choose_in_sidebar(page, label: str) -> None:
 def go_to(page, link: str) -> None:
     """Another page of the app in the same session (page.goto would start a new one)."""
     with rerun(page):
-        page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=link).click()
+        # Our page list (ui.navigation.draw_page_links): st.page_link elements in the sidebar.
+        page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text(
+            link, exact=True
+        ).click()
     assert_healthy(page)
 
 

@@ -1,0 +1,256 @@
+"""One OpenAI-compatible embeddings API for the tests: real HTTP on 127.0.0.1 (pytest-httpserver).
+
+``GET /v1/models`` lists the server's models; ``POST /v1/embeddings`` answers with fixture
+vectors of each model's dimensions, in the envelope IONOS sends (OpenAI's plus ``id`` and
+``created``). Every request is recorded. A test changes what the server does through its
+attributes: ``token`` (401 without it), ``refuse``, ``fail_after``/``fail_status``, ``script``
+(one handler per embeddings request), ``envelope``, ``reverse`` and ``delay``.
+
+The ``fake_openai`` fixture (registered in tests/conftest.py) starts one per call, each on its
+own port, and stops them after the test. ``requests`` is never patched anywhere in the suite.
+The benchmark's rate-limited server is a different thing: bench/fake_api.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+import numpy as np
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+#: The IONOS AI Model Hub's embedding models and their dimensions (docs/FACTS.md).
+IONOS_MODELS = {
+    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768,
+    "BAAI/bge-large-en-v1.5": 1024,
+    "BAAI/bge-m3": 1024,
+}
+#: The token an operator configured for the endpoint, in tests that need one.
+TOKEN = "ionos-secret-token-0123456789abcdef"
+
+
+def fixture_vector(text: str, dims: int) -> list[float]:
+    """Test fixture only: a deterministic unit vector per text (float32 values), shaped like a real one."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    vector = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def fixture_vectors(texts: list[str], dims: int) -> np.ndarray:
+    """What the server sends for ``texts``, as the float32 matrix a client should return."""
+    return np.array([fixture_vector(t, dims) for t in texts], dtype=np.float32)
+
+
+def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(payload), status=status, headers=headers, content_type="application/json")
+
+
+def error_response(status: int, message: str, kind: str = "invalid_request_error") -> Response:
+    """An error in OpenAI's shape: ``{"error": {"message", "type"}}``."""
+    return json_response({"error": {"message": message, "type": kind}}, status)
+
+
+def token_count(text: str) -> int:
+    """The server's token count: words plus two (a [CLS] and a [SEP])."""
+    return len(text.split()) + 2
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then closed again at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server() -> HTTPServer:
+    """A running pytest-httpserver on 127.0.0.1 and a port of its own (threaded, like a real API)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    return server
+
+
+def stop_server(server: HTTPServer) -> None:
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible embeddings API on ``server``; every request is kept in :attr:`requests`.
+
+    ``models`` maps each model id to the dimensions of its vectors. ``token``: when set, a
+    request without ``Authorization: Bearer <token>`` gets 401. ``serve_models=False`` leaves
+    ``GET /v1/models`` to the test.
+    """
+
+    def __init__(
+        self,
+        server: HTTPServer,
+        *,
+        models: Mapping[str, int] = IONOS_MODELS,
+        token: str | None = None,
+        serve_models: bool = True,
+    ) -> None:
+        self.server = server
+        self.models = dict(models)
+        self.token = token
+        #: Answer every request with 401 (an endpoint that turned the token down).
+        self.refuse = False
+        #: From this many answered embeddings requests on, refuse with ``fail_status``.
+        self.fail_after: int | None = None
+        self.fail_status = 400
+        #: Per embeddings request number: a handler returning the response, or None (or a
+        #: handler returning None) for the normal answer.
+        self.script: list[Callable[[Request], Response | None] | None] = []
+        #: False: a bare list of embeddings instead of OpenAI's ``{"object": "list", ...}``.
+        self.envelope = True
+        #: Answer the embeddings in reverse order (the ``index`` fields still right).
+        self.reverse = False
+        #: Seconds to wait before answering an embeddings request.
+        self.delay = 0.0
+        #: Every request in arrival order: ``{"t", "path", "url", "auth", "body", "status", "number"}``
+        #: (``number``: its place among the requests to the same path).
+        self.requests: list[dict] = []
+        self._answered = 0  # embeddings requests answered with vectors
+        self._lock = threading.Lock()
+        server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
+        if serve_models:
+            server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
+
+    @property
+    def url(self) -> str:
+        """The base URL a client is given: ``http://127.0.0.1:<port>/v1``."""
+        return self.server.url_for("/v1")
+
+    # --- what was asked -------------------------------------------------------------------------
+
+    @property
+    def auth(self) -> list[tuple[str, str | None]]:
+        """``(path, Authorization header)`` of every request, both routes, refused ones too."""
+        return [(r["path"], r["auth"]) for r in self.requests]
+
+    @property
+    def inputs(self) -> list[list[str]]:
+        """The texts of every embeddings request that arrived, one list per request."""
+        return [_texts(r["body"]) for r in self.requests if r["path"] == "/v1/embeddings"]
+
+    @property
+    def served_inputs(self) -> list[list[str]]:
+        """The texts of the embeddings requests answered with vectors, one list per request."""
+        return [
+            _texts(r["body"]) for r in self.requests if r["path"] == "/v1/embeddings" and r["status"] == 200
+        ]
+
+    @property
+    def embedded(self) -> list[str]:
+        """Every text answered with a vector, in order."""
+        return [t for batch in self.served_inputs for t in batch]
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens the server reported for the vectors it sent."""
+        return sum(token_count(t) for t in self.embedded)
+
+    # --- the two routes -------------------------------------------------------------------------
+
+    def _record(self, request: Request) -> dict:
+        record = {
+            "t": time.monotonic(),
+            "path": request.path,
+            "url": request.url,
+            "auth": request.headers.get("Authorization"),
+            "body": request.get_json(silent=True) if request.method == "POST" else None,
+            "status": None,
+        }
+        with self._lock:
+            record["number"] = sum(1 for r in self.requests if r["path"] == request.path)
+            self.requests.append(record)
+        return record
+
+    def _refusal(self, record: dict) -> Response | None:
+        if self.refuse or (self.token is not None and record["auth"] != f"Bearer {self.token}"):
+            return error_response(401, "Unauthorized")
+        return None
+
+    def _answer(self, record: dict, response: Response) -> Response:
+        record["status"] = response.status_code
+        return response
+
+    def _models(self, request: Request) -> Response:
+        record = self._record(request)
+        refused = self._refusal(record)
+        if refused:
+            return self._answer(record, refused)
+        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "test"} for m in self.models]
+        return self._answer(record, json_response({"object": "list", "data": data}))
+
+    def _embeddings(self, request: Request) -> Response:
+        record = self._record(request)
+        if self.delay:
+            time.sleep(self.delay)
+        number = record["number"]
+        if number < len(self.script) and self.script[number] is not None:
+            scripted = self.script[number](request)
+            if scripted is not None:
+                return self._answer(record, scripted)
+        refused = self._refusal(record)
+        if refused:
+            return self._answer(record, refused)
+        with self._lock:  # decided and counted at once: concurrent requests see one count
+            failing = self.fail_after is not None and self._answered >= self.fail_after
+            self._answered += not failing
+        if failing:
+            return self._answer(
+                record, error_response(self.fail_status, "Request refused by the test server")
+            )
+        body = record["body"]
+        texts = _texts(body)
+        dims = self.models[body["model"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": fixture_vector(t, dims)}
+            for i, t in enumerate(texts)
+        ]
+        if self.reverse:
+            data.reverse()
+        tokens = sum(token_count(t) for t in texts)
+        payload = (
+            {
+                "id": "embd-test",
+                "created": 1700000000,
+                "object": "list",
+                "model": body["model"],
+                "data": data,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+            if self.envelope
+            else data
+        )
+        return self._answer(record, json_response(payload))
+
+
+def _texts(body: dict) -> list[str]:
+    """``input`` of an embeddings request as a list (OpenAI accepts one string too)."""
+    texts = (body or {}).get("input", [])
+    return texts if isinstance(texts, list) else [texts]
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[Callable[..., FakeOpenAI]]:
+    """``fake_openai(models=IONOS_MODELS, token=None, serve_models=True)`` → a :class:`FakeOpenAI`
+    on a new server of its own; every server is stopped after the test."""
+    started: list[HTTPServer] = []
+
+    def start(**options) -> FakeOpenAI:
+        server = start_server()
+        started.append(server)
+        return FakeOpenAI(server, **options)
+
+    yield start
+    for server in started:
+        stop_server(server)
