@@ -28,7 +28,6 @@ from embedcore.errors import (
     RateLimitError,
 )
 from ui import state
-from ui.connection import same_origin
 from ui.errors import message_for
 
 TOKEN = "ionos-secret-token-0123456789abcdef"
@@ -477,34 +476,6 @@ def test_a_locked_app_offers_no_cache_clearing(make_app, servers):
 
 
 # --- pure pieces -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "same"),
-    [
-        (
-            "https://openai.inference.de-txl.ionos.com/v1",
-            "https://OPENAI.inference.de-txl.ionos.com:443/x",
-            True,
-        ),
-        (
-            "https://openai.inference.de-txl.ionos.com/v1",
-            "http://openai.inference.de-txl.ionos.com/v1",
-            False,
-        ),
-        (
-            "https://openai.inference.de-txl.ionos.com/v1",
-            "https://openai.inference.de-txl.ionos.com.evil.io/v1",
-            False,
-        ),
-        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1", False),
-        ("https://user@host.example/v1", "https://host.example/v1", True),
-        ("not a url", "not a url", False),
-        ("http://h:99999/v1", "http://h:99999/v1", False),
-    ],
-)
-def test_same_origin(a, b, same):
-    assert same_origin(a, b) is same
 
 
 def test_messages_name_the_next_step():

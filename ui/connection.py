@@ -4,8 +4,9 @@ Security rules kept here (and tested in tests/test_app_pages.py):
 
 - A token from the operator (``st.secrets`` or the environment) is bound to the
   endpoint it was configured for (``base_url`` in secrets / ``EMBEDCORE_BASE_URL``,
-  default the IONOS AI Model Hub). If a visitor points the app at another origin
-  (scheme, host, port), that token is not sent: they must type their own.
+  default the IONOS AI Model Hub): embedcore's rule (:func:`embedcore.endpoints.token_for`).
+  If a visitor points the app at another origin (scheme, host, port), that token is not
+  sent: they must type their own. Providers are built by :func:`embedcore.make_provider`.
 - ``lock_endpoint = true`` in secrets (or ``EMBEDCORE_LOCK_ENDPOINT=1``) pins the
   endpoint for hosted use: the URL field is disabled and session state cannot move it.
 - Keys never enter a cache key, a repr or the page: cached objects are keyed on a
@@ -19,12 +20,13 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import streamlit as st
 
 from embedcore import catalog
+from embedcore.endpoints import host, same_origin, token_for
 from embedcore.errors import AuthenticationError, EmbedcoreError
+from embedcore.providers import PROVIDER_KINDS, make_provider
 from embedcore.types import ModelInfo, Provider
 from ui import state
 from ui.errors import friendly_errors
@@ -116,25 +118,6 @@ def operator_settings() -> OperatorSettings:
     )
 
 
-def same_origin(url_a: str | None, url_b: str | None) -> bool:
-    """True when both URLs share scheme, host and port (the unit a token is bound to)."""
-    if not url_a or not url_b:
-        return False
-    try:
-        a, b = urlsplit(url_a.strip()), urlsplit(url_b.strip())
-        default = {"http": 80, "https": 443}
-        port_a = a.port or default.get(a.scheme.lower())
-        port_b = b.port or default.get(b.scheme.lower())
-    except ValueError:  # a malformed port
-        return False
-    return (
-        bool(a.hostname)
-        and a.scheme.lower() == b.scheme.lower()
-        and (a.hostname or "").lower() == (b.hostname or "").lower()
-        and port_a == port_b
-    )
-
-
 def fingerprint(secret: str | None) -> str:
     """A short SHA-256 fingerprint of a key, safe to put in cache keys and logs."""
     if not secret:
@@ -167,7 +150,7 @@ def allowed_kinds(settings: OperatorSettings | None = None) -> tuple[str, ...]:
     """Provider kinds offered: with a locked endpoint, the local model and that endpoint only."""
     settings = settings or operator_settings()
     if not settings.lock_endpoint:
-        return state.PROVIDER_KINDS
+        return PROVIDER_KINDS
     api_kind = "ionos" if same_origin(settings.base_url, catalog.IONOS_BASE_URL) else "custom"
     return ("local", api_kind)
 
@@ -193,13 +176,13 @@ def current_connection() -> Connection:
     typed = ss.get(_TYPED_KEY) or None
     if typed:
         return Connection(kind, url, typed, "typed", settings.lock_endpoint)
-    if settings.token and same_origin(url, settings.base_url):
-        return Connection(kind, url, settings.token, settings.token_source, settings.lock_endpoint)
+    token = token_for(url, settings.token, settings.base_url)
+    if token:
+        return Connection(kind, url, token, settings.token_source, settings.lock_endpoint)
     note = None
     if settings.token:
-        host = urlsplit(settings.base_url).hostname or settings.base_url
         note = (
-            f"The configured token is only sent to {host}. Type a token for this URL "
+            f"The configured token is only sent to {host(settings.base_url) or settings.base_url}. Type a token for this URL "
             "(or leave it empty if the server needs none)."
         )
     return Connection(kind, url, None, None, settings.lock_endpoint, note)
@@ -233,26 +216,27 @@ def _cache_for(storage_key: str, _storage: Storage):
 
 @st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
 def _local_provider(storage_key: str, _storage: Storage):
-    from embedcore.local import LocalModel
-
-    return LocalModel(cache=_shared_cache(_storage))
+    return make_provider("local", cache=_shared_cache(_storage))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _api_client(
-    base_url: str, key_fingerprint: str, storage_key: str, _api_key: str | None, _storage: Storage
+    kind: str,
+    base_url: str,
+    key_fingerprint: str,
+    storage_key: str,
+    _api_key: str | None,
+    _storage: Storage,
 ):
     # Keyed on the fingerprint, never on the key: Streamlit skips `_api_key` when hashing.
     # The client is shared by every session using the same endpoint and key, which is what
     # the provider's per-contract rate limit wants; with a team database, its token bucket
-    # lives there and is shared by every replica as well.
-    from embedcore.client import EmbeddingClient
-
-    # An empty string, not None: None would let the client fall back to IONOS_API_TOKEN from the
-    # environment and send it to a URL the token is not bound to.
-    return EmbeddingClient(
-        base_url,
-        _api_key or "",
+    # lives there and is shared by every replica as well. The key is given explicitly ("" for
+    # none): current_connection() has already applied embedcore's rule of where a token may go.
+    return make_provider(
+        kind,
+        base_url=base_url,
+        api_key=_api_key or "",
         cache=_shared_cache(_storage),
         rate_limit_database=_storage.database,
     )
@@ -285,7 +269,12 @@ def get_provider(connection: Connection | None = None) -> Provider:
     if conn.kind == "local":
         return _local_provider(storage.key, _storage=storage)
     return _api_client(
-        conn.base_url or "", conn.key_fingerprint, storage.key, _api_key=conn.api_key, _storage=storage
+        conn.kind,
+        conn.base_url or "",
+        conn.key_fingerprint,
+        storage.key,
+        _api_key=conn.api_key,
+        _storage=storage,
     )
 
 
@@ -429,7 +418,7 @@ def render_connection_panel() -> Connection:
             "Embeddings from",
             kinds,
             format_func=lambda k: (
-                f"Configured endpoint ({urlsplit(settings.base_url).hostname})"
+                f"Configured endpoint ({host(settings.base_url)})"
                 if k == "custom" and settings.lock_endpoint
                 else PROVIDER_LABELS[k]
             ),

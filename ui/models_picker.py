@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import streamlit as st
 
 from embedcore import catalog
+from embedcore.endpoints import host
 from embedcore.errors import EmbedcoreError
 from embedcore.types import EmbeddingResult, Provider
 from ui import state
@@ -86,13 +86,13 @@ def model_options() -> list[ModelOption]:
         options += [local_option(catalog.MINILM_ID), local_option(catalog.MINILM_STATIC_ID)]
     conn = current_connection()
     if conn.kind != "local":
-        host = urlsplit(conn.base_url or "").hostname or ""
+        served_by = host(conn.base_url)
         try:
             ids = [m.id for m in available_models(conn)]
         except EmbedcoreError:
             # Already shown in the sidebar; here only the chosen model is kept on offer.
             ids = [st.session_state[state.MODEL]] if st.session_state.get(state.MODEL) else []
-        options += [ModelOption(API, model, host) for model in ids]
+        options += [ModelOption(API, model, served_by) for model in ids]
     return options
 
 

@@ -26,7 +26,6 @@ RESULTS = "results"
 #: The key (into :data:`RESULTS`) of the most recent successful embedding call.
 LAST_RESULT_KEY = "last_result_key"
 
-PROVIDER_KINDS = ("local", "ionos", "custom")
 DEFAULT_SAMPLE = "topics"
 
 
