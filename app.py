@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.cached import warm_up
 from ui.connection import render_cache_panel, render_connection_panel
 from ui.state import init_state
 
@@ -24,19 +25,6 @@ PAGES = [
     ("pages/compare.py", "Compare models", ":material/compare_arrows:", False),
     ("pages/languages.py", "Across languages", ":material/translate:", False),
 ]
-
-
-@st.cache_resource(show_spinner=False)
-def _start_warm_up() -> bool:
-    """Load the bundled model and UMAP's compiled code in the background, once per process.
-
-    ``make run`` has already started this when the server process started
-    (``scripts/serve.py``); a plain ``streamlit run app.py`` (Community Cloud) starts it here,
-    on the first visit. ``EMBEDCORE_WARM_UP=0`` turns it off (tests, tiny hosts).
-    """
-    from embedcore import warmup
-
-    return warmup.start()
 
 
 def _pages() -> list:
@@ -56,7 +44,7 @@ def _pages() -> list:
 
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
 init_state()
-_start_warm_up()
+warm_up()  # the bundled model and UMAP, in the background, once per process
 pages = _pages()
 if not pages:  # only while the project is being assembled
     st.error("No pages found in pages/.")

@@ -7,12 +7,10 @@ comparison stays on screen across reruns, marked when the settings have changed 
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from embedcore import catalog, charts, compare
-from embedcore.similarity import cluster_order
-from ui.compute import cached_cosine, texts_digest, vectors_digest
+from ui.cached import cached_cluster_order, cached_cosine, digest_of
 from ui.errors import friendly_errors
 from ui.extra_tables import disagreements_frame, md_escape, model_runs_frame, neighbour_lists, pairs_frame
 from ui.models_picker import embed_with, find_option, model_options, pick_model
@@ -25,11 +23,6 @@ STORE = "compare_results"
 REQUEST = "compare_request"
 #: The last finished comparison: what is drawn.
 SHOWN = "compare_shown"
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _order(digest: str, _vectors) -> np.ndarray:
-    return cluster_order(_vectors)
 
 
 def _clear_request() -> None:
@@ -57,7 +50,7 @@ def _run(chosen: dict, texts: list[str], k: int, request: tuple) -> None:
                 for slot, option in chosen.items()
             ],
             "vectors": vectors,
-            "digests": {name: vectors_digest(v) for name, v in vectors.items()},
+            "digests": {name: digest_of(v) for name, v in vectors.items()},
             "report": report,
         }
     _clear_request()
@@ -131,7 +124,7 @@ if n_texts < 3:
     st.stop()
 
 texts = list(table.texts)
-request = (tuple((slot, option.key) for slot, option in chosen.items()), texts_digest(texts), int(k))
+request = (tuple((slot, option.key) for slot, option in chosen.items()), digest_of(texts), int(k))
 if clicked:
     st.session_state[REQUEST] = request
 if st.session_state.get(REQUEST) == request:
@@ -219,7 +212,7 @@ else:
             [cached_cosine(vectors[name], digest=digests[name]) for name in names],
             names,
             texts,
-            order=_order(digests[names[0]], vectors[names[0]]),
+            order=cached_cluster_order(vectors[names[0]], digest=digests[names[0]]),
         ),
         key="compare_heatmaps",
         width="stretch",

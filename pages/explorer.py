@@ -17,7 +17,8 @@ from embedcore.explore import find_rows, identical_rows, neighbours_frame, neigh
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
-from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
+from ui.cached import cached_cosine, digest_of
+from ui.compute import embed_texts, result_key, stored_result
 from ui.connection import current_connection, current_model, get_provider, missing_token
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
@@ -392,7 +393,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     signature = (
         revision,
         colour_key,
-        texts_digest(labels) if labels is not None and ctl["colour"] == "label" else None,
+        digest_of(labels) if labels is not None and ctl["colour"] == "label" else None,
         ctl["size"],
         None if placed is None else (result.model, query[0]),
         xw.selection_generation(),

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from embedcore import catalog, charts, io
-from embedcore.alignment import AlignmentReport, alignment_report
 from embedcore.charts_extra import matrix_figure
 from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
-from ui.compute import cached_projection, texts_digest, vectors_digest
+from ui.cached import cached_alignment, cached_projection, digest_of, read_upload, sample_table
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import noun_for, plural
 from ui.models_picker import embed_with, find_option, model_options, pick_model, sidebar_option, stored
-from ui.texts import load_sample_cached
 
 STORE = "languages_results"
 #: API models that place translations together, best first (catalogue: 50+ / 100+ languages).
 MULTILINGUAL_MODELS = ("BAAI/bge-m3", "sentence-transformers/paraphrase-multilingual-mpnet-base-v2")
 _UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "json"]
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=4)
-def _read(digest: str, filename: str, _data: bytes):
-    return io.read_upload(_data, filename)
-
-
-@st.cache_resource(show_spinner="Measuring alignment…", max_entries=4, ttl=1800)
-def _report(digest: str, ids_langs: tuple, _vectors, _texts: list) -> AlignmentReport:
-    ids, langs = ids_langs
-    return alignment_report(_vectors, list(ids), list(langs), texts=_texts, worst=10)
 
 
 st.title("Across languages", anchor=False)
@@ -52,7 +37,7 @@ table = None
 if source == "sample":
     st.caption(io.SAMPLES["multilingual"])
     with friendly_errors():
-        table = load_sample_cached("multilingual")
+        table = sample_table("multilingual")
 else:
     upload = st.file_uploader(
         "CSV / TSV / JSON Lines with a text column, a sentence id column (the same id = the same "
@@ -65,7 +50,7 @@ else:
     else:
         with friendly_errors():
             data = upload.getvalue()
-            frame = _read(hashlib.blake2b(data, digest_size=16).hexdigest(), upload.name, data)
+            frame = read_upload(data, upload.name)
             columns = [str(c) for c in frame.columns]
             guess = guess_columns(frame)
             picks = {}
@@ -151,8 +136,8 @@ if result is None:
 ids, langs, texts = table.extra["sentence_id"], table.extra["language"], table.texts
 report = None
 with friendly_errors():
-    digest = vectors_digest(result.vectors)
-    report = _report(digest + texts_digest(texts), (tuple(ids), tuple(langs)), result.vectors, list(texts))
+    digest = digest_of(result.vectors)
+    report = cached_alignment(result.vectors, ids, langs, texts)
 if report is None:
     st.stop()
 

@@ -10,8 +10,8 @@ import streamlit as st
 from embedcore import charts, search
 from embedcore.errors import EmbedcoreError, InputError
 from ui import state
+from ui.cached import cached_projection
 from ui.collection_store import collection_store, forget_loaded, load_collection
-from ui.compute import cached_projection
 from ui.errors import friendly_errors
 from ui.extra_tables import collections_frame, md_escape
 from ui.format import duration, plural

@@ -670,14 +670,14 @@ def _cached_maths_script():
     import numpy as np
     import streamlit as st
 
-    from ui.compute import cached_cosine, cached_neighbors, cached_projection, vectors_digest
+    from ui.cached import cached_cosine, cached_neighbours, cached_projection, digest_of
 
     # Test fixture vectors (seeded), not embeddings.
     X = np.random.default_rng(0).standard_normal((40, 16)).astype(np.float32)
     first = cached_projection(X, "pca", 2)
     again = cached_projection(X.copy(), "pca", 2)
     S = cached_cosine(X)
-    idx, scores = cached_neighbors(X, 3, digest=vectors_digest(X))
+    idx, scores = cached_neighbours(X, 3, digest=digest_of(X))
     st.session_state["out"] = {
         "shape": first.shape,
         "same": bool(np.array_equal(first, again)),

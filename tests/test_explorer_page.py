@@ -22,7 +22,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from embedcore import charts
-from ui import explorer_widgets, state
+from ui import state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
 pytestmark = pytest.mark.slow
@@ -212,14 +212,16 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
 
 
 def test_methods_and_views_switch_without_recomputing_display_changes(make_app, monkeypatch):
+    from embedcore import projection
+
     calls: list[tuple] = []
-    real = explorer_widgets.project_with_info
+    real = projection.project_with_info
 
     def counting(X, method, n_components, **kw):
         calls.append((method, n_components))
         return real(X, method, n_components, **kw)
 
-    monkeypatch.setattr(explorer_widgets, "project_with_info", counting)
+    monkeypatch.setattr(projection, "project_with_info", counting)
     at = open_explorer(make_app, explorer_method="pca")
     assert calls == [("pca", 2)]
 

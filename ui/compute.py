@@ -1,24 +1,19 @@
-"""Embedding and the expensive maths, with Streamlit's progress bar and caches around them.
+"""Embedding with Streamlit's progress bar around it.
 
 Results are kept per session under ``(endpoint_id, model, texts digest)``: switching
 pages shows the same vectors again without a new call, and a failed call never
 removes what was already on screen.
-
-Arrays go into the cached functions as ``_vectors`` (left out of Streamlit's hash)
-beside a ``digest`` of their bytes: Streamlit would otherwise hash the whole array
-on every rerun.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-import numpy as np
 import streamlit as st
 
 from embedcore.types import EmbeddingResult
 from ui import state
+from ui.cached import digest_of
 from ui.connection import current_connection, current_model, get_provider
 from ui.format import plural
 from ui.static_build import prepare
@@ -27,33 +22,13 @@ from ui.static_build import prepare
 MAX_RESULTS = 6
 
 
-def texts_digest(texts: Sequence[str]) -> str:
-    """A digest of a list of texts (order matters); cheap enough to compute on every rerun."""
-    h = hashlib.blake2b(digest_size=16)
-    for text in texts:
-        encoded = text.encode("utf-8")
-        # The length prefix keeps ["ab", "c"] and ["a", "bc"] apart.
-        h.update(len(encoded).to_bytes(8, "little"))
-        h.update(encoded)
-    return h.hexdigest()
-
-
-def vectors_digest(vectors: np.ndarray) -> str:
-    """A digest of an array's shape, dtype and bytes (≈ 40 ms for 10k × 1024 float32)."""
-    array = np.ascontiguousarray(vectors)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{array.shape}{array.dtype.str}".encode())
-    h.update(memoryview(array).cast("B"))
-    return h.hexdigest()
-
-
 def result_key(texts: Sequence[str], *, model: str | None = None) -> tuple[str, str, str]:
     """``(endpoint_id, model, texts digest)`` — what identifies a result in this session.
 
     The endpoint id comes from the provider (a normalised URL or ``local:``), never a key.
     """
     provider = get_provider()
-    return (provider.endpoint_id, model or current_model(), texts_digest(texts))
+    return (provider.endpoint_id, model or current_model(), digest_of(texts))
 
 
 def stored_result(texts: Sequence[str], *, model: str | None = None) -> EmbeddingResult | None:
@@ -142,81 +117,3 @@ def current_endpoint_label() -> str:
     """A short, key-free description of where embeddings come from (for captions and exports)."""
     conn = current_connection()
     return "bundled offline model" if conn.kind == "local" else (conn.base_url or "")
-
-
-# --- cached maths ------------------------------------------------------------------------
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
-
-
-@st.cache_data(show_spinner="Projecting…", max_entries=16)
-def _projection(digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors):
-    from embedcore.projection import project
-
-    return project(_vectors, method, n_components, random_state=random_state, **dict(params))
-
-
-def cached_projection(
-    vectors: np.ndarray,
-    method: str = "umap",
-    n_components: int = 2,
-    *,
-    random_state: int = 42,
-    digest: str | None = None,
-    **params,
-) -> np.ndarray:
-    """:func:`embedcore.projection.project`, cached across reruns and sessions.
-
-    Parameters
-    ----------
-    vectors : ndarray of shape (n, d)
-    method : {"umap", "pca", "tsne"}
-    n_components : int
-    random_state : int
-    digest : str, optional
-        :func:`vectors_digest` of ``vectors`` if the caller already has it.
-    **params
-        Passed to ``project`` (``n_neighbors``, ``min_dist``, ``perplexity``, ...); must be hashable.
-
-    Returns
-    -------
-    ndarray of shape (n, n_components), float32
-    """
-    digest = digest or vectors_digest(vectors)
-    return _projection(digest, method, n_components, random_state, tuple(sorted(params.items())), vectors)
-
-
-# cache_resource, not cache_data: cache_data pickles the value on every hit, and a 10k × 10k
-# float32 matrix is 381 MiB. The arrays are made read-only, so sharing them is safe.
-@st.cache_resource(show_spinner="Computing similarities…", max_entries=2, ttl=1800)
-def _cosine(digest: str, _vectors):
-    from embedcore.similarity import cosine_matrix
-
-    return _readonly(cosine_matrix(_vectors))
-
-
-def cached_cosine(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
-    """:func:`embedcore.similarity.cosine_matrix` of ``vectors`` with itself, cached (read-only).
-
-    Returns
-    -------
-    ndarray of shape (n, n), float32, not writeable (copy it before changing it).
-    """
-    return _cosine(digest or vectors_digest(vectors), vectors)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _neighbors(digest: str, k: int, _vectors):
-    from embedcore.similarity import top_k
-
-    return top_k(_vectors, _vectors, k, exclude_self=True)
-
-
-def cached_neighbors(
-    vectors: np.ndarray, k: int, *, digest: str | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's ``k`` nearest other rows by cosine: ``(indices int64 (n, k), scores float32 (n, k))``."""
-    return _neighbors(digest or vectors_digest(vectors), int(k), vectors)

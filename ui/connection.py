@@ -26,13 +26,13 @@ import streamlit as st
 from embedcore import catalog
 from embedcore.endpoints import host, same_origin, token_for
 from embedcore.errors import AuthenticationError, EmbedcoreError
-from embedcore.providers import PROVIDER_KINDS, make_provider
+from embedcore.providers import PROVIDER_KINDS
 from embedcore.types import ModelInfo, Provider
-from ui import state
+from ui import cached, state
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import noun_for, plural
-from ui.storage import Storage, current_storage
+from ui.storage import current_storage
 from ui.tables import short_model_names
 
 PROVIDER_LABELS = {
@@ -48,8 +48,6 @@ _PREFERRED_API_MODELS = (
     "BAAI/bge-large-en-v1.5",
 )
 
-#: Seconds a model listing is reused before asking the endpoint again.
-MODELS_TTL = 300
 #: Seconds a failed listing is shown again before the endpoint is asked again.
 LISTING_RETRY_AFTER = 20.0
 
@@ -188,58 +186,7 @@ def current_connection() -> Connection:
     return Connection(kind, url, None, None, settings.lock_endpoint, note)
 
 
-# --- shared objects (one per server process) --------------------------------------------
-
-
-def _shared_cache(storage: Storage):
-    """The embedding cache every session shares: SQLite, the team's PostgreSQL, or a stand-in that
-    raises the database's error on first use (so models can still be listed while it is down)."""
-    return _cache_for(storage.key, _storage=storage)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _cache_for(storage_key: str, _storage: Storage):
-    # storage_key names the store (cache dir, database fingerprint and whether it is up), so a
-    # changed EMBEDCORE_CACHE_DIR or a database back online gets a fresh object.
-    if _storage.error is not None:
-        from embedcore.storage import UnavailableCache
-
-        return UnavailableCache(_storage.error)
-    if _storage.database is not None:
-        from embedcore.cache import PostgresEmbeddingCache
-
-        return PostgresEmbeddingCache(_storage.database)
-    from embedcore.cache import EmbeddingCache
-
-    return EmbeddingCache()
-
-
-@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
-def _local_provider(storage_key: str, _storage: Storage):
-    return make_provider("local", cache=_shared_cache(_storage))
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _api_client(
-    kind: str,
-    base_url: str,
-    key_fingerprint: str,
-    storage_key: str,
-    _api_key: str | None,
-    _storage: Storage,
-):
-    # Keyed on the fingerprint, never on the key: Streamlit skips `_api_key` when hashing.
-    # The client is shared by every session using the same endpoint and key, which is what
-    # the provider's per-contract rate limit wants; with a team database, its token bucket
-    # lives there and is shared by every replica as well. The key is given explicitly ("" for
-    # none): current_connection() has already applied embedcore's rule of where a token may go.
-    return make_provider(
-        kind,
-        base_url=base_url,
-        api_key=_api_key or "",
-        cache=_shared_cache(_storage),
-        rate_limit_database=_storage.database,
-    )
+# --- shared objects (one per server process, in ui.cached) ---------------------------------------
 
 
 def local_available() -> bool:
@@ -267,8 +214,8 @@ def get_provider(connection: Connection | None = None) -> Provider:
     conn = connection or current_connection()
     storage = current_storage()
     if conn.kind == "local":
-        return _local_provider(storage.key, _storage=storage)
-    return _api_client(
+        return cached.local_provider(storage.key, _storage=storage)
+    return cached.api_provider(
         conn.kind,
         conn.base_url or "",
         conn.key_fingerprint,
@@ -278,19 +225,8 @@ def get_provider(connection: Connection | None = None) -> Provider:
     )
 
 
-@st.cache_data(ttl=MODELS_TTL, show_spinner=False, max_entries=64)
-def _list_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -> list[ModelInfo]:
-    # Failures raise and are therefore not cached (see available_models for those).
-    from embedcore.client import EmbeddingClient
-
-    if isinstance(_provider, EmbeddingClient):
-        # The listing runs on every page view: one retry, not the embedding calls' five.
-        return list(_provider.list_models(max_retries=1))
-    return list(_provider.list_models())
-
-
 def available_models(connection: Connection | None = None) -> list[ModelInfo]:
-    """Models the current provider serves, catalogue facts merged in (cached for MODELS_TTL s).
+    """Models the current provider serves, catalogue facts merged in (cached for :data:`ui.cached.MODELS_TTL` s).
 
     A failed listing is remembered for :data:`LISTING_RETRY_AFTER` seconds in this session and
     raised again without a request, so a dead endpoint does not slow every click down; the
@@ -308,7 +244,7 @@ def available_models(connection: Connection | None = None) -> list[ModelInfo]:
     if failed is not None and time.monotonic() - failed[0] < LISTING_RETRY_AFTER:
         raise failed[1]
     try:
-        models = _list_models(provider.endpoint_id, conn.key_fingerprint, provider)
+        models = cached.served_models(provider.endpoint_id, conn.key_fingerprint, provider)
     except EmbedcoreError as exc:
         failures[key] = (time.monotonic(), exc)
         raise

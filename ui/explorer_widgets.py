@@ -22,8 +22,8 @@ import streamlit as st
 
 from embedcore import charts
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
-from embedcore.projection import ProjectionResult, project_with_info
-from ui.compute import vectors_digest
+from embedcore.projection import ProjectionResult
+from ui.cached import digest_of, projection_result
 from ui.format import plural
 
 #: Display names of the projection methods.
@@ -76,11 +76,11 @@ def _remember(store_key: str, key: Any, value: Any) -> Any:
 
 
 def digest_for(dataset: str, vectors: np.ndarray) -> str:
-    """:func:`ui.compute.vectors_digest` of ``vectors``, computed once per dataset and session."""
+    """:func:`ui.cached.digest_of` ``vectors``, computed once per dataset and session."""
     memo: dict = st.session_state.get(_DIGESTS, {})
     if dataset in memo:
         return memo[dataset]
-    return _remember(_DIGESTS, dataset, vectors_digest(vectors))
+    return _remember(_DIGESTS, dataset, digest_of(vectors))
 
 
 # --- projections ------------------------------------------------------------------------------
@@ -94,19 +94,6 @@ _computed_lock = threading.Lock()
 
 def _projection_key(digest: str, method: str, n_components: int, random_state: int, params: Mapping) -> tuple:
     return (digest, method, int(n_components), int(random_state), tuple(sorted(params.items())))
-
-
-# cache_data, not ui.compute.cached_projection: the page also shows the result's notes
-# ("n_neighbors lowered to 4 ...") and timing, which `project` drops.
-@st.cache_data(show_spinner=False, max_entries=24)
-def _projection(
-    digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors
-) -> ProjectionResult:
-    # use_cache=False: this cache already holds the result; projection's own LRU would hash
-    # the whole array again and keep a second copy.
-    return project_with_info(
-        _vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
-    )
 
 
 def projection(
@@ -127,7 +114,7 @@ def projection(
     """
     params = dict(params or {})
     key = _projection_key(digest, method, n_components, random_state, params)
-    result = _projection(*key, vectors)
+    result = projection_result(*key, vectors)
     with _computed_lock:
         _computed.add(key)
     return result

@@ -21,7 +21,7 @@ from embedcore.endpoints import host
 from embedcore.errors import EmbedcoreError
 from embedcore.types import EmbeddingResult, Provider
 from ui import state
-from ui.compute import texts_digest
+from ui.cached import digest_of
 from ui.connection import (
     Connection,
     available_models,
@@ -164,7 +164,7 @@ def provider_for_endpoint(endpoint_id: str) -> Provider | None:
 def stored(option: ModelOption, texts: Sequence[str], *, store: str) -> EmbeddingResult | None:
     """This session's result for ``option`` and ``texts`` in ``store``, or None (no call made)."""
     provider = provider_for(option)
-    return st.session_state.get(store, {}).get((provider.endpoint_id, option.model, texts_digest(texts)))
+    return st.session_state.get(store, {}).get((provider.endpoint_id, option.model, digest_of(texts)))
 
 
 def embed_with(
@@ -186,7 +186,7 @@ def embed_with(
         Whatever the provider raises (wrap in ``friendly_errors``); stored results stay.
     """
     provider = provider_for(option)
-    key = (provider.endpoint_id, option.model, texts_digest(texts))
+    key = (provider.endpoint_id, option.model, digest_of(texts))
     results: dict = st.session_state.setdefault(store, {})
     if key in results:
         return results[key]

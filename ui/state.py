@@ -49,9 +49,9 @@ def init_state() -> None:
     ss.setdefault(LAST_RESULT_KEY, None)
     ss.setdefault(TEXTS_PASTE, "")
     if TEXTS not in ss:
-        from ui.texts import load_sample_cached
+        from ui.cached import sample_table
 
-        ss[TEXTS] = load_sample_cached(DEFAULT_SAMPLE)
+        ss[TEXTS] = sample_table(DEFAULT_SAMPLE)
         ss[TEXTS_ORIGIN] = {"kind": "sample", "name": DEFAULT_SAMPLE}
 
 

@@ -7,13 +7,11 @@ opening another page never replaces the texts you were working on.
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from embedcore import io
 from embedcore.errors import InputError
-from ui import state
+from ui import cached, state
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import noun_for, plural
@@ -21,18 +19,6 @@ from ui.format import noun_for, plural
 SOURCES = ("sample", "paste", "upload", "edit")
 _SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
 _NO_LABEL = "(no labels)"
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def load_sample_cached(name: str) -> io.TextTable:
-    """:func:`embedcore.io.load_sample`, read once per process (a copy per call)."""
-    return io.load_sample(name)
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def _read_upload(digest: str, filename: str, _data: bytes):
-    # Keyed on a digest of the bytes: hashing a 50 MB argument on every rerun would cost more.
-    return io.read_upload(_data, filename)
 
 
 def set_texts(table: io.TextTable, origin: dict) -> None:
@@ -103,7 +89,7 @@ def _sample(prefix: str, origin: dict) -> io.TextTable:
     _seed(f"{prefix}_sample", name if name in names else state.DEFAULT_SAMPLE)
     name = st.selectbox("Sample set", names, key=f"{prefix}_sample")
     st.caption(io.SAMPLES[name])
-    table = load_sample_cached(name)
+    table = cached.sample_table(name)
     set_texts(table, {"kind": "sample", "name": name})
     return table
 
@@ -147,7 +133,7 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     st.session_state.pop(rejected_key, None)
     data = upload.getvalue()
     try:
-        frame = _read_upload(hashlib.blake2b(data, digest_size=16).hexdigest(), upload.name, data)
+        frame = cached.read_upload(data, upload.name)
         text_options = io.require_text_columns(frame)
     except InputError as exc:
         # A refused file must not stay in the uploader looking accepted: start it afresh
