@@ -11,9 +11,10 @@ import streamlit as st
 
 from embedcore import catalog, charts, compare
 from ui.cached import cached_cluster_order, cached_cosine, digest_of
+from ui.embedding import embed_button, embed_texts
 from ui.errors import friendly_errors
 from ui.extra_tables import disagreements_frame, md_escape, model_runs_frame, neighbour_lists, pairs_frame
-from ui.models_picker import embed_with, find_option, model_options, pick_model
+from ui.models_picker import find_option, model_options, pick_model
 from ui.static_build import show_build_stopped
 from ui.texts import text_source_panel
 
@@ -33,8 +34,8 @@ def _run(chosen: dict, texts: list[str], k: int, request: tuple) -> None:
     """Embed with every chosen model, compare, and keep the outcome in ``SHOWN``."""
     with friendly_errors():
         results = {
-            slot: embed_with(
-                option, texts, store=STORE, progress_label=f"Model {slot}", on_stop=_clear_request
+            slot: embed_texts(
+                texts, option=option, store=STORE, progress_label=f"Model {slot}", on_stop=_clear_request
             )
             for slot, option in chosen.items()
         }
@@ -107,8 +108,9 @@ k = st.slider(
     key="compare_k",
     disabled=n_texts < 3,
 )
-clicked = st.button(
+clicked = embed_button(
     "Compare",
+    options=chosen.values(),
     key="compare_run",
     type="primary",
     icon=":material/compare_arrows:",

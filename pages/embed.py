@@ -7,8 +7,8 @@ from functools import partial
 import streamlit as st
 
 from embedcore import charts, io
-from ui.compute import embed_texts, stored_result
-from ui.connection import available_models, current_connection, current_model, missing_token, set_model
+from ui.connection import available_models, current_connection, current_model, set_model
+from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
 from ui.format import cache_share, duration, plural
 from ui.tables import file_stem, result_frame
@@ -36,18 +36,15 @@ if model in ids:
     )
 else:
     left.text_input("Model", value=model, disabled=True, key="embed_model_fixed")
-no_token = missing_token(conn)
-clicked = right.button(
+clicked = embed_button(
     "Embed",
+    key="embed_run",
+    disabled=table is None,
+    container=right,
     type="primary",
     icon=":material/bolt:",
-    key="embed_run",
-    disabled=table is None or no_token is not None,
-    help=no_token,
     width="stretch",
 )
-if no_token:
-    st.warning(no_token, icon=":material/key:")
 
 result = None
 if table is not None:
@@ -58,7 +55,7 @@ if table is not None:
         else:
             result = stored_result(table.texts, model=model)
 
-if table is not None and result is None and not clicked and not no_token:
+if table is not None and result is None and not clicked and not token_missing():
     st.info("Press **Embed** to compute the vectors.", icon=":material/bolt:")
 
 if table is not None and result is not None:

@@ -18,8 +18,8 @@ from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
 from ui.cached import cached_cosine, digest_of
-from ui.compute import embed_texts, result_key, stored_result
-from ui.connection import current_connection, current_model, get_provider, missing_token
+from ui.connection import current_connection, current_model, missing_token
+from ui.embedding import embed_texts, result_key, stored_result
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import cache_share, plural
@@ -266,7 +266,7 @@ def _current_query(texts, vectors, result):
     if not text:
         return None
     with friendly_errors() as outcome:
-        vector = xw.query_vector(get_provider(), result.model, text)
+        vector = xw.query_vector(result.model, text)
     return None if outcome.failed else (text, vector)
 
 

@@ -8,10 +8,11 @@ from embedcore import catalog, charts, io
 from embedcore.charts_extra import matrix_figure
 from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
 from ui.cached import cached_alignment, cached_projection, digest_of, read_upload, sample_table
+from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
 from ui.format import noun_for, plural
-from ui.models_picker import embed_with, find_option, model_options, pick_model, sidebar_option, stored
+from ui.models_picker import find_option, model_options, pick_model, sidebar_option
 
 STORE = "languages_results"
 #: API models that place translations together, best first (catalogue: 50+ / 100+ languages).
@@ -96,12 +97,14 @@ option = pick_model(
     default=multilingual or sidebar_option(options) or options[0],
     container=left,
 )
-clicked = right.button(
+clicked = embed_button(
     "Measure alignment",
+    options=[option],
     key="languages_run",
+    disabled=table is None,
+    container=right,
     type="primary",
     icon=":material/translate:",
-    disabled=table is None,
     width="stretch",
 )
 
@@ -121,12 +124,12 @@ if table is None:
 
 result = None
 with friendly_errors():
-    result = stored(option, table.texts, store=STORE)
+    result = stored_result(table.texts, option=option, store=STORE)
     # Bundled models cost nothing, so they run at once; API calls wait for the button.
     if result is None and (clicked or option.is_local):
-        result = embed_with(option, table.texts, store=STORE, progress_label="Embedding")
+        result = embed_texts(table.texts, option=option, store=STORE)
 if result is None:
-    if not clicked:
+    if not clicked and not token_missing([option]):
         st.info(
             f"Press **Measure alignment** to embed the {plural(len(table), 'text')} with {md_escape(option.model)}.",
             icon=":material/translate:",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pandas as pd
 import streamlit as st
 
@@ -12,6 +10,7 @@ from embedcore.errors import EmbedcoreError, InputError
 from ui import state
 from ui.cached import cached_projection
 from ui.collection_store import collection_store, forget_loaded, load_collection
+from ui.embedding import progress_bar
 from ui.errors import friendly_errors
 from ui.extra_tables import collections_frame, md_escape
 from ui.format import duration, plural
@@ -19,10 +18,10 @@ from ui.models_picker import (
     find_option,
     model_options,
     pick_model,
-    prepare,
     provider_for,
     sidebar_option,
 )
+from ui.static_build import prepare
 from ui.text_tables import text_table
 
 _SELECT = "search_collection"
@@ -57,22 +56,6 @@ def _follow_collection() -> None:
         option = _option_for(store.info(name), model_options())
         if option is not None:
             st.session_state[_MODEL] = option.key
-
-
-@contextmanager
-def _progress(label: str, spinner: str):
-    """A spinner, and a progress bar for multi-batch calls; yields the progress callback."""
-    bar = st.empty()
-
-    def progress(done: int, total: int) -> None:
-        if total and done < total:
-            bar.progress(done / total, text=f"{label}: {done:,} / {total:,} chunks")
-
-    try:
-        with st.spinner(spinner):
-            yield progress
-    finally:
-        bar.empty()
 
 
 def _refuse_files(uploader: str, problems: list[str]) -> None:
@@ -200,8 +183,8 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
         with friendly_errors():
             provider = provider_for(option)
             prepare(provider, option.model)
-            with _progress(
-                "Embedding the sample", f"Embedding the sample collection with {option.model}…"
+            with progress_bar(
+                f"Embedding the sample with {option.model}", "chunk", start="Chunking the sample…"
             ) as progress:
                 report = search.build_collection(
                     store,
@@ -263,8 +246,8 @@ with st.expander("New collection", icon=":material/library_add:", expanded=not i
                 _refuse_files(_FILES, problems)
             provider = provider_for(option)
             prepare(provider, option.model)
-            spinner = f"Chunking and embedding {plural(len(documents), 'document')} with {option.model}…"
-            with _progress("Embedding", spinner) as progress:
+            start = f"Chunking {plural(len(documents), 'document')}…"
+            with progress_bar(f"Embedding with {option.model}", "chunk", start=start) as progress:
                 report = search.build_collection(
                     store,
                     name,
@@ -321,8 +304,8 @@ with st.expander(f"Documents ({info.n_documents:,})", icon=":material/descriptio
                 _refuse_files(_MORE, problems)
             provider = provider_for(own_option)
             prepare(provider, info.model)
-            spinner = f"Chunking and embedding {plural(len(documents), 'document')} with {info.model}…"
-            with _progress("Embedding", spinner) as progress:
+            start = f"Chunking {plural(len(documents), 'document')}…"
+            with progress_bar(f"Embedding with {info.model}", "chunk", start=start) as progress:
                 report = search.add_documents(store, info.name, documents, provider, progress=progress)
             _built(report, "Added to", problems, clear=(_MORE,))
     if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
@@ -379,8 +362,7 @@ if problem:
     ):
         with friendly_errors():
             prepare(provider, option.model)
-            spinner = f"Re-embedding {plural(info.n_chunks, 'chunk')} with {option.model}…"
-            with _progress("Re-embedding", spinner) as progress:
+            with progress_bar(f"Re-embedding with {option.model}", "chunk") as progress:
                 report = search.reembed_collection(
                     store, info.name, provider, option.model, progress=progress
                 )

@@ -537,6 +537,41 @@ def test_ionos_without_a_token_disables_embed_and_says_where_the_token_goes(make
     assert "needs an API token" not in messages(at.warning)
 
 
+def test_every_page_disables_api_embedding_without_a_token_and_says_where_it_goes(make_app, monkeypatch):
+    # Models (try it), Compare and Across languages: an API model without a token is a button
+    # that cannot work, so it is disabled with the reason, as on Embed and the explorer.
+    monkeypatch.delenv("IONOS_API_TOKEN", raising=False)
+    at = make_app(state={state.PROVIDER_KIND: "ionos", "compare_model_b": "api|BAAI/bge-m3"})
+
+    def blocked(button) -> bool:
+        shown = messages(at.warning)
+        return button.disabled and "IONOS_API_TOKEN" in (button.help or "") and "needs an API token" in shown
+
+    open_page(at, "pages/models.py")
+    assert blocked(at.button(key="FormSubmitter:models_try-Embed it"))
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.selectbox(key="compare_model_b").value == "api|BAAI/bge-m3"
+    assert blocked(at.button(key="compare_run"))
+    at.switch_page("pages/languages.py").run()
+    assert not at.exception
+    assert at.selectbox(key="languages_model").value == "api|BAAI/bge-m3"
+    assert blocked(at.button(key="languages_run"))
+    assert "Press **Measure alignment**" not in messages(at.info)
+
+    # Bundled models need no token.
+    at.switch_page("pages/compare.py").run()
+    at.selectbox(key="compare_model_b").set_value(f"local|{catalog.MINILM_STATIC_ID}").run()
+    assert not at.button(key="compare_run").disabled
+
+    # A token typed in the sidebar enables them (nothing is sent until a click).
+    at.sidebar.text_input(key="conn_api_key").input("typed-token-0123456789").run()
+    at.selectbox(key="compare_model_b").set_value("api|BAAI/bge-m3").run()
+    assert not at.button(key="compare_run").disabled
+    at.switch_page("pages/languages.py").run()
+    assert not at.button(key="languages_run").disabled
+
+
 def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_app, servers):
     api = servers(token=TOKEN)
     at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})

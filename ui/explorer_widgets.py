@@ -24,6 +24,7 @@ from embedcore import charts
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
 from embedcore.projection import ProjectionResult
 from ui.cached import digest_of, projection_result
+from ui.embedding import embed_texts
 from ui.format import plural
 
 #: Display names of the projection methods.
@@ -31,7 +32,7 @@ METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 
 #: Session key: ``{"dataset": str, "rows": list[int]}`` — the rows selected on the map.
 SELECTION = "explorer_selection"
-#: Session key: ``{(endpoint_id, model, text): ndarray (d,)}`` — recent query vectors.
+#: Session key: ``{(endpoint_id, model, text digest): EmbeddingResult}`` — recent query vectors.
 _QUERY_VECTORS = "explorer_query_vectors"
 #: Session key: ``{dataset: digest}`` — digests of recent result vectors.
 _DIGESTS = "explorer_digests"
@@ -356,20 +357,14 @@ def selection(dataset: str, event: Mapping | None = None) -> list[int]:
 # --- the query --------------------------------------------------------------------------------
 
 
-def query_vector(provider, model: str, text: str) -> np.ndarray:
-    """The embedding of one query, shape (d,), float32; remembered per endpoint, model and text.
-
-    Calls the provider directly rather than :func:`ui.compute.embed_texts`, whose per-session
-    result store holds the corpus results a page needs: a few queries would push them out.
+def query_vector(model: str, text: str) -> np.ndarray:
+    """The embedding of one query with the sidebar's provider, shape (d,), float32; remembered per
+    endpoint, model and text (in a store of its own: a few queries must not push out the corpus
+    results the pages keep).
 
     Raises
     ------
     embedcore.errors.EmbedcoreError
         Whatever the provider raises (wrap in ``friendly_errors``).
     """
-    key = (provider.endpoint_id, model, text)
-    memo: dict = st.session_state.get(_QUERY_VECTORS, {})
-    if key in memo:
-        return memo[key]
-    result = provider.embed([text], model)
-    return _remember(_QUERY_VECTORS, key, np.asarray(result.vectors[0], dtype=np.float32))
+    return embed_texts([text], model=model, store=_QUERY_VECTORS).vectors[0]
