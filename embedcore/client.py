@@ -411,12 +411,14 @@ class EmbeddingClient:
                 )
             except requests.Timeout:
                 failure: APIError = APITimeoutError(
-                    f"{self.endpoint_id} did not answer {method} {path} within {self.timeout:g} s.",
+                    f"{self.endpoint_id} did not answer {method} {path} within {self.timeout:g} s"
+                    f"{_after(attempt)}.",
                     attempts=attempt,
                 )
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 failure = APIConnectionError(
-                    f"Could not reach {self.endpoint_id} ({self._reason(exc)}).", attempts=attempt
+                    f"Could not reach {self.endpoint_id}{_after(attempt)} ({self._reason(exc)}).",
+                    attempts=attempt,
                 )
             except requests.RequestException as exc:
                 raise APIConnectionError(
@@ -554,7 +556,7 @@ class EmbeddingClient:
             "request_id": self._request_id(response),
             "attempts": attempts,
         }
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        tries = _after(attempts)
         response.close()
         if status == 401:
             hint = (
@@ -717,6 +719,11 @@ class EmbeddingClient:
         if vec.ndim != 1:
             raise bad(f"the embedding at index {index} is not a flat list of numbers.")
         return vec
+
+
+def _after(attempts: int) -> str:
+    """`` after N attempts`` when a request was repeated, else nothing (one try needs no count)."""
+    return f" after {attempts} attempts" if attempts > 1 else ""
 
 
 def _looks_like_html(response: requests.Response, body: bytes) -> bool:

@@ -13,7 +13,8 @@ from embedcore import catalog, charts, compare
 from ui.cached import cached_cluster_order, cached_cosine, digest_of
 from ui.embedding import embed_button, embed_texts
 from ui.errors import friendly_errors
-from ui.extra_tables import disagreements_frame, md_escape, model_runs_frame, neighbour_lists, pairs_frame
+from ui.extra_tables import disagreements_frame, model_runs_frame, neighbour_lists, pairs_frame
+from ui.format import md_escape
 from ui.models_picker import find_option, model_options, pick_model
 from ui.static_build import show_build_stopped
 from ui.texts import text_source_panel

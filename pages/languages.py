@@ -10,8 +10,7 @@ from embedcore.multilingual import aligned_table, guess_columns, sentence_detail
 from ui.cached import cached_alignment, cached_projection, digest_of, read_upload, sample_table
 from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
-from ui.extra_tables import md_escape
-from ui.format import noun_for, plural
+from ui.format import md_escape, noun_for, plural
 from ui.models_picker import find_option, model_options, pick_model, sidebar_option
 
 STORE = "languages_results"

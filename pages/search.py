@@ -12,8 +12,8 @@ from ui.cached import cached_projection
 from ui.collection_store import collection_store, forget_loaded, load_collection
 from ui.embedding import progress_bar
 from ui.errors import friendly_errors
-from ui.extra_tables import collections_frame, md_escape
-from ui.format import duration, plural
+from ui.extra_tables import collections_frame
+from ui.format import duration, md_escape, plural
 from ui.models_picker import (
     find_option,
     model_options,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import socket
 
 import numpy as np
@@ -152,7 +153,8 @@ def metrics(at) -> dict[str, str]:
 
 
 def messages(elements) -> str:
-    return "\n".join(e.value for e in elements)
+    """The texts of alerts / captions, with markdown escapes (user and server text is escaped) removed."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in elements))
 
 
 def open_page(at, page: str):
@@ -376,11 +378,12 @@ def test_a_refused_token_gives_the_friendly_message(make_app, servers):
         state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
     )
     open_page(at, "pages/embed.py")
-    assert "refused the API token (HTTP 401)" in messages(at.sidebar.error)
+    assert "refused the API token" in messages(at.sidebar.error) and "HTTP 401" in messages(at.sidebar.error)
 
     at.button(key="embed_run").click().run()
     assert not at.exception
-    assert "refused the API token (HTTP 401)" in messages(at.main.error)
+    shown = messages(at.main.error)
+    assert "refused the API token" in shown and "HTTP 401" in shown and "Check the token" in shown
     assert "Traceback" not in rendered(at)
     assert not at.metric  # nothing pretends to be a result
 
@@ -388,7 +391,8 @@ def test_a_refused_token_gives_the_friendly_message(make_app, servers):
 def test_a_configured_url_that_is_not_http_is_a_setting_problem(make_app):
     at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: "ftp://example.org/v1"})
     open_page(at, "pages/embed.py")
-    assert "Setting problem" in messages(at.error)
+    shown = messages(at.error)
+    assert "must start with http:// or https://" in shown and "sidebar's connection panel" in shown
 
 
 # --- the operator's token stays with its endpoint ----------------------------------------------------
@@ -478,13 +482,44 @@ def test_a_locked_app_offers_no_cache_clearing(make_app, servers):
 # --- pure pieces -------------------------------------------------------------------------------------
 
 
-def test_messages_name_the_next_step():
-    assert "check the token" in message_for(AuthenticationError("no", status_code=401)).lower()
-    assert "after 5 attempts" in message_for(RateLimitError("slow down", status_code=429, attempts=5))
-    text = message_for(
-        NotFoundError("gone", status_code=404, model="BAAI/bge-m4", available=["BAAI/bge-m3", "x"])
-    )
-    assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
+def test_a_message_is_the_engines_sentence_once_then_the_next_step():
+    cases = [
+        (
+            AuthenticationError(
+                "The server at http://127.0.0.1:9/v1 refused the API token (check that the token is "
+                "complete and has not expired). Server said: bad *token* [x](y)",
+                status_code=401,
+                request_id="req_1",
+            ),
+            "check the token in the sidebar",
+        ),
+        (
+            RateLimitError(
+                "http://127.0.0.1:9/v1 is rate limiting us after 5 attempts. Wait a moment and try "
+                "again; finished batches are kept. Server said: slow down",
+                status_code=429,
+                attempts=5,
+            ),
+            None,  # the engine's sentence already says what to do
+        ),
+        (
+            NotFoundError(
+                "Model 'BAAI/bge-m4' is not served at http://127.0.0.1:9/v1. Available: BAAI/bge-m3, x.",
+                status_code=404,
+                model="BAAI/bge-m4",
+                available=["BAAI/bge-m3", "x"],
+            ),
+            "pick one of the served models in the sidebar",
+        ),
+    ]
+    for exc, step in cases:
+        text = message_for(exc)
+        shown = messages([type("Element", (), {"value": text})])
+        assert shown.count(str(exc)) == 1, shown  # what happened: the engine's words, once
+        assert "*token*" not in text and "](" not in text  # a server's text is never markdown
+        if step:
+            assert step in shown.lower()
+        assert ("Quote the request id" in shown) == bool(exc.request_id)
 
 
 def _closed_port() -> int:
@@ -499,8 +534,8 @@ def test_an_unreachable_endpoint_message_has_one_full_stop():
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     with EmbeddingClient(url, "", max_retries=0) as client, pytest.raises(APIConnectionError) as caught:
         client.embed(["hello"], "BAAI/bge-m3")
-    text = message_for(caught.value)
-    assert "Could not reach the endpoint (1 attempt)" in text
+    text = messages([type("Element", (), {"value": message_for(caught.value)})])
+    assert f"Could not reach {url}" in text and "Test connection" in text
     assert ".." not in text, text
     # Every assembled message reads as sentences, whatever the server's text ends with.
     for exc in (
@@ -739,3 +774,24 @@ def test_cached_maths_wrappers(app_env):
     assert out["S_shape"] == (40, 40) and not out["S_writeable"] and out["same_S"]
     assert out["diag"] < 1e-5
     assert out["idx"] == (40, 3) and out["self_excluded"] and out["scores_sorted"]
+
+
+def _input_error_script():
+    from embedcore.errors import InputError
+    from ui.errors import friendly_errors
+
+    with friendly_errors():
+        raise InputError("Column *score* of my_file_[v2].csv holds numbers; choose a column of text.")
+
+
+def test_an_input_error_is_shown_literally_not_as_markdown(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_input_error_script, default_timeout=30)
+    at.secrets["_tests"] = "isolated"
+    at.run()
+    assert not at.exception and not at.error
+    (warning,) = at.warning
+    # Markdown would make *score* italic and _[v2]_ a link text: each mark must be escaped.
+    assert "*score*" not in warning.value and "_[" not in warning.value
+    assert messages([warning]) == "Column *score* of my_file_[v2].csv holds numbers; choose a column of text."

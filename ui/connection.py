@@ -30,8 +30,7 @@ from embedcore.providers import PROVIDER_KINDS
 from embedcore.types import ModelInfo, Provider
 from ui import cached, state
 from ui.errors import friendly_errors
-from ui.extra_tables import md_escape
-from ui.format import noun_for, plural
+from ui.format import md_escape, noun_for, plural
 from ui.storage import current_storage
 from ui.tables import short_model_names
 

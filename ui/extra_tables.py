@@ -6,7 +6,6 @@ readable columns, so the pages stay free of loops.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -14,17 +13,6 @@ import pandas as pd
 from embedcore.collections import CollectionInfo
 from embedcore.compare import ComparisonReport, Disagreement
 from embedcore.types import EmbeddingResult
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
-
-
-def md_escape(text: object) -> str:
-    """Text shown literally inside Streamlit markdown (labels, captions, alerts).
-
-    Collection names, file names and model ids come from users or servers: without escaping,
-    a name like ``![x](https://host/pixel)`` would render as an image in everyone's session.
-    """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
 def model_runs_frame(runs: Sequence[tuple[str, str, EmbeddingResult]]) -> pd.DataFrame:

@@ -1,9 +1,12 @@
-"""Small wordings the pages share: counts with the right plural, durations, cache shares.
+"""Small wordings the pages share: counts with the right plural, durations, cache shares, and
+:func:`md_escape` for any user or server text shown in markdown.
 
 No Streamlit here: plain functions, so the unit tests can call them directly.
 """
 
 from __future__ import annotations
+
+import re
 
 #: Irregular plurals of the nouns the pages count; the rest take an "s".
 _PLURALS = {"batch": "batches", "query": "queries", "match": "matches"}
@@ -60,3 +63,15 @@ def cache_share(cached: int, fetched: int) -> tuple[str, str]:
         f"{fetched:,} {'was' if fetched == 1 else 'were'} sent to the model."
     )
     return f"{percent} %", help_text
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def md_escape(text: object) -> str:
+    """Text shown literally inside Streamlit markdown (labels, captions, alerts).
+
+    Collection names, file names and model ids come from users or servers: without escaping,
+    a name like ``![x](https://host/pixel)`` would render as an image in everyone's session.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.extra_tables import md_escape
+from ui.format import md_escape
 from ui.tables import pair_difference, word_changes
 
 #: Row height in pixels: three lines of wrapped text. Streamlit wraps cells only when the

@@ -13,8 +13,7 @@ from embedcore import io
 from embedcore.errors import InputError
 from ui import cached, state
 from ui.errors import friendly_errors
-from ui.extra_tables import md_escape
-from ui.format import noun_for, plural
+from ui.format import md_escape, noun_for, plural
 
 SOURCES = ("sample", "paste", "upload", "edit")
 _SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
