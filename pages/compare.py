@@ -10,10 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore import catalog, charts, compare
+from embedcore.tables import disagreements_frame, model_pairs_frame, model_runs_frame, neighbour_lists
 from ui.cached import cached_cluster_order, cached_cosine, digest_of
 from ui.embedding import embed_button, embed_texts
 from ui.errors import friendly_errors
-from ui.extra_tables import disagreements_frame, model_runs_frame, neighbour_lists, pairs_frame
 from ui.format import md_escape
 from ui.models_picker import find_option, model_options, pick_model
 from ui.static_build import show_build_stopped
@@ -188,7 +188,7 @@ cols[2].metric(
 )
 if len(names) > 2:
     st.dataframe(
-        pairs_frame(report),
+        model_pairs_frame(report),
         key="compare_pairs",
         hide_index=True,
         width="stretch",

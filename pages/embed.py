@@ -7,11 +7,11 @@ from functools import partial
 import streamlit as st
 
 from embedcore import charts, io
+from embedcore.tables import result_frame
 from ui.connection import available_models, current_connection, current_model, set_model
 from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
-from ui.format import cache_share, duration, plural
-from ui.tables import file_stem, result_frame
+from ui.format import cache_share, duration, file_stem, md_escape, plural
 from ui.texts import text_source_panel
 
 st.title("Embed texts", anchor=False)
@@ -93,7 +93,7 @@ if table is not None and result is not None:
             "cache: no model call, no tokens billed."
         )
     for warning in result.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(md_escape(warning), icon=":material/warning:")
 
     st.dataframe(
         result_frame(table.texts, result, table.labels),

@@ -21,9 +21,8 @@ from ui.cached import cached_cosine, digest_of
 from ui.connection import current_connection, current_model, missing_token
 from ui.embedding import embed_texts, result_key, stored_result
 from ui.errors import friendly_errors
-from ui.format import cache_share, md_escape, plural
-from ui.tables import file_stem
-from ui.text_tables import pairs_table
+from ui.format import cache_share, file_stem, md_escape, plural
+from ui.tables import pairs_table
 from ui.texts import text_source_panel
 
 P = "explorer"

@@ -7,16 +7,16 @@ import streamlit as st
 from embedcore import catalog, charts, io
 from embedcore.charts_extra import matrix_figure
 from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
-from ui.cached import cached_alignment, cached_projection, digest_of, read_upload, sample_table
+from ui.cached import cached_alignment, cached_projection, digest_of, sample_table
 from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
 from ui.format import md_escape, noun_for, plural
 from ui.models_picker import find_option, model_options, pick_model, sidebar_option
+from ui.uploads import refused, uploaded_table
 
 STORE = "languages_results"
 #: API models that place translations together, best first (catalogue: 50+ / 100+ languages).
 MULTILINGUAL_MODELS = ("BAAI/bge-m3", "sentence-transformers/paraphrase-multilingual-mpnet-base-v2")
-_UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "json"]
 
 
 st.title("Across languages", anchor=False)
@@ -39,18 +39,16 @@ if source == "sample":
     with friendly_errors():
         table = sample_table("multilingual")
 else:
-    upload = st.file_uploader(
+    got = uploaded_table(
+        "languages_upload",
         "CSV / TSV / JSON Lines with a text column, a sentence id column (the same id = the same "
         "sentence) and a language column",
-        type=_UPLOAD_TYPES,
-        key="languages_upload",
     )
-    if upload is None:
+    if got is None and not refused("languages_upload"):
         st.info("Upload a table of translations, or use the built-in sample.", icon=":material/upload_file:")
-    else:
+    elif got is not None:
+        frame = got[0]
         with friendly_errors():
-            data = upload.getvalue()
-            frame = read_upload(data, upload.name)
             columns = [str(c) for c in frame.columns]
             guess = guess_columns(frame)
             picks = {}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from embedcore.tables import first_values, models_frame, vector_summary
 from ui.connection import available_models, current_connection, current_model
 from ui.embedding import embed_button, embed_texts, load_model
 from ui.errors import friendly_errors
+from ui.format import md_escape
 from ui.static_build import show_build_stopped
-from ui.tables import first_values, models_frame, text_width, vector_summary
-from ui.text_tables import WRAP_ROW_HEIGHT
+from ui.tables import WRAP_ROW_HEIGHT, text_width
 
 #: Below this a "load" only found the model already in memory.
 LOADED_ALREADY_S = 0.05
@@ -99,5 +100,5 @@ if models:
         )
         cols[4].metric("Tokens", result.total_tokens or "—")
         cols[5].metric("From cache", "yes" if result.cached else "no")
-        st.caption(f"`{result.model}` · first values of the vector for “{sentence}”")
+        st.caption(f"{md_escape(result.model)} · first values of the vector for “{md_escape(sentence)}”")
         st.code(first_values(result.vectors[0]), language=None)

@@ -7,12 +7,12 @@ import streamlit as st
 
 from embedcore import charts, search
 from embedcore.errors import EmbedcoreError, InputError
+from embedcore.tables import collections_frame
 from ui import state
 from ui.cached import cached_projection
 from ui.collection_store import collection_store, forget_loaded, load_collection
 from ui.embedding import progress_bar
 from ui.errors import friendly_errors
-from ui.extra_tables import collections_frame
 from ui.format import duration, md_escape, plural
 from ui.models_picker import (
     find_option,
@@ -22,7 +22,7 @@ from ui.models_picker import (
     sidebar_option,
 )
 from ui.static_build import prepare
-from ui.text_tables import text_table
+from ui.tables import text_table
 
 _SELECT = "search_collection"
 _MODEL = "search_model"

@@ -403,6 +403,27 @@ def test_languages_page_reads_an_uploaded_table(app):
     assert not at.exception and "three different columns" in messages(at.warning)
 
 
+@pytest.mark.slow
+def test_languages_page_refuses_an_unreadable_upload_and_starts_the_uploader_afresh(app):
+    at = open_page(app(), "pages/languages.py")
+    at.radio(key="languages_source").set_value("upload").run()
+    at.file_uploader(key="languages_upload").upload("pairs.csv", b"\x00\x01binary\x00", "text/csv").run()
+    assert not at.exception and not at.error
+    assert "pairs.csv is not a text file" in messages(at.warning)
+    # The refused file is gone from the uploader (a new widget, no type filter), the reason stays.
+    uploaders = at.get("file_uploader")
+    assert [u.key for u in uploaders] == ["languages_upload-1"] and not uploaders[0].value
+    assert not uploaders[0].proto.type
+    at.run()
+    assert "pairs.csv is not a text file" in messages(at.warning)
+
+    # A good file in the fresh uploader is read, and the old reason goes.
+    csv = b"pair,lang,sentence\n1,en,Good morning\n1,de,Guten Morgen\n2,en,Thank you\n2,de,Danke\n"
+    at.file_uploader(key="languages_upload-1").upload("pairs.csv", csv, "text/csv").run()
+    assert not at.exception and "not a text file" not in messages(at.warning)
+    assert "**4** texts · 2 sentences · 2 languages" in messages(at.caption)
+
+
 # --- an OpenAI-compatible endpoint -------------------------------------------------------------------
 
 TOKEN = "test-token-0123456789"

@@ -30,9 +30,8 @@ from embedcore.providers import PROVIDER_KINDS
 from embedcore.types import ModelInfo, Provider
 from ui import cached, state
 from ui.errors import friendly_errors
-from ui.format import md_escape, noun_for, plural
+from ui.format import md_escape, noun_for, plural, short_model_names
 from ui.storage import current_storage
-from ui.tables import short_model_names
 
 PROVIDER_LABELS = {
     "local": "Bundled offline model (all-MiniLM-L6-v2)",
@@ -179,7 +178,7 @@ def current_connection() -> Connection:
     note = None
     if settings.token:
         note = (
-            f"The configured token is only sent to {host(settings.base_url) or settings.base_url}. Type a token for this URL "
+            f"The configured token is only sent to {md_escape(host(settings.base_url) or settings.base_url)}. Type a token for this URL "
             "(or leave it empty if the server needs none)."
         )
     return Connection(kind, url, None, None, settings.lock_endpoint, note)

@@ -7,6 +7,7 @@ No Streamlit here: plain functions, so the unit tests can call them directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 #: Irregular plurals of the nouns the pages count; the rest take an "s".
 _PLURALS = {"batch": "batches", "query": "queries", "match": "matches"}
@@ -75,3 +76,21 @@ def md_escape(text: object) -> str:
     a name like ``![x](https://host/pixel)`` would render as an image in everyone's session.
     """
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def short_model_names(model_ids: Iterable[str]) -> dict[str, str]:
+    """``{id: name}`` with the organisation dropped (``BAAI/bge-m3`` → ``bge-m3``) where that stays unique.
+
+    For places too narrow for a full id (the sidebar): two ids with the same tail keep their
+    full form, so no two entries ever look the same.
+    """
+    ids = list(dict.fromkeys(model_ids))
+    tails = [i.rsplit("/", 1)[-1] or i for i in ids]
+    return {i: tail if tails.count(tail) == 1 else i for i, tail in zip(ids, tails, strict=True)}
+
+
+def file_stem(model: str) -> str:
+    """A file-name-safe stem for downloads, from the model id (``BAAI/bge-m3`` → ``embeddings-bge-m3``)."""
+    tail = model.rsplit("/", 1)[-1]
+    safe = "".join(c if c.isalnum() or c in "-._" else "-" for c in tail).strip("-.") or "model"
+    return f"embeddings-{safe}"

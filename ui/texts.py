@@ -10,8 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore import io
-from embedcore.errors import InputError
-from ui import cached, state
+from ui import cached, state, uploads
 from ui.errors import friendly_errors
 from ui.format import md_escape, noun_for, plural
 
@@ -112,34 +111,18 @@ def _paste(prefix: str) -> io.TextTable | None:
 
 def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     base = f"{prefix}_upload"
-    rejected_key = f"{prefix}_upload_rejected"
-    # No type= filter: the browser would keep a file of another type as a red chip with its
-    # reason in a tooltip, and the app would never hear of it. embedcore.io says what is wrong.
-    upload = st.file_uploader(
-        "TXT (one text per line), CSV / TSV, JSON Lines or JSON",
-        key=state.widget_key(base),
+    got = uploads.uploaded_table(
+        base, "TXT (one text per line), CSV / TSV, JSON Lines or JSON", require_text=True
     )
-    if upload is None:
-        rejected = st.session_state.get(rejected_key)
-        if rejected:
-            st.warning(md_escape(rejected), icon=":material/info:")
+    if got is None:
         if origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None:
             st.caption(f"Using **{md_escape(origin.get('name'))}**; upload another file to replace it.")
             return st.session_state[state.TEXTS]
-        if not rejected:
+        if not uploads.refused(base):
             st.info("Upload a file to use its texts.", icon=":material/upload_file:")
         return None
-    st.session_state.pop(rejected_key, None)
-    data = upload.getvalue()
-    try:
-        frame = cached.read_upload(data, upload.name)
-        text_options = io.require_text_columns(frame)
-    except InputError as exc:
-        # A refused file must not stay in the uploader looking accepted: start it afresh
-        # and keep the reason on screen until another file comes.
-        st.session_state[rejected_key] = str(exc)
-        state.reset_widget(base)
-        st.rerun()
+    frame, name = got
+    text_options = io.require_text_columns(frame)
     if len(frame.columns) > 1:
         left, right = st.columns(2)
         text_col = left.selectbox("Text column", text_options, key=f"{prefix}_text_col")
@@ -155,7 +138,7 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     else:
         text_col, label_col = text_options[0], _NO_LABEL
     table = io.table_from_frame(frame, text_col, None if label_col == _NO_LABEL else label_col)
-    set_texts(table, {"kind": "upload", "name": upload.name})
+    set_texts(table, {"kind": "upload", "name": name})
     return table
 
 
@@ -202,4 +185,4 @@ def _summary(table: io.TextTable) -> None:
         parts.append(f"{table.truncated:,} cut off")
     st.caption(" · ".join(parts))
     for warning in table.warnings:
-        st.caption(f":material/warning: {warning}")
+        st.caption(f":material/warning: {md_escape(warning)}")
