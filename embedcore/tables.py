@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "collections_frame",
     "disagreements_frame",
+    "documents_frame",
     "first_values",
     "model_pairs_frame",
     "model_runs_frame",
@@ -177,6 +178,11 @@ def neighbour_lists(item: Disagreement) -> dict[str, pd.DataFrame]:
         )
         for model, rows in item.neighbours.items()
     }
+
+
+def documents_frame(documents: Iterable[tuple[str, int]]) -> pd.DataFrame:
+    """One row per document of a collection: its name and how many chunks it gave."""
+    return pd.DataFrame(list(documents), columns=["document", "chunks"])
 
 
 def collections_frame(infos: Sequence[CollectionInfo]) -> pd.DataFrame:

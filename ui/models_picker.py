@@ -98,6 +98,19 @@ def model_options() -> list[ModelOption]:
     return options
 
 
+def options_or_stop() -> list[ModelOption]:
+    """:func:`model_options`; when there is none, say why and stop the page here."""
+    options = model_options()
+    if not options:
+        st.warning(
+            "No model is available: the bundled models are not installed here and no API is connected. "
+            "Choose **IONOS AI Model Hub** or an **OpenAI-compatible URL** in the sidebar.",
+            icon=":material/cloud_off:",
+        )
+        st.stop()
+    return options
+
+
 def find_option(
     options: Sequence[ModelOption], model: str, *, prefer: str | None = None
 ) -> ModelOption | None:
