@@ -227,6 +227,11 @@ class ComparisonReport:
     pairs: list[PairComparison] = field(default_factory=list)
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @property
+    def chance_level(self) -> float:
+        """``k / (n_texts - 1)``: about the neighbour overlap two unrelated models reach by luck."""
+        return self.k / max(len(self.texts) - 1, 1)
+
     def pair(self, a: str, b: str) -> PairComparison:
         """The comparison of models ``a`` and ``b`` (either order)."""
         for p in self.pairs:
