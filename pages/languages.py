@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore import charts
-from embedcore.charts_extra import matrix_figure
+from embedcore.matrix_chart import matrix_figure
 from ui import languages_widgets as lw
 from ui.cached import cached_alignment, cached_projection
 from ui.embedding import embed_button, embed_texts, stored_result, token_missing
