@@ -177,14 +177,15 @@ def current_connection() -> Connection:
         return Connection(kind, url, token, settings.token_source, settings.lock_endpoint)
     note = None
     if settings.token:
+        where = md_escape(host(settings.base_url) or settings.base_url)
         note = (
-            f"The configured token is only sent to {md_escape(host(settings.base_url) or settings.base_url)}. Type a token for this URL "
+            f"The configured token is only sent to {where}. Type a token for this URL "
             "(or leave it empty if the server needs none)."
         )
     return Connection(kind, url, None, None, settings.lock_endpoint, note)
 
 
-# --- shared objects (one per server process, in ui.cached) ---------------------------------------
+# --- providers (the shared objects themselves are cached in ui.cached) ----------------------------
 
 
 def local_available() -> bool:
