@@ -8,27 +8,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.cached import warm_up
 from ui.connection import render_cache_panel, render_connection_panel
 from ui.navigation import app_pages, draw_page_links, run_page
 from ui.state import init_state
 
-
-@st.cache_resource(show_spinner=False)
-def _start_warm_up() -> bool:
-    """Load the bundled model and UMAP's compiled code in the background, once per process.
-
-    ``make run`` has already started this when the server process started
-    (``scripts/serve.py``); a plain ``streamlit run app.py`` (Community Cloud) starts it here,
-    on the first visit. ``EMBEDCORE_WARM_UP=0`` turns it off (tests, tiny hosts).
-    """
-    from embedcore import warmup
-
-    return warmup.start()
-
-
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
 init_state()
-_start_warm_up()
+warm_up()  # the bundled model and UMAP, in the background, once per process
 pages = app_pages()
 if not pages:  # only while the project is being assembled
     st.error("No pages found in pages/.")

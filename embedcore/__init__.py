@@ -30,7 +30,7 @@ _LAZY = {
     "top_pairs": "similarity",
     "kmeans_labels": "similarity",
     "cluster_order": "similarity",
-    "nearest_neighbors": "similarity",
+    "nearest_neighbours": "similarity",
     "project": "projection",
     "describe": "catalog",
     "KNOWN_MODELS": "catalog",

@@ -261,7 +261,7 @@ def read_document(data: bytes, filename: str) -> str:
     """The plain text of an uploaded document, for :func:`chunk_text`.
 
     ``.pdf``: the text layer of every page (pypdf), pages separated by blank lines.
-    ``.csv .tsv .jsonl .ndjson .json``: the best text column (see
+    A table (:data:`embedcore.io.TABLE_TYPES`: ``.csv .tsv .jsonl .json`` ...): the best text column (see
     :func:`embedcore.io.text_columns`), one row per paragraph.
     Anything else (``.txt``, ``.md``, ...): decoded as text, with the same encoding rules
     as :func:`embedcore.io.read_upload`.
@@ -277,7 +277,7 @@ def read_document(data: bytes, filename: str) -> str:
     ext = eio._extension(filename)
     if ext == ".pdf" or (not ext and data.startswith(b"%PDF")):
         return _read_pdf(data, filename)
-    if ext in (".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json"):
+    if ext[1:] in eio.TABLE_TYPES:
         df = eio.read_upload(data, filename)
         table = eio.table_from_frame(df, eio.require_text_columns(df)[0])
         return "\n\n".join(table.texts)

@@ -20,7 +20,6 @@ import email.utils
 import hashlib
 import http.cookiejar
 import json
-import os
 import random
 import re
 import time
@@ -34,7 +33,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
-from .catalog import IONOS_BASE_URL, merge_listing
+from .catalog import merge_listing
+from .endpoints import configured_base_url, environment_token, normalize_base_url
 from .errors import (
     APIConnectionError,
     APIError,
@@ -62,50 +62,6 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, *range(500, 600)})
 MAX_BATCH_SIZE = 2048
 
 _MESSAGE_LIMIT = 300
-
-
-def normalize_base_url(url: str) -> str:
-    """``scheme://host[:port]/path`` without a trailing slash; refuse anything else.
-
-    Scheme and host are lower-cased and a default port dropped, so that equal endpoints
-    share one cache namespace. A pasted ``…/embeddings`` or ``…/models`` is cut off.
-
-    Raises
-    ------
-    ConfigurationError
-        Not http(s), no host, a bad port, credentials, a query string or a fragment.
-    """
-    text = (url or "").strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigurationError(f"The base URL {text!r} is not a valid URL ({exc}).") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ConfigurationError(
-            f"The base URL must start with http:// or https:// (got {text!r}), e.g. {IONOS_BASE_URL}."
-        )
-    if not parts.hostname:
-        raise ConfigurationError(f"The base URL {text!r} has no host name.")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(
-            "The base URL must not contain a user name or password; give the token as the API key."
-        )
-    if parts.query or parts.fragment or text.endswith(("?", "#")):
-        raise ConfigurationError(
-            "The base URL must not contain '?' or '#'; give the token as the API key, never in the URL."
-        )
-    host = parts.hostname.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if port is not None and port != {"http": 80, "https": 443}[scheme]:
-        host = f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    for suffix in ("/embeddings", "/models"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-    return f"{scheme}://{host}{path}"
 
 
 def parse_retry_after(headers: Any, *, now: float | None = None) -> float | None:
@@ -177,7 +133,8 @@ class EmbeddingClient:
     base_url : str, optional
         Ends in ``/v1`` for OpenAI-style APIs. Default: ``$EMBEDCORE_BASE_URL``, else IONOS.
     api_key : str, optional
-        Bearer token. ``None`` reads ``$IONOS_API_TOKEN``; ``""`` sends no token at all.
+        Bearer token. ``None`` reads ``$IONOS_API_TOKEN`` when ``base_url`` is the endpoint that token
+        belongs to (:func:`embedcore.endpoints.environment_token`), else sends none; ``""`` sends none.
     timeout : float
         Seconds to connect and to wait for an answer, per request.
     max_retries : int
@@ -228,13 +185,11 @@ class EmbeddingClient:
         retry_after_cap: float = 60.0,
         rate_limit_database: Any = None,
     ) -> None:
-        if base_url is None:
-            base_url = os.environ.get("EMBEDCORE_BASE_URL") or IONOS_BASE_URL
-        self.base_url = normalize_base_url(base_url)
+        self.base_url = normalize_base_url(configured_base_url() if base_url is None else base_url)
         #: Cache namespace: the normalised URL. Never the key.
         self.endpoint_id = self.base_url
 
-        key = os.environ.get("IONOS_API_TOKEN", "") if api_key is None else api_key
+        key = environment_token(self.base_url) if api_key is None else api_key
         key = (key or "").strip()
         if any(c.isspace() or not c.isprintable() or ord(c) > 126 for c in key):
             # Checked here because requests would otherwise quote the header value, key and
@@ -456,12 +411,14 @@ class EmbeddingClient:
                 )
             except requests.Timeout:
                 failure: APIError = APITimeoutError(
-                    f"{self.endpoint_id} did not answer {method} {path} within {self.timeout:g} s.",
+                    f"{self.endpoint_id} did not answer {method} {path} within {self.timeout:g} s"
+                    f"{_after(attempt)}.",
                     attempts=attempt,
                 )
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 failure = APIConnectionError(
-                    f"Could not reach {self.endpoint_id} ({self._reason(exc)}).", attempts=attempt
+                    f"Could not reach {self.endpoint_id}{_after(attempt)} ({self._reason(exc)}).",
+                    attempts=attempt,
                 )
             except requests.RequestException as exc:
                 raise APIConnectionError(
@@ -599,7 +556,7 @@ class EmbeddingClient:
             "request_id": self._request_id(response),
             "attempts": attempts,
         }
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        tries = _after(attempts)
         response.close()
         if status == 401:
             hint = (
@@ -762,6 +719,11 @@ class EmbeddingClient:
         if vec.ndim != 1:
             raise bad(f"the embedding at index {index} is not a flat list of numbers.")
         return vec
+
+
+def _after(attempts: int) -> str:
+    """`` after N attempts`` when a request was repeated, else nothing (one try needs no count)."""
+    return f" after {attempts} attempts" if attempts > 1 else ""
 
 
 def _looks_like_html(response: requests.Response, body: bytes) -> bool:

@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 
 from .errors import InputError
-from .similarity import cosine_matrix, nearest_neighbors
+from .similarity import cosine_matrix, nearest_neighbours
 
 __all__ = [
     "MAX_PAIRS",
@@ -177,7 +177,7 @@ def neighbour_overlap(X_a, X_b, k: int = 5) -> np.ndarray:
         raise InputError("Neighbours need at least 2 texts.")
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}.")
-    return _jaccard(nearest_neighbors(X_a, k)[0], nearest_neighbors(X_b, k)[0])
+    return _jaccard(nearest_neighbours(X_a, k)[0], nearest_neighbours(X_b, k)[0])
 
 
 @dataclass
@@ -226,6 +226,11 @@ class ComparisonReport:
     k: int
     pairs: list[PairComparison] = field(default_factory=list)
     neighbours: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def chance_level(self) -> float:
+        """``k / (n_texts - 1)``: about the neighbour overlap two unrelated models reach by luck."""
+        return self.k / max(len(self.texts) - 1, 1)
 
     def pair(self, a: str, b: str) -> PairComparison:
         """The comparison of models ``a`` and ``b`` (either order)."""
@@ -332,7 +337,7 @@ def compare_models(
     # every pair of models it takes part in.
     ranks = {name: _ranks(_pair_similarities(arrays[name], rows)) for name in names}
     n_pairs = n * (n - 1) // 2 if rows is None else rows.size * (rows.size - 1) // 2
-    neighbours = {name: nearest_neighbors(arrays[name], k)[0] for name in names}
+    neighbours = {name: nearest_neighbours(arrays[name], k)[0] for name in names}
     k_eff = next(iter(neighbours.values())).shape[1]
     report = ComparisonReport(models=names, texts=texts, k=k_eff, neighbours=neighbours)
     for a, b in combinations(names, 2):

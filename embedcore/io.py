@@ -56,6 +56,8 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "MISSING_LABEL",
     "SAMPLES",
+    "TABLE_TYPES",
+    "UPLOAD_TYPES",
     "TextTable",
     "check_limit",
     "coordinates_csv_bytes",
@@ -80,11 +82,23 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 #: Label given to rows whose label cell is empty or missing.
 MISSING_LABEL = "(missing)"
 
-_TEXT_EXTENSIONS = {".txt", ".text", ".md", ".markdown"}
-_CSV_EXTENSIONS = {".csv"}
-_TSV_EXTENSIONS = {".tsv", ".tab"}
-_JSONL_EXTENSIONS = {".jsonl", ".ndjson"}
-_JSON_EXTENSIONS = {".json"}
+#: The file types :func:`read_upload` reads, by format (without the dot): the one list every
+#: uploader and the search page's documents (:data:`embedcore.search.DOCUMENT_TYPES`) start from.
+UPLOAD_TYPES: dict[str, tuple[str, ...]] = {
+    "text": ("txt", "text", "md", "markdown"),
+    "csv": ("csv",),
+    "tsv": ("tsv", "tab"),
+    "jsonl": ("jsonl", "ndjson"),
+    "json": ("json",),
+}
+#: The types that hold a table (columns to choose from), not lines of text.
+TABLE_TYPES: tuple[str, ...] = tuple(t for fmt in ("csv", "tsv", "jsonl", "json") for t in UPLOAD_TYPES[fmt])
+
+_TEXT_EXTENSIONS = {f".{t}" for t in UPLOAD_TYPES["text"]}
+_CSV_EXTENSIONS = {f".{t}" for t in UPLOAD_TYPES["csv"]}
+_TSV_EXTENSIONS = {f".{t}" for t in UPLOAD_TYPES["tsv"]}
+_JSONL_EXTENSIONS = {f".{t}" for t in UPLOAD_TYPES["jsonl"]}
+_JSON_EXTENSIONS = {f".{t}" for t in UPLOAD_TYPES["json"]}
 #: Formats people upload by mistake, with what to do instead.
 _KNOWN_BINARY = {
     b"%PDF": "a PDF; use the semantic-search page for documents, or export the text first",

@@ -5,8 +5,8 @@
 >>> provider = make_provider("ionos")                 # token from $IONOS_API_TOKEN
 >>> provider = make_provider("custom", base_url="http://127.0.0.1:8000/v1", api_key="")
 
-A token belongs to its endpoint: ``"custom"`` never falls back to ``$IONOS_API_TOKEN``, so an
-IONOS token is never sent to some other server by accident.
+A token belongs to its endpoint (:mod:`embedcore.endpoints`): ``$IONOS_API_TOKEN`` is only ever
+sent to the endpoint it was configured for, never to some other server by accident.
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ def make_provider(
         Required for ``custom``; for ``ionos`` defaults to :data:`catalog.IONOS_BASE_URL`;
         refused for ``local``.
     api_key : str, optional
-        ``ionos``: ``None`` reads ``$IONOS_API_TOKEN``. ``custom``: ``None`` sends no token
-        (never the IONOS one). Ignored by ``local``.
+        ``None``: ``$IONOS_API_TOKEN``, but only to the endpoint it belongs to
+        (:func:`embedcore.endpoints.environment_token`; never to some other custom server).
+        ``""``: no token at all. Ignored by ``local``.
     cache : EmbeddingCache, None or False
         ``None``: the shared :func:`default_cache`; ``False``: no cache.
         With ``$EMBEDCORE_DATABASE_URL`` set, the API kinds also keep to their rate limit
@@ -91,8 +92,8 @@ def make_provider(
     Raises
     ------
     ConfigurationError
-        An unknown kind, ``custom`` without a URL, ``ionos`` without a token, or options the
-        kind does not take.
+        An unknown kind, ``custom`` without a URL, ``ionos`` with ``api_key=None`` and no token
+        for its URL in the environment, or options the kind does not take.
     """
     if kind not in PROVIDER_KINDS:
         raise ConfigurationError(f"Unknown provider {kind!r}; choose one of: {', '.join(PROVIDER_KINDS)}.")
@@ -112,25 +113,25 @@ def make_provider(
         return LocalModel(cache=store, **client_kwargs)
 
     from .client import EmbeddingClient
+    from .endpoints import TOKEN_ENV, configured_base_url, environment_token
 
     if kind == "ionos":
         base_url = base_url or catalog.IONOS_BASE_URL
         if api_key is None:
-            import os
+            api_key = environment_token(base_url)
+            if not api_key.strip():
+                import os
 
-            api_key = os.environ.get("IONOS_API_TOKEN", "")
-        if not api_key.strip():
-            raise ConfigurationError(
-                "IONOS AI Model Hub needs an API token: set the environment variable IONOS_API_TOKEN."
-            )
-    else:
-        if not base_url:
-            raise ConfigurationError(
-                "The custom provider needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1."
-            )
-        # "" rather than None: None would make the client read $IONOS_API_TOKEN and send it to a
-        # server the token is not meant for.
-        api_key = api_key or ""
+                raise ConfigurationError(
+                    f"{TOKEN_ENV} belongs to {configured_base_url()} and is not sent to {base_url}; "
+                    "pass the token for that endpoint as api_key."
+                    if os.environ.get(TOKEN_ENV, "").strip()
+                    else f"IONOS AI Model Hub needs an API token: set the environment variable {TOKEN_ENV}."
+                )
+    elif not base_url:
+        raise ConfigurationError(
+            "The custom provider needs the endpoint's base URL, e.g. http://127.0.0.1:8000/v1."
+        )
     from . import storage
 
     if storage.configured_url() is not None and "rate_limit_database" not in client_kwargs:

@@ -28,7 +28,7 @@ from . import catalog
 from .chunking import Chunk, chunk_text, read_document
 from .collections import MAX_NAME_LENGTH, CollectionInfo, CollectionStore, PostgresCollectionStore
 from .errors import EmptyInputError, InputError
-from .io import MAX_TEXTS, check_limit, load_sample
+from .io import MAX_TEXTS, UPLOAD_TYPES, check_limit, load_sample
 from .similarity import top_k
 from .types import EmbeddingResult, ProgressCallback, Provider
 
@@ -61,8 +61,9 @@ __all__ = [
     "token_limit",
 ]
 
-#: File types the search page accepts (what :func:`embedcore.chunking.read_document` reads).
-DOCUMENT_TYPES = ("txt", "text", "md", "markdown", "csv", "tsv", "jsonl", "ndjson", "json", "pdf")
+#: File types the search page accepts (what :func:`embedcore.chunking.read_document` reads):
+#: every upload type, and PDF.
+DOCUMENT_TYPES = (*(t for types in UPLOAD_TYPES.values() for t in types), "pdf")
 #: Name and chunking of the one-click sample collection.
 SAMPLE_COLLECTION = "Sample: five topics"
 SAMPLE_CHUNK_SIZE = 40

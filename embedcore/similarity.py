@@ -22,7 +22,7 @@ __all__ = [
     "cluster_order",
     "cosine_matrix",
     "kmeans_labels",
-    "nearest_neighbors",
+    "nearest_neighbours",
     "normalize_rows",
     "top_k",
     "top_pairs",
@@ -314,7 +314,7 @@ def top_k(
     return indices, scores
 
 
-def nearest_neighbors(X, k: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(X, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows of every row (cosine), as ``top_k(X, X, k, exclude_self=True)``.
 
     Parameters

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import streamlit as st
 
-from embedcore import charts, io
-from ui.compute import embed_texts, stored_result
-from ui.connection import available_models, current_connection, current_model, missing_token, set_model
+from embedcore import charts
+from embedcore.tables import result_frame
+from ui import embed_widgets as ew
+from ui.connection import available_models, current_connection, current_model, set_model
+from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
-from ui.format import cache_share, duration, plural
 from ui.navigation import ensure_routed
-from ui.tables import file_stem, result_frame
 from ui.texts import text_source_panel
 
 ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
@@ -39,18 +37,15 @@ if model in ids:
     )
 else:
     left.text_input("Model", value=model, disabled=True, key="embed_model_fixed")
-no_token = missing_token(conn)
-clicked = right.button(
+clicked = embed_button(
     "Embed",
+    key="embed_run",
+    disabled=table is None,
+    container=right,
     type="primary",
     icon=":material/bolt:",
-    key="embed_run",
-    disabled=table is None or no_token is not None,
-    help=no_token,
     width="stretch",
 )
-if no_token:
-    st.warning(no_token, icon=":material/key:")
 
 result = None
 if table is not None:
@@ -61,45 +56,12 @@ if table is not None:
         else:
             result = stored_result(table.texts, model=model)
 
-if table is not None and result is None and not clicked and not no_token:
+if table is not None and result is None and not clicked and not token_missing():
     st.info("Press **Embed** to compute the vectors.", icon=":material/bolt:")
 
 if table is not None and result is not None:
     st.subheader("Result", anchor=False)
-    all_cached = result.fetched == 0 and result.cached > 0
-    cols = st.columns(6)
-    cols[0].metric("Texts", f"{len(result):,}")
-    cols[1].metric("Dimensions", result.dimensions)
-    cols[2].metric(
-        "Tokens",
-        # Not "0": the texts have tokens (the table counts them); this call just sent none.
-        "—" if all_cached else f"{result.total_tokens:,}",
-        help=(
-            "Every text came from the cache: nothing was sent, nothing billed."
-            if all_cached
-            else f"Prompt tokens {result.prompt_tokens:,}, total {result.total_tokens:,} — "
-            "billed for the texts sent; cache hits cost nothing."
-        ),
-    )
-    cached_value, cached_help = cache_share(result.cached, result.fetched)
-    cols[3].metric("From cache", cached_value, help=cached_help)
-    cols[4].metric("Fetched", f"{result.fetched:,}", help="Distinct texts sent to the model.")
-    cols[5].metric(
-        "Elapsed",
-        duration(result.elapsed),
-        help=f"{plural(result.requests, 'request')}, {plural(result.retries, 'retry', 'retries')}.",
-    )
-    if all_cached:
-        st.caption(
-            f":material/database: All {plural(result.cached, 'distinct text')} came from the embedding cache: "
-            "no model call, no tokens billed. The token counts in the table are from when each text was "
-            "first embedded."
-            if result.token_counts is not None
-            else f":material/database: All {plural(result.cached, 'distinct text')} came from the embedding "
-            "cache: no model call, no tokens billed."
-        )
-    for warning in result.warnings:
-        st.warning(warning, icon=":material/warning:")
+    ew.result_metrics(result)
 
     st.dataframe(
         result_frame(table.texts, result, table.labels),
@@ -127,37 +89,4 @@ if table is not None and result is not None:
     )
 
     st.subheader("Download", anchor=False)
-    stem = file_stem(result.model)
-    texts, labels, vectors = table.texts, table.labels, result.vectors
-    # Callables: each file is built only when its button is clicked, not on every rerun.
-    downloads = [
-        ("CSV", partial(io.to_csv_bytes, texts, vectors, labels), f"{stem}.csv", "text/csv"),
-        ("NumPy .npy", partial(io.to_npy_bytes, vectors), f"{stem}.npy", "application/octet-stream"),
-        (
-            "Parquet",
-            partial(io.to_parquet_bytes, texts, vectors, labels, table.extra or None),
-            f"{stem}.parquet",
-            "application/vnd.apache.parquet",
-        ),
-        (
-            "Projector (TSV zip)",
-            partial(io.to_projector_zip, texts, vectors, labels),
-            f"{stem}-projector.zip",
-            "application/zip",
-        ),
-    ]
-    for col, (label, data, file_name, mime) in zip(st.columns(len(downloads)), downloads, strict=True):
-        col.download_button(
-            label,
-            data=data,
-            file_name=file_name,
-            mime=mime,
-            key=f"embed_download_{file_name.rsplit('.', 1)[-1]}",
-            on_click="ignore",
-            icon=":material/download:",
-            width="stretch",
-        )
-    st.caption(
-        "The projector zip loads at projector.tensorflow.org (Load → vectors.tsv, then metadata.tsv). "
-        "Exports hold texts, labels and vectors only."
-    )
+    ew.vector_downloads(table, result)

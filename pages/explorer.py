@@ -17,14 +17,13 @@ from embedcore.explore import find_rows, identical_rows, neighbours_frame, neigh
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
-from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
-from ui.connection import current_connection, current_model, get_provider, missing_token
+from ui.cached import cached_cosine, digest_of
+from ui.connection import current_connection, current_model, missing_token
+from ui.embedding import embed_texts, result_key, stored_result
 from ui.errors import friendly_errors
-from ui.extra_tables import md_escape
-from ui.format import cache_share, plural
+from ui.format import cache_share, file_stem, md_escape, plural
 from ui.navigation import ensure_routed
-from ui.tables import file_stem
-from ui.text_tables import pairs_table
+from ui.tables import pairs_table
 from ui.texts import text_source_panel
 
 ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
@@ -268,7 +267,7 @@ def _current_query(texts, vectors, result):
     if not text:
         return None
     with friendly_errors() as outcome:
-        vector = xw.query_vector(get_provider(), result.model, text)
+        vector = xw.query_vector(result.model, text)
     return None if outcome.failed else (text, vector)
 
 
@@ -395,7 +394,7 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     signature = (
         revision,
         colour_key,
-        texts_digest(labels) if labels is not None and ctl["colour"] == "label" else None,
+        digest_of(labels) if labels is not None and ctl["colour"] == "label" else None,
         ctl["size"],
         None if placed is None else (result.model, query[0]),
         xw.selection_generation(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.connection import available_models, current_connection, current_model, get_provider
+from embedcore.tables import first_values, models_frame, vector_summary
+from ui.connection import available_models, current_connection, current_model
+from ui.embedding import embed_button, embed_texts, load_model
 from ui.errors import friendly_errors
+from ui.format import md_escape
 from ui.navigation import ensure_routed
-from ui.static_build import prepare, show_build_stopped
-from ui.tables import first_values, models_frame, text_width, vector_summary
-from ui.text_tables import WRAP_ROW_HEIGHT
+from ui.static_build import show_build_stopped
+from ui.tables import WRAP_ROW_HEIGHT, text_width
 
 ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
@@ -65,21 +67,16 @@ if models:
             "One sentence", value="Embeddings map texts to points in space.", key="models_try_text"
         )
         model = st.selectbox("Model", ids, key="models_try_model")
-        submitted = st.form_submit_button("Embed it", type="primary", icon=":material/bolt:")
+        submitted = embed_button("Embed it", form=True, type="primary", icon=":material/bolt:")
     show_build_stopped()
     if submitted:
         with friendly_errors():
-            # Straight to the provider: a one-sentence try is not "the texts" of the other pages.
-            provider = get_provider(conn)
-            prepare(provider, model)
-            # A local model loads once per server process; timed on its own so that the
-            # embedding time below is the embedding's (a first try measured 7.5 s "embedding").
-            load_seconds = provider.load(model) if hasattr(provider, "load") else None
-            st.session_state["models_try_result"] = (
-                sentence,
-                provider.embed([sentence], model),
-                load_seconds,
-            )
+            # Timed apart: a local model loads once per server process, and that is not the
+            # embedding's time (a first try measured 7.5 s "embedding").
+            load_seconds = load_model(model)
+            # reuse=False: through the provider's cache, so "From cache" says what happened.
+            result = embed_texts([sentence], model=model, store="models_try_results", reuse=False)
+            st.session_state["models_try_result"] = (sentence, result, load_seconds)
     tried = st.session_state.get("models_try_result")
     if tried is not None:
         sentence, result, load_seconds = tried
@@ -106,5 +103,5 @@ if models:
         )
         cols[4].metric("Tokens", result.total_tokens or "—")
         cols[5].metric("From cache", "yes" if result.cached else "no")
-        st.caption(f"`{result.model}` · first values of the vector for “{sentence}”")
+        st.caption(f"{md_escape(result.model)} · first values of the vector for “{md_escape(sentence)}”")
         st.code(first_values(result.vectors[0]), language=None)

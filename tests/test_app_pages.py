@@ -22,10 +22,9 @@ from embedcore.errors import (
     NotFoundError,
     RateLimitError,
 )
-from tests.apptest import api_app, figures, messages, metrics, open_page, plotly_array, rendered
+from tests.apptest import api_app, figures, metrics, open_page, plain_messages, plotly_array, rendered
 from tests.fake_openai import IONOS_MODELS, TOKEN, closed_port
 from ui import state
-from ui.connection import same_origin
 from ui.errors import message_for
 
 # --- the local model (real) ---------------------------------------------------------------------
@@ -78,7 +77,7 @@ def test_models_page_times_the_embedding_apart_from_the_model_load(make_app, mon
 @pytest.mark.slow
 def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     at = open_page(make_app(), "pages/embed.py")
-    assert "Press **Embed**" in messages(at.info)
+    assert "Press **Embed**" in plain_messages(at.info)
     assert len(at.session_state[state.TEXTS]) == 100  # the "topics" sample, loaded for a new user
 
     at.button(key="embed_run").click().run()
@@ -111,8 +110,8 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     assert shown["From cache"] == "100 %" and shown["Fetched"] == "0"
     assert shown["Tokens"] == "—"
     assert shown["Elapsed"].endswith(" ms") and shown["Elapsed"] != "0.00 s", shown
-    assert "All 100 distinct texts came from the embedding cache" in messages(at.caption)
-    assert "from when each text was first embedded" in messages(at.caption)
+    assert "All 100 distinct texts came from the embedding cache" in plain_messages(at.caption)
+    assert "from when each text was first embedded" in plain_messages(at.caption)
     assert (at.dataframe[0].value["tokens"] > 0).all()
 
     # Another page and back: the result is still there, no new call needed.
@@ -129,7 +128,7 @@ def test_local_model_missing_is_explained(make_app, monkeypatch):
     at = make_app(state={state.PROVIDER_KIND: "local"})
     at.run()
     assert not at.exception
-    assert "not installed here" in messages(at.sidebar.warning)
+    assert "not installed here" in plain_messages(at.sidebar.warning)
 
 
 # --- an OpenAI-compatible endpoint ----------------------------------------------------------------
@@ -140,7 +139,7 @@ def test_embed_page_against_an_ionos_like_endpoint(make_app, fake_openai):
     at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/embed.py")
     assert at.sidebar.selectbox(key="conn_model").value == "BAAI/bge-m3"
-    assert "Using the token from the app's secrets" in messages(at.sidebar.caption)
+    assert "Using the token from the app's secrets" in plain_messages(at.sidebar.caption)
 
     at.button(key="embed_run").click().run()
     assert not at.exception and not at.error
@@ -174,7 +173,7 @@ def test_models_page_merges_listing_and_catalogue(make_app, fake_openai):
     assert not at.exception and not at.error
     assert metrics(at)["Dimensions"] == "1024"
     at.sidebar.button(key="conn_test").click().run()
-    assert "3 models served" in messages(at.sidebar.success)
+    assert "3 models served" in plain_messages(at.sidebar.success)
 
 
 def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, fake_openai):
@@ -195,7 +194,7 @@ def test_model_ids_are_shown_whole_and_unknown_limits_as_a_dash(make_app, fake_o
     assert picker.format_func("sentence-transformers/paraphrase-multilingual-mpnet-base-v2") == (
         "paraphrase-multilingual-mpnet-base-v2 · 768d"
     )
-    assert "BAAI/bge-m3" in messages(at.sidebar.caption).replace("\\", "")
+    assert "BAAI/bge-m3" in plain_messages(at.sidebar.caption).replace("\\", "")
 
 
 def test_the_static_model_has_no_fixed_input_limit_shown_as_a_dash(make_app):
@@ -216,7 +215,7 @@ def test_ionos_without_a_token_describes_its_models_instead_of_failing(make_app,
     assert set(table.index) == set(IONOS_MODELS)
     assert not table["served"].any()
     assert table.loc["BAAI/bge-large-en-v1.5", "dimensions"] == 1024
-    assert "Paste your IONOS token" in messages(at.sidebar.info)
+    assert "Paste your IONOS token" in plain_messages(at.sidebar.info)
     assert at.sidebar.selectbox(key="conn_model").value in IONOS_MODELS
 
 
@@ -227,11 +226,14 @@ def test_a_refused_token_gives_the_friendly_message(make_app, fake_openai):
         state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url},
     )
     open_page(at, "pages/embed.py")
-    assert "refused the API token (HTTP 401)" in messages(at.sidebar.error)
+    assert "refused the API token" in plain_messages(at.sidebar.error) and "HTTP 401" in plain_messages(
+        at.sidebar.error
+    )
 
     at.button(key="embed_run").click().run()
     assert not at.exception
-    assert "refused the API token (HTTP 401)" in messages(at.main.error)
+    shown = plain_messages(at.main.error)
+    assert "refused the API token" in shown and "HTTP 401" in shown and "Check the token" in shown
     assert "Traceback" not in rendered(at)
     assert not at.metric  # nothing pretends to be a result
 
@@ -239,7 +241,8 @@ def test_a_refused_token_gives_the_friendly_message(make_app, fake_openai):
 def test_a_configured_url_that_is_not_http_is_a_setting_problem(make_app):
     at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: "ftp://example.org/v1"})
     open_page(at, "pages/embed.py")
-    assert "Setting problem" in messages(at.error)
+    shown = plain_messages(at.error)
+    assert "must start with http:// or https://" in shown and "sidebar's connection panel" in shown
 
 
 # --- the operator's token stays with its endpoint ----------------------------------------------------
@@ -258,7 +261,7 @@ def test_configured_token_is_not_sent_to_another_url(make_app, fake_openai, monk
     at.session_state[state.BASE_URL] = other.url
 
     open_page(at, "pages/embed.py")
-    assert "only sent to 127.0.0.1" in messages(at.sidebar.info)
+    assert "only sent to 127.0.0.1" in plain_messages(at.sidebar.info)
     at.button(key="embed_run").click().run()
     assert not at.exception and not at.error
     assert metrics(at)["Dimensions"] == "1024"
@@ -293,10 +296,10 @@ def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, fake
     api = fake_openai(token=TOKEN)
     at = api_app(make_app, api, TOKEN)
     open_page(at, "pages/embed.py")
-    assert "**0** vectors of this model" in messages(at.sidebar.caption)
+    assert "**0** vectors of this model" in plain_messages(at.sidebar.caption)
     assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]  # nothing to clear yet
     at.button(key="embed_run").click().run()
-    assert "**100** vectors of this model" in messages(at.sidebar.caption)
+    assert "**100** vectors of this model" in plain_messages(at.sidebar.caption)
 
     # Another model's vectors are not touched by clearing this one's.
     at.sidebar.selectbox(key="conn_model").set_value("BAAI/bge-large-en-v1.5").run()
@@ -304,11 +307,11 @@ def test_sidebar_counts_cached_vectors_and_clears_only_this_model(make_app, fake
     assert metrics(at)["Fetched"] == "100"
     at.sidebar.button(key="conn_cache_clear").click().run()
     assert not at.exception
-    assert "Removed 100 cached vectors" in messages(at.toast)
-    assert "**0** vectors of this model" in messages(at.sidebar.caption)
+    assert "Removed 100 cached vectors" in plain_messages(at.toast)
+    assert "**0** vectors of this model" in plain_messages(at.sidebar.caption)
 
     at.sidebar.selectbox(key="conn_model").set_value("BAAI/bge-m3").run()
-    assert "**100** vectors of this model" in messages(at.sidebar.caption)
+    assert "**100** vectors of this model" in plain_messages(at.sidebar.caption)
     requests_before = len(api.auth)
     at.button(key="embed_run").click().run()
     assert metrics(at)["From cache"] == "100 %" and len(api.auth) == requests_before
@@ -322,48 +325,51 @@ def test_a_locked_app_offers_no_cache_clearing(make_app, fake_openai):
     )
     open_page(at, "pages/embed.py")
     at.button(key="embed_run").click().run()
-    assert "**100** vectors of this model" in messages(at.sidebar.caption)
+    assert "**100** vectors of this model" in plain_messages(at.sidebar.caption)
     assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]
 
 
 # --- pure pieces -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "same"),
-    [
+def test_a_message_is_the_engines_sentence_once_then_the_next_step():
+    cases = [
         (
-            "https://openai.inference.de-txl.ionos.com/v1",
-            "https://OPENAI.inference.de-txl.ionos.com:443/x",
-            True,
+            AuthenticationError(
+                "The server at http://127.0.0.1:9/v1 refused the API token (check that the token is "
+                "complete and has not expired). Server said: bad *token* [x](y)",
+                status_code=401,
+                request_id="req_1",
+            ),
+            "check the token in the sidebar",
         ),
         (
-            "https://openai.inference.de-txl.ionos.com/v1",
-            "http://openai.inference.de-txl.ionos.com/v1",
-            False,
+            RateLimitError(
+                "http://127.0.0.1:9/v1 is rate limiting us after 5 attempts. Wait a moment and try "
+                "again; finished batches are kept. Server said: slow down",
+                status_code=429,
+                attempts=5,
+            ),
+            None,  # the engine's sentence already says what to do
         ),
         (
-            "https://openai.inference.de-txl.ionos.com/v1",
-            "https://openai.inference.de-txl.ionos.com.evil.io/v1",
-            False,
+            NotFoundError(
+                "Model 'BAAI/bge-m4' is not served at http://127.0.0.1:9/v1. Available: BAAI/bge-m3, x.",
+                status_code=404,
+                model="BAAI/bge-m4",
+                available=["BAAI/bge-m3", "x"],
+            ),
+            "pick one of the served models in the sidebar",
         ),
-        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1", False),
-        ("https://user@host.example/v1", "https://host.example/v1", True),
-        ("not a url", "not a url", False),
-        ("http://h:99999/v1", "http://h:99999/v1", False),
-    ],
-)
-def test_same_origin(a, b, same):
-    assert same_origin(a, b) is same
-
-
-def test_messages_name_the_next_step():
-    assert "check the token" in message_for(AuthenticationError("no", status_code=401)).lower()
-    assert "after 5 attempts" in message_for(RateLimitError("slow down", status_code=429, attempts=5))
-    text = message_for(
-        NotFoundError("gone", status_code=404, model="BAAI/bge-m4", available=["BAAI/bge-m3", "x"])
-    )
-    assert "`BAAI/bge-m4` is not served" in text and "`BAAI/bge-m3`, `x`" in text
+    ]
+    for exc, step in cases:
+        text = message_for(exc)
+        shown = plain_messages([type("Element", (), {"value": text})])
+        assert shown.count(str(exc)) == 1, shown  # what happened: the engine's words, once
+        assert "*token*" not in text and "](" not in text  # a server's text is never markdown
+        if step:
+            assert step in shown.lower()
+        assert ("Quote the request id" in shown) == bool(exc.request_id)
 
 
 def test_an_unreachable_endpoint_message_has_one_full_stop():
@@ -372,8 +378,8 @@ def test_an_unreachable_endpoint_message_has_one_full_stop():
     url = f"http://127.0.0.1:{closed_port()}/v1"
     with EmbeddingClient(url, "", max_retries=0) as client, pytest.raises(APIConnectionError) as caught:
         client.embed(["hello"], "BAAI/bge-m3")
-    text = message_for(caught.value)
-    assert "Could not reach the endpoint (1 attempt)" in text
+    text = plain_messages([type("Element", (), {"value": message_for(caught.value)})])
+    assert f"Could not reach {url}" in text and "Test connection" in text
     assert ".." not in text, text
     # Every assembled message reads as sentences, whatever the server's text ends with.
     for exc in (
@@ -391,7 +397,7 @@ def test_ionos_without_a_token_disables_embed_and_says_where_the_token_goes(make
     open_page(at, "pages/embed.py")
     button = at.button(key="embed_run")
     assert button.disabled
-    shown = messages(at.warning)
+    shown = plain_messages(at.warning)
     assert "needs an API token" in shown and "API token" in shown and "IONOS_API_TOKEN" in shown
     assert "secrets.toml" in shown
     assert "IONOS_API_TOKEN" in (button.help or "")
@@ -407,16 +413,16 @@ def test_ionos_without_a_token_disables_embed_and_says_where_the_token_goes(make
     assert not at.button(key="explorer_embed").disabled
     at.switch_page("pages/embed.py").run()
     assert not at.button(key="embed_run").disabled
-    assert "needs an API token" not in messages(at.warning)
+    assert "needs an API token" not in plain_messages(at.warning)
 
 
 def test_an_endpoint_that_refuses_requests_without_a_token_disables_embed(make_app, fake_openai):
     api = fake_openai(token=TOKEN)
     at = make_app(state={state.PROVIDER_KIND: "custom", state.BASE_URL: api.url})
     open_page(at, "pages/embed.py")
-    assert "HTTP 401" in messages(at.sidebar.error)  # the listing was refused
+    assert "HTTP 401" in plain_messages(at.sidebar.error)  # the listing was refused
     assert at.button(key="embed_run").disabled
-    assert "without an API token" in messages(at.warning)
+    assert "without an API token" in plain_messages(at.warning)
     calls = len(api.auth)
 
     at.sidebar.text_input(key="conn_api_key").input(TOKEN).run()
@@ -444,11 +450,11 @@ def test_pasted_texts_are_counted_and_embedded_once_each(make_app, fake_openai):
     api = fake_openai(token=TOKEN)
     at = open_page(api_app(make_app, api, TOKEN), "pages/embed.py")
     at.radio(key="embed_source").set_value("paste").run()
-    assert "Paste some texts" in messages(at.info)
+    assert "Paste some texts" in plain_messages(at.info)
     at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
-    assert "**3** texts · 1 blank dropped · 1 duplicate (embedded once)" in messages(at.caption)
+    assert "**3** texts · 1 blank dropped · 1 duplicate (embedded once)" in plain_messages(at.caption)
     at.text_area(key="embed_paste").input("just one line").run()
-    assert "**1** text" in messages(at.caption) and "1 texts" not in messages(at.caption)
+    assert "**1** text" in plain_messages(at.caption) and "1 texts" not in plain_messages(at.caption)
     at.text_area(key="embed_paste").input("AI Model Hub\n\n  Michael Jackson \nAI Model Hub\n").run()
 
     at.button(key="embed_run").click().run()
@@ -480,7 +486,7 @@ def test_uploaded_csv_offers_text_and_label_columns(make_app, fake_openai):
     assert not at.exception and not at.error
     assert at.selectbox(key="embed_text_col").value == "sentence"
     assert at.selectbox(key="embed_label_col").value == "topic"
-    assert "**3** texts · 3 labels · 1 blank dropped" in messages(at.caption)
+    assert "**3** texts · 3 labels · 1 blank dropped" in plain_messages(at.caption)
 
     at.button(key="embed_run").click().run()
     frame = at.dataframe[0].value
@@ -506,7 +512,7 @@ def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app
         "scores.csv", b"id,score\n1,0.5\n2,0.7\n3,0.9\n", "text/csv"
     ).run()
     assert not at.exception and not at.error
-    shown = messages(at.warning).replace("\\", "")  # file and column names are shown escaped
+    shown = plain_messages(at.warning).replace("\\", "")  # file and column names are shown escaped
     assert "scores.csv has no column of text" in shown and "'id' holds numbers" in shown, shown
     # The ids "1", "2", "3" were not taken as texts, and nothing can be embedded.
     assert list(at.session_state[state.TEXTS].texts) == before
@@ -516,7 +522,7 @@ def test_a_table_without_text_is_refused_and_the_uploader_starts_afresh(make_app
     assert [u.key for u in uploaders] == ["embed_upload-1"]
     assert not uploaders[0].value
     at.run()
-    assert "no column of text" in messages(at.warning)
+    assert "no column of text" in plain_messages(at.warning)
 
     # A good file in the fresh uploader works, and the old message goes.
     at.file_uploader(key="embed_upload-1").upload(
@@ -533,7 +539,7 @@ def test_edit_table_starts_from_the_current_texts(make_app, fake_openai):
     assert not at.exception
     editor = at.data_editor[0].value
     assert len(editor) == 100 and {"text", "label"} <= set(editor.columns)
-    assert "**100** texts · 5 labels" in messages(at.caption)
+    assert "**100** texts · 5 labels" in plain_messages(at.caption)
 
 
 # --- the cached maths wrappers the explorer pages use ---------------------------------------------
@@ -543,14 +549,14 @@ def _cached_maths_script():
     import numpy as np
     import streamlit as st
 
-    from ui.compute import cached_cosine, cached_neighbors, cached_projection, vectors_digest
+    from ui.cached import cached_cosine, cached_neighbours, cached_projection, digest_of
 
     # Test fixture vectors (seeded), not embeddings.
     X = np.random.default_rng(0).standard_normal((40, 16)).astype(np.float32)
     first = cached_projection(X, "pca", 2)
     again = cached_projection(X.copy(), "pca", 2)
     S = cached_cosine(X)
-    idx, scores = cached_neighbors(X, 3, digest=vectors_digest(X))
+    idx, scores = cached_neighbours(X, 3, digest=digest_of(X))
     st.session_state["out"] = {
         "shape": first.shape,
         "same": bool(np.array_equal(first, again)),
@@ -577,3 +583,27 @@ def test_cached_maths_wrappers(app_env):
     assert out["S_shape"] == (40, 40) and not out["S_writeable"] and out["same_S"]
     assert out["diag"] < 1e-5
     assert out["idx"] == (40, 3) and out["self_excluded"] and out["scores_sorted"]
+
+
+def _input_error_script():
+    from embedcore.errors import InputError
+    from ui.errors import friendly_errors
+
+    with friendly_errors():
+        raise InputError("Column *score* of my_file_[v2].csv holds numbers; choose a column of text.")
+
+
+def test_an_input_error_is_shown_literally_not_as_markdown(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_input_error_script, default_timeout=30)
+    at.secrets["_tests"] = "isolated"
+    at.run()
+    assert not at.exception and not at.error
+    (warning,) = at.warning
+    # Markdown would make *score* italic and _[v2]_ a link text: each mark must be escaped.
+    assert "*score*" not in warning.value and "_[" not in warning.value
+    assert (
+        plain_messages([warning])
+        == "Column *score* of my_file_[v2].csv holds numbers; choose a column of text."
+    )

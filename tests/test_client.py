@@ -153,6 +153,19 @@ def test_defaults_from_environment(
     assert EmbeddingClient().base_url == "https://openai.inference.de-txl.ionos.com/v1"
 
 
+def test_environment_token_goes_only_to_its_own_endpoint(
+    monkeypatch: pytest.MonkeyPatch, base: str, api: FakeOpenAI
+) -> None:
+    # IONOS_API_TOKEN belongs to EMBEDCORE_BASE_URL (here: unset, so the IONOS AI Model Hub):
+    # a client for another server built with api_key=None must send no token at all.
+    monkeypatch.delenv("EMBEDCORE_BASE_URL", raising=False)
+    monkeypatch.setenv("IONOS_API_TOKEN", KEY)
+    client = EmbeddingClient(base, requests_per_second=None)
+    assert not client.has_key
+    client.embed(["c"], MODEL)
+    assert api.requests[-1]["auth"] is None
+
+
 def test_token_whitespace(base: str, api: FakeOpenAI) -> None:
     client = make_client(base, api_key=f"  {KEY}\n")
     client.embed(["a"], MODEL)

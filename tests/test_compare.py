@@ -140,3 +140,11 @@ def test_k_is_clamped_to_available_neighbours():
     report = compare.compare_models({"a": X, "b": X}, list("wxyz"), k=10)
     assert report.k == 3
     assert report.pair("a", "b").mean_jaccard == 1.0
+
+
+def test_chance_level_is_the_share_of_other_texts_a_neighbour_list_holds():
+    X = _vectors(41, 8)
+    report = compare.compare_models({"a": X, "b": _vectors(41, 8, seed=3)}, [f"t{i}" for i in range(41)], k=5)
+    assert report.chance_level == pytest.approx(5 / 40)
+    # Unrelated random models land near it.
+    assert report.pair("a", "b").mean_jaccard < 3 * report.chance_level

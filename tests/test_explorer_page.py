@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from embedcore import charts
-from tests.apptest import chart, has_chart, messages, metrics, open_page, plotly_array
-from ui import explorer_widgets, state
+from tests.apptest import chart, has_chart, metrics, open_page, plain_messages, plotly_array
+from ui import state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
 pytestmark = pytest.mark.slow
@@ -95,8 +95,8 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     spec = chart(at, "explorer_map")
     # The PCA preview (drawn while UMAP compiled) was replaced by the UMAP map.
     assert not has_chart(at, "explorer_map_preview")
-    assert "UMAP of 100 texts" in messages(at.caption)
-    assert "n_neighbors 15, min_dist 0.1" in messages(at.caption)
+    assert "UMAP of 100 texts" in plain_messages(at.caption)
+    assert "n_neighbors 15, min_dist 0.1" in plain_messages(at.caption)
     assert {t["type"] for t in spec["data"]} == {"scatter"}  # SVG below 1,000 points
     assert sorted(t["name"] for t in spec["data"]) == sorted(TOPICS)  # coloured by label
     assert sorted(map_rows(spec).tolist()) == list(range(100))
@@ -130,7 +130,7 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     # Clustered order: texts next to each other on the axis are far more alike than average.
     off_diagonal = z[~np.eye(100, dtype=bool)].mean()
     assert np.diag(z, 1).mean() > 2 * off_diagonal
-    assert "hierarchical clustering" in messages(at.caption)
+    assert "hierarchical clustering" in plain_messages(at.caption)
 
 
 def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
@@ -138,7 +138,7 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
     assert not at.error and not at.warning
     spec = chart(at, "explorer_map")
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert "PCA of 100 texts" in messages(at.caption)
+    assert "PCA of 100 texts" in plain_messages(at.caption)
     downloads = {b.key: b for b in at.get("download_button")}
     assert set(downloads) == {"explorer_download_coords", "explorer_download_selected"}
     assert downloads["explorer_download_selected"].proto.disabled  # nothing selected yet
@@ -151,7 +151,7 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
     texts = at.session_state[state.TEXTS].texts
     assert [label.split(" ", 1)[0] for label in in_order["x"][:3]] == ["#0", "#1", "#2"]
     assert in_order["x"][0].split(" ", 1)[1].replace("<br>", " ") == texts[0]
-    assert "input order" in messages(at.caption)
+    assert "input order" in plain_messages(at.caption)
 
     show_tab(at, "Pairs")
     most = table(at, "explorer_pairs_most")
@@ -169,14 +169,16 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
 
 
 def test_methods_and_views_switch_without_recomputing_display_changes(make_app, monkeypatch):
+    from embedcore import projection
+
     calls: list[tuple] = []
-    real = explorer_widgets.project_with_info
+    real = projection.project_with_info
 
     def counting(X, method, n_components, **kw):
         calls.append((method, n_components))
         return real(X, method, n_components, **kw)
 
-    monkeypatch.setattr(explorer_widgets, "project_with_info", counting)
+    monkeypatch.setattr(projection, "project_with_info", counting)
     at = open_explorer(make_app, explorer_method="pca")
     assert calls == [("pca", 2)]
 
@@ -184,7 +186,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     spec = chart(at, "explorer_map_3d")
     assert {t["type"] for t in spec["data"]} == {"scatter3d"}
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert "Switch to the 2-D view to select points" in messages(at.caption)
+    assert "Switch to the 2-D view to select points" in plain_messages(at.caption)
     assert calls[-1] == ("pca", 3)
 
     # Display-only changes: colour, point size, and back to the 2-D map already computed.
@@ -200,7 +202,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     at.segmented_control(key="explorer_method").set_value("tsne").run()
     assert not at.exception
     assert calls[-1] == ("tsne", 2)
-    assert "t-SNE of 100 texts · perplexity 10" in messages(at.caption)
+    assert "t-SNE of 100 texts · perplexity 10" in plain_messages(at.caption)
     assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
 
     # Back to PCA: cached. A parameter change recomputes; its earlier value comes from the cache.
@@ -259,14 +261,14 @@ def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(ma
 
 def test_tsne_perplexity_is_chosen_from_the_texts_until_the_user_sets_it(make_app):
     at = open_explorer(make_app, explorer_method="tsne")
-    assert "t-SNE of 100 texts · perplexity 10" in messages(at.caption)
+    assert "t-SNE of 100 texts · perplexity 10" in plain_messages(at.caption)
     at.segmented_control(key="explorer_dims").set_value(3).run()
-    assert "t-SNE of 100 texts · perplexity 8.3" in messages(at.caption)
+    assert "t-SNE of 100 texts · perplexity 8.3" in plain_messages(at.caption)
     assert at.slider(key="explorer_perplexity").value == 8
     at.toggle(key="explorer_perplexity_auto").set_value(False).run()
     at.slider(key="explorer_perplexity").set_value(20).run()
     assert not at.exception, at.exception
-    assert "t-SNE of 100 texts · perplexity 20" in messages(at.caption)
+    assert "t-SNE of 100 texts · perplexity 20" in plain_messages(at.caption)
 
 
 # --- the query ----------------------------------------------------------------------------------
@@ -301,7 +303,7 @@ def test_query_ranks_the_seed_set_and_is_marked_on_the_map(make_app):
     rings = next(t for t in spec["data"] if t.get("name") == "neighbours")
     assert sorted(plotly_array(rings["customdata"]).tolist()) == [0, 1, 2]
     assert rings["marker"]["color"] == "#111111"
-    assert "same PCA that made the map" in messages(at.caption)
+    assert "same PCA that made the map" in plain_messages(at.caption)
     # The query typed in the other tab is kept while the tab is closed.
     assert at.session_state["explorer_query"] == "best selling music artists"
 
@@ -338,13 +340,13 @@ def test_two_texts_with_umap_explain_and_fall_back_to_pca(make_app):
     at.text_area(key="explorer_paste").input("The cat sat on the mat.\nStock markets fell sharply.").run()
     at.segmented_control(key="explorer_method").set_value("umap").run()
     assert not at.exception and not at.error
-    assert "UMAP needs at least 3 texts; you have 2. Showing PCA instead." in messages(at.info)
+    assert "UMAP needs at least 3 texts; you have 2. Showing PCA instead." in plain_messages(at.info)
     spec = chart(at, "explorer_map")
     assert sorted(map_rows(spec).tolist()) == [0, 1]
-    assert "PCA of 2 texts" in messages(at.caption)
+    assert "PCA of 2 texts" in plain_messages(at.caption)
 
     at.segmented_control(key="explorer_method").set_value("tsne").run()
-    assert "t-SNE needs at least 3 texts" in messages(at.info)
+    assert "t-SNE needs at least 3 texts" in plain_messages(at.info)
     at.segmented_control(key="explorer_dims").set_value(3).run()
     assert not at.exception and has_chart(at, "explorer_map_3d")
 
@@ -356,14 +358,14 @@ def test_one_text_and_empty_input_never_raise(make_app):
     at = open_explorer(make_app, explorer_method="umap", explorer_source="paste")
     at.text_area(key="explorer_paste").input("Only one line").run()
     assert not at.exception
-    assert "Showing PCA instead" in messages(at.info)
+    assert "Showing PCA instead" in plain_messages(at.info)
     for tab in ("Heatmap", "Query", "Pairs"):
         show_tab(at, tab)
-    assert "Pairs need at least two texts." in messages(at.info)
+    assert "Pairs need at least two texts." in plain_messages(at.info)
 
     at.text_area(key="explorer_paste").input("   \n  ").run()
     assert not at.exception
-    assert "Paste some texts" in messages(at.info)
+    assert "Paste some texts" in plain_messages(at.info)
     assert not at.metric and not at.get("plotly_chart")
 
 
@@ -386,7 +388,7 @@ def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make
     at.session_state["explorer_map"] = _selection_event([7, 42])
     at.run()
     assert not at.exception
-    assert "2 selected" in messages(at.subheader)
+    assert "2 selected" in plain_messages(at.subheader)
     frame = table(at, "explorer_selection_table")
     assert len(frame) == 2 * 5
     assert frame["text"].drop_duplicates().tolist() == [texts[7], texts[42]]
@@ -400,9 +402,9 @@ def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make
     del at.session_state["explorer_map"]
     show_tab(at, "Query")
     show_tab(at, "Map")
-    assert "2 selected" in messages(at.subheader)
+    assert "2 selected" in plain_messages(at.subheader)
     at.selectbox(key="explorer_colour").set_value("cluster").run()
-    assert "2 selected" in messages(at.subheader)
+    assert "2 selected" in plain_messages(at.subheader)
     # The redrawn map is a new chart for Streamlit (the user's selection is gone from it),
     # so it marks the remembered rows itself through Plotly's selectedpoints.
     spec = chart(at, "explorer_map")
@@ -415,16 +417,16 @@ def test_selected_points_list_their_texts_and_neighbours_and_survive_reruns(make
     assert len(table(at, "explorer_selection_table")) == 4
 
     at.button(key="explorer_clear_selection").click().run()
-    assert "selected" not in messages(at.subheader)
+    assert "selected" not in plain_messages(at.subheader)
     assert all("selectedpoints" not in t for t in chart(at, "explorer_map")["data"])
 
     at.session_state["explorer_map"] = _selection_event([1])
     at.run()
-    assert "1 selected" in messages(at.subheader)
+    assert "1 selected" in plain_messages(at.subheader)
 
     # Other texts: the old selection does not apply to them.
     at.selectbox(key="explorer_sample").set_value("seed").run()
-    assert "selected" not in messages(at.subheader)
+    assert "selected" not in plain_messages(at.subheader)
 
 
 # --- the API provider: a click, and the last good result kept -------------------------------------
@@ -439,7 +441,7 @@ def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fa
     )
     # Nothing is sent before the click (it would cost money).
     assert api.embedded == []
-    assert "Press **Embed**" in messages(at.info)
+    assert "Press **Embed**" in plain_messages(at.info)
     assert not at.get("plotly_chart")
 
     at.button(key="explorer_embed").click().run()
@@ -451,7 +453,7 @@ def test_api_provider_waits_for_a_click_and_keeps_the_last_result_when_a_call_fa
     # New texts, and the endpoint now refuses: the error is shown, the 100-text map stays.
     api.refuse = True
     at.selectbox(key="explorer_sample").set_value("seed").run()
-    assert "Showing the previous result (100 texts" in messages(at.info)
+    assert "Showing the previous result (100 texts" in plain_messages(at.info)
     at.button(key="explorer_embed").click().run()
     assert not at.exception
     assert at.error  # the friendly 401 message
@@ -466,7 +468,7 @@ def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app)
     assert not at.exception, at.exception
     expected = [i for i, t in enumerate(texts) if "guitar" in t.lower()]
     assert expected, "the topics sample mentions guitars"
-    assert f"**{len(expected)} match" in messages(at.markdown)
+    assert f"**{len(expected)} match" in plain_messages(at.markdown)
     spec = chart(at, "explorer_map")
     found = [t for t in spec["data"] if t["name"].startswith("matches")]
     assert len(found) == 1 and sorted(plotly_array(found[0]["customdata"]).ravel().tolist()) == expected
@@ -483,7 +485,7 @@ def test_find_highlights_matching_texts_and_selects_them_from_the_list(make_app)
         if t.lower().startswith("spa") or lab == "space"
     ]
     at.text_input(key="explorer_find").set_value("(space").run()
-    assert not at.exception and "not a valid regular expression" in messages(at.warning)
+    assert not at.exception and "not a valid regular expression" in plain_messages(at.warning)
     at.text_input(key="explorer_find").set_value("").run()
     assert not any(t["name"].startswith("matches") for t in chart(at, "explorer_map")["data"])
 
@@ -508,7 +510,7 @@ def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app
     listed = table(at, "explorer_selection_table")["neighbour_row"].tolist()
     assert len(xs) == 15 and np.allclose(xs[0::3], coords[7])
     assert np.allclose(xs[1::3], [coords[r] for r in listed])
-    assert "nearest neighbours by cosine in the full 384-dimensional space" in messages(at.caption)
+    assert "nearest neighbours by cosine in the full 384-dimensional space" in plain_messages(at.caption)
     rings = [t for t in spec["data"] if t["name"] == "neighbours"]  # the lines' ends are ringed
     assert len(rings) == 1 and sorted(plotly_array(rings[0]["customdata"]).ravel().tolist()) == sorted(listed)
     # Two selected texts: no lines (a crowd of lines says nothing).

@@ -360,6 +360,27 @@ def test_languages_page_reads_an_uploaded_table(app):
     assert not at.exception and "three different columns" in plain_messages(at.warning)
 
 
+@pytest.mark.slow
+def test_languages_page_refuses_an_unreadable_upload_and_starts_the_uploader_afresh(app):
+    at = open_page(app(), "pages/languages.py")
+    at.radio(key="languages_source").set_value("upload").run()
+    at.file_uploader(key="languages_upload").upload("pairs.csv", b"\x00\x01binary\x00", "text/csv").run()
+    assert not at.exception and not at.error
+    assert "pairs.csv is not a text file" in plain_messages(at.warning)
+    # The refused file is gone from the uploader (a new widget, no type filter), the reason stays.
+    uploaders = at.get("file_uploader")
+    assert [u.key for u in uploaders] == ["languages_upload-1"] and not uploaders[0].value
+    assert not uploaders[0].proto.type
+    at.run()
+    assert "pairs.csv is not a text file" in plain_messages(at.warning)
+
+    # A good file in the fresh uploader is read, and the old reason goes.
+    csv = b"pair,lang,sentence\n1,en,Good morning\n1,de,Guten Morgen\n2,en,Thank you\n2,de,Danke\n"
+    at.file_uploader(key="languages_upload-1").upload("pairs.csv", csv, "text/csv").run()
+    assert not at.exception and "not a text file" not in plain_messages(at.warning)
+    assert "**4** texts · 2 sentences · 2 languages" in plain_messages(at.caption)
+
+
 # --- an OpenAI-compatible endpoint -------------------------------------------------------------------
 
 API_DIMS = {"BAAI/bge-m3": 1024, "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768}
@@ -373,7 +394,9 @@ def test_languages_page_explains_a_refused_token(app, fake_openai):
     api = fake_openai(models=API_DIMS, token="the-right-token")
     at = app(secrets={"IONOS_API_TOKEN": "a-wrong-token", "base_url": api.url}, state=_api_state(api.url))
     open_page(at, "pages/languages.py")
-    assert "refused the API token (HTTP 401)" in plain_messages(at.sidebar.error)
+    assert "refused the API token" in plain_messages(at.sidebar.error) and "HTTP 401" in plain_messages(
+        at.sidebar.error
+    )
     # The API model is preferred for this page, and nothing is sent before the button.
     assert at.selectbox(key="languages_model").value == "api|BAAI/bge-m3"
     assert "Press **Measure alignment**" in plain_messages(at.info)
@@ -381,7 +404,9 @@ def test_languages_page_explains_a_refused_token(app, fake_openai):
 
     at.button(key="languages_run").click().run()
     assert not at.exception
-    assert "refused the API token (HTTP 401)" in plain_messages(at.main.error)
+    assert "refused the API token" in plain_messages(at.main.error) and "HTTP 401" in plain_messages(
+        at.main.error
+    )
     assert "Traceback" not in rendered(at) and "a-wrong-token" not in rendered(at)
     assert not at.metric  # nothing pretends to be a result
     # What was on screen stays: the texts and the choice of model.
@@ -417,7 +442,7 @@ def test_compare_page_mixes_a_bundled_and_an_api_model(app, fake_openai):
 
 
 def test_md_escape_keeps_user_text_literal():
-    from ui.extra_tables import md_escape
+    from ui.format import md_escape
 
     raw = "![x](https://host/pixel.png) **bold** `code` :material/home: a_b"
     escaped = md_escape(raw)

@@ -59,3 +59,19 @@ def test_custom_needs_a_url_and_never_borrows_the_ionos_token(monkeypatch):
 def test_unknown_kind():
     with pytest.raises(ConfigurationError, match="local, ionos, custom"):
         make_provider("openai")  # type: ignore[arg-type]
+
+
+def test_ionos_with_an_explicit_empty_token_sends_none(monkeypatch):
+    # The dashboard passes the token it resolved, "" for none: a client that can list the
+    # catalogue and count cached vectors, whose requests the endpoint answers with 401.
+    monkeypatch.setenv("IONOS_API_TOKEN", "tok-123")
+    client = make_provider("ionos", api_key="")
+    assert isinstance(client, EmbeddingClient) and not client.has_key
+
+
+def test_ionos_does_not_send_the_environment_token_to_another_url(monkeypatch):
+    monkeypatch.setenv("IONOS_API_TOKEN", "tok-123")
+    with pytest.raises(ConfigurationError, match=r"is not sent to http://127\.0\.0\.1:8000/v1"):
+        make_provider("ionos", base_url="http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("EMBEDCORE_BASE_URL", "http://127.0.0.1:8000/v1")
+    assert make_provider("ionos", base_url="http://127.0.0.1:8000/v1/").has_key

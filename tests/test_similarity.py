@@ -16,7 +16,7 @@ from embedcore.similarity import (
     cluster_order,
     cosine_matrix,
     kmeans_labels,
-    nearest_neighbors,
+    nearest_neighbours,
     normalize_rows,
     top_k,
     top_pairs,
@@ -253,9 +253,9 @@ def test_top_k_errors(unnormalised):
         top_k(unnormalised[:3], unnormalised, 1, exclude_self=True)
 
 
-def test_nearest_neighbors_is_top_k_excluding_self(unnormalised):
+def test_nearest_neighbours_is_top_k_excluding_self(unnormalised):
     # X @ X.T may run as syrk and X @ copy.T as gemm: equal up to rounding, not bit for bit.
-    idx, sc = nearest_neighbors(unnormalised, 3)
+    idx, sc = nearest_neighbours(unnormalised, 3)
     assert_valid_top_k(unnormalised, unnormalised, idx, sc, 3, exclude_self=True)
     b_idx, b_sc = top_k(unnormalised, unnormalised.copy(), 3, exclude_self=True)
     assert np.array_equal(idx, b_idx)  # no ties in this fixture, so the order is fixed

@@ -5,8 +5,9 @@
 - :mod:`ui.connection` — the sidebar connection panel, :func:`get_provider`, :func:`current_model`.
 - :mod:`ui.errors` — :func:`friendly_errors`, turning embedcore errors into messages with a next step.
 - :mod:`ui.texts` — :func:`text_source_panel`: sample set / paste / upload.
-- :mod:`ui.compute` — :func:`embed_texts` and cached projections / similarities.
-- :mod:`ui.text_tables` — :func:`text_table` / :func:`pairs_table`: grids whose texts wrap, with the
+- :mod:`ui.embedding` — :func:`embed_texts`, the one way a page embeds; :func:`embed_button`.
+- :mod:`ui.cached` — every ``st.cache_*`` function (providers, stores, projections, similarities).
+- :mod:`ui.tables` — :func:`text_table` / :func:`pairs_table`: grids whose texts wrap, with the
   selected row in full below.
 - :mod:`ui.format` — :func:`plural`, :func:`duration`, :func:`cache_share` (no Streamlit).
 """

@@ -8,19 +8,11 @@ collections. Loaded collections are kept in memory read-only until their version
 from __future__ import annotations
 
 import numpy as np
-import streamlit as st
 
 from embedcore.chunking import Chunk
 from embedcore.collections import CollectionInfo, CollectionStore, PostgresCollectionStore
-from ui.storage import Storage, current_storage
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _store(storage_key: str, _storage: Storage) -> CollectionStore | PostgresCollectionStore:
-    # storage_key is only the cache key: a changed EMBEDCORE_CACHE_DIR or database gets its own store.
-    if _storage.database is not None:
-        return PostgresCollectionStore(_storage.database)
-    return CollectionStore()
+from ui import cached
+from ui.storage import current_storage
 
 
 def collection_store() -> CollectionStore | PostgresCollectionStore:
@@ -34,17 +26,7 @@ def collection_store() -> CollectionStore | PostgresCollectionStore:
     storage = current_storage()
     if storage.error is not None:
         raise storage.error
-    return _store(storage.key, _storage=storage)
-
-
-# cache_resource, not cache_data: cache_data would pickle the vectors on every rerun.
-@st.cache_resource(show_spinner="Loading the collection…", max_entries=4, ttl=1800)
-def _load(
-    where: str, name: str, stamp: tuple, _store: CollectionStore | PostgresCollectionStore
-) -> tuple[list[Chunk], np.ndarray]:
-    chunks, vectors = _store.load(name)
-    vectors.setflags(write=False)
-    return chunks, vectors
+    return cached.collection_store(storage.key, _storage=storage)
 
 
 def load_collection(info: CollectionInfo) -> tuple[list[Chunk], np.ndarray]:
@@ -54,9 +36,9 @@ def load_collection(info: CollectionInfo) -> tuple[list[Chunk], np.ndarray]:
     """
     store = collection_store()
     stamp = (info.created.timestamp(), info.n_chunks, info.n_documents, info.dims, info.model, info.version)
-    return _load(str(store.path), info.name, stamp, store)
+    return cached.loaded_collection(str(store.path), info.name, stamp, store)
 
 
 def forget_loaded() -> None:
     """Call after writing to the store: loaded collections may be stale."""
-    _load.clear()
+    cached.loaded_collection.clear()

@@ -4,8 +4,9 @@ Security rules kept here (and tested in tests/test_app_pages.py):
 
 - A token from the operator (``st.secrets`` or the environment) is bound to the
   endpoint it was configured for (``base_url`` in secrets / ``EMBEDCORE_BASE_URL``,
-  default the IONOS AI Model Hub). If a visitor points the app at another origin
-  (scheme, host, port), that token is not sent: they must type their own.
+  default the IONOS AI Model Hub): embedcore's rule (:func:`embedcore.endpoints.token_for`).
+  If a visitor points the app at another origin (scheme, host, port), that token is not
+  sent: they must type their own. Providers are built by :func:`embedcore.make_provider`.
 - ``lock_endpoint = true`` in secrets (or ``EMBEDCORE_LOCK_ENDPOINT=1``) pins the
   endpoint for hosted use: the URL field is disabled and session state cannot move it.
 - Keys never enter a cache key, a repr or the page: cached objects are keyed on a
@@ -19,19 +20,18 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import streamlit as st
 
 from embedcore import catalog
+from embedcore.endpoints import host, same_origin, token_for
 from embedcore.errors import AuthenticationError, EmbedcoreError
+from embedcore.providers import PROVIDER_KINDS
 from embedcore.types import ModelInfo, Provider
-from ui import state
+from ui import cached, state
 from ui.errors import friendly_errors
-from ui.extra_tables import md_escape
-from ui.format import noun_for, plural
-from ui.storage import Storage, current_storage
-from ui.tables import short_model_names
+from ui.format import md_escape, noun_for, plural, short_model_names
+from ui.storage import current_storage
 
 PROVIDER_LABELS = {
     "local": "Bundled offline model (all-MiniLM-L6-v2)",
@@ -46,8 +46,6 @@ _PREFERRED_API_MODELS = (
     "BAAI/bge-large-en-v1.5",
 )
 
-#: Seconds a model listing is reused before asking the endpoint again.
-MODELS_TTL = 300
 #: Seconds a failed listing is shown again before the endpoint is asked again.
 LISTING_RETRY_AFTER = 20.0
 
@@ -116,25 +114,6 @@ def operator_settings() -> OperatorSettings:
     )
 
 
-def same_origin(url_a: str | None, url_b: str | None) -> bool:
-    """True when both URLs share scheme, host and port (the unit a token is bound to)."""
-    if not url_a or not url_b:
-        return False
-    try:
-        a, b = urlsplit(url_a.strip()), urlsplit(url_b.strip())
-        default = {"http": 80, "https": 443}
-        port_a = a.port or default.get(a.scheme.lower())
-        port_b = b.port or default.get(b.scheme.lower())
-    except ValueError:  # a malformed port
-        return False
-    return (
-        bool(a.hostname)
-        and a.scheme.lower() == b.scheme.lower()
-        and (a.hostname or "").lower() == (b.hostname or "").lower()
-        and port_a == port_b
-    )
-
-
 def fingerprint(secret: str | None) -> str:
     """A short SHA-256 fingerprint of a key, safe to put in cache keys and logs."""
     if not secret:
@@ -167,7 +146,7 @@ def allowed_kinds(settings: OperatorSettings | None = None) -> tuple[str, ...]:
     """Provider kinds offered: with a locked endpoint, the local model and that endpoint only."""
     settings = settings or operator_settings()
     if not settings.lock_endpoint:
-        return state.PROVIDER_KINDS
+        return PROVIDER_KINDS
     api_kind = "ionos" if same_origin(settings.base_url, catalog.IONOS_BASE_URL) else "custom"
     return ("local", api_kind)
 
@@ -193,69 +172,20 @@ def current_connection() -> Connection:
     typed = ss.get(_TYPED_KEY) or None
     if typed:
         return Connection(kind, url, typed, "typed", settings.lock_endpoint)
-    if settings.token and same_origin(url, settings.base_url):
-        return Connection(kind, url, settings.token, settings.token_source, settings.lock_endpoint)
+    token = token_for(url, settings.token, settings.base_url)
+    if token:
+        return Connection(kind, url, token, settings.token_source, settings.lock_endpoint)
     note = None
     if settings.token:
-        host = urlsplit(settings.base_url).hostname or settings.base_url
+        where = md_escape(host(settings.base_url) or settings.base_url)
         note = (
-            f"The configured token is only sent to {host}. Type a token for this URL "
+            f"The configured token is only sent to {where}. Type a token for this URL "
             "(or leave it empty if the server needs none)."
         )
     return Connection(kind, url, None, None, settings.lock_endpoint, note)
 
 
-# --- shared objects (one per server process) --------------------------------------------
-
-
-def _shared_cache(storage: Storage):
-    """The embedding cache every session shares: SQLite, the team's PostgreSQL, or a stand-in that
-    raises the database's error on first use (so models can still be listed while it is down)."""
-    return _cache_for(storage.key, _storage=storage)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _cache_for(storage_key: str, _storage: Storage):
-    # storage_key names the store (cache dir, database fingerprint and whether it is up), so a
-    # changed EMBEDCORE_CACHE_DIR or a database back online gets a fresh object.
-    if _storage.error is not None:
-        from embedcore.storage import UnavailableCache
-
-        return UnavailableCache(_storage.error)
-    if _storage.database is not None:
-        from embedcore.cache import PostgresEmbeddingCache
-
-        return PostgresEmbeddingCache(_storage.database)
-    from embedcore.cache import EmbeddingCache
-
-    return EmbeddingCache()
-
-
-@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
-def _local_provider(storage_key: str, _storage: Storage):
-    from embedcore.local import LocalModel
-
-    return LocalModel(cache=_shared_cache(_storage))
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _api_client(
-    base_url: str, key_fingerprint: str, storage_key: str, _api_key: str | None, _storage: Storage
-):
-    # Keyed on the fingerprint, never on the key: Streamlit skips `_api_key` when hashing.
-    # The client is shared by every session using the same endpoint and key, which is what
-    # the provider's per-contract rate limit wants; with a team database, its token bucket
-    # lives there and is shared by every replica as well.
-    from embedcore.client import EmbeddingClient
-
-    # An empty string, not None: None would let the client fall back to IONOS_API_TOKEN from the
-    # environment and send it to a URL the token is not bound to.
-    return EmbeddingClient(
-        base_url,
-        _api_key or "",
-        cache=_shared_cache(_storage),
-        rate_limit_database=_storage.database,
-    )
+# --- providers (the shared objects themselves are cached in ui.cached) ----------------------------
 
 
 def local_available() -> bool:
@@ -283,25 +213,19 @@ def get_provider(connection: Connection | None = None) -> Provider:
     conn = connection or current_connection()
     storage = current_storage()
     if conn.kind == "local":
-        return _local_provider(storage.key, _storage=storage)
-    return _api_client(
-        conn.base_url or "", conn.key_fingerprint, storage.key, _api_key=conn.api_key, _storage=storage
+        return cached.local_provider(storage.key, _storage=storage)
+    return cached.api_provider(
+        conn.kind,
+        conn.base_url or "",
+        conn.key_fingerprint,
+        storage.key,
+        _api_key=conn.api_key,
+        _storage=storage,
     )
 
 
-@st.cache_data(ttl=MODELS_TTL, show_spinner=False, max_entries=64)
-def _list_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -> list[ModelInfo]:
-    # Failures raise and are therefore not cached (see available_models for those).
-    from embedcore.client import EmbeddingClient
-
-    if isinstance(_provider, EmbeddingClient):
-        # The listing runs on every page view: one retry, not the embedding calls' five.
-        return list(_provider.list_models(max_retries=1))
-    return list(_provider.list_models())
-
-
 def available_models(connection: Connection | None = None) -> list[ModelInfo]:
-    """Models the current provider serves, catalogue facts merged in (cached for MODELS_TTL s).
+    """Models the current provider serves, catalogue facts merged in (cached for :data:`ui.cached.MODELS_TTL` s).
 
     A failed listing is remembered for :data:`LISTING_RETRY_AFTER` seconds in this session and
     raised again without a request, so a dead endpoint does not slow every click down; the
@@ -319,7 +243,7 @@ def available_models(connection: Connection | None = None) -> list[ModelInfo]:
     if failed is not None and time.monotonic() - failed[0] < LISTING_RETRY_AFTER:
         raise failed[1]
     try:
-        models = _list_models(provider.endpoint_id, conn.key_fingerprint, provider)
+        models = cached.served_models(provider.endpoint_id, conn.key_fingerprint, provider)
     except EmbedcoreError as exc:
         failures[key] = (time.monotonic(), exc)
         raise
@@ -429,7 +353,7 @@ def render_connection_panel() -> Connection:
             "Embeddings from",
             kinds,
             format_func=lambda k: (
-                f"Configured endpoint ({urlsplit(settings.base_url).hostname})"
+                f"Configured endpoint ({host(settings.base_url)})"
                 if k == "custom" and settings.lock_endpoint
                 else PROVIDER_LABELS[k]
             ),

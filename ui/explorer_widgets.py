@@ -22,8 +22,9 @@ import streamlit as st
 
 from embedcore import charts
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
-from embedcore.projection import ProjectionResult, project_with_info
-from ui.compute import vectors_digest
+from embedcore.projection import ProjectionResult
+from ui.cached import digest_of, projection_result
+from ui.embedding import embed_texts
 from ui.format import plural
 
 #: Display names of the projection methods.
@@ -31,7 +32,7 @@ METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 
 #: Session key: ``{"dataset": str, "rows": list[int]}`` — the rows selected on the map.
 SELECTION = "explorer_selection"
-#: Session key: ``{(endpoint_id, model, text): ndarray (d,)}`` — recent query vectors.
+#: Session key: ``{(endpoint_id, model, text digest): EmbeddingResult}`` — recent query vectors.
 _QUERY_VECTORS = "explorer_query_vectors"
 #: Session key: ``{dataset: digest}`` — digests of recent result vectors.
 _DIGESTS = "explorer_digests"
@@ -76,11 +77,11 @@ def _remember(store_key: str, key: Any, value: Any) -> Any:
 
 
 def digest_for(dataset: str, vectors: np.ndarray) -> str:
-    """:func:`ui.compute.vectors_digest` of ``vectors``, computed once per dataset and session."""
+    """:func:`ui.cached.digest_of` ``vectors``, computed once per dataset and session."""
     memo: dict = st.session_state.get(_DIGESTS, {})
     if dataset in memo:
         return memo[dataset]
-    return _remember(_DIGESTS, dataset, vectors_digest(vectors))
+    return _remember(_DIGESTS, dataset, digest_of(vectors))
 
 
 # --- projections ------------------------------------------------------------------------------
@@ -94,19 +95,6 @@ _computed_lock = threading.Lock()
 
 def _projection_key(digest: str, method: str, n_components: int, random_state: int, params: Mapping) -> tuple:
     return (digest, method, int(n_components), int(random_state), tuple(sorted(params.items())))
-
-
-# cache_data, not ui.compute.cached_projection: the page also shows the result's notes
-# ("n_neighbors lowered to 4 ...") and timing, which `project` drops.
-@st.cache_data(show_spinner=False, max_entries=24)
-def _projection(
-    digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors
-) -> ProjectionResult:
-    # use_cache=False: this cache already holds the result; projection's own LRU would hash
-    # the whole array again and keep a second copy.
-    return project_with_info(
-        _vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
-    )
 
 
 def projection(
@@ -127,7 +115,7 @@ def projection(
     """
     params = dict(params or {})
     key = _projection_key(digest, method, n_components, random_state, params)
-    result = _projection(*key, vectors)
+    result = projection_result(*key, vectors)
     with _computed_lock:
         _computed.add(key)
     return result
@@ -369,20 +357,14 @@ def selection(dataset: str, event: Mapping | None = None) -> list[int]:
 # --- the query --------------------------------------------------------------------------------
 
 
-def query_vector(provider, model: str, text: str) -> np.ndarray:
-    """The embedding of one query, shape (d,), float32; remembered per endpoint, model and text.
-
-    Calls the provider directly rather than :func:`ui.compute.embed_texts`, whose per-session
-    result store holds the corpus results a page needs: a few queries would push them out.
+def query_vector(model: str, text: str) -> np.ndarray:
+    """The embedding of one query with the sidebar's provider, shape (d,), float32; remembered per
+    endpoint, model and text (in a store of its own: a few queries must not push out the corpus
+    results the pages keep).
 
     Raises
     ------
     embedcore.errors.EmbedcoreError
         Whatever the provider raises (wrap in ``friendly_errors``).
     """
-    key = (provider.endpoint_id, model, text)
-    memo: dict = st.session_state.get(_QUERY_VECTORS, {})
-    if key in memo:
-        return memo[key]
-    result = provider.embed([text], model)
-    return _remember(_QUERY_VECTORS, key, np.asarray(result.vectors[0], dtype=np.float32))
+    return embed_texts([text], model=model, store=_QUERY_VECTORS).vectors[0]

@@ -1,9 +1,13 @@
-"""Small wordings the pages share: counts with the right plural, durations, cache shares.
+"""Small wordings the pages share: counts with the right plural, durations, cache shares, and
+:func:`md_escape` for any user or server text shown in markdown.
 
 No Streamlit here: plain functions, so the unit tests can call them directly.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 #: Irregular plurals of the nouns the pages count; the rest take an "s".
 _PLURALS = {"batch": "batches", "query": "queries", "match": "matches"}
@@ -60,3 +64,33 @@ def cache_share(cached: int, fetched: int) -> tuple[str, str]:
         f"{fetched:,} {'was' if fetched == 1 else 'were'} sent to the model."
     )
     return f"{percent} %", help_text
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def md_escape(text: object) -> str:
+    """Text shown literally inside Streamlit markdown (labels, captions, alerts).
+
+    Collection names, file names and model ids come from users or servers: without escaping,
+    a name like ``![x](https://host/pixel)`` would render as an image in everyone's session.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def short_model_names(model_ids: Iterable[str]) -> dict[str, str]:
+    """``{id: name}`` with the organisation dropped (``BAAI/bge-m3`` → ``bge-m3``) where that stays unique.
+
+    For places too narrow for a full id (the sidebar): two ids with the same tail keep their
+    full form, so no two entries ever look the same.
+    """
+    ids = list(dict.fromkeys(model_ids))
+    tails = [i.rsplit("/", 1)[-1] or i for i in ids]
+    return {i: tail if tails.count(tail) == 1 else i for i, tail in zip(ids, tails, strict=True)}
+
+
+def file_stem(model: str) -> str:
+    """A file-name-safe stem for downloads, from the model id (``BAAI/bge-m3`` → ``embeddings-bge-m3``)."""
+    tail = model.rsplit("/", 1)[-1]
+    safe = "".join(c if c.isalnum() or c in "-._" else "-" for c in tail).strip("-.") or "model"
+    return f"embeddings-{safe}"

@@ -5,23 +5,22 @@ distillation are always offered (when installed), and the models the sidebar's A
 connection serves are offered beside them. Each needs its own provider object; both come
 from :func:`ui.connection.get_provider`, so caches, clients and rate limits stay shared.
 
-Results are kept per session and page (``store``) under ``(endpoint_id, model, texts digest)``,
-like :mod:`ui.compute`, so a rerun or a page switch never calls a provider again.
+The sidebar's own choice is an option too (:func:`current_option`), so every page embeds
+through one function, :func:`ui.embedding.embed_texts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import streamlit as st
 
 from embedcore import catalog
+from embedcore.endpoints import host
 from embedcore.errors import EmbedcoreError
-from embedcore.types import EmbeddingResult, Provider
+from embedcore.types import Provider
 from ui import state
-from ui.compute import texts_digest
 from ui.connection import (
     Connection,
     available_models,
@@ -30,12 +29,8 @@ from ui.connection import (
     get_provider,
     local_available,
 )
-from ui.format import plural
-from ui.static_build import prepare
 
 LOCAL, API = "local", "api"
-#: Results kept per page store (each an (n, d) float32 array).
-MAX_STORED = 8
 _LOCAL_CONNECTION = Connection(kind="local", base_url=None)
 
 
@@ -75,6 +70,13 @@ def local_option(model: str = catalog.MINILM_ID) -> ModelOption:
     return ModelOption(LOCAL, model)
 
 
+def current_option(model: str | None = None) -> ModelOption:
+    """The sidebar's choice as an option: ``model`` (default: the sidebar's model) from the sidebar's provider."""
+    conn = current_connection()
+    model = model or current_model()
+    return local_option(model) if conn.kind == "local" else ModelOption(API, model, host(conn.base_url))
+
+
 def model_options() -> list[ModelOption]:
     """Every model a page can use now: bundled ones first, then the sidebar API's.
 
@@ -86,13 +88,26 @@ def model_options() -> list[ModelOption]:
         options += [local_option(catalog.MINILM_ID), local_option(catalog.MINILM_STATIC_ID)]
     conn = current_connection()
     if conn.kind != "local":
-        host = urlsplit(conn.base_url or "").hostname or ""
+        served_by = host(conn.base_url)
         try:
             ids = [m.id for m in available_models(conn)]
         except EmbedcoreError:
             # Already shown in the sidebar; here only the chosen model is kept on offer.
             ids = [st.session_state[state.MODEL]] if st.session_state.get(state.MODEL) else []
-        options += [ModelOption(API, model, host) for model in ids]
+        options += [ModelOption(API, model, served_by) for model in ids]
+    return options
+
+
+def options_or_stop() -> list[ModelOption]:
+    """:func:`model_options`; when there is none, say why and stop the page here."""
+    options = model_options()
+    if not options:
+        st.warning(
+            "No model is available: the bundled models are not installed here and no API is connected. "
+            "Choose **IONOS AI Model Hub** or an **OpenAI-compatible URL** in the sidebar.",
+            icon=":material/cloud_off:",
+        )
+        st.stop()
     return options
 
 
@@ -150,48 +165,3 @@ def provider_for(option: ModelOption) -> Provider:
     return get_provider(conn)
 
 
-def stored(option: ModelOption, texts: Sequence[str], *, store: str) -> EmbeddingResult | None:
-    """This session's result for ``option`` and ``texts`` in ``store``, or None (no call made)."""
-    provider = provider_for(option)
-    return st.session_state.get(store, {}).get((provider.endpoint_id, option.model, texts_digest(texts)))
-
-
-def embed_with(
-    option: ModelOption,
-    texts: Sequence[str],
-    *,
-    store: str,
-    progress_label: str = "Embedding",
-    on_stop: Callable[[], None] | None = None,
-) -> EmbeddingResult:
-    """Embed ``texts`` with ``option``'s provider, once per session (kept in ``st.session_state[store]``).
-
-    Builds the static model first when needed (:func:`ui.static_build.prepare`, with its Stop
-    button calling ``on_stop``) and shows a progress bar for multi-batch calls.
-
-    Raises
-    ------
-    embedcore.errors.EmbedcoreError
-        Whatever the provider raises (wrap in ``friendly_errors``); stored results stay.
-    """
-    provider = provider_for(option)
-    key = (provider.endpoint_id, option.model, texts_digest(texts))
-    results: dict = st.session_state.setdefault(store, {})
-    if key in results:
-        return results[key]
-    prepare(provider, option.model, on_stop=on_stop)
-    bar = st.empty()
-
-    def progress(done: int, total: int) -> None:
-        if total and done < total:
-            bar.progress(done / total, text=f"{progress_label} · {option.model}: {done:,} / {total:,}")
-
-    try:
-        with st.spinner(f"Embedding {plural(len(texts), 'text')} with {option.model}…"):
-            result = provider.embed(list(texts), option.model, progress=progress)
-    finally:
-        bar.empty()
-    results[key] = result
-    while len(results) > MAX_STORED:
-        results.pop(next(iter(results)))
-    return result

@@ -24,7 +24,6 @@ MODEL = "model"
 #: ``{result_key: EmbeddingResult}`` — recent results, so page switches and errors lose nothing.
 RESULTS = "results"
 
-PROVIDER_KINDS = ("local", "ionos", "custom")
 DEFAULT_SAMPLE = "topics"
 
 
@@ -47,9 +46,9 @@ def init_state() -> None:
     ss.setdefault(RESULTS, {})
     ss.setdefault(TEXTS_PASTE, "")
     if TEXTS not in ss:
-        from ui.texts import load_sample_cached
+        from ui.cached import sample_table
 
-        ss[TEXTS] = load_sample_cached(DEFAULT_SAMPLE)
+        ss[TEXTS] = sample_table(DEFAULT_SAMPLE)
         ss[TEXTS_ORIGIN] = {"kind": "sample", "name": DEFAULT_SAMPLE}
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import streamlit as st
 
@@ -18,6 +17,7 @@ from embedcore import catalog
 from embedcore.errors import ModelUnavailableError
 from embedcore.prepare import BackgroundBuild
 from embedcore.types import Provider
+from ui import cached
 
 #: Session key: set when this session stopped a build, so the next run can say so.
 STOPPED = "static_build_stopped"
@@ -31,12 +31,6 @@ STOPPED_MESSAGE = (
     "Building the static model was stopped; nothing was saved. Press the button again to start over, "
     "or run `python -m embedcore prepare` in a terminal."
 )
-
-
-@st.cache_resource(show_spinner=False)
-def _build_for(directory: str) -> BackgroundBuild:
-    # One per directory and server process: a second session attaches to the running build.
-    return BackgroundBuild(Path(directory))
 
 
 def static_model_pending(provider: Provider, model: str) -> bool:
@@ -80,7 +74,7 @@ def prepare(
     """
     if not static_model_pending(provider, model):
         return
-    build = _build_for(str(provider.static_model_path()))
+    build = cached.static_build(str(provider.static_model_path()))
     build.start()
     slot = st.empty()
     with slot.container(border=True):

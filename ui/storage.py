@@ -17,14 +17,12 @@ hash) and keyed by a fingerprint, like the API token.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 
-import streamlit as st
-
 from embedcore.database import DATABASE_URL_ENV, Database
 from embedcore.errors import DatabaseError
+from ui import cached
 
 #: The secrets key for the database URL.
 DATABASE_SECRET = "database_url"
@@ -69,17 +67,6 @@ def database_setting() -> tuple[str | None, str]:
     return (url or None), DATABASE_URL_ENV
 
 
-@st.cache_resource(show_spinner="Connecting to the team database…", max_entries=4)
-def _database(fingerprint: str, setting: str, _url: str) -> Database:
-    # Failures raise and are not cached by Streamlit; _failures() remembers them briefly.
-    return Database(_url, setting=setting)
-
-
-@st.cache_resource(show_spinner=False)
-def _failures() -> tuple[threading.Lock, dict[str, tuple[float, DatabaseError]]]:
-    return threading.Lock(), {}
-
-
 def current_storage() -> Storage:
     """The storage for this run (cheap: the database is opened once per server process)."""
     url, setting = database_setting()
@@ -88,13 +75,13 @@ def current_storage() -> Storage:
     from ui.connection import fingerprint
 
     fp = fingerprint(url)
-    lock, failures = _failures()
+    lock, failures = cached.database_failures()
     with lock:
         failed = failures.get(fp)
     if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
         return Storage(key=f"postgres:{fp}:down", error=failed[1])
     try:
-        database = _database(fp, setting, _url=url)
+        database = cached.database(fp, setting, _url=url)
     except DatabaseError as exc:
         with lock:
             failures[fp] = (time.monotonic(), exc)

@@ -1,47 +1,31 @@
-"""Display tables built from embedcore values (no Streamlit here; kept beside the pages that show them).
+"""Drawing tables: grid sizes, and tables where the texts are the answer (wrapped, and read in full).
 
-These only arrange what embedcore computed into DataFrames with readable columns, so
-the pages stay free of loops and formulas.
+The tables themselves are built in :mod:`embedcore.tables` (and beside their computation);
+this module only decides how Streamlit's grid shows them.
+
+``st.dataframe`` cuts a text cell at the column's edge, so two near-duplicates look the same
+and a search result ends mid-sentence. :func:`text_table` draws the grid with rows tall enough
+for Streamlit to wrap text cells (it does so only above 4rem), and under it a detail of the
+selected row (the first one until the user picks another) with every text in full. For pairs,
+:func:`pairs_table` also marks the words that tell the two texts apart.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-import numpy as np
 import pandas as pd
+import streamlit as st
 
-from embedcore import catalog
-from embedcore.types import EmbeddingResult, ModelInfo
+from embedcore.tables import pair_difference, word_changes
+from ui.format import md_escape
 
-MODEL_COLUMNS = ["id", "dimensions", "max_input_tokens", "languages", "normalized", "served", "description"]
-
-
-def models_frame(models: Iterable[ModelInfo], *, include_catalogue: bool = False) -> pd.DataFrame:
-    """One row per model: what the endpoint lists, optionally followed by catalogue models it did not list.
-
-    Parameters
-    ----------
-    models : iterable of ModelInfo
-        From ``provider.list_models()`` (catalogue facts already merged in).
-    include_catalogue : bool
-        Also list the API models our catalogue knows (``served=False`` when not listed);
-        the bundled local models are never added this way.
-    """
-    rows = list(models)
-    if include_catalogue:
-        listed = {m.id for m in rows}
-        rows += [m for m in catalog.api_models(served=False) if m.id not in listed]
-    frame = pd.DataFrame(
-        [{column: getattr(m, column) for column in MODEL_COLUMNS} for m in rows],
-        columns=MODEL_COLUMNS,
-    )
-    # Nullable integers: "unknown" stays empty instead of turning the column into floats.
-    for column in ("dimensions", "max_input_tokens"):
-        frame[column] = frame[column].astype("Int64")
-    return frame
+#: Row height in pixels: three lines of wrapped text. Streamlit wraps cells only when the
+#: row is taller than 4rem (64 px); at or below it every text is one cut-off line.
+WRAP_ROW_HEIGHT = 78
+_HEADER_HEIGHT = 38
+#: Tallest grid before it scrolls (about seven rows of three lines).
+MAX_GRID_HEIGHT = 600
 
 
 #: Width in pixels of a character in the dataframe grid's font, with a margin (model ids
@@ -56,144 +40,143 @@ def text_width(values: Iterable[object], *, most: int = 520) -> int:
     return int(min(most, _GRID_PADDING_PX + _GRID_CHAR_PX * longest))
 
 
-def short_model_names(model_ids: Iterable[str]) -> dict[str, str]:
-    """``{id: name}`` with the organisation dropped (``BAAI/bge-m3`` → ``bge-m3``) where that stays unique.
-
-    For places too narrow for a full id (the sidebar): two ids with the same tail keep their
-    full form, so no two entries ever look the same.
-    """
-    ids = list(dict.fromkeys(model_ids))
-    tails = [i.rsplit("/", 1)[-1] or i for i in ids]
-    return {i: tail if tails.count(tail) == 1 else i for i, tail in zip(ids, tails, strict=True)}
+def grid_height(n_rows: int) -> int:
+    """Height in pixels of a grid showing ``n_rows`` wrapped rows, scrolling beyond :data:`MAX_GRID_HEIGHT`."""
+    return min(MAX_GRID_HEIGHT, _HEADER_HEIGHT + WRAP_ROW_HEIGHT * max(n_rows, 1) + 2)
 
 
-def vector_norms(vectors: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row: ndarray of shape (n,), float32 (1.0 for normalised models)."""
-    return np.linalg.norm(np.asarray(vectors, dtype=np.float32), axis=1).astype(np.float32)
+def _selected_row(event, n_rows: int) -> int | None:
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    return rows[0] if rows and 0 <= rows[0] < n_rows else None
 
 
-def result_frame(
-    texts: Sequence[str], result: EmbeddingResult, labels: Sequence[str] | None = None, *, preview: int = 4
-) -> pd.DataFrame:
-    """Per-text table of an embedding run: text, label, tokens (when known), norm, first values.
+def text_table(
+    frame: pd.DataFrame,
+    *,
+    key: str,
+    column_config: dict,
+    column_order: Sequence[str] | None = None,
+    detail: Callable[[pd.Series], None],
+    select_hint: str = "Select a row to read it in full.",
+) -> int | None:
+    """A grid with wrapped texts, then ``detail(row)`` for the selected row (the first by default).
 
     Parameters
     ----------
-    texts : sequence of str, length n
-    result : EmbeddingResult with ``vectors`` of shape (n, d)
-    labels : sequence of str, length n, optional
-    preview : int
-        How many leading dimensions to show as ``dim_0 …``.
+    frame : DataFrame
+        One row per item; the text columns should be configured ``width="large"``.
+    key : str
+        The grid's widget key; its selection lives in ``st.session_state[key]``.
+    column_config, column_order
+        As for ``st.dataframe``.
+    detail : callable
+        Draws one row in full (``frame.iloc[i]``); called once per run.
+    select_hint : str
+        Shown instead of the detail when the user unselected every row.
+
+    Returns
+    -------
+    int or None
+        The row shown in the detail.
     """
-    frame = pd.DataFrame({"text": list(texts)})
-    if labels is not None:
-        frame["label"] = list(labels)
-    if result.token_counts is not None:
-        frame["tokens"] = np.asarray(result.token_counts, dtype=np.int64)
-    frame["norm"] = vector_norms(result.vectors)
-    for i in range(min(preview, result.dimensions)):
-        frame[f"dim_{i}"] = result.vectors[:, i]
-    return frame
-
-
-def vector_summary(vector: np.ndarray) -> dict[str, float]:
-    """Norm, min, max and mean of one vector of shape (d,)."""
-    v = np.asarray(vector, dtype=np.float32).ravel()
-    return {
-        "norm": float(np.linalg.norm(v)),
-        "min": float(v.min()),
-        "max": float(v.max()),
-        "mean": float(v.mean()),
-    }
-
-
-def first_values(vector: np.ndarray, n: int = 8) -> str:
-    """The first ``n`` values of a vector of shape (d,) as text: ``[+0.0123, -0.0456, …]``."""
-    v = np.asarray(vector, dtype=np.float32).ravel()
-    head = np.array2string(v[:n], precision=4, sign="+", separator=", ", floatmode="fixed")
-    return head[:-1] + ", …]" if v.size > n else head
-
-
-def file_stem(model: str) -> str:
-    """A file-name-safe stem for downloads, from the model id (``BAAI/bge-m3`` → ``embeddings-bge-m3``)."""
-    tail = model.rsplit("/", 1)[-1]
-    safe = "".join(c if c.isalnum() or c in "-._" else "-" for c in tail).strip("-.") or "model"
-    return f"embeddings-{safe}"
-
-
-# --- texts side by side ------------------------------------------------------------------------
-
-_WORD = re.compile(r"\s*\S+")
-#: Below this share of words in common, two texts are simply different: no word list.
-_NEAR_DUPLICATE_RATIO = 0.5
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text)
-
-
-def _matcher(a_words: list[str], b_words: list[str]) -> difflib.SequenceMatcher:
-    return difflib.SequenceMatcher(
-        None, [w.strip() for w in a_words], [w.strip() for w in b_words], autojunk=False
+    n = len(frame)
+    event = st.dataframe(
+        frame,
+        key=key,
+        hide_index=True,
+        width="stretch",
+        height=grid_height(n),
+        row_height=WRAP_ROW_HEIGHT,
+        column_order=list(column_order) if column_order is not None else None,
+        column_config=column_config,
+        on_select="rerun",
+        selection_mode="single-row",
+        selection_default={"selection": {"rows": [0]}} if n else None,
     )
+    row = _selected_row(event, n)
+    if row is None:
+        if n:
+            st.caption(select_hint)
+        return None
+    with st.container(border=True, key=f"{key}_detail"):
+        detail(frame.iloc[row])
+    return row
 
 
-def word_changes(a: str, b: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
-    """Both texts as runs of words marked changed (True) or shared (False), for highlighting.
+def _highlighted(runs: Sequence[tuple[str, bool]]) -> str:
+    """Markdown of a text with its changed words on a coloured background (user text escaped)."""
+    parts = []
+    for text, changed in runs:
+        escaped = md_escape(text)
+        if not escaped:
+            continue
+        parts.append(f":orange-background[{escaped}]" if changed else escaped)
+    return " ".join(parts)
 
-    Joining a side's runs gives its text back (whitespace inside the text kept, ends stripped).
 
-    Examples
-    --------
-    >>> word_changes("the end of the world", "the end of the word")[1]
-    [('the end of the', False), (' word', True)]
+def show_pair(
+    text_a: str, text_b: str, *, heading: str, label_a: str | None = None, label_b: str | None = None
+):
+    """Both texts of a pair in full, side by side, with the words that differ marked when they are near-duplicates."""
+    st.markdown(heading)
+    near = pair_difference(text_a, text_b) not in ("", "identical")
+    a_runs, b_runs = word_changes(text_a, text_b) if near else ([(text_a, False)], [(text_b, False)])
+    for column, title, label, runs in zip(
+        st.columns(2), ("Text", "Other text"), (label_a, label_b), (a_runs, b_runs), strict=True
+    ):
+        with column:
+            st.caption(title + (f" · {md_escape(label)}" if label else ""))
+            st.markdown(_highlighted(runs))
+    if near:
+        st.caption("Words that differ are highlighted.")
+
+
+def pairs_table(frame: pd.DataFrame, *, key: str, has_labels: bool) -> int | None:
+    """A pair table (``cosine``, ``text_a``, ``text_b`` [, ``label_a``, ``label_b``]) both of whose texts can be read.
+
+    The grid wraps both texts and adds a ``difference`` column naming what tells near-identical
+    texts apart; the selected pair is shown below in full, with the differing words marked.
     """
-    a_words, b_words = _words(a.strip()), _words(b.strip())
-    a_runs: list[tuple[str, bool]] = []
-    b_runs: list[tuple[str, bool]] = []
+    shown = frame.assign(
+        difference=[pair_difference(a, b) for a, b in zip(frame["text_a"], frame["text_b"], strict=True)]
+    )
+    order = [
+        "cosine",
+        "text_a",
+        *(["label_a"] if has_labels else []),
+        "text_b",
+        *(["label_b"] if has_labels else []),
+    ]
+    if shown["difference"].ne("").any():
+        order.insert(1, "difference")
 
-    def add(runs: list[tuple[str, bool]], words: list[str], changed: bool) -> None:
-        if not words:
-            return
-        text = "".join(words)
-        if runs and runs[-1][1] == changed:
-            runs[-1] = (runs[-1][0] + text, changed)
-        else:
-            runs.append((text, changed))
+    def detail(pair: pd.Series) -> None:
+        show_pair(
+            pair["text_a"],
+            pair["text_b"],
+            heading=f"**Cosine {pair['cosine']:.3f}**"
+            + (f" · {md_escape(pair['difference'])}" if pair["difference"] else ""),
+            label_a=pair.get("label_a") if has_labels else None,
+            label_b=pair.get("label_b") if has_labels else None,
+        )
 
-    for tag, i1, i2, j1, j2 in _matcher(a_words, b_words).get_opcodes():
-        add(a_runs, a_words[i1:i2], tag != "equal")
-        add(b_runs, b_words[j1:j2], tag != "equal")
-    return a_runs, b_runs
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def pair_difference(a: str, b: str, *, max_chars: int = 70) -> str:
-    """What tells two near-identical texts apart, in a few words; ``""`` for texts unlike each other.
-
-    ``"identical"`` for equal texts; ``“world” → “word”`` for a changed word, ``+ “again”`` for
-    words only the second has, ``− “very”`` for words only the first has, joined by `` · ``.
-    Texts sharing fewer than half their words get ``""``: listing every change says nothing.
-    """
-    if a == b:
-        return "identical"
-    a_words, b_words = _words(a.strip()), _words(b.strip())
-    matcher = _matcher(a_words, b_words)
-    if matcher.ratio() < _NEAR_DUPLICATE_RATIO:
-        return ""
-    changes = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        old, new = _clip("".join(a_words[i1:i2]), 30), _clip("".join(b_words[j1:j2]), 30)
-        if tag == "replace":
-            changes.append(f"“{old}” → “{new}”")
-        elif tag == "delete":
-            changes.append(f"− “{old}”")
-        elif tag == "insert":
-            changes.append(f"+ “{new}”")
-    if not changes:
-        return "differ only in spacing"
-    return _clip(" · ".join(changes), max_chars)
+    return text_table(
+        shown,
+        key=key,
+        column_order=order,
+        column_config={
+            # Pinned: fixed on the left at their own width, so the free space goes to the texts.
+            "cosine": st.column_config.ProgressColumn(
+                "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small", pinned=True
+            ),
+            "difference": st.column_config.TextColumn(
+                "Difference", width="small", help="What tells two near-identical texts apart.", pinned=True
+            ),
+            "text_a": st.column_config.TextColumn("Text", width="medium"),
+            "label_a": st.column_config.TextColumn("Label", width="small"),
+            "text_b": st.column_config.TextColumn("Other text", width="medium"),
+            "label_b": st.column_config.TextColumn("Label", width="small"),
+        },
+        detail=detail,
+        select_hint="Select a pair to read both texts in full.",
+    )

@@ -7,32 +7,16 @@ opening another page never replaces the texts you were working on.
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from embedcore import io
-from embedcore.errors import InputError
-from ui import state
+from ui import cached, state, uploads
 from ui.errors import friendly_errors
-from ui.extra_tables import md_escape
-from ui.format import noun_for, plural
+from ui.format import md_escape, noun_for, plural
 
 SOURCES = ("sample", "paste", "upload", "edit")
 _SOURCE_LABELS = {"sample": "Sample set", "paste": "Paste", "upload": "Upload", "edit": "Edit table"}
 _NO_LABEL = "(no labels)"
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def load_sample_cached(name: str) -> io.TextTable:
-    """:func:`embedcore.io.load_sample`, read once per process (a copy per call)."""
-    return io.load_sample(name)
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=8)
-def _read_upload(digest: str, filename: str, _data: bytes):
-    # Keyed on a digest of the bytes: hashing a 50 MB argument on every rerun would cost more.
-    return io.read_upload(_data, filename)
 
 
 def set_texts(table: io.TextTable, origin: dict) -> None:
@@ -98,7 +82,7 @@ def _sample(prefix: str, origin: dict) -> io.TextTable:
     _seed(f"{prefix}_sample", name if name in names else state.DEFAULT_SAMPLE)
     name = st.selectbox("Sample set", names, key=f"{prefix}_sample")
     st.caption(io.SAMPLES[name])
-    table = load_sample_cached(name)
+    table = cached.sample_table(name)
     set_texts(table, {"kind": "sample", "name": name})
     return table
 
@@ -122,34 +106,18 @@ def _paste(prefix: str) -> io.TextTable | None:
 
 def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     base = f"{prefix}_upload"
-    rejected_key = f"{prefix}_upload_rejected"
-    # No type= filter: the browser would keep a file of another type as a red chip with its
-    # reason in a tooltip, and the app would never hear of it. embedcore.io says what is wrong.
-    upload = st.file_uploader(
-        "TXT (one text per line), CSV / TSV, JSON Lines or JSON",
-        key=state.widget_key(base),
+    got = uploads.uploaded_table(
+        base, "TXT (one text per line), CSV / TSV, JSON Lines or JSON", require_text=True
     )
-    if upload is None:
-        rejected = st.session_state.get(rejected_key)
-        if rejected:
-            st.warning(md_escape(rejected), icon=":material/info:")
+    if got is None:
         if origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None:
             st.caption(f"Using **{md_escape(origin.get('name'))}**; upload another file to replace it.")
             return st.session_state[state.TEXTS]
-        if not rejected:
+        if not uploads.refused(base):
             st.info("Upload a file to use its texts.", icon=":material/upload_file:")
         return None
-    st.session_state.pop(rejected_key, None)
-    data = upload.getvalue()
-    try:
-        frame = _read_upload(hashlib.blake2b(data, digest_size=16).hexdigest(), upload.name, data)
-        text_options = io.require_text_columns(frame)
-    except InputError as exc:
-        # A refused file must not stay in the uploader looking accepted: start it afresh
-        # and keep the reason on screen until another file comes.
-        st.session_state[rejected_key] = str(exc)
-        state.reset_widget(base)
-        st.rerun()
+    frame, name = got
+    text_options = io.require_text_columns(frame)
     if len(frame.columns) > 1:
         left, right = st.columns(2)
         text_col = left.selectbox("Text column", text_options, key=f"{prefix}_text_col")
@@ -165,7 +133,7 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     else:
         text_col, label_col = text_options[0], _NO_LABEL
     table = io.table_from_frame(frame, text_col, None if label_col == _NO_LABEL else label_col)
-    set_texts(table, {"kind": "upload", "name": upload.name})
+    set_texts(table, {"kind": "upload", "name": name})
     return table
 
 
@@ -212,4 +180,4 @@ def _summary(table: io.TextTable) -> None:
         parts.append(f"{table.truncated:,} cut off")
     st.caption(" · ".join(parts))
     for warning in table.warnings:
-        st.caption(f":material/warning: {warning}")
+        st.caption(f":material/warning: {md_escape(warning)}")

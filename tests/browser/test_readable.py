@@ -48,7 +48,7 @@ def headers(dataframe) -> list[str]:
 
 
 def detail(page, key_prefix: str):
-    """The full-text detail under a grid drawn by ``ui.text_tables`` (its key may carry a generation)."""
+    """The full-text detail under a grid drawn by ``ui.tables`` (its key may carry a generation)."""
     return page.locator(f'[class*="st-key-{key_prefix}"][class*="_detail"]').first
 
 

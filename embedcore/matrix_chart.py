@@ -1,8 +1,7 @@
-"""Figures the Compare / Search / Across-languages pages need beyond :mod:`embedcore.charts`.
+"""A small annotated square matrix figure (e.g. language × language retrieval accuracy).
 
-Same conventions as :mod:`embedcore.charts` (its template, escaped labels, uirevision);
-kept apart only because that module was finished when these pages were written. A
-candidate to merge into it.
+Same conventions as :mod:`embedcore.charts` (its template, escaped labels, uirevision); a
+candidate to merge into it once the work in flight there has landed.
 """
 
 from __future__ import annotations

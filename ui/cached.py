@@ -1,0 +1,340 @@
+"""Every Streamlit cache of the dashboard, in one module.
+
+Two kinds, as Streamlit's guidance has them:
+
+- ``st.cache_resource`` — objects shared by every session: the team database, the embedding
+  cache, providers, the collection store, the static-model build, the warm-up thread; and large
+  read-only arrays (a 10k × 10k cosine matrix is 381 MiB, which ``cache_data`` would pickle on
+  every hit). Shared objects are thread-safe and never mutated; arrays are made read-only.
+- ``st.cache_data`` — results: projections, model listings, parsed uploads, sample sets.
+
+Keys: arrays, secrets and shared objects go in as ``_underscore`` arguments, which Streamlit
+leaves out of its hash, beside a short key that names them — a :func:`digest_of` of an array (hashing
+a 10k × 1024 array on every rerun would cost ~40 ms), a fingerprint of a token or database URL, a
+storage key. Nothing here reads a widget.
+
+The explorer's own caches (clusters, pairs, heatmap rows, query placement, figures) still sit in
+:mod:`ui.explorer_widgets`; they move here when that page is split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import streamlit as st
+
+from embedcore import io
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from embedcore.alignment import AlignmentReport
+    from embedcore.chunking import Chunk
+    from embedcore.collections import CollectionStore, PostgresCollectionStore
+    from embedcore.database import Database
+    from embedcore.prepare import BackgroundBuild
+    from embedcore.projection import ProjectionResult
+    from embedcore.types import ModelInfo, Provider
+    from ui.storage import Storage
+
+#: Seconds a model listing is reused before asking the endpoint again.
+MODELS_TTL = 300
+
+
+def digest_of(value: bytes | np.ndarray | Sequence[str]) -> str:
+    """A 128-bit BLAKE2b digest that names a value in cache and session keys.
+
+    Parameters
+    ----------
+    value : bytes, ndarray or sequence of str
+        File bytes as they are; an array by its shape, dtype and bytes (≈ 40 ms for
+        10k × 1024 float32); texts in order (``["ab", "c"]`` and ``["a", "bc"]`` differ).
+
+    Returns
+    -------
+    str
+        32 hex characters; values of different kinds never share a digest.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        h.update(b"bytes:")
+        h.update(value)
+    elif isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        h.update(f"array:{array.shape}{array.dtype.str}".encode())
+        h.update(memoryview(array).cast("B"))
+    else:
+        h.update(b"texts:")
+        for text in value:
+            encoded = str(text).encode("utf-8")
+            h.update(len(encoded).to_bytes(8, "little"))  # the length keeps ["ab", "c"] from ["a", "bc"]
+            h.update(encoded)
+    return h.hexdigest()
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+# --- shared objects -------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Load the bundled model and UMAP's compiled code in the background, once per process.
+
+    ``make run`` has already started this when the server process started
+    (``scripts/serve.py``); a plain ``streamlit run app.py`` (Community Cloud) starts it here,
+    on the first visit. ``EMBEDCORE_WARM_UP=0`` turns it off (tests, tiny hosts).
+    """
+    from embedcore import warmup
+
+    return warmup.start()
+
+
+@st.cache_resource(show_spinner="Connecting to the team database…", max_entries=4)
+def database(fingerprint: str, setting: str, _url: str) -> Database:
+    """The team database (one per URL and process); failures raise and are not cached."""
+    from embedcore.database import Database
+
+    return Database(_url, setting=setting)
+
+
+@st.cache_resource(show_spinner=False)
+def database_failures() -> tuple[Any, dict]:
+    """``(lock, {fingerprint: (when, error)})``: recent connection failures, shared by every session."""
+    import threading
+
+    return threading.Lock(), {}
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def embedding_cache(storage_key: str, _storage: Storage):
+    """The embedding cache every session shares: SQLite, the team's PostgreSQL, or a stand-in that
+    raises the database's error on first use (so models can still be listed while it is down).
+
+    ``storage_key`` names the store (cache dir, database fingerprint and whether it is up), so a
+    changed ``EMBEDCORE_CACHE_DIR`` or a database back online gets a fresh object.
+    """
+    if _storage.error is not None:
+        from embedcore.storage import UnavailableCache
+
+        return UnavailableCache(_storage.error)
+    if _storage.database is not None:
+        from embedcore.cache import PostgresEmbeddingCache
+
+        return PostgresEmbeddingCache(_storage.database)
+    from embedcore.cache import EmbeddingCache
+
+    return EmbeddingCache()
+
+
+@st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
+def local_provider(storage_key: str, _storage: Storage) -> Provider:
+    """The bundled models (:class:`embedcore.local.LocalModel`) over the shared embedding cache."""
+    from embedcore.providers import make_provider
+
+    return make_provider("local", cache=embedding_cache(storage_key, _storage))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def api_provider(
+    kind: str,
+    base_url: str,
+    key_fingerprint: str,
+    storage_key: str,
+    _api_key: str | None,
+    _storage: Storage,
+) -> Provider:
+    """An :class:`embedcore.client.EmbeddingClient`, one per endpoint, token and storage.
+
+    Keyed on the token's fingerprint, never on the token. The client is shared by every session
+    using the same endpoint and token, which is what the provider's per-contract rate limit
+    wants; with a team database, its token bucket lives there and is shared by every replica as
+    well. The token is given explicitly (``""`` for none): the caller has already applied
+    embedcore's rule of where a token may go (:func:`embedcore.endpoints.token_for`).
+    """
+    from embedcore.providers import make_provider
+
+    return make_provider(
+        kind,
+        base_url=base_url,
+        api_key=_api_key or "",
+        cache=embedding_cache(storage_key, _storage),
+        rate_limit_database=_storage.database,
+    )
+
+
+@st.cache_data(ttl=MODELS_TTL, show_spinner=False, max_entries=64)
+def served_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -> list[ModelInfo]:
+    """What ``_provider`` serves (failures raise and are therefore not cached)."""
+    from embedcore.client import EmbeddingClient
+
+    if isinstance(_provider, EmbeddingClient):
+        # The listing runs on every page view: one retry, not the embedding calls' five.
+        return list(_provider.list_models(max_retries=1))
+    return list(_provider.list_models())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def collection_store(storage_key: str, _storage: Storage) -> CollectionStore | PostgresCollectionStore:
+    """The document collections of the search page (SQLite beside the cache, or the team database)."""
+    from embedcore.collections import CollectionStore, PostgresCollectionStore
+
+    if _storage.database is not None:
+        return PostgresCollectionStore(_storage.database)
+    return CollectionStore()
+
+
+@st.cache_resource(show_spinner="Loading the collection…", max_entries=4, ttl=1800)
+def loaded_collection(
+    where: str, name: str, stamp: tuple, _store: CollectionStore | PostgresCollectionStore
+) -> tuple[list[Chunk], np.ndarray]:
+    """A collection's chunks and read-only vectors; ``stamp`` changes whenever the collection does."""
+    chunks, vectors = _store.load(name)
+    return chunks, _readonly(vectors)
+
+
+@st.cache_resource(show_spinner=False)
+def static_build(directory: str) -> BackgroundBuild:
+    """The build of the static model into ``directory``: one per server, joined by every session."""
+    from embedcore.prepare import BackgroundBuild
+
+    return BackgroundBuild(Path(directory))
+
+
+# --- texts ------------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def sample_table(name: str) -> io.TextTable:
+    """:func:`embedcore.io.load_sample`, read once per process (a copy per call)."""
+    return io.load_sample(name)
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=8)
+def _upload_frame(file_digest: str, filename: str, _data: bytes) -> pd.DataFrame:
+    return io.read_upload(_data, filename)
+
+
+def read_upload(data: bytes, filename: str) -> pd.DataFrame:
+    """:func:`embedcore.io.read_upload`, cached by a digest of the bytes (hashing a 50 MB argument
+    on every rerun would cost more than the digest)."""
+    return _upload_frame(digest_of(data), filename, data)
+
+
+# --- maths ------------------------------------------------------------------------------------------
+
+
+# cache_data (a copy per hit): the explorer shows the result's notes ("n_neighbors lowered to 4")
+# and timing, the other pages only its coordinates.
+@st.cache_data(show_spinner=False, max_entries=24)
+def projection_result(
+    vectors_digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors
+) -> ProjectionResult:
+    """:func:`embedcore.projection.project_with_info` of ``_vectors`` (named by ``vectors_digest``)."""
+    from embedcore.projection import project_with_info
+
+    # use_cache=False: this cache already holds the result; projection's own LRU would hash
+    # the whole array again and keep a second copy.
+    return project_with_info(
+        _vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
+    )
+
+
+def cached_projection(
+    vectors: np.ndarray,
+    method: str = "umap",
+    n_components: int = 2,
+    *,
+    random_state: int = 42,
+    digest: str | None = None,
+    **params,
+) -> np.ndarray:
+    """:func:`embedcore.projection.project`, cached across reruns and sessions.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (n, d)
+    method : {"umap", "pca", "tsne"}
+    n_components : int
+    random_state : int
+    digest : str, optional
+        :func:`digest_of` ``vectors``, if the caller already has it.
+    **params
+        Passed to ``project`` (``n_neighbors``, ``min_dist``, ``perplexity``, ...); must be hashable.
+
+    Returns
+    -------
+    ndarray of shape (n, n_components), float32
+    """
+    key = digest or digest_of(vectors)
+    with st.spinner("Projecting…"):  # shown only when it takes over half a second: a miss
+        result = projection_result(
+            key, method, n_components, random_state, tuple(sorted(params.items())), vectors
+        )
+    return result.coords
+
+
+@st.cache_resource(show_spinner="Computing similarities…", max_entries=2, ttl=1800)
+def _cosine(vectors_digest: str, _vectors) -> np.ndarray:
+    from embedcore.similarity import cosine_matrix
+
+    return _readonly(cosine_matrix(_vectors))
+
+
+def cached_cosine(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
+    """:func:`embedcore.similarity.cosine_matrix` of ``vectors`` with itself, cached (read-only).
+
+    Returns
+    -------
+    ndarray of shape (n, n), float32, not writeable (copy it before changing it).
+    """
+    return _cosine(digest or digest_of(vectors), vectors)
+
+
+def cached_neighbours(
+    vectors: np.ndarray, k: int, *, digest: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest other rows by cosine: ``(indices int64 (n, k), scores float32 (n, k))``."""
+    return _neighbours(digest or digest_of(vectors), int(k), vectors)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _neighbours(vectors_digest: str, k: int, _vectors):
+    from embedcore.similarity import top_k
+
+    return top_k(_vectors, _vectors, k, exclude_self=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cluster_order(vectors_digest: str, _vectors) -> np.ndarray:
+    from embedcore.similarity import cluster_order
+
+    return cluster_order(_vectors)
+
+
+def cached_cluster_order(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
+    """:func:`embedcore.similarity.cluster_order` of ``vectors``, cached: row indices, similar rows together."""
+    return _cluster_order(digest or digest_of(vectors), vectors)
+
+
+@st.cache_resource(show_spinner="Measuring alignment…", max_entries=4, ttl=1800)
+def _alignment(key: str, ids_langs: tuple, _vectors, _texts: list) -> AlignmentReport:
+    from embedcore.alignment import alignment_report
+
+    ids, langs = ids_langs
+    return alignment_report(_vectors, list(ids), list(langs), texts=_texts, worst=10)
+
+
+def cached_alignment(
+    vectors: np.ndarray, sentence_ids: Sequence, languages: Sequence, texts: Sequence[str]
+) -> AlignmentReport:
+    """:func:`embedcore.alignment.alignment_report` (the 10 worst sentences), cached per vectors and texts."""
+    key = digest_of(vectors) + digest_of(texts)
+    return _alignment(key, (tuple(sentence_ids), tuple(languages)), vectors, list(texts))
