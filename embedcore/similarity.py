@@ -448,6 +448,26 @@ HDBSCAN_DIMENSIONS = 5
 _REDUCERS = ("umap", "pca", None)
 
 
+#: Dimensions of the PCA in which rows left out of an HDBSCAN fit find their nearest fitted row.
+_ASSIGN_DIMENSIONS = 32
+
+
+def _nearest_sampled(Xn: np.ndarray, fit_rows: np.ndarray, rest: np.ndarray, random_state) -> np.ndarray:
+    """For each row of ``rest``, the position in ``fit_rows`` of its nearest row (unit vectors).
+
+    Searched in a PCA of the sample rather than the full space: 90k rows against a 10k
+    sample took 9 s by exact cosine on 384 dimensions, 1.9 s here (2 cores).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
+    sample, others = Xn[fit_rows], Xn[rest]
+    if Xn.shape[1] > _ASSIGN_DIMENSIONS:
+        pca = PCA(n_components=_ASSIGN_DIMENSIONS, random_state=random_state).fit(sample)
+        sample, others = pca.transform(sample), pca.transform(others)
+    return NearestNeighbors(n_neighbors=1).fit(sample).kneighbors(others, return_distance=False)[:, 0]
+
+
 def default_min_cluster_size(n_samples: int) -> int:
     """HDBSCAN's smallest cluster for ``n_samples`` rows: 1 % of them, at least 5, at most 100."""
     return int(min(100, max(5, round(n_samples / 100))))
@@ -514,7 +534,8 @@ def hdbscan_labels(
     max_fit : int
         Above this many rows HDBSCAN is fitted on a random sample of ``max_fit`` rows (with
         ``min_cluster_size`` scaled down in proportion), and every other row takes the label
-        of its most cosine-similar sampled row.
+        of its nearest sampled row (Euclidean distance of the unit vectors, in a 32-dimension
+        PCA of the sample).
 
     Returns
     -------
@@ -555,12 +576,9 @@ def hdbscan_labels(
 
     raw = HDBSCAN(min_cluster_size=min(size, m), min_samples=min(samples, m), copy=True).fit_predict(Z)
     if m < n:
-        # Every other row joins its most similar sampled row, in the full space (not the
-        # reduced one, which exists only for the sample).
         rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
-        nearest, _ = top_k(Xn[rest], Xn[fit_rows], 1)
         labels[fit_rows] = raw
-        labels[rest] = raw[nearest[:, 0]]
+        labels[rest] = raw[_nearest_sampled(Xn, fit_rows, rest, random_state)]
     else:
         labels[:] = raw
     clustered = labels >= 0

@@ -163,7 +163,7 @@ def _map_controls(n: int, has_labels: bool) -> dict:
         min_cluster = c[3].number_input(
             "Smallest cluster",
             2,
-            max(2, n),
+            1_000,
             step=1,
             key=f"{P}_min_cluster",
             persist_state=SESSION,
@@ -276,6 +276,9 @@ def _map_figure(
         links=links,
         selected=selected,
         size=ctl["size"],
+        # Pan, not lasso: Streamlit turns Plotly's click-to-select off while a lasso or box
+        # tool is active, so with a lasso by default a click on a point did nothing.
+        dragmode="pan",
         uirevision=uirevision,
         height=620,
         **kwargs,
@@ -374,8 +377,10 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     ):
         # Draw a PCA at once (well under a second) and replace it when the slow map is ready.
         preview = run("pca")
+        # HDBSCAN fits a UMAP of its own (seconds): the instant preview goes without it.
+        quick = dict(ctl, colour="none") if ctl["colour"] == "hdbscan" else ctl
         map_slot.plotly_chart(
-            _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
+            _map_figure(preview.coords, texts, labels, vectors, digest, quick, uirevision="preview"),
             key=f"{P}_map_preview",
             theme=None,
         )
@@ -491,7 +496,8 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
 def _selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
     if not rows:
         hint = (
-            "Drag a lasso or box on the map (or click a point) to list the texts and their nearest neighbours."
+            "Click a point, or drag a lasso or box on the map (pick the tool at its top right), to list "
+            "the texts and their nearest neighbours."
             if dims == 2
             else "Pick a text above, or switch to the 2-D view to select points with the mouse."
         )

@@ -147,7 +147,8 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     music = next(t for t in spec["data"] if t["name"] == "music")
     row = int(array(music["customdata"])[0])
     assert music["hovertext"][0].replace("<br>", " ") == texts[row]
-    assert spec["layout"]["dragmode"] == "lasso"
+    # Pan: Streamlit lets a click select a point only when no lasso or box tool is active.
+    assert spec["layout"]["dragmode"] == "pan"
     # UMAP keeps topics apart: most points' nearest map neighbour shares their label (a few
     # sample texts sit between themes on purpose; chance would be ~0.2).
     xy = np.concatenate([np.column_stack([array(t["x"]), array(t["y"])]) for t in spec["data"]])
@@ -801,3 +802,54 @@ def test_query_results_and_selected_neighbours_are_readable_in_full(make_app):
     lines = table(at, "explorer_selection_table")
     shown = messages(at.markdown)
     assert texts[7].split()[0] in shown and lines["neighbour"].iloc[0].split()[0] in shown
+
+
+def test_a_selection_on_an_isolated_map_is_what_the_heatmap_shows(make_app, monkeypatch):
+    monkeypatch.setattr(charts, "HEATMAP_LIMIT", 10)
+    at = open_explorer(make_app, explorer_method="pca")
+    texts = at.session_state[state.TEXTS].texts
+    labels = at.session_state[state.TEXTS].labels
+    at.selectbox(key="explorer_only_label").set_value("space").run()
+    space = [i for i, label in enumerate(labels) if label == "space"]
+    # Positions 0, 1 and 5 of the isolated map are these rows of the full set.
+    at.session_state["explorer_map"] = _selection_event([0, 1, 5])
+    at.run()
+    assert "3 selected" in messages(at.subheader)
+    show_tab(at, "Heatmap")
+    heat = chart(at, "explorer_heatmap")["data"][0]
+    shown = sorted(label.split(" ", 1)[1].replace("<br>", " ") for label in heat["y"])
+    assert shown == sorted(texts[space[i]] for i in (0, 1, 5))
+
+
+def _follow_default_script():
+    import streamlit as st
+
+    from ui import explorer_widgets as xw
+
+    xw.follow_default("size", st.session_state.get("wanted", 5))
+
+
+def test_a_default_that_depends_on_the_texts_follows_them_until_the_user_sets_it(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_follow_default_script, default_timeout=30)
+    at.run()
+    assert at.session_state["size"] == 5
+    at.session_state["wanted"] = 20
+    at.run()
+    assert at.session_state["size"] == 20  # untouched: follows the new default
+    at.session_state["size"] = 7  # the user's choice
+    at.session_state["wanted"] = 30
+    at.run()
+    assert at.session_state["size"] == 7
+
+
+def test_hdbscan_on_too_few_texts_leaves_them_all_unclustered(make_app):
+    at = make_app(state={"explorer_method": "pca", "explorer_source": "paste"}, timeout=120)
+    at.switch_page(PAGE).run()
+    at.text_area(key="explorer_paste").set_value("apple\npear\nplum").run()
+    at.selectbox(key="explorer_colour").set_value("hdbscan").run()
+    assert not at.exception, at.exception
+    spec = chart(at, "explorer_map")
+    assert [t["name"] for t in point_traces(spec)] == ["unclustered (3)"]
+    assert spec["layout"]["legend"]["title"]["text"] == "HDBSCAN, 0 clusters"

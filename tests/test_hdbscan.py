@@ -17,14 +17,14 @@ from embedcore.similarity import default_min_cluster_size, hdbscan_labels
 DIMS = 24
 
 
-def bundles(sizes, *, outliers: int = 0, spread: float = 0.05, seed: int = 0):
+def bundles(sizes, *, outliers: int = 0, spread: float = 0.05, seed: int = 0, dims: int = DIMS):
     """Rows around axis 0, 1, 2 … (one bundle per size, shuffled) and ``outliers`` lone rows.
 
     Returns ``(X, truth)`` with ``truth`` the bundle of each row and -1 for the outliers.
     """
     rng = np.random.default_rng(seed)
     truth = np.concatenate([np.full(size, c) for c, size in enumerate(sizes)] + [np.full(outliers, -1)])
-    X = np.zeros((truth.size, DIMS), dtype=np.float32)
+    X = np.zeros((truth.size, dims), dtype=np.float32)
     for i, c in enumerate(truth):
         # Outliers each point along their own axis, far from every bundle and from each other.
         axis = c if c >= 0 else len(sizes) + i - (truth.size - outliers)
@@ -59,7 +59,8 @@ def test_clusters_are_numbered_by_first_appearance_and_noise_stays_minus_one():
 
 
 def test_a_larger_set_is_fitted_on_a_sample_and_the_rest_join_their_nearest_row():
-    X, truth = bundles([300, 200, 100], spread=0.03)
+    # 48 dimensions: the rows left out find their nearest fitted row in a 32-D PCA.
+    X, truth = bundles([300, 200, 100], spread=0.03, dims=48)
     labels = hdbscan_labels(X, 20, reduce="pca", max_fit=150)
     assert same_partition(labels, truth)
 

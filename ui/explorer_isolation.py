@@ -31,7 +31,8 @@ STACK = "explorer_isolation"
 _PROBLEM = "explorer_isolation_problem"
 #: Session key: ``{view dataset: (vectors, texts, labels)}`` — the parts shown recently.
 _PARTS = "explorer_isolation_parts"
-_MAX_PARTS = 4
+#: Two parts: the one shown and the one Back returns to (100k × 1024 floats is 400 MB each).
+_MAX_PARTS = 2
 #: Widget key of the "Only this label" picker.
 LABEL_PICKER = "explorer_only_label"
 
@@ -186,7 +187,7 @@ def isolation_bar(view: MapView, full_labels: Sequence[str] | None) -> None:
     labels_here = sorted(set(view.labels)) if view.labels is not None else []
     if not view.isolated and len(labels_here) < 2:
         return
-    status, pick, back_col, all_col = st.columns([4, 2, 1, 1], vertical_alignment="bottom")
+    pick, status, back_col, all_col = st.columns([2, 4, 1, 1], vertical_alignment="center")
     if view.isolated:
         status.markdown(f":material/filter_alt: **{md_escape(view.status())}**")
     if len(labels_here) >= 2 and full_labels is not None:
