@@ -29,6 +29,7 @@ _LAZY = {
     "top_k": "similarity",
     "top_pairs": "similarity",
     "kmeans_labels": "similarity",
+    "hdbscan_labels": "similarity",
     "cluster_order": "similarity",
     "nearest_neighbours": "similarity",
     "project": "projection",

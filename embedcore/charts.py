@@ -53,6 +53,8 @@ __all__ = [
     "HeatmapTooLargeError",
     "agreement_scatter",
     "alignment_figure",
+    "block_heatmap_figure",
+    "category_colors",
     "heatmap_figure",
     "heatmap_row",
     "hover_chars_for",
@@ -372,6 +374,8 @@ def heatmap_figure(
     max_cells_side: int = HEATMAP_LIMIT,
     zrange: tuple[float, float] | str = (-1.0, 1.0),
     max_tick_labels: int = 40,
+    groups: Sequence[object] | None = None,
+    group_colors: Mapping[object, str] | None = None,
     title: str | None = None,
     uirevision: object = "embedcore",
     height: int | None = None,
@@ -398,11 +402,19 @@ def heatmap_figure(
         diagonal (1.0) takes the top colour.
     max_tick_labels : int
         At most this many (truncated) tick labels per axis; every k-th row is labelled.
+    groups : sequence, length n, optional
+        Each text's label (or cluster): drawn as a colour band along both axes (left and
+        top), with a legend, so blocks on the diagonal can be read as labels.
+    group_colors : mapping, optional
+        ``{group: colour}``; default :func:`category_colors` ``(groups)``, the map's colours.
+        Pass the map's own mapping when the heatmap shows a subset of its texts; its order
+        is the legend's.
 
     Returns
     -------
     plotly.graph_objects.Figure
-        One ``go.Heatmap``; square cells; row 0 of ``order`` at the top.
+        One ``go.Heatmap``; square cells; row 0 of ``order`` at the top. With ``groups``,
+        the bands are ``layout.shapes`` and the legend entries are empty scatter traces.
 
     Raises
     ------
@@ -440,7 +452,169 @@ def heatmap_figure(
     fig.update_yaxes(
         **axis, autorange="reversed", scaleanchor="x", scaleratio=1, constrain="domain", constraintoward="top"
     )
-    return _layout(fig, title=title, uirevision=uirevision, height=height or 640)
+    band = 0
+    if groups is not None:
+        groups = _texts(groups, n, "groups")
+        band = _group_bands(fig, [groups[i] for i in idx], group_colors or category_colors(groups))
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 640, top_extra=band)
+
+
+#: Group bands beside a heatmap, in fractions of the grid's side: width, and gap to the grid.
+_BAND_WIDTH, _BAND_GAP = 0.022, 0.006
+
+
+def _group_bands(fig: go.Figure, groups: Sequence[object], colors: Mapping[object, str]) -> int:
+    """Colour bands of ``groups`` (one per drawn row, in display order) left of and above the grid.
+
+    Adds one rectangle per run of equal neighbours on each axis (a clustered order makes long
+    runs) and a legend entry per group; returns the pixels the top band needs above the grid.
+    """
+    shapes = []
+    start = 0
+    for end in range(1, len(groups) + 1):
+        if end < len(groups) and groups[end] == groups[start]:
+            continue
+        colour = colors.get(groups[start], MUTED)
+        common = {"type": "rect", "fillcolor": colour, "line": {"width": 0}, "layer": "above"}
+        low, high = start - 0.5, end - 0.5
+        shapes.append(
+            {
+                **common,
+                "xref": "x domain",
+                "x0": -_BAND_GAP - _BAND_WIDTH,
+                "x1": -_BAND_GAP,
+                "yref": "y",
+                "y0": low,
+                "y1": high,
+            }
+        )
+        shapes.append(
+            {
+                **common,
+                "xref": "x",
+                "x0": low,
+                "x1": high,
+                "yref": "y domain",
+                "y0": 1 + _BAND_GAP,
+                "y1": 1 + _BAND_GAP + _BAND_WIDTH,
+            }
+        )
+        start = end
+    fig.update_layout(shapes=shapes)
+    shown = list(dict.fromkeys(groups))
+    rank = {group: i for i, group in enumerate(colors)}
+    for group in sorted(shown, key=lambda g: rank.get(g, len(rank))):
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=short_label(group, 30),
+                marker={"size": 10, "symbol": "square", "color": colors.get(group, MUTED)},
+                hoverinfo="skip",
+                showlegend=True,
+            )
+        )
+    # Tick labels step aside for the left band; the colour bar makes room for the legend under it.
+    fig.update_yaxes(ticklabelstandoff=20)
+    fig.update_traces(colorbar={"len": 0.45, "y": 1, "yanchor": "top"}, selector={"type": "heatmap"})
+    fig.update_layout(
+        showlegend=True,
+        legend={
+            "x": 1.02,
+            "xanchor": "left",
+            "y": 0.5,
+            "yanchor": "top",
+            "itemclick": False,
+            "itemdoubleclick": False,
+        },
+    )
+    return 18
+
+
+def block_heatmap_figure(
+    means: np.ndarray,
+    names: Sequence[object],
+    sizes: Sequence[int],
+    *,
+    colors: Mapping[object, str] | None = None,
+    zrange: tuple[float, float] | str = "data",
+    title: str | None = None,
+    uirevision: object = "embedcore",
+    height: int | None = None,
+) -> go.Figure:
+    """Mean cosine between groups of texts (labels or clusters), for sets too large for one cell per text.
+
+    Parameters
+    ----------
+    means : ndarray of shape (g, g)
+        ``means[a, b]``: mean cosine of a text of group ``a`` and one of group ``b``; the
+        diagonal is the mean within the group (NaN for a group of one text), as
+        :func:`embedcore.explore.block_means` computes it.
+    names : sequence of str, length g
+        Group names, in the order of ``means`` (drawn top to bottom, left to right).
+    sizes : sequence of int, length g
+        Texts per group, shown after each name on hover: ``music (20)``.
+    colors : mapping, optional
+        ``{name: colour}`` for the colour bands along both axes (the map's colours); default
+        :func:`category_colors` of the names.
+    zrange : (float, float) or "data"
+        Colour limits; ``"data"``: the lowest to the highest mean drawn.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One ``go.Heatmap`` of g × g cells, with a colour band and legend as in :func:`heatmap_figure`.
+
+    Raises
+    ------
+    InputError
+        On a non-square ``means`` or a length mismatch.
+    """
+    z = _f32(_square(means))
+    g = z.shape[0]
+    names = _texts(names, g, "group names")
+    sizes = [int(v) for v in _texts(sizes, g, "group sizes")]
+    if g == 0:
+        raise InputError("Nothing to draw: no groups.")
+    categories = [f"{html.escape(str(name))} ({size:,})" for name, size in zip(names, sizes, strict=True)]
+    if isinstance(zrange, str) and zrange == "data":
+        finite = z[np.isfinite(z)]
+        zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+        if zmax - zmin < 1e-3:
+            zmin, zmax = zmin - 0.05, zmax + 0.05
+        zmin, zmax = max(zmin, -1.0), min(zmax, 1.0)
+    else:
+        zmin, zmax = map(float, zrange)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=categories,
+            y=categories,
+            zmin=zmin,
+            zmax=zmax,
+            zmid=0.0 if zmin < 0 < zmax else None,
+            colorscale=DIVERGING,
+            colorbar={"title": {"text": "mean cosine"}, "thickness": 12, "outlinewidth": 0},
+            hovertemplate="%{y}<br><b>×</b><br>%{x}<br><b>mean cosine %{z:.3f}</b><extra></extra>",
+            xgap=1,
+            ygap=1,
+        )
+    )
+    axis = {
+        "type": "category",
+        "tickmode": "array",
+        "tickvals": categories,
+        "ticktext": [short_label(name, 24) for name in names],
+        "showgrid": False,
+        "tickfont": {"size": 11},
+    }
+    fig.update_xaxes(**axis, tickangle=-45, constrain="domain")
+    fig.update_yaxes(
+        **axis, autorange="reversed", scaleanchor="x", scaleratio=1, constrain="domain", constraintoward="top"
+    )
+    band = _group_bands(fig, list(names), colors or category_colors(names))
+    return _layout(fig, title=title, uirevision=uirevision, height=height or 640, top_extra=band)
 
 
 _HEATMAP_HOVER = "%{y}<br><b>×</b><br>%{x}<br><b>cosine %{z:.3f}</b><extra></extra>"
@@ -629,12 +803,20 @@ def heatmap_row(
 # --- scatter ---------------------------------------------------------------------
 
 
-def _categories(color: Sequence[object], n: int, max_categories: int) -> tuple[list[str], np.ndarray]:
-    """Category names (legend order) and each row's category code; -1 → "other"."""
+#: Category code of the rows in no category (:func:`scatter_figure`'s ``unassigned``).
+_UNASSIGNED = -2
+
+
+def _categories(
+    color: Sequence[object], n: int, max_categories: int, unassigned: object = None
+) -> tuple[list[str], np.ndarray]:
+    """Category names (legend order) and each row's category code; -1 → "other", -2 → ``unassigned``."""
     values = list(color)
     if len(values) != n:
         raise InputError(f"{len(values)} colour values for {n} points.")
     counts = Counter(values)
+    if unassigned is not None:
+        counts.pop(unassigned, None)
     keys = list(counts)
     if all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys):
         ordered = sorted(keys)  # cluster ids: numeric order
@@ -650,8 +832,40 @@ def _categories(color: Sequence[object], n: int, max_categories: int) -> tuple[l
         keep = set(by_size)
         kept = [k for k in ordered if k in keep]
     code_of = {k: i for i, k in enumerate(kept)}
+    if unassigned is not None:
+        code_of[unassigned] = _UNASSIGNED
     codes = np.fromiter((code_of.get(v, -1) for v in values), dtype=np.int64, count=n)
     return [names[k] for k in kept], codes
+
+
+def category_colors(
+    values: Sequence[object],
+    *,
+    palette: Sequence[str] = PALETTE,
+    max_categories: int = 20,
+    unassigned: object = None,
+) -> dict[object, str]:
+    """The colour :func:`scatter_figure` gives each category of ``values``, for other figures to match.
+
+    Parameters
+    ----------
+    values : sequence, length n
+        One category per row, as passed to ``scatter_figure(color=...)``.
+    palette, max_categories, unassigned
+        As for :func:`scatter_figure`.
+
+    Returns
+    -------
+    dict
+        ``{value: "#rrggbb"}`` for every distinct value, in the map's legend order; the ones
+        the map puts in its grey "other" trace, and ``unassigned``, get :data:`MUTED`.
+    """
+    values = list(values)
+    _, codes = _categories(values, len(values), max_categories, unassigned)
+    code_of = dict(zip(values, codes.tolist(), strict=True))
+    # In legend order: the categories, then "other", then the unassigned.
+    ordered = sorted(code_of, key=lambda v: (code_of[v] < 0, abs(code_of[v])))
+    return {v: palette[code_of[v] % len(palette)] if code_of[v] >= 0 else MUTED for v in ordered}
 
 
 def _is_continuous(color: object) -> bool:
@@ -669,6 +883,8 @@ def scatter_figure(
     emphasis: Iterable[int] | None = None,
     links: Iterable[tuple[int, int]] | None = None,
     label_centres: bool = False,
+    unassigned: object = None,
+    selected: Iterable[int] | None = None,
     query_point: object = None,
     query_text: str | None = None,
     size: float = 6,
@@ -708,6 +924,14 @@ def scatter_figure(
     label_centres : bool
         Write each category's name at the median position of its points (categorical
         ``color`` only), so clusters are named on the map and not only in the legend.
+    unassigned : optional
+        A ``color`` value meaning "in no category" (HDBSCAN's noise: ``"unclustered"``): those
+        rows are one grey trace named ``"unclustered (m)"``, last in the legend, with no name
+        on the map; the other categories keep their colours whether it is present or not.
+    selected : iterable of int, optional
+        Rows to draw as selected. 2-D: Plotly's ``selectedpoints`` on every point trace (the
+        others fade, as after a lasso). 3-D, where Plotly has no selection: the rows are drawn
+        again on top, larger and dark, as one trace named "selected (m)".
     query_point : array-like of shape (2,) or (3,), or ``(coords, text)``, optional
         Where a typed query lands in the map; drawn as a red star with its text.
     query_text : str, optional
@@ -808,7 +1032,7 @@ def scatter_figure(
             )
         )
     else:
-        categories = names, codes = _categories(color, n, max_categories)
+        categories = names, codes = _categories(color, n, max_categories, unassigned)
         for code, name in enumerate(names):
             sel = np.flatnonzero(codes == code)
             colour = palette[code % len(palette)]
@@ -827,6 +1051,15 @@ def scatter_figure(
                 points(
                     other,
                     name=f"other ({other.size})",
+                    marker={"size": msize, "color": MUTED, "opacity": opacity * 0.7},
+                )
+            )
+        left_out = np.flatnonzero(codes == _UNASSIGNED)
+        if left_out.size:
+            fig.add_trace(
+                points(
+                    left_out,
+                    name=f"{short_label(unassigned, 24)} ({left_out.size:,})",
                     marker={"size": msize, "color": MUTED, "opacity": opacity * 0.7},
                 )
             )
@@ -911,6 +1144,25 @@ def scatter_figure(
                 )
             )
             show_legend = True
+
+    if selected is not None:
+        chosen = np.unique(np.asarray(list(selected), dtype=np.int64))
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
+            raise InputError(f"selected holds indices outside 0..{n - 1}.")
+        if chosen.size and three_d:
+            fig.add_trace(
+                points(
+                    chosen,
+                    name=f"selected ({chosen.size:,})",
+                    marker={"size": msize + 3, "color": "#111111", "opacity": 1.0},
+                )
+            )
+            show_legend = True
+        elif chosen.size:
+            for trace in fig.data:
+                if trace.customdata is None or trace.name in ("neighbours",):
+                    continue
+                trace.selectedpoints = np.flatnonzero(np.isin(trace.customdata, chosen)).tolist()
 
     if query_point is not None:
         qxy, qtext = query_point, query_text

@@ -1,4 +1,5 @@
-"""What the similarity explorer shows, as tables and coordinates: pairs, neighbours, query ranking.
+"""What the similarity explorer shows, as tables and coordinates: pairs, neighbours, query ranking,
+mean similarity between groups, and the parts of a map a user isolates.
 
 Everything here takes the corpus vectors and texts the explorer already has and returns
 pandas DataFrames (for tables and CSV exports) or small numpy arrays (for the map), so the
@@ -25,24 +26,33 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import InputError
+from .errors import EmptyInputError, InputError
 from .similarity import _as_rows, cluster_order, normalize_rows, top_k, top_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
+    "BLOCK_GROUPS_MAX",
+    "MIN_ISOLATED",
+    "OTHER_GROUP",
     "PLACEMENT_NEIGHBOURS",
+    "BlockMeans",
+    "Isolation",
     "QueryPlacement",
+    "block_means",
     "cluster_names",
     "find_rows",
     "heatmap_rows",
     "identical_rows",
+    "isolate_label",
+    "isolate_selection",
     "neighbours_frame",
     "neighbours_of",
     "pairs_frame",
     "place_query",
     "rank_query",
+    "take_rows",
 ]
 
 #: Nearest texts whose positions place a query on a UMAP / t-SNE map.
@@ -579,3 +589,220 @@ def cluster_names(
         if ranked:
             names[c] = ", ".join(vocabulary[j] for j in ranked[:k])
     return names
+
+
+# --- mean similarity between groups -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockMeans:
+    """Mean cosine between groups of texts: a heatmap of g × g cells instead of n × n.
+
+    Attributes
+    ----------
+    names : list
+        The groups (label or cluster values), in display order.
+    sizes : ndarray of shape (g,), int64
+        Texts per group.
+    means : ndarray of shape (g, g), float32
+        ``means[a, b]``: mean cosine of a text of group ``a`` and a text of group ``b``; on the
+        diagonal the mean over pairs of *different* texts of the group (NaN for one text).
+    codes : ndarray of shape (n_samples,), int64
+        Each text's group, as a position in ``names``.
+    """
+
+    names: list
+    sizes: np.ndarray
+    means: np.ndarray
+    codes: np.ndarray
+
+
+#: Groups drawn at most in a block heatmap; smaller ones are pooled into "other".
+BLOCK_GROUPS_MAX = 60
+OTHER_GROUP = "other"
+
+
+def block_means(
+    X, groups: Sequence, *, max_groups: int = BLOCK_GROUPS_MAX, clustered: bool = True
+) -> BlockMeans:
+    """Mean cosine similarity within and between groups, without the n × n matrix.
+
+    For unit rows the sum of all cosines between groups ``a`` and ``b`` is ``s_a · s_b``,
+    with ``s_a`` the sum of group ``a``'s rows, so the whole table costs one pass over ``X``
+    (O(n d + g² d)): 100,000 texts need no 40 GB matrix.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    groups : sequence, length n_samples
+        Each text's group (a label, a cluster name).
+    max_groups : int
+        At most this many groups; beyond, the largest ``max_groups - 1`` are kept and the
+        rest pooled into one group named :data:`OTHER_GROUP`.
+    clustered : bool
+        Order the groups so similar ones sit together (hierarchical clustering of their mean
+        vectors); otherwise largest first.
+
+    Returns
+    -------
+    BlockMeans
+
+    Raises
+    ------
+    EmptyInputError
+        If ``X`` has no rows.
+    InputError
+        On a length mismatch, NaN / inf, or ``max_groups < 2``.
+    """
+    from scipy import sparse
+
+    max_groups = _check_k(max_groups, "max_groups")
+    if max_groups < 2:
+        raise InputError(f"max_groups must be at least 2; got {max_groups}.")
+    Xn = normalize_rows(X)
+    n = Xn.shape[0]
+    if n == 0:
+        raise EmptyInputError("There are no vectors to group.")
+    values = list(_check_texts(groups, n, "groups"))
+    counts: dict = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    names = sorted(counts, key=lambda v: (-counts[v], str(v)))
+    if len(names) > max_groups:
+        names = [*names[: max_groups - 1], OTHER_GROUP]
+    position = {name: i for i, name in enumerate(names)}
+    pooled = position.get(OTHER_GROUP, -1) if len(counts) > max_groups else -1
+    codes = np.fromiter((position.get(v, pooled) for v in values), dtype=np.int64, count=n)
+    g = len(names)
+    membership = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(g, n))
+    sums = np.asarray(membership @ Xn.astype(np.float64))
+    sizes = np.bincount(codes, minlength=g).astype(np.int64)
+    self_terms = np.bincount(codes, weights=np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64), minlength=g)
+    totals = sums @ sums.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = totals / np.outer(sizes, sizes)
+        within = (np.diag(totals) - self_terms) / (sizes * (sizes - 1.0))
+    means[np.diag_indices(g)] = np.where(sizes > 1, within, np.nan)
+    order = np.arange(g)
+    if clustered and g >= 3:
+        order = cluster_order(sums / sizes[:, None])
+    rank = np.empty(g, dtype=np.int64)
+    rank[order] = np.arange(g)
+    return BlockMeans(
+        names=[names[i] for i in order],
+        sizes=sizes[order],
+        means=means[np.ix_(order, order)].astype(np.float32),
+        codes=rank[codes],
+    )
+
+
+# --- isolating part of a map ------------------------------------------------------------------
+
+#: Fewest texts a map can be narrowed to: UMAP and t-SNE need three.
+MIN_ISOLATED = 3
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """One narrowing of a map to part of its texts ("isolate selection", "only this label").
+
+    Attributes
+    ----------
+    rows : ndarray of shape (m,), int64
+        Rows of the *full* text set kept, ascending.
+    kind : str
+        ``"selection"`` or ``"label"``.
+    label : object
+        The label kept (``kind == "label"``).
+    """
+
+    rows: np.ndarray
+    kind: str
+    label: object = None
+
+    @property
+    def description(self) -> str:
+        """``"isolated selection"`` or ``"only label “music”"``."""
+        return "isolated selection" if self.kind == "selection" else f"only label “{self.label}”"
+
+
+def _isolation(rows: np.ndarray, shown: int, kind: str, label: object = None, what: str = "") -> Isolation:
+    if rows.size < MIN_ISOLATED:
+        raise InputError(
+            f"A map needs at least {MIN_ISOLATED} texts; {what} {'has' if rows.size == 1 else 'have'} "
+            f"{rows.size}."
+        )
+    if rows.size == shown:
+        raise InputError(f"The map already shows only these {shown:,} texts.")
+    return Isolation(np.sort(rows), kind, label)
+
+
+def isolate_selection(view_rows, picked) -> Isolation:
+    """Narrow a map to the texts picked on it.
+
+    Parameters
+    ----------
+    view_rows : array-like of int, shape (m,)
+        Rows of the full set the map shows now (``range(n)`` when nothing is isolated).
+    picked : sequence of int
+        Positions *within the map* (0 .. m - 1), as its selection gives them.
+
+    Returns
+    -------
+    Isolation
+        Rows of the full set.
+
+    Raises
+    ------
+    InputError
+        Positions outside the map, fewer than :data:`MIN_ISOLATED` texts, or all of them.
+    """
+    view = _rows_index(view_rows, np.iinfo(np.int64).max)
+    chosen = _rows_index(picked, view.size)
+    return _isolation(view[chosen], view.size, "selection", what="the selection")
+
+
+def isolate_label(view_rows, labels: Sequence, label) -> Isolation:
+    """Narrow a map to the texts with one label.
+
+    Parameters
+    ----------
+    view_rows : array-like of int, shape (m,)
+        Rows of the full set the map shows now.
+    labels : sequence, length n
+        Labels of the *full* set.
+    label
+        The label to keep.
+
+    Raises
+    ------
+    InputError
+        No shown text has that label, fewer than :data:`MIN_ISOLATED` do, or all of them do.
+    """
+    view = _rows_index(view_rows, len(labels))
+    label_arr = _check_texts(labels, len(labels), "labels")
+    rows = view[label_arr[view] == label] if view.size else view
+    if rows.size == 0:
+        raise InputError(f"No text on the map has the label “{label}”.")
+    return _isolation(rows, view.size, "label", label, what=f"label “{label}”")
+
+
+def take_rows(rows, X, texts: Sequence[str], labels: Sequence[str] | None = None):
+    """``(X[rows], texts, labels)`` of part of a text set (labels None when there are none).
+
+    Returns
+    -------
+    vectors : ndarray of shape (m, n_features), float32
+    texts : list of str, length m
+    labels : list of str, length m, or None
+    """
+    X = _as_rows(X)
+    n = X.shape[0]
+    chosen = _rows_index(rows, n)
+    text_arr = _check_texts(texts, n)
+    label_arr = None if labels is None else _check_texts(labels, n, "labels")
+    return (
+        X[chosen],
+        text_arr[chosen].tolist(),
+        None if label_arr is None else label_arr[chosen].tolist(),
+    )

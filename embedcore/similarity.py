@@ -19,8 +19,12 @@ from .errors import EmptyInputError, InputError
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
+    "HDBSCAN_DIMENSIONS",
+    "HDBSCAN_FIT_MAX",
     "cluster_order",
     "cosine_matrix",
+    "default_min_cluster_size",
+    "hdbscan_labels",
     "kmeans_labels",
     "nearest_neighbours",
     "normalize_rows",
@@ -433,6 +437,158 @@ def kmeans_labels(X, n_clusters: int, random_state: int | None = 0) -> np.ndarra
     rank = np.empty(first.size, dtype=np.int64)
     rank[np.argsort(first)] = np.arange(first.size)
     return rank[raw]
+
+
+#: Most rows HDBSCAN is fitted on; the others join the cluster of their nearest fitted row.
+#: Fitting is ~1 s at 10k rows in 5-D and grows much faster than linearly (196 s at 100k).
+HDBSCAN_FIT_MAX = 10_000
+#: Dimensions the vectors are reduced to before HDBSCAN (BERTopic's default): density is
+#: meaningless in 384-1024 dimensions, and HDBSCAN there took 60 s on 5k rows.
+HDBSCAN_DIMENSIONS = 5
+_REDUCERS = ("umap", "pca", None)
+
+
+#: Dimensions of the PCA in which rows left out of an HDBSCAN fit find their nearest fitted row.
+_ASSIGN_DIMENSIONS = 32
+
+
+def _nearest_sampled(Xn: np.ndarray, fit_rows: np.ndarray, rest: np.ndarray, random_state) -> np.ndarray:
+    """For each row of ``rest``, the position in ``fit_rows`` of its nearest row (unit vectors).
+
+    Searched in a PCA of the sample rather than the full space: 90k rows against a 10k
+    sample took 9 s by exact cosine on 384 dimensions, 1.9 s here (2 cores).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
+    sample, others = Xn[fit_rows], Xn[rest]
+    if Xn.shape[1] > _ASSIGN_DIMENSIONS:
+        pca = PCA(n_components=_ASSIGN_DIMENSIONS, random_state=random_state).fit(sample)
+        sample, others = pca.transform(sample), pca.transform(others)
+    return NearestNeighbors(n_neighbors=1).fit(sample).kneighbors(others, return_distance=False)[:, 0]
+
+
+def default_min_cluster_size(n_samples: int) -> int:
+    """HDBSCAN's smallest cluster for ``n_samples`` rows: 1 % of them, at least 5, at most 100."""
+    return int(min(100, max(5, round(n_samples / 100))))
+
+
+def _check_positive_int(value, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name} must be an integer of at least {minimum}; got {value!r}.")
+    return int(value)
+
+
+def _reduce_for_density(Xn: np.ndarray, reduce: str | None, random_state: int | None) -> np.ndarray:
+    """``Xn`` (unit rows) in :data:`HDBSCAN_DIMENSIONS` dimensions, the space HDBSCAN works in."""
+    n, d = Xn.shape
+    if reduce is None or d <= HDBSCAN_DIMENSIONS:
+        return Xn
+    if reduce == "umap" and n > HDBSCAN_DIMENSIONS + 1:
+        from .projection import project
+
+        # BERTopic's recipe: min_dist 0 packs dense regions tightly, which is what density
+        # clustering looks for; 15 neighbours as on the map (clamped for small sets).
+        return project(
+            Xn,
+            "umap",
+            HDBSCAN_DIMENSIONS,
+            random_state=random_state,
+            n_neighbors=min(15, n - 1),
+            min_dist=0.0,
+        )
+    from sklearn.decomposition import PCA
+
+    components = min(HDBSCAN_DIMENSIONS, n, d)
+    return PCA(n_components=components, random_state=random_state).fit_transform(Xn).astype(np.float32)
+
+
+def hdbscan_labels(
+    X,
+    min_cluster_size: int | None = None,
+    *,
+    min_samples: int | None = None,
+    reduce: str | None = "umap",
+    random_state: int | None = 0,
+    max_fit: int = HDBSCAN_FIT_MAX,
+) -> np.ndarray:
+    """Density clusters of the rows (scikit-learn's ``HDBSCAN``): the number of clusters is found, not asked.
+
+    Rows are unit-normalised (cosine geometry), reduced to :data:`HDBSCAN_DIMENSIONS`
+    dimensions, then clustered. Rows in no dense region are *noise* (label ``-1``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    min_cluster_size : int, optional
+        Smallest group HDBSCAN calls a cluster (at least 2); default
+        :func:`default_min_cluster_size` ``(n_samples)``.
+    min_samples : int, optional
+        How conservative the clustering is (more: more noise); default
+        ``min(min_cluster_size, 10)``.
+    reduce : {"umap", "pca", None}, default "umap"
+        How to reduce the dimensions first: UMAP (cosine, ``min_dist=0``; seeded by
+        ``random_state``), PCA, or not at all (for vectors that are already low-dimensional).
+    random_state : int or None, default 0
+        Seed of the reduction and of the sample drawn when there are more than ``max_fit`` rows.
+    max_fit : int
+        Above this many rows HDBSCAN is fitted on a random sample of ``max_fit`` rows (with
+        ``min_cluster_size`` scaled down in proportion), and every other row takes the label
+        of its nearest sampled row (Euclidean distance of the unit vectors, in a 32-dimension
+        PCA of the sample).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+        ``-1`` for noise, clusters ``0 .. c - 1`` numbered in order of first appearance (the
+        first clustered row is in cluster 0), so colours stay put when clustered again. All
+        ``-1`` when fewer rows than ``min_cluster_size`` exist or none are dense enough.
+
+    Raises
+    ------
+    EmptyInputError
+        If ``X`` has no rows.
+    InputError
+        On NaN / inf, a ``min_cluster_size`` below 2, a ``min_samples`` below 1, or an
+        unknown ``reduce``.
+    """
+    if reduce not in _REDUCERS:
+        raise InputError(f"reduce must be 'umap', 'pca' or None; got {reduce!r}.")
+    Xn = normalize_rows(X)
+    n = Xn.shape[0]
+    if n == 0:
+        raise EmptyInputError("There are no vectors to cluster.")
+    size = default_min_cluster_size(n) if min_cluster_size is None else min_cluster_size
+    size = _check_positive_int(size, "min_cluster_size", 2)
+    samples = min(size, 10) if min_samples is None else _check_positive_int(min_samples, "min_samples", 1)
+    max_fit = _check_positive_int(max_fit, "max_fit", 2)
+    labels = np.full(n, -1, dtype=np.int64)
+    if n < size:
+        return labels
+    fit_rows = np.arange(n)
+    if n > max_fit:
+        rng = np.random.default_rng(random_state)
+        fit_rows = np.sort(rng.choice(n, size=max_fit, replace=False))
+        size = max(2, round(size * max_fit / n))
+    m = fit_rows.size
+    Z = _reduce_for_density(Xn[fit_rows], reduce, random_state)
+    from sklearn.cluster import HDBSCAN
+
+    raw = HDBSCAN(min_cluster_size=min(size, m), min_samples=min(samples, m), copy=True).fit_predict(Z)
+    if m < n:
+        rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
+        labels[fit_rows] = raw
+        labels[rest] = raw[_nearest_sampled(Xn, fit_rows, rest, random_state)]
+    else:
+        labels[:] = raw
+    clustered = labels >= 0
+    if clustered.any():
+        # Renumber by first appearance.
+        ids, first = np.unique(labels[clustered], return_index=True)
+        rank = np.empty(ids.size, dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(ids.size)
+        labels[clustered] = rank[np.searchsorted(ids, labels[clustered])]
+    return labels
 
 
 def _linkage_order(Xn: np.ndarray, optimal: bool) -> np.ndarray:

@@ -15,7 +15,8 @@ from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
 from embedcore.explore import find_rows, identical_rows, neighbours_frame, neighbours_of, rank_query
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
-from embedcore.similarity import cosine_matrix
+from embedcore.similarity import cosine_matrix, default_min_cluster_size
+from ui import explorer_isolation as iso
 from ui import explorer_widgets as xw
 from ui.cached import cached_cosine, digest_of
 from ui.connection import current_connection, current_model, missing_token
@@ -23,7 +24,7 @@ from ui.embedding import embed_texts, result_key, stored_result
 from ui.errors import friendly_errors
 from ui.format import cache_share, file_stem, md_escape, plural
 from ui.navigation import ensure_routed
-from ui.tables import pairs_table
+from ui.tables import pairs_table, show_pair, text_table
 from ui.texts import text_source_panel
 
 ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
@@ -123,10 +124,11 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     ss = st.session_state
     xw.seed(f"{P}_method", "umap")
     xw.seed(f"{P}_dims", 2)
-    colour_options = (["label"] if has_labels else []) + ["cluster", "none"]
+    colour_options = (["label"] if has_labels else []) + ["cluster", "hdbscan", "none"]
     if ss.get(f"{P}_colour") not in colour_options:
         ss[f"{P}_colour"] = colour_options[0]
     xw.seed(f"{P}_k", 5)
+    xw.follow_default(f"{P}_min_cluster", default_min_cluster_size(n))
     xw.seed(f"{P}_size", 7 if n <= 1_000 else 5 if n <= 5_000 else 3)
     xw.seed(f"{P}_n_neighbors", DEFAULTS["umap"]["n_neighbors"])
     xw.seed(f"{P}_min_dist", DEFAULTS["umap"]["min_dist"])
@@ -150,13 +152,25 @@ def _map_controls(n: int, has_labels: bool) -> dict:
     colour = c[2].selectbox(
         "Colour by",
         colour_options,
-        format_func={"label": "Label", "cluster": "k-means clusters", "none": "Nothing"}.__getitem__,
+        format_func=xw.COLOUR_NAMES.__getitem__,
         key=f"{P}_colour",
         persist_state=SESSION,
+        help="k-means: as many clusters as you ask for. HDBSCAN: finds how many there are, and "
+        "leaves texts in no dense group unclustered (grey).",
     )
-    k = None
+    k = min_cluster = None
     if colour == "cluster":
         k = c[3].number_input("Clusters", 2, 30, step=1, key=f"{P}_k", persist_state=SESSION)
+    elif colour == "hdbscan":
+        min_cluster = c[3].number_input(
+            "Smallest cluster",
+            2,
+            1_000,
+            step=1,
+            key=f"{P}_min_cluster",
+            persist_state=SESSION,
+            help="Fewest texts HDBSCAN calls a cluster; smaller groups count as unclustered.",
+        )
     size = c[4].slider("Point size", 2, 16, key=f"{P}_size", persist_state=SESSION)
 
     with st.expander("Projection settings", icon=":material/tune:"):
@@ -213,6 +227,7 @@ def _map_controls(n: int, has_labels: bool) -> dict:
         "dims": int(dims),
         "colour": colour,
         "k": k,
+        "min_cluster": min_cluster,
         "size": size,
         "seed": int(seed),
         "params": params,
@@ -230,16 +245,22 @@ def _neighbour_links(vectors, dataset) -> list[tuple[int, int]]:
 
 
 def _map_figure(
-    coords, texts, labels, vectors, digest, ctl, *, query=None, matches=None, links=None, uirevision=None
+    coords,
+    texts,
+    labels,
+    vectors,
+    digest,
+    ctl,
+    *,
+    query=None,
+    matches=None,
+    links=None,
+    selected=None,
+    uirevision=None,
 ):
-    colour, colour_title, palette, named = None, None, charts.PALETTE, False
-    if ctl["colour"] == "label" and labels is not None:
-        colour, colour_title = labels, "label"
-    elif ctl["colour"] == "cluster":
-        colour, found = xw.clustered_colours(vectors, digest, ctl["k"], texts)
-        palette, named = charts.CLUSTER_PALETTE, True
-        # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
-        colour_title = f"k-means, {found} cluster{'s' if found != 1 else ''}"
+    colours = xw.colouring(
+        ctl["colour"], vectors, digest, texts, labels, k=ctl["k"], min_cluster_size=ctl["min_cluster"]
+    )
     # Rings mark the query's neighbours, or else the clicked text's (the ends of its lines).
     kwargs = {"highlight": [j for _, j in links]} if links else {}
     if query is not None:
@@ -248,13 +269,18 @@ def _map_figure(
     return charts.scatter_figure(
         coords,
         texts,
-        color=colour,
-        color_title=colour_title,
-        palette=palette,
-        label_centres=named,
+        color=colours.values,
+        color_title=colours.title,
+        palette=colours.palette,
+        label_centres=colours.named,
+        unassigned=colours.unassigned,
         emphasis=matches,
         links=links,
+        selected=selected,
         size=ctl["size"],
+        # Pan, not lasso: Streamlit turns Plotly's click-to-select off while a lasso or box
+        # tool is active, so with a lasso by default a click on a point did nothing.
+        dragmode="pan",
         uirevision=uirevision,
         height=620,
         **kwargs,
@@ -326,10 +352,14 @@ def _select_found(dataset, shown) -> None:
 
 
 def _map_tab(texts, labels, result, dataset, digest) -> None:
-    vectors = result.vectors
+    full_labels = labels
+    # The map shows all texts, or the part the user isolated: from here on, that part.
+    view = iso.current_view(texts, labels, result.vectors, dataset, digest)
+    texts, labels, vectors, dataset, digest = view.texts, view.labels, view.vectors, view.dataset, view.digest
     n = len(texts)
     ctl = _map_controls(n, labels is not None)
     matches = _find_bar(texts, labels)
+    iso.isolation_bar(view, full_labels)
     method, dims = ctl["method"], ctl["dims"]
     name = xw.METHOD_NAMES[method]
     if n < MIN_POINTS[method]:
@@ -349,8 +379,10 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     ):
         # Draw a PCA at once (well under a second) and replace it when the slow map is ready.
         preview = run("pca")
+        # HDBSCAN fits a UMAP of its own (seconds): the instant preview goes without it.
+        quick = dict(ctl, colour="none") if ctl["colour"] == "hdbscan" else ctl
         map_slot.plotly_chart(
-            _map_figure(preview.coords, texts, labels, vectors, digest, ctl, uirevision="preview"),
+            _map_figure(preview.coords, texts, labels, vectors, digest, quick, uirevision="preview"),
             key=f"{P}_map_preview",
             theme=None,
         )
@@ -390,7 +422,11 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
     links = _neighbour_links(vectors, dataset)
     # uirevision keeps zoom and legend clicks while the chart is redrawn; a new map starts afresh.
     revision = f"{dataset}|{method}|{dims}|{ctl['seed']}|{sorted(ctl['params'][method].items())}"
-    colour_key = (ctl["colour"], ctl["k"] if ctl["colour"] == "cluster" else None)
+    colour_key = (
+        ctl["colour"],
+        ctl["k"] if ctl["colour"] == "cluster" else None,
+        ctl["min_cluster"] if ctl["colour"] == "hdbscan" else None,
+    )
     signature = (
         revision,
         colour_key,
@@ -404,7 +440,8 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
         if matches is None
         else (st.session_state.get(f"{P}_find"), st.session_state.get(f"{P}_find_regex")),
     )
-    marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else None
+    # 2-D: Plotly draws the selection (see rows_to_mark); 3-D has none, so the figure marks it.
+    marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else tuple(xw.selection(dataset))
     fig = xw.cached_figure(
         (signature, marked),
         lambda: xw.mark_selected(
@@ -418,9 +455,10 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
                 query=None if placed is None else (query[0], placed),
                 matches=matches,
                 links=links,
+                selected=marked if dims == 3 else None,
                 uirevision=revision,
             ).update_layout(selectionrevision=xw.selection_generation()),
-            marked,
+            marked if dims == 2 else None,
         ),
     )
     event = None
@@ -446,22 +484,31 @@ def _map_tab(texts, labels, result, dataset, digest) -> None:
 
     _matches_list(texts, labels, matches, dataset)
     rows = xw.selection(dataset, event)
-    _selection_section(texts, labels, vectors, proj.coords, rows, dims)
+    if dims == 3:
+        pick, why = st.columns([3, 2], vertical_alignment="bottom")
+        xw.text_picker(pick, dataset, texts, matches)
+        why.caption(
+            ":material/3d_rotation: No box or lasso in 3-D: Plotly cannot select 3-D points and "
+            "Streamlit does not pass on a click on one. Pick a text here (or in Find's list)."
+        )
+    _selection_section(texts, labels, vectors, proj.coords, rows, dims, view)
     _map_downloads(texts, labels, vectors, proj.coords, rows, result.model, method, dims)
 
 
-def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
+def _selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
     if not rows:
         hint = (
-            "Drag a lasso or box on the map (or click a point) to list the texts and their nearest neighbours."
+            "Click a point, or drag a lasso or box on the map (pick the tool at its top right), to list "
+            "the texts and their nearest neighbours."
             if dims == 2
-            else "Switch to the 2-D view to select points (Plotly cannot select in 3-D)."
+            else "Pick a text above, or switch to the 2-D view to select points with the mouse."
         )
         st.caption(f":material/touch_app: {hint}")
         return
     xw.seed(f"{P}_neighbours_k", 5)
-    head, clear_col, k_col = st.columns([3, 1, 1], vertical_alignment="bottom")
+    head, isolate_col, clear_col, k_col = st.columns([3, 1.2, 1.2, 1], vertical_alignment="bottom")
     head.subheader(f"{len(rows):,} selected", anchor=False)
+    iso.isolate_button(isolate_col, view, len(rows))
     clear_col.button(
         "Clear selection", key=f"{P}_clear_selection", on_click=xw.clear_selection, icon=":material/deselect:"
     )
@@ -471,12 +518,23 @@ def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
         st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")
     frame = neighbours_frame(vectors, shown, texts, labels, k=int(k))
     has_labels = labels is not None
-    st.dataframe(
+
+    def detail(line) -> None:
+        if line["neighbour"] is None:  # one text: no neighbour to show
+            st.text(line["text"])
+            return
+        show_pair(
+            line["text"],
+            line["neighbour"],
+            heading=f"**Neighbour {line['rank']}** · cosine {line['cosine']:.3f}",
+            label_a=line.get("label") if has_labels else None,
+            label_b=line.get("neighbour_label") if has_labels else None,
+        )
+
+    # Both texts wrapped, and the selected line's in full below: a neighbour is read, not guessed.
+    text_table(
         frame,
         key=f"{P}_selection_table",
-        hide_index=True,
-        width="stretch",
-        height=min(420, 38 + 35 * len(frame)),
         column_order=["text", *(["label"] if has_labels else []), "rank", "cosine", "neighbour"]
         + (["neighbour_label"] if has_labels else []),
         column_config={
@@ -489,6 +547,8 @@ def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
             "neighbour": st.column_config.TextColumn("Nearest neighbour", width="medium"),
             "neighbour_label": st.column_config.TextColumn("Its label", width="small"),
         },
+        detail=detail,
+        select_hint="Select a line to read both texts in full.",
     )
 
 
@@ -563,9 +623,10 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
         )
         == "clustered"
     )
+    zrange = "data" if scale == "data" else (-1.0, 1.0)
     rows = None
     if n > charts.HEATMAP_LIMIT:
-        selected = xw.selection(dataset)
+        selected = iso.full_selection(dataset)
         if 2 <= len(selected) <= charts.HEATMAP_LIMIT:
             rows = selected
             st.info(
@@ -574,16 +635,9 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
                 icon=":material/info:",
             )
         else:
-            st.info(
-                f"{n:,} texts are more than a readable heatmap holds ({charts.HEATMAP_LIMIT}). "
-                f"Select 2 to {charts.HEATMAP_LIMIT} points on the map to see theirs; meanwhile, "
-                "here are the most similar pairs.",
-                icon=":material/info:",
-            )
-            _pairs_table(
-                xw.pairs(vectors, digest, dataset, texts, labels, n=20, largest=True), labels, "heatmap"
-            )
+            _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange)
             return
+    colours = xw.map_colouring(vectors, digest, texts, labels)
     order = xw.heatmap_order(vectors, digest, rows, clustered=clustered)
     with friendly_errors():
         if rows is None:
@@ -591,11 +645,16 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
             sim, labels_for, order_in = cached_cosine(vectors, digest=digest), texts, order
         else:
             sim, labels_for, order_in = cosine_matrix(vectors[order]), [texts[i] for i in order], None
+        groups = None
+        if colours.values is not None:
+            groups = colours.values if rows is None else [colours.values[i] for i in order]
         fig = charts.heatmap_figure(
             sim,
             labels_for,
             order=order_in,
-            zrange="data" if scale == "data" else (-1.0, 1.0),
+            zrange=zrange,
+            groups=groups,
+            group_colors=colours.colors() or None,
             uirevision=f"{dataset}|{len(order)}",
             height=420 if len(order) <= 12 else 720,
         )
@@ -608,7 +667,44 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
             if clustered
             else "Rows are in input order."
         )
+        + (
+            f" The bands along the axes show each text's {xw.GROUP_NAMES[colours.kind][:-1]}, in the map's colours."
+            if colours.values is not None
+            else ""
+        )
     )
+
+
+def _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange) -> None:
+    """Mean cosine between the map's groups (labels or clusters): one cell per pair of groups."""
+    n = len(texts)
+    colours = xw.map_colouring(vectors, digest, texts, labels, groups=True)
+    what = xw.GROUP_NAMES[colours.kind]
+    st.info(
+        f"{n:,} texts are more than a heatmap of one cell per text holds ({charts.HEATMAP_LIMIT}): each "
+        f"cell here is the mean cosine between two {what}. Select 2 to {charts.HEATMAP_LIMIT} points on "
+        "the map for a heatmap of their texts.",
+        icon=":material/grid_view:",
+    )
+    with friendly_errors():
+        blocks = xw.block_means(
+            vectors, digest, colours.values, (colours.kind, digest_of(colours.values)), clustered=clustered
+        )
+        fig = charts.block_heatmap_figure(
+            blocks.means,
+            blocks.names,
+            blocks.sizes,
+            colors=colours.colors(),
+            zrange=zrange,
+            uirevision=f"{dataset}|blocks|{colours.kind}",
+            height=420 if len(blocks.names) <= 12 else 720,
+        )
+        st.plotly_chart(fig, key=f"{P}_heatmap_blocks", theme=None)
+        st.caption(
+            f"Mean cosine between the texts of two {what} (on the diagonal: between different texts of "
+            "one); hover a cell for both names and sizes. "
+            + ("Similar groups are ordered next to each other." if clustered else "Largest groups first.")
+        )
 
 
 # --- Query ------------------------------------------------------------------------------------
@@ -652,20 +748,30 @@ def _query_tab(texts, labels, result, dataset, digest) -> None:
             key=f"{P}_ranking",
             theme=None,
         )
-        st.dataframe(
+        has_labels = labels is not None
+
+        def detail(hit) -> None:
+            st.markdown(
+                f"**{hit['rank']}.** cosine {hit['cosine']:.3f}"
+                + (f" · {md_escape(hit['label'])}" if has_labels else "")
+            )
+            st.text(hit["text"])
+
+        # The text is the answer: first, wrapped, and the selected one in full below.
+        text_table(
             ranking,
             key=f"{P}_ranking_table",
-            hide_index=True,
-            width="stretch",
-            column_order=["rank", "text", *(["label"] if labels is not None else []), "cosine"],
+            column_order=["text", "cosine", *(["label"] if has_labels else []), "rank"],
             column_config={
                 "rank": st.column_config.NumberColumn("#", format="%d", width="small"),
                 "text": st.column_config.TextColumn("Text", width="large"),
-                "label": st.column_config.TextColumn("Label"),
+                "label": st.column_config.TextColumn("Label", width="small"),
                 "cosine": st.column_config.ProgressColumn(
-                    "Cosine", min_value=-1.0, max_value=1.0, format="%.3f"
+                    "Cosine", min_value=-1.0, max_value=1.0, format="%.3f", width="small"
                 ),
             },
+            detail=detail,
+            select_hint="Select a result to read it in full.",
         )
         st.caption("The query is marked with a star on the Map tab, its nearest texts circled.")
 

@@ -564,3 +564,103 @@ def test_links_join_the_given_rows_with_lines_under_the_points(n, dims):
     assert lines.type == {2: "scattergl" if n > 1000 else "scatter", 3: "scatter3d"}[dims]
     with pytest.raises(InputError):
         charts.scatter_figure(coords, [f"t{i}" for i in range(n)], links=[(0, n)])
+
+
+# --- clusters with noise, selections in 3-D, group colours on heatmaps ---------------------------
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_unassigned_rows_are_one_grey_trace_last_and_never_shift_the_cluster_colours(dims):
+    coords = np.random.default_rng(2).normal(size=(9, dims)).astype(np.float32)
+    colour = ["0 · jazz"] * 4 + ["1 · goal"] * 2 + ["unclustered"] * 3
+    fig = charts.scatter_figure(
+        coords,
+        list("abcdefghi"),
+        color=colour,
+        palette=charts.CLUSTER_PALETTE,
+        unassigned="unclustered",
+        label_centres=True,
+    )
+    points = [t for t in fig.data if t.customdata is not None]
+    assert [t.name for t in points] == ["0 · jazz", "1 · goal", "unclustered (3)"]
+    assert [t.marker.color for t in points] == [*charts.CLUSTER_PALETTE[:2], charts.MUTED]
+    assert sorted(np.asarray(points[2].customdata).tolist()) == [6, 7, 8]
+    assert list(next(t for t in fig.data if t.name == "names").text) == ["0 · jazz", "1 · goal"]
+    # The same clusters without noise keep their colours.
+    clean = charts.scatter_figure(
+        coords[:6], list("abcdef"), color=colour[:6], palette=charts.CLUSTER_PALETTE
+    )
+    assert [t.marker.color for t in clean.data] == list(charts.CLUSTER_PALETTE[:2])
+
+
+def test_category_colors_are_the_map_colours_in_legend_order():
+    values = ["b", "a", "b", "c", "b", "a", "noise"] + [f"x{i}" for i in range(3)]
+    fig = charts.scatter_figure(
+        _coords(len(values)), _texts(len(values)), color=values, unassigned="noise", max_categories=3
+    )
+    colours = charts.category_colors(values, unassigned="noise", max_categories=3)
+    drawn = {t.name: t.marker.color for t in fig.data}
+    assert list(colours)[:2] == ["b", "a"]  # largest first, as in the legend
+    assert colours["b"] == drawn["b"] and colours["a"] == drawn["a"]
+    assert colours["noise"] == colours["x0"] == charts.MUTED  # pooled into "other" on the map
+
+
+def test_selected_rows_are_drawn_on_top_in_3d_and_as_plotly_selection_in_2d():
+    coords3 = _coords(12, 3)
+    fig = charts.scatter_figure(coords3, _texts(12), color=["a", "b"] * 6, selected=[4, 1])
+    chosen = [t for t in fig.data if t.name.startswith("selected")]
+    assert len(chosen) == 1 and chosen[0].name == "selected (2)"
+    assert sorted(np.asarray(chosen[0].customdata).tolist()) == [1, 4]
+    fig2 = charts.scatter_figure(_coords(12), _texts(12), color=["a", "b"] * 6, selected=[4, 1])
+    marked = sorted(
+        int(np.asarray(t.customdata)[i]) for t in fig2.data if t.selectedpoints for i in t.selectedpoints
+    )
+    assert marked == [1, 4] and not [t for t in fig2.data if t.name.startswith("selected")]
+    with pytest.raises(InputError):
+        charts.scatter_figure(coords3, _texts(12), selected=[12])
+
+
+def _bands(fig: go.Figure) -> tuple[list, list]:
+    """(left band, top band) rectangles: ``(first cell, last cell, colour)`` in display order."""
+    left = [s for s in fig.layout.shapes if s.xref == "x domain"]
+    top = [s for s in fig.layout.shapes if s.yref == "y domain"]
+
+    def cells(shapes, a, b):
+        return [(int(getattr(s, a) + 0.5), int(getattr(s, b) - 0.5), s.fillcolor) for s in shapes]
+
+    return cells(left, "y0", "y1"), cells(top, "x0", "x1")
+
+
+def test_heatmap_label_band_runs_along_both_axes_in_the_map_colours():
+    n = 6
+    sim = np.eye(n, dtype=np.float32)
+    groups = ["music", "space", "music", "space", "space", "cooking"]
+    colours = charts.category_colors(groups)
+    fig = charts.heatmap_figure(sim, _texts(n), order=[0, 2, 1, 3, 4, 5], groups=groups)
+    left, top = _bands(fig)
+    # One rectangle per run of equal labels in display order: music ×2, space ×3, cooking.
+    expected = [(0, 1, colours["music"]), (2, 4, colours["space"]), (5, 5, colours["cooking"])]
+    assert left == top == expected
+    legend = [t for t in fig.data if t.type == "scatter"]
+    assert [t.name for t in legend] == list(colours) and all(t.showlegend for t in legend)
+    # A subset keeps the colours it is given (the full map's), not its own.
+    sub = charts.heatmap_figure(sim, _texts(n), order=[5, 1], groups=groups, group_colors=colours)
+    assert [c for *_, c in _bands(sub)[0]] == [colours["cooking"], colours["space"]]
+    with pytest.raises(InputError):
+        charts.heatmap_figure(sim, _texts(n), groups=groups[:-1])
+
+
+def test_block_heatmap_draws_the_means_with_sizes_and_group_colours():
+    means = np.array([[0.6, 0.1, np.nan], [0.1, 0.5, 0.2], [np.nan, 0.2, np.nan]], dtype=np.float32)
+    names = ["music", "sports", "<b>x</b>"]
+    fig = charts.block_heatmap_figure(means, names, [20, 15, 1])
+    heat = fig.data[0]
+    assert heat.type == "heatmap"
+    np.testing.assert_array_equal(np.asarray(heat.z, dtype=float), means)
+    assert list(heat.x) == list(heat.y) == ["music (20)", "sports (15)", "&lt;b&gt;x&lt;/b&gt; (1)"]
+    assert (heat.zmin, heat.zmax) == pytest.approx((0.1, 0.6))
+    left, top = _bands(fig)
+    colours = charts.category_colors(names)
+    assert left == top == [(i, i, colours[name]) for i, name in enumerate(names)]
+    with pytest.raises(InputError):
+        charts.block_heatmap_figure(means, names[:2], [20, 15])

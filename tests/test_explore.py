@@ -12,16 +12,21 @@ from sklearn.metrics.pairwise import cosine_similarity
 
 from embedcore.errors import InputError
 from embedcore.explore import (
+    OTHER_GROUP,
     _membership_weights,
+    block_means,
     cluster_names,
     find_rows,
     heatmap_rows,
     identical_rows,
+    isolate_label,
+    isolate_selection,
     neighbours_frame,
     neighbours_of,
     pairs_frame,
     place_query,
     rank_query,
+    take_rows,
 )
 from embedcore.projection import project
 
@@ -358,3 +363,103 @@ def test_a_cluster_without_words_keeps_its_number():
         "cluster 1",
         "jazz",
     ]
+
+
+# --- mean similarity between groups -----------------------------------------------------------
+
+
+def test_block_means_equal_the_means_of_the_cosine_blocks_computed_by_hand(corpus):
+    X, texts, labels = corpus
+    X = X.copy()
+    groups = [labels[i] if i % 7 else "rare" for i in range(len(texts))]  # four groups of unequal size
+    X[5] = 0.0  # a zero vector: cosine 0 with everything, itself included
+    blocks = block_means(X, groups, clustered=False)
+    S = cosine_similarity(X)
+    np.fill_diagonal(S[5:6, 5:6], 0.0)
+    values = np.asarray(groups, dtype=object)
+    assert blocks.names[0] != "rare" and sorted(blocks.names) == sorted(set(groups))
+    for a, name_a in enumerate(blocks.names):
+        rows_a = np.flatnonzero(values == name_a)
+        assert blocks.sizes[a] == rows_a.size
+        assert (blocks.codes[rows_a] == a).all()
+        for b, name_b in enumerate(blocks.names):
+            rows_b = np.flatnonzero(values == name_b)
+            cell = S[np.ix_(rows_a, rows_b)]
+            # Within a group: pairs of different texts only.
+            expected = cell[~np.eye(rows_a.size, dtype=bool)].mean() if a == b else cell.mean()
+            assert blocks.means[a, b] == pytest.approx(expected, abs=1e-5), (name_a, name_b)
+    assert blocks.means.dtype == np.float32
+    np.testing.assert_allclose(blocks.means, blocks.means.T, atol=1e-6)
+    # Largest first when not clustered.
+    assert list(blocks.sizes) == sorted(blocks.sizes, reverse=True)
+
+
+def test_block_means_of_one_text_groups_leave_the_diagonal_empty_and_pool_small_groups():
+    X = np.eye(6, dtype=np.float32)
+    blocks = block_means(X, ["a", "a", "b", "c", "d", "e"], max_groups=3, clustered=False)
+    assert blocks.names == ["a", "b", OTHER_GROUP]
+    assert blocks.sizes.tolist() == [2, 1, 3]
+    assert np.isnan(blocks.means[1, 1])  # "b" has one text: no pair within it
+    assert blocks.means[0, 0] == pytest.approx(0.0)  # two orthogonal texts
+    assert blocks.codes.tolist() == [0, 0, 1, 2, 2, 2]
+
+
+def test_block_means_clustered_order_puts_similar_groups_together():
+    # Groups 0 and 2 point one way, 1 and 3 the other: clustered order must pair them.
+    base = np.array([[1, 0, 0.1], [0, 1, 0.1], [1, 0.05, 0], [0.05, 1, 0]], dtype=np.float32)
+    X = np.repeat(base, 3, axis=0)
+    groups = [f"g{i // 3}" for i in range(12)]
+    names = block_means(X, groups).names
+    together = {frozenset(names[:2]), frozenset(names[2:])}
+    assert together == {frozenset({"g0", "g2"}), frozenset({"g1", "g3"})}
+
+
+def test_block_means_bad_input():
+    with pytest.raises(InputError, match="groups"):
+        block_means(np.eye(3), ["a", "b"])
+    with pytest.raises(InputError, match="max_groups"):
+        block_means(np.eye(3), ["a", "b", "c"], max_groups=1)
+    with pytest.raises(InputError):
+        block_means(np.zeros((0, 3)), [])
+
+
+# --- isolating part of a map --------------------------------------------------------------------
+
+
+def test_isolating_a_selection_keeps_those_rows_of_the_full_set():
+    step = isolate_selection(np.arange(10), [7, 2, 5])
+    assert step.rows.tolist() == [2, 5, 7] and step.kind == "selection"
+    assert step.description == "isolated selection"
+    # Within an isolated map, positions are the map's: they go back to rows of the full set.
+    inner = isolate_selection(np.array([10, 20, 30, 40, 50]), [0, 3, 4])
+    assert inner.rows.tolist() == [10, 40, 50]
+
+
+def test_isolating_a_label_keeps_its_rows_among_those_shown():
+    labels = ["a", "b", "a", "a", "b", "a", "b"]
+    step = isolate_label(np.arange(7), labels, "a")
+    assert step.rows.tolist() == [0, 2, 3, 5]
+    assert step.description == "only label “a”"
+    inner = isolate_label(np.array([1, 2, 4, 5, 6]), labels, "b")
+    assert inner.rows.tolist() == [1, 4, 6]
+
+
+def test_isolating_refuses_too_few_all_or_unknown():
+    with pytest.raises(InputError, match="at least 3"):
+        isolate_selection(np.arange(10), [1, 2])
+    with pytest.raises(InputError, match="already shows"):
+        isolate_selection(np.arange(4), [0, 1, 2, 3])
+    with pytest.raises(InputError, match="outside"):
+        isolate_selection(np.arange(4), [1, 2, 9])
+    with pytest.raises(InputError, match="No text"):
+        isolate_label(np.arange(3), ["a", "a", "b"], "c")
+    with pytest.raises(InputError, match="at least 3"):
+        isolate_label(np.arange(5), ["a", "a", "b", "b", "b"], "a")
+
+
+def test_take_rows_returns_the_vectors_texts_and_labels_of_the_part(corpus):
+    X, texts, labels = corpus
+    sub, sub_texts, sub_labels = take_rows([4, 1, 9], X, texts, labels)
+    np.testing.assert_array_equal(sub, X[[4, 1, 9]])
+    assert sub_texts == [texts[4], texts[1], texts[9]] and sub_labels == [labels[4], labels[1], labels[9]]
+    assert take_rows([0], X, texts)[2] is None

@@ -104,7 +104,8 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     music = next(t for t in spec["data"] if t["name"] == "music")
     row = int(plotly_array(music["customdata"])[0])
     assert music["hovertext"][0].replace("<br>", " ") == texts[row]
-    assert spec["layout"]["dragmode"] == "lasso"
+    # Pan: Streamlit lets a click select a point only when no lasso or box tool is active.
+    assert spec["layout"]["dragmode"] == "pan"
     # UMAP keeps topics apart: most points' nearest map neighbour shares their label (a few
     # sample texts sit between themes on purpose; chance would be ~0.2).
     xy = np.concatenate([np.column_stack([plotly_array(t["x"]), plotly_array(t["y"])]) for t in spec["data"]])
@@ -115,7 +116,9 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
 
     show_tab(at, "Heatmap")
     heat = chart(at, "explorer_heatmap")
-    assert [t["type"] for t in heat["data"]] == ["heatmap"]
+    assert heat["data"][0]["type"] == "heatmap"
+    # The other traces are the legend of the label band, one empty entry per label.
+    assert sorted(t["name"] for t in heat["data"][1:]) == sorted(TOPICS)
     z = plotly_array(heat["data"][0]["z"])
     assert z.shape == (100, 100)
     np.testing.assert_allclose(np.diag(z), 1.0, atol=1e-5)
@@ -186,7 +189,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     spec = chart(at, "explorer_map_3d")
     assert {t["type"] for t in spec["data"]} == {"scatter3d"}
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert "Switch to the 2-D view to select points" in plain_messages(at.caption)
+    assert "No box or lasso in 3-D" in plain_messages(at.caption)
     assert calls[-1] == ("pca", 3)
 
     # Display-only changes: colour, point size, and back to the 2-D map already computed.
@@ -517,3 +520,253 @@ def test_one_selected_text_is_joined_to_its_nearest_neighbours_by_lines(make_app
     at.session_state["explorer_map"] = _selection_event([7, 9])
     at.run().run()
     assert not [t for t in chart(at, "explorer_map")["data"] if t["name"] == "links"]
+
+
+# --- HDBSCAN, isolation, 3-D picking, heatmap groups, readable tables -----------------------------
+
+
+def test_colour_by_hdbscan_names_the_clusters_it_finds_and_greys_the_rest(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.selectbox(key="explorer_colour").set_value("hdbscan").run()
+    assert not at.exception, at.exception
+    # The smallest cluster follows the texts (1 % of them, at least 5) until the user sets it.
+    assert at.number_input(key="explorer_min_cluster").value == 5
+    spec = chart(at, "explorer_map")
+    names = [t["name"] for t in point_traces(spec)]
+    clusters = [name for name in names if not name.startswith("unclustered")]
+    assert len(clusters) >= 3, names  # five topics: HDBSCAN finds several without being told how many
+    assert sorted(int(name.split(" · ")[0]) for name in clusters) == list(range(len(clusters)))
+    assert all(len(name.split(" · ")[1].split(", ")) == 3 for name in clusters), names
+    title = spec["layout"]["legend"]["title"]["text"]
+    assert title == f"HDBSCAN, {len(clusters)} clusters"
+    grey = [t for t in point_traces(spec) if t["name"].startswith("unclustered")]
+    if grey:  # noise is one grey group, named with its size
+        assert grey[0]["marker"]["color"] == charts.MUTED
+        assert grey[0]["name"] == f"unclustered ({len(plotly_array(grey[0]['customdata']))})"
+    colours = {t["marker"]["color"] for t in point_traces(spec) if t not in grey}
+    assert colours <= set(charts.CLUSTER_PALETTE)
+    assert sorted(map_rows(spec).tolist()) == list(range(100))
+    # A larger smallest cluster: fewer clusters (50 of 100 texts can make at most two).
+    at.number_input(key="explorer_min_cluster").set_value(50).run()
+    fewer = [t["name"] for t in point_traces(chart(at, "explorer_map")) if not t["name"].startswith("uncl")]
+    assert len(fewer) <= 2
+
+
+def _map_xy(spec: dict) -> dict[int, tuple[float, float]]:
+    return {
+        int(r): (float(x), float(y))
+        for t in point_traces(spec)
+        for r, x, y in zip(
+            plotly_array(t["customdata"]).ravel(), plotly_array(t["x"]), plotly_array(t["y"]), strict=True
+        )
+    }
+
+
+def test_isolate_selection_then_a_label_and_back_twice_restores_each_map(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    texts = at.session_state[state.TEXTS].texts
+    labels = at.session_state[state.TEXTS].labels
+    full = _map_xy(chart(at, "explorer_map"))
+    picked = sorted(
+        i
+        for topic in ("music", "space", "sports")
+        for i in [j for j, lab in enumerate(labels) if lab == topic][:4]
+    )
+    at.session_state["explorer_map"] = _selection_event(picked)
+    at.run()
+    assert "12 selected" in plain_messages(at.subheader)
+    at.button(key="explorer_isolate").click().run()
+    assert not at.exception, at.exception
+    assert "Showing 12 of 100 texts — isolated selection" in plain_messages(at.markdown)
+    spec = chart(at, "explorer_map")
+    part = _map_xy(spec)
+    # Re-projected on their own: twelve points, the texts of the picked rows, new positions.
+    assert len(part) == 12
+    hovers = sorted(h.replace("<br>", " ") for t in point_traces(spec) for h in t["hovertext"])
+    assert hovers == sorted(texts[i] for i in picked)
+    assert "PCA of 12 texts" in plain_messages(at.caption)
+    assert "selected" not in plain_messages(at.subheader)  # a new map starts with nothing selected
+
+    # Narrow again, to one label among the twelve.
+    music = [i for i in picked if labels[i] == "music"]
+    assert len(music) >= 3, [labels[i] for i in picked]
+    at.selectbox(key="explorer_only_label").set_value("music").run()
+    assert not at.exception, at.exception
+    assert f"Showing {len(music)} of 100 texts — isolated selection → only label “music”" in plain_messages(
+        at.markdown
+    )
+    assert {t["name"] for t in point_traces(chart(at, "explorer_map"))} == {"music"}
+
+    at.button(key="explorer_isolation_back").click().run()
+    assert "Showing 12 of 100 texts — isolated selection" in plain_messages(at.markdown)
+    assert _map_xy(chart(at, "explorer_map")) == part  # the same map as before, exactly
+    at.button(key="explorer_isolation_back").click().run()
+    assert not at.exception
+    assert "Showing" not in plain_messages(at.markdown)
+    assert _map_xy(chart(at, "explorer_map")) == full
+    # The selection the full map had when it was isolated comes back with it.
+    assert "12 selected" in plain_messages(at.subheader)
+    spec = chart(at, "explorer_map")
+    marked = [
+        int(plotly_array(t["customdata"])[i]) for t in point_traces(spec) for i in t.get("selectedpoints", [])
+    ]
+    assert sorted(marked) == picked
+
+
+def test_only_this_label_from_the_full_map_and_isolation_needs_three_texts(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    at.selectbox(key="explorer_only_label").set_value("space").run()
+    assert "Showing 20 of 100 texts — only label “space”" in plain_messages(at.markdown)
+    assert at.button(key="explorer_isolation_all").proto.disabled  # one step: Back is enough
+    at.session_state["explorer_map"] = _selection_event([1, 2])
+    at.run()
+    button = at.button(key="explorer_isolate")
+    assert button.proto.disabled and "at least 3" in button.proto.help
+    # Two steps: "All texts" undoes both at once.
+    at.session_state["explorer_map"] = _selection_event([1, 2, 3])
+    at.run()
+    at.button(key="explorer_isolate").click().run()
+    assert "Showing 3 of 100 texts" in plain_messages(at.markdown)
+    at.button(key="explorer_isolation_all").click().run()
+    assert "Showing" not in plain_messages(at.markdown)
+    assert sorted(map_rows(chart(at, "explorer_map")).tolist()) == list(range(100))
+
+
+def test_in_3d_a_text_picked_by_name_is_selected_and_joined_to_its_neighbours(make_app):
+    at = open_explorer(make_app, explorer_method="pca", explorer_dims=3)
+    assert "No box or lasso in 3-D" in plain_messages(at.caption)
+    texts = at.session_state[state.TEXTS].texts
+    at.selectbox(key="explorer_pick").set_value(7).run()
+    assert not at.exception, at.exception
+    assert "1 selected" in plain_messages(at.subheader)
+    spec = chart(at, "explorer_map_3d")
+    lines = [t for t in spec["data"] if t["name"] == "links"]
+    assert len(lines) == 1 and lines[0]["type"] == "scatter3d"
+    listed = table(at, "explorer_selection_table")
+    assert listed["text"].iloc[0] == texts[7] and len(listed) == 5
+    chosen = [t for t in spec["data"] if t["name"].startswith("selected")]
+    assert len(chosen) == 1 and plotly_array(chosen[0]["customdata"]).ravel().tolist() == [7]
+    # Clearing the selection empties the picker too.
+    at.button(key="explorer_clear_selection").click().run()
+    assert at.selectbox(key="explorer_pick").value is None
+    assert not [t for t in chart(at, "explorer_map_3d")["data"] if t["name"] == "links"]
+
+
+def _band_colours(spec: dict) -> list[str]:
+    """Colours of the left band of a heatmap, top to bottom, one entry per row."""
+    out = []
+    for shape in spec["layout"].get("shapes", []):
+        if shape.get("xref") == "x domain":
+            out += [shape["fillcolor"]] * round(shape["y1"] - shape["y0"])
+    return out
+
+
+def test_heatmap_has_label_bands_in_the_map_colours(make_app):
+    at = open_explorer(make_app, explorer_method="pca")
+    map_colours = {t["name"]: t["marker"]["color"] for t in point_traces(chart(at, "explorer_map"))}
+    labels = at.session_state[state.TEXTS].labels
+    show_tab(at, "Heatmap")
+    heat = chart(at, "explorer_heatmap")
+    rows = [int(label.split(" ", 1)[0][1:]) for label in heat["data"][0]["y"]]
+    assert _band_colours(heat) == [map_colours[labels[r]] for r in rows]
+    assert "bands along the axes show each text's label" in plain_messages(at.caption)
+
+
+def test_above_the_cell_limit_the_heatmap_shows_mean_cosine_between_labels(make_app, monkeypatch):
+    monkeypatch.setattr(charts, "HEATMAP_LIMIT", 40)  # the 100 topics stand in for a large set
+    at = open_explorer(make_app, explorer_method="pca", explorer_tab="Heatmap")
+    assert not at.exception, at.exception
+    assert "mean cosine between two labels" in plain_messages(at.info)
+    heat = chart(at, "explorer_heatmap_blocks")["data"][0]
+    assert sorted(heat["x"]) == sorted(f"{topic} (20)" for topic in TOPICS)
+    z = plotly_array(heat["z"]).reshape(5, 5).astype(float)
+    # One cell by hand: the mean cosine of a music text and a space text.
+    vectors = at.session_state["explorer_view"]["result"].vectors
+    labels = np.asarray(at.session_state[state.TEXTS].labels)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = (unit[labels == "music"] @ unit[labels == "space"].T).mean()
+    names = [x.split(" (")[0] for x in heat["x"]]
+    assert z[names.index("music"), names.index("space")] == pytest.approx(expected, abs=1e-4)
+    assert (np.diag(z) > z[~np.eye(5, dtype=bool)].reshape(5, 4).max(axis=1)).all()  # topics hold together
+    # Coloured by k-means on the map: the blocks are the clusters.
+    show_tab(at, "Map")
+    at.selectbox(key="explorer_colour").set_value("cluster").run()
+    show_tab(at, "Heatmap")
+    assert "mean cosine between two k-means clusters" in plain_messages(at.info)
+    assert len(chart(at, "explorer_heatmap_blocks")["data"][0]["x"]) == 5
+    # A selection small enough gets its own heatmap, with the bands.
+    at.session_state["explorer_selection"] = {
+        "dataset": at.session_state["explorer_view"]["dataset"],
+        "rows": list(range(10)),
+    }
+    at.run()
+    heat = chart(at, "explorer_heatmap")
+    assert plotly_array(heat["data"][0]["z"]).size == 100 and len(_band_colours(heat)) == 10
+
+
+def test_query_results_and_selected_neighbours_are_readable_in_full(make_app):
+    at = open_explorer(make_app, explorer_method="pca", explorer_tab="Query")
+    at.text_input(key="explorer_query").input("a rocket launch to the moon").run()
+    ranking = table(at, "explorer_ranking_table")
+    # The best hit is shown in full below the grid (text_table's detail), the grid wraps texts.
+    assert ranking["text"].iloc[0] in [t.value for t in at.text]
+    grids = [d for d in at.dataframe if "rank" in d.value.columns]
+    assert grids[0].proto.row_height >= 64  # Streamlit wraps text cells only in rows taller than 4rem
+    show_tab(at, "Map")
+    at.session_state["explorer_map"] = _selection_event([7])
+    at.run()
+    texts = at.session_state[state.TEXTS].texts
+    lines = table(at, "explorer_selection_table")
+    shown = plain_messages(at.markdown)
+    assert texts[7].split()[0] in shown and lines["neighbour"].iloc[0].split()[0] in shown
+
+
+def test_a_selection_on_an_isolated_map_is_what_the_heatmap_shows(make_app, monkeypatch):
+    monkeypatch.setattr(charts, "HEATMAP_LIMIT", 10)
+    at = open_explorer(make_app, explorer_method="pca")
+    texts = at.session_state[state.TEXTS].texts
+    labels = at.session_state[state.TEXTS].labels
+    at.selectbox(key="explorer_only_label").set_value("space").run()
+    space = [i for i, label in enumerate(labels) if label == "space"]
+    # Positions 0, 1 and 5 of the isolated map are these rows of the full set.
+    at.session_state["explorer_map"] = _selection_event([0, 1, 5])
+    at.run()
+    assert "3 selected" in plain_messages(at.subheader)
+    show_tab(at, "Heatmap")
+    heat = chart(at, "explorer_heatmap")["data"][0]
+    shown = sorted(label.split(" ", 1)[1].replace("<br>", " ") for label in heat["y"])
+    assert shown == sorted(texts[space[i]] for i in (0, 1, 5))
+
+
+def _follow_default_script():
+    import streamlit as st
+
+    from ui import explorer_widgets as xw
+
+    xw.follow_default("size", st.session_state.get("wanted", 5))
+
+
+def test_a_default_that_depends_on_the_texts_follows_them_until_the_user_sets_it(app_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_follow_default_script, default_timeout=30)
+    at.run()
+    assert at.session_state["size"] == 5
+    at.session_state["wanted"] = 20
+    at.run()
+    assert at.session_state["size"] == 20  # untouched: follows the new default
+    at.session_state["size"] = 7  # the user's choice
+    at.session_state["wanted"] = 30
+    at.run()
+    assert at.session_state["size"] == 7
+
+
+def test_hdbscan_on_too_few_texts_leaves_them_all_unclustered(make_app):
+    at = make_app(state={"explorer_method": "pca", "explorer_source": "paste"}, timeout=120)
+    at.switch_page(PAGE).run()
+    at.text_area(key="explorer_paste").set_value("apple\npear\nplum").run()
+    at.selectbox(key="explorer_colour").set_value("hdbscan").run()
+    assert not at.exception, at.exception
+    spec = chart(at, "explorer_map")
+    assert [t["name"] for t in point_traces(spec)] == ["unclustered (3)"]
+    assert spec["layout"]["legend"]["title"]["text"] == "HDBSCAN, 0 clusters"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,20 @@ import streamlit as st
 from embedcore import charts
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
 from embedcore.projection import ProjectionResult
+from embedcore.similarity import default_min_cluster_size
 from ui.cached import digest_of, projection_result
 from ui.embedding import embed_texts
 from ui.format import plural
 
 #: Display names of the projection methods.
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+#: Display names of the map's colourings (see :func:`colouring`).
+COLOUR_NAMES = {
+    "label": "Label",
+    "cluster": "k-means clusters",
+    "hdbscan": "HDBSCAN clusters (automatic number)",
+    "none": "Nothing",
+}
 
 #: Session key: ``{"dataset": str, "rows": list[int]}`` — the rows selected on the map.
 SELECTION = "explorer_selection"
@@ -171,10 +180,15 @@ def kmeans(vectors: np.ndarray, digest: str, k: int) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cluster_names(digest: str, k: int, _texts, _clusters) -> list[str]:
+def _cluster_names(key: tuple, _texts, _clusters) -> list[str]:
     from embedcore.explore import cluster_names as names_of
 
     return names_of(_texts, _clusters)
+
+
+def _named(clusters: np.ndarray, names: list[str]) -> list[str]:
+    labelled = [f"{c} · {name}" if not name.startswith("cluster ") else name for c, name in enumerate(names)]
+    return [labelled[c] if c >= 0 else UNCLUSTERED for c in clusters.tolist()]
 
 
 def clustered_colours(
@@ -186,9 +200,114 @@ def clustered_colours(
     most distinctive ones (:func:`embedcore.explore.cluster_names`). Cached per vectors and k.
     """
     clusters = kmeans(vectors, digest, k)
-    names = _cluster_names(digest, int(k), texts, clusters)
-    labelled = [f"{c} · {name}" if not name.startswith("cluster ") else name for c, name in enumerate(names)]
-    return [labelled[c] for c in clusters], len(names)
+    names = _cluster_names(("kmeans", digest, int(k)), texts, clusters)
+    return _named(clusters, names), len(names)
+
+
+#: What HDBSCAN's noise is called on the map (one grey group).
+UNCLUSTERED = "unclustered"
+
+
+@st.cache_data(show_spinner="Finding clusters (HDBSCAN)…", max_entries=16)
+def _hdbscan(digest: str, min_cluster_size: int, _vectors) -> np.ndarray:
+    from embedcore.similarity import hdbscan_labels
+
+    return hdbscan_labels(_vectors, int(min_cluster_size))
+
+
+def density_colours(
+    vectors: np.ndarray, digest: str, min_cluster_size: int, texts: Sequence[str]
+) -> tuple[list[str], int, int]:
+    """Each text's HDBSCAN cluster (named as in :func:`clustered_colours`) or :data:`UNCLUSTERED`.
+
+    Returns the colours, the number of clusters found and the number of unclustered texts.
+    Cached per vectors and smallest cluster size.
+    """
+    clusters = _hdbscan(digest, int(min_cluster_size), vectors)
+    names = _cluster_names(("hdbscan", digest, int(min_cluster_size)), texts, clusters)
+    return _named(clusters, names), len(names), int((clusters < 0).sum())
+
+
+@dataclass(frozen=True)
+class Colouring:
+    """How the map colours its points, which the heatmap's bands and blocks follow.
+
+    ``values`` has one entry per text (None: one colour for all); ``unassigned`` is the value
+    drawn grey as "in no cluster"; ``named`` writes each cluster's name at its centre.
+    """
+
+    values: list | None
+    title: str | None
+    palette: tuple = charts.PALETTE
+    named: bool = False
+    unassigned: str | None = None
+    kind: str = "none"
+
+    def colors(self) -> dict:
+        """``{value: colour}`` as the map draws them (for the heatmap's colour bands)."""
+        if self.values is None:
+            return {}
+        return charts.category_colors(self.values, palette=self.palette, unassigned=self.unassigned)
+
+
+def colouring(
+    choice: str,
+    vectors: np.ndarray,
+    digest: str,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    *,
+    k: int | None = None,
+    min_cluster_size: int | None = None,
+) -> Colouring:
+    """The map's colours for ``choice``: ``"label"``, ``"cluster"`` (k-means), ``"hdbscan"`` or ``"none"``."""
+    if choice == "label" and labels is not None:
+        return Colouring(list(labels), "label", kind="label")
+    if choice == "cluster":
+        values, found = clustered_colours(vectors, digest, int(k or 5), texts)
+        # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
+        return Colouring(
+            values, f"k-means, {plural(found, 'cluster')}", charts.CLUSTER_PALETTE, True, kind="cluster"
+        )
+    if choice == "hdbscan":
+        size = int(min_cluster_size or default_min_cluster_size(len(texts)))
+        # The unclustered count is in the grey legend entry ("unclustered (12)"): the title
+        # stays short enough to be shown whole.
+        values, found, _ = density_colours(vectors, digest, size, texts)
+        return Colouring(
+            values,
+            f"HDBSCAN, {plural(found, 'cluster')}",
+            charts.CLUSTER_PALETTE,
+            True,
+            UNCLUSTERED,
+            kind="hdbscan",
+        )
+    return Colouring(None, None)
+
+
+def follow_default(key: str, value: Any) -> None:
+    """:func:`seed`, and keep following ``value`` while the user has not changed it.
+
+    For a default that depends on the texts (HDBSCAN's smallest cluster grows with them): a
+    value the user set stays; one they never touched moves with the data.
+    """
+    auto_key = f"{key}__default"
+    ss = st.session_state
+    if key not in ss or ss[key] == ss.get(auto_key):
+        ss[key] = value
+    ss[auto_key] = value
+
+
+@st.cache_data(show_spinner="Averaging similarities…", max_entries=16)
+def _block_means(key: tuple, clustered: bool, _vectors, _groups):
+    from embedcore.explore import block_means as means_of
+
+    return means_of(_vectors, _groups, clustered=clustered)
+
+
+def block_means(vectors: np.ndarray, digest: str, groups: Sequence, groups_key: tuple, *, clustered: bool):
+    """:func:`embedcore.explore.block_means`, cached per vectors, grouping and order."""
+    return _block_means((digest, groups_key), bool(clustered), vectors, list(groups))
 
 
 @st.cache_data(show_spinner="Ordering rows…", max_entries=16)
@@ -368,3 +487,90 @@ def query_vector(model: str, text: str) -> np.ndarray:
         Whatever the provider raises (wrap in ``friendly_errors``).
     """
     return embed_texts([text], model=model, store=_QUERY_VECTORS).vectors[0]
+
+
+# --- choosing a text by name (the 3-D map's selection) ------------------------------------------
+
+#: Most texts the "Pick a text" box offers: every option is sent to the browser on every run.
+PICK_MAX = 2_000
+#: Widget key of the "Pick a text" box.
+PICKER = "explorer_pick"
+
+
+def _picked(dataset: str) -> None:
+    row = st.session_state.get(PICKER)
+    if row is None:
+        clear_selection()
+    else:
+        select_rows(dataset, [int(row)])
+
+
+def _option_text(texts: Sequence[str], row: int) -> str:
+    text = " ".join(str(texts[row]).split())
+    return f"#{row} · {text[:117] + '…' if len(text) > 120 else text}"
+
+
+def text_picker(column, dataset: str, texts: Sequence[str], matches: Sequence[int] | None) -> None:
+    """A searchable box that selects one text, as a click on the map does (lines to its neighbours).
+
+    Offers Find's matches when a pattern is typed, otherwise every text, up to :data:`PICK_MAX`.
+    """
+    options = [int(r) for r in (range(len(texts)) if matches is None else matches)]
+    if not options:
+        return
+    if len(options) > PICK_MAX:
+        column.caption(
+            f":material/search: Type in **Find** to pick a text: {len(options):,} are too many for a list."
+        )
+        return
+    rows = selection(dataset)
+    # Follows the selection made elsewhere (the map, Find's list, Clear), so the box never
+    # names a text that is no longer the one selected.
+    st.session_state[PICKER] = rows[0] if len(rows) == 1 and rows[0] in set(options) else None
+    column.selectbox(
+        "Pick a text",
+        options,
+        index=None,
+        format_func=lambda row: _option_text(texts, row),
+        key=PICKER,
+        placeholder="Type to search the texts…",
+        on_change=_picked,
+        args=(dataset,),
+        help="Selects the text as a click on the map would: lines join it to its nearest neighbours.",
+    )
+
+
+# --- the heatmap follows the map's colours ------------------------------------------------------
+
+#: What the groups of a block heatmap are, by :attr:`Colouring.kind`.
+GROUP_NAMES = {"label": "labels", "cluster": "k-means clusters", "hdbscan": "HDBSCAN clusters"}
+
+
+def map_colouring(
+    vectors: np.ndarray,
+    digest: str,
+    texts: Sequence[str],
+    labels: Sequence[str] | None,
+    *,
+    groups: bool = False,
+) -> Colouring:
+    """The colouring chosen on the Map tab (label, k-means, HDBSCAN or none), for the heatmap.
+
+    With ``groups=True`` a map coloured by nothing still gets groups: its labels, or else the
+    k-means clusters (for a block heatmap, which needs some).
+    """
+    ss = st.session_state
+    choice = ss.get("explorer_colour") or ("label" if labels is not None else "none")
+    found = colouring(
+        choice,
+        vectors,
+        digest,
+        texts,
+        labels,
+        k=ss.get("explorer_k", 5),
+        min_cluster_size=ss.get("explorer_min_cluster"),
+    )
+    if groups and found.values is None:
+        fallback = "label" if labels is not None else "cluster"
+        found = colouring(fallback, vectors, digest, texts, labels, k=ss.get("explorer_k", 5))
+    return found

@@ -163,5 +163,3 @@ def provider_for(option: ModelOption) -> Provider:
             f"{option.model} needs the API connection; choose IONOS or an OpenAI-compatible URL in the sidebar."
         )
     return get_provider(conn)
-
-

@@ -92,7 +92,7 @@ def test_explorer_map_selection_heatmap_and_query(page, topics):
     assert sum(t["n"] for t in state["traces"]) == 100
     assert {t["type"] for t in state["traces"]} == {"scatter"}  # ≤ 1000 points: SVG, not WebGL
     assert state["svgPoints"] == 100, state
-    assert state["dragmode"] == "lasso"
+    assert state["dragmode"] == "pan"  # a click selects a point; the lasso is a modebar tool
     assert "UMAP of 100 texts" in page.get_by_text("UMAP of 100 texts").first.inner_text()
     points = scatter_points(graph)
     assert sorted(p["row"] for p in points) == list(range(100))
@@ -107,6 +107,8 @@ def test_explorer_map_selection_heatmap_and_query(page, topics):
 
     points = scatter_points(graph)  # again: the full-page screenshot moved the scroll position
     centre = min(points, key=crowd)
+    graph.hover()
+    graph.locator('.modebar-btn[data-attr="dragmode"][data-val="lasso"]').click()
     with rerun(page):
         expected = lasso_around(page, graph, points, centre)
     assert len(expected) >= 2
@@ -166,7 +168,7 @@ def test_explorer_map_selection_heatmap_and_query(page, topics):
     screenshot(page, "explorer-map-query-selection")
     # Clearing the selection restores the full colours and the hint.
     with rerun(page):
-        page.get_by_role("button", name="Clear selection").click()
+        element(page, "explorer_clear_selection").get_by_role("button").click()
     page.get_by_text("Drag a lasso or box on the map").wait_for()
     assert page.get_by_role("heading", name=f"{len(expected)} selected").count() == 0
     graph = plot(page, "explorer_map")

@@ -158,7 +158,7 @@ def test_clear_selection_clears_a_box_selection(page):
     page.get_by_role("heading", name=f"{len(rows)} selected").wait_for()
 
     with rerun(page):
-        page.get_by_role("button", name="Clear selection").click()
+        element(page, "explorer_clear_selection").get_by_role("button").click()
     page.get_by_text("Drag a lasso or box on the map").wait_for()
     assert page.get_by_role("heading", name=f"{len(rows)} selected").count() == 0
     graph = plot(page, "explorer_map")
