@@ -583,6 +583,19 @@ def _pca_start(X: np.ndarray, n_components: int, random_state) -> np.ndarray:
     return coords.astype(np.float32)
 
 
+def _usable_cores() -> int:
+    """Cores this process may use: numba's pool size, capped by CPU quota and affinity.
+
+    numba sizes its pool by ``os.cpu_count()``, which inside a container with a CPU quota
+    (Streamlit Community Cloud: 0.078-2 CPUs) is the host's count; more layout threads than
+    the quota allows only wait for each other. joblib (loky) reads the cgroup quota.
+    """
+    import joblib
+    import numba
+
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), int(joblib.cpu_count())))
+
+
 def _layout_threads(n: int, random_state, n_jobs) -> int:
     """How many threads UMAP's layout epochs get: 1 = umap-learn's reproducible serial loop.
 
@@ -599,9 +612,7 @@ def _layout_threads(n: int, random_state, n_jobs) -> int:
     a second single-threaded and stays bit-for-bit reproducible; ``n_jobs=1`` asks for that
     at any size, ``n_jobs=-1`` (all cores) or ``k`` for the parallel loop at any size.
     """
-    import numba
-
-    available = int(numba.config.NUMBA_NUM_THREADS)
+    available = _usable_cores()
     if n_jobs is None:
         n_jobs = -1 if (random_state is None or n >= PARALLEL_LAYOUT_MIN) else 1
     return available if n_jobs == -1 else max(1, min(int(n_jobs), available))

@@ -6,6 +6,8 @@ UMAP fit in a process compiles numba code (seconds), unless numba's disk cache i
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
@@ -341,10 +343,9 @@ def test_duplicates_share_one_place_with_either_layout(n_jobs):
     assert len(np.unique(coords, axis=0)) == len(X)
 
 
-def test_layout_threads_follow_size_seed_and_n_jobs(monkeypatch):
-    import numba
-
-    cores = int(numba.config.NUMBA_NUM_THREADS)
+def test_layout_threads_follow_size_seed_and_n_jobs():
+    cores = proj._usable_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
     threshold = proj.PARALLEL_LAYOUT_MIN
     assert proj._layout_threads(threshold - 1, 42, None) == 1  # small and seeded: reproducible
     assert proj._layout_threads(threshold, 42, None) == cores
@@ -415,7 +416,6 @@ print(numba.threading_layer(), shapes[0], shapes[1])
 @slow
 @pytest.mark.parametrize("layer", ["workqueue", "default"])
 def test_two_sessions_mapping_at_once_both_finish(layer):
-    import os
     import subprocess
     import sys
     from pathlib import Path
