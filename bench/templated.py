@@ -27,6 +27,8 @@ TEXTS_FILE = RESULTS / "templated_texts.json"
 VECTORS_FILE = RESULTS / "templated.npy"
 #: Bump when the templates or word lists change, so stale caches are rebuilt.
 VERSION = 1
+#: Sentences in the set; smaller sizes are prefixes (the order is shuffled, so any prefix mixes all templates).
+SIZE = 10_000
 
 _NAMES = [
     "Anna",
@@ -116,7 +118,7 @@ def _slots(rng: random.Random) -> dict[str, str]:
     }
 
 
-def build_texts(n: int) -> tuple[list[str], list[str]]:
+def build_texts(n: int = SIZE) -> tuple[list[str], list[str]]:
     """``n`` distinct templated sentences and their labels (the template's domain), seeded."""
     rng = random.Random(0)
     seen: dict[str, str] = {}
@@ -133,20 +135,27 @@ def _digest(texts: list[str]) -> str:
     return hashlib.sha256("\n".join(texts).encode()).hexdigest()
 
 
-def load_texts(n: int) -> tuple[list[str], list[str]]:
-    texts, labels = build_texts(n)  # cheap (~0.1 s): always rebuilt, the file is for reading
+def _check_size(n: int) -> None:
+    if n > SIZE:
+        raise RuntimeError(f"the templated set has {SIZE} sentences, {n} were asked for")
+
+
+def load_texts(n: int = SIZE) -> tuple[list[str], list[str]]:
+    """The first ``n`` sentences and labels (rebuilt in ~0.1 s; also written to ``templated_texts.json``)."""
+    _check_size(n)
+    texts, labels = build_texts()
     RESULTS.mkdir(parents=True, exist_ok=True)
     TEXTS_FILE.write_text(json.dumps({"version": VERSION, "texts": texts, "labels": labels}))
-    return texts, labels
+    return texts[:n], labels[:n]
 
 
-def _embed_worker(n: int) -> int:
+def _embed_worker() -> int:
     from sentence_transformers import SentenceTransformer
 
     from .corpus import model_path
 
-    texts, _ = build_texts(n)
-    log(f"embedding {n} templated sentences with MiniLM (once) ...")
+    texts, _ = build_texts()
+    log(f"embedding {len(texts)} templated sentences with MiniLM (once; minutes on a busy machine) ...")
     model = SentenceTransformer(model_path(), device="cpu")
     vectors = model.encode(
         texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
@@ -154,19 +163,24 @@ def _embed_worker(n: int) -> int:
     tmp = VECTORS_FILE.with_suffix(".tmp.npy")
     np.save(tmp, vectors)
     tmp.replace(VECTORS_FILE)
-    VECTORS_FILE.with_suffix(".json").write_text(json.dumps({"rows": n, "digest": _digest(texts)}))
-    return n
+    VECTORS_FILE.with_suffix(".json").write_text(json.dumps({"rows": len(texts), "digest": _digest(texts)}))
+    return len(texts)
 
 
-def load_vectors(n: int) -> np.ndarray:
-    """Real MiniLM vectors of :func:`build_texts` ``(n)``, float32 (n, 384); embedded once, then cached."""
-    texts, _ = load_texts(n)
+def load_vectors(n: int = SIZE) -> np.ndarray:
+    """Real MiniLM vectors of the first ``n`` sentences, float32 (n, 384); embedded once, then cached.
+
+    Embeds in a fresh process (so the caller never imports torch for it).
+    """
+    _check_size(n)
+    texts, _ = build_texts()
     meta_file = VECTORS_FILE.with_suffix(".json")
+    fresh = False
     if VECTORS_FILE.exists() and meta_file.exists():
         meta = json.loads(meta_file.read_text())
-        if meta.get("rows") == n and meta.get("digest") == _digest(texts):
-            return np.load(VECTORS_FILE)
-    from .common import run_fresh
+        fresh = meta.get("rows") == len(texts) and meta.get("digest") == _digest(texts)
+    if not fresh:
+        from .common import run_fresh
 
-    run_fresh("bench.templated:_embed_worker", {"n": n}, timeout=None)
-    return np.load(VECTORS_FILE)
+        run_fresh("bench.templated:_embed_worker", {}, timeout=None)
+    return np.load(VECTORS_FILE, mmap_mode="r")[:n].copy()
