@@ -480,16 +480,21 @@ def _is(value, name: str) -> bool:
 def _unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)``: rows of ``X`` in first-seen order, and each row's place among them.
 
-    ``X[first][inverse] == X``. Rows are compared byte for byte (one sort of n fixed-size
-    records: ~10 ms for 10k × 384).
+    ``X[first][inverse] == X``. Rows are compared byte for byte, through a dict of their
+    bytes: ~25 ms for 10k × 384, where ``np.unique`` over the same rows as void records
+    (a sort with byte-string comparisons) took 0.2-0.3 s.
     """
     rows = np.ascontiguousarray(X)
-    records = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, first, inverse = np.unique(records, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # keep the input order among the distinct rows
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return first[order], rank[inverse.ravel()]
+    records = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel().tolist()
+    place: dict[bytes, int] = {}
+    first: list[int] = []
+    inverse = np.empty(len(records), dtype=np.int64)
+    for i, record in enumerate(records):
+        j = place.setdefault(record, len(first))
+        if j == len(first):
+            first.append(i)
+        inverse[i] = j
+    return np.asarray(first, dtype=np.int64), inverse
 
 
 def _all_rows_equal(rows: np.ndarray) -> bool:

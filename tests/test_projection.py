@@ -202,6 +202,20 @@ def test_copies_of_one_text_among_others_share_one_place_and_the_rest_is_unchang
     np.testing.assert_array_equal(coords[: len(X)], project(X, method))
 
 
+def test_unique_rows_keeps_first_seen_order_and_maps_every_row_back():
+    X, _ = groups(n_per=5)
+    order = np.random.default_rng(3).permutation(np.concatenate([np.arange(15), [4, 0, 4, 9, 14, 0]]))
+    rows = X[order]
+    first, inverse = proj._unique_rows(rows)
+    assert len(first) == 15 and first.dtype == inverse.dtype == np.int64
+    np.testing.assert_array_equal(rows[first][inverse], rows)
+    assert np.all(np.diff(first) > 0)  # first-seen order
+    for place, row in enumerate(first):  # each kept row is the first of its copies
+        assert np.flatnonzero(inverse == place)[0] == row
+    negative_zero = np.array([[0.0, 1.0], [-0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    assert proj._unique_rows(negative_zero)[0].tolist() == [0, 1]  # byte for byte, as documented
+
+
 def test_too_few_distinct_texts_for_a_neighbour_map_is_a_clear_error():
     X, _ = groups()
     with pytest.raises(ProjectionInputError, match="Only 2 of the 6 texts are distinct"):
