@@ -17,7 +17,10 @@ from .common import RESULTS, Row, log, run_fresh
 
 #: name -> (worker target, what it checks). Run in this order by default.
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "umap": ("bench.maps:rows", "2-D map of 10k texts: UMAP fresh / warm, PCA preview, 1k fresh"),
+    "umap": (
+        "bench.maps:rows",
+        "2-D maps of 10k texts (corpus, templated): UMAP fresh / new set warm, quality, stability; PCA; 1k",
+    ),
     "rate_limit": (
         "bench.api:rate_limit_rows",
         "embedding through a rate-limited API vs naive loop and openai SDK",

@@ -1,19 +1,27 @@
 """2-D / 3-D maps of embeddings: UMAP, PCA and t-SNE, with guards, caching and warm-up.
 
 Plain umap-learn takes 38 s for a first 10,000-point map in a new process (numba compiles
-pynndescent and the layout code). What makes it fast here, in order of effect:
+pynndescent and the layout code) and 19-25 s for a second one. What makes it fast here, in
+order of effect:
 
 * the k nearest neighbours are computed exactly with numpy (:func:`exact_knn`, blocked
   matrix products) and handed to ``umap.UMAP(precomputed_knn=...)``: no pynndescent, and
   none of the numba code it compiles;
-* numba's disk cache is switched on for the three umap-learn functions such a fit still
+* the layout starts from a seeded PCA of the vectors (:func:`_pca_start`) instead of
+  umap-learn's spectral start, whose eigenproblem (one per connected component of the kNN
+  graph, on templated texts 140 of them) took 10 of 15 s on such a 10k set; the maps are as
+  trustworthy (measured in ``bench/maps.py``);
+* from :data:`PARALLEL_LAYOUT_MIN` points the layout epochs run on every core even with a
+  seed (see :func:`_layout_threads` for what that costs in reproducibility), with numba's
+  threading layer guarded for concurrent sessions (:func:`_parallel_numba`);
+* numba's disk cache is switched on for the umap-learn functions such a fit still
   compiles (:func:`_enable_umap_disk_cache`), so only the first process on a machine
   compiles them;
 * :func:`warm_up` fits a tiny UMAP in a background thread (umap import + compile or cache
   load), so that cost is paid while the user is still pasting or embedding texts;
 * 200 epochs instead of 500 from 2,000 points up (:data:`AUTO_EPOCHS_SWITCH`);
-* BLAS runs single-threaded for the small eigenproblems (spectral start, PCA), where
-  threads only spin;
+* BLAS runs single-threaded for the small eigenproblems (PCA, a spectral start if asked
+  for), where threads only spin;
 * results are kept in a small in-process LRU keyed by the data's bytes and the parameters,
   so a Streamlit rerun with the same data returns at once.
 
@@ -30,6 +38,7 @@ import hashlib
 import os
 import threading
 import time
+import types
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -70,7 +79,9 @@ DEFAULTS: dict[str, dict] = {
         # 10,000; switching at 2,000 keeps a 10k map within a few seconds (on 10k MiniLM
         # vectors: 10-NN recall 0.204 vs 0.218 with 500 epochs, at half the time).
         "n_epochs": None,
-        "init": "spectral",
+        # "pca": a seeded PCA start computed here (:func:`_pca_start`); "spectral" (umap-learn's
+        # default), "random" or an array of shape (n_samples, n_components) go to umap-learn.
+        "init": "pca",
     },
     "tsne": {
         # None = auto_perplexity(n, n_components): 30 suits thousands of points, not 100.
@@ -88,6 +99,11 @@ DEFAULTS: dict[str, dict] = {
 
 #: Above this many points UMAP runs 200 epochs instead of 500 (when ``n_epochs`` is None).
 AUTO_EPOCHS_SWITCH = 2000
+
+#: From this many points a seeded UMAP runs its layout on every core (unless ``n_jobs=1``);
+#: below it the layout stays single-threaded and bit-for-bit reproducible (see
+#: :func:`_layout_threads`).
+PARALLEL_LAYOUT_MIN = 4000
 
 #: Up to this many points t-SNE runs on one OpenMP thread (faster than two on small inputs).
 TSNE_SINGLE_THREAD_MAX = 2000
@@ -243,15 +259,18 @@ _numba_cache_state: str | None = None  # None = not tried, "on", "off", or the r
 def _enable_umap_disk_cache() -> str:
     """Let umap-learn's fit-time numba functions cache their machine code on disk.
 
-    umap-learn does not ask numba to cache the three functions a fit with precomputed
-    neighbours compiles (graph weights and the layout epoch), so every new process spends
-    5-10 s of CPU compiling them. Switching numba's own cache on for them (a public
+    umap-learn does not ask numba to cache the functions a fit with precomputed neighbours
+    compiles (graph weights and the layout epoch), so every new process spends 5-10 s of CPU
+    compiling them. Switching numba's own cache on for them (a public
     ``Dispatcher.enable_caching()``) makes that a one-time cost per installation: later
     processes load the code in well under a second. numba keys the cache on umap's source
     file, so upgrading umap-learn or numba invalidates it.
 
-    Only the single-threaded layout function is cached: its parallel twin wraps the same
-    Python function, and numba's cache index would not tell the two apart.
+    The parallel layout function wraps the same Python function as the single-threaded one,
+    and numba's cache index (named after the function, keyed on its bytecode and signature)
+    would not tell the two apart: one would load the other's code. So umap-learn's parallel
+    dispatcher is replaced by an equal one (same options) around a copy of the function
+    under another name, which gets its own cache files.
     ``EMBEDCORE_NUMBA_CACHE=0`` turns this off.
     """
     global _numba_cache_state
@@ -262,6 +281,7 @@ def _enable_umap_disk_cache() -> str:
             _numba_cache_state = "off"
             return _numba_cache_state
         try:
+            import numba
             from numba.core.caching import NullCache
             from umap import layouts, umap_
 
@@ -272,8 +292,25 @@ def _enable_umap_disk_cache() -> str:
             ):
                 if isinstance(getattr(dispatcher, "_cache", None), NullCache):
                     dispatcher.enable_caching()
+            parallel = layouts._nb_optimize_layout_euclidean_single_epoch_parallel
+            if isinstance(parallel._cache, NullCache) and not parallel.signatures:
+                original = parallel.py_func
+                twin = types.FunctionType(
+                    original.__code__,
+                    original.__globals__,
+                    original.__name__ + "_parallel",
+                    original.__defaults__,
+                    original.__closure__,
+                )
+                twin.__qualname__ = original.__qualname__ + "_parallel"
+                twin.__doc__ = original.__doc__
+                options = {k: v for k, v in parallel.targetoptions.items() if k != "nopython"}
+                # umap-learn looks this module attribute up on every layout call.
+                layouts._nb_optimize_layout_euclidean_single_epoch_parallel = numba.njit(
+                    twin, cache=True, **options
+                )
             _numba_cache_state = "on"
-        except (AttributeError, ImportError, RuntimeError, OSError) as exc:
+        except (AttributeError, ImportError, RuntimeError, OSError, TypeError) as exc:
             # A renamed function in a future umap-learn, or no writable cache directory:
             # everything still works, each process just compiles again.
             _numba_cache_state = f"unavailable: {exc}"
@@ -317,6 +354,44 @@ def _single_threaded_blas():
                 _blas_limiter = None
 
 
+# --- numba's threading layer -----------------------------------------------------------
+
+_parallel_lock = threading.Lock()
+
+#: numba threading layers that may launch parallel code from several threads at once.
+THREADSAFE_LAYERS = ("tbb", "omp")
+
+
+def _threadsafe_layer() -> bool:
+    import numba
+
+    try:
+        return numba.threading_layer() in THREADSAFE_LAYERS
+    except ValueError:  # no parallel code has run yet in this process: no layer chosen
+        return False
+
+
+@contextlib.contextmanager
+def _parallel_numba():
+    """Run numba-parallel code (the parallel layout) safely while other threads may too.
+
+    Streamlit runs each session in a thread of one process. numba's fallback threading
+    layer, ``workqueue``, is not thread-safe: a second thread launching parallel code while
+    the first one runs aborts the whole process ("Terminating: Nested parallel kernel launch
+    detected"). numba prefers ``tbb``, then ``omp`` (GNU OpenMP: present where libgomp1 is
+    installed, as here), and falls back to ``workqueue`` only when neither loads, e.g. on a
+    slim container image. So: when the chosen layer is thread-safe, no lock (two sessions
+    share the cores); otherwise, or before any layer is chosen, one process-wide lock makes
+    concurrent maps take turns. A lock rather than forcing a layer: forcing one that is not
+    installed fails at the first launch, and tbb is not a dependency we want for this.
+    """
+    if _threadsafe_layer():
+        yield
+        return
+    with _parallel_lock:
+        yield
+
+
 # --- warm-up ------------------------------------------------------------------
 
 _warm_lock = threading.Lock()
@@ -336,7 +411,9 @@ def _warm_up_points() -> np.ndarray:
 def _warm_up_body() -> None:
     global _warm_error
     try:
-        _compute(_warm_up_points(), "umap", 2, 42, {})
+        points = _warm_up_points()
+        _compute(points, "umap", 2, 42, {})  # the single-threaded layout (small maps)
+        _compute(points, "umap", 2, 42, {"n_jobs": -1})  # the parallel one (large maps)
     except Exception as exc:  # reported by warm_up_error(); a daemon thread must not die loudly
         _warm_error = exc
     finally:
@@ -346,11 +423,11 @@ def _warm_up_body() -> None:
 def warm_up(*, background: bool = True) -> threading.Thread | None:
     """Trigger umap-learn's numba compilation once per process.
 
-    Fits a UMAP on 60 built-in points through the same code path (and dtypes) as
-    :func:`project` with its default seed, so the first real UMAP does not pay the compile
-    (or the load from numba's disk cache, and the 2 s import of umap-learn).
-    ``project(..., random_state=None)`` uses a parallel layout function this does not warm. Idempotent: later
-    calls return the same thread. numba compiles under one global lock, so a real fit started
+    Fits a UMAP on 60 built-in points through the same code paths (and dtypes) as
+    :func:`project` with its default seed, once with the single-threaded layout and once
+    with the parallel one (used from :data:`PARALLEL_LAYOUT_MIN` points), so the first real
+    UMAP does not pay the compile (or the load from numba's disk cache, and the 2 s import of
+    umap-learn). Idempotent: later calls return the same thread. numba compiles under one global lock, so a real fit started
     while the warm-up runs simply waits for it rather than compiling twice.
 
     Parameters
@@ -403,16 +480,21 @@ def _is(value, name: str) -> bool:
 def _unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)``: rows of ``X`` in first-seen order, and each row's place among them.
 
-    ``X[first][inverse] == X``. Rows are compared byte for byte (one sort of n fixed-size
-    records: ~10 ms for 10k × 384).
+    ``X[first][inverse] == X``. Rows are compared byte for byte, through a dict of their
+    bytes: ~25 ms for 10k × 384, where ``np.unique`` over the same rows as void records
+    (a sort with byte-string comparisons) took 0.2-0.3 s.
     """
     rows = np.ascontiguousarray(X)
-    records = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, first, inverse = np.unique(records, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # keep the input order among the distinct rows
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return first[order], rank[inverse.ravel()]
+    records = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel().tolist()
+    place: dict[bytes, int] = {}
+    first: list[int] = []
+    inverse = np.empty(len(records), dtype=np.int64)
+    for i, record in enumerate(records):
+        j = place.setdefault(record, len(first))
+        if j == len(first):
+            first.append(i)
+        inverse[i] = j
+    return np.asarray(first, dtype=np.int64), inverse
 
 
 def _all_rows_equal(rows: np.ndarray) -> bool:
@@ -457,9 +539,125 @@ def _pca(X: np.ndarray, n_components: int, random_state, params: dict, notes: li
     return out
 
 
-def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
-    import umap
+#: umap-learn scales its own starting layouts so that the largest coordinate is 10 and adds
+#: Gaussian noise of this standard deviation (``umap.umap_.noisy_scale_coords``).
+_START_SCALE = 10.0
+_START_NOISE = 1e-4
 
+
+def _pca_start(X: np.ndarray, n_components: int, random_state) -> np.ndarray:
+    """Starting positions for UMAP's layout: the PCA of the rows, scaled as umap-learn scales its starts.
+
+    umap-learn's default spectral start solves an eigenproblem on the kNN graph, and when the
+    graph falls apart into components (templated or near-duplicate texts: 140 components in
+    a 10k set) it solves one per component and then lays the components out with another
+    spectral embedding of their centroids: 10 s of a 15 s fit. A PCA of the vectors costs
+    milliseconds, gives every point -- whatever its component -- a place that reflects the
+    global geometry, and is what Kobak & Linderman recommend to keep UMAP's global structure
+    ("Initialization is critical for preserving global data structure in both t-SNE and
+    UMAP", Nature Biotechnology 2021). Trustworthiness of the final maps equals the
+    spectral start's (see ``bench/maps.py``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Distinct rows (the caller removes duplicates), unit length for cosine geometry.
+    n_components : int
+    random_state : int, numpy RandomState or None
+        Seeds the noise (and the random axes below); None draws fresh noise.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components), float32
+        Scaled so the largest absolute coordinate is 10, plus Gaussian noise of standard
+        deviation 1e-4 (umap-learn's ``noisy_scale_coords``) so that points PCA maps to one
+        place start apart. Axes PCA cannot span (fewer points than components plus one,
+        or rank-deficient data) are drawn uniformly from [-10, 10], as umap-learn's "random"
+        start does: a constant axis would make umap-learn's min-max rescaling divide by 0.
+    """
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    coords = _pca(X, n_components, None, {"normalize": False}, []).astype(np.float64)
+    spread = np.abs(coords).max(axis=0)
+    flat = spread == 0.0  # _pca returns exact zeros for the axes it cannot fit
+    if not flat.all():
+        coords *= _START_SCALE / spread.max()
+    coords[:, flat] = rng.uniform(-_START_SCALE, _START_SCALE, size=(coords.shape[0], int(flat.sum())))
+    coords += rng.normal(scale=_START_NOISE, size=coords.shape)
+    return coords.astype(np.float32)
+
+
+def _usable_cores() -> int:
+    """Cores this process may use: numba's pool size, capped by CPU quota and affinity.
+
+    numba sizes its pool by ``os.cpu_count()``, which inside a container with a CPU quota
+    (Streamlit Community Cloud: 0.078-2 CPUs) is the host's count; more layout threads than
+    the quota allows only wait for each other. joblib (loky) reads the cgroup quota.
+    """
+    import joblib
+    import numba
+
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), int(joblib.cpu_count())))
+
+
+def _layout_threads(n: int, random_state, n_jobs) -> int:
+    """How many threads UMAP's layout epochs get: 1 = umap-learn's reproducible serial loop.
+
+    umap-learn runs its layout on one core whenever it has a seed, because its parallel loop
+    is not deterministic: threads update shared positions in an order the scheduler decides.
+    At 10k points the serial layout is 3.4 s of a fit that should take at most 3, so from
+    :data:`PARALLEL_LAYOUT_MIN` points a seeded fit uses the parallel loop too (about half
+    the time on 2 cores). What the seed still fixes: the PCA start, the negative-sampling
+    random streams and the graph, so the map's global arrangement (where each group lies)
+    is the same on every run; what varies between two runs in different processes is the
+    fine placement inside groups (on the 10k corpus, 2 runs: median point shift a few
+    percent of the map's width; measured in ``bench/maps.py``). Within one process the
+    result cache returns the identical map. Below the threshold the layout takes well under
+    a second single-threaded and stays bit-for-bit reproducible; ``n_jobs=1`` asks for that
+    at any size, ``n_jobs=-1`` (all cores) or ``k`` for the parallel loop at any size.
+    """
+    available = _usable_cores()
+    if n_jobs is None:
+        n_jobs = -1 if (random_state is None or n >= PARALLEL_LAYOUT_MIN) else 1
+    return available if n_jobs == -1 else max(1, min(int(n_jobs), available))
+
+
+_umap_class = None
+
+
+def _umap_estimator():
+    """``umap.UMAP`` whose layout can run on several threads even with a seed (class made on first use)."""
+    global _umap_class
+    if _umap_class is None:
+        import numba
+        import umap
+
+        class LayoutThreadsUMAP(umap.UMAP):
+            # Threads for the layout epochs; set on the instance. Not an __init__ parameter, so
+            # scikit-learn's get_params / clone / repr never see it.
+            _layout_threads = 1
+
+            def _fit_embed_data(self, X, n_epochs, init, random_state, **kwargs):
+                if self._layout_threads <= 1 or self.random_state is None:
+                    return super()._fit_embed_data(X, n_epochs, init, random_state, **kwargs)
+                # umap-learn passes ``parallel=self.random_state is None`` to the layout; the
+                # seeded ``random_state`` argument still draws its noise and rng states.
+                seed, threads_before = self.random_state, numba.get_num_threads()
+                self.random_state = None
+                numba.set_num_threads(self._layout_threads)  # per calling thread in numba
+                try:
+                    return super()._fit_embed_data(X, n_epochs, init, random_state, **kwargs)
+                finally:
+                    self.random_state = seed
+                    numba.set_num_threads(threads_before)
+
+        _umap_class = LayoutThreadsUMAP
+    return _umap_class
+
+
+def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
+    estimator = _umap_estimator()
     _enable_umap_disk_cache()
     n = X.shape[0]
     requested = _check_int(params["n_neighbors"], "n_neighbors", 2)
@@ -470,18 +668,29 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
         params["n_epochs"] = 500 if n <= AUTO_EPOCHS_SWITCH else 200
     if _is(params.get("init"), "spectral") and n <= n_components + 1:
         params["init"] = "random"  # the spectral initialisation needs more points than dimensions + 1
-    # umap-learn runs single-threaded whenever it has a seed (and warns unless told n_jobs=1);
-    # without a seed it may use every core.
-    params.setdefault("n_jobs", 1 if random_state is not None else -1)
+    n_jobs = params.get("n_jobs")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))):
+        raise InputError(f"n_jobs must be an integer (-1 for all cores); got {n_jobs!r}.")
+    if n_jobs is not None and (n_jobs == 0 or n_jobs < -1):
+        raise InputError(f"n_jobs must be -1 (all cores) or a positive integer; got {n_jobs!r}.")
+    threads = _layout_threads(n, random_state, n_jobs)
+    params["n_jobs"] = -1 if n_jobs == -1 else threads  # reported as used
     kwargs = dict(params)
+    if _is(kwargs.get("init"), "pca"):
+        kwargs["init"] = _pca_start(X, n_components, random_state)
+    # With a seed umap-learn forces n_jobs=1 (and warns otherwise); the layout's threads are
+    # set by the subclass instead. Without a seed umap-learn itself runs parallel.
+    kwargs["n_jobs"] = 1 if random_state is not None else threads
     if kwargs.get("metric") == "cosine" and "precomputed_knn" not in kwargs:
         kwargs["precomputed_knn"] = _cached_knn(X, params["n_neighbors"])
         # umap warns that transform() needs a pynndescent index; we never call transform().
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
-    reducer = umap.UMAP(n_components=n_components, random_state=random_state, **kwargs)
+    reducer = estimator(n_components=n_components, random_state=random_state, **kwargs)
+    reducer._layout_threads = threads
     # The kNN above is one large product that does use both BLAS threads; inside the fit,
-    # BLAS only serves ARPACK's small vector operations (numba's own threads are unaffected).
-    with _single_threaded_blas():
+    # BLAS only serves small vector operations (numba's own threads are unaffected).
+    parallel = threads > 1 or random_state is None
+    with _single_threaded_blas(), _parallel_numba() if parallel else contextlib.nullcontext():
         return reducer.fit_transform(X)
 
 

@@ -6,6 +6,8 @@ UMAP fit in a process compiles numba code (seconds), unless numba's disk cache i
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
@@ -200,6 +202,20 @@ def test_copies_of_one_text_among_others_share_one_place_and_the_rest_is_unchang
     np.testing.assert_array_equal(coords[: len(X)], project(X, method))
 
 
+def test_unique_rows_keeps_first_seen_order_and_maps_every_row_back():
+    X, _ = groups(n_per=5)
+    order = np.random.default_rng(3).permutation(np.concatenate([np.arange(15), [4, 0, 4, 9, 14, 0]]))
+    rows = X[order]
+    first, inverse = proj._unique_rows(rows)
+    assert len(first) == 15 and first.dtype == inverse.dtype == np.int64
+    np.testing.assert_array_equal(rows[first][inverse], rows)
+    assert np.all(np.diff(first) > 0)  # first-seen order
+    for place, row in enumerate(first):  # each kept row is the first of its copies
+        assert np.flatnonzero(inverse == place)[0] == row
+    negative_zero = np.array([[0.0, 1.0], [-0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    assert proj._unique_rows(negative_zero)[0].tolist() == [0, 1]  # byte for byte, as documented
+
+
 def test_too_few_distinct_texts_for_a_neighbour_map_is_a_clear_error():
     X, _ = groups()
     with pytest.raises(ProjectionInputError, match="Only 2 of the 6 texts are distinct"):
@@ -254,6 +270,181 @@ def test_defaults_are_not_mutated_by_calls():
     project(X[:5], "tsne", perplexity=2.0)
     assert before == DEFAULTS
     assert DEFAULTS["umap"]["n_neighbors"] == 15 and DEFAULTS["umap"]["metric"] == "cosine"
+
+
+# --- UMAP's start and layout threads ---------------------------------------------------
+
+
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_pca_start_is_the_pca_scaled_like_umap_learns_starts(n_components):
+    X, _ = groups()
+    Xn = proj.normalize_rows(X)
+    start = proj._pca_start(Xn, n_components, 42)
+    assert start.shape == (60, n_components) and start.dtype == np.float32
+    assert np.abs(start).max() == pytest.approx(10.0, abs=1e-3)
+    # The PCA axes themselves (same order and signs), up to the scale and 1e-4 noise.
+    pca = project(Xn, "pca", n_components, use_cache=False)
+    scale = 10.0 / np.abs(pca).max()
+    np.testing.assert_allclose(start, pca * scale, atol=1e-3)
+    assert not np.array_equal(start, (pca * scale).astype(np.float32))  # the noise is there
+
+
+def test_pca_start_is_seeded():
+    Xn = proj.normalize_rows(groups()[0])
+    same = proj._pca_start(Xn, 2, 7), proj._pca_start(Xn, 2, 7)
+    assert np.array_equal(*same)
+    other = proj._pca_start(Xn, 2, 8)
+    assert not np.array_equal(same[0], other)
+    np.testing.assert_allclose(same[0], other, atol=1e-3)  # only the noise differs
+
+
+@pytest.mark.parametrize(("n", "n_components"), [(3, 3), (4, 3), (3, 2)])
+def test_pca_start_of_few_points_spreads_every_axis(n, n_components):
+    # 3 points span 2 axes: a constant third axis would make umap-learn divide by 0 when it
+    # rescales each axis to [0, 10]; such an axis is drawn at random in [-10, 10] instead.
+    Xn = proj.normalize_rows(groups()[0][[0, 20, 40, 1][:n]])
+    start = proj._pca_start(Xn, n_components, 0)
+    assert start.shape == (n, n_components) and np.all(np.isfinite(start))
+    assert np.all(np.ptp(start, axis=0) > 1.0)  # every axis has a real spread
+    assert np.all(np.abs(start) <= 10.0 + 1e-3)
+    assert np.array_equal(start, proj._pca_start(Xn, n_components, 0))
+
+
+def test_pca_start_of_points_on_a_line():
+    # Rank 1: the second axis is random, the first is the line.
+    Xn = proj.normalize_rows(np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 3, 0]], dtype=np.float32))
+    start = proj._pca_start(Xn, 2, 0)
+    assert np.all(np.isfinite(start)) and np.ptp(start[:, 1]) > 1.0
+    assert np.all(np.diff(start[:, 0]) > 0) or np.all(np.diff(start[:, 0]) < 0)  # order along the line
+
+
+@slow
+@pytest.mark.parametrize("n_components", [2, 3])
+def test_umap_starts_from_pca_and_never_runs_the_spectral_start(monkeypatch, n_components):
+    import umap.umap_
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the spectral start ran")
+
+    monkeypatch.setattr(umap.umap_, "spectral_layout", refuse)
+    X, labels = groups()  # three far-apart groups: a kNN graph of three components
+    res = project_with_info(X, "umap", n_components)
+    assert res.params["init"] == "pca"
+    assert res.coords.shape == (60, n_components)
+    assert neighbour_agreement(res.coords, labels) > 0.9
+    again = project_with_info(X, "umap", n_components, use_cache=False).coords
+    assert np.array_equal(res.coords, again)  # same input, same seed: the same map
+
+
+@slow
+@pytest.mark.parametrize(("n", "n_components"), [(3, 2), (3, 3), (4, 2), (4, 3), (6, 2), (6, 3)])
+def test_umap_with_fewer_points_than_neighbours(n, n_components):
+    X, _ = groups()
+    rows = [0, 20, 40, 1, 21, 41][:n]
+    res = project_with_info(X[rows], "umap", n_components)
+    assert res.coords.shape == (n, n_components) and np.all(np.isfinite(res.coords))
+    assert res.params["n_neighbors"] == n - 1
+    assert np.array_equal(res.coords, project(X[rows], "umap", n_components, use_cache=False))
+
+
+@slow
+@pytest.mark.parametrize("n_jobs", [1, -1])
+def test_duplicates_share_one_place_with_either_layout(n_jobs):
+    X, _ = groups(n_per=10)
+    with_copies = np.concatenate([X, X[[0, 0, 15]]])
+    coords = project(with_copies, "umap", n_jobs=n_jobs)
+    np.testing.assert_array_equal(coords[-3:], coords[[0, 0, 15]])
+    assert len(np.unique(coords, axis=0)) == len(X)
+
+
+def test_layout_threads_follow_size_seed_and_n_jobs():
+    cores = proj._usable_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    threshold = proj.PARALLEL_LAYOUT_MIN
+    assert proj._layout_threads(threshold - 1, 42, None) == 1  # small and seeded: reproducible
+    assert proj._layout_threads(threshold, 42, None) == cores
+    assert proj._layout_threads(100, None, None) == cores  # no seed: as umap-learn does
+    assert proj._layout_threads(10 * threshold, 42, 1) == 1
+    assert proj._layout_threads(100, 42, -1) == cores
+    assert proj._layout_threads(100, 42, 1000) == cores
+    assert proj._layout_threads(100, 42, 1) == 1
+
+
+def test_umap_rejects_a_bad_n_jobs():
+    X, _ = groups()
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(InputError, match="n_jobs"):
+            project(X, "umap", n_jobs=bad)
+
+
+@slow
+def test_seeded_umap_uses_the_parallel_layout_from_the_threshold(monkeypatch):
+    import umap.layouts
+
+    chosen = []
+    real = umap.layouts._get_optimize_layout_euclidean_single_epoch_fn
+
+    def spy(parallel=False):
+        chosen.append(parallel)
+        return real(parallel)
+
+    monkeypatch.setattr(umap.layouts, "_get_optimize_layout_euclidean_single_epoch_fn", spy)
+    X, labels = groups()
+    monkeypatch.setattr(proj, "PARALLEL_LAYOUT_MIN", 50)
+    res = project_with_info(X, "umap", use_cache=False)
+    assert chosen == [True] and res.params["n_jobs"] >= 1
+    assert neighbour_agreement(res.coords, labels) > 0.9
+    monkeypatch.setattr(proj, "PARALLEL_LAYOUT_MIN", 61)
+    project(X, "umap", use_cache=False)
+    assert chosen == [True, False]
+    project(X, "umap", use_cache=False, n_jobs=-1)  # asked for explicitly, at any size
+    assert chosen == [True, False, True]
+
+
+# Two Streamlit sessions are two threads of one process. Run in a fresh interpreter: numba
+# picks its threading layer once per process, and the failure this guards against aborts it.
+_TWO_SESSIONS = """
+import sys, threading
+import numpy as np
+import numba
+from embedcore import projection
+
+rng = np.random.default_rng(0)
+data = [rng.standard_normal((n, 16)).astype(np.float32) for n in (400, 500)]
+together = threading.Barrier(2)
+shapes = {}
+
+def session(i):
+    together.wait()
+    shapes[i] = projection.project(data[i], "umap", n_jobs=-1, use_cache=False).shape
+
+threads = [threading.Thread(target=session, args=(i,)) for i in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(numba.threading_layer(), shapes[0], shapes[1])
+"""
+
+
+@slow
+@pytest.mark.parametrize("layer", ["workqueue", "default"])
+def test_two_sessions_mapping_at_once_both_finish(layer):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "NUMBA_THREADING_LAYER": layer, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_SESSIONS], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    # Without the guard, the workqueue layer aborts the process (exit -6, "Concurrent access").
+    assert done.returncode == 0, done.stderr[-2000:]
+    used, *shapes = done.stdout.strip().split(maxsplit=1)
+    assert shapes == ["(400, 2) (500, 2)"], done.stdout
+    if layer == "workqueue":
+        assert used == "workqueue"
 
 
 # --- exact kNN ----------------------------------------------------------------------
