@@ -13,11 +13,18 @@ import streamlit as st
 
 from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
-from embedcore.explore import find_rows, identical_rows, neighbours_frame, neighbours_of, rank_query
+from embedcore.explore import (
+    PAIRS_MAX_ROWS,
+    find_rows,
+    identical_rows,
+    neighbours_frame,
+    neighbours_of,
+    rank_query,
+)
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix
 from ui import explorer_widgets as xw
-from ui.compute import cached_cosine, embed_texts, result_key, stored_result, texts_digest
+from ui.compute import cached_cosine, embed_texts, file_result, result_key, stored_result, texts_digest
 from ui.connection import current_connection, current_model, get_provider, missing_token
 from ui.errors import friendly_errors
 from ui.extra_tables import md_escape
@@ -52,6 +59,15 @@ def _embed_view():
         table = text_source_panel(P)
         if table is None or not len(table):
             return None
+        if table.vectors is not None:  # a file of texts with their vectors: nothing to embed
+            result, dataset = file_result(table)
+            st.session_state[VIEW] = {
+                "texts": table.texts,
+                "labels": table.labels,
+                "result": result,
+                "dataset": dataset,
+            }
+            return table.texts, table.labels, result, dataset
         conn = current_connection()
         model = current_model()
         result = None
@@ -253,6 +269,7 @@ def _map_figure(
         emphasis=matches,
         links=links,
         size=ctl["size"],
+        hover=xw.hover_texts(texts, digest),
         uirevision=uirevision,
         height=620,
         **kwargs,
@@ -578,9 +595,10 @@ def _heatmap_tab(texts, labels, result, dataset, digest) -> None:
                 "here are the most similar pairs.",
                 icon=":material/info:",
             )
-            _pairs_table(
-                xw.pairs(vectors, digest, dataset, texts, labels, n=20, largest=True), labels, "heatmap"
-            )
+            with friendly_errors():  # above PAIRS_MAX_ROWS texts: a message, not minutes of work
+                _pairs_table(
+                    xw.pairs(vectors, digest, dataset, texts, labels, n=20, largest=True), labels, "heatmap"
+                )
             return
     order = xw.heatmap_order(vectors, digest, rows, clustered=clustered)
     with friendly_errors():
@@ -682,6 +700,14 @@ def _pairs_tab(texts, labels, result, dataset, digest) -> None:
         st.info("Pairs need at least two texts.", icon=":material/info:")
         return
     vectors = result.vectors
+    if n > PAIRS_MAX_ROWS:
+        st.info(
+            f"{n:,} texts make {n * (n - 1) // 2:,} pairs: scoring them all takes minutes, so this tab "
+            f"works up to {PAIRS_MAX_ROWS:,} texts. Select points on the map to see their nearest "
+            "neighbours, or rank the texts against a query in the Query tab.",
+            icon=":material/info:",
+        )
+        return
     total = n * (n - 1) // 2
     xw.seed_within(f"{P}_pairs_n", min(15, total), 1, min(200, total))
     count = (

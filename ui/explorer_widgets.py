@@ -21,6 +21,7 @@ import numpy as np
 import streamlit as st
 
 from embedcore import charts
+from embedcore.errors import ProjectionInputError
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
 from embedcore.projection import ProjectionResult, project_with_info
 from ui.compute import vectors_digest
@@ -41,6 +42,9 @@ _MAX_MEMO = 8
 UMAP_PREVIEW_ABOVE = 2_000
 #: Above this many points t-SNE gets a PCA preview.
 TSNE_PREVIEW_ABOVE = 1_000
+#: Most points t-SNE maps here: scikit-learn's Barnes-Hut t-SNE runs for tens of minutes on
+#: 100,000 points (UMAP and PCA scale; see the README's Benchmarks).
+TSNE_MAX_POINTS = 20_000
 
 
 def seed(key: str, value: Any) -> None:
@@ -126,6 +130,11 @@ def projection(
         ``coords`` of shape (n, n_components), float32, plus notes and timing.
     """
     params = dict(params or {})
+    if method == "tsne" and len(vectors) > TSNE_MAX_POINTS:
+        raise ProjectionInputError(
+            f"t-SNE maps up to {TSNE_MAX_POINTS:,} texts here (on {len(vectors):,} it runs for tens of "
+            "minutes); use UMAP for this many."
+        )
     key = _projection_key(digest, method, n_components, random_state, params)
     result = _projection(*key, vectors)
     with _computed_lock:
@@ -257,6 +266,21 @@ def placement(
 
 
 # --- the map figure ---------------------------------------------------------------------------
+
+
+# cache_resource: one array per data set, shared read-only by every session showing it.
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=3600)
+def _hover(digest: str, n: int, _texts) -> np.ndarray:
+    return charts.hover_texts(_texts)
+
+
+def hover_texts(texts: Sequence[str], digest: str) -> np.ndarray:
+    """:func:`embedcore.charts.hover_texts` of ``texts``, made once per data set (``digest`` of its vectors).
+
+    Every change to the map (a search, a click, a colour) redraws it; making 100,000 hover
+    texts again each time took 2-3 s of the redraw.
+    """
+    return _hover(digest, len(texts), texts)
 
 
 # cache_resource: the same Figure object is handed to every rerun (no pickling of 10k hover

@@ -1,0 +1,165 @@
+"""AppTest of the explorer on files of texts *with* vectors: upload, the server folder, the limits.
+
+The vectors are test fixtures (seeded, clustered by label): what is tested is that the page shows
+a file's vectors as they are — no model is loaded, nothing is embedded — and how it behaves at
+sizes where pair tables and t-SNE must stop.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+
+from embedcore import io as eio
+from ui import state
+
+PAGE = "pages/explorer.py"
+MODEL = "test/vectors-8"
+
+
+def fixture_table(n: int, d: int = 8) -> tuple[list[str], list[str], np.ndarray]:
+    """Test fixture: ``n`` texts in three labelled groups, each group's vectors around its own centre."""
+    rng = np.random.default_rng(3)
+    labels = [("alpha", "beta", "gamma")[i % 3] for i in range(n)]
+    centres = rng.normal(size=(3, d)) * 4
+    vectors = (centres[[i % 3 for i in range(n)]] + rng.normal(size=(n, d))).astype(np.float32)
+    return [f"text {i} of group {labels[i]}" for i in range(n)], labels, vectors
+
+
+def open_explorer(make_app, **values):
+    at = make_app(state={state.PROVIDER_KIND: "local", "explorer_method": "pca", **values}, timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def map_points(at) -> int:
+    """Points of the map's text traces (Plotly's typed arrays decoded as the browser would)."""
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith("-explorer_map")]
+    assert charts, [c.proto.id for c in at.get("plotly_chart")]
+    total = 0
+    for trace in json.loads(charts[0].proto.spec)["data"]:
+        if trace.get("name") in ("names", "links") or str(trace.get("name", "")).startswith("matches"):
+            continue
+        x = trace["x"]
+        total += (
+            len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize
+            if isinstance(x, dict)
+            else len(x)
+        )
+    return total
+
+
+def plain(elements) -> str:
+    """The texts of message elements without the markdown escapes the page adds."""
+    return " ".join(e.value for e in elements).replace("\\", "")
+
+
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+@pytest.fixture
+def vectors_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    texts, labels, vectors = fixture_table(60)
+    (folder / "sixty.parquet").write_bytes(eio.to_parquet_bytes(texts, vectors, labels=labels, model=MODEL))
+    texts, labels, vectors = fixture_table(45)
+    (folder / "forty-five.npz").write_bytes(eio.to_npz_bytes(texts, vectors, labels=labels, model=MODEL))
+    (folder / "notes.txt").write_text("not a file of vectors")
+    monkeypatch.setenv("EMBEDCORE_VECTORS_DIR", str(folder))
+    return folder
+
+
+def test_an_uploaded_parquet_is_shown_without_embedding(make_app):
+    texts, labels, vectors = fixture_table(60)
+    at = open_explorer(make_app, explorer_source="upload")
+    data = eio.to_parquet_bytes(texts, vectors, labels=labels, model=MODEL)
+    at.file_uploader(key="explorer_upload").upload("mine.parquet", data).run()
+    assert not at.exception, at.exception
+    assert "vectors included (8 dimensions, test/vectors\\-8) — nothing to embed" in captions(at)
+    assert map_points(at) == 60
+    assert at.metric[0].value == "vectors\\-8"  # (markdown-escaped) the file's model, not the sidebar's
+    assert at.session_state[state.RESULTS] == {}  # no embedding call was made
+    view = at.session_state["explorer_view"]
+    np.testing.assert_array_equal(view["result"].vectors, vectors)
+    # A rerun does not read the file again: the same table object stays in the session.
+    table = at.session_state[state.TEXTS]
+    at.run()
+    assert at.session_state[state.TEXTS] is table
+
+
+def test_a_broken_file_of_vectors_is_refused_with_its_reason(make_app):
+    texts, _, vectors = fixture_table(10)
+    vectors[4, 2] = np.nan
+    at = open_explorer(make_app, explorer_source="upload")
+    at.file_uploader(key="explorer_upload").upload("nan.npz", eio.to_npz_bytes(texts, vectors)).run()
+    assert not at.exception, at.exception
+    shown = plain(at.warning)
+    assert "NaN or infinite values (first at row 5)" in shown, shown
+    at2 = open_explorer(make_app, explorer_source="upload")
+    at2.file_uploader(key="explorer_upload").upload("v.npy", eio.to_npy_bytes(vectors)).run()
+    assert "holds only the vectors, not their texts" in plain(at2.warning)
+
+
+def test_the_server_folder_is_offered_only_when_configured(make_app, vectors_dir, monkeypatch):
+    at = open_explorer(make_app, explorer_source="folder")
+    assert "Vectors on the server" in at.radio(key="explorer_source").options
+    chooser = at.selectbox(key="explorer_folder_file")
+    assert chooser.options == ["forty-five.npz", "sixty.parquet"]  # not notes.txt
+    assert map_points(at) == 45
+    chooser.set_value("sixty.parquet").run()
+    assert not at.exception, at.exception
+    assert map_points(at) == 60 and at.session_state[state.RESULTS] == {}
+
+    monkeypatch.delenv("EMBEDCORE_VECTORS_DIR")
+    at = open_explorer(make_app)
+    assert "Vectors on the server" not in at.radio(key="explorer_source").options
+
+
+def test_pairs_and_tsne_stop_above_their_limits_with_a_message(make_app, vectors_dir, monkeypatch):
+    import embedcore.explore
+    from ui import explorer_widgets
+
+    # The same code path as 100,000 texts, at test size: lower the limits, not the data.
+    monkeypatch.setattr(embedcore.explore, "PAIRS_MAX_ROWS", 50)
+    monkeypatch.setattr(explorer_widgets, "TSNE_MAX_POINTS", 50)
+    at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
+    at.session_state["explorer_method"] = "tsne"
+    at.run()
+    assert not at.exception, at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "t-SNE maps up to 50 texts here" in infos and "Showing PCA instead" in infos
+    assert map_points(at) == 60
+
+    at.session_state["explorer_tab"] = "Pairs"
+    at.run()
+    assert not at.exception, at.exception
+    assert "this tab works up to 50 texts" in " ".join(i.value for i in at.info)
+    assert not at.dataframe  # no pair table was computed
+
+
+def test_the_heatmap_fallback_above_the_pair_limit_says_so(make_app, tmp_path, monkeypatch):
+    import embedcore.explore
+
+    texts, labels, vectors = fixture_table(400)  # above the heatmap's 300 cells a side
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "four-hundred.parquet").write_bytes(eio.to_parquet_bytes(texts, vectors, labels=labels))
+    monkeypatch.setenv("EMBEDCORE_VECTORS_DIR", str(folder))
+    monkeypatch.setattr(embedcore.explore, "PAIRS_MAX_ROWS", 100)
+    at = open_explorer(make_app, explorer_source="folder", explorer_tab="Heatmap")
+    assert not at.exception, at.exception
+    shown = plain(at.warning)
+    assert "It is done for up to 100 texts" in shown, shown
+
+
+def test_the_large_sample_is_in_the_chooser_with_its_size(make_app):
+    at = open_explorer(make_app)
+    options = at.selectbox(key="explorer_sample").options
+    assert "docs — 10,000 texts" in options and "topics" in options
+    assert at.selectbox(key="explorer_sample").value == "topics"  # the default stays small
