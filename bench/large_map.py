@@ -183,9 +183,24 @@ def umap_worker(folder: str, name: str, n: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-large-") as cache:
         os.environ["EMBEDCORE_CACHE_DIR"] = cache
         at = _app(folder, name, "umap", timeout=7200)
-        seconds = _run(at, f"{n:,} texts, UMAP map (fresh process)")
-        caption = next((c.value for c in at.caption if c.value.startswith("UMAP of")), "")
-    return {"seconds": seconds, "caption": caption, "hwm": proc_status()["VmHWM"]}
+        t0 = time.perf_counter()
+        first = _run(at, f"{n:,} texts, UMAP asked for: first run (PCA shown, UMAP in the background)")
+        pending = any("in the background" in i.value for i in at.info)
+        reruns = []
+        # What the page's progress fragment does every 2 s: look, and rerun the page once it is done.
+        while not any(c.value.startswith("UMAP of") for c in at.caption):
+            time.sleep(2.0)
+            reruns.append(_run(at, "rerun while the UMAP computes"))
+        seconds = time.perf_counter() - t0
+        caption = next(c.value for c in at.caption if c.value.startswith("UMAP of"))
+    return {
+        "seconds": seconds,
+        "first": first,
+        "pending": pending,
+        "reruns_median": statistics.median(reruns) if reruns else None,
+        "caption": caption,
+        "hwm": proc_status()["VmHWM"],
+    }
 
 
 def browser_worker(folder: str, names: dict) -> dict:
@@ -395,14 +410,18 @@ def rows(quick: bool = False) -> list[Row]:
     if umap is not None:
         out.append(
             Row(
-                f"explorer: UMAP map of {k} texts, fresh process (page run to the final map)",
+                f"explorer: UMAP map of {k} texts, fresh process: PCA shown / UMAP drawn",
                 "—",
-                fmt_s(umap["seconds"]),
+                f"{fmt_s(umap['first'])} / {fmt_s(umap['seconds'])}",
                 "—",
                 "—",
                 "—",
                 None,
-                [umap["caption"], f"peak RSS {fmt_bytes(umap['hwm'])}"],
+                [
+                    umap["caption"],
+                    f"computed in the background: {umap['pending']}; page reruns meanwhile "
+                    f"{fmt_s(umap['reruns_median'])} (median); peak RSS {fmt_bytes(umap['hwm'])}",
+                ],
             )
         )
     log(

@@ -163,3 +163,32 @@ def test_the_large_sample_is_in_the_chooser_with_its_size(make_app):
     options = at.selectbox(key="explorer_sample").options
     assert "docs — 10,000 texts" in options and "topics" in options
     assert at.selectbox(key="explorer_sample").value == "topics"  # the default stays small
+
+
+@pytest.mark.slow  # the first UMAP fit of a process compiles numba code
+def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app, vectors_dir, monkeypatch):
+    import time
+
+    from ui import explorer_widgets
+
+    monkeypatch.setattr(explorer_widgets, "BACKGROUND_ABOVE", 50)  # 60 texts stand in for 100,000
+    at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
+    at.session_state["explorer_method"] = "umap"
+    at.run()
+    assert not at.exception, at.exception
+    assert "is being computed in the background" in plain(at.info)
+    assert "PCA of 60 texts" in captions(at) and map_points(at) == 60  # usable meanwhile
+    assert "in the background — " in captions(at)  # the progress line, with the time so far
+    # Meanwhile the page reruns as usual: a Find works on the PCA map.
+    at.text_input(key="explorer_find").set_value("group alpha").run()
+    assert not at.exception, at.exception
+    assert "**20 matches** of 60" in [m.value for m in at.markdown]
+
+    deadline = time.monotonic() + 300
+    while not all(job["future"].done() for job in explorer_widgets._jobs.values()):
+        assert time.monotonic() < deadline, "the background map never finished"
+        time.sleep(0.5)
+    at.run()  # what the progress fragment triggers when the job is done
+    assert not at.exception, at.exception
+    assert "UMAP of 60 texts" in captions(at), captions(at)
+    assert "in the background" not in plain(at.info)

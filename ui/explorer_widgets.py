@@ -14,7 +14,9 @@ The maths is in :mod:`embedcore.explore`, :mod:`embedcore.similarity` and
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,12 @@ _MAX_MEMO = 8
 UMAP_PREVIEW_ABOVE = 2_000
 #: Above this many points t-SNE gets a PCA preview.
 TSNE_PREVIEW_ABOVE = 1_000
+#: Above this many points a UMAP is computed in a background thread: the page shows the PCA map
+#: meanwhile, stays usable (Find, selection, the other tabs), and switches when it is ready. 100,000
+#: points take minutes on two cores (see the README's Benchmarks).
+BACKGROUND_ABOVE = 20_000
+#: How often the page looks whether a background map is ready (seconds).
+POLL_SECONDS = 2.0
 #: Most points t-SNE maps here: scikit-learn's Barnes-Hut t-SNE runs for tens of minutes on
 #: 100,000 points (UMAP and PCA scale; see the README's Benchmarks).
 TSNE_MAX_POINTS = 20_000
@@ -100,12 +108,81 @@ def _projection_key(digest: str, method: str, n_components: int, random_state: i
     return (digest, method, int(n_components), int(random_state), tuple(sorted(params.items())))
 
 
+class ProjectionPending(ProjectionInputError):
+    """The map is being computed in the background; the page shows PCA until it is ready.
+
+    A :class:`ProjectionInputError`, so a page that falls back to PCA on one does so here too.
+    """
+
+
+# One map at a time: two 100k UMAPs at once would share two cores and double the memory.
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedcore-map")
+#: ``{projection key: {"future", "queued", "started", "n"}}`` of background maps, this process.
+_jobs: dict[tuple, dict] = {}
+_jobs_lock = threading.Lock()
+
+
+def _run_job(job: dict, vectors: np.ndarray, key: tuple) -> ProjectionResult:
+    job["started"] = time.monotonic()
+    _, method, n_components, random_state, params = key
+    return project_with_info(
+        vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
+    )
+
+
+def _job(key: tuple, vectors: np.ndarray) -> dict:
+    with _jobs_lock:
+        job = _jobs.get(key)
+        if job is None:
+            job = {"queued": time.monotonic(), "started": None, "n": len(vectors)}
+            job["future"] = _background.submit(_run_job, job, vectors, key)
+            _jobs[key] = job
+        return job
+
+
+def _finished(key: tuple) -> ProjectionResult | None:
+    """The result of the background map ``key`` when it is done (raising what it raised)."""
+    with _jobs_lock:
+        job = _jobs.get(key)
+        if job is None or not job["future"].done():
+            return None
+        del _jobs[key]
+    future: Future = job["future"]
+    return future.result()
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _watch_job(key: tuple) -> None:
+    """Say how long the background map has been running; rerun the page once it is done."""
+    with _jobs_lock:
+        job = _jobs.get(key)
+    if job is None or job["future"].done():
+        st.rerun()
+    now = time.monotonic()
+    name = METHOD_NAMES.get(key[1], key[1])
+    if job["started"] is None:
+        stage = f"waiting for another map to finish ({_clock(now - job['queued'])})"
+    else:
+        stage = f"nearest neighbours, then the layout: {_clock(now - job['started'])} so far"
+    st.caption(
+        f":material/hourglass_top: {name} of {job['n']:,} texts in the background — {stage}. "
+        "About 5 minutes of computing per 100,000 texts on two cores."
+    )
+
+
 # cache_data, not ui.compute.cached_projection: the page also shows the result's notes
 # ("n_neighbors lowered to 4 ...") and timing, which `project` drops.
 @st.cache_data(show_spinner=False, max_entries=24)
 def _projection(
     digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors
 ) -> ProjectionResult:
+    done = _finished((digest, method, n_components, random_state, params))
+    if done is not None:  # computed in the background
+        return done
     # use_cache=False: this cache already holds the result; projection's own LRU would hash
     # the whole array again and keep a second copy.
     return project_with_info(
@@ -128,6 +205,12 @@ def projection(
     -------
     ProjectionResult
         ``coords`` of shape (n, n_components), float32, plus notes and timing.
+
+    Raises
+    ------
+    ProjectionPending
+        UMAP of more than :data:`BACKGROUND_ABOVE` points that is not ready yet: it is being
+        computed in a background thread, and the page reruns itself when it is done.
     """
     params = dict(params or {})
     if method == "tsne" and len(vectors) > TSNE_MAX_POINTS:
@@ -136,6 +219,18 @@ def projection(
             "minutes); use UMAP for this many."
         )
     key = _projection_key(digest, method, n_components, random_state, params)
+    if (
+        method != "pca"
+        and len(vectors) > BACKGROUND_ABOVE
+        and not projection_ready(digest, method, n_components, random_state=random_state, params=params)
+    ):
+        job = _job(key, vectors)
+        if not job["future"].done():
+            _watch_job(key)
+            raise ProjectionPending(
+                f"The {METHOD_NAMES.get(method, method)} map of {len(vectors):,} texts is being computed "
+                "in the background; the page stays usable and switches to it when it is ready."
+            )
     result = _projection(*key, vectors)
     with _computed_lock:
         _computed.add(key)
