@@ -96,13 +96,17 @@ def _app(folder: str, name: str, method: str, timeout: float):
     return at
 
 
+#: CPU seconds of the last ``_run`` (the whole process: AppTest runs the page in a thread of it).
+_last_cpu = [0.0]
+
+
 def _run(at, what: str) -> float:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     at.run()
-    seconds = time.perf_counter() - t0
+    seconds, _last_cpu[0] = time.perf_counter() - t0, time.process_time() - c0
     if at.exception:
         raise RuntimeError(f"{what}: the page raised {at.exception[0].value}")
-    log(f"{what}: {seconds:.3f} s")
+    log(f"{what}: {seconds:.3f} s (CPU {_last_cpu[0]:.3f} s)")
     return seconds
 
 
@@ -129,10 +133,12 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
         at = _app(folder, name, method, timeout=3600)
         warm = _run(at, f"{n:,} texts, second session (warm)")
         times: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
 
         def timed(what: str, change) -> None:
             change()
             times.setdefault(what, []).append(_run(at, what))
+            cpu.setdefault(what, []).append(_last_cpu[0])
 
         from ui import explorer_widgets as xw
 
@@ -165,6 +171,7 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
         "points": points,
         "spec_bytes": spec_bytes,
         "times": {k: statistics.median(v) for k, v in times.items()},
+        "cpu": {k: statistics.median(v) for k, v in cpu.items()},
         "hwm": status["VmHWM"],
     }
 
@@ -186,11 +193,19 @@ def umap_worker(folder: str, name: str, n: int) -> dict:
         t0 = time.perf_counter()
         first = _run(at, f"{n:,} texts, UMAP asked for: first run (PCA shown, UMAP in the background)")
         pending = any("in the background" in i.value for i in at.info)
+        # The page stays usable meanwhile: a few reruns (a Find typed and cleared) on the PCA map.
         reruns = []
-        # What the page's progress fragment does every 2 s: look, and rerun the page once it is done.
-        while not any(c.value.startswith("UMAP of") for c in at.caption):
+        for value in ("matrix", "", "matrix"):
+            at.text_input(key="explorer_find").set_value(value)
+            reruns.append(_run(at, "rerun while the UMAP computes in the background"))
+        from ui import explorer_widgets as xw
+
+        # Then what the page's progress fragment does: look every 2 s, rerun the page once it is done.
+        while not all(job["future"].done() for job in list(xw._jobs.values())):
             time.sleep(2.0)
-            reruns.append(_run(at, "rerun while the UMAP computes"))
+        _run(at, "the rerun that draws the finished map")
+        if not any(c.value.startswith("UMAP of") for c in at.caption):
+            raise RuntimeError("the UMAP map was not drawn after its background job finished")
         seconds = time.perf_counter() - t0
         caption = next(c.value for c in at.caption if c.value.startswith("UMAP of"))
     return {
@@ -299,9 +314,18 @@ def _hover_points(page, graph) -> list[float]:
 
 
 def rows(quick: bool = False) -> list[Row]:
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-large-files-"))
+    try:
+        return _rows(folder, quick)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _rows(folder: Path, quick: bool) -> list[Row]:
     large = 20_000 if quick else LARGE
     peer = 2_000 if quick else PEER
-    folder = Path(tempfile.mkdtemp(prefix="bench-large-files-"))
     paths = _write_files(folder, (peer, large))
     big, small = paths[large].name, paths[peer].name
     size = paths[large].stat().st_size
@@ -355,13 +379,16 @@ def rows(quick: bool = False) -> list[Row]:
         peer_s = theirs["times"][what]
         out.append(
             Row(
-                f"explorer rerun at {k}: {what}",
+                f"explorer rerun at {k}: {what} — wall (CPU)",
                 f"same rerun, {pk} rows",
-                fmt_s(seconds),
-                fmt_s(peer_s),
+                f"{fmt_s(seconds)} ({fmt_s(ours['cpu'][what])})",
+                f"{fmt_s(peer_s)} ({fmt_s(theirs['cpu'][what])})",
                 f"{seconds / peer_s:.2f}x time",
                 f"≤ {RERUN_GOAL_S * 1000:.0f} ms",
                 seconds <= RERUN_GOAL_S,
+                [
+                    "CPU: what the rerun costs on two idle cores; wall: on this machine as it was (load in the header)"
+                ],
             )
         )
     b, pb = browser[big], browser[small]

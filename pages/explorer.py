@@ -56,7 +56,7 @@ st.caption(
 def _embed_view():
     """Texts in, ``(texts, labels, result, dataset)`` out — or None when there is nothing to show."""
     with st.container(border=True):
-        table = text_source_panel(P)
+        table = text_source_panel(P, vectors_ok=True)
         if table is None or not len(table):
             return None
         if table.vectors is not None:  # a file of texts with their vectors: nothing to embed

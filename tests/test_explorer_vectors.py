@@ -116,6 +116,11 @@ def test_the_server_folder_is_offered_only_when_configured(make_app, vectors_dir
     assert not at.exception, at.exception
     assert map_points(at) == 60 and at.session_state[state.RESULTS] == {}
 
+    # The Embed page embeds what it gets: no folder of vectors there.
+    at.switch_page("pages/embed.py").run()
+    assert not at.exception, at.exception
+    assert "Vectors on the server" not in at.radio(key="embed_source").options
+
     monkeypatch.delenv("EMBEDCORE_VECTORS_DIR")
     at = open_explorer(make_app)
     assert "Vectors on the server" not in at.radio(key="explorer_source").options
@@ -192,3 +197,18 @@ def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app,
     assert not at.exception, at.exception
     assert "UMAP of 60 texts" in captions(at), captions(at)
     assert "in the background" not in plain(at.info)
+
+
+def test_a_long_list_is_digested_once_and_equal_lists_digest_alike(monkeypatch):
+    from ui import compute
+
+    texts = [f"sentence number {i}" for i in range(compute.DIGEST_MEMO_FROM)]
+    first = compute.texts_digest(texts)
+    assert compute.texts_digest(list(texts)) == first  # a copy: computed again, same digest
+    assert compute.texts_digest([*texts[:-1], "another"]) != first
+
+    calls = []
+    real = compute.hashlib.blake2b
+    monkeypatch.setattr(compute.hashlib, "blake2b", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert compute.texts_digest(texts) == first and not calls  # the same list: remembered
+    assert compute.texts_digest(texts[:5]) and calls  # short lists are always digested

@@ -67,7 +67,9 @@ def _seed(key: str, value) -> None:
         st.session_state[key] = value
 
 
-def text_source_panel(prefix: str, *, allow_edit: bool = False) -> io.TextTable | None:
+def text_source_panel(
+    prefix: str, *, allow_edit: bool = False, vectors_ok: bool = False
+) -> io.TextTable | None:
     """Let the user choose the texts; returns the table in use (also in ``st.session_state[TEXTS]``).
 
     Parameters
@@ -76,6 +78,10 @@ def text_source_panel(prefix: str, *, allow_edit: bool = False) -> io.TextTable 
         The page's key prefix (``"embed"``, ``"explorer"``): widget keys are ``f"{prefix}_…"``.
     allow_edit : bool
         Offer an "Edit table" source (``st.data_editor`` over the current texts and labels).
+    vectors_ok : bool
+        The page shows a file's own vectors (the explorer): files of texts with vectors keep up
+        to :data:`embedcore.io.MAX_VECTOR_ROWS` rows, and the ``EMBEDCORE_VECTORS_DIR`` folder is
+        offered. Pages that embed what they get keep :data:`embedcore.io.MAX_TEXTS`.
 
     Returns
     -------
@@ -86,7 +92,7 @@ def text_source_panel(prefix: str, *, allow_edit: bool = False) -> io.TextTable 
     ss = st.session_state
     origin = ss.get(state.TEXTS_ORIGIN) or {"kind": "sample", "name": state.DEFAULT_SAMPLE}
     sources = SOURCES if allow_edit else SOURCES[:3]
-    if vectors_dir() is not None:
+    if vectors_ok and vectors_dir() is not None:
         sources = (*sources, "folder")
     start = origin.get("kind") if origin.get("kind") in sources else "sample"
     _seed(f"{prefix}_source", start)
@@ -110,7 +116,8 @@ def text_source_panel(prefix: str, *, allow_edit: bool = False) -> io.TextTable 
         else:
             table = _edit(prefix)
         # Vectors from a file cost nothing to show; their limit was applied when it was read.
-        if table is not None and table.vectors is None and len(table) > io.MAX_TEXTS:
+        shown_as_is = vectors_ok and table is not None and table.vectors is not None
+        if table is not None and not shown_as_is and len(table) > io.MAX_TEXTS:
             st.warning(f"{len(table):,} texts; keeping the first {io.MAX_TEXTS:,}.")
             table = table.with_limit(io.MAX_TEXTS)
     if table is not None:
