@@ -784,9 +784,10 @@ def _vectors_table(
     """Check the vectors' values, drop rows without text, and build the table."""
     if vectors.shape[1] == 0:
         raise VectorDimensionsError(f"{name}: the vectors have no dimensions (each row is empty).")
-    finite = np.isfinite(vectors).all(axis=1)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
+    # One pass without an (n, d) temporary: a row sums to NaN or ±inf (in float64, which float32
+    # values cannot overflow) exactly when it holds a NaN or an infinity.
+    if not np.isfinite(vectors.sum(axis=1, dtype=np.float64)).all():
+        bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
         raise VectorValuesError(
             f"{name}: {len(bad):,} vector(s) hold NaN or infinite values (first at row {bad[0] + 1:,}). "
             "Re-embed those texts or drop those rows."

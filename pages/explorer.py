@@ -484,7 +484,7 @@ def _selection_section(texts, labels, vectors, coords, rows, dims) -> None:
     shown = rows[:MAX_LISTED]
     if len(rows) > MAX_LISTED:
         st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")
-    frame = neighbours_frame(vectors, shown, texts, labels, k=int(k))
+    frame = xw.neighbours_table(vectors, shown, texts, labels, k=int(k))
     has_labels = labels is not None
     st.dataframe(
         frame,

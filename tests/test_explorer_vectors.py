@@ -53,6 +53,12 @@ def map_points(at) -> int:
     return total
 
 
+def selection_table(at):
+    """The selected texts with their neighbours (AppTest gives dataframes no keys)."""
+    (frame,) = [d.value for d in at.dataframe if "neighbour" in d.value.columns]
+    return frame
+
+
 def plain(elements) -> str:
     """The texts of message elements without the markdown escapes the page adds."""
     return " ".join(e.value for e in elements).replace("\\", "")
@@ -212,3 +218,23 @@ def test_a_long_list_is_digested_once_and_equal_lists_digest_alike(monkeypatch):
     monkeypatch.setattr(compute.hashlib, "blake2b", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert compute.texts_digest(texts) == first and not calls  # the same list: remembered
     assert compute.texts_digest(texts[:5]) and calls  # short lists are always digested
+
+
+def test_the_selection_table_is_not_recomputed_when_the_selection_stays(make_app, vectors_dir, monkeypatch):
+    import embedcore.explore
+    from ui import explorer_widgets
+
+    calls = []
+    real = embedcore.explore.neighbours_frame
+    monkeypatch.setattr(
+        embedcore.explore, "neighbours_frame", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
+    dataset = at.session_state["explorer_view"]["dataset"]
+    at.session_state[explorer_widgets.SELECTION] = {"dataset": dataset, "rows": [1, 2, 3]}
+    at.run()
+    assert len(calls) == 1 and len(selection_table(at)) == 15
+    at.text_input(key="explorer_find").set_value("alpha").run()  # another change: same selection
+    assert len(calls) == 1
+    at.number_input(key="explorer_neighbours_k").set_value(2).run()
+    assert len(calls) == 2 and len(selection_table(at)) == 6
