@@ -123,7 +123,8 @@ def _metrics(texts, result) -> None:
     # Model ids come from servers and users: shown literally, never as markdown.
     st.metric("Model", md_escape(result.model.rsplit("/", 1)[-1]), help=md_escape(result.model))
     cols = st.columns(3)
-    cols[0].metric("Texts", f"{len(texts):,}")
+    n = len(texts)  # "100,000" is cut to "100,…" in a third of the column
+    cols[0].metric("Texts", f"{n:,}" if n < 100_000 else f"{n / 1000:,.0f}k", help=f"{n:,} texts")
     cols[1].metric("Dimensions", result.dimensions)
     # A share: "100 / 100" was cut to "100 …" in a third of the summary column.
     value, help_text = cache_share(result.cached, result.fetched)

@@ -181,7 +181,7 @@ def file_result(table) -> tuple[EmbeddingResult, str]:
     if memo is not None and memo[0] is table:
         return memo[1], memo[2]
     model = table.model or f"vectors from {table.source or 'a file'}"
-    result = EmbeddingResult(vectors=table.vectors, model=model, cached=len(table))
+    result = EmbeddingResult(vectors=table.vectors, model=model)  # nothing embedded, nothing cached
     dataset = "|".join(("file:" + (table.source or ""), model, texts_digest(table.texts)))
     st.session_state[_FILE_RESULT] = (table, result, dataset)
     return result, dataset
