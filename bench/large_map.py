@@ -201,7 +201,7 @@ def umap_worker(folder: str, name: str, n: int) -> dict:
         from ui import explorer_widgets as xw
 
         # Then what the page's progress fragment does: look every 2 s, rerun the page once it is done.
-        while not all(job["future"].done() for job in list(xw._jobs.values())):
+        while xw.background_maps_running():
             time.sleep(2.0)
         _run(at, "the rerun that draws the finished map")
         if not any(c.value.startswith("UMAP of") for c in at.caption):

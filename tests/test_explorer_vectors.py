@@ -183,6 +183,7 @@ def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app,
     from ui import explorer_widgets
 
     monkeypatch.setattr(explorer_widgets, "BACKGROUND_ABOVE", 50)  # 60 texts stand in for 100,000
+    monkeypatch.setattr(explorer_widgets, "_large_maps", type(explorer_widgets._large_maps)())
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     at.session_state["explorer_method"] = "umap"
     at.run()
@@ -196,7 +197,7 @@ def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app,
     assert "**20 matches** of 60" in [m.value for m in at.markdown]
 
     deadline = time.monotonic() + 300
-    while not all(job["future"].done() for job in explorer_widgets._jobs.values()):
+    while explorer_widgets.background_maps_running():
         assert time.monotonic() < deadline, "the background map never finished"
         time.sleep(0.5)
     at.run()  # what the progress fragment triggers when the job is done
@@ -238,3 +239,37 @@ def test_the_selection_table_is_not_recomputed_when_the_selection_stays(make_app
     assert len(calls) == 1
     at.number_input(key="explorer_neighbours_k").set_value(2).run()
     assert len(calls) == 2 and len(selection_table(at)) == 6
+
+
+def test_a_background_map_that_fails_says_why_on_the_next_run(make_app, vectors_dir, monkeypatch):
+    import threading
+    import time
+
+    from embedcore.errors import ProjectionInputError
+    from ui import explorer_widgets
+
+    real = explorer_widgets.project_with_info
+    first_run_over = threading.Event()
+
+    def failing(vectors, method, *args, **kwargs):
+        if method == "umap":  # what project_with_info raises for a layout it cannot draw
+            first_run_over.wait(60)
+            raise ProjectionInputError("UMAP produced non-finite coordinates for these points.")
+        return real(vectors, method, *args, **kwargs)
+
+    monkeypatch.setattr(explorer_widgets, "project_with_info", failing)
+    monkeypatch.setattr(explorer_widgets, "BACKGROUND_ABOVE", 50)
+    monkeypatch.setattr(explorer_widgets, "_large_maps", type(explorer_widgets._large_maps)())
+    at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
+    at.session_state["explorer_method"] = "umap"
+    at.run()
+    assert "is being computed in the background" in plain(at.info)
+    first_run_over.set()
+    deadline = time.monotonic() + 60
+    while explorer_widgets.background_maps_running():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception, at.exception
+    assert "UMAP produced non-finite coordinates" in plain(at.info) and map_points(at) == 60
+    assert not explorer_widgets.background_maps_running() and not explorer_widgets._jobs

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -116,39 +116,69 @@ class ProjectionPending(ProjectionInputError):
 
 
 # One map at a time: two 100k UMAPs at once would share two cores and double the memory.
-_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedcore-map")
-#: ``{projection key: {"future", "queued", "started", "n"}}`` of background maps, this process.
+_one_at_a_time = threading.Lock()
+#: ``{projection key: {"done", "result", "error", "queued", "started", "n"}}`` of background maps.
 _jobs: dict[tuple, dict] = {}
 _jobs_lock = threading.Lock()
+#: Finished background maps, most recent last (coordinates only: 100k points are 0.8 MB). Kept here
+#: rather than in Streamlit's cache, whose evictions would not be seen: a map missing there would
+#: be computed again in the script run, freezing the page for minutes.
+_large_maps: OrderedDict[tuple, ProjectionResult] = OrderedDict()
+_LARGE_MAPS_KEPT = 8
 
 
-def _run_job(job: dict, vectors: np.ndarray, key: tuple) -> ProjectionResult:
-    job["started"] = time.monotonic()
+def _run_job(job: dict, vectors: np.ndarray, key: tuple) -> None:
     _, method, n_components, random_state, params = key
-    return project_with_info(
-        vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
+    with _one_at_a_time:
+        job["started"] = time.monotonic()
+        try:
+            job["result"] = project_with_info(
+                vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
+            )
+        except BaseException as exc:  # handed to the page that asks for the map
+            job["error"] = exc
+        finally:
+            job["done"].set()
+
+
+def _start_job(key: tuple, vectors: np.ndarray) -> dict:
+    """A new background map (call with ``_jobs_lock`` held)."""
+    job = {"done": threading.Event(), "result": None, "error": None}
+    job.update(queued=time.monotonic(), started=None, n=len(vectors))
+    # A daemon thread, not an executor: stopping the server must not wait for a UMAP.
+    threading.Thread(target=_run_job, args=(job, vectors, key), name="embedcore-map", daemon=True).start()
+    _jobs[key] = job
+    return job
+
+
+def _large_map(key: tuple, vectors: np.ndarray, method: str) -> ProjectionResult:
+    """The map ``key`` when it is ready; else start it (once) and raise :class:`ProjectionPending`."""
+    with _jobs_lock:  # one lock for both stores: no session starts a map another has just finished
+        result = _large_maps.get(key)
+        if result is not None:
+            _large_maps.move_to_end(key)
+            return result
+        job = _jobs.get(key) or _start_job(key, vectors)
+        if job["done"].is_set():
+            del _jobs[key]
+            if job["error"] is None:
+                _large_maps[key] = job["result"]
+                while len(_large_maps) > _LARGE_MAPS_KEPT:
+                    _large_maps.popitem(last=False)
+                return job["result"]
+    if job["done"].is_set():
+        raise job["error"]  # the page says why; asking again starts afresh
+    _watch_job(key)
+    raise ProjectionPending(
+        f"The {METHOD_NAMES.get(method, method)} map of {len(vectors):,} texts is being computed "
+        "in the background; the page stays usable and switches to it when it is ready."
     )
 
 
-def _job(key: tuple, vectors: np.ndarray) -> dict:
+def background_maps_running() -> bool:
+    """Is a map still being computed in the background in this process?"""
     with _jobs_lock:
-        job = _jobs.get(key)
-        if job is None:
-            job = {"queued": time.monotonic(), "started": None, "n": len(vectors)}
-            job["future"] = _background.submit(_run_job, job, vectors, key)
-            _jobs[key] = job
-        return job
-
-
-def _finished(key: tuple) -> ProjectionResult | None:
-    """The result of the background map ``key`` when it is done (raising what it raised)."""
-    with _jobs_lock:
-        job = _jobs.get(key)
-        if job is None or not job["future"].done():
-            return None
-        del _jobs[key]
-    future: Future = job["future"]
-    return future.result()
+        return any(not job["done"].is_set() for job in _jobs.values())
 
 
 def _clock(seconds: float) -> str:
@@ -160,7 +190,7 @@ def _watch_job(key: tuple) -> None:
     """Say how long the background map has been running; rerun the page once it is done."""
     with _jobs_lock:
         job = _jobs.get(key)
-    if job is None or job["future"].done():
+    if job is None or job["done"].is_set():
         st.rerun()
     now = time.monotonic()
     name = METHOD_NAMES.get(key[1], key[1])
@@ -180,9 +210,6 @@ def _watch_job(key: tuple) -> None:
 def _projection(
     digest: str, method: str, n_components: int, random_state: int, params: tuple, _vectors
 ) -> ProjectionResult:
-    done = _finished((digest, method, n_components, random_state, params))
-    if done is not None:  # computed in the background
-        return done
     # use_cache=False: this cache already holds the result; projection's own LRU would hash
     # the whole array again and keep a second copy.
     return project_with_info(
@@ -219,19 +246,10 @@ def projection(
             "minutes); use UMAP for this many."
         )
     key = _projection_key(digest, method, n_components, random_state, params)
-    if (
-        method != "pca"
-        and len(vectors) > BACKGROUND_ABOVE
-        and not projection_ready(digest, method, n_components, random_state=random_state, params=params)
-    ):
-        job = _job(key, vectors)
-        if not job["future"].done():
-            _watch_job(key)
-            raise ProjectionPending(
-                f"The {METHOD_NAMES.get(method, method)} map of {len(vectors):,} texts is being computed "
-                "in the background; the page stays usable and switches to it when it is ready."
-            )
-    result = _projection(*key, vectors)
+    if method != "pca" and len(vectors) > BACKGROUND_ABOVE:
+        result = _large_map(key, vectors, method)
+    else:
+        result = _projection(*key, vectors)
     with _computed_lock:
         _computed.add(key)
     return result
