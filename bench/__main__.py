@@ -35,6 +35,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.first_visit:rows",
         "a visitor in chromium: cold server → first and final map, idle CPU, in-app embedding of 1,500 texts",
     ),
+    "large_map": (
+        "bench.large_map:rows",
+        "100k texts with vectors from a file: read, open → map, reruns, hover in chromium, peak RSS",
+    ),
     "team": (
         "bench.team:rows",
         "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",

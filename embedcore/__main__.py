@@ -1,8 +1,8 @@
-"""The batch command line: embed a file of texts into Parquet or NPY, list a provider's models,
+"""The batch command line: embed a file of texts into Parquet, NPZ or NPY, list a provider's models,
 prepare the bundled static model, copy the local cache and collections into the team's database.
 
     python -m embedcore embed texts.csv --text-column text --output vectors.parquet
-    python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npy
+    python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npz
     python -m embedcore models --provider ionos
     python -m embedcore prepare
     EMBEDCORE_DATABASE_URL=postgresql://… python -m embedcore migrate
@@ -28,7 +28,7 @@ from pathlib import Path
 from . import catalog
 from .errors import EmbedcoreError, NotFoundError
 
-_OUTPUT_SUFFIXES = (".parquet", ".npy")
+_OUTPUT_SUFFIXES = (".parquet", ".npz", ".npy")
 #: Where a custom endpoint's token comes from. Not IONOS_API_TOKEN: a token belongs to its endpoint.
 CUSTOM_TOKEN_ENV = "EMBEDCORE_API_KEY"
 
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
     embed = commands.add_parser(
         "embed",
-        help="embed the texts of a file into .parquet or .npy",
+        help="embed the texts of a file into .parquet, .npz or .npy",
         description="Embed the texts of a .csv, .tsv, .jsonl, .json or .txt file (one text per line).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -90,8 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument(
         "--text-column", default="text", help="column holding the texts (default: text; .txt files: text)"
     )
-    embed.add_argument("--id-column", help="column of row ids to keep beside the vectors (Parquet only)")
-    embed.add_argument("--label-column", help="column of labels to keep beside the vectors (Parquet only)")
+    embed.add_argument("--id-column", help="column of row ids to keep beside the vectors (.parquet, .npz)")
+    embed.add_argument("--label-column", help="column of labels to keep beside the vectors (.parquet, .npz)")
     provider_options(embed)
     embed.add_argument(
         "--model",
@@ -102,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         "-o",
         required=True,
-        help=".parquet (text, id/label, vector columns) or .npy (the vectors only, float32, n × d)",
+        help=".parquet (text, id/label, vector columns) or .npz (arrays text, label, id, vectors): "
+        "both open in the explorer without embedding again; .npy (the vectors only, float32, n × d)",
     )
     embed.add_argument("--batch-size", type=int, default=None, help="texts per batch (default: 64)")
     embed.add_argument("--no-cache", action="store_true", help="neither read nor write the vector cache")
@@ -209,7 +210,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _embed(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in _OUTPUT_SUFFIXES:
-        raise _CLIError(f"--output must end in .parquet or .npy, not {output.name!r}.")
+        raise _CLIError(f"--output must end in .parquet, .npz or .npy, not {output.name!r}.")
     if not output.parent.is_dir():
         raise _CLIError(f"The folder for --output does not exist: {output.parent}.")
     if args.batch_size is not None and args.batch_size < 1:
@@ -230,7 +231,10 @@ def _embed(args: argparse.Namespace) -> int:
     if table.dropped_blank:
         print(f"note: skipped {table.dropped_blank} row(s) with an empty text", file=sys.stderr)
     if output.suffix.lower() == ".npy" and extra_columns:
-        print("note: .npy holds the vectors only; ids and labels need a .parquet output", file=sys.stderr)
+        print(
+            "note: .npy holds the vectors only; ids and labels need a .parquet or .npz output",
+            file=sys.stderr,
+        )
 
     kwargs = {"batch_size": args.batch_size} if args.batch_size else {}
     provider = _provider(args, cache=False if args.no_cache else None, **kwargs)
@@ -257,11 +261,12 @@ def _embed(args: argparse.Namespace) -> int:
 
         data = to_npy_bytes(result.vectors)
     else:
-        from .io import to_parquet_bytes
+        from .io import to_npz_bytes, to_parquet_bytes
 
         labels = table.extra[args.label_column] if args.label_column else None
         extra = {args.id_column: table.extra[args.id_column]} if args.id_column else None
-        data = to_parquet_bytes(table.texts, result.vectors, labels=labels, extra=extra)
+        write = to_npz_bytes if output.suffix.lower() == ".npz" else to_parquet_bytes
+        data = write(table.texts, result.vectors, labels=labels, extra=extra, model=model)
     _write_atomically(output, data)
 
     for warning in result.warnings:

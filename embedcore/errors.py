@@ -35,6 +35,11 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TooManyTextsError",
+    "VectorColumnsError",
+    "VectorDimensionsError",
+    "VectorFileError",
+    "VectorLengthError",
+    "VectorValuesError",
     "status_error_class",
 ]
 
@@ -104,6 +109,36 @@ class NoTextColumnError(ParseError):
     def __init__(self, message: str, *, columns: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.columns = [str(c) for c in columns]
+
+
+class VectorFileError(ParseError):
+    """A file of texts and their vectors (Parquet, NPZ) cannot be opened as it is."""
+
+
+class VectorColumnsError(VectorFileError):
+    """The file lacks the texts or the vectors (wrong or missing columns / arrays).
+
+    Attributes
+    ----------
+    columns : list of str
+        The columns (Parquet) or array names (NPZ) the file has.
+    """
+
+    def __init__(self, message: str, *, columns: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.columns = [str(c) for c in columns]
+
+
+class VectorLengthError(VectorFileError):
+    """Texts, labels and vectors do not have the same number of rows."""
+
+
+class VectorDimensionsError(VectorFileError):
+    """The vectors are not one row of equal length per text (ragged, not 2-D, or no dimensions)."""
+
+
+class VectorValuesError(VectorFileError):
+    """Vectors hold NaN, infinite or missing values, or are not numbers."""
 
 
 class ProjectionInputError(InputError):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import EmptyInputError, InputError
+from .errors import EmptyInputError, InputError, TooManyTextsError
 from .similarity import _as_rows, cluster_order, normalize_rows, top_k, top_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +36,7 @@ __all__ = [
     "BLOCK_GROUPS_MAX",
     "MIN_ISOLATED",
     "OTHER_GROUP",
+    "PAIRS_MAX_ROWS",
     "PLACEMENT_NEIGHBOURS",
     "BlockMeans",
     "Isolation",
@@ -54,6 +55,10 @@ __all__ = [
     "rank_query",
     "take_rows",
 ]
+
+#: Most rows :func:`pairs_frame` searches: every pair is scored, n²/2 of them (20,000 rows: 2·10^8
+#: pairs, seconds; 100,000 rows: 5·10^9, minutes of CPU on two cores).
+PAIRS_MAX_ROWS = 20_000
 
 #: Nearest texts whose positions place a query on a UMAP / t-SNE map.
 PLACEMENT_NEIGHBOURS = 10
@@ -233,10 +238,22 @@ def pairs_frame(
     pandas.DataFrame
         Columns ``row_a``, ``row_b`` (``row_a < row_b``), ``text_a``, ``text_b``,
         [``label_a``, ``label_b``], ``cosine`` (float32), one line per pair, best first.
+
+    Raises
+    ------
+    TooManyTextsError
+        More than :data:`PAIRS_MAX_ROWS` rows: scoring every pair would take minutes.
     """
     import pandas as pd
 
     X = _as_rows(X)
+    if X.shape[0] > PAIRS_MAX_ROWS:
+        m = X.shape[0]
+        raise TooManyTextsError(
+            f"Finding the most and least similar pairs scores every pair: {m * (m - 1) // 2:,} of them "
+            f"for {m:,} texts, minutes of computing. It is done for up to {PAIRS_MAX_ROWS:,} texts; "
+            "select fewer on the map, or rank the texts against one query."
+        )
     text_arr = _check_texts(texts, X.shape[0])
     label_arr = None if labels is None else _check_texts(labels, X.shape[0], "labels")
     pairs = top_pairs(X, n, largest=largest)

@@ -46,7 +46,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, NoTextColumnError, ParseError, TooManyTextsError
+from .errors import (
+    InputError,
+    NoTextColumnError,
+    ParseError,
+    TooManyTextsError,
+    VectorColumnsError,
+    VectorDimensionsError,
+    VectorFileError,
+    VectorLengthError,
+    VectorValuesError,
+)
 
 if TYPE_CHECKING:  # pandas is imported lazily: `import embedcore` must stay fast.
     import pandas as pd
@@ -54,6 +64,8 @@ if TYPE_CHECKING:  # pandas is imported lazily: `import embedcore` must stay fas
 __all__ = [
     "MAX_TEXTS",
     "MAX_UPLOAD_BYTES",
+    "MAX_VECTOR_FILE_BYTES",
+    "MAX_VECTOR_ROWS",
     "MISSING_LABEL",
     "SAMPLES",
     "TABLE_TYPES",
@@ -62,15 +74,18 @@ __all__ = [
     "check_limit",
     "coordinates_csv_bytes",
     "decode_text",
+    "is_vector_file",
     "label_columns",
     "load_sample",
     "parse_pasted",
     "read_upload",
+    "read_vectors",
     "require_text_columns",
     "table_from_frame",
     "text_columns",
     "to_csv_bytes",
     "to_npy_bytes",
+    "to_npz_bytes",
     "to_parquet_bytes",
     "to_projector_zip",
 ]
@@ -79,6 +94,14 @@ __all__ = [
 MAX_TEXTS = 20_000
 #: Largest upload :func:`read_upload` parses (Streamlit's own default cap is 200 MB).
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+#: Most rows a file of texts *with their vectors* brings into the explorer (nothing is embedded:
+#: the map, search and selection stay interactive up to here on one machine; see the README).
+MAX_VECTOR_ROWS = 100_000
+#: Largest file of vectors accepted as an upload (``server.maxUploadSize`` in .streamlit/config.toml
+#: matches it): 100,000 × 384 float32 vectors with their texts are about 170 MB of Parquet.
+MAX_VECTOR_FILE_BYTES = 200 * 1024 * 1024
+#: Files that hold texts with their vectors (the batch command line's outputs).
+VECTOR_FILE_SUFFIXES = (".parquet", ".npz", ".npy")
 #: Label given to rows whose label cell is empty or missing.
 MISSING_LABEL = "(missing)"
 
@@ -146,6 +169,11 @@ class TextTable:
         Rows cut off by :meth:`with_limit`.
     warnings : list of str
         Things the reader had to guess (the encoding, ...), worth showing to a person.
+    vectors : ndarray of shape (n, d), float32, or None
+        The texts' embeddings when the source already had them (:func:`read_vectors`): nothing
+        needs embedding. None for plain texts.
+    model : str or None
+        The model that made ``vectors``, when the file says so.
     """
 
     texts: list[str]
@@ -156,9 +184,13 @@ class TextTable:
     duplicates: int = 0
     truncated: int = 0
     warnings: list[str] = field(default_factory=list)
+    vectors: np.ndarray | None = field(default=None, repr=False)
+    model: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.texts)
+        if self.vectors is not None and (self.vectors.ndim != 2 or len(self.vectors) != n):
+            raise VectorLengthError(f"{n} texts but vectors of shape {self.vectors.shape}; one row per text.")
         if self.labels is not None and len(self.labels) != n:
             raise InputError(f"{len(self.labels)} labels for {n} texts; give one label per text.")
         for name, values in self.extra.items():
@@ -180,6 +212,7 @@ class TextTable:
             texts=texts,
             labels=None if self.labels is None else self.labels[:n],
             extra={k: v[:n] for k, v in self.extra.items()},
+            vectors=None if self.vectors is None else self.vectors[:n],
             duplicates=len(texts) - len(set(texts)),
             truncated=self.truncated + len(self.texts) - n,
             warnings=list(self.warnings),
@@ -654,6 +687,366 @@ def table_from_frame(df: pd.DataFrame, text_column: str, label_column: str | Non
     )
 
 
+# --- files of texts with their vectors ---------------------------------------------------------
+
+_VECTOR_NAMES = ("vector", "vectors", "embedding", "embeddings")
+_NPZ_TEXT_NAMES = ("text", "texts")
+_NPZ_LABEL_NAMES = ("label", "labels")
+#: Where the model's name is kept: the Parquet schema's metadata, or a 0-d array in an NPZ.
+MODEL_METADATA_KEY = "embedcore.model"
+
+
+def is_vector_file(filename: str) -> bool:
+    """Does the name say this is a file of vectors (``.parquet``, ``.npz``, ``.npy``)?"""
+    return _extension(filename) in VECTOR_FILE_SUFFIXES
+
+
+def read_vectors(
+    source: bytes | str | Any,
+    filename: str | None = None,
+    *,
+    max_rows: int | None = MAX_VECTOR_ROWS,
+    max_bytes: int | None = None,
+) -> TextTable:
+    """Open a file of texts with their vectors, as ``python -m embedcore embed`` writes them.
+
+    Parameters
+    ----------
+    source : bytes or path
+        The file's contents (an upload) or its path (read without a copy in memory).
+    filename : str, optional
+        Its name (the extension picks the format); defaults to the path's name.
+    max_rows : int or None
+        Keep the first ``max_rows`` rows (``truncated`` counts the rest, with a warning).
+    max_bytes : int or None
+        Refuse larger files.
+
+    Formats
+    -------
+    ``.parquet``: a column of texts (``text``, or another text-like name), one of vectors
+    (``vector``/``embedding``: a list of numbers per row, all of one length) and optionally
+    ``label`` (or ``category``, ``source``...); other columns go to ``extra``. ``.npz``: arrays
+    ``vectors`` (or ``embedding``) of shape (n, d), ``text`` (strings, shape (n,)), optionally
+    ``label`` and ``model``; saved without pickling (``np.savez(..., text=np.array(texts))``).
+    A bare ``.npy`` holds no texts and is refused with a way out.
+
+    Returns
+    -------
+    TextTable
+        With ``vectors`` (n, d) float32 and ``model`` when the file names it. Rows whose text is
+        empty are dropped together with their vectors (``dropped_blank`` counts them).
+
+    Raises
+    ------
+    VectorColumnsError
+        No texts or no vectors in the file (the message lists what it has).
+    VectorLengthError
+        Texts, labels and vectors of different lengths.
+    VectorDimensionsError
+        Vectors of different lengths, not 2-D, or empty.
+    VectorValuesError
+        NaN, infinite or missing vectors, or vectors that are not numbers.
+    VectorFileError
+        Not a readable file of that format, too large, or no rows.
+    """
+    from pathlib import Path
+
+    is_bytes = isinstance(source, (bytes, bytearray, memoryview))
+    name = filename or (Path(source).name if not is_bytes else "the file")
+    size = len(source) if is_bytes else _file_size(source, name)
+    if max_bytes is not None and size > max_bytes:
+        raise VectorFileError(
+            f"{name} is {size / 1e6:.0f} MB; the limit for an upload is {max_bytes / 1e6:.0f} MB. "
+            "Keep fewer rows, or have the app's operator put it in the folder EMBEDCORE_VECTORS_DIR names."
+        )
+    ext = _extension(name)
+    if ext == ".npy":
+        raise VectorColumnsError(
+            f"{name} holds only the vectors, not their texts, so the map could not say what a point "
+            "is. Write .parquet or .npz from the command line instead "
+            "(python -m embedcore embed texts.csv --output vectors.parquet): both keep texts and labels.",
+            columns=["(one array)"],
+        )
+    if ext == ".parquet":
+        table = _read_parquet_vectors(source, name, max_rows)
+    elif ext == ".npz":
+        table = _read_npz_vectors(source, name, max_rows)
+    else:
+        raise VectorFileError(f"{name} is not a file of vectors; expected .parquet or .npz.")
+    table.source = name
+    return table
+
+
+def _file_size(path: Any, name: str) -> int:
+    import os
+
+    try:
+        return os.stat(path).st_size
+    except OSError as exc:
+        raise VectorFileError(f"Cannot read {name}: {exc.strerror or exc}.") from None
+
+
+def _vectors_table(
+    name: str,
+    texts: list[Any],
+    vectors: np.ndarray,
+    labels: list[Any] | None,
+    extra: dict[str, list],
+    model: str | None,
+    total: int,
+) -> TextTable:
+    """Check the vectors' values, drop rows without text, and build the table."""
+    if vectors.shape[1] == 0:
+        raise VectorDimensionsError(f"{name}: the vectors have no dimensions (each row is empty).")
+    # One pass without an (n, d) temporary: a row sums to NaN or ±inf (in float64, which float32
+    # values cannot overflow) exactly when it holds a NaN or an infinity.
+    if not np.isfinite(vectors.sum(axis=1, dtype=np.float64)).all():
+        bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+        raise VectorValuesError(
+            f"{name}: {len(bad):,} vector(s) hold NaN or infinite values (first at row {bad[0] + 1:,}). "
+            "Re-embed those texts or drop those rows."
+        )
+    # Cells from Arrow / numpy are str or None: the generic (pandas-aware) cleaners cost seconds here.
+    raw = [t.strip() if isinstance(t, str) else _text_string(t) for t in texts]
+    keep = [i for i, t in enumerate(raw) if t]
+    if not keep:
+        raise VectorFileError(f"{name}: every text is empty.")
+    if len(keep) < len(raw):
+        index = np.asarray(keep)
+        vectors = vectors[index]
+        labels = None if labels is None else [labels[i] for i in keep]
+        extra = {k: [v[i] for i in keep] for k, v in extra.items()}
+    warnings = []
+    truncated = total - len(raw)
+    if truncated:
+        warnings.append(
+            f"{name} has {total:,} rows; the first {len(raw):,} are used (the most one machine keeps "
+            "interactive)."
+        )
+    kept = [raw[i] for i in keep]
+    return _finish(
+        kept,
+        name,
+        labels=None if labels is None else [_file_label(v) for v in labels],
+        extra=extra,
+        dropped_blank=len(raw) - len(kept),
+        truncated=truncated,
+        warnings=warnings,
+        vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+        model=model,
+    )
+
+
+def _file_label(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip() or MISSING_LABEL
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING_LABEL
+    return _label_string(value)
+
+
+def _pick(names: Sequence[str], wanted: Sequence[str]) -> str | None:
+    lowered = {n.lower(): n for n in names}
+    return next((lowered[w] for w in wanted if w in lowered), None)
+
+
+def _read_parquet_vectors(source: Any, name: str, max_rows: int | None) -> TextTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(
+            io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else source
+        )
+        schema = handle.schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise VectorFileError(f"{name} is not a readable Parquet file ({exc}).") from None
+    columns = list(schema.names)
+    listed = ", ".join(repr(c) for c in columns) or "none"
+    vector_col = _pick(columns, _VECTOR_NAMES)
+    if vector_col is None:
+        listish = [c for c in columns if _is_list_type(schema.field(c).type)]
+        vector_col = listish[0] if len(listish) == 1 else None
+    if vector_col is None:
+        raise VectorColumnsError(
+            f"{name} has no column of vectors (a list of numbers per row, named vector or embedding); "
+            f"its columns are: {listed}.",
+            columns=columns,
+        )
+    if not _is_list_type(schema.field(vector_col).type):
+        raise VectorDimensionsError(
+            f"{name}: the column {vector_col!r} holds {schema.field(vector_col).type}, not a list of numbers per row."
+        )
+    strings = [
+        c
+        for c in columns
+        if c != vector_col
+        and (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))
+    ]
+    text_col = _pick(strings, _TEXT_NAMES) or (strings[0] if len(strings) == 1 else None)
+    if text_col is None:
+        raise VectorColumnsError(
+            f"{name} has no column of texts (named text, sentence, content...); its columns are: {listed}.",
+            columns=columns,
+        )
+    label_col = _pick([c for c in columns if c not in (text_col, vector_col)], _LABEL_NAMES)
+    model = None
+    metadata = schema.metadata or {}
+    if MODEL_METADATA_KEY.encode() in metadata:
+        model = metadata[MODEL_METADATA_KEY.encode()].decode("utf-8", "replace") or None
+    try:
+        table = handle.read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise VectorFileError(f"{name}: the Parquet data cannot be read ({exc}).") from None
+    total = table.num_rows
+    if total == 0:
+        raise VectorFileError(f"{name} has no rows.")
+    if max_rows is not None and total > max_rows:
+        table = table.slice(0, max_rows)
+    vectors = _list_column_matrix(table.column(vector_col), name, vector_col)
+    texts = table.column(text_col).to_pylist()
+    labels = table.column(label_col).to_pylist() if label_col else None
+    extra = {}
+    for column in columns:
+        if column in (text_col, label_col, vector_col):
+            continue
+        kind = schema.field(column).type
+        if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)):
+            extra[column] = table.column(column).to_pylist()
+    return _vectors_table(name, texts, vectors, labels, extra, model, total)
+
+
+def _is_list_type(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
+def _list_column_matrix(column: Any, name: str, column_name: str) -> np.ndarray:
+    """A Parquet list column (one list per row, all of one length) as an (n, d) float32 matrix."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(array)
+    if array.null_count:
+        first = int(np.flatnonzero(np.asarray(array.is_null()))[0])
+        raise VectorValuesError(
+            f"{name}: row {first + 1:,} has no vector (the {column_name!r} cell is empty)."
+        )
+    if not (pa.types.is_floating(array.type.value_type) or pa.types.is_integer(array.type.value_type)):
+        raise VectorValuesError(
+            f"{name}: the {column_name!r} column holds lists of {array.type.value_type}, not numbers."
+        )
+    lengths = np.asarray(pc.list_value_length(array), dtype=np.int64)
+    d = int(lengths[0])
+    if (lengths != d).any():
+        other = int(np.flatnonzero(lengths != d)[0])
+        raise VectorDimensionsError(
+            f"{name}: the vectors have different lengths — row 1 has {d}, row {other + 1:,} has "
+            f"{int(lengths[other])}. Every vector of one file must come from one model."
+        )
+    values = array.flatten()
+    if values.null_count:
+        first = int(np.flatnonzero(np.asarray(values.is_null()))[0]) // max(d, 1)
+        raise VectorValuesError(f"{name}: the vector of row {first + 1:,} has missing values.")
+    flat = values.to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(n, d)
+
+
+def _read_npz_vectors(source: Any, name: str, max_rows: int | None) -> TextTable:
+    try:
+        archive = np.load(
+            io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray, memoryview)) else source,
+            allow_pickle=False,
+        )
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise VectorFileError(f"{name} is not a readable NPZ file ({exc}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise VectorColumnsError(
+            f"{name} holds a single array, not the named arrays of an .npz (vectors and text).",
+            columns=["(one array)"],
+        )
+    with archive:
+        names = list(archive.files)
+        listed = ", ".join(repr(c) for c in names) or "none"
+        vector_key, text_key = _pick(names, _VECTOR_NAMES), _pick(names, _NPZ_TEXT_NAMES)
+        if vector_key is None or text_key is None:
+            missing = " and ".join(
+                what
+                for what, key in (
+                    ("vectors (an array named vectors)", vector_key),
+                    ("texts (an array named text)", text_key),
+                )
+                if key is None
+            )
+            raise VectorColumnsError(f"{name} has no {missing}; its arrays are: {listed}.", columns=names)
+        label_key = _pick(names, _NPZ_LABEL_NAMES)
+
+        def load(key: str) -> np.ndarray:
+            try:
+                return archive[key]
+            except ValueError as exc:  # object arrays need pickle, which is never allowed
+                raise VectorFileError(
+                    f"{name}: the array {key!r} holds Python objects, which are not loaded (unpickling "
+                    "can run code). Save strings as a string array: np.array(texts, dtype=str)."
+                ) from exc
+            except (OSError, zipfile.BadZipFile, EOFError) as exc:
+                raise VectorFileError(f"{name}: the array {key!r} cannot be read ({exc}).") from None
+
+        vectors = load(vector_key)
+        if vectors.ndim != 2:
+            raise VectorDimensionsError(
+                f"{name}: {vector_key!r} has shape {vectors.shape}; expected (texts, dimensions)."
+            )
+        if vectors.dtype.kind not in "fiu":
+            raise VectorValuesError(f"{name}: {vector_key!r} holds {vectors.dtype}, not numbers.")
+        texts = load(text_key)
+        if texts.ndim != 1 or texts.dtype.kind not in "US":
+            raise VectorColumnsError(
+                f"{name}: {text_key!r} must be a 1-D array of strings; it has shape {texts.shape} "
+                f"and type {texts.dtype}.",
+                columns=names,
+            )
+        labels = load(label_key) if label_key else None
+        for what, array in (("texts", texts), ("labels", labels)):
+            if array is not None and len(array) != len(vectors):
+                raise VectorLengthError(
+                    f"{name}: {len(array):,} {what} for {len(vectors):,} vectors; one of each per row."
+                )
+        model = None
+        if "model" in names:
+            value = load("model")
+            model = str(value.reshape(-1)[0]) if value.size == 1 and value.dtype.kind in "US" else None
+        total = len(vectors)
+        if total == 0:
+            raise VectorFileError(f"{name} has no rows.")
+        keep = slice(0, max_rows if max_rows is not None else total)
+        extra = {
+            key: _decoded(archive[key][keep])
+            for key in names
+            if key not in (vector_key, text_key, label_key, "model")
+            and archive[key].ndim == 1
+            and len(archive[key]) == total
+            and archive[key].dtype.kind in "USbiuf"
+        }
+        return _vectors_table(
+            name,
+            _decoded(texts[keep]),
+            np.asarray(vectors[keep], dtype=np.float32),
+            None if labels is None else _decoded(labels[keep]),
+            extra,
+            model,
+            total,
+        )
+
+
+def _decoded(array: np.ndarray) -> list[Any]:
+    if array.dtype.kind == "S":
+        return [b.decode("utf-8", "replace") for b in array.tolist()]
+    return array.tolist()
+
+
 # --- writers --------------------------------------------------------------------------------
 
 
@@ -736,6 +1129,8 @@ def to_parquet_bytes(
     vectors: Any,
     labels: Sequence[str] | None = None,
     extra: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    model: str | None = None,
 ) -> bytes:
     """Parquet with ``text``, ``label`` (if given), the ``extra`` columns and ``vector`` (list<float32>).
 
@@ -747,6 +1142,9 @@ def to_parquet_bytes(
     vectors : array-like of shape (n, d)
     labels : sequence of str of length n, optional
     extra : mapping of column name to a sequence of length n, optional
+    model : str, optional
+        The model that made the vectors, kept in the schema's metadata (``embedcore.model``)
+        so the explorer can say which model it is showing (:func:`read_vectors`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -769,9 +1167,61 @@ def to_parquet_bytes(
             columns[name] = pa.array([None if v is None else str(v) for v in plain], type=pa.string())
     offsets = pa.array(np.arange(0, (n + 1) * d, d, dtype=np.int32) if n else np.zeros(1, np.int32))
     columns["vector"] = pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)))
+    table = pa.table(columns)
+    if model:
+        table = table.replace_schema_metadata({MODEL_METADATA_KEY: model})
     buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer)
+    # No dictionary for the floats: it never pays off on embeddings and slows writing and reading.
+    # Row groups of 16k rows: readers decode them in parallel (one 100k group: 2-5x slower to read).
+    pq.write_table(
+        table, buffer, use_dictionary=[name for name in columns if name != "vector"], row_group_size=16_384
+    )
     return buffer.getvalue()
+
+
+def to_npz_bytes(
+    texts: Sequence[str],
+    vectors: Any,
+    labels: Sequence[str] | None = None,
+    extra: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    model: str | None = None,
+) -> bytes:
+    """NumPy ``.npz`` with arrays ``vectors`` (n, d) float32, ``text``, ``label``, the extras, ``model``.
+
+    Strings are stored as numpy string arrays, so ``np.load(path)`` reads everything back
+    without ``allow_pickle``. The vectors are stored as they are (fast to write and to load);
+    the text arrays, padded to their longest entry, are compressed.
+    """
+    matrix = _check_rows(texts, vectors, labels, "vectors")
+    arrays: dict[str, np.ndarray] = {"text": np.array(list(texts), dtype=str)}
+    if labels is not None:
+        arrays["label"] = np.array([str(x) for x in labels], dtype=str)
+    for name, values in (extra or {}).items():
+        if name in arrays or name in ("vectors", "model"):
+            raise InputError(f"Extra column {name!r} clashes with an array the export writes itself.")
+        if len(values) != len(texts):
+            raise InputError(f"Extra column {name!r} has {len(values)} values for {len(texts)} texts.")
+        plain = [_plain(v) for v in values]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in plain):
+            arrays[name] = np.asarray(plain)
+        else:
+            arrays[name] = np.array(["" if v is None else str(v) for v in plain], dtype=str)
+    if model:
+        arrays["model"] = np.array(model, dtype=str)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
+        _npz_entry(archive, "vectors", matrix, zipfile.ZIP_STORED)
+        for name, array in arrays.items():
+            _npz_entry(archive, name, array, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def _npz_entry(archive: zipfile.ZipFile, name: str, array: np.ndarray, compression: int) -> None:
+    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = compression
+    with archive.open(info, "w", force_zip64=True) as handle:
+        np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
 
 
 _PROJECTOR_BREAKS = re.compile(r"[\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
@@ -829,22 +1279,33 @@ SAMPLES: dict[str, str] = {
     "labelled by theme; a few sit between themes.",
     "multilingual": "The same 20 sentences in English, German, French, Spanish, Italian, Portuguese "
     "and Dutch, with sentence_id and language columns.",
+    "docs": "10,000 sentences from the documentation of Python and ten of its packages (NumPy, SciPy, "
+    "scikit-learn, pandas, PyTorch, ...), labelled by package: the map at scale.",
 }
-_SAMPLE_LABELS = {"seed": None, "topics": "label", "multilingual": "label"}
+_SAMPLE_LABELS = {"seed": None, "topics": "label", "multilingual": "label", "docs": "label"}
+#: Samples kept compressed in the package (the rest are plain CSV): ``name -> file name``.
+_SAMPLE_FILES = {"docs": "docs.csv.gz"}
+#: Samples large enough that a page should not open them unasked (the explorer's default is small).
+LARGE_SAMPLES = frozenset({"docs"})
 
 
 def load_sample(name: str) -> TextTable:
     """A built-in sample set (see :data:`SAMPLES`) as a :class:`TextTable`.
 
-    Read with the same code as uploads, from ``embedcore/samples/<name>.csv``. ``multilingual``
+    Read with the same code as uploads, from ``embedcore/samples/<name>.csv`` (``docs``: gzipped;
+    where its sentences come from and their licences: ``embedcore/samples/NOTICE.md``). ``multilingual``
     has ``extra["sentence_id"]`` (int, 1-20: the same id = the same sentence) and
     ``extra["language"]`` (ISO code ``en de fr es it pt nl``); its labels are the language
     names (``English``...). Portuguese is Brazilian Portuguese.
     """
     if name not in SAMPLES:
         raise InputError(f"No sample called {name!r}; the samples are: {', '.join(SAMPLES)}.")
-    filename = f"{name}.csv"
+    filename = _SAMPLE_FILES.get(name, f"{name}.csv")
     data = resources.files(__package__).joinpath("samples", filename).read_bytes()
+    if filename.endswith(".gz"):
+        import gzip
+
+        data, filename = gzip.decompress(data), filename[: -len(".gz")]
     table = table_from_frame(read_upload(data, filename), "text", _SAMPLE_LABELS[name])
     table.source = f"sample:{name}"
     if "sentence_id" in table.extra:  # CSV cells are strings; ids are numbers to the alignment code

@@ -13,14 +13,21 @@ import streamlit as st
 
 from embedcore import charts, io
 from embedcore.errors import ProjectionInputError
-from embedcore.explore import find_rows, identical_rows, neighbours_frame, neighbours_of, rank_query
+from embedcore.explore import (
+    PAIRS_MAX_ROWS,
+    find_rows,
+    identical_rows,
+    neighbours_frame,
+    neighbours_of,
+    rank_query,
+)
 from embedcore.projection import DEFAULTS, MIN_POINTS, auto_perplexity
 from embedcore.similarity import cosine_matrix, default_min_cluster_size
 from ui import explorer_isolation as iso
 from ui import explorer_widgets as xw
 from ui.cached import cached_cosine, digest_of
 from ui.connection import current_connection, current_model, missing_token
-from ui.embedding import embed_texts, result_key, stored_result
+from ui.embedding import embed_texts, file_result, result_key, stored_result
 from ui.errors import friendly_errors
 from ui.format import cache_share, file_stem, md_escape, plural
 from ui.navigation import ensure_routed
@@ -52,9 +59,18 @@ st.caption(
 def _embed_view():
     """Texts in, ``(texts, labels, result, dataset)`` out — or None when there is nothing to show."""
     with st.container(border=True):
-        table = text_source_panel(P)
+        table = text_source_panel(P, vectors_ok=True)
         if table is None or not len(table):
             return None
+        if table.vectors is not None:  # a file of texts with their vectors: nothing to embed
+            result, dataset = file_result(table)
+            st.session_state[VIEW] = {
+                "texts": table.texts,
+                "labels": table.labels,
+                "result": result,
+                "dataset": dataset,
+            }
+            return table.texts, table.labels, result, dataset
         conn = current_connection()
         model = current_model()
         result = None
@@ -110,7 +126,8 @@ def _metrics(texts, result) -> None:
     # Model ids come from servers and users: shown literally, never as markdown.
     st.metric("Model", md_escape(result.model.rsplit("/", 1)[-1]), help=md_escape(result.model))
     cols = st.columns(3)
-    cols[0].metric("Texts", f"{len(texts):,}")
+    n = len(texts)  # "100,000" is cut to "100,…" in a third of the column
+    cols[0].metric("Texts", f"{n:,}" if n < 100_000 else f"{n / 1000:,.0f}k", help=f"{n:,} texts")
     cols[1].metric("Dimensions", result.dimensions)
     # A share: "100 / 100" was cut to "100 …" in a third of the summary column.
     value, help_text = cache_share(result.cached, result.fetched)
@@ -281,6 +298,7 @@ def _map_figure(
         # Pan, not lasso: Streamlit turns Plotly's click-to-select off while a lasso or box
         # tool is active, so with a lasso by default a click on a point did nothing.
         dragmode="pan",
+        hover=xw.hover_texts(texts, digest),
         uirevision=uirevision,
         height=620,
         **kwargs,
@@ -516,7 +534,7 @@ def _selection_section(texts, labels, vectors, coords, rows, dims, view) -> None
     shown = rows[:MAX_LISTED]
     if len(rows) > MAX_LISTED:
         st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")
-    frame = neighbours_frame(vectors, shown, texts, labels, k=int(k))
+    frame = xw.neighbours_table(vectors, shown, texts, labels, k=int(k))
     has_labels = labels is not None
 
     def detail(line) -> None:
@@ -790,6 +808,14 @@ def _pairs_tab(texts, labels, result, dataset, digest) -> None:
         st.info("Pairs need at least two texts.", icon=":material/info:")
         return
     vectors = result.vectors
+    if n > PAIRS_MAX_ROWS:
+        st.info(
+            f"{n:,} texts make {n * (n - 1) // 2:,} pairs: scoring them all takes minutes, so this tab "
+            f"works up to {PAIRS_MAX_ROWS:,} texts. Select points on the map to see their nearest "
+            "neighbours, or rank the texts against a query in the Query tab.",
+            icon=":material/info:",
+        )
+        return
     total = n * (n - 1) // 2
     xw.seed_within(f"{P}_pairs_n", min(15, total), 1, min(200, total))
     count = (

@@ -113,7 +113,7 @@ def test_unknown_local_model_is_a_one_line_error(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--output", "out.csv"], "must end in .parquet or .npy"),
+        (["--output", "out.csv"], "must end in .parquet, .npz or .npy"),
         (["--output", "missing-dir/out.npy"], "folder for --output does not exist"),
         (["--output", "o.npy", "--text-column", "body"], "no text column 'body'"),
         (["--output", "o.npy", "--id-column", "key"], "no column 'key'"),
@@ -369,3 +369,26 @@ def test_migrate_to_an_unreachable_database_names_the_setting(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert "EMBEDCORE_DATABASE_URL" in err and "postgresql://bob:***@127.0.0.1:9/team" in err
     assert "hunter2-secret" not in err
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npz"])
+def test_outputs_open_as_texts_with_vectors_and_model(fake_openai, tmp_path, capsys, suffix):
+    """What the explorer opens without embedding again: texts, labels, ids, vectors, the model."""
+    from embedcore.io import read_vectors
+
+    source = write_csv(tmp_path / "texts.csv", ROWS)
+    out = tmp_path / f"vectors{suffix}"
+    base_url = fake_openai(models=MODELS).url
+    argv = ["embed", str(source), "--provider", "custom", "--base-url", base_url, "--model", API_MODEL]
+    argv += ["--id-column", "id", "--label-column", "label", "-q", "-o", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    table = read_vectors(out)
+    assert table.texts == TEXTS and table.labels == ["tech", "music", "music", "music"]
+    assert table.extra["id"] == ["a1", "b2", "d4", "e5"]
+    assert table.model == API_MODEL and table.source == out.name
+    np.testing.assert_allclose(table.vectors, fixture_vectors(TEXTS, D))
+    if suffix == ".npz":  # plain numpy reads it back too, without unpickling anything
+        with np.load(out, allow_pickle=False) as arrays:
+            assert arrays["text"].tolist() == TEXTS and arrays["vectors"].shape == (4, D)

@@ -6,6 +6,7 @@ import codecs
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -514,8 +515,25 @@ def test_multilingual_sample():
     assert german[8] == "Eine neue Sprache zu lernen braucht Zeit und Geduld."
 
 
+def test_docs_sample_is_large_real_and_labelled_by_source():
+    table = eio.load_sample("docs")
+    assert len(table) == 10_000 and table.duplicates == 0 and table.dropped_blank == 0
+    assert table.source == "sample:docs" and "docs" in eio.LARGE_SAMPLES
+    counts = pd.Series(table.labels).value_counts()
+    assert set(counts.index) == {
+        "python reference", "python stdlib", "numpy", "scipy", "sklearn", "pandas",
+        "networkx", "sympy", "torch", "transformers", "streamlit",
+    }  # fmt: skip
+    assert counts.min() >= 900  # balanced: no package fills the map
+    # Prose sentences, not code: what the extraction keeps.
+    assert all(t[0].isupper() and t[-1] in ".!?" and 6 <= len(t.split()) <= 40 for t in table.texts)
+    # Every source the sample ships is named, with its licence, in embedcore/samples/NOTICE.md.
+    notice = (Path(eio.__file__).parents[1] / "embedcore/samples/NOTICE.md").read_text()
+    assert all(f"| {label} |" in notice for label in counts.index)
+
+
 def test_every_sample_is_described_and_loads():
-    assert set(eio.SAMPLES) == {"seed", "topics", "multilingual"}
+    assert set(eio.SAMPLES) == {"seed", "topics", "multilingual", "docs"}
     for name in eio.SAMPLES:
         assert len(eio.load_sample(name)) > 0
 

@@ -11,6 +11,7 @@ token goes when an API model has none.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -40,14 +41,24 @@ def progress_bar(label: str, noun: str = "text", *, start: str | None = None) ->
     if start:
         bar.progress(0.0, text=start)
 
+    # The first report comes right after the cache lookup: what it counts as done was found there.
+    started: dict[str, float] = {}
+
     def progress(done: int, total: int) -> None:
+        if not started:
+            started.update(cached=done, at=time.perf_counter())
         if total > 1 and done < total:
-            # "0 / n" alone looks stuck while a local model loads (seconds after a server start).
-            text = (
-                f"{label}: waiting for the first batch of {plural(total, noun)} (a local model loads first)"
-                if done == 0
-                else f"{label}: {done:,} / {plural(total, noun)}"
-            )
+            cached = int(started["cached"])
+            found = f" ({cached:,} found in the cache)" if cached else ""
+            if done == cached:
+                # "0 / n" alone looks stuck while a local model loads (seconds after a server start).
+                text = (
+                    f"{label}: waiting for the first batch of {plural(total, noun)}{found} "
+                    "(a local model loads first)"
+                )
+            else:
+                rate = (done - cached) / max(time.perf_counter() - started["at"], 1e-3)
+                text = f"{label}: {done:,} / {plural(total, noun)}{found} — about {(total - done) / rate:,.0f} s left"
             bar.progress(done / total, text=text)
 
     try:
@@ -197,3 +208,23 @@ def embed_button(
     if reason:
         st.warning(reason, icon=":material/key:")
     return bool(clicked) and reason is None
+
+
+#: Session key: ``(table, result, dataset)`` of the file of vectors on screen.
+_FILE_RESULT = "file_result"
+
+
+def file_result(table) -> tuple[EmbeddingResult, str]:
+    """``(result, dataset key)`` for a table that came with its vectors (:func:`embedcore.io.read_vectors`).
+
+    Nothing is embedded. Remembered for the table on screen, so a rerun does not digest
+    100,000 texts again (~150 ms).
+    """
+    memo = st.session_state.get(_FILE_RESULT)
+    if memo is not None and memo[0] is table:
+        return memo[1], memo[2]
+    model = table.model or f"vectors from {table.source or 'a file'}"
+    result = EmbeddingResult(vectors=table.vectors, model=model)  # nothing embedded, nothing cached
+    dataset = "|".join(("file:" + (table.source or ""), model, digest_of(table.texts)))
+    st.session_state[_FILE_RESULT] = (table, result, dataset)
+    return result, dataset

@@ -83,9 +83,11 @@ def _stack(dataset: str) -> list[dict]:
 
 def _view(texts, labels, vectors, dataset: str, digest: str, stack: list[dict]) -> MapView:
     if not stack:
+        # The lists themselves, not copies: the caches keyed on them (long texts' digests, the
+        # neighbour table) know a list by identity, and a copy per rerun would redo them all.
         return MapView(
-            list(texts),
-            None if labels is None else list(labels),
+            texts if isinstance(texts, list) else list(texts),
+            labels if labels is None or isinstance(labels, list) else list(labels),
             vectors,
             dataset,
             digest,

@@ -14,6 +14,8 @@ The maths is in :mod:`embedcore.explore`, :mod:`embedcore.similarity` and
 from __future__ import annotations
 
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +24,9 @@ import numpy as np
 import streamlit as st
 
 from embedcore import charts
+from embedcore.errors import ProjectionInputError
 from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
-from embedcore.projection import ProjectionResult
+from embedcore.projection import ProjectionResult, project_with_info
 from embedcore.similarity import default_min_cluster_size
 from ui.cached import digest_of, projection_result
 from ui.embedding import embed_texts
@@ -51,6 +54,15 @@ _MAX_MEMO = 8
 UMAP_PREVIEW_ABOVE = 2_000
 #: Above this many points t-SNE gets a PCA preview.
 TSNE_PREVIEW_ABOVE = 1_000
+#: Above this many points a UMAP is computed in a background thread: the page shows the PCA map
+#: meanwhile, stays usable (Find, selection, the other tabs), and switches when it is ready. 100,000
+#: points take minutes on two cores (see the README's Benchmarks).
+BACKGROUND_ABOVE = 20_000
+#: How often the page looks whether a background map is ready (seconds).
+POLL_SECONDS = 2.0
+#: Most points t-SNE maps here: scikit-learn's Barnes-Hut t-SNE runs for tens of minutes on
+#: 100,000 points (UMAP and PCA scale; see the README's Benchmarks).
+TSNE_MAX_POINTS = 20_000
 
 
 def seed(key: str, value: Any) -> None:
@@ -106,6 +118,102 @@ def _projection_key(digest: str, method: str, n_components: int, random_state: i
     return (digest, method, int(n_components), int(random_state), tuple(sorted(params.items())))
 
 
+class ProjectionPending(ProjectionInputError):
+    """The map is being computed in the background; the page shows PCA until it is ready.
+
+    A :class:`ProjectionInputError`, so a page that falls back to PCA on one does so here too.
+    """
+
+
+# One map at a time: two 100k UMAPs at once would share two cores and double the memory.
+_one_at_a_time = threading.Lock()
+#: ``{projection key: {"done", "result", "error", "queued", "started", "n"}}`` of background maps.
+_jobs: dict[tuple, dict] = {}
+_jobs_lock = threading.Lock()
+#: Finished background maps, most recent last (coordinates only: 100k points are 0.8 MB). Kept here
+#: rather than in Streamlit's cache, whose evictions would not be seen: a map missing there would
+#: be computed again in the script run, freezing the page for minutes.
+_large_maps: OrderedDict[tuple, ProjectionResult] = OrderedDict()
+_LARGE_MAPS_KEPT = 8
+
+
+def _run_job(job: dict, vectors: np.ndarray, key: tuple) -> None:
+    _, method, n_components, random_state, params = key
+    with _one_at_a_time:
+        job["started"] = time.monotonic()
+        try:
+            job["result"] = project_with_info(
+                vectors, method, n_components, random_state=random_state, use_cache=False, **dict(params)
+            )
+        except BaseException as exc:  # handed to the page that asks for the map
+            job["error"] = exc
+        finally:
+            job["done"].set()
+
+
+def _start_job(key: tuple, vectors: np.ndarray) -> dict:
+    """A new background map (call with ``_jobs_lock`` held)."""
+    job = {"done": threading.Event(), "result": None, "error": None}
+    job.update(queued=time.monotonic(), started=None, n=len(vectors))
+    # A daemon thread, not an executor: stopping the server must not wait for a UMAP.
+    threading.Thread(target=_run_job, args=(job, vectors, key), name="embedcore-map", daemon=True).start()
+    _jobs[key] = job
+    return job
+
+
+def _large_map(key: tuple, vectors: np.ndarray, method: str) -> ProjectionResult:
+    """The map ``key`` when it is ready; else start it (once) and raise :class:`ProjectionPending`."""
+    with _jobs_lock:  # one lock for both stores: no session starts a map another has just finished
+        result = _large_maps.get(key)
+        if result is not None:
+            _large_maps.move_to_end(key)
+            return result
+        job = _jobs.get(key) or _start_job(key, vectors)
+        if job["done"].is_set():
+            del _jobs[key]
+            if job["error"] is None:
+                _large_maps[key] = job["result"]
+                while len(_large_maps) > _LARGE_MAPS_KEPT:
+                    _large_maps.popitem(last=False)
+                return job["result"]
+    if job["done"].is_set():
+        raise job["error"]  # the page says why; asking again starts afresh
+    _watch_job(key)
+    raise ProjectionPending(
+        f"The {METHOD_NAMES.get(method, method)} map of {len(vectors):,} texts is being computed "
+        "in the background; the page stays usable and switches to it when it is ready."
+    )
+
+
+def background_maps_running() -> bool:
+    """Is a map still being computed in the background in this process?"""
+    with _jobs_lock:
+        return any(not job["done"].is_set() for job in _jobs.values())
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _watch_job(key: tuple) -> None:
+    """Say how long the background map has been running; rerun the page once it is done."""
+    with _jobs_lock:
+        job = _jobs.get(key)
+    if job is None or job["done"].is_set():
+        st.rerun()
+    now = time.monotonic()
+    name = METHOD_NAMES.get(key[1], key[1])
+    if job["started"] is None:
+        stage = f"waiting for another map to finish ({_clock(now - job['queued'])})"
+    else:
+        stage = f"{_clock(now - job['started'])} so far"
+    st.caption(
+        f":material/hourglass_top: {name} of {job['n']:,} texts in the background — {stage}. "
+        "100,000 texts took 2½ to 4½ minutes on two cores in our benchmark."
+    )
+
+
 def projection(
     vectors: np.ndarray,
     digest: str,
@@ -121,10 +229,24 @@ def projection(
     -------
     ProjectionResult
         ``coords`` of shape (n, n_components), float32, plus notes and timing.
+
+    Raises
+    ------
+    ProjectionPending
+        UMAP of more than :data:`BACKGROUND_ABOVE` points that is not ready yet: it is being
+        computed in a background thread, and the page reruns itself when it is done.
     """
     params = dict(params or {})
+    if method == "tsne" and len(vectors) > TSNE_MAX_POINTS:
+        raise ProjectionInputError(
+            f"t-SNE maps up to {TSNE_MAX_POINTS:,} texts here (on {len(vectors):,} it runs for tens of "
+            "minutes); use UMAP for this many."
+        )
     key = _projection_key(digest, method, n_components, random_state, params)
-    result = projection_result(*key, vectors)
+    if method != "pca" and len(vectors) > BACKGROUND_ABOVE:
+        result = _large_map(key, vectors, method)
+    else:
+        result = projection_result(*key, vectors)
     with _computed_lock:
         _computed.add(key)
     return result
@@ -363,7 +485,44 @@ def placement(
     return _placement(key, query_key, query_vector, vectors, coords)
 
 
+_NEIGHBOURS = "explorer_neighbours_table"
+
+
+def neighbours_table(vectors: np.ndarray, rows: Sequence[int], texts, labels, *, k: int):
+    """:func:`embedcore.explore.neighbours_frame`, remembered for the selection on screen.
+
+    Every rerun lists the selected texts with their neighbours again (a search typed, a colour
+    changed); at 100,000 texts that is ~0.5-1 s of CPU for 200 selected rows. The last table is
+    kept for the same vectors and texts (the same objects: results are never changed in place),
+    rows and ``k``.
+    """
+    from embedcore.explore import neighbours_frame
+
+    key = (tuple(int(r) for r in rows), int(k))
+    last = st.session_state.get(_NEIGHBOURS)
+    if last is not None and last[0] is vectors and last[1] is texts and last[2] is labels and last[3] == key:
+        return last[4]
+    frame = neighbours_frame(vectors, rows, texts, labels, k=int(k))
+    st.session_state[_NEIGHBOURS] = (vectors, texts, labels, key, frame)
+    return frame
+
+
 # --- the map figure ---------------------------------------------------------------------------
+
+
+# cache_resource: one array per data set, shared read-only by every session showing it.
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=3600)
+def _hover(digest: str, n: int, _texts) -> np.ndarray:
+    return charts.hover_texts(_texts)
+
+
+def hover_texts(texts: Sequence[str], digest: str) -> np.ndarray:
+    """:func:`embedcore.charts.hover_texts` of ``texts``, made once per data set (``digest`` of its vectors).
+
+    Every change to the map (a search, a click, a colour) redraws it; making 100,000 hover
+    texts again each time took 2-3 s of the redraw.
+    """
+    return _hover(digest, len(texts), texts)
 
 
 # cache_resource: the same Figure object is handed to every rerun (no pickling of 10k hover
