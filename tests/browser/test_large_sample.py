@@ -20,22 +20,25 @@ pytestmark = pytest.mark.slow
 #: Embedding 10,000 sentences with MiniLM when no install-time seed holds them (~1-3 min on two
 #: busy cores), then a 10k UMAP: far above a normal run.
 LARGE_RUN_TIMEOUT = 900_000
+SCRIPT_STATE = "() => document.querySelector('[data-testid=stApp]').getAttribute('data-test-script-state')"
 
 
 def test_the_large_sample_is_one_choice_away_and_drawn_with_webgl(page):
     open_page(page, "")
     chooser = element(page, "explorer_sample")
     chooser.click()
+    runs_before = page.evaluate("() => window.__stBusyCount || 0")
     page.get_by_role("option", name=sample_title("docs")).click()
-
-    # While anything is still embedded, the page says how far it is (a progress bar with its stage).
+    # The run the choice starts (not the idle page before it): then, while anything is still
+    # embedded, the page says how far it is (a progress bar with its stage).
+    page.wait_for_function("(n) => (window.__stBusyCount || 0) > n", arg=runs_before, timeout=60_000)
     progress = page.locator('[data-testid="stProgress"]')
     seen_progress = []
-    for _ in range(100):  # up to ~10 s for the run to start
+    for _ in range(100):  # the first batch comes within seconds, if anything must be embedded
         if progress.count():
             seen_progress.append(progress.first.inner_text())
             break
-        if page.get_by_text("10,000 texts").count():
+        if page.evaluate(SCRIPT_STATE) == "notRunning":
             break
         page.wait_for_timeout(100)
 
