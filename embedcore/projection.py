@@ -103,7 +103,7 @@ AUTO_EPOCHS_SWITCH = 2000
 #: From this many points a seeded UMAP runs its layout on every core (unless ``n_jobs=1``);
 #: below it the layout stays single-threaded and bit-for-bit reproducible (see
 #: :func:`_layout_threads`).
-PARALLEL_LAYOUT_MIN = 4000
+PARALLEL_LAYOUT_MIN = 5000
 
 #: Up to this many points t-SNE runs on one OpenMP thread (faster than two on small inputs).
 TSNE_SINGLE_THREAD_MAX = 2000
