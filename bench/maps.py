@@ -232,9 +232,12 @@ def rows(quick: bool = False) -> list[Row]:
         )
 
     return [
-        time_row("corpus, new data in a warm process", "warm corpus", 3, [warm_note]),
+        time_row("corpus, new data in a warm process", "warm corpus", 3, [warm_note("warm corpus")]),
         time_row(
-            "templated (many kNN components), new data in a warm process", "warm templated", 3, [warm_note]
+            "templated (many kNN components), new data in a warm process",
+            "warm templated",
+            3,
+            [warm_note("warm templated")],
         ),
         time_row("corpus, fresh process (first fit)", "fresh corpus", 10, [imports]),
         time_row("templated, fresh process (first fit)", "fresh templated", 10, []),
