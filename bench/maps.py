@@ -9,8 +9,10 @@ spectral start).
 
 Each side runs in two fresh processes, each fitting both sets one after the other, in
 opposite orders: the first fit of a process is the "fresh process" figure (numba compiles
-or loads its code); the second is a **new** data set in a warm process, as a person
-mapping a second collection meets it (no kNN or result is remembered from the first fit).
+or loads its code); then a **new** data set in a warm process, as a person mapping a
+second collection meets it (no kNN or result is remembered from the first fit): the
+median of three fits of that set, each with its rows in another order (new bytes for
+every cache, the same geometry), because one fit on a shared 2-core machine is noisy.
 Imports are timed apart.
 
 Quality: trustworthiness@10 (``sklearn.manifold.trustworthiness``, cosine in the input
@@ -40,47 +42,56 @@ def _map_file(kind: str, tag: str) -> str:
     return str(RESULTS / f"map-{kind}-{tag}.npy")
 
 
-def fits(kind: str, steps: list[list], quality: bool = False, save_as: str = "") -> dict:
-    """Worker: the fits ``steps`` = [[method, data, n], ...] one after another in this process.
+def fits(kind: str, steps: list[dict]) -> dict:
+    """Worker: the fits ``steps`` one after another in this process.
 
-    Returns the import time, each step's seconds and, with ``quality``, each map's
-    trustworthiness (computed after all timed steps). With ``save_as`` each map is saved
-    to ``bench/results/map-<kind>-<save_as>-<data>.npy`` for the stability comparison.
+    Each step is ``{"method", "data", "n"}`` plus optional ``"params"`` (for ``umap.UMAP`` /
+    ``project``; without them each side runs its defaults), ``"perm"`` (a seed: the rows in
+    a shuffled order, which makes new data for every cache while keeping the geometry),
+    ``"trust"`` (compute the map's trustworthiness, after all timed steps) and ``"save"``
+    (save the map, rows in their original order, as ``map-<kind>-<save>.npy``).
+    Returns the import time, each step's seconds and each asked-for trustworthiness.
     """
     start = time.perf_counter()
     if kind == "peer":
         import umap
 
-        def fit(method: str, X):
+        def fit(method: str, X, **params):
             assert method == "umap"
-            return umap.UMAP().fit_transform(X)  # plain defaults: no seed, all cores
+            return umap.UMAP(**params).fit_transform(X)  # defaults: no seed, all cores
     else:
         from embedcore.projection import project
 
-        def fit(method: str, X):
-            return project(X, method)
+        def fit(method: str, X, **params):
+            return project(X, method, **params)
 
     imported = time.perf_counter() - start
     times, maps = [], []
-    for method, data, n in steps:
-        X = _DATA[data](n)
+    for step in steps:
+        X = _DATA[step["data"]](step["n"])
+        order = np.arange(len(X))
+        if step.get("perm") is not None:
+            order = np.random.default_rng(step["perm"]).permutation(len(X))
+        X = np.ascontiguousarray(X[order])
         t0 = time.perf_counter()
-        coords = fit(method, X)
+        coords = fit(step["method"], X, **step.get("params", {}))
         times.append(time.perf_counter() - t0)
-        assert coords.shape == (n, 2), coords.shape
-        log(f"{kind} {method} {data} {n}: {times[-1]:.2f} s")
-        maps.append((data, X, np.asarray(coords, dtype=np.float32)))
-    trust = []
-    if quality:
-        from sklearn.manifold import trustworthiness
+        assert coords.shape == (len(X), 2), coords.shape
+        log(f"{kind} {step}: {times[-1]:.2f} s")
+        restored = np.empty_like(np.asarray(coords, dtype=np.float32))
+        restored[order] = coords
+        maps.append((step, X[np.argsort(order)], restored))
+    trust = {}
+    for step, X, coords in maps:
+        if step.get("trust"):
+            from sklearn.manifold import trustworthiness
 
-        for data, X, coords in maps:
-            trust.append(float(trustworthiness(X, coords, n_neighbors=TRUST_NEIGHBOURS, metric="cosine")))
-            log(f"{kind} {data}: trustworthiness@{TRUST_NEIGHBOURS} {trust[-1]:.4f}")
-    if save_as:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        for data, _, coords in maps:
-            np.save(_map_file(kind, f"{save_as}-{data}"), coords)
+            value = float(trustworthiness(X, coords, n_neighbors=TRUST_NEIGHBOURS, metric="cosine"))
+            trust[step["trust"]] = value
+            log(f"{kind} {step['trust']}: trustworthiness@{TRUST_NEIGHBOURS} {value:.4f}")
+        if step.get("save"):
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            np.save(_map_file(kind, step["save"]), coords)
     return {"import": imported, "times": times, "trust": trust}
 
 
@@ -106,44 +117,66 @@ def stability(a: np.ndarray, b: np.ndarray, k: int = 10) -> dict:
     return {"procrustes": float(disparity), "shift": float(shift), "overlap": float(overlap)}
 
 
-def _stability_of(kind: str, data: str) -> dict:
-    return stability(np.load(_map_file(kind, f"a-{data}")), np.load(_map_file(kind, f"b-{data}")))
+def _stability_of(kind: str) -> dict:
+    return stability(np.load(_map_file(kind, "corpus-a")), np.load(_map_file(kind, "corpus-b")))
+
+
+#: Warm figures are the median of this many fits, each of the set in another row order.
+WARM_REPEATS = 3
 
 
 def rows(quick: bool = False) -> list[Row]:
     big, small = (2_000, 1_000) if quick else (10_000, 1_000)
     load_vectors(big)  # embed both sets now, outside every timed process
     templated.load_vectors(big)
-    order_a = [["umap", "corpus", big], ["umap", "templated", big]]
-    order_b = [["umap", "templated", big], ["umap", "corpus", big]]
+
+    def step(data: str, **extra) -> dict:
+        return {"method": "umap", "data": data, "n": big, **extra}
+
+    def warm(data: str, **extra) -> list[dict]:
+        # The first in the original row order (the stability comparison), then shuffled.
+        return [step(data, **extra)] + [step(data, perm=seed) for seed in range(1, WARM_REPEATS)]
+
+    # Process a: corpus first (fresh), then the templated set (new data, warm), then the
+    # corpus again with 200 epochs (untimed): umap-learn runs 500 epochs up to 10,000
+    # points, embedcore 200 from 2,000 (AUTO_EPOCHS_SWITCH); this separates that choice.
+    # Process b: the other order. The corpus map of a and the first of b are the same
+    # input with the same parameters: the stability comparison.
+    order_a = [
+        step("corpus", trust="corpus", save="corpus-a"),
+        *warm("templated", trust="templated"),
+        step("corpus", params={"n_epochs": 200}, trust="corpus 200 epochs"),
+    ]
+    order_b = [step("templated"), *warm("corpus", save="corpus-b")]
     side = {}
     for kind in ("peer", "ours"):
         who = "umap-learn defaults" if kind == "peer" else "embedcore.project"
-        log(f"{who}, fresh process: {big} corpus texts, then {big} templated ...")
-        a = run_fresh("bench.maps:fits", {"kind": kind, "steps": order_a, "quality": True, "save_as": "a"})
-        log(f"{who}, fresh process: {big} templated texts, then {big} corpus ...")
-        b = run_fresh("bench.maps:fits", {"kind": kind, "steps": order_b, "save_as": "b"})
+        log(f"{who}, fresh process: {big} corpus texts, then {big} templated ({WARM_REPEATS} row orders) ...")
+        a = run_fresh("bench.maps:fits", {"kind": kind, "steps": order_a})
+        log(f"{who}, fresh process: {big} templated texts, then {big} corpus ({WARM_REPEATS} row orders) ...")
+        b = run_fresh("bench.maps:fits", {"kind": kind, "steps": order_b})
+        warm_templated = a["times"][1 : 1 + WARM_REPEATS]
+        warm_corpus = b["times"][1 : 1 + WARM_REPEATS]
         side[kind] = {
             "fresh corpus": a["times"][0],
-            "warm templated": a["times"][1],
+            "warm templated": float(np.median(warm_templated)),
+            "warm templated all": warm_templated,
             "fresh templated": b["times"][0],
-            "warm corpus": b["times"][1],
-            "trust corpus": a["trust"][0],
-            "trust templated": a["trust"][1],
+            "warm corpus": float(np.median(warm_corpus)),
+            "warm corpus all": warm_corpus,
+            "trust corpus": a["trust"]["corpus"],
+            "trust templated": a["trust"]["templated"],
+            "trust corpus 200 epochs": a["trust"]["corpus 200 epochs"],
             "import": b["import"],
-            "stable": _stability_of(kind, "corpus"),
+            "stable": _stability_of(kind),
         }
     log(f"umap-learn / embedcore.project, fresh process: {small} texts ...")
-    peer_small = run_fresh("bench.maps:fits", {"kind": "peer", "steps": [["umap", "corpus", small]]})[
-        "times"
-    ][0]
-    ours_small = run_fresh("bench.maps:fits", {"kind": "ours", "steps": [["umap", "corpus", small]]})[
-        "times"
-    ][0]
+    small_step = [{"method": "umap", "data": "corpus", "n": small}]
+    peer_small = run_fresh("bench.maps:fits", {"kind": "peer", "steps": small_step})["times"][0]
+    ours_small = run_fresh("bench.maps:fits", {"kind": "ours", "steps": small_step})["times"][0]
     log(f"PCA preview, fresh process: {big} texts ...")
-    pca = run_fresh(
-        "bench.maps:fits", {"kind": "ours", "steps": [["pca", "corpus", big], ["pca", "templated", big]]}
-    )
+    pca_steps = [{"method": "pca", "data": data, "n": big} for data in ("corpus", "templated")]
+    pca = run_fresh("bench.maps:fits", {"kind": "ours", "steps": pca_steps})
 
     peer, ours = side["peer"], side["ours"]
     size = f"{big // 1000}k"
@@ -151,10 +184,16 @@ def rows(quick: bool = False) -> list[Row]:
         f"imports (not in the figures): umap {peer['import']:.1f} s, "
         f"embedcore.projection {ours['import']:.2f} s (umap-learn loads inside the first call)"
     )
-    warm_note = (
-        "a new data set in a warm process: the second fit of a process, on the other set "
-        "(nothing about this data is remembered)"
-    )
+
+    def warm_note(key: str) -> str:
+        def spread(who: dict) -> str:
+            return " / ".join(f"{t:.2f}" for t in who[f"{key} all"])
+
+        return (
+            f"new data in a warm process: fits after the process's first, of a set it has not "
+            f"seen (each in another row order, so nothing is remembered); median of "
+            f"{WARM_REPEATS}: ours {spread(ours)} s, umap-learn {spread(peer)} s"
+        )
 
     def time_row(what: str, key: str, goal: float, notes: list[str]) -> Row:
         return Row(
@@ -168,7 +207,7 @@ def rows(quick: bool = False) -> list[Row]:
             notes,
         )
 
-    def trust_row(data: str, label: str) -> Row:
+    def trust_row(data: str, label: str, notes: list[str]) -> Row:
         key = f"trust {data}"
         return Row(
             f"UMAP {size} {label}: trustworthiness@{TRUST_NEIGHBOURS}",
@@ -178,7 +217,13 @@ def rows(quick: bool = False) -> list[Row]:
             f"{ours[key] / peer[key]:.3f}x",
             "≥ peer − 0.01",
             ours[key] >= peer[key] - 0.01,
+            notes,
         )
+
+    epochs_note = (
+        f"both with 200 epochs (umap-learn runs 500 up to 10,000 points): ours "
+        f"{ours['trust corpus 200 epochs']:.4f}, umap-learn {peer['trust corpus 200 epochs']:.4f}"
+    )
 
     def describe(s: dict) -> str:
         return (
@@ -187,14 +232,17 @@ def rows(quick: bool = False) -> list[Row]:
         )
 
     return [
-        time_row("corpus, new data in a warm process", "warm corpus", 3, [warm_note]),
+        time_row("corpus, new data in a warm process", "warm corpus", 3, [warm_note("warm corpus")]),
         time_row(
-            "templated (many kNN components), new data in a warm process", "warm templated", 3, [warm_note]
+            "templated (many kNN components), new data in a warm process",
+            "warm templated",
+            3,
+            [warm_note("warm templated")],
         ),
         time_row("corpus, fresh process (first fit)", "fresh corpus", 10, [imports]),
         time_row("templated, fresh process (first fit)", "fresh templated", 10, []),
-        trust_row("corpus", "corpus"),
-        trust_row("templated", "templated"),
+        trust_row("corpus", "corpus", [epochs_note]),
+        trust_row("templated", "templated", []),
         Row(
             f"UMAP {size} corpus: the same map in two processes (Procrustes disparity)",
             "umap-learn defaults (no seed)",

@@ -12,7 +12,8 @@ order of effect:
   graph, on templated texts 140 of them) took 10 of 15 s on such a 10k set; the maps are as
   trustworthy (measured in ``bench/maps.py``);
 * from :data:`PARALLEL_LAYOUT_MIN` points the layout epochs run on every core even with a
-  seed (see :func:`_layout_threads` for what that costs in reproducibility), with numba's
+  seed (see :func:`_layout_threads` for what that costs in reproducibility: the global
+  arrangement stays, the fine placement varies between processes), with numba's
   threading layer guarded for concurrent sessions (:func:`_parallel_numba`);
 * numba's disk cache is switched on for the umap-learn functions such a fit still
   compiles (:func:`_enable_umap_disk_cache`), so only the first process on a machine
@@ -103,7 +104,7 @@ AUTO_EPOCHS_SWITCH = 2000
 #: From this many points a seeded UMAP runs its layout on every core (unless ``n_jobs=1``);
 #: below it the layout stays single-threaded and bit-for-bit reproducible (see
 #: :func:`_layout_threads`).
-PARALLEL_LAYOUT_MIN = 4000
+PARALLEL_LAYOUT_MIN = 5000
 
 #: Up to this many points t-SNE runs on one OpenMP thread (faster than two on small inputs).
 TSNE_SINGLE_THREAD_MAX = 2000
@@ -604,18 +605,26 @@ def _usable_cores() -> int:
 def _layout_threads(n: int, random_state, n_jobs) -> int:
     """How many threads UMAP's layout epochs get: 1 = umap-learn's reproducible serial loop.
 
-    umap-learn runs its layout on one core whenever it has a seed, because its parallel loop
-    is not deterministic: threads update shared positions in an order the scheduler decides.
-    At 10k points the serial layout is 3.4 s of a fit that should take at most 3, so from
-    :data:`PARALLEL_LAYOUT_MIN` points a seeded fit uses the parallel loop too (about half
-    the time on 2 cores). What the seed still fixes: the PCA start, the negative-sampling
-    random streams and the graph, so the map's global arrangement (where each group lies)
-    is the same on every run; what varies between two runs in different processes is the
-    fine placement inside groups (on the 10k corpus, 2 runs: median point shift a few
-    percent of the map's width; measured in ``bench/maps.py``). Within one process the
-    result cache returns the identical map. Below the threshold the layout takes well under
-    a second single-threaded and stays bit-for-bit reproducible; ``n_jobs=1`` asks for that
-    at any size, ``n_jobs=-1`` (all cores) or ``k`` for the parallel loop at any size.
+    The choice, and why. umap-learn runs its layout on one core whenever it has a seed,
+    because its parallel loop is not deterministic: two threads update shared positions in
+    an order the scheduler decides. At 10k points the serial layout takes 3.1-3.7 s on
+    this 2-core machine, more than the whole fit may take (3 s); the parallel loop 1.7-2.2 s.
+    So from :data:`PARALLEL_LAYOUT_MIN` points a seeded fit uses the parallel loop too.
+
+    What that costs. The seed still fixes the PCA start, the graph and every point's
+    negative-sampling random stream, so a map's global arrangement (where each group lies)
+    is the same on every run; the fine placement inside groups differs between two runs in
+    different processes, about as much as a different seed changes it. Measured on the 10k
+    corpus (``bench/maps.py``): Procrustes disparity 0.066 between two runs (umap-learn's
+    unseeded defaults: 0.116), median point shift 2.5 % of the map's width, 37 % of each
+    point's 10 map neighbours the same. Within one process the result cache returns the
+    identical map for the same input and parameters. When another process keeps one core
+    busy, the parallel loop is no faster than the serial one (3.8-4.0 s vs 3.5-3.9 s at 10k)
+    but not much slower either.
+
+    Below the threshold the serial layout takes under ~1.8 s and stays bit-for-bit
+    reproducible. ``n_jobs=1`` asks for that at any size; ``n_jobs=-1`` (all cores) or ``k``
+    for the parallel loop at any size. Without a seed the loop is parallel, as in umap-learn.
     """
     available = _usable_cores()
     if n_jobs is None:

@@ -135,3 +135,26 @@ def test_team_search_figures_run_on_a_small_collection(database_url):
     assert 0.0 <= figures["hnsw_recall"] <= 1.0 and figures["hnsw_s"] > 0
     with Database(database_url) as database, database.connection() as conn:
         assert conn.execute("SELECT COUNT(*) FROM embedcore_collections").fetchone() == (0,)  # cleaned up
+
+
+def test_map_stability_is_zero_for_the_same_map_turned_and_scaled():
+    from bench.maps import stability
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 2))
+    angle = 0.7
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    same = stability(a, 3.0 * a @ turn + [5.0, -2.0])
+    assert same["procrustes"] < 1e-12 and same["shift"] < 1e-9 and same["overlap"] == 1.0
+    other = stability(a, rng.normal(size=(200, 2)))
+    assert other["procrustes"] > 0.5 and other["overlap"] < 0.2
+
+
+def test_templated_set_is_seeded_distinct_and_labelled():
+    from bench import templated
+
+    texts, labels = templated.build_texts(500)
+    assert len(texts) == len(set(texts)) == len(labels) == 500
+    assert (texts, labels) == templated.build_texts(500)
+    assert set(labels) == {label for label, _ in templated._TEMPLATES}
+    assert all("{" not in text for text in texts)
