@@ -18,9 +18,12 @@ with Streamlit's default file watcher (what ``make run`` did before): its watche
 ``.venv`` inside the project folder. numba's disk cache is used as ``make run`` leaves it (warm
 after the install step), so "cold" means a new process and an empty embedding cache.
 
-**In-app embedding**: 1,500 real sentences (the bench corpus) uploaded as a CSV on the
-explorer of a warm server: time from the upload to the "Texts 1,500" metric (embedding
-done, the map not yet), against ``LocalModel.embed`` of the same texts in this process.
+**In-app embedding**: 1,500 real sentences (the bench corpus) uploaded as a CSV on a warm
+server with an empty cache, the model already loaded (the engine figure excludes the load
+too), against ``LocalModel.embed`` of the same texts in this process. The goal row is the
+app's own embed call as the Embed page times it ("Elapsed": session, progress bar, cache
+writes, model); beside it, what a visitor waits in chromium: Embed clicked → result shown,
+and on the explorer, file chosen → "Texts 1,500" shown (upload and CSV reading included).
 """
 
 from __future__ import annotations
@@ -160,33 +163,79 @@ def _session(browser, command: list[str], label: str) -> dict:
     return {"health": health, "cold": cold, "warm": warm, "idle": idle, "overflow": overflow}
 
 
-def _upload_throughput(browser, texts: list[str]) -> float:
-    """Seconds from uploading ``texts`` (CSV) on the explorer of a warm server to their embedding shown."""
+def _write_csv(path: Path, texts: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text"])
+        writer.writerows([t] for t in texts)
+
+
+def _upload(page, csv_path: Path) -> None:
+    page.get_by_text("Upload", exact=True).click()
+    page.wait_for_function(_IDLE, timeout=300_000)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(csv_path))
+
+
+def _in_app_embedding(browser, texts: list[str]) -> dict:
+    """What embedding ``texts`` costs in the app, on a warm server with an empty cache.
+
+    - ``app_s``: the Embed page's own "Elapsed" for the upload (the app's embed call:
+      session, progress bar, cache writes, the model), read off the page;
+    - ``click_s``: Embed clicked → the result's "Elapsed" metric shown in chromium;
+    - ``explorer_s``: on the explorer of a second session (new texts: the same ones
+      reversed would hit the cache, so a second server), upload → "Texts 1,500" shown.
+
+    Both servers are left to finish their warm-up (the model load) before the upload: the
+    engine figure it is compared with excludes the load too.
+    """
+    out: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
         csv_path = Path(tmp) / "corpus.csv"
-        with csv_path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["text"])
-            writer.writerows([t] for t in texts)
-        process, url, _ = _start([sys.executable, "scripts/serve.py"], tmp, Path(tmp) / "server.log")
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        try:
-            page.goto(url)  # a first visit: model loaded, UMAP compiled, default map drawn
-            page.get_by_text("UMAP of 100 texts").first.wait_for(timeout=300_000)
-            page.wait_for_function(_IDLE, timeout=300_000)
-            page.get_by_text("Upload", exact=True).click()
-            page.wait_for_function(_IDLE, timeout=300_000)
-            chooser = page.locator("[data-testid='stFileUploaderDropzoneInput']").first
-            t0 = time.perf_counter()
-            chooser.set_input_files(str(csv_path))
-            page.locator("[data-testid='stMetric']", has_text=f"{len(texts):,}").first.wait_for(
-                timeout=300_000
+        _write_csv(csv_path, texts)
+        for where in ("embed", "explorer"):
+            cache_dir = Path(tmp) / where
+            cache_dir.mkdir()
+            process, url, _ = _start(
+                [sys.executable, "scripts/serve.py"], str(cache_dir), cache_dir / "server.log"
             )
-            return time.perf_counter() - t0
-        finally:
-            context.close()
-            _stop(process)
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            try:
+                if where == "embed":
+                    page.goto(f"{url}/embed")
+                    page.get_by_role("button", name="Embed").first.wait_for(timeout=300_000)
+                    _wait_settled(process.pid)
+                    _upload(page, csv_path)
+                    page.get_by_text(f"{len(texts):,} texts").first.wait_for(timeout=300_000)
+                    page.wait_for_function(_IDLE, timeout=300_000)
+                    t0 = time.perf_counter()
+                    page.get_by_role("button", name="Embed").first.click()
+                    elapsed = page.locator("[data-testid='stMetric']", has_text="Elapsed").first
+                    elapsed.wait_for(timeout=300_000)
+                    out["click_s"] = time.perf_counter() - t0
+                    value = elapsed.locator("[data-testid='stMetricValue']").inner_text().strip()
+                    out["app_s"] = _seconds(value)
+                else:
+                    page.goto(url)  # a first visit: UMAP compiled, default map drawn
+                    page.get_by_text("UMAP of 100 texts").first.wait_for(timeout=300_000)
+                    page.wait_for_function(_IDLE, timeout=300_000)
+                    _wait_settled(process.pid)
+                    t0 = time.perf_counter()
+                    _upload(page, csv_path)
+                    page.locator("[data-testid='stMetric']", has_text=f"{len(texts):,}").first.wait_for(
+                        timeout=300_000
+                    )
+                    out["explorer_s"] = time.perf_counter() - t0
+            finally:
+                context.close()
+                _stop(process)
+    return out
+
+
+def _seconds(shown: str) -> float:
+    """Seconds from the app's ``duration()`` text: ``"7.71 s"`` or ``"830 ms"``."""
+    number, unit = shown.split()
+    return float(number.replace(",", "")) / (1000 if unit == "ms" else 1)
 
 
 def _engine_seconds(texts: list[str]) -> float:
@@ -213,11 +262,15 @@ def rows(quick: bool = False) -> list[Row]:
         try:
             ours = _session(browser, ours_cmd, "make run")
             peer = _session(browser, peer_cmd, "streamlit defaults")
-            app_s = _upload_throughput(browser, texts)
+            in_app = _in_app_embedding(browser, texts)
         finally:
             browser.close()
     engine_s = _engine_seconds(texts)
-    log(f"1,500 texts: app {app_s:.1f} s, LocalModel.embed {engine_s:.1f} s")
+    app_s = in_app["app_s"]
+    log(
+        f"1,500 texts: app {app_s:.1f} s (click → shown {in_app['click_s']:.1f} s, explorer upload → shown "
+        f"{in_app['explorer_s']:.1f} s), LocalModel.embed {engine_s:.1f} s"
+    )
 
     def row(target: str, key: str, goal_s: float | None) -> Row:
         o, p = ours["cold"][key], peer["cold"][key]
@@ -276,8 +329,22 @@ def rows(quick: bool = False) -> list[Row]:
             f"≥ {THROUGHPUT_GOAL}x",
             throughput >= THROUGHPUT_GOAL,
             [
-                "app: upload → 'Texts 1,500' shown, on a warm server with an empty cache; chromium "
+                "app: the Embed page's own Elapsed for the embed call (session, progress bar, cache "
+                "writes, model), on a warm server with an empty cache, the model loaded; chromium "
                 "(software WebGL) draws the page on the same two cores, which a visitor's own browser does not"
+            ],
+        ),
+        Row(
+            f"a visitor waits for {UPLOAD_TEXTS:,} uploaded texts",
+            "LocalModel.embed, same texts",
+            f"{fmt_s(in_app['click_s'])} / {fmt_s(in_app['explorer_s'])}",
+            fmt_s(engine_s),
+            f"{in_app['click_s'] / engine_s:.2f}x / {in_app['explorer_s'] / engine_s:.2f}x time",
+            "—",
+            None,
+            [
+                "Embed page: click → result shown; explorer: file chosen → 'Texts 1,500' shown (the "
+                "upload, reading the CSV and the rerun included); both in chromium"
             ],
         ),
     ]

@@ -158,3 +158,13 @@ def test_templated_set_is_seeded_distinct_and_labelled():
     assert (texts, labels) == templated.build_texts(500)
     assert set(labels) == {label for label, _ in templated._TEMPLATES}
     assert all("{" not in text for text in texts)
+
+
+@pytest.mark.parametrize("seconds", [0.0042, 0.83, 7.714, 123.4])
+def test_first_visit_reads_back_the_elapsed_the_app_shows(seconds):
+    # The in-app row reads the Embed page's "Elapsed" text: it must parse every form duration() writes.
+    from bench.first_visit import _seconds
+    from ui.format import duration
+
+    shown = duration(seconds)
+    assert _seconds(shown) == pytest.approx(seconds, abs=0.006 if seconds < 100 else 0.5)
