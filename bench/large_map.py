@@ -114,7 +114,7 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
     """The explorer on ``name``: cold and warm first runs, then timed reruns, then peak RSS."""
     import logging
 
-    from .app import _navigation_pages_manager, _points_drawn
+    from .app import _points_drawn
 
     os.environ["EMBEDCORE_VECTORS_DIR"] = folder
     # No model is needed for a file of vectors; the served app's memory (model loaded at start
@@ -122,7 +122,6 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
     os.environ["EMBEDCORE_WARM_UP"] = "0"
     os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
-    _navigation_pages_manager()
     with tempfile.TemporaryDirectory(prefix="bench-large-") as cache:
         os.environ["EMBEDCORE_CACHE_DIR"] = cache
         at = _app(folder, name, method, timeout=3600)
@@ -180,13 +179,10 @@ def umap_worker(folder: str, name: str, n: int) -> dict:
     """The explorer's default map (UMAP) of ``name`` in a fresh process: seconds to the final map."""
     import logging
 
-    from .app import _navigation_pages_manager
-
     os.environ["EMBEDCORE_VECTORS_DIR"] = folder
     os.environ["EMBEDCORE_WARM_UP"] = "0"
     os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
-    _navigation_pages_manager()
     with tempfile.TemporaryDirectory(prefix="bench-large-") as cache:
         os.environ["EMBEDCORE_CACHE_DIR"] = cache
         at = _app(folder, name, "umap", timeout=7200)

@@ -548,9 +548,33 @@ def find_rows(
         compiled = re.compile(pattern if regex else re.escape(pattern), flags)
     except re.error as exc:
         raise InputError(f"{pattern!r} is not a valid regular expression: {exc}.") from exc
-    fields = [texts] if labels is None else [texts, labels]
-    hits = [i for i in range(len(texts)) if any(compiled.search(str(f[i])) for f in fields)]
-    return np.asarray(hits, dtype=np.int64)
+    found = _found(texts, compiled, pattern if not regex else None, case_sensitive)
+    if labels is not None:
+        # A label is shared by thousands of rows: test each distinct label once.
+        # (Codes through a dict: np.unique sorts 100k strings, 15x slower.)
+        codes: dict[str, int] = {}
+        index = np.fromiter(
+            (codes.setdefault(str(x), len(codes)) for x in labels), dtype=np.int64, count=len(labels)
+        )
+        found |= np.asarray([compiled.search(name) is not None for name in codes], dtype=bool)[index]
+    return np.flatnonzero(found).astype(np.int64)
+
+
+def _found(texts: Sequence[str], compiled, substring: str | None, case_sensitive: bool) -> np.ndarray:
+    """Boolean mask of the texts ``compiled`` finds; a plain substring skips the regex engine.
+
+    Python's ``in`` is several times faster than ``re.search`` per text, which is most of a
+    Find's rerun at 100,000 texts.
+    """
+    if substring is None:
+        return np.fromiter((compiled.search(str(t)) is not None for t in texts), dtype=bool, count=len(texts))
+    if case_sensitive:
+        return np.fromiter((substring in str(t) for t in texts), dtype=bool, count=len(texts))
+    folded = substring.casefold()
+    if folded != substring.lower() or not folded.isascii():
+        # casefold() and re.IGNORECASE disagree on some letters (ß, Turkish i): keep the regex
+        return np.fromiter((compiled.search(str(t)) is not None for t in texts), dtype=bool, count=len(texts))
+    return np.fromiter((folded in str(t).lower() for t in texts), dtype=bool, count=len(texts))
 
 
 # --- naming clusters --------------------------------------------------------------------------

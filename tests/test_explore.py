@@ -463,3 +463,32 @@ def test_take_rows_returns_the_vectors_texts_and_labels_of_the_part(corpus):
     np.testing.assert_array_equal(sub, X[[4, 1, 9]])
     assert sub_texts == [texts[4], texts[1], texts[9]] and sub_labels == [labels[4], labels[1], labels[9]]
     assert take_rows([0], X, texts)[2] is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "case_sensitive"),
+    [
+        ("guitar", False),
+        ("Guitar", True),
+        ("GUITAR", False),
+        ("straße", False),
+        ("STRASSE", False),
+        ("İ", False),
+    ],
+)
+def test_find_rows_fast_path_finds_exactly_what_the_regular_expression_finds(pattern, case_sensitive):
+    # Plain substrings skip the regex engine (speed at 100k texts); the rows must not change,
+    # non-ASCII case folding included, and labels shared by many rows are tested once.
+    import re
+
+    texts = [*FIND_TEXTS, "Die Straße ist lang.", "STRASSE in capitals", "İstanbul and istanbul", "guitar"]
+    labels = ["music", "music", "sports", "guitar club", "misc", "de", "de", "tr", "Guitar"]
+    compiled = re.compile(re.escape(pattern), 0 if case_sensitive else re.IGNORECASE)
+    expected = [
+        i
+        for i, (t, g) in enumerate(zip(texts, labels, strict=True))
+        if compiled.search(t) or compiled.search(g)
+    ]
+    got = find_rows(texts, pattern, labels=labels, case_sensitive=case_sensitive)
+    assert got.tolist() == expected
+    assert got.dtype == np.int64
