@@ -62,6 +62,14 @@ _OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 #: passive waiting; alone, LocalModel.embed went from 5.9 to 5.1 s.
 _TORCH_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
+#: Held around every import that may pull in torch (sentence-transformers, model2vec's
+#: distiller). torch's import is not safe in two threads at once: the second can be handed
+#: the half-initialised module and fail later ("'_OpNamespace' object has no attribute
+#: 'bessel_i0e'", seen once when the warm-up loaded the model while a page imported torch).
+#: Python's per-module import locks do not prevent it: torch's import cycles make them give
+#: way. Reentrant, so an import under it may import more under it.
+HEAVY_IMPORT_LOCK = threading.RLock()
+
 
 def _missing(packages: Sequence[str]) -> list[str]:
     # find_spec looks for the package without importing it (importing torch costs seconds).
@@ -228,7 +236,8 @@ class _MiniLM:
                     _go_offline()
                     start = time.perf_counter()
                     try:
-                        from sentence_transformers import SentenceTransformer
+                        with HEAVY_IMPORT_LOCK:
+                            from sentence_transformers import SentenceTransformer
 
                         # str(): sentence-transformers treats a PosixPath differently from a path string.
                         model = SentenceTransformer(str(_minilm_path()), device=self.device)

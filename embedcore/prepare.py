@@ -131,8 +131,11 @@ def _encoding_reported(report: Callable[[int, int], None], finished: Callable[[]
     vocabulary. We swap that name for a subclass for the duration of one build. If a later
     model2vec moves the bar, the build still works; only the count within the stage is lost.
     """
+    from . import local
+
     try:
-        from model2vec.distill import inference
+        with local.HEAVY_IMPORT_LOCK:
+            from model2vec.distill import inference
     except ImportError:  # pragma: no cover - the build itself will say what is missing
         yield
         return
@@ -236,7 +239,8 @@ def build_static_model(
         _sweep_half_builds(directory)
         tell("loading")
         local._go_offline()
-        from model2vec.distill import distill
+        with local.HEAVY_IMPORT_LOCK:
+            from model2vec.distill import distill
 
         with _encoding_reported(lambda done, total: tell("encoding", done, total), lambda: tell("reducing")):
             static = distill(

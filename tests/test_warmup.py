@@ -37,3 +37,58 @@ def test_loads_the_bundled_model_and_umap_code_in_the_background(monkeypatch):
 
     # Loaded once per process: a new provider finds the model in memory.
     assert LocalModel(cache=None).load() < 1.0
+
+
+_IMPORT_WATCH = r"""
+import sys, threading
+from embedcore import local, prepare
+
+seen = []
+
+def _importing():
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "_find_and_load":
+            return True
+        frame = frame.f_back
+    return False
+
+class Watch:
+    # Records, for each first import of torch, whether the heavy-import lock was held then.
+    def find_spec(self, name, path=None, target=None):
+        # An import statement, not an availability check (importlib.util.find_spec)
+        if name == "torch" and _importing():
+            seen.append(local.HEAVY_IMPORT_LOCK._is_owned())
+        return None
+
+sys.meta_path.insert(0, Watch())
+with prepare._encoding_reported(lambda done, total: None, lambda: None):
+    pass
+assert "torch" in sys.modules, "model2vec's distiller no longer imports torch: update this test"
+print(seen)
+"""
+
+
+@pytest.mark.slow
+def test_every_import_that_pulls_in_torch_holds_the_heavy_import_lock():
+    # torch imported in two threads at once can hand one of them a half-initialised module;
+    # the warm-up (sentence-transformers) and a static build (model2vec) may both import it.
+    import subprocess
+    import sys
+
+    from embedcore.local import LocalModel
+
+    if not LocalModel.available():
+        pytest.skip("torch / sentence-transformers are not installed")  # the [local] extra
+    for setup in (
+        _IMPORT_WATCH,
+        _IMPORT_WATCH.replace(
+            "with prepare._encoding_reported(lambda done, total: None, lambda: None):\n    pass\n",
+            "local.LocalModel(cache=None).load()\n",
+        ),
+    ):
+        out = subprocess.run([sys.executable, "-c", setup], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        seen = out.stdout.strip()
+        # torch imported, each time under the lock
+        assert seen.startswith("[True") and "False" not in seen, seen
