@@ -126,6 +126,37 @@ def test_progress_reaches_the_total(local_model):
     assert len(calls) == 1 + 3  # after the cache lookup, then once per batch of 4
 
 
+@slow
+def test_batches_on_parallel_workers_give_the_serial_vectors_and_leave_the_callers_threads(local_model):
+    # Workers each run torch on one thread; the calling thread must keep every core for the
+    # lone batches it runs itself (a small embed on the Models page, the next session).
+    import torch
+
+    texts = [f"Worker sentence {i} about {['rivers', 'opera', 'taxes', 'chess'][i % 4]}." for i in range(40)]
+    threads_before = torch.get_num_threads()
+    serial = LocalModel(batch_size=8, workers=1).embed(texts, MINILM).vectors
+    parallel = LocalModel(batch_size=8, workers=3).embed(texts, MINILM).vectors
+    np.testing.assert_allclose(parallel, serial, atol=1e-5)
+    assert torch.get_num_threads() == threads_before
+    seen: list[int] = []
+
+    def lone_batch() -> None:
+        LocalModel(batch_size=64, workers=3).embed(["one new text in a new thread"], MINILM)
+        seen.append(torch.get_num_threads())
+
+    thread = threading.Thread(target=lone_batch)
+    thread.start()
+    thread.join(timeout=120)
+    from embedcore.local import _cores
+
+    assert seen == [_cores()]
+
+
+def test_workers_must_be_positive():
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        LocalModel(workers=0)
+
+
 # --- tokens and truncation --------------------------------------------------------------------
 
 
