@@ -36,6 +36,7 @@ import numpy as np
 
 from . import catalog
 from .errors import EmbedcoreError, ModelUnavailableError, NotFoundError
+from .system import usable_cores
 from .types import EmbeddingResult, ModelInfo, ProgressCallback
 
 __all__ = ["MODELS_DIR_ENV", "LocalModel", "legacy_models_dir", "models_dir", "static_model_dir"]
@@ -69,18 +70,6 @@ _TORCH_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 #: Python's per-module import locks do not prevent it: torch's import cycles make them give
 #: way. Reentrant, so an import under it may import more under it.
 HEAVY_IMPORT_LOCK = threading.RLock()
-
-
-def _cores() -> int:
-    """Cores this process may use: the CPU quota of a container (joblib reads it) and affinity."""
-    try:
-        import joblib
-
-        return max(1, int(joblib.cpu_count()))
-    except ImportError:  # pragma: no cover - joblib comes with scikit-learn
-        return max(
-            1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        )
 
 
 def _missing(packages: Sequence[str]) -> list[str]:
@@ -210,7 +199,7 @@ class _MiniLM:
         # texts are all cached waited 3.8 s here for nothing.
         self._tokenizer_lock = threading.Lock()
         # At most one encode per core across every Streamlit session sharing the model.
-        self._slots = threading.BoundedSemaphore(_cores())
+        self._slots = threading.BoundedSemaphore(usable_cores())
         self.load_seconds: float | None = None
 
     def missing(self) -> list[str]:
@@ -272,7 +261,7 @@ class _MiniLM:
         model = self.model()
         import torch
 
-        threads = threads or _cores()
+        threads = threads or usable_cores()
         # Per calling thread (OpenMP and MKL keep it per thread), so a worker asking for one
         # leaves the other sessions' threads as they are.
         if torch.get_num_threads() != threads:
@@ -449,7 +438,7 @@ class LocalModel:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
-        self.workers = int(workers) if workers is not None else _cores()
+        self.workers = int(workers) if workers is not None else usable_cores()
         self.cache = cache
         self.device = device
         self.batch_size = int(batch_size)

@@ -596,10 +596,11 @@ def _usable_cores() -> int:
     (Streamlit Community Cloud: 0.078-2 CPUs) is the host's count; more layout threads than
     the quota allows only wait for each other. joblib (loky) reads the cgroup quota.
     """
-    import joblib
     import numba
 
-    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), int(joblib.cpu_count())))
+    from .system import usable_cores
+
+    return max(1, min(int(numba.config.NUMBA_NUM_THREADS), usable_cores()))
 
 
 def _layout_threads(n: int, random_state, n_jobs) -> int:

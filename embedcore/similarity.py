@@ -34,6 +34,8 @@ __all__ = [
 
 #: Memory budget, in bytes, for the temporaries of one block of ``top_k`` / ``top_pairs``.
 DEFAULT_BLOCK_BYTES = 96 * 1024 * 1024
+#: More threads than this only split the memory budget further: the product already uses BLAS's.
+_MAX_TOP_K_WORKERS = 2
 
 # Bytes per similarity-block element at most: the float32 score, a boolean mask, and up to
 # 4 more for selection temporaries (see _select_top).
@@ -301,11 +303,18 @@ def top_k(
     scores = np.empty((n_q, k_eff), dtype=np.float32)
     if k_eff == 0 or n_q == 0:
         return indices, scores
+    from .system import usable_cores
+
+    # Blocks on one thread per core: the selection is single-threaded numpy, so while one
+    # block is selected the next one's product runs (10k x 10k: 1.9-2.1 s vs 2.6-2.8 s on two
+    # busy cores). Each thread holds one block: the budget is shared between them.
+    workers = max(1, min(usable_cores(), _MAX_TOP_K_WORKERS))
     if block_size is None:
-        block_size = _block_rows(n_c, DEFAULT_BLOCK_BYTES)
+        block_size = _block_rows(n_c, DEFAULT_BLOCK_BYTES // workers)
     block_size = max(1, int(block_size))
     CT = C.T
-    for start in range(0, n_q, block_size):
+
+    def one_block(start: int) -> None:
         stop = min(start + block_size, n_q)
         S = Q[start:stop] @ CT
         np.clip(S, -1.0, 1.0, out=S)
@@ -315,6 +324,17 @@ def top_k(
         idx = _select_top(S, k_eff)
         indices[start:stop] = idx
         scores[start:stop] = np.take_along_axis(S, idx, axis=1)
+
+    starts = range(0, n_q, block_size)
+    if workers == 1 or len(starts) == 1:
+        for start in starts:
+            one_block(start)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="top-k") as pool:
+            for done in [pool.submit(one_block, start) for start in starts]:
+                done.result()
     return indices, scores
 
 

@@ -147,7 +147,7 @@ def test_batches_on_parallel_workers_give_the_serial_vectors_and_leave_the_calle
     thread = threading.Thread(target=lone_batch)
     thread.start()
     thread.join(timeout=120)
-    from embedcore.local import _cores
+    from embedcore.system import usable_cores as _cores
 
     assert seen == [_cores()]
 

@@ -382,3 +382,20 @@ def test_cluster_order_two_level_for_large_inputs(monkeypatch):
     order = cluster_order(X)
     assert is_permutation(order, 30)
     assert np.count_nonzero(np.diff(truth[order])) == 2
+
+
+def test_top_k_on_parallel_blocks_is_the_serial_result(monkeypatch):
+    # Blocks run on one thread per core; results must not depend on which thread did which block,
+    # ties (duplicate rows) included.
+    import embedcore.system
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(53, 12)).astype(np.float32)
+    X[10] = X[3]
+    X[40] = X[3]
+    monkeypatch.setattr(embedcore.system, "usable_cores", lambda: 1)
+    serial = top_k(X, X, 6, exclude_self=True, block_size=5)
+    monkeypatch.setattr(embedcore.system, "usable_cores", lambda: 2)
+    parallel = top_k(X, X, 6, exclude_self=True, block_size=5)
+    np.testing.assert_array_equal(parallel[0], serial[0])
+    np.testing.assert_array_equal(parallel[1], serial[1])
