@@ -207,9 +207,10 @@ def map_tab(texts, labels, result, dataset, digest) -> None:
         )
     else:
         map_slot.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
-    notes = [xw.projection_summary(proj, n), *proj.notes]
+    # The engine's sentences are shown literally (the caption is markdown).
+    notes = [xw.projection_summary(proj, n), *map(md_escape, proj.notes)]
     if placed is not None:
-        notes.append(placed.description)
+        notes.append(md_escape(placed.description))
     if links:
         notes.append(
             f"lines join the selected text to its {len(links)} nearest neighbours by cosine in the full "
