@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore import charts
+from embedcore.explore import take_rows
 from embedcore.similarity import cosine_matrix
 from ui import explorer_isolation as iso
 from ui import explorer_widgets as xw
@@ -18,6 +19,7 @@ from ui.explorer_widgets import SESSION, P
 
 
 def heatmap_tab(texts, labels, result, dataset, digest) -> None:
+    """One cell per pair of texts; above :data:`embedcore.charts.HEATMAP_LIMIT` texts, per pair of groups."""
     vectors = result.vectors
     n = len(texts)
     xw.seed(f"{P}_heatmap_order", "clustered")
@@ -61,14 +63,14 @@ def heatmap_tab(texts, labels, result, dataset, digest) -> None:
     colours = xw.map_colouring(vectors, digest, texts, labels)
     order = xw.heatmap_order(vectors, digest, rows, clustered=clustered)
     with friendly_errors():
+        groups = colours.values
         if rows is None:
             # The whole (small) matrix, so hover labels carry each text's row number.
             sim, labels_for, order_in = cached_cosine(vectors, digest=digest), texts, order
         else:
-            sim, labels_for, order_in = cosine_matrix(vectors[order]), [texts[i] for i in order], None
-        groups = None
-        if colours.values is not None:
-            groups = colours.values if rows is None else [colours.values[i] for i in order]
+            # Only the texts selected on the map, already in display order.
+            part, labels_for, groups = take_rows(order, vectors, texts, colours.values)
+            sim, order_in = cosine_matrix(part), None
         fig = charts.heatmap_figure(
             sim,
             labels_for,

@@ -133,6 +133,7 @@ def _project(view, ctl: MapControls):
 
 
 def map_tab(texts, labels, result, dataset, digest) -> None:
+    """Controls, Find and isolation bars, the map with its caption, then the selection below it."""
     full_labels = labels
     # The map shows all texts, or the part the user isolated: from here on, that part.
     view = iso.current_view(texts, labels, result.vectors, dataset, digest)

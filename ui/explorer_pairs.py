@@ -20,6 +20,7 @@ def _pairs_table(frame, labels, where: str) -> None:
 
 
 def pairs_tab(texts, labels, result, dataset, digest) -> None:
+    """The histogram of all pair similarities, then the most and the least similar pairs."""
     n = len(texts)
     if n < 2:
         st.info("Pairs need at least two texts.", icon=":material/info:")

@@ -24,6 +24,7 @@ def current_query(result):
 
 
 def query_tab(texts, labels, result, dataset, digest) -> None:
+    """A typed query, the texts ranked by cosine to it (bar chart and table)."""
     n = len(texts)
     xw.seed_within(f"{P}_query_k", min(10, n), 1, min(100, n))
     left, right = st.columns([4, 1], vertical_alignment="bottom")

@@ -42,6 +42,7 @@ def find_bar(texts, labels):
 
 
 def matches_list(texts, labels, matches, dataset) -> None:
+    """Find's matches as a table whose rows, when clicked, become the map's selection."""
     if matches is None or not len(matches):
         return
     shown = matches[:MAX_LISTED]
@@ -75,6 +76,7 @@ def _select_found(dataset, shown) -> None:
 
 
 def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
+    """The selected texts with their nearest neighbours, and the buttons that act on them."""
     if not rows:
         hint = (
             "Click a point, or drag a lasso or box on the map (pick the tool at its top right), to list "
@@ -136,6 +138,7 @@ def _csv(frame) -> bytes:
 
 
 def map_downloads(texts, labels, vectors, coords, rows, model, method, dims) -> None:
+    """The map's coordinates, and the selection with its neighbours, as CSV files."""
     stem = f"{file_stem(model)}-{method}-{dims}d"
     left, right, _ = st.columns([1, 1, 2])
     # Callables: a file is built only when its button is clicked, not on every rerun.
