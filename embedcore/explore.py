@@ -48,6 +48,7 @@ __all__ = [
     "identical_rows",
     "isolate_label",
     "isolate_selection",
+    "neighbour_links",
     "neighbours_frame",
     "neighbours_of",
     "pairs_frame",
@@ -136,6 +137,26 @@ def neighbours_of(X, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
     is_self = idx == chosen[:, None]
     keep = np.argsort(is_self, axis=1, kind="stable")[:, :k_eff]
     return np.take_along_axis(idx, keep, axis=1), np.take_along_axis(scores, keep, axis=1)
+
+
+def neighbour_links(X, row: int, k: int) -> list[tuple[int, int]]:
+    """Lines from ``row`` to its ``k`` nearest other rows by cosine, as the map draws them.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    row : int
+        The text the lines start from (a clicked point).
+    k : int
+        Neighbours; clamped to ``n_samples - 1`` as in :func:`neighbours_of`.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(row, neighbour)`` pairs, most similar neighbour first; empty for a single text.
+    """
+    neighbours, _ = neighbours_of(X, [row], k)
+    return [(int(row), int(j)) for j in neighbours[0]]
 
 
 def neighbours_frame(

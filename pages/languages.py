@@ -10,7 +10,6 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore import charts
-from embedcore.matrix_chart import matrix_figure
 from ui import languages_widgets as lw
 from ui.cached import cached_alignment, cached_projection
 from ui.embedding import embed_button, embed_texts, stored_result, token_missing
@@ -75,7 +74,7 @@ left, right = st.columns([2, 3])
 with left:
     st.markdown("**Accuracy by language pair**")
     st.plotly_chart(
-        matrix_figure(
+        charts.matrix_figure(
             report.accuracy, report.languages, counts=report.trials, row_title="from", col_title="to"
         ),
         key="languages_pairs",

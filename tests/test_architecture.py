@@ -204,3 +204,34 @@ def test_every_cited_document_is_in_the_repository():
         if path.name != "test_architecture.py" and "/work/" in text:
             missing.append(f"{path.relative_to(ROOT)}: cites a path under /work/")
     assert not missing, "\n".join(missing)
+
+
+# --- caches -------------------------------------------------------------------------------------
+
+#: The one module that holds Streamlit caches (ui/cached.py says what goes in them and why).
+CACHE_MODULE = ROOT / "ui" / "cached.py"
+
+
+def _streamlit_caches(path: Path) -> list[int]:
+    """Lines of ``path`` that use ``st.cache_data`` / ``st.cache_resource`` (as decorator or call)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("cache_")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "st"
+    )
+
+
+def test_every_streamlit_cache_is_in_ui_cached():
+    """One module holds every ``st.cache_*``: a newcomer finds all of them, and their keys, in one place."""
+    outside = {
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in [ROOT / "app.py", *_files("ui"), *PAGES]
+        if path != CACHE_MODULE
+        for line in _streamlit_caches(path)
+    }
+    assert not outside, sorted(outside)
+    assert _streamlit_caches(CACHE_MODULE)  # the rule above is not met by finding nothing

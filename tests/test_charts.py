@@ -449,7 +449,7 @@ def _title_top_px(fig: go.Figure) -> float:
 
 
 def _figures_with_titles() -> dict[str, go.Figure]:
-    from embedcore.matrix_chart import matrix_figure
+    from embedcore.charts import matrix_figure
 
     sim = _sim(12)
     return {

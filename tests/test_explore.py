@@ -21,6 +21,7 @@ from embedcore.explore import (
     identical_rows,
     isolate_label,
     isolate_selection,
+    neighbour_links,
     neighbours_frame,
     neighbours_of,
     pairs_frame,
@@ -67,6 +68,17 @@ def test_neighbours_of_keeps_duplicates_of_the_row_but_not_the_row(corpus):
     assert set(idx[0][:2]) == {2, 10}
     np.testing.assert_allclose(scores[0][:2], 1.0, atol=1e-6)
     assert idx.shape == (1, 3)
+
+
+def test_neighbour_links_join_the_row_to_its_nearest_other_rows_most_similar_first(corpus):
+    X, _, _ = corpus
+    S = cosine_similarity(X)
+    expected = [int(j) for j in np.argsort(-S[7], kind="stable") if j != 7][:5]
+    links = neighbour_links(X, 7, 5)
+    assert links == [(7, j) for j in expected]
+    assert all(type(a) is int and type(b) is int for a, b in links)  # plain ints: part of cache keys
+    assert len(neighbour_links(X[:3], 0, 10)) == 2  # clamped to the other rows
+    assert neighbour_links(X[:1], 0, 5) == []  # one text: nothing to join
 
 
 def test_neighbours_of_clamps_k_and_handles_one_row_and_no_rows(corpus):

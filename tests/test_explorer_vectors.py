@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from embedcore import io as eio
+from tests.apptest import plain_messages
 from ui import state
 
 PAGE = "pages/explorer.py"
@@ -143,7 +144,7 @@ def test_pairs_and_tsne_stop_above_their_limits_with_a_message(make_app, vectors
     at.session_state["explorer_method"] = "tsne"
     at.run()
     assert not at.exception, at.exception
-    infos = " ".join(i.value for i in at.info)
+    infos = plain_messages(at.info)  # the engine's sentence is shown escaped, as markdown
     assert "t-SNE maps up to 50 texts here" in infos and "Showing PCA instead" in infos
     assert map_points(at) == 60
 

@@ -1,4 +1,4 @@
-"""embedcore.multilingual (inputs and tables of the Across-languages page) and embedcore.matrix_chart."""
+"""embedcore.multilingual (inputs and tables of the Across-languages page) and embedcore.charts.matrix_figure."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from embedcore.alignment import alignment_report
+from embedcore.charts import matrix_figure
 from embedcore.errors import InputError, ParseError
 from embedcore.io import load_sample
-from embedcore.matrix_chart import matrix_figure
 from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
 
 

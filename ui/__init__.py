@@ -9,5 +9,7 @@
 - :mod:`ui.cached` — every ``st.cache_*`` function (providers, stores, projections, similarities).
 - :mod:`ui.tables` — :func:`text_table` / :func:`pairs_table`: grids whose texts wrap, with the
   selected row in full below.
+- :mod:`ui.explorer_*` — the explorer's sections (texts, map, controls, selection, heatmap, query,
+  pairs, isolation) and :mod:`ui.explorer_widgets`, its session state and cache keys.
 - :mod:`ui.format` — :func:`plural`, :func:`duration`, :func:`cache_share` (no Streamlit).
 """

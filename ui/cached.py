@@ -13,8 +13,8 @@ leaves out of its hash, beside a short key that names them — a :func:`digest_o
 a 10k × 1024 array on every rerun would cost ~40 ms), a fingerprint of a token or database URL, a
 storage key. Nothing here reads a widget.
 
-The explorer's own caches (clusters, pairs, heatmap rows, query placement, figures) still sit in
-:mod:`ui.explorer_widgets`; they move here when that page is split.
+The explorer's caches (clusters, pairs, heatmap rows, query placement, hover texts, figures) are
+here too; :mod:`ui.explorer_widgets` gives them the page's arguments and names.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from embedcore.chunking import Chunk
     from embedcore.collections import CollectionStore, PostgresCollectionStore
     from embedcore.database import Database
+    from embedcore.explore import BlockMeans, QueryPlacement
     from embedcore.prepare import BackgroundBuild
     from embedcore.projection import ProjectionResult
     from embedcore.types import ModelInfo, Provider
@@ -245,6 +246,16 @@ def read_upload(data: bytes, filename: str) -> pd.DataFrame:
     return _upload_frame(digest_of(data), filename, data)
 
 
+# cache_resource: a 100k-row table is ~150 MB; cache_data would pickle a copy on every rerun. The
+# table is shared read-only (nobody mutates it; its vectors are made read-only).
+@st.cache_resource(show_spinner=False, max_entries=2, ttl=3600)
+def vector_file(path: str, mtime_ns: int, size: int) -> io.TextTable:
+    """:func:`embedcore.io.read_vectors` of a server-side file, read again when it changes."""
+    table = io.read_vectors(path)
+    table.vectors.setflags(write=False)
+    return table
+
+
 # --- maths ------------------------------------------------------------------------------------------
 
 
@@ -355,3 +366,83 @@ def cached_alignment(
     """:func:`embedcore.alignment.alignment_report` (the 10 worst sentences), cached per vectors and texts."""
     key = digest_of(vectors) + digest_of(texts)
     return _alignment(key, (tuple(sentence_ids), tuple(languages)), vectors, list(texts))
+
+
+# --- the explorer -----------------------------------------------------------------------------------
+# Keyed by a digest of the vectors (or a tuple naming what was computed); the arrays themselves
+# go in as ``_underscore`` arguments. ui.explorer_widgets builds the keys.
+
+
+@st.cache_data(show_spinner="Clustering…", max_entries=16)
+def kmeans_labels(digest: str, k: int, _vectors) -> np.ndarray:
+    """:func:`embedcore.similarity.kmeans_labels`: ndarray of shape (n,), int64."""
+    from embedcore.similarity import kmeans_labels as labels_of
+
+    return labels_of(_vectors, k)
+
+
+@st.cache_data(show_spinner="Finding clusters (HDBSCAN)…", max_entries=16)
+def hdbscan_labels(digest: str, min_cluster_size: int, _vectors) -> np.ndarray:
+    """:func:`embedcore.similarity.hdbscan_labels`: ndarray of shape (n,), int64, -1 for noise."""
+    from embedcore.similarity import hdbscan_labels as labels_of
+
+    return labels_of(_vectors, int(min_cluster_size))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_names(key: tuple, _texts, _clusters) -> list[str]:
+    """:func:`embedcore.explore.cluster_names`; ``key`` names the clustering."""
+    from embedcore.explore import cluster_names as names_of
+
+    return names_of(_texts, _clusters)
+
+
+@st.cache_data(show_spinner="Averaging similarities…", max_entries=16)
+def block_means(key: tuple, clustered: bool, _vectors, _groups) -> BlockMeans:
+    """:func:`embedcore.explore.block_means`; ``key`` names the vectors and the grouping."""
+    from embedcore.explore import block_means as means_of
+
+    return means_of(_vectors, _groups, clustered=clustered)
+
+
+@st.cache_data(show_spinner="Ordering rows…", max_entries=16)
+def heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> np.ndarray:
+    """:func:`embedcore.explore.heatmap_rows`: row indices in display order."""
+    from embedcore.explore import heatmap_rows as rows_of
+
+    return rows_of(_vectors, None if rows is None else list(rows), clustered=clustered)
+
+
+@st.cache_data(show_spinner="Finding pairs…", max_entries=16)
+def pairs(dataset: str, digest: str, n: int, largest: bool, _vectors, _texts, _labels) -> pd.DataFrame:
+    """:func:`embedcore.explore.pairs_frame` of a dataset (its texts) and vectors."""
+    from embedcore.explore import pairs_frame
+
+    return pairs_frame(_vectors, _texts, _labels, n=n, largest=largest)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def placement(projection_key: tuple, query_key: tuple, _query, _vectors, _coords) -> QueryPlacement:
+    """:func:`embedcore.explore.place_query` on the map ``projection_key`` (its method second)."""
+    from embedcore.explore import place_query
+
+    return place_query(_query, _vectors, _coords, projection_key[1])
+
+
+# cache_resource: one array per data set, shared read-only by every session showing it.
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=3600)
+def hover_texts(digest: str, n: int, _texts) -> np.ndarray:
+    """:func:`embedcore.charts.hover_texts` of a data set (``digest`` of its vectors)."""
+    from embedcore.charts import hover_texts as hover_of
+
+    return hover_of(_texts)
+
+
+# cache_resource: the same Figure object is handed to every rerun (no pickling of 10k hover
+# strings); nobody mutates it after it is built, st.plotly_chart only serialises it. Building
+# a 10k-point map costs ~130 ms (mostly hover text), so reruns that change nothing on the map
+# (a selection, the neighbour count, another tab and back) skip it.
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
+def figure(key: tuple, _build):
+    """``_build()`` once per ``key`` (hashable, describing everything the figure shows)."""
+    return _build()

@@ -185,6 +185,7 @@ def embed_button(
     help: str | None = None,
     form: bool = False,
     container=None,
+    warn: bool = True,
     **kwargs,
 ) -> bool:
     """The button that starts an embedding; True on the run it was clicked.
@@ -198,6 +199,9 @@ def embed_button(
         Draw a form's submit button (inside ``with st.form(...)``).
     container
         Where to draw it (a column); the warning goes to the main area.
+    warn : bool
+        Draw the warning; False when the page says what to do in its own place (the explorer
+        says it only while it has no earlier result to show).
     **kwargs
         Passed to ``st.button`` / ``st.form_submit_button`` (``key``, ``type``, ``icon``, ``width``).
     """
@@ -205,7 +209,7 @@ def embed_button(
     where = container if container is not None else st
     draw = where.form_submit_button if form else where.button
     clicked = draw(label, disabled=disabled or reason is not None, help=reason or help, **kwargs)
-    if reason:
+    if reason and warn:
         st.warning(reason, icon=":material/key:")
     return bool(clicked) and reason is None
 

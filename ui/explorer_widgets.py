@@ -3,9 +3,9 @@
 The maths is in :mod:`embedcore.explore`, :mod:`embedcore.similarity` and
 :mod:`embedcore.projection`; this module only decides what to keep between reruns:
 
-- cached computations keyed by a *digest* of the vectors, with the arrays passed as
-  ``_underscore`` arguments so Streamlit never hashes them (a 10k × 1024 array would cost
-  ~40 ms per call);
+- cached computations (the caches are in :mod:`ui.cached`) keyed by a *digest* of the vectors,
+  with the arrays passed as ``_underscore`` arguments so Streamlit never hashes them (a
+  10k × 1024 array would cost ~40 ms per call);
 - the rows selected on the map, kept in session state so they survive reruns in which the
   chart is not drawn (another tab) or is redrawn with new colours;
 - the vector of a typed query, per endpoint and model, so a display change never re-embeds it.
@@ -25,12 +25,20 @@ import streamlit as st
 
 from embedcore import charts
 from embedcore.errors import ProjectionInputError
-from embedcore.explore import QueryPlacement, heatmap_rows, pairs_frame, place_query
+from embedcore.explore import QueryPlacement
 from embedcore.projection import ProjectionResult, project_with_info
 from embedcore.similarity import default_min_cluster_size
+from ui import cached
 from ui.cached import digest_of, projection_result
 from ui.embedding import embed_texts
 from ui.format import plural
+
+#: Prefix of the explorer's widget and session keys.
+P = "explorer"
+#: ``persist_state`` of the explorer's widgets: those in closed tabs keep their values.
+SESSION = "session"
+#: Selected texts (and Find's matches) listed on the page; downloads have all of them.
+MAX_LISTED = 200
 
 #: Display names of the projection methods.
 METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -289,23 +297,9 @@ def projection_summary(result: ProjectionResult, n: int) -> str:
 # --- other cached maths -----------------------------------------------------------------------
 
 
-@st.cache_data(show_spinner="Clustering…", max_entries=16)
-def _kmeans(digest: str, k: int, _vectors) -> np.ndarray:
-    from embedcore.similarity import kmeans_labels
-
-    return kmeans_labels(_vectors, k)
-
-
 def kmeans(vectors: np.ndarray, digest: str, k: int) -> np.ndarray:
     """:func:`embedcore.similarity.kmeans_labels`, cached: ndarray of shape (n,), int64."""
-    return _kmeans(digest, int(k), vectors)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cluster_names(key: tuple, _texts, _clusters) -> list[str]:
-    from embedcore.explore import cluster_names as names_of
-
-    return names_of(_texts, _clusters)
+    return cached.kmeans_labels(digest, int(k), vectors)
 
 
 def _named(clusters: np.ndarray, names: list[str]) -> list[str]:
@@ -322,19 +316,12 @@ def clustered_colours(
     most distinctive ones (:func:`embedcore.explore.cluster_names`). Cached per vectors and k.
     """
     clusters = kmeans(vectors, digest, k)
-    names = _cluster_names(("kmeans", digest, int(k)), texts, clusters)
+    names = cached.cluster_names(("kmeans", digest, int(k)), texts, clusters)
     return _named(clusters, names), len(names)
 
 
 #: What HDBSCAN's noise is called on the map (one grey group).
 UNCLUSTERED = "unclustered"
-
-
-@st.cache_data(show_spinner="Finding clusters (HDBSCAN)…", max_entries=16)
-def _hdbscan(digest: str, min_cluster_size: int, _vectors) -> np.ndarray:
-    from embedcore.similarity import hdbscan_labels
-
-    return hdbscan_labels(_vectors, int(min_cluster_size))
 
 
 def density_colours(
@@ -345,8 +332,8 @@ def density_colours(
     Returns the colours, the number of clusters found and the number of unclustered texts.
     Cached per vectors and smallest cluster size.
     """
-    clusters = _hdbscan(digest, int(min_cluster_size), vectors)
-    names = _cluster_names(("hdbscan", digest, int(min_cluster_size)), texts, clusters)
+    clusters = cached.hdbscan_labels(digest, int(min_cluster_size), vectors)
+    names = cached.cluster_names(("hdbscan", digest, int(min_cluster_size)), texts, clusters)
     return _named(clusters, names), len(names), int((clusters < 0).sum())
 
 
@@ -420,33 +407,18 @@ def follow_default(key: str, value: Any) -> None:
     ss[auto_key] = value
 
 
-@st.cache_data(show_spinner="Averaging similarities…", max_entries=16)
-def _block_means(key: tuple, clustered: bool, _vectors, _groups):
-    from embedcore.explore import block_means as means_of
-
-    return means_of(_vectors, _groups, clustered=clustered)
-
-
 def block_means(vectors: np.ndarray, digest: str, groups: Sequence, groups_key: tuple, *, clustered: bool):
     """:func:`embedcore.explore.block_means`, cached per vectors, grouping and order."""
-    return _block_means((digest, groups_key), bool(clustered), vectors, list(groups))
-
-
-@st.cache_data(show_spinner="Ordering rows…", max_entries=16)
-def _heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> np.ndarray:
-    return heatmap_rows(_vectors, None if rows is None else list(rows), clustered=clustered)
+    return cached.block_means((digest, groups_key), bool(clustered), vectors, list(groups))
 
 
 def heatmap_order(
     vectors: np.ndarray, digest: str, rows: Sequence[int] | None = None, *, clustered: bool = True
 ) -> np.ndarray:
     """:func:`embedcore.explore.heatmap_rows`, cached: row indices in display order."""
-    return _heatmap_rows(digest, None if rows is None else tuple(int(r) for r in rows), clustered, vectors)
-
-
-@st.cache_data(show_spinner="Finding pairs…", max_entries=16)
-def _pairs(dataset: str, digest: str, n: int, largest: bool, _vectors, _texts, _labels):
-    return pairs_frame(_vectors, _texts, _labels, n=n, largest=largest)
+    return cached.heatmap_rows(
+        digest, None if rows is None else tuple(int(r) for r in rows), clustered, vectors
+    )
 
 
 def pairs(
@@ -460,12 +432,7 @@ def pairs(
     largest: bool,
 ):
     """:func:`embedcore.explore.pairs_frame`, cached per dataset (texts) and vectors."""
-    return _pairs(dataset, digest, int(n), bool(largest), vectors, texts, labels)
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _placement(projection_key: tuple, query_key: tuple, _query, _vectors, _coords) -> QueryPlacement:
-    return place_query(_query, _vectors, _coords, projection_key[1])
+    return cached.pairs(dataset, digest, int(n), bool(largest), vectors, texts, labels)
 
 
 def placement(
@@ -482,7 +449,7 @@ def placement(
 ) -> QueryPlacement:
     """:func:`embedcore.explore.place_query` for a query on a map, cached per map and query."""
     key = _projection_key(digest, method, n_components, random_state, dict(params))
-    return _placement(key, query_key, query_vector, vectors, coords)
+    return cached.placement(key, query_key, query_vector, vectors, coords)
 
 
 _NEIGHBOURS = "explorer_neighbours_table"
@@ -510,33 +477,18 @@ def neighbours_table(vectors: np.ndarray, rows: Sequence[int], texts, labels, *,
 # --- the map figure ---------------------------------------------------------------------------
 
 
-# cache_resource: one array per data set, shared read-only by every session showing it.
-@st.cache_resource(show_spinner=False, max_entries=4, ttl=3600)
-def _hover(digest: str, n: int, _texts) -> np.ndarray:
-    return charts.hover_texts(_texts)
-
-
 def hover_texts(texts: Sequence[str], digest: str) -> np.ndarray:
     """:func:`embedcore.charts.hover_texts` of ``texts``, made once per data set (``digest`` of its vectors).
 
     Every change to the map (a search, a click, a colour) redraws it; making 100,000 hover
     texts again each time took 2-3 s of the redraw.
     """
-    return _hover(digest, len(texts), texts)
-
-
-# cache_resource: the same Figure object is handed to every rerun (no pickling of 10k hover
-# strings); nobody mutates it after it is built, st.plotly_chart only serialises it. Building
-# a 10k-point map costs ~130 ms (mostly hover text), so reruns that change nothing on the map
-# (a selection, the neighbour count, another tab and back) skip it.
-@st.cache_resource(show_spinner=False, max_entries=8, ttl=3600)
-def _figure(key: tuple, _build):
-    return _build()
+    return cached.hover_texts(digest, len(texts), texts)
 
 
 def cached_figure(key: tuple, build):
     """``build()`` once per ``key`` (hashable, describing everything the figure shows)."""
-    return _figure(key, build)
+    return cached.figure(key, build)
 
 
 def mark_selected(fig, rows: Sequence[int] | None):

@@ -204,15 +204,6 @@ def vector_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_file() and io.is_vector_file(p.name))
 
 
-# cache_resource: a 100k-row table is ~150 MB; cache_data would pickle a copy on every rerun. The
-# table is shared read-only (nobody mutates it; its vectors are made read-only).
-@st.cache_resource(show_spinner=False, max_entries=2, ttl=3600)
-def _read_folder_file(path: str, mtime_ns: int, size: int) -> io.TextTable:
-    table = io.read_vectors(path)
-    table.vectors.setflags(write=False)
-    return table
-
-
 def _folder(prefix: str, origin: dict) -> io.TextTable | None:
     folder = vectors_dir()
     names = vector_files(folder) if folder is not None else []
@@ -232,7 +223,7 @@ def _folder(prefix: str, origin: dict) -> io.TextTable | None:
     path = folder / name
     stat = path.stat()
     with st.spinner(f"Reading {name}…"):
-        table = _read_folder_file(str(path), stat.st_mtime_ns, stat.st_size)
+        table = cached.vector_file(str(path), stat.st_mtime_ns, stat.st_size)
     set_texts(table, {"kind": "folder", "name": name})
     return table
 
