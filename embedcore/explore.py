@@ -95,6 +95,20 @@ def _check_texts(texts: Sequence[str], n: int, what: str = "texts") -> np.ndarra
     return out
 
 
+class _Picker:
+    """``texts`` checked for length, indexed like an object array (``picker[rows]``) on demand."""
+
+    def __init__(self, texts: Sequence[str], n: int, what: str = "texts") -> None:
+        if len(texts) != n:
+            raise InputError(f"{len(texts)} {what} for {n} vectors: one per vector is needed.")
+        self._texts = texts
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [self._texts[int(i)] for i in rows]
+        return out
+
+
 def _check_k(k, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InputError(f"{name} must be a positive integer; got {k!r}.")
@@ -104,7 +118,7 @@ def _check_k(k, name: str = "k") -> int:
 # --- neighbours of chosen rows ---------------------------------------------------------------
 
 
-def neighbours_of(X, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
+def neighbours_of(X, rows, k: int, *, normalized: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest *other* rows of each chosen row, by cosine.
 
     Parameters
@@ -115,6 +129,9 @@ def neighbours_of(X, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
         Rows to find neighbours for (e.g. points selected on a map); repeats are dropped.
     k : int
         Neighbours per row; clamped to ``n_samples - 1``.
+    normalized : bool
+        ``X`` is :func:`embedcore.similarity.normalize_rows` output kept by the caller: see
+        :func:`embedcore.similarity.top_k`.
 
     Returns
     -------
@@ -125,7 +142,7 @@ def neighbours_of(X, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
         Cosine similarities, descending along each row.
     """
     k = _check_k(k)
-    X = _as_rows(X)
+    X = X if normalized else _as_rows(X)
     n = X.shape[0]
     chosen = _rows_index(rows, n)
     k_eff = min(k, n - 1)
@@ -133,13 +150,13 @@ def neighbours_of(X, rows, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.empty((chosen.size, 0), dtype=np.int64), np.empty((chosen.size, 0), dtype=np.float32)
     # One extra candidate stands in for the row itself. Among equal scores (duplicates) the
     # row need not come first, so it is dropped wherever it appears, else the last one is.
-    idx, scores = top_k(X[chosen], X, k_eff + 1)
+    idx, scores = top_k(X[chosen], X, k_eff + 1, normalized=normalized)
     is_self = idx == chosen[:, None]
     keep = np.argsort(is_self, axis=1, kind="stable")[:, :k_eff]
     return np.take_along_axis(idx, keep, axis=1), np.take_along_axis(scores, keep, axis=1)
 
 
-def neighbour_links(X, row: int, k: int) -> list[tuple[int, int]]:
+def neighbour_links(X, row: int, k: int, *, normalized: bool = False) -> list[tuple[int, int]]:
     """Lines from ``row`` to its ``k`` nearest other rows by cosine, as the map draws them.
 
     Parameters
@@ -149,13 +166,15 @@ def neighbour_links(X, row: int, k: int) -> list[tuple[int, int]]:
         The text the lines start from (a clicked point).
     k : int
         Neighbours; clamped to ``n_samples - 1`` as in :func:`neighbours_of`.
+    normalized : bool
+        As in :func:`neighbours_of`.
 
     Returns
     -------
     list of (int, int)
         ``(row, neighbour)`` pairs, most similar neighbour first; empty for a single text.
     """
-    neighbours, _ = neighbours_of(X, [row], k)
+    neighbours, _ = neighbours_of(X, [row], k, normalized=normalized)
     return [(int(row), int(j)) for j in neighbours[0]]
 
 
@@ -167,6 +186,7 @@ def neighbours_frame(
     *,
     k: int = 5,
     coords=None,
+    normalized: bool = False,
 ) -> pd.DataFrame:
     """One line per (chosen row, neighbour): what the explorer lists for selected points.
 
@@ -181,6 +201,8 @@ def neighbours_frame(
         Neighbours per chosen row (clamped to ``n_samples - 1``).
     coords : array-like of shape (n_samples, 2) or (n_samples, 3), optional
         Map coordinates; adds the chosen row's ``x``, ``y`` (, ``z``).
+    normalized : bool
+        As in :func:`neighbours_of`.
 
     Returns
     -------
@@ -192,12 +214,14 @@ def neighbours_frame(
     """
     import pandas as pd
 
-    X = _as_rows(X)
+    X = X if normalized else _as_rows(X)
     n = X.shape[0]
-    text_arr = _check_texts(texts, n)
-    label_arr = None if labels is None else _check_texts(labels, n, "labels")
+    # Only the listed rows' texts are picked: an object array of all 100,000 texts per call
+    # cost more than the neighbours themselves.
+    text_arr = _Picker(texts, n)
+    label_arr = None if labels is None else _Picker(labels, n, "labels")
     chosen = _rows_index(rows, n)
-    idx, scores = neighbours_of(X, chosen, k)
+    idx, scores = neighbours_of(X, chosen, k, normalized=normalized)
     k_eff = idx.shape[1]
     if k_eff == 0:
         # Nothing to compare with (one text): still list the chosen rows.

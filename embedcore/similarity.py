@@ -107,6 +107,13 @@ def normalize_rows(X) -> np.ndarray:
     return _normalize_inplace(out)
 
 
+def _as_unit_rows(X, name: str) -> np.ndarray:
+    """``X`` as given by a caller who promises unit rows: only its shape and dtype are checked."""
+    if not isinstance(X, np.ndarray) or X.dtype != np.float32:
+        raise InputError(f"{name} must be a float32 array from normalize_rows when normalized=True.")
+    return X[None, :] if X.ndim == 1 else X
+
+
 def _check_same_dims(X: np.ndarray, Y: np.ndarray, xname: str, yname: str) -> None:
     if X.shape[1] != Y.shape[1]:
         raise InputError(
@@ -249,6 +256,7 @@ def top_k(
     *,
     exclude_self: bool = False,
     block_size: int | None = None,
+    normalized: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` corpus rows most cosine-similar to each query row.
 
@@ -268,6 +276,10 @@ def top_k(
     block_size : int, optional
         Query rows per block; by default chosen so one block's temporaries fit in
         :data:`DEFAULT_BLOCK_BYTES`.
+    normalized : bool, default False
+        Both matrices are float32 with rows of unit length (or zero) and no NaN / inf, as
+        :func:`normalize_rows` returns them and a caller keeps them: skip the checks and the
+        normalised copy (at 100,000 x 256, ~0.3 s a call — most of one query row's cost).
 
     Returns
     -------
@@ -288,8 +300,12 @@ def top_k(
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise InputError(f"k must be a non-negative integer; got {k!r}.")
     same = query_vectors is corpus_vectors
-    C = normalize_rows(corpus_vectors)
-    Q = C if same else normalize_rows(query_vectors)
+    if normalized:
+        C = _as_unit_rows(corpus_vectors, "corpus_vectors")
+        Q = C if same else _as_unit_rows(query_vectors, "query_vectors")
+    else:
+        C = normalize_rows(corpus_vectors)
+        Q = C if same else normalize_rows(query_vectors)
     _check_same_dims(Q, C, "query_vectors", "corpus_vectors")
     if exclude_self and Q.shape != C.shape:
         raise InputError(

@@ -504,3 +504,20 @@ def test_find_rows_fast_path_finds_exactly_what_the_regular_expression_finds(pat
     got = find_rows(texts, pattern, labels=labels, case_sensitive=case_sensitive)
     assert got.tolist() == expected
     assert got.dtype == np.int64
+
+
+def test_neighbour_lists_from_kept_unit_rows_match_the_raw_vectors():
+    from embedcore.explore import neighbours_frame
+    from embedcore.similarity import normalize_rows
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 6)).astype(np.float32) * 3
+    texts = [f"text {i}" for i in range(30)]
+    labels = [f"label {i % 3}" for i in range(30)]
+    raw = neighbours_frame(X, [4, 0, 17], texts, labels, k=3)
+    kept = neighbours_frame(normalize_rows(X), [4, 0, 17], texts, labels, k=3, normalized=True)
+    assert raw.drop(columns="cosine").equals(kept.drop(columns="cosine"))
+    np.testing.assert_allclose(kept["cosine"], raw["cosine"], atol=1e-6)
+    assert kept["neighbour"].tolist()[:3] == [texts[j] for j in kept["neighbour_row"][:3]]
+    with pytest.raises(InputError, match="2 texts for 30 vectors"):
+        neighbours_frame(X, [1], texts[:2], k=3)

@@ -399,3 +399,17 @@ def test_top_k_on_parallel_blocks_is_the_serial_result(monkeypatch):
     parallel = top_k(X, X, 6, exclude_self=True, block_size=5)
     np.testing.assert_array_equal(parallel[0], serial[0])
     np.testing.assert_array_equal(parallel[1], serial[1])
+
+
+def test_top_k_on_rows_already_normalised_gives_the_same_neighbours():
+    from embedcore.similarity import normalize_rows
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 9)) * rng.uniform(0.5, 4, size=(40, 1))  # rows of various lengths
+    unit = normalize_rows(X)
+    expected = top_k(X[:5], X, 4)
+    got = top_k(unit[:5], unit, 4, normalized=True)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], atol=1e-6)
+    with pytest.raises(InputError, match="normalize_rows"):
+        top_k(X[:5], X, 4, normalized=True)  # float64, not the kept float32 rows

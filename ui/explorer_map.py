@@ -18,6 +18,7 @@ from embedcore import charts
 from embedcore.errors import ProjectionInputError
 from embedcore.explore import neighbour_links
 from embedcore.projection import MIN_POINTS
+from ui import cached
 from ui import explorer_isolation as iso
 from ui import explorer_selection as sel
 from ui import explorer_widgets as xw
@@ -29,12 +30,13 @@ from ui.explorer_widgets import P
 from ui.format import md_escape
 
 
-def _neighbour_links(vectors, dataset) -> list[tuple[int, int]]:
+def _neighbour_links(vectors, dataset, digest) -> list[tuple[int, int]]:
     """Lines from a single selected (clicked) text to its nearest neighbours in the full space."""
     rows = xw.selection(dataset)
     if len(rows) != 1:
         return []
-    return neighbour_links(vectors, rows[0], int(st.session_state.get(f"{P}_neighbours_k", 5)))
+    k = int(st.session_state.get(f"{P}_neighbours_k", 5))
+    return neighbour_links(cached.unit_vectors(vectors, digest=digest), rows[0], k, normalized=True)
 
 
 def _map_figure(
@@ -160,7 +162,7 @@ def map_tab(texts, labels, result, dataset, digest) -> None:
                 random_state=ctl.seed,
                 params=ctl.params[method],
             )
-    links = _neighbour_links(vectors, dataset)
+    links = _neighbour_links(vectors, dataset, digest)
     # uirevision keeps zoom and legend clicks while the chart is redrawn; a new map starts afresh.
     revision = f"{dataset}|{method}|{dims}|{ctl.seed}|{sorted(ctl.params[method].items())}"
     signature = (

@@ -97,7 +97,7 @@ def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
     shown = rows[:MAX_LISTED]
     if len(rows) > MAX_LISTED:
         st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")
-    frame = xw.neighbours_table(vectors, shown, texts, labels, k=int(k))
+    frame = xw.neighbours_table(vectors, shown, texts, labels, k=int(k), digest=view.digest)
     has_labels = labels is not None
 
     def detail(line) -> None:

@@ -455,7 +455,7 @@ def placement(
 _NEIGHBOURS = "explorer_neighbours_table"
 
 
-def neighbours_table(vectors: np.ndarray, rows: Sequence[int], texts, labels, *, k: int):
+def neighbours_table(vectors: np.ndarray, rows: Sequence[int], texts, labels, *, k: int, digest: str):
     """:func:`embedcore.explore.neighbours_frame`, remembered for the selection on screen.
 
     Every rerun lists the selected texts with their neighbours again (a search typed, a colour
@@ -469,7 +469,8 @@ def neighbours_table(vectors: np.ndarray, rows: Sequence[int], texts, labels, *,
     last = st.session_state.get(_NEIGHBOURS)
     if last is not None and last[0] is vectors and last[1] is texts and last[2] is labels and last[3] == key:
         return last[4]
-    frame = neighbours_frame(vectors, rows, texts, labels, k=int(k))
+    unit = cached.unit_vectors(vectors, digest=digest)
+    frame = neighbours_frame(unit, rows, texts, labels, k=int(k), normalized=True)
     st.session_state[_NEIGHBOURS] = (vectors, texts, labels, key, frame)
     return frame
 
