@@ -39,6 +39,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+# Before plotly: plotly uses pandas if sys.modules has it, and a half-imported pandas (another
+# thread, e.g. a page, still importing it) failed the warm-up once ("partially initialized
+# module 'pandas' has no attribute 'Series'"). Importing it here waits for that import to end.
+import pandas  # noqa: F401
 import plotly.graph_objects as go
 
 from .errors import InputError, TooManyTextsError

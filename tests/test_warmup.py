@@ -92,3 +92,28 @@ def test_every_import_that_pulls_in_torch_holds_the_heavy_import_lock():
         seen = out.stdout.strip()
         # torch imported, each time under the lock
         assert seen.startswith("[True") and "False" not in seen, seen
+
+
+def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it():
+    # plotly uses sys.modules["pandas"] as it finds it; a half-imported pandas (another thread)
+    # failed the warm-up once. embedcore.charts imports pandas itself first, which waits.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import builtins\n"
+        "order = []\n"
+        "real = builtins.__import__\n"
+        "def spy(name, *args, **kwargs):\n"
+        "    top = name.split('.')[0]\n"
+        "    if top in ('pandas', 'plotly') and top not in sys.modules:\n"
+        "        order.append(top)\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = spy\n"
+        "import embedcore.charts\n"
+        "print(order[:2])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "['pandas', 'plotly']"
