@@ -251,12 +251,15 @@ def _browser_session(browser, url: str, name: str, n: int, idle: str, drawn: str
         # PCA, so this row times opening and drawing, not a UMAP fit (its own row).
         page.locator(".st-key-explorer_method").get_by_text("PCA", exact=True).click()
         page.wait_for_function(idle, timeout=600_000, polling=100)
+        # The folder's first file opens as soon as the source is chosen: when that is the file
+        # wanted, the clock starts at that click (it started after the map was drawn: 217 ms).
+        t0 = time.perf_counter()
         page.locator(".st-key-explorer_source").get_by_text("Vectors on the server").click()
         page.wait_for_function(idle, timeout=600_000, polling=100)
         chooser = page.locator(".st-key-explorer_folder_file")
-        t0 = time.perf_counter()
         if chooser.inner_text().find(name) < 0:
             chooser.click()
+            t0 = time.perf_counter()
             page.get_by_role("option", name=name).click()
         page.wait_for_function(
             drawn, arg=[".st-key-explorer_map .js-plotly-plot", n], timeout=900_000, polling=50
