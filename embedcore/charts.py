@@ -66,6 +66,7 @@ __all__ = [
     "hover_text",
     "hover_texts",
     "matrix_figure",
+    "opacity_for",
     "ranking_bar_figure",
     "scatter_figure",
     "selected_rows",
@@ -268,6 +269,22 @@ def hover_text(text: object, width: int = 60, max_chars: int = 300) -> str:
 def short_label(text: object, max_chars: int = 28) -> str:
     """A one-line, escaped, truncated label for ticks, legends and titles."""
     return html.escape(_truncate(_words(text), max_chars), quote=False)
+
+
+def opacity_for(n_points: int) -> float:
+    """Marker opacity for a map of ``n_points``: lower as points pile up.
+
+    At 10,000 points and more, opaque markers hide one another and a dense region reads as
+    one solid patch; translucent ones let the density show (the Projector and
+    embedding-atlas fade points the same way).
+    """
+    if n_points <= 2_000:
+        return 0.8
+    if n_points <= 10_000:
+        return 0.6
+    if n_points <= 50_000:
+        return 0.45
+    return 0.35
 
 
 def hover_chars_for(n_points: int) -> int:
@@ -917,7 +934,7 @@ def scatter_figure(
     query_point: object = None,
     query_text: str | None = None,
     size: float = 6,
-    opacity: float = 0.8,
+    opacity: float | None = None,
     palette: Sequence[str] = PALETTE,
     webgl_threshold: int = 1000,
     max_categories: int = 20,
@@ -967,7 +984,7 @@ def scatter_figure(
     query_text : str, optional
         The query's text (alternative to passing ``(coords, text)``).
     size, opacity : float
-        Marker size (px) and opacity.
+        Marker size (px) and opacity (default :func:`opacity_for` ``(n)``).
     palette : sequence of str
         Category colours (default :data:`PALETTE`; :data:`CLUSTER_PALETTE` for clusters, so
         they are never mistaken for labels).
@@ -995,6 +1012,8 @@ def scatter_figure(
     n, dims = coords.shape
     if n == 0:
         raise InputError("Nothing to draw: no points.")
+    if opacity is None:
+        opacity = opacity_for(n)
     texts = _texts(texts, n)
     xyz = _f32(coords)
     if not np.isfinite(xyz).all():

@@ -664,3 +664,19 @@ def test_block_heatmap_draws_the_means_with_sizes_and_group_colours():
     assert left == top == [(i, i, colours[name]) for i, name in enumerate(names)]
     with pytest.raises(InputError):
         charts.block_heatmap_figure(means, names[:2], [20, 15])
+
+
+def test_maps_fade_their_points_as_they_grow_unless_told_otherwise():
+    from embedcore.charts import opacity_for, scatter_figure
+
+    def base_opacity(n, **kw):
+        coords = np.random.default_rng(0).normal(size=(n, 2))
+        fig = scatter_figure(coords, [f"t{i}" for i in range(n)], **kw)
+        return {t.marker.opacity for t in fig.data}
+
+    assert base_opacity(100) == {0.8}
+    assert base_opacity(12_000) == {opacity_for(12_000)} and opacity_for(12_000) < 0.6
+    assert [opacity_for(n) for n in (10, 2_000, 10_000, 50_000, 100_000)] == sorted(
+        [opacity_for(n) for n in (10, 2_000, 10_000, 50_000, 100_000)], reverse=True
+    )
+    assert base_opacity(12_000, opacity=0.9) == {0.9}  # a caller's choice wins
