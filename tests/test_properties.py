@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -56,7 +56,13 @@ def test_cosine_bounded_symmetric_unit_diagonal(X):
 
 @given(matrices(), st.floats(0.01, 100))
 def test_cosine_is_scale_invariant(X, scale):
-    np.testing.assert_allclose(cosine_matrix(X * np.float32(scale)), cosine_matrix(X), atol=1e-5)
+    # Only for normal floats: a subnormal scaled down loses bits or becomes 0 (found by
+    # hypothesis: [[1e-45]] * 0.5 is the zero vector, whose cosine is 0, not 1).
+    scaled = X * np.float32(scale)
+    tiny = np.finfo(np.float32).tiny
+    assume(np.all((X == 0) | (np.abs(X) >= tiny)) and np.all((scaled == 0) == (X == 0)))
+    assume(np.all((scaled == 0) | (np.abs(scaled) >= tiny)))
+    np.testing.assert_allclose(cosine_matrix(scaled), cosine_matrix(X), atol=1e-5)
 
 
 @given(query_and_corpus(), st.integers(0, 20), st.integers(1, 5))
