@@ -55,13 +55,14 @@ _IDLE = """() => {
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
     && app.getAttribute('data-test-connection-state') === 'CONNECTED';
 }"""
-#: A drawn Plotly scatter holding ``n`` points, anywhere in the main area (preview or map).
-_MAP_DRAWN = """([selector, n]) => {
+#: A drawn Plotly scatter holding ``n`` points (at least ``n``; exactly ``n`` when the third
+#: argument is true), anywhere ``selector`` matches (preview or map).
+_MAP_DRAWN = """([selector, n, exact]) => {
   for (const g of document.querySelectorAll(selector)) {
     if (!g._fullData || !g.querySelector('.main-svg')) continue;
     const points = g._fullData.filter(t => t.type === 'scatter' || t.type === 'scattergl')
       .reduce((s, t) => s + (t.x ? t.x.length : 0), 0);
-    if (points >= n) return true;
+    if (exact ? points === n : points >= n) return true;
   }
   return false;
 }"""
