@@ -187,6 +187,8 @@ class _MiniLM:
     """all-MiniLM-L6-v2 through sentence-transformers; one instance per process and device."""
 
     model_id = catalog.MINILM_ID
+    #: Batches may be encoded in several threads at once, each on ``threads=1`` (see ``encode``).
+    concurrent = True
 
     def __init__(self, device: str) -> None:
         self.device = device
@@ -294,6 +296,8 @@ class _Static:
     model_id = catalog.MINILM_STATIC_ID
     # A static model has no position embeddings, hence no input limit worth warning about.
     max_tokens: int | None = None
+    #: numpy lookups, milliseconds a batch, and encode() is serialised anyway (see there).
+    concurrent = False
 
     def __init__(self, directory: Path, device: str) -> None:
         self.directory = directory
@@ -365,7 +369,8 @@ class _Static:
             self._counter = counter
         return _token_lengths(self._counter, texts, special_tokens=False)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], threads: int | None = None) -> np.ndarray:
+        """One batch; ``threads`` is accepted for the common interface (numpy decides its own)."""
         model = self.model()
         # StaticModel.encode resets the tokenizer's truncation on every call: not thread-safe.
         with self._lock:
@@ -562,19 +567,15 @@ class LocalModel:
         # barrier after every operation, so one core taken by anything else (the browser, a
         # rerun, another session) stalls both. 1,500 texts on two cores: 5.0-5.8 s against
         # 6.8-7.0 s idle, 14.6-15.6 s against 18.1-23.3 s under load (alternating runs).
-        # A lone batch runs in the calling thread on every core. The static model is numpy
-        # and not thread-safe: one batch at a time.
-        workers = self.workers if isinstance(backend, _MiniLM) else 1
+        # A lone batch runs in the calling thread on every core.
+        workers = self.workers if backend.concurrent else 1
         caller = threading.current_thread()
 
         def send_batch(batch: list[str]) -> BatchOutput:
             batch_counts = np.array([count_of[t] for t in batch], dtype=np.int64)
             used = np.minimum(batch_counts, limit) if limit else batch_counts
             tokens = int(used.sum())
-            if isinstance(backend, _MiniLM):
-                vectors = backend.encode(batch, threads=None if threading.current_thread() is caller else 1)
-            else:
-                vectors = backend.encode(batch)
+            vectors = backend.encode(batch, threads=None if threading.current_thread() is caller else 1)
             # token_counts stays None: the counts for the whole call (cached texts included) and
             # the truncation warning, with row numbers, are filled in below instead.
             return BatchOutput(vectors=vectors, prompt_tokens=tokens, total_tokens=tokens)
