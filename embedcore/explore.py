@@ -86,27 +86,24 @@ def _rows_index(rows, n: int) -> np.ndarray:
     return arr[np.sort(first)]
 
 
+def _check_length(values: Sequence[str], n: int, what: str) -> None:
+    if len(values) != n:
+        raise InputError(f"{len(values)} {what} for {n} vectors: one per vector is needed.")
+
+
+def _pick(values: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` as an object array, copying only those rows (not all 100,000 texts)."""
+    out = np.empty(len(rows), dtype=object)
+    out[:] = [values[int(i)] for i in rows]
+    return out
+
+
 def _check_texts(texts: Sequence[str], n: int, what: str = "texts") -> np.ndarray:
-    if len(texts) != n:
-        raise InputError(f"{len(texts)} {what} for {n} vectors: one per vector is needed.")
+    _check_length(texts, n, what)
     # An object array, so fancy indexing picks texts without a Python loop.
     out = np.empty(n, dtype=object)
     out[:] = list(texts)
     return out
-
-
-class _Picker:
-    """``texts`` checked for length, indexed like an object array (``picker[rows]``) on demand."""
-
-    def __init__(self, texts: Sequence[str], n: int, what: str = "texts") -> None:
-        if len(texts) != n:
-            raise InputError(f"{len(texts)} {what} for {n} vectors: one per vector is needed.")
-        self._texts = texts
-
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        out = np.empty(len(rows), dtype=object)
-        out[:] = [self._texts[int(i)] for i in rows]
-        return out
 
 
 def _check_k(k, name: str = "k") -> int:
@@ -218,8 +215,9 @@ def neighbours_frame(
     n = X.shape[0]
     # Only the listed rows' texts are picked: an object array of all 100,000 texts per call
     # cost more than the neighbours themselves.
-    text_arr = _Picker(texts, n)
-    label_arr = None if labels is None else _Picker(labels, n, "labels")
+    _check_length(texts, n, "texts")
+    if labels is not None:
+        _check_length(labels, n, "labels")
     chosen = _rows_index(rows, n)
     idx, scores = neighbours_of(X, chosen, k, normalized=normalized)
     k_eff = idx.shape[1]
@@ -234,9 +232,9 @@ def neighbours_frame(
         nb = idx.ravel()
         rank = np.tile(np.arange(1, k_eff + 1, dtype=np.int64), chosen.size)
         cos = scores.ravel()
-    data: dict[str, object] = {"row": base, "text": text_arr[base]}
-    if label_arr is not None:
-        data["label"] = label_arr[base]
+    data: dict[str, object] = {"row": base, "text": _pick(texts, base)}
+    if labels is not None:
+        data["label"] = _pick(labels, base)
     if coords is not None:
         xyz = np.asarray(coords, dtype=np.float32)
         if xyz.ndim != 2 or xyz.shape[0] != n or xyz.shape[1] not in (2, 3):
@@ -247,9 +245,9 @@ def neighbours_frame(
     data["rank"] = rank
     # Nullable integers: a missing neighbour stays empty instead of turning the column into floats.
     data["neighbour_row"] = pd.Series(nb, dtype="Int64").mask(~has_nb).array
-    data["neighbour"] = np.where(has_nb, text_arr[np.where(has_nb, nb, 0)], None)
-    if label_arr is not None:
-        data["neighbour_label"] = np.where(has_nb, label_arr[np.where(has_nb, nb, 0)], None)
+    data["neighbour"] = np.where(has_nb, _pick(texts, np.where(has_nb, nb, 0)), None)
+    if labels is not None:
+        data["neighbour_label"] = np.where(has_nb, _pick(labels, np.where(has_nb, nb, 0)), None)
     data["cosine"] = cos
     return pd.DataFrame(data)
 
