@@ -39,7 +39,7 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -1124,6 +1124,18 @@ def to_npy_bytes(vectors: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _extra_columns(
+    extra: Mapping[str, Sequence[Any]] | None, taken: set[str], n: int, what: str
+) -> Iterator[tuple[str, list[Any]]]:
+    """``(name, plain values)`` of each extra export column, checked against the ``taken`` names and ``n``."""
+    for name, values in (extra or {}).items():
+        if name in taken:
+            raise InputError(f"Extra column {name!r} clashes with {what} the export writes itself.")
+        if len(values) != n:
+            raise InputError(f"Extra column {name!r} has {len(values)} values for {n} texts.")
+        yield name, [_plain(v) for v in values]
+
+
 def to_parquet_bytes(
     texts: Sequence[str],
     vectors: Any,
@@ -1154,12 +1166,7 @@ def to_parquet_bytes(
     columns: dict[str, pa.Array] = {"text": pa.array(list(texts), type=pa.string())}
     if labels is not None:
         columns["label"] = pa.array([str(x) for x in labels], type=pa.string())
-    for name, values in (extra or {}).items():
-        if name in columns or name == "vector":
-            raise InputError(f"Extra column {name!r} clashes with a column the export writes itself.")
-        if len(values) != n:
-            raise InputError(f"Extra column {name!r} has {len(values)} values for {n} texts.")
-        plain = [_plain(v) for v in values]
+    for name, plain in _extra_columns(extra, {*columns, "vector"}, n, "a column"):
         try:
             columns[name] = pa.array(plain)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -1197,12 +1204,7 @@ def to_npz_bytes(
     arrays: dict[str, np.ndarray] = {"text": np.array(list(texts), dtype=str)}
     if labels is not None:
         arrays["label"] = np.array([str(x) for x in labels], dtype=str)
-    for name, values in (extra or {}).items():
-        if name in arrays or name in ("vectors", "model"):
-            raise InputError(f"Extra column {name!r} clashes with an array the export writes itself.")
-        if len(values) != len(texts):
-            raise InputError(f"Extra column {name!r} has {len(values)} values for {len(texts)} texts.")
-        plain = [_plain(v) for v in values]
+    for name, plain in _extra_columns(extra, {*arrays, "vectors", "model"}, len(texts), "an array"):
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in plain):
             arrays[name] = np.asarray(plain)
         else:
