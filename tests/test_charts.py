@@ -680,3 +680,74 @@ def test_maps_fade_their_points_as_they_grow_unless_told_otherwise():
         [opacity_for(n) for n in (10, 2_000, 10_000, 50_000, 100_000)], reverse=True
     )
     assert base_opacity(12_000, opacity=0.9) == {0.9}  # a caller's choice wins
+
+
+# --- frozen: a finished figure serialised once -------------------------------------------------
+
+
+_AWKWARD_TEXTS = ["café … naïve", "emoji 😀 and 漢字", "line\u2028separator", "<b>markup</b> & /slash"]
+
+
+def _streamlit_json(fig: go.Figure) -> str:
+    """The spec JSON exactly as ``st.plotly_chart`` makes it (streamlit/elements/plotly_chart.py)."""
+    import plotly.io as pio
+    import plotly.tools
+
+    return pio.to_json(
+        plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True), validate=False
+    )
+
+
+def _awkward_map() -> go.Figure:
+    return charts.scatter_figure(
+        _coords(4), _AWKWARD_TEXTS, color=["a", "b", "a", "b"], hover=charts.hover_texts(_AWKWARD_TEXTS)
+    )
+
+
+def test_frozen_figure_sends_the_same_figure_as_ascii():
+    before = _streamlit_json(_awkward_map())
+    fig = charts.frozen(_awkward_map())
+    after = _streamlit_json(fig)
+    assert isinstance(fig, charts.FrozenFigure)
+    assert json.loads(after) == json.loads(before)
+    assert after.isascii() and not before.isascii()
+    # Plotly's escaping for a page (no "</script>" in a spec) is kept.
+    assert "<" not in after and "\u2028" not in json.loads(after)["data"][0]["hovertext"][0]
+    hover = [h for t in json.loads(after)["data"] for h in t["hovertext"]]
+    assert any("😀" in h for h in hover) and any("café …" in h for h in hover)
+
+
+def test_frozen_figure_is_a_snapshot_serialised_once(monkeypatch):
+    import plotly.io._json as pio_json
+
+    fig = charts.frozen(_awkward_map())
+    first = _streamlit_json(fig)
+    cleaned = []
+    clean = pio_json.clean_to_json_compatible
+    monkeypatch.setattr(
+        pio_json, "clean_to_json_compatible", lambda *a, **k: cleaned.append(1) or clean(*a, **k)
+    )
+    assert _streamlit_json(fig) == first
+    assert not cleaned  # the arrays were not walked again
+    assert charts.frozen(fig) is fig
+    # Still a figure: its traces are there to read.
+    assert sum(len(t.x) for t in fig.data) == 4
+
+
+def test_frozen_figure_under_plotlys_plain_json_engine_gives_the_same_figure():
+    import plotly.io as pio
+
+    expected = json.loads(_streamlit_json(_awkward_map()))
+    fig = charts.frozen(_awkward_map())
+    engine = pio.json.config.default_engine
+    pio.json.config.default_engine = "json"
+    try:
+        assert json.loads(_streamlit_json(fig)) == expected
+    finally:
+        pio.json.config.default_engine = engine
+
+
+def test_frozen_without_orjson_leaves_the_figure_as_it_is(monkeypatch):
+    monkeypatch.setattr(charts, "orjson", None)
+    fig = _awkward_map()
+    assert charts.frozen(fig) is fig and type(fig) is go.Figure

@@ -249,6 +249,22 @@ def test_k_means_legend_says_how_many_clusters_were_found(make_app):
     assert sorted(t["name"] for t in point_traces(spec)) == ["0 · apple", "1 · pear"]
 
 
+def test_the_map_is_sent_as_ascii_json_and_keeps_its_non_ascii_texts_over_reruns(make_app):
+    """The map is serialised once (charts.frozen), as ASCII: a rerun sends the very same figure."""
+    texts = ["Café au lait …", "Grüße aus Köln", "東京の天気", "emoji 😀 party", "plain text"]
+    at = make_app(state={"explorer_method": "pca", "explorer_source": "paste"}, timeout=120)
+    at.switch_page(PAGE).run()
+    at.text_area(key="explorer_paste").set_value("\n".join(texts)).run()
+    assert not at.exception, at.exception
+    [first] = [c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith("-explorer_map")]
+    assert first.isascii()
+    hover = " ".join(h for t in point_traces(chart(at, "explorer_map")) for h in t["hovertext"])
+    assert all(text in hover for text in texts[:4])
+    at.run()
+    [again] = [c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith("-explorer_map")]
+    assert again == first
+
+
 def test_heatmap_colour_range_follows_the_data_unless_the_full_scale_is_asked(make_app):
     at = show_tab(open_explorer(make_app, explorer_method="pca"), "Heatmap")
     heat = chart(at, "explorer_heatmap")["data"][0]
