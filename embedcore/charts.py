@@ -32,10 +32,10 @@ index. Use :func:`selected_rows` to map an event back to rows.
 
 from __future__ import annotations
 
+import codecs
 import html
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -251,7 +251,10 @@ def hover_text(text: object, width: int = 60, max_chars: int = 300) -> str:
 
     Whitespace is collapsed, the text is truncated to ``max_chars`` characters
     (with "…"), wrapped at ``width`` characters with ``<br>``, and ``& < >`` are
-    HTML-escaped so markup typed by a user displays literally.
+    HTML-escaped so markup typed by a user displays literally. Characters beyond ASCII are
+    written as numeric references (``é`` → ``&#233;``), which Plotly's labels decode: a map's
+    JSON then stays ASCII, which plotly and Streamlit copy and escape ~3x faster than a
+    string holding one "…" (0.15 s of every change to a 100k-point map).
 
     Parameters
     ----------
@@ -271,7 +274,8 @@ def hover_text(text: object, width: int = 60, max_chars: int = 300) -> str:
         raise ValueError(f"width and max_chars must be positive, got {width} and {max_chars}")
     short = _truncate(_words(text), max_chars)
     # Wrap before escaping: "&lt;" must neither be split nor count as four characters.
-    return "<br>".join(html.escape(line, quote=False) for line in _wrap(short, width))
+    lines = (html.escape(line, quote=False) for line in _wrap(short, width))
+    return "<br>".join(lines).encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def short_label(text: object, max_chars: int = 28) -> str:
@@ -332,11 +336,14 @@ def hover_texts(texts: Sequence[object], max_chars: int | None = None) -> np.nda
     return np.array([hover_text(t, width=60, max_chars=chars) for t in texts], dtype=object)
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+def _json_escapes(error: UnicodeEncodeError) -> tuple[str, int]:
+    """Codec error handler: a run of non-ASCII characters as JSON ``\\uXXXX`` escapes (astral
+    characters as surrogate pairs), so ``str.encode`` scans at C speed and calls Python only per
+    run; a regular expression over a 9 MB spec took ~0.2 s."""
+    return json.dumps(error.object[error.start : error.end])[1:-1], error.end
 
 
-def _json_escape(match: re.Match) -> str:
-    return json.dumps(match.group())[1:-1]  # ensure_ascii: \uXXXX, astral characters as pairs
+codecs.register_error("embedcore.json_escapes", _json_escapes)
 
 
 class _FrozenJSON(dict):
@@ -352,7 +359,7 @@ class _FrozenJSON(dict):
         # ASCII only (non-ASCII written as JSON's \u escapes, valid since JSON syntax itself is
         # ASCII): one "…" in a hover text made the whole 9 MB string two bytes a character,
         # and every copy of it on each rerun (decode, escaping checks, protobuf) ~3x slower.
-        self._fragment = orjson.Fragment(_NON_ASCII.sub(_json_escape, encoded).encode("ascii"))
+        self._fragment = orjson.Fragment(encoded.encode("ascii", "embedcore.json_escapes"))
 
     def to_plotly_json(self) -> orjson.Fragment:
         return self._fragment

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -46,10 +47,10 @@ def test_hover_text_escapes_markup():
 def test_hover_text_wraps_and_truncates():
     text = " ".join(["word"] * 200)  # 999 characters
     out = charts.hover_text(text, width=20, max_chars=100)
-    lines = out.split("<br>")
+    lines = [html.unescape(line) for line in out.split("<br>")]  # as the label shows them
     assert all(len(line) <= 20 for line in lines)
-    assert out.endswith("…")
-    assert len(out.replace("<br>", " ")) <= 100
+    assert lines[-1].endswith("…") and out.isascii()
+    assert len(" ".join(lines)) <= 100
 
 
 def test_hover_text_wraps_before_escaping():
@@ -68,8 +69,10 @@ def test_hover_text_never_leaks_markup(text, width, max_chars):
     out = charts.hover_text(text, width=width, max_chars=max_chars)
     # The only tag left is our own line break.
     assert "<" not in out.replace("<br>", "") and ">" not in out.replace("<br>", "")
-    plain = out.replace("<br>", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    assert len(plain) <= max_chars + plain.count(" ")  # wrapping may turn a split word into a break
+    plain = html.unescape(out.replace("<br>", " "))  # what the label shows
+    assert out.isascii() and len(plain) <= max_chars + plain.count(
+        " "
+    )  # wrapping may turn a split word into a break
 
 
 def test_short_label_is_one_escaped_line():
@@ -700,7 +703,10 @@ def _streamlit_json(fig: go.Figure) -> str:
 
 def _awkward_map() -> go.Figure:
     return charts.scatter_figure(
-        _coords(4), _AWKWARD_TEXTS, color=["a", "b", "a", "b"], hover=charts.hover_texts(_AWKWARD_TEXTS)
+        _coords(4),
+        _AWKWARD_TEXTS,
+        color=["café", "東京", "café", "東京"],
+        hover=charts.hover_texts(_AWKWARD_TEXTS),
     )
 
 
@@ -713,7 +719,8 @@ def test_frozen_figure_sends_the_same_figure_as_ascii():
     assert after.isascii() and not before.isascii()
     # Plotly's escaping for a page (no "</script>" in a spec) is kept.
     assert "<" not in after and "\u2028" not in json.loads(after)["data"][0]["hovertext"][0]
-    hover = [h for t in json.loads(after)["data"] for h in t["hovertext"]]
+    assert {t["name"] for t in json.loads(after)["data"]} == {"café", "東京"}
+    hover = [html.unescape(h) for t in json.loads(after)["data"] for h in t["hovertext"]]
     assert any("😀" in h for h in hover) and any("café …" in h for h in hover)
 
 
