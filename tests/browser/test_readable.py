@@ -244,3 +244,52 @@ def test_a_refused_upload_leaves_the_uploader_and_says_why(page, tmp_path):
         assert page.get_by_role("button", name="Embed", exact=True).is_disabled()
     assert_healthy(page)
     screenshot(page, "upload-refused", full=False)
+
+
+#: Texts beyond ASCII: accents, another script, an emoji, and markup that must show literally.
+_WORLD = [
+    "Grüße aus Köln, wo der Dom steht",
+    "東京は今日も晴れています",
+    "Le café est prêt à déguster",
+    "Party time 🎉 with friends",
+    "Use <b>bold</b> & <i>italics</i> sparingly",
+    "The rocket launched at dawn",
+]
+
+
+def test_map_hover_labels_show_every_script_as_typed(page):
+    """Hover texts travel as ASCII (numeric references): the label must show the characters."""
+    open_page(page, "")
+    with rerun(page):
+        page.get_by_text("Paste", exact=True).first.click()
+    area = element(page, "explorer_paste").locator("textarea")
+    area.fill("\n".join(_WORLD))
+    with rerun(page):
+        area.press("Control+Enter")
+    metrics(page, "Texts")
+    graph = element(page, "explorer_map").locator(".js-plotly-plot").first
+    graph.scroll_into_view_if_needed()
+    wait_until_idle(page)
+    points = graph.evaluate(
+        """(g) => {
+          const L = g._fullLayout, box = g.getBoundingClientRect(), out = [];
+          for (const t of g._fullData) {
+            if (!t.customdata || t.name === 'names') continue;
+            for (let i = 0; i < t.x.length; i++)
+              out.push([box.left + L.xaxis._offset + L.xaxis.l2p(t.x[i]),
+                        box.top + L.yaxis._offset + L.yaxis.l2p(t.y[i])]);
+          }
+          return out;
+        }"""
+    )
+    assert len(points) == len(_WORLD), points
+    shown = set()
+    for x, y in points:
+        page.mouse.move(5, 5)
+        page.mouse.move(x, y)
+        label = page.locator(".st-key-explorer_map .hoverlayer .hovertext").first
+        label.wait_for(timeout=10_000)
+        shown.add("".join(label.text_content().split()))  # SVG: lines are tspans, no spaces between
+    for text in _WORLD:
+        assert any("".join(text.split()) in s for s in shown), (text, shown)
+    screenshot(page, "map-hover-scripts")
