@@ -20,7 +20,8 @@ order of effect:
   compiles them;
 * :func:`warm_up` fits a tiny UMAP in a background thread (umap import + compile or cache
   load), so that cost is paid while the user is still pasting or embedding texts;
-* 200 epochs instead of 500 from 2,000 points up (:data:`AUTO_EPOCHS_SWITCH`);
+* from 2,000 points up (:data:`AUTO_EPOCHS_SWITCH`) 100 epochs with 10 negative samples each
+  instead of 500 with 5 (:data:`LARGE_EPOCHS`): faster, and the maps keep neighbours better;
 * BLAS runs single-threaded for the small eigenproblems (PCA, a spectral start if asked
   for), where threads only spin;
 * results are kept in a small in-process LRU keyed by the data's bytes and the parameters,
@@ -53,6 +54,8 @@ __all__ = [
     "AUTO_EPOCHS_SWITCH",
     "CACHE_SIZE",
     "DEFAULTS",
+    "LARGE_EPOCHS",
+    "LARGE_NEGATIVE_SAMPLE_RATE",
     "METHODS",
     "ProjectionInputError",
     "ProjectionResult",
@@ -76,10 +79,12 @@ DEFAULTS: dict[str, dict] = {
         "n_neighbors": 15,
         "min_dist": 0.1,
         "metric": "cosine",
-        # None = 500 epochs up to AUTO_EPOCHS_SWITCH points, 200 above. umap-learn switches at
-        # 10,000; switching at 2,000 keeps a 10k map within a few seconds (on 10k MiniLM
-        # vectors: 10-NN recall 0.204 vs 0.218 with 500 epochs, at half the time).
+        # None = 500 epochs up to AUTO_EPOCHS_SWITCH points (umap-learn's number), and above it
+        # LARGE_EPOCHS with LARGE_NEGATIVE_SAMPLE_RATE: fewer epochs, each pushing every point
+        # away from twice as many random others (see LARGE_EPOCHS for the measurements).
         "n_epochs": None,
+        # None = 5 (umap-learn's) up to AUTO_EPOCHS_SWITCH points, LARGE_NEGATIVE_SAMPLE_RATE above.
+        "negative_sample_rate": None,
         # "pca": a seeded PCA start computed here (:func:`_pca_start`); "spectral" (umap-learn's
         # default), "random" or an array of shape (n_samples, n_components) go to umap-learn.
         "init": "pca",
@@ -98,8 +103,18 @@ DEFAULTS: dict[str, dict] = {
     },
 }
 
-#: Above this many points UMAP runs 200 epochs instead of 500 (when ``n_epochs`` is None).
+#: Above this many points UMAP runs LARGE_EPOCHS epochs instead of 500, with
+#: LARGE_NEGATIVE_SAMPLE_RATE (when ``n_epochs`` / ``negative_sample_rate`` are None).
 AUTO_EPOCHS_SWITCH = 2000
+#: Layout epochs above AUTO_EPOCHS_SWITCH points. Fewer epochs, each with more negative samples,
+#: give maps that keep neighbours better in less time than more epochs with umap-learn's 5:
+#: on the 10k bench corpus, trustworthiness@10 0.881 in 2.5 s (100 epochs x 10 samples)
+#: against 0.851 in 3.7 s (200 x 5) and umap-learn's defaults 0.869 (500 x 5); on 3k and 5k
+#: sets 0.858 / 0.872 against 0.832 / 0.843, and a 20k map in 3.9 s instead of 8.7 s. What it
+#: gives up: continuity (true neighbours kept near) 0.903 against 0.909 (umap-learn 0.906).
+LARGE_EPOCHS = 100
+#: Negative samples per positive one above AUTO_EPOCHS_SWITCH points (umap-learn's default: 5).
+LARGE_NEGATIVE_SAMPLE_RATE = 10
 
 #: From this many points a seeded UMAP runs its layout on every core (unless ``n_jobs=1``);
 #: below it the layout stays single-threaded and bit-for-bit reproducible (see
@@ -674,8 +689,11 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
     if requested > n - 1:
         notes.append(f"n_neighbors lowered from {requested} to {n - 1} (there are only {n} points).")
     params["n_neighbors"] = min(requested, n - 1)
+    large = n > AUTO_EPOCHS_SWITCH
     if params.get("n_epochs") is None:
-        params["n_epochs"] = 500 if n <= AUTO_EPOCHS_SWITCH else 200
+        params["n_epochs"] = LARGE_EPOCHS if large else 500
+    if params.get("negative_sample_rate") is None:
+        params["negative_sample_rate"] = LARGE_NEGATIVE_SAMPLE_RATE if large else 5
     if _is(params.get("init"), "spectral") and n <= n_components + 1:
         params["init"] = "random"  # the spectral initialisation needs more points than dimensions + 1
     n_jobs = params.get("n_jobs")
