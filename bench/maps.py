@@ -226,7 +226,7 @@ def rows(quick: bool = False) -> list[Row]:
 
     epochs_note = (
         "umap-learn runs 500 epochs with 5 negative samples each up to 10,000 points; embedcore "
-        "from 2,000 points 100 epochs with 10 (projection.LARGE_EPOCHS)"
+        "from 2,000 points 60 epochs with 10 (projection.LARGE_EPOCHS)"
     )
 
     def describe(s: dict) -> str:

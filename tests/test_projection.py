@@ -396,15 +396,20 @@ def test_large_umap_maps_run_fewer_epochs_with_more_negative_samples(monkeypatch
     monkeypatch.setattr(proj, "AUTO_EPOCHS_SWITCH", 60)  # 60 points are "small", 61 "large"
     X, labels = groups(n_per=21)
     large = project_with_info(X, "umap", use_cache=False)
-    assert (large.params["n_epochs"], large.params["negative_sample_rate"]) == (100, 10) == seen[-1]
+    expected = (proj.LARGE_EPOCHS, proj.LARGE_NEGATIVE_SAMPLE_RATE)
+    assert expected != (500, 5)
+    assert (large.params["n_epochs"], large.params["negative_sample_rate"]) == expected == seen[-1]
     assert neighbour_agreement(large.coords, labels) > 0.9
     small = project_with_info(X[:60], "umap", use_cache=False)
     assert (small.params["n_epochs"], small.params["negative_sample_rate"]) == (500, 5) == seen[-1]
     # What a caller sets is kept; what it leaves out still follows the size.
     asked = project_with_info(X, "umap", use_cache=False, n_epochs=300)
-    assert (asked.params["n_epochs"], asked.params["negative_sample_rate"]) == (300, 10) == seen[-1]
-    assert project_with_info(X, "umap", use_cache=False, negative_sample_rate=3).params["n_epochs"] == 100
-    assert seen[-1] == (100, 3)
+    assert (asked.params["n_epochs"], asked.params["negative_sample_rate"]) == (300, expected[1]) == seen[-1]
+    assert (
+        project_with_info(X, "umap", use_cache=False, negative_sample_rate=3).params["n_epochs"]
+        == expected[0]
+    )
+    assert seen[-1] == (expected[0], 3)
 
 
 @slow
