@@ -985,6 +985,16 @@ def category_colors(
     return {v: palette[code_of[v] % len(palette)] if code_of[v] >= 0 else MUTED for v in ordered}
 
 
+def _inward(x: np.ndarray, all_x: np.ndarray) -> list[str]:
+    """Text positions for labels at ``x``: centred, but pointing inwards in the outer fifths of the map."""
+    finite = all_x[np.isfinite(all_x)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    where = (x - low) / ((high - low) or 1.0)
+    return np.where(
+        where < 0.2, "middle right", np.where(where > 0.8, "middle left", "middle center")
+    ).tolist()
+
+
 def _is_continuous(color: object) -> bool:
     arr = np.asarray(color)
     return arr.dtype.kind == "f" and arr.ndim == 1
@@ -1222,6 +1232,9 @@ def scatter_figure(
         if centres:
             at = np.stack([c for _, c in centres])
             xy = {"x": at[:, 0], "y": at[:, 1], **({"z": at[:, 2]} if three_d else {})}
+            # A name centred on a cluster at the map's left or right edge ran off the plot and
+            # was cut ("iends, party, time"): there it starts at the centre and runs inwards.
+            placing = {} if three_d else {"textposition": _inward(at[:, 0], xyz[:, 0]), "cliponaxis": False}
             fig.add_trace(
                 (go.Scatter3d if three_d else go.Scatter)(
                     **xy,
@@ -1231,6 +1244,7 @@ def scatter_figure(
                     hoverinfo="skip",
                     name="names",
                     showlegend=False,
+                    **placing,
                 )
             )
 

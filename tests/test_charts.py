@@ -546,6 +546,20 @@ def test_scatter_names_each_category_at_the_middle_of_its_points(dims):
     assert list(names[0].text) == ["0 · jazz", "1 · goal"] and list(names[0].x) == [0.0, 10.0]
 
 
+def test_names_at_the_left_and_right_edges_run_inwards_and_are_not_clipped():
+    coords = np.array([[0, 0], [0, 1], [5, 0], [5, 1], [10, 0], [10, 1]], np.float32)
+    fig = charts.scatter_figure(
+        coords, list("abcdef"), color=["left"] * 2 + ["mid"] * 2 + ["right"] * 2, label_centres=True
+    )
+    [names] = [t for t in fig.data if t.name == "names"]
+    assert dict(zip(names.text, names.textposition, strict=True)) == {
+        "left": "middle right",
+        "mid": "middle center",
+        "right": "middle left",
+    }
+    assert names.cliponaxis is False
+
+
 @pytest.mark.parametrize("dims", [2, 3])
 def test_neighbour_rings_are_drawn_in_a_visible_colour(dims):
     coords = np.random.default_rng(1).normal(size=(10, dims)).astype(np.float32)
