@@ -625,8 +625,9 @@ def _layout_threads(n: int, random_state, n_jobs) -> int:
 
     The choice, and why. umap-learn runs its layout on one core whenever it has a seed,
     because its parallel loop is not deterministic: two threads update shared positions in
-    an order the scheduler decides. At 10k points the serial layout takes 3.1-3.7 s on
-    this 2-core machine, more than the whole fit may take (3 s); the parallel loop 1.7-2.2 s.
+    an order the scheduler decides. At 10k points (with the 200 epochs used then) the
+    serial layout took 3.1-3.7 s on this 2-core machine, more than the whole fit may take (3 s);
+    the parallel loop 1.7-2.2 s.
     So from :data:`PARALLEL_LAYOUT_MIN` points a seeded fit uses the parallel loop too.
 
     What that costs. The seed still fixes the PCA start, the graph and every point's
