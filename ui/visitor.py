@@ -68,3 +68,21 @@ def current_visitor() -> Visitor:
         return Visitor(id=f"ip:{address}", label=address)
     session_id = st.session_state.setdefault(_SESSION_ID, uuid.uuid4().hex)
     return Visitor(id=f"session:{session_id}", label="this browser session")
+
+
+def _access_list(name: str) -> list[str]:
+    """``[access].<name>`` from the secrets as lower-cased strings ([] when absent or unreadable)."""
+    try:
+        section = st.secrets.get("access") or {}
+        values = section.get(name) or []
+    except Exception:  # no secrets file, or a broken one: no rules
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [str(v).strip().lower() for v in values if str(v).strip()]
+
+
+def is_admin(visitor: Visitor | None = None) -> bool:
+    """True for a signed-in visitor whose email is in ``[access].admins``; never without sign-in."""
+    visitor = visitor or current_visitor()
+    return visitor.email is not None and visitor.email in _access_list("admins")
