@@ -9,7 +9,10 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 
-__all__ = ["WorkQueue", "usable_cores"]
+__all__ = ["WORK_SLOTS_ENV", "WorkQueue", "usable_cores", "work_slots"]
+
+#: Heavy jobs a server runs at once (default: its usable cores).
+WORK_SLOTS_ENV = "EMBEDCORE_WORK_SLOTS"
 
 
 @functools.cache  # the quota of a running container does not change; reading it costs ~55 µs
@@ -27,6 +30,28 @@ def usable_cores() -> int:
         return max(
             1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         )
+
+
+def work_slots() -> int:
+    """Heavy jobs to run at once: ``$EMBEDCORE_WORK_SLOTS`` when set, else :func:`usable_cores`.
+
+    Raises
+    ------
+    ConfigurationError
+        The variable is set but not a whole number of at least 1.
+    """
+    value = os.environ.get(WORK_SLOTS_ENV, "").strip()
+    if not value:
+        return usable_cores()
+    try:
+        slots = int(value)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        from .errors import ConfigurationError
+
+        raise ConfigurationError(f"{WORK_SLOTS_ENV} must be a whole number of at least 1, got {value!r}.")
+    return slots
 
 
 class WorkQueue:

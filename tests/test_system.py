@@ -104,3 +104,17 @@ def test_the_slot_is_given_back_when_the_job_fails():
     with pytest.raises(ValueError), queue.turn():
         raise ValueError("the job failed")
     assert queue.running == 0
+
+
+def test_work_slots_come_from_the_environment_or_the_cores(monkeypatch):
+    from embedcore.errors import ConfigurationError
+    from embedcore.system import usable_cores, work_slots
+
+    monkeypatch.delenv("EMBEDCORE_WORK_SLOTS", raising=False)
+    assert work_slots() == usable_cores()
+    monkeypatch.setenv("EMBEDCORE_WORK_SLOTS", "3")
+    assert work_slots() == 3
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("EMBEDCORE_WORK_SLOTS", bad)
+        with pytest.raises(ConfigurationError, match="EMBEDCORE_WORK_SLOTS"):
+            work_slots()
