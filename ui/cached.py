@@ -443,8 +443,10 @@ def heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> 
 
 
 @st.cache_data(show_spinner="Finding pairs…", max_entries=16)
-def pairs(dataset: str, digest: str, n: int, largest: bool, _vectors, _texts, _labels) -> pd.DataFrame:
-    """:func:`embedcore.explore.pairs_frame` of a dataset (its texts) and vectors."""
+def pairs(
+    dataset: str, digest: str, labels_digest: str, n: int, largest: bool, _vectors, _texts, _labels
+) -> pd.DataFrame:
+    """:func:`embedcore.explore.pairs_frame` of a dataset (its texts), its labels and vectors."""
     from embedcore.explore import pairs_frame
 
     return pairs_frame(_vectors, _texts, _labels, n=n, largest=largest)

@@ -437,8 +437,12 @@ def pairs(
     n: int,
     largest: bool,
 ):
-    """:func:`embedcore.explore.pairs_frame`, cached per dataset (texts) and vectors."""
-    return cached.pairs(dataset, digest, int(n), bool(largest), vectors, texts, labels)
+    """:func:`embedcore.explore.pairs_frame`, cached per dataset (texts), labels and vectors."""
+    # A list as the tables hold it (digested once, by identity, when long); anything else as a list.
+    labels_digest = (
+        "none" if labels is None else digest_of(labels if isinstance(labels, list) else list(labels))
+    )
+    return cached.pairs(dataset, digest, labels_digest, int(n), bool(largest), vectors, texts, labels)
 
 
 def placement(
