@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedcore.budget import SQLiteLedger
+from embedcore.budget import SQLiteLedger, usage_frame
 from tests.apptest import api_app, metrics, open_page, plain_messages, rendered
 from tests.fake_openai import TOKEN
 
@@ -155,16 +155,7 @@ def test_the_usage_page_is_for_admins_only(make_app, fake_openai):
     assert at.title[0].value == "Usage"
     at.segmented_control(key="usage_period").set_value("Everything").run()
     frame = at.dataframe[0].value
-    assert list(frame.columns) == [
-        "day",
-        "endpoint",
-        "visitor",
-        "model",
-        "texts",
-        "tokens",
-        "requests",
-        "cache_hits",
-    ]
+    assert list(frame.columns) == list(usage_frame([]).columns)  # as the engine's test spells them out
     (row,) = frame.to_dict("records")
     assert (row["texts"], row["tokens"], row["requests"], row["cache_hits"]) == (100, api.prompt_tokens, 2, 0)
     assert row["model"] == "BAAI/bge-m3" and row["endpoint"] == api.url
@@ -178,3 +169,30 @@ def _page_links(at) -> list[str]:
     import re
 
     return re.findall(r'page: "([^"]*)"', rendered(at))
+
+
+def test_with_the_team_database_the_budget_lives_there(make_app, fake_openai, app_env, database_url):
+    """Replicas share one budget: the counts go to PostgreSQL, not to a file of this server's."""
+    import psycopg
+
+    api = fake_openai(token=TOKEN)
+    at = budgeted_app(make_app, api, tokens_per_visitor_per_day=50_000)
+    at.secrets["database_url"] = database_url
+    open_page(at, "pages/embed.py")
+    at.button(key="embed_run").click().run()
+    assert not at.exception and not at.error
+    spent = api.prompt_tokens
+    assert f"Today: **{spent:,}** tokens used" in rendered(at).replace("\\", "")
+    assert not (app_env / "budget.sqlite3").exists()
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT texts, tokens, requests, cache_hits FROM embedcore_budget_usage"
+        ).fetchall()
+    assert rows == [(100, spent, 2, 0)]
+
+    # Another session of the same visitor, as a replica would serve it, reads the same count there.
+    replica = budgeted_app(make_app, api, tokens_per_visitor_per_day=50_000)
+    replica.secrets["database_url"] = database_url
+    replica.session_state["_visitor_session_id"] = at.session_state["_visitor_session_id"]
+    open_page(replica, "pages/embed.py")
+    assert f"Today: **{spent:,}** tokens used" in rendered(replica).replace("\\", "")
