@@ -480,6 +480,9 @@ class SQLiteLedger(_Ledger):
             ) from exc
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
+            # As the cache: in WAL mode a commit need not wait for the disk (a power cut may lose
+            # the last commits, never corrupt the file); per connection, since it is not stored.
+            conn.execute("PRAGMA synchronous = NORMAL")
             if not self._created:
                 with self._lock:
                     conn.execute("PRAGMA journal_mode = WAL")
