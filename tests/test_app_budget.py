@@ -196,3 +196,28 @@ def test_with_the_team_database_the_budget_lives_there(make_app, fake_openai, ap
     replica.session_state["_visitor_session_id"] = at.session_state["_visitor_session_id"]
     open_page(replica, "pages/embed.py")
     assert f"Today: **{spent:,}** tokens used" in rendered(replica).replace("\\", "")
+
+
+def test_every_path_to_a_provider_that_embeds_goes_through_provider_for():
+    """The guard is added in one place (ui.models_picker.provider_for): nothing else may reach a
+    provider to embed with. A page or ui module that called get_provider or .embed( itself would
+    spend the operator's token uncounted; this keeps that from creeping in."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in [*root.glob("ui/*.py"), *root.glob("pages/*.py")]
+    }
+    sources["app.py"] = (root / "app.py").read_text()
+    embeds = sorted(path for path, text in sources.items() if re.search(r"\.embed\(", text))
+    assert embeds == ["ui/embedding.py"]  # embed_texts, on a provider from provider_for
+    assert "provider = provider_for(option)" in sources["ui/embedding.py"]
+    getters = sorted(path for path, text in sources.items() if re.search(r"\bget_provider\(", text))
+    assert getters == ["ui/connection.py", "ui/models_picker.py"]
+    # Engine functions that embed on their own are handed a provider from provider_for too.
+    engine_embeds = re.compile(r"search\.(?:build_collection|add_documents|reembed_collection|search)\(")
+    callers = sorted(path for path, text in sources.items() if engine_embeds.search(text))
+    assert callers == ["pages/search.py", "ui/search_widgets.py"]
+    assert all("provider_for(" in sources[path] for path in callers)
