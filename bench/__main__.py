@@ -39,6 +39,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.large_map:rows",
         "100k texts with vectors from a file: read, open → map, reruns, hover in chromium, peak RSS",
     ),
+    "visitors": (
+        "bench.visitors:rows",
+        "8 chromium visitors at once, each uploading 400 texts to the explorer: slowest vs fair share, RSS",
+    ),
     "team": (
         "bench.team:rows",
         "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",

@@ -115,6 +115,17 @@ def warm_up() -> bool:
     return warmup.start()
 
 
+@st.cache_resource(show_spinner=False)
+def work_queue():
+    """The server's one :class:`embedcore.system.WorkQueue` for heavy work (ui.queueing says which).
+
+    As many jobs at once as the server has usable cores, or ``EMBEDCORE_WORK_SLOTS``.
+    """
+    from embedcore.system import WorkQueue, work_slots
+
+    return WorkQueue(work_slots())
+
+
 @st.cache_resource(show_spinner="Connecting to the team database…", max_entries=4)
 def database(fingerprint: str, setting: str, _url: str) -> Database:
     """The team database (one per URL and process); failures raise and are not cached."""
