@@ -47,6 +47,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.team:rows",
         "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",
     ),
+    "budget": (
+        "bench.budget:rows",
+        "an action with the budget on the operator's token vs without, SQLite and PostgreSQL",
+    ),
 }
 
 HEADER = ("target", "peer", "ours", "peer figure", "ratio", "goal", "met?")

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -522,6 +523,7 @@ class LocalModel:
         model: str,
         *,
         progress: ProgressCallback | None = None,
+        budget: Any = None,
     ) -> EmbeddingResult:
         """Embed ``texts`` with one of the local models.
 
@@ -532,6 +534,9 @@ class LocalModel:
         model : str
             :data:`catalog.MINILM_ID` or :data:`catalog.MINILM_STATIC_ID`.
         progress : callable (done, total), optional
+        budget : BudgetGuard, optional
+            Accepted for the common provider surface and ignored: the bundled models run on
+            this machine and spend nobody's token.
 
         Returns
         -------
