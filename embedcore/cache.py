@@ -243,7 +243,11 @@ def text_key(text: str) -> bytes:
 
 def _create_schema(conn: sqlite3.Connection) -> None:
     """Tables and indexes, and ``last_used`` added to a file from before it, in one write
-    transaction: processes opening an old file at once take turns, and the second finds it done."""
+    transaction: processes opening an old file at once take turns, and the second finds it done.
+    A file that has it all is only read (a read-only seed file stays openable)."""
+    names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    if {"embeddings", "embeddings_lru", "claims", "claims_by_owner"} <= names:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(_SCHEMA)
@@ -931,6 +935,9 @@ class SeededCache:
     def __init__(self, cache, seed: EmbeddingCache) -> None:
         self.cache = cache
         self.seed = seed
+        # The seed is only read: its hits are never marked as used (it has no cap, and may sit
+        # on a read-only disk); the copies made in ``cache`` are.
+        seed.touch_every = math.inf
 
     def __repr__(self) -> str:
         return f"SeededCache({self.cache!r}, seed={self.seed!r})"
