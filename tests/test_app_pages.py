@@ -348,12 +348,23 @@ def test_sidebar_shows_the_cache_size_and_its_cap(make_app, fake_openai):
 def test_a_bad_cache_cap_is_one_message_naming_the_setting(make_app, fake_openai):
     api = fake_openai(token=TOKEN)
     at = api_app(make_app, api, TOKEN)
-    at.secrets["cache_max_mb"] = "lots"
     open_page(at, "pages/embed.py")
     at.button(key="embed_run").click().run()
+    assert metrics(at)["Fetched"] == "100"
+    at.secrets["cache_max_mb"] = "lots"  # bad input after good input
+    at.run()
     assert not at.exception
-    assert "cache_max_mb in the app's secrets must be a number of megabytes" in plain_messages(at.error)
-    assert not [path for path, _ in api.auth if path == "/v1/embeddings"]
+    (error,) = at.error
+    assert (
+        "cache_max_mb in the app's secrets must be a number of megabytes (e.g. 500), got 'lots'."
+        in error.value
+    )
+    assert not [b for b in at.button if b.key == "embed_run"]  # nothing to click that would fail again
+    at.secrets["cache_max_mb"] = -5
+    at.run()
+    assert "cache_max_mb in the app's secrets must be 0 (no cap) or a positive number" in plain_messages(
+        at.error
+    )
 
 
 # --- pure pieces -------------------------------------------------------------------------------------
