@@ -417,6 +417,8 @@ class EmbeddingCache(_Capped):
         model: str,
         texts: Sequence[str],
         vectors: np.ndarray | Sequence[np.ndarray],
+        *,
+        release: str | None = None,
     ) -> None:
         """Store (or replace) one vector per text, in one transaction.
 
@@ -425,6 +427,9 @@ class EmbeddingCache(_Capped):
         texts : sequence of str, length n
         vectors : ndarray of shape (n, dimensions), or n 1-D arrays
             Stored as little-endian float32; NaN or infinite values are refused (InputError).
+        release : str, optional
+            An owner whose claims on these texts end in the same transaction (see :meth:`claim`):
+            whoever waits for them finds the vectors, never a gap.
         """
         checked = _rows_to_store(texts, vectors)
         if not checked:
@@ -442,6 +447,11 @@ class EmbeddingCache(_Capped):
                     "(endpoint, model, text_sha, dims, vector, created, last_used) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+                if release is not None:
+                    conn.executemany(
+                        "DELETE FROM claims WHERE owner = ? AND endpoint = ? AND model = ? AND text_sha = ?",
+                        [(release, endpoint_id, model, key) for key, _ in checked],
+                    )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -674,6 +684,33 @@ _PG_CHUNK = 5000
 
 #: Server time in seconds, for claims and ``last_used``: replicas' clocks may disagree, the server's is one.
 _PG_NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
+#: Each key's state (stored / busy / claimed / free), claiming the first ``limit`` free ones in
+#: the order given. One statement, one snapshot: a text stored and released is seen as stored.
+_PG_CLAIM = f"""
+WITH k AS (
+    SELECT u.sha, u.ord FROM unnest(%(keys)s::bytea[]) WITH ORDINALITY AS u(sha, ord)
+), s AS (
+    SELECT k.sha, k.ord,
+           CASE WHEN e.text_sha IS NOT NULL THEN 'stored'
+                WHEN c.owner IS NOT NULL AND c.owner <> %(owner)s THEN 'busy'
+                ELSE 'free' END AS state
+    FROM k
+    LEFT JOIN embedcore_embeddings e
+           ON e.endpoint = %(endpoint)s AND e.model = %(model)s AND e.text_sha = k.sha
+    LEFT JOIN embedcore_claims c
+           ON c.endpoint = %(endpoint)s AND c.model = %(model)s AND c.text_sha = k.sha
+          AND c.expires > {_PG_NOW}
+), r AS (
+    SELECT sha, CASE WHEN state = 'free' AND row_number() OVER (PARTITION BY state ORDER BY ord) <= %(limit)s
+                     THEN 'claimed' ELSE state END AS state
+    FROM s
+), taken AS (
+    INSERT INTO embedcore_claims (endpoint, model, text_sha, owner, expires)
+    SELECT %(endpoint)s, %(model)s, sha, %(owner)s, {_PG_NOW} + %(ttl)s FROM r WHERE state = 'claimed' ORDER BY sha
+    ON CONFLICT (endpoint, model, text_sha) DO UPDATE SET owner = EXCLUDED.owner, expires = EXCLUDED.expires
+)
+SELECT sha, state FROM r
+"""
 #: Advisory lock keys (63-bit, arbitrary) serialising claims per (endpoint, model), and eviction.
 _PG_CLAIM_LOCK = "hashtextextended(%s, 6582856396733)"
 _PG_EVICT_LOCK = 0x656D6264657669  # "embdevi"
@@ -744,13 +781,15 @@ class PostgresEmbeddingCache(_Capped, DatabaseBacked):
         model: str,
         texts: Sequence[str],
         vectors: np.ndarray | Sequence[np.ndarray],
+        *,
+        release: str | None = None,
     ) -> None:
         """Store (or replace) one vector per text, in one transaction (see :meth:`EmbeddingCache.put_many`)."""
         checked = sorted(_rows_to_store(texts, vectors), key=lambda row: row[0])
         if not checked:
             return
         now = time.time()
-        with self.database.transaction() as conn, conn.cursor() as cur:
+        with self.database.connection() as conn, conn.pipeline(), conn.transaction(), conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO embedcore_embeddings (endpoint, model, text_sha, dims, vector, created, last_used) "
                 f"VALUES (%s, %s, %s, %s, %s, %s, {_PG_NOW}) ON CONFLICT (endpoint, model, text_sha) DO UPDATE "
@@ -758,6 +797,12 @@ class PostgresEmbeddingCache(_Capped, DatabaseBacked):
                 "last_used = EXCLUDED.last_used",
                 [(endpoint_id, model, key, int(vec.shape[0]), vec, now) for key, vec in checked],
             )
+            if release is not None:
+                cur.execute(
+                    "DELETE FROM embedcore_claims WHERE owner = %s AND endpoint = %s AND model = %s "
+                    "AND text_sha = ANY(%s)",
+                    (release, endpoint_id, model, [key for key, _ in checked]),
+                )
         self._after_write(sum(4 * int(vec.shape[0]) + ROW_OVERHEAD for _, vec in checked))
 
     # --- claims (see the module's docstring and EmbeddingCache.claim) ---------
@@ -773,35 +818,24 @@ class PostgresEmbeddingCache(_Capped, DatabaseBacked):
         read in one statement (one snapshot). Times are the server's.
         """
         by_key = _distinct_keys(texts)
-        keys = list(by_key)
-        stored: set[bytes] = set()
-        held: dict[bytes, str] = {}
-        with self.database.transaction() as conn:
-            conn.execute(f"SELECT pg_advisory_xact_lock({_PG_CLAIM_LOCK})", (f"{endpoint_id}\n{model}",))
-            for start in range(0, len(keys), _PG_CHUNK):
-                rows = conn.execute(
-                    "SELECT k.sha, e.text_sha IS NOT NULL, c.owner "
-                    "FROM unnest(%s::bytea[]) AS k(sha) "
-                    "LEFT JOIN embedcore_embeddings e "
-                    "  ON e.endpoint = %s AND e.model = %s AND e.text_sha = k.sha "
-                    "LEFT JOIN embedcore_claims c "
-                    f"  ON c.endpoint = %s AND c.model = %s AND c.text_sha = k.sha AND c.expires > {_PG_NOW}",
-                    (keys[start : start + _PG_CHUNK], endpoint_id, model, endpoint_id, model),
-                ).fetchall()
-                for sha, is_stored, claimed_by in rows:
-                    if is_stored:
-                        stored.add(bytes(sha))
-                    elif claimed_by is not None:
-                        held[bytes(sha)] = claimed_by
-            result, claim_keys = _classify(by_key, stored, held, owner, limit)
-            if claim_keys:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO embedcore_claims (endpoint, model, text_sha, owner, expires) "
-                        f"VALUES (%s, %s, %s, %s, {_PG_NOW} + %s) ON CONFLICT (endpoint, model, text_sha) "
-                        "DO UPDATE SET owner = EXCLUDED.owner, expires = EXCLUDED.expires",
-                        [(endpoint_id, model, key, owner, self.claim_ttl) for key in sorted(claim_keys)],
-                    )
+        params = {
+            "keys": list(by_key),
+            "endpoint": endpoint_id,
+            "model": model,
+            "owner": owner,
+            "limit": int(limit),
+            "ttl": self.claim_ttl,
+        }
+        # Lock, look, decide and claim in one round trip (pipeline mode), the decision made in
+        # SQL: a claim sits between every batch of every replica, and round trips add up.
+        with self.database.connection() as conn:
+            with conn.pipeline(), conn.transaction():
+                conn.execute(f"SELECT pg_advisory_xact_lock({_PG_CLAIM_LOCK})", (f"{endpoint_id}\n{model}",))
+                cur = conn.execute(_PG_CLAIM, params)
+            states = {bytes(sha): state for sha, state in cur.fetchall()}
+        result = ClaimResult()
+        for key, text in by_key.items():
+            getattr(result, states[key]).append(text)
         return result
 
     def renew(self, owner: str) -> int:

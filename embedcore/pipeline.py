@@ -124,13 +124,17 @@ def _check_batch(out: BatchOutput, batch: list[str], dims: int | None) -> np.nda
 class _Unshared:
     """No claims: without a cache (or one that cannot claim) every missing text is this call's."""
 
+    def __init__(self, cache: Any, endpoint_id: str, model: str) -> None:
+        self.cache, self.endpoint_id, self.model = cache, endpoint_id, model
+
     def claim(self, texts: list[str], limit: int) -> ClaimResult:
         from .cache import ClaimResult
 
         return ClaimResult(claimed=texts[:limit], free=texts[limit:])
 
-    def release(self, texts: list[str]) -> None:
-        pass
+    def store(self, texts: list[str], vectors: np.ndarray) -> None:
+        if self.cache is not None:
+            self.cache.put_many(self.endpoint_id, self.model, texts, vectors)
 
     def close(self) -> None:
         pass
@@ -164,8 +168,9 @@ class _Claims:
                 except Exception as exc:  # the embedding thread meets the same database and reports it
                     logger.warning("could not renew claims: %s", exc)
 
-    def release(self, texts: list[str]) -> None:
-        self.cache.release(self.endpoint_id, self.model, self.owner, texts)
+    def store(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Store the vectors and release their claims in one transaction: a waiter finds them."""
+        self.cache.put_many(self.endpoint_id, self.model, texts, vectors, release=self.owner)
         self.held.difference_update(texts)
 
     def close(self) -> None:
@@ -267,7 +272,9 @@ def embed_with_cache(
     pending: dict[str, None] = dict.fromkeys(t for t in distinct if t not in known)
     waiting: dict[str, None] = {}
     claims: _Claims | _Unshared = (
-        _Claims(cache, endpoint_id, model) if cache is not None and hasattr(cache, "claim") else _Unshared()
+        _Claims(cache, endpoint_id, model)
+        if cache is not None and hasattr(cache, "claim")
+        else _Unshared(cache, endpoint_id, model)
     )
 
     def report() -> None:
@@ -301,16 +308,18 @@ def embed_with_cache(
         if result.stored:
             take_stored(result.stored)
 
-    def next_batch() -> list[str]:
-        """Up to ``batch_size`` texts claimed for this call; [] when none can be claimed now."""
-        batch: list[str] = []
-        while pending and len(batch) < batch_size:
-            result = claims.claim(
-                list(itertools.islice(pending, batch_size * _WINDOW_BATCHES)), batch_size - len(batch)
-            )
+    def next_batches(slots: int) -> list[list[str]]:
+        """Up to ``slots`` batches of texts claimed for this call, in one claim when it can be
+        (the round trip is paid once for all free slots, as at the start); [] when none can be
+        claimed now."""
+        want = slots * batch_size
+        claimed: list[str] = []
+        while pending and len(claimed) < want:
+            window = list(itertools.islice(pending, max(want, batch_size * _WINDOW_BATCHES)))
+            result = claims.claim(window, want - len(claimed))
             sort_out(result, pending)
-            batch += result.claimed
-        return batch
+            claimed += result.claimed
+        return [claimed[i : i + batch_size] for i in range(0, len(claimed), batch_size)]
 
     def poll() -> bool:
         """Look at the texts waited for: stored ones are taken, abandoned ones become pending."""
@@ -330,9 +339,7 @@ def embed_with_cache(
         nonlocal dims, prompt_tokens, total_tokens, requests, retries, done, sent
         vectors = _check_batch(out, batch, dims)
         dims = int(vectors.shape[1])
-        if cache is not None:
-            cache.put_many(endpoint_id, model, batch, vectors)
-        claims.release(batch)  # after storing: whoever waits finds the vectors, never a gap
+        claims.store(batch, vectors)
         for text, vec in zip(batch, vectors, strict=True):
             known[text] = vec
         if out.token_counts is not None:
@@ -347,9 +354,9 @@ def embed_with_cache(
 
     try:
         if max_concurrency == 1:
-            _run_in_turn(next_batch, poll, waiting, run, absorb)
+            _run_in_turn(next_batches, poll, waiting, run, absorb)
         else:
-            _run_concurrently(next_batch, poll, waiting, run, absorb, max_concurrency)
+            _run_concurrently(next_batches, poll, waiting, run, absorb, max_concurrency)
     finally:
         claims.close()
 
@@ -397,7 +404,7 @@ class _Backoff:
 
 
 def _run_in_turn(
-    next_batch: Callable[[], list[str]],
+    next_batches: Callable[[int], list[list[str]]],
     poll: Callable[[], bool],
     waiting: dict[str, None],
     run: Callable[[list[str]], BatchOutput],
@@ -406,9 +413,9 @@ def _run_in_turn(
     """One batch at a time, in the calling thread (the bundled model runs a lone batch on every core)."""
     backoff = _Backoff()
     while True:
-        batch = next_batch()
-        if batch:
-            absorb(batch, run(batch))
+        batches = next_batches(1)
+        if batches:
+            absorb(batches[0], run(batches[0]))
         elif waiting:
             time.sleep(backoff.next())
             if poll():
@@ -418,7 +425,7 @@ def _run_in_turn(
 
 
 def _run_concurrently(
-    next_batch: Callable[[], list[str]],
+    next_batches: Callable[[int], list[list[str]]],
     poll: Callable[[], bool],
     waiting: dict[str, None],
     run: Callable[[list[str]], BatchOutput],
@@ -427,7 +434,7 @@ def _run_concurrently(
 ) -> None:
     """Keep ``max_concurrency`` batches in flight; absorb results in this thread as they finish.
 
-    Batches are claimed one at a time as a slot frees (not all up front), so after a failure
+    Batches are claimed as slots free up (not all up front), so after a failure
     nothing new starts; batches already in flight are still absorbed — they have been paid
     for — and then the first error is raised. While texts others fetch are awaited, they are
     looked at between finished batches, or after a backing-off sleep when nothing is in flight.
@@ -437,12 +444,9 @@ def _run_concurrently(
     backoff = _Backoff()
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="embed") as pool:
         while True:
-            if error is None:
+            if error is None and len(in_flight) < max_concurrency:
                 try:
-                    while len(in_flight) < max_concurrency:
-                        batch = next_batch()
-                        if not batch:
-                            break
+                    for batch in next_batches(max_concurrency - len(in_flight)):
                         in_flight[pool.submit(run, batch)] = batch
                 except BaseException as exc:
                     error = exc
