@@ -353,7 +353,7 @@ def embed_with_cache(
         report()
 
     try:
-        if max_concurrency == 1:
+        if max_concurrency == 1 or len(pending) <= batch_size:  # a lone batch runs in this thread
             _run_in_turn(next_batches, poll, waiting, run, absorb)
         else:
             _run_concurrently(next_batches, poll, waiting, run, absorb, max_concurrency)
