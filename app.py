@@ -13,6 +13,7 @@ from ui.cached import warm_up
 from ui.connection import render_cache_panel, render_connection_panel
 from ui.navigation import app_pages, draw_page_links, run_page
 from ui.state import init_state
+from ui.storage import operator_setting_error
 
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
 init_state()
@@ -25,6 +26,10 @@ if not pages:  # only while the project is being assembled
 # Hidden: Streamlit's own sidebar menu is switched off (see ui.navigation for why); ours is
 # drawn by draw_page_links.
 navigation = st.navigation(pages, position="hidden")
+bad_setting = operator_setting_error()
+if bad_setting is not None:  # one message at start, rather than one from every part that embeds
+    st.error(bad_setting)
+    st.stop()
 draw_page_links(pages)
 render_connection_panel()
 try:
