@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.access import render_account, require_access
 from ui.cached import warm_up
 from ui.connection import render_cache_panel, render_connection_panel
 from ui.navigation import app_pages, draw_page_links, run_page
 from ui.state import init_state
 
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
+# First: wrong settings, sign-in and the access rules stop the run here, before any of the app.
+require_access()
 init_state()
 warm_up()  # the bundled model and UMAP, in the background, once per process
 pages = app_pages()
@@ -24,6 +27,7 @@ if not pages:  # only while the project is being assembled
 # drawn by draw_page_links.
 navigation = st.navigation(pages, position="hidden")
 draw_page_links(pages)
+render_account()
 render_connection_panel()
 try:
     run_page(navigation)
