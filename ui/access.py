@@ -32,7 +32,7 @@ import streamlit as st
 from embedcore.errors import SettingsError
 from embedcore.settings import AccessDecision, AuthSettings
 from ui.format import md_escape
-from ui.settings import app_settings
+from ui.settings import app_settings, auth_settings
 from ui.visitor import signed_in_email
 
 logger = logging.getLogger(__name__)
@@ -162,7 +162,8 @@ def _sign_out_button(key: str) -> None:
 
 def render_account() -> None:
     """Who is signed in, and Sign out, in the sidebar (nothing when sign-in is not configured)."""
-    if not _is_logged_in():
+    # app.py calls this after require_access(), so the settings are known to be readable here.
+    if auth_settings() is None or not _is_logged_in():
         return
     email = signed_in_email()
     name = st.user.get("name")
