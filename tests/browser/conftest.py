@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from streamlit_browser import new_session, serve_app
+from streamlit_browser import new_session, no_new_traceback, serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EMBEDCORE_CHROMIUM", "/usr/bin/chromium")
@@ -98,7 +98,6 @@ def secrets_server(tmp_path_factory):
                     extra_args=("--secrets.files", str(secrets_path)),
                 )
             )
-            _SERVER_LOGS[url] = log_path
             return url, log_path
 
         yield serve
@@ -121,15 +120,10 @@ def page(browser, app_server):
     After the test, the server log must hold no new traceback: an exception the page
     swallowed or only logged is still a bug.
     """
-    log_path = _SERVER_LOGS[app_server]
-    log_start = log_path.stat().st_size
-    context, page = new_session(browser, app_server)
-    yield page
-    context.close()
-    with open(log_path, errors="replace") as log:
-        log.seek(log_start)
-        new_output = log.read()
-    assert "Traceback" not in new_output, new_output[-4000:]
+    with no_new_traceback(_SERVER_LOGS[app_server]):
+        context, page = new_session(browser, app_server)
+        yield page
+        context.close()
 
 
 def pytest_collection_modifyitems(items):

@@ -20,9 +20,9 @@ from urllib.parse import quote
 import oidc_provider_mock
 import pytest
 from streamlit_browser import (
-    RUN_COUNTER_SCRIPT,
     assert_healthy,
     new_session,
+    no_new_traceback,
     run_log,
     screenshot,
     wait_until_idle,
@@ -32,8 +32,6 @@ ALLOWED = "ana@example.com"
 TEAM = "team.example"
 REFUSED = "bob@elsewhere.example"
 UNVERIFIED = "eve@team.example"
-#: Server log of the app, by URL.
-auth_app_logs: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +53,7 @@ def provider():
 
 @pytest.fixture(scope="module")
 def auth_app(secrets_server, provider):
-    """URL of the app with sign-in through ``provider`` and an allow list."""
+    """``(url, server log)`` of the app with sign-in through ``provider`` and an allow list."""
     url, log_path = secrets_server(
         f"""
 [auth]
@@ -71,33 +69,19 @@ allowed_domains = ["{TEAM}"]
 admins = ["root@example.com"]
 """
     )
-    auth_app_logs[url] = log_path
-    return url
+    return url, log_path
 
 
 @pytest.fixture
 def visitor(browser, auth_app):
-    """A fresh browser (no cookies) on the app; the provider's pages load no remote stylesheet.
-
-    After the test the server log must hold no new traceback.
-    """
-    log_path = auth_app_logs[auth_app]
-    log_start = log_path.stat().st_size
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    context.add_init_script(RUN_COUNTER_SCRIPT)
-    # The provider's pages link a stylesheet on a CDN; offline, chromium would wait for it.
-    context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    page.app_url = auth_app
-    yield page
-    context.close()
-    with open(log_path, errors="replace") as log:
-        log.seek(log_start)
-        new_output = log.read()
-    assert "Traceback" not in new_output, new_output[-4000:]
+    """A fresh browser (no cookies) on the app; the provider's pages load no remote stylesheet."""
+    url, log_path = auth_app
+    with no_new_traceback(log_path):
+        context, page = new_session(browser, url, width=1280, height=720)
+        # The provider's pages link a stylesheet on a CDN; offline, chromium would wait for it.
+        context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+        yield page
+        context.close()
 
 
 def _sign_in_screen(page, path: str = "") -> None:
