@@ -97,7 +97,7 @@ def test_a_refused_user_sees_who_why_and_sign_out_only(make_app):
     at.user = {"is_logged_in": True, "email": "Bob@Elsewhere.example", "email_verified": True}
     at.run()
     assert not at.exception
-    assert "You are signed in as <strong>bob@elsewhere.example</strong>" in rendered(at)
+    assert "You are signed in as <strong>bob@elsewhere.example</strong>." in rendered(at)
     shown = plain_messages(at.error)
     assert "This address is not among those this app lets in" in shown
     assert "It lets in addresses at team.example" in shown

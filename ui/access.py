@@ -65,14 +65,16 @@ def _email_verified() -> bool | None:
     return None if value is None else bool(value)
 
 
-def _signed_in_as(prefix: str, who: str, *, small: bool = False) -> None:
+def _signed_in_as(prefix: str, who: str, end: str = "", *, small: bool = False) -> None:
     """Write ``prefix`` and ``who`` in bold, as HTML rather than markdown.
 
     Streamlit's markdown turns every email address into a blue ``mailto:`` link (escaping the
     ``@`` or writing ``&#64;`` does not stop it).
     """
     style = "margin:0;font-size:0.875rem;opacity:0.75" if small else "margin:0"
-    st.html(f'<p style="{style}">{html.escape(prefix)} <strong>{html.escape(who)}</strong></p>')
+    st.html(
+        f'<p style="{style}">{html.escape(prefix)} <strong>{html.escape(who)}</strong>{html.escape(end)}</p>'
+    )
 
 
 def _is_logged_in() -> bool:
@@ -144,7 +146,7 @@ def _refused_screen(email: str | None, decision: AccessDecision) -> None:
     with _narrow():
         st.title(APP_TITLE)
         if email:
-            _signed_in_as("You are signed in as", email)
+            _signed_in_as("You are signed in as", email, ".")
         else:
             st.write("You are signed in with an account that has no email address.")
         st.error(md_escape(decision.reason), icon=":material/block:")

@@ -23,7 +23,6 @@ from streamlit_browser import (
     assert_healthy,
     new_session,
     no_new_traceback,
-    run_log,
     screenshot,
     wait_until_idle,
 )
@@ -105,6 +104,16 @@ def _back_in_the_app(page) -> None:
     wait_until_idle(page)
 
 
+def _in_the_app_as(page, email: str) -> None:
+    """Wait until the app is drawn for ``email``: their address and our page links in the sidebar."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text(email).wait_for()
+    # The links' text can be in the sidebar a moment before their stPageLink elements are
+    # (seen on a loaded machine): wait for the elements themselves.
+    sidebar.locator('[data-testid="stPageLink"]').first.wait_for()
+    wait_until_idle(page)
+
+
 def _sidebar_links(page) -> list[str]:
     """Titles of the page links in the sidebar (each link's text also holds its icon's name)."""
     links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').all_inner_texts()
@@ -117,8 +126,7 @@ def test_sign_in_as_an_allowed_user_opens_the_app(visitor):
     assert not _sidebar_links(page)  # nothing of the app before sign-in
     assert page.locator(".st-key-conn_provider").count() == 0
     _sign_in_as(page, ALLOWED)
-    page.locator('[data-testid="stSidebar"]').get_by_text(ALLOWED).wait_for()
-    wait_until_idle(page)
+    _in_the_app_as(page, ALLOWED)
     assert "Similarity explorer" in _sidebar_links(page)
     assert page.locator("h1").first.inner_text().strip() == "Similarity explorer"
     assert page.get_by_role("button", name="Sign out").count() == 1
@@ -130,10 +138,8 @@ def test_a_whole_domain_is_let_in(visitor):
     page = visitor
     _sign_in_screen(page)
     _sign_in_as(page, "carol@team.example")
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("carol@team.example").wait_for()
-    wait_until_idle(page)
-    assert "Semantic search" in _sidebar_links(page), (sidebar.inner_text(), run_log(page))
+    _in_the_app_as(page, "carol@team.example")
+    assert "Semantic search" in _sidebar_links(page)
 
 
 def test_sign_in_refused_shows_who_why_and_sign_out_only(visitor):
@@ -143,7 +149,7 @@ def test_sign_in_refused_shows_who_why_and_sign_out_only(visitor):
     main = page.locator('[data-testid="stMain"]')
     main.get_by_text(REFUSED).first.wait_for()
     text = main.inner_text()
-    assert f"You are signed in as {REFUSED}" in text
+    assert f"You are signed in as {REFUSED}." in text
     assert "This address is not among those this app lets in" in text
     assert f"It lets in addresses at {TEAM}" in text
     assert ALLOWED not in page.content()  # the allowed addresses are not shown to strangers
@@ -174,7 +180,7 @@ def test_sign_out_returns_to_the_sign_in_screen(visitor):
     page = visitor
     _sign_in_screen(page)
     _sign_in_as(page, ALLOWED)
-    page.locator('[data-testid="stSidebar"]').get_by_text(ALLOWED).wait_for()
+    _in_the_app_as(page, ALLOWED)
     _sign_out(page)
     page.get_by_role("button", name="Sign in").wait_for()
     assert not _sidebar_links(page)
@@ -223,9 +229,8 @@ def test_screens_at_common_sizes(visitor, size):
     screenshot(page, f"sign-in-{width}", full=False)
 
     _sign_in_as(page, ALLOWED)
+    _in_the_app_as(page, ALLOWED)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text(ALLOWED).wait_for()
-    wait_until_idle(page)
     sign_out = sidebar.get_by_role("button", name="Sign out").bounding_box()
     assert sign_out and sign_out["y"] + sign_out["height"] < height  # no scrolling to sign out
     screenshot(page, f"signed-in-sidebar-{width}", full=False)
