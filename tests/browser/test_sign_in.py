@@ -27,6 +27,8 @@ from streamlit_browser import (
     wait_until_idle,
 )
 
+from ui.navigation import PAGES
+
 ALLOWED = "ana@example.com"
 TEAM = "team.example"
 REFUSED = "bob@elsewhere.example"
@@ -50,11 +52,9 @@ def provider():
         yield url
 
 
-@pytest.fixture(scope="module")
-def auth_app(secrets_server, provider):
-    """``(url, server log)`` of the app with sign-in through ``provider`` and an allow list."""
-    url, log_path = secrets_server(
-        f"""
+def _auth_secrets(provider: str) -> str:
+    """Secrets with sign-in through ``provider`` and an allow list (fresh random secrets each time)."""
+    return f"""
 [auth]
 redirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"
 cookie_secret = "{secrets.token_hex(32)}"
@@ -67,8 +67,12 @@ allowed_emails = ["{ALLOWED}"]
 allowed_domains = ["{TEAM}"]
 admins = ["root@example.com"]
 """
-    )
-    return url, log_path
+
+
+@pytest.fixture(scope="module")
+def auth_app(secrets_server, provider):
+    """``(url, server log)`` of the app with sign-in through ``provider`` and an allow list."""
+    return secrets_server(_auth_secrets(provider))
 
 
 @pytest.fixture
@@ -215,6 +219,29 @@ def _sign_out(page) -> None:
     page.wait_for_url("**/oauth2/end_session**")
     page.get_by_role("button", name="End session").click()
     _back_in_the_app(page)
+
+
+def test_deep_link_as_a_fresh_servers_first_visit(secrets_server, provider, browser):
+    """The first visit of a new server is a deep link: Streamlit runs pages/search.py alone (its
+    legacy mode, ui/navigation.py), ensure_routed runs app.py around it, and the gate still
+    stands first; after sign-in the visitor lands on the page, inside app.py."""
+    url, log_path = secrets_server(_auth_secrets(provider))
+    with no_new_traceback(log_path):
+        context, page = new_session(browser, url, width=1280, height=720)
+        context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+        try:
+            _sign_in_screen(page, "search")
+            assert page.locator('[data-testid="stSidebar"]').count() == 0  # no legacy page list either
+            assert "Semantic search" not in page.locator('[data-testid="stMain"]').inner_text()
+            _sign_in_as(page, ALLOWED)
+            page.wait_for_url(f"{url}/search")
+            wait_until_idle(page)
+            page.locator("h1", has_text="Semantic search").wait_for()
+            _in_the_app_as(page, ALLOWED)
+            assert _sidebar_links(page) == [title for _, title, *_ in PAGES]  # ours, not the file names
+            assert_healthy(page)
+        finally:
+            context.close()
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1440, 900)])
