@@ -275,7 +275,7 @@ def test_screens_at_common_sizes(visitor, size):
 def test_a_secrets_file_that_cannot_be_read_keeps_the_app_closed(secrets_server, browser):
     """Streamlit treats an unparsable secrets file as no secrets (so no sign-in); the app must not open."""
     cookie_secret = secrets.token_hex(32)
-    url, _log = secrets_server(
+    url, log_path = secrets_server(
         f'[auth]\nredirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"\ncookie_secret = "{cookie_secret}\n'
     )
     context, page = new_session(browser, url, width=1280, height=720)
@@ -291,3 +291,7 @@ def test_a_secrets_file_that_cannot_be_read_keeps_the_app_closed(secrets_server,
         screenshot(page, "settings-error-1280", full=False)
     finally:
         context.close()
+    log = log_path.read_text(errors="replace")
+    assert "The app is closed until its settings are fixed: The app's secrets file cannot be read" in log
+    assert log.count("The app is closed until its settings are fixed") == 1  # once, not every run
+    assert cookie_secret not in log
