@@ -16,6 +16,7 @@ Messages name keys and say what to write; they never repeat a value (``cookie_se
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -52,8 +53,9 @@ _GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_hex(32))"'
 _DETECT = object()
 
 
+@functools.cache  # 0.6 ms a look-up, and the gate checks the settings on every script run
 def authlib_version() -> str | None:
-    """The installed Authlib's version, or None when it is not installed."""
+    """The installed Authlib's version, or None when it is not installed (looked up once per process)."""
     try:
         return metadata.version("Authlib")
     except metadata.PackageNotFoundError:
