@@ -69,16 +69,14 @@ def embed_view():
         elif not outcome.failed:
             st.info("Press **Embed** to compute the embeddings and explore them.", icon=":material/bolt:")
         return None
-    st.info(
-        f"Showing the previous result ({plural(len(previous['texts']), 'text')}, "
-        f"{md_escape(previous['result'].model)}) "
-        + (
-            "until the call above succeeds."
-            if outcome.failed
-            else "— press **Embed** to use the texts above."
-        ),
-        icon=":material/history:",
-    )
+    shown = f"Showing the previous result ({plural(len(previous['texts']), 'text')}, {md_escape(previous['result'].model)})"
+    no_token = None if outcome.failed else token_missing()
+    if outcome.failed:
+        st.info(f"{shown} until the call above succeeds.", icon=":material/history:")
+    elif no_token:  # Embed is disabled: say what enables it, never "press Embed"
+        st.info(f"{shown}.\n\n{no_token}", icon=":material/key:")
+    else:
+        st.info(f"{shown} — press **Embed** to use the texts above.", icon=":material/history:")
     return previous["texts"], previous["labels"], previous["result"], previous["dataset"]
 
 

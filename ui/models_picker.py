@@ -89,13 +89,27 @@ def model_options() -> list[ModelOption]:
     conn = current_connection()
     if conn.kind != "local":
         served_by = host(conn.base_url)
-        try:
-            ids = [m.id for m in available_models(conn)]
-        except EmbedcoreError:
+        ids = served_ids(conn)
+        if ids is None:
             # Already shown in the sidebar; here only the chosen model is kept on offer.
             ids = [st.session_state[state.MODEL]] if st.session_state.get(state.MODEL) else []
         options += [ModelOption(API, model, served_by) for model in ids]
     return options
+
+
+def served_ids(conn: Connection | None = None) -> list[str] | None:
+    """Ids of the models the connection serves, or None when they cannot be listed now.
+
+    The sidebar's connection panel, drawn before every page, has already said why (once); a page
+    asking again must not say it a second time.
+    """
+    conn = conn or current_connection()
+    if conn.kind == "custom" and not conn.base_url:
+        return None  # nothing typed yet: the sidebar asks for the URL
+    try:
+        return [m.id for m in available_models(conn)]
+    except EmbedcoreError:
+        return None
 
 
 def options_or_stop() -> list[ModelOption]:

@@ -144,12 +144,15 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
         "`python -m embedcore embed` holds texts with their vectors: the explorer shows them as they "
         f"are, up to {io.MAX_VECTOR_ROWS:,} rows and {io.MAX_VECTOR_FILE_BYTES // 2**20} MB.",
     )
+    in_use = origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None
     if upload is None:
-        if origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None:
+        # A refused file is said first, whether or not a good one came before it.
+        if uploads.show_refused(base) and not in_use:
+            return None
+        if in_use:
             st.caption(f"Using **{md_escape(origin.get('name'))}**; upload another file to replace it.")
             return st.session_state[state.TEXTS]
-        if not uploads.show_refused(base):
-            st.info("Upload a file to use its texts.", icon=":material/upload_file:")
+        st.info("Upload a file to use its texts.", icon=":material/upload_file:")
         return None
     uploads.forget_refused(base)
     current = st.session_state.get(state.TEXTS)
@@ -170,7 +173,7 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
         frame = cached.read_upload(upload.getvalue(), name)
         text_options = io.require_text_columns(frame)
     except InputError as exc:
-        uploads.refuse(base, [str(exc)])
+        uploads.refuse(base, [str(exc)], name=name, kept=origin.get("name") if in_use else None)
     if len(frame.columns) > 1:
         left, right = st.columns(2)
         text_col = left.selectbox("Text column", text_options, key=f"{prefix}_text_col")
