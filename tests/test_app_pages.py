@@ -85,7 +85,7 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     shown = metrics(at)
     assert shown["Texts"] == "100" and shown["Dimensions"] == "384"
     assert shown["Fetched"] == "100" and shown["From cache"] == "0 %"
-    assert int(shown["Tokens"].replace(",", "")) > 1000
+    assert int(shown["Tokens sent"].replace(",", "")) > 1000
 
     frame = at.dataframe[0].value
     assert len(frame) == 100 and list(frame.columns[:4]) == ["text", "label", "tokens", "norm"]
@@ -108,7 +108,7 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     at.button(key="embed_run").click().run()
     shown = metrics(at)
     assert shown["From cache"] == "100 %" and shown["Fetched"] == "0"
-    assert shown["Tokens"] == "—"
+    assert shown["Tokens sent"] == "—"
     assert shown["Elapsed"].endswith(" ms") and shown["Elapsed"] != "0.00 s", shown
     assert "All 100 distinct texts came from the embedding cache" in plain_messages(at.caption)
     assert "from when each text was first embedded" in plain_messages(at.caption)
@@ -145,7 +145,7 @@ def test_embed_page_against_an_ionos_like_endpoint(make_app, fake_openai):
     assert not at.exception and not at.error
     shown = metrics(at)
     assert shown["Texts"] == "100" and shown["Dimensions"] == "1024"
-    assert shown["Tokens"] == f"{api.prompt_tokens:,}"
+    assert shown["Tokens sent"] == f"{api.prompt_tokens:,}"
     assert shown["Fetched"] == "100"
     frame = at.dataframe[0].value
     assert "tokens" not in frame.columns  # an API does not report tokens per text

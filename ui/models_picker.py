@@ -29,6 +29,7 @@ from ui.connection import (
     get_provider,
     local_available,
 )
+from ui.format import short_model_names
 
 LOCAL, API = "local", "api"
 _LOCAL_CONNECTION = Connection(kind="local", base_url=None)
@@ -163,7 +164,18 @@ def pick_model(
             default.key if default is not None and default.key in by_key else options[0].key
         )
     where = container if container is not None else st
-    chosen = where.selectbox(label, list(by_key), key=key, format_func=lambda k: by_key[k].label, help=help)
+    # Short names (no organisation), and where a model comes from only when two sources serve it:
+    # "sentence-transformers/all-MiniLM-L6-v2 · bundled" was cut in a third of the page.
+    names = short_model_names(o.model for o in options)
+    sources = {}
+    for o in options:
+        sources.setdefault(o.model, set()).add(o.source)
+
+    def shown(k: str) -> str:
+        o = by_key[k]
+        return o.label.replace(o.model, names[o.model]) if len(sources[o.model]) > 1 else names[o.model]
+
+    chosen = where.selectbox(label, list(by_key), key=key, format_func=shown, help=help)
     return by_key[chosen]
 
 

@@ -268,3 +268,146 @@ def test_a_small_collection_has_a_small_map_and_deleting_it_is_in_sight(page, tm
     page.get_by_text("Deleted").first.wait_for()
     assert_each_once(page)
     assert_healthy(page)
+
+
+# --- 11 (and the suite's check from now on): nothing cut, at 1280x720 and 1440x900 ------------------
+
+#: Every select value, dataframe and metric whose content is wider than its box: ``[kind, text]``.
+#: A grid wider than its box hides columns behind a horizontal scroll (the languages table's
+#: "pt"); a select or metric cuts its text ("HDBSCAN clusters (automa", "…L6-v2 · bun").
+CLIPPED = """() => {
+  const out = [];
+  const cut = (e) => e.scrollWidth > e.clientWidth + 1;
+  for (const e of document.querySelectorAll('[data-testid="stSelectbox"] input')) {
+    if (e.offsetParent && cut(e)) out.push(['select', e.value]);
+  }
+  for (const d of document.querySelectorAll('[data-testid="stDataFrame"]')) {
+    const s = d.querySelector('.dvn-scroller');
+    if (d.offsetParent && s && cut(s)) {
+      const heads = Array.from(d.querySelectorAll('table th')).map((h) => h.textContent);
+      out.push(['table', heads.join(' | ')]);
+    }
+  }
+  for (const e of document.querySelectorAll('[data-testid="stMetricValue"] *')) {
+    if (e.offsetParent && cut(e)) out.push(['metric', e.textContent]);
+  }
+  return out;
+}"""
+
+
+def clipped(page) -> list:
+    page.mouse.move(2, 2)
+    return page.evaluate(CLIPPED)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1440, 900)], ids=["1280x720", "1440x900"])
+def test_no_text_is_cut_on_any_page(browser, app_server, size):
+    from streamlit_browser import new_session
+
+    context, page = new_session(browser, app_server, width=size[0], height=size[1])
+    found: dict[str, list] = {}
+    try:
+        open_page(page, "")
+        plot(page, "explorer_map")
+        found["explorer"] = clipped(page)
+        colour = element(page, "explorer_colour")
+        if colour.count():
+            with rerun(page):
+                colour.locator("input").click()
+                page.get_by_role("option").filter(has_text="HDBSCAN").first.click()
+            found["explorer, HDBSCAN"] = clipped(page)
+        screenshot(page, f"uncut-explorer-{size[0]}", full=False)
+
+        go_to(page, "Models")
+        found["models"] = clipped(page)
+        screenshot(page, f"uncut-models-{size[0]}", full=False)
+
+        go_to(page, "Compare models")
+        found["compare"] = clipped(page)
+        with rerun(page):
+            element(page, "compare_run").get_by_role("button").click()
+        page.get_by_role("heading", name="Agreement", exact=True).wait_for(timeout=900_000)
+        wait_until_idle(page)
+        found["compare, run"] = clipped(page)
+        screenshot(page, f"uncut-compare-{size[0]}", full=True)
+
+        go_to(page, "Across languages")
+        page.get_by_role("heading", name="Alignment", exact=True).wait_for(timeout=900_000)
+        wait_until_idle(page)
+        found["languages"] = clipped(page)
+        screenshot(page, f"uncut-languages-{size[0]}", full=True)
+
+        go_to(page, "Embed texts")
+        found["embed"] = clipped(page)
+        go_to(page, "Semantic search")
+        found["search"] = clipped(page)
+        assert_each_once(page)
+        assert_healthy(page)
+    finally:
+        context.close()
+    cut = {where: items for where, items in found.items() if items}
+    assert not cut, repr(cut)  # repr: pytest would shorten a dict to its first entries
+
+
+# --- 13. the smaller things --------------------------------------------------------------------------
+
+
+def test_the_smaller_things_of_the_walkthrough(page, tmp_path):
+    open_page(page, "")
+    plot(page, "explorer_map")
+    main = page.locator('[data-testid="stMain"]')
+
+    # 3-D: the caption says what to do, and "Pick a text" finds the texts with the typed word.
+    with rerun(page):
+        element(page, "explorer_dims").get_by_text("3-D", exact=True).click()
+    plot(page, "explorer_map")
+    text = main_text(page)
+    assert "Plotly" not in text and "Streamlit" not in text, text  # what to do, not whose limits
+    picker = page.get_by_role("combobox", name="Pick a text")
+    picker.click()
+    picker.fill("guitar")
+    page.wait_for_timeout(500)
+    offered = [o.strip() for o in page.get_by_role("option").all_inner_texts()]
+    assert offered and all("guitar" in o.lower() for o in offered), offered
+    page.keyboard.press("Escape")
+
+    with rerun(page):
+        element(page, "explorer_dims").get_by_text("2-D", exact=True).click()
+
+    # The paste box's placeholder is a hint, not texts that look pasted already.
+    choose(page, "Paste")
+    placeholder = main.locator("textarea").first.get_attribute("placeholder")
+    assert "one per line" in placeholder and "Michael Jackson" not in placeholder, placeholder
+
+    # A file without labels, then a semicolon CSV with a label column: its labels are used, and
+    # the map is coloured by them (not by the k-means the unlabelled file had).
+    choose(page, "Upload")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("text,source\n" + "".join(f"note number {i} about bread,web\n" for i in range(12)))
+    upload(page, plain)
+    plot(page, "explorer_map")
+    semi = tmp_path / "semi.csv"
+    semi.write_text(GOOD_CSV.replace(",", ";"))
+    upload(page, semi)
+    page.get_by_text("6 texts · 3 labels").first.wait_for(timeout=30_000)
+    plot(page, "explorer_map")
+    colour = element(page, "explorer_colour").locator("input").input_value()
+    assert colour == "Label", colour
+
+    # Embed texts: a text over the model's limit is counted in words a person writes, and the
+    # tokens tile says it counts what was sent.
+    go_to(page, "Embed texts")
+    choose(page, "Paste")
+    box = main.locator("textarea").first
+    box.fill("a short one\n" + " ".join(["word"] * 400))
+    with rerun(page):
+        box.press("Control+Enter")
+    with rerun(page):
+        page.get_by_role("button", name="Embed", exact=True).click()
+    page.get_by_role("button", name="CSV", exact=True).wait_for()
+    text = main_text(page)
+    assert "(s)" not in text, text
+    assert "1 text is longer" in text and "(text 2)" in text, text
+    assert page.get_by_test_id("stMetricLabel").filter(has_text="Tokens sent").count() == 1
+    assert_each_once(page)
+    assert_healthy(page)

@@ -191,8 +191,8 @@ def test_a_cached_re_embed_says_so_and_no_metric_is_cut(browser, app_server):
             with rerun(page):
                 button.click()
             page.get_by_role("button", name="CSV", exact=True).wait_for()
-        shown = metrics(page, "Tokens", "From cache", "Elapsed")
-        assert shown["Tokens"] == "—" and shown["From cache"] == "100 %", shown
+        shown = metrics(page, "Tokens sent", "From cache", "Elapsed")
+        assert shown["Tokens sent"] == "—" and shown["From cache"] == "100 %", shown
         assert shown["Elapsed"].endswith(" ms"), shown
         page.get_by_text("came from the embedding cache").wait_for()
         cut = page.evaluate(
