@@ -507,7 +507,7 @@ class LocalModel:
         if static.is_built():
             # Not the directory: a visitor of the Models page has no use for a server's path
             # (static_model_path() gives it to whoever does).
-            note = " Built on this machine: it loads in well under a second."
+            note = " Built here already: it loads in well under a second."
         else:
             note = (
                 " Not built on this machine yet: `python -m embedcore prepare` (part of `make run`) "

@@ -463,7 +463,7 @@ def test_static_model_is_built_once_by_a_background_build_and_another_process(tm
     monkeypatch.setenv(MODELS_DIR_ENV, str(models))
     static = LocalModel()
     assert static.static_model_path() == built and static.static_model_ready()
-    assert "Built on this machine" in static.list_models()[1].description
+    assert "Built here already" in static.list_models()[1].description
     result = static.embed([*SEED, "Michael Jackson"], STATIC)
     assert static._static().build_seconds is None  # loaded, not rebuilt
     assert result.vectors.dtype == np.float32 and result.vectors.shape == (4, 256)

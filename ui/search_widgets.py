@@ -237,8 +237,8 @@ def new_collection(store, option: ModelOption, *, sample_exists: bool) -> None:
             type="primary",
             icon=":material/build:",
         )
-    if submitted:
-        uploads.forget_refused(_FILES)
+    if submitted:  # a new attempt: the reasons for either form's last refused files go
+        uploads.forget_refused(_FILES, _MORE)
     uploads.show_refused(_FILES)
     if submitted:
         with friendly_errors():
@@ -302,7 +302,7 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
                 help=None if own else "The endpoint that made this collection is not connected.",
             )
         if add:
-            uploads.forget_refused(_MORE)
+            uploads.forget_refused(_MORE, _FILES)
         uploads.show_refused(_MORE)
         if add:
             with friendly_errors():

@@ -83,7 +83,8 @@ def uploaded_table(base: str, label: str, *, require_text: bool = False) -> tupl
     if upload is None:
         if show_refused(base) and base in kept:
             return kept[base]  # a bad file after a good one: the good one stays in use
-        kept.pop(base, None)  # the file was removed
+        # Not forgotten here: a file replacing another reaches the app as a run without a file
+        # first, and the good one must still be known when the bad one is refused.
         return None
     forget_refused(base)
     try:

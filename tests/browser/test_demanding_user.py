@@ -53,7 +53,8 @@ def bad_files(tmp_path) -> dict[str, tuple[object, str]]:
 
 def alerts(page) -> list[str]:
     """The text of every alert (info, warning, error, success) on the page, sidebar included."""
-    return [" ".join(t.split()) for t in page.locator('[data-testid^="stAlertContent"]').all_inner_texts()]
+    # textContent: innerText reads "" for an alert that is still fading in after a rerun.
+    return [" ".join(t.split()) for t in page.locator('[data-testid^="stAlertContent"]').all_text_contents()]
 
 
 def assert_each_once(page) -> None:
@@ -360,7 +361,7 @@ def test_the_smaller_things_of_the_walkthrough(page, tmp_path):
     # 3-D: the caption says what to do, and "Pick a text" finds the texts with the typed word.
     with rerun(page):
         element(page, "explorer_dims").get_by_text("3-D", exact=True).click()
-    plot(page, "explorer_map")
+    plot(page, "explorer_map_3d")
     text = main_text(page)
     assert "Plotly" not in text and "Streamlit" not in text, text  # what to do, not whose limits
     picker = page.get_by_role("combobox", name="Pick a text")
@@ -410,4 +411,73 @@ def test_the_smaller_things_of_the_walkthrough(page, tmp_path):
     assert "1 text is longer" in text and "(text 2)" in text, text
     assert page.get_by_test_id("stMetricLabel").filter(has_text="Tokens sent").count() == 1
     assert_each_once(page)
+    assert_healthy(page)
+
+
+# --- the suite's check from now on: bad input after good input, on every uploader -----------------
+
+
+def test_every_other_uploader_names_a_bad_file_after_a_good_one(page, tmp_path):
+    bad = bad_files(tmp_path)
+    binary, why = bad["binary.csv"]
+
+    # Across languages: a table of translations, then a file that is no table at all.
+    translations = tmp_path / "translations.csv"
+    translations.write_text(
+        "text,sentence_id,language\nThe cat sleeps.,1,en\nDie Katze schläft.,1,de\n"
+        "It rains today.,2,en\nEs regnet heute.,2,de\n"
+    )
+    open_page(page, "languages")
+    choose(page, "Upload a table")
+    upload(page, translations)
+    page.get_by_text("4 texts · 2 sentences · 2 languages").first.wait_for()
+    upload(page, binary)
+    said = [t for t in alerts(page) if why in t]
+    assert len(said) == 1 and "binary.csv" in said[0] and "translations.csv" in said[0], alerts(page)
+    page.get_by_text("4 texts · 2 sentences · 2 languages").first.wait_for(timeout=5_000)
+    assert_each_once(page)
+
+    # Semantic search: a collection from a good file, then a build from a bad one, then adding one.
+    note = tmp_path / "note.txt"
+    note.write_text("Knead the dough, let it rise overnight, and bake the bread until golden.")
+    go_to(page, "Semantic search")
+    main = page.locator('[data-testid="stMain"]')
+    form = main.locator('[data-testid="stForm"]').filter(has_text="Your documents").first
+    if not form.is_visible():
+        with rerun(page):
+            main.get_by_text("New collection", exact=True).first.click()
+    with rerun(page):
+        form.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(note))
+    form.get_by_role("textbox", name="Collection name").fill("One note")
+    with rerun(page):
+        form.get_by_role("button", name="Build with").click()
+    plot(page, "search_map")
+    if not form.is_visible():
+        with rerun(page):
+            main.get_by_text("New collection", exact=True).first.click()
+    with rerun(page):
+        form.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(binary))
+    form.get_by_role("textbox", name="Collection name").fill("Broken")
+    with rerun(page):
+        form.get_by_role("button", name="Build with").click()
+    said = [t for t in alerts(page) if "binary.csv" in t]
+    assert len(said) == 1, alerts(page)
+    assert_each_once(page)
+    plot(page, "search_map")  # the collection built before is still there
+
+    with rerun(page):
+        main.get_by_text("Documents (1)").first.click()
+    adder = main.locator('[data-testid="stForm"]').filter(has_text="Add documents").first
+    with rerun(page):
+        adder.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(binary))
+    with rerun(page):
+        adder.get_by_role("button", name="Add with").click()
+    said = [t for t in alerts(page) if "binary.csv" in t]
+    assert len(said) == 1, alerts(page)
+    assert_each_once(page)
+
+    with rerun(page):
+        page.get_by_role("button", name="Delete this collection…").click()
+    with rerun(page):
+        page.get_by_role("button", name="Yes, delete it").click()
     assert_healthy(page)
