@@ -178,7 +178,7 @@ def test_in_3d_a_text_picked_by_name_gets_its_neighbour_lines(page):
     with rerun(page):
         element(page, "explorer_dims").get_by_role("radio", name="3-D").click()
     graph = plot(page, "explorer_map_3d")
-    page.get_by_text("No box or lasso in 3-D").wait_for()
+    page.get_by_text("In 3-D, pick a text here").wait_for()
     topics = eio.load_sample("topics")
     box = element(page, "explorer_pick").get_by_role("combobox")
     box.click()
