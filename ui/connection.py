@@ -283,12 +283,7 @@ def missing_token(connection: Connection | None = None) -> str | None:
             '`IONOS_API_TOKEN = "…"` in `.streamlit/secrets.toml` — or set it in the environment — '
             "and restart the app."
         )
-    try:
-        endpoint_id = get_provider(conn).endpoint_id
-    except EmbedcoreError:  # a malformed URL: the sidebar already says so
-        return None
-    failed = st.session_state.get(_LISTING_FAILURES, {}).get((endpoint_id, conn.key_fingerprint))
-    if failed is not None and isinstance(failed[1], AuthenticationError):
+    if isinstance(_last_listing_failure(conn), AuthenticationError):
         return (
             "**This endpoint refuses requests without an API token (HTTP 401).** Paste one in the "
             "sidebar under **API token**."
@@ -296,14 +291,19 @@ def missing_token(connection: Connection | None = None) -> str | None:
     return None
 
 
-def _unreachable(conn: Connection) -> str | None:
-    """Why Embed is off while this session's last listing of ``conn``'s endpoint could not reach it."""
+def _last_listing_failure(conn: Connection) -> EmbedcoreError | None:
+    """Why this session's last listing of ``conn``'s endpoint failed, or None."""
     try:
         endpoint_id = get_provider(conn).endpoint_id
     except EmbedcoreError:  # a malformed URL: the sidebar already says so
         return None
     failed = st.session_state.get(_LISTING_FAILURES, {}).get((endpoint_id, conn.key_fingerprint))
-    if failed is not None and isinstance(failed[1], APIConnectionError):
+    return None if failed is None else failed[1]
+
+
+def _unreachable(conn: Connection) -> str | None:
+    """Why Embed is off while this session's last listing of ``conn``'s endpoint could not reach it."""
+    if isinstance(_last_listing_failure(conn), APIConnectionError):
         return (
             "**The endpoint cannot be reached**, so there is nothing to embed with: the sidebar says why. "
             "Fix the base URL there, then press **Test connection**."

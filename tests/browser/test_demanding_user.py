@@ -14,6 +14,7 @@ import pytest
 from streamlit_browser import (
     assert_healthy,
     element,
+    go_to,
     open_page,
     plot,
     rerun,
@@ -80,12 +81,18 @@ def choose(page, label: str, where: str = "main") -> None:
         scope.get_by_text(label, exact=True).first.click()
 
 
-def go_to(page, link: str) -> None:
+def build_collection(page, paths, name: str) -> None:
+    """Build a search collection from ``paths`` with the "Your documents" form (opened if closed)."""
+    main = page.locator('[data-testid="stMain"]')
+    form = main.locator('[data-testid="stForm"]').filter(has_text="Your documents").first
+    if not form.is_visible():
+        with rerun(page):
+            main.get_by_text("New collection", exact=True).first.click()
     with rerun(page):
-        page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text(
-            link, exact=True
-        ).click()
-    assert_healthy(page)
+        form.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(p) for p in paths])
+    form.get_by_role("textbox", name="Collection name").fill(name)
+    with rerun(page):
+        form.get_by_role("button", name="Build with").click()
 
 
 def main_text(page) -> str:
@@ -243,16 +250,7 @@ def test_a_small_collection_has_a_small_map_and_deleting_it_is_in_sight(page, tm
         (tmp_path / name).write_text(text)
         paths.append(str(tmp_path / name))
     open_page(page, "search")
-    main = page.locator('[data-testid="stMain"]')
-    form = main.locator('[data-testid="stForm"]').filter(has_text="Your documents").first
-    if not form.is_visible():
-        with rerun(page):
-            main.get_by_text("New collection", exact=True).first.click()
-    with rerun(page):
-        form.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(paths)
-    form.get_by_role("textbox", name="Collection name").fill("Three notes")
-    with rerun(page):
-        form.get_by_role("button", name="Build with").click()
+    build_collection(page, paths, "Three notes")
     graph = plot(page, "search_map")
     assert graph.bounding_box()["height"] <= 420, graph.bounding_box()  # was 700 px for three dots
 
@@ -442,24 +440,9 @@ def test_every_other_uploader_names_a_bad_file_after_a_good_one(page, tmp_path):
     note.write_text("Knead the dough, let it rise overnight, and bake the bread until golden.")
     go_to(page, "Semantic search")
     main = page.locator('[data-testid="stMain"]')
-    form = main.locator('[data-testid="stForm"]').filter(has_text="Your documents").first
-    if not form.is_visible():
-        with rerun(page):
-            main.get_by_text("New collection", exact=True).first.click()
-    with rerun(page):
-        form.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(note))
-    form.get_by_role("textbox", name="Collection name").fill("One note")
-    with rerun(page):
-        form.get_by_role("button", name="Build with").click()
+    build_collection(page, [note], "One note")
     plot(page, "search_map")
-    if not form.is_visible():
-        with rerun(page):
-            main.get_by_text("New collection", exact=True).first.click()
-    with rerun(page):
-        form.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(binary))
-    form.get_by_role("textbox", name="Collection name").fill("Broken")
-    with rerun(page):
-        form.get_by_role("button", name="Build with").click()
+    build_collection(page, [binary], "Broken")
     said = [t for t in alerts(page) if "binary.csv" in t]
     assert len(said) == 1, alerts(page)
     assert_each_once(page)
