@@ -58,6 +58,21 @@ def alerts(page) -> list[str]:
     return [" ".join(t.split()) for t in page.locator('[data-testid^="stAlertContent"]').all_text_contents()]
 
 
+def said_about(page, *words: str, timeout: float = 30) -> list[str]:
+    """The alerts containing every one of ``words``, once at least one is there (or ``[]`` after ``timeout`` s).
+
+    A file replacing another reaches the app as two runs (the old one removed, the new one
+    added); on a busy machine the second may start after the first has looked settled.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [text for text in alerts(page) if all(word in text for word in words)]
+        if found or time.monotonic() > deadline:
+            wait_until_idle(page)
+            return [text for text in alerts(page) if all(word in text for word in words)]
+        time.sleep(0.3)
+
+
 def assert_each_once(page) -> None:
     """No message is on the page twice (the walkthrough met the same error three times)."""
     shown = alerts(page)
@@ -112,9 +127,8 @@ def test_a_bad_file_after_a_good_one_is_named_and_the_good_texts_kept(page, tmp_
     page.get_by_text("6 texts · 3 labels").first.wait_for()
     for name, (path, reason) in bad_files(tmp_path).items():
         upload(page, path)
-        shown = alerts(page)
-        said = [text for text in shown if reason in text and name in text]
-        assert len(said) == 1, (name, shown)
+        said = said_about(page, name, reason)
+        assert len(said) == 1, (name, alerts(page))
         assert "good.csv" in said[0] and "kept" in said[0], said  # the texts in use are named
         page.get_by_text("6 texts · 3 labels").first.wait_for(timeout=5_000)
         assert page.locator('[data-testid="stFileChip"]').count() == 0, f"{name} still in the uploader"
@@ -430,7 +444,7 @@ def test_every_other_uploader_names_a_bad_file_after_a_good_one(page, tmp_path):
     upload(page, translations)
     page.get_by_text("4 texts · 2 sentences · 2 languages").first.wait_for()
     upload(page, binary)
-    said = [t for t in alerts(page) if why in t]
+    said = said_about(page, why)
     assert len(said) == 1 and "binary.csv" in said[0] and "translations.csv" in said[0], alerts(page)
     page.get_by_text("4 texts · 2 sentences · 2 languages").first.wait_for(timeout=5_000)
     assert_each_once(page)
@@ -443,7 +457,7 @@ def test_every_other_uploader_names_a_bad_file_after_a_good_one(page, tmp_path):
     build_collection(page, [note], "One note")
     plot(page, "search_map")
     build_collection(page, [binary], "Broken")
-    said = [t for t in alerts(page) if "binary.csv" in t]
+    said = said_about(page, "binary.csv")
     assert len(said) == 1, alerts(page)
     assert_each_once(page)
     plot(page, "search_map")  # the collection built before is still there
@@ -455,7 +469,7 @@ def test_every_other_uploader_names_a_bad_file_after_a_good_one(page, tmp_path):
         adder.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(binary))
     with rerun(page):
         adder.get_by_role("button", name="Add with").click()
-    said = [t for t in alerts(page) if "binary.csv" in t]
+    said = said_about(page, "binary.csv")
     assert len(said) == 1, alerts(page)
     assert_each_once(page)
 

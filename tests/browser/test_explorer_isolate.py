@@ -130,7 +130,7 @@ def test_a_click_draws_neighbour_lines_and_a_selection_is_isolated_and_brought_b
 def test_hdbscan_names_its_clusters_in_the_legend_and_the_heatmap_bands_follow(page):
     open_page(page, "")
     plot(page, "explorer_map")
-    choose(page, "explorer_colour", "HDBSCAN clusters (automatic number)")
+    choose(page, "explorer_colour", "HDBSCAN clusters")
     graph = plot(page, "explorer_map")
     legend = [
         t.strip() for t in graph.locator(".legend .traces .legendtext").all_text_contents() if t.strip()
