@@ -22,6 +22,7 @@ import http.cookiejar
 import json
 import random
 import re
+import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError
 
 from . import __version__
 from .catalog import merge_listing
@@ -426,6 +428,14 @@ class EmbeddingClient:
                     attempts=attempt,
                 )
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                nobody = _nobody_there(exc)
+                if nobody is not None:
+                    # Nothing listens at that port, or the host name does not resolve: the next
+                    # attempt gets the same answer (a 503 may not), so say it now, not in 15 s.
+                    raise APIConnectionError(
+                        f"Could not reach {self.endpoint_id}{_after(attempt)} ({self._reason(exc)}). {nobody}",
+                        attempts=attempt,
+                    ) from None
                 failure = APIConnectionError(
                     f"Could not reach {self.endpoint_id}{_after(attempt)} ({self._reason(exc)}).",
                     attempts=attempt,
@@ -729,6 +739,30 @@ class EmbeddingClient:
         if vec.ndim != 1:
             raise bad(f"the embedding at index {index} is not a flat list of numbers.")
         return vec
+
+
+def _nobody_there(exc: BaseException) -> str | None:
+    """What to check when ``exc`` says no server is there at all, else None (worth retrying).
+
+    A refused connection (nothing listens at that host and port) and a host name that does not
+    resolve are answers, not accidents: retrying them only makes the person wait. A connection
+    dropped or reset after it was made, a timeout, a 5xx may all go better the next time.
+    urllib3 keeps the socket error as the cause of the error requests wraps, so the chain is read.
+    """
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(current)
+        if isinstance(current, (NameResolutionError, socket.gaierror)):
+            return "Check the host name in the base URL: it does not resolve to an address."
+        if isinstance(current, ConnectionRefusedError):
+            return "Is anything listening there? Check the host and port in the base URL, and that the server runs."
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+    return None
 
 
 def _after(attempts: int) -> str:

@@ -25,6 +25,7 @@ torch and sentence-transformers are imported on first use, never on ``import emb
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -38,7 +39,7 @@ import numpy as np
 from . import catalog
 from .errors import EmbedcoreError, ModelUnavailableError, NotFoundError
 from .system import usable_cores
-from .types import EmbeddingResult, ModelInfo, ProgressCallback
+from .types import EmbeddingResult, ModelInfo, ProgressCallback, texts_are
 
 __all__ = ["MODELS_DIR_ENV", "LocalModel", "legacy_models_dir", "models_dir", "static_model_dir"]
 
@@ -92,6 +93,36 @@ def _go_offline() -> None:
     # network. setdefault so a user who deliberately set these keeps their choice.
     for key, value in {**_OFFLINE_ENV, **_TORCH_ENV}.items():
         os.environ.setdefault(key, value)
+    _quiet_known_load_report()
+
+
+class _PositionIdsReport(logging.Filter):
+    """Drops transformers' "BertModel LOAD REPORT" when its one entry is ``embeddings.position_ids``.
+
+    The bundled MiniLM checkpoint still carries that buffer, which transformers 5 no longer keeps
+    among the weights, so every load logged a table calling it UNEXPECTED — harmless, and printed
+    once per load: ``make run`` loads the model twice while preparing (the static model's
+    distillation, then the sample vectors), so a first start showed the block twice. Any other
+    entry (a missing or mismatched weight) is still reported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "LOAD REPORT" not in message:
+            return True
+        rows = [line.split("|")[0].strip() for line in message.splitlines() if line.count("|") >= 2]
+        keys = [key for key in rows if key and key != "Key"]
+        return keys != ["embeddings.position_ids"]
+
+
+_LOAD_REPORT_FILTER = _PositionIdsReport()
+
+
+def _quiet_known_load_report() -> None:
+    # The logger transformers writes the report to (transformers.utils.loading_report is given it).
+    logger = logging.getLogger("transformers.modeling_utils")
+    if _LOAD_REPORT_FILTER not in logger.filters:
+        logger.addFilter(_LOAD_REPORT_FILTER)
 
 
 #: Environment variable naming the directory prepared models are kept in.
@@ -475,7 +506,9 @@ class LocalModel:
         """Both local models, with catalogue facts (``served=True``)."""
         static = self._static()
         if static.is_built():
-            note = f" Built in {static.directory}."
+            # Not the directory: a visitor of the Models page has no use for a server's path
+            # (static_model_path() gives it to whoever does).
+            note = " Built here already: it loads in well under a second."
         else:
             note = (
                 " Not built on this machine yet: `python -m embedcore prepare` (part of `make run`) "
@@ -616,16 +649,19 @@ class LocalModel:
         if empty.size:
             # The static model drops tokens it does not know; a text made only of those (emoji,
             # a script outside its English vocabulary) averages nothing and stays all zeros.
+            one = empty.size == 1
             result.warnings.append(
-                f"{empty.size} text(s) contain nothing {model} knows (text number(s) "
-                f"{_row_list(empty)}): their vectors are all zeros and are similar to nothing."
+                f"{empty.size:,} {'text contains' if one else 'texts contain'} nothing {model} knows "
+                f"({_row_list(empty)}): {'its vector is' if one else 'their vectors are'} all zeros "
+                "and similar to nothing."
             )
         return result
 
 
 def _row_list(rows: np.ndarray, limit: int = 10) -> str:
-    """1-based row numbers for a person, the first ``limit`` of them."""
-    return ", ".join(str(i + 1) for i in rows[:limit]) + (", ..." if rows.size > limit else "")
+    """``"text 2"`` / ``"texts 2, 5, ..."``: 1-based row numbers for a person, the first ``limit`` of them."""
+    numbers = ", ".join(str(i + 1) for i in rows[:limit]) + (", ..." if rows.size > limit else "")
+    return f"{'text' if rows.size == 1 else 'texts'} {numbers}"
 
 
 def _truncation_warnings(counts: np.ndarray, limit: int, model: str) -> list[str]:
@@ -633,8 +669,10 @@ def _truncation_warnings(counts: np.ndarray, limit: int, model: str) -> list[str
     if over.size == 0:
         return []
     rows = _row_list(over)
+    one = over.size == 1
     return [
-        f"{over.size} text(s) are longer than {model}'s limit of {limit} tokens (longest: "
-        f"{int(counts[over].max())} tokens) and were cut: only their first {limit} tokens were "
-        f"embedded. Text number(s) {rows}. Split long documents into chunks to embed all of them."
+        f"{texts_are(over.size)} longer than {model}'s limit of {limit} tokens (longest: "
+        f"{int(counts[over].max())} tokens) and {'was' if one else 'were'} cut: only "
+        f"{'its' if one else 'their'} first {limit} tokens were embedded ({rows}). Split long "
+        "documents into chunks to embed all of them."
     ]

@@ -28,7 +28,7 @@ import numpy as np
 
 from .catalog import KNOWN_MODELS
 from .errors import EmptyInputError, InputError, InvalidResponseError
-from .types import EmbeddingResult, ProgressCallback
+from .types import EmbeddingResult, ProgressCallback, texts_are
 
 if TYPE_CHECKING:
     from .budget import BudgetGuard
@@ -101,7 +101,7 @@ def validate_texts(texts: Sequence[str]) -> list[str]:
     if blank:
         where = ", ".join(f"#{i + 1}" for i in blank[:5]) + (" …" if len(blank) > 5 else "")
         raise InputError(
-            f"{len(blank)} text(s) are empty or blank ({where}); remove them — "
+            f"{texts_are(len(blank))} empty or blank ({where}); remove {'it' if len(blank) == 1 else 'them'} — "
             "embedding APIs refuse empty input."
         )
     return items
@@ -398,8 +398,8 @@ def embed_with_cache(
         over = int((token_counts > limit).sum()) if limit else 0
         if over:
             warnings.append(
-                f"{over} text(s) are longer than {model}'s limit of {limit} tokens; "
-                "only their beginning was embedded."
+                f"{texts_are(over)} longer than {model}'s limit of {limit} tokens; "
+                f"only {'its' if over == 1 else 'their'} beginning was embedded."
             )
     return EmbeddingResult(
         vectors=out_vectors,

@@ -94,3 +94,8 @@ class Provider(Protocol):
         progress: ProgressCallback | None = None,
         budget: Any = None,
     ) -> EmbeddingResult: ...
+
+
+def texts_are(n: int) -> str:
+    """``"1 text is"`` / ``"3 texts are"``: a count in a sentence, never "text(s)"."""
+    return f"{n:,} text is" if n == 1 else f"{n:,} texts are"

@@ -7,9 +7,10 @@ import streamlit as st
 from embedcore import charts
 from embedcore.tables import result_frame
 from ui import embed_widgets as ew
-from ui.connection import available_models, current_connection, current_model, set_model
+from ui.connection import current_connection, current_model, set_model
 from ui.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.errors import friendly_errors
+from ui.models_picker import served_ids
 from ui.navigation import ensure_routed
 from ui.texts import text_source_panel
 
@@ -24,10 +25,12 @@ st.caption(
 table = text_source_panel("embed", allow_edit=True)
 
 
+#: This page's results: the explorer's (kept under ui.state.RESULTS) are not shown here as if
+#: this page's Embed had made them.
+RESULTS = "embed_results"
+
 conn = current_connection()
-ids: list[str] = []
-with friendly_errors():
-    ids = [m.id for m in available_models(conn)]
+ids = served_ids(conn) or []  # None: the sidebar says why, once
 model = current_model()
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 if model in ids:
@@ -36,7 +39,8 @@ if model in ids:
         "Model", ids, key="embed_model", on_change=lambda: set_model(st.session_state["embed_model"])
     )
 else:
-    left.text_input("Model", value=model, disabled=True, key="embed_model_fixed")
+    shown = model if conn.kind == "local" or ids or not token_missing() else "(no model: see the sidebar)"
+    left.text_input("Model", value=shown, disabled=True, key="embed_model_fixed")
 clicked = embed_button(
     "Embed",
     key="embed_run",
@@ -52,9 +56,9 @@ if table is not None:
     with friendly_errors():
         if clicked:
             # reuse=False: go through the provider (and its cache) so "cached" shows what happened.
-            result = embed_texts(table.texts, model=model, reuse=False)
+            result = embed_texts(table.texts, model=model, reuse=False, store=RESULTS)
         else:
-            result = stored_result(table.texts, model=model)
+            result = stored_result(table.texts, model=model, store=RESULTS)
 
 if table is not None and result is None and not clicked and not token_missing():
     st.info("Press **Embed** to compute the vectors.", icon=":material/bolt:")

@@ -11,7 +11,7 @@ from ui.errors import friendly_errors
 from ui.format import md_escape
 from ui.navigation import ensure_routed
 from ui.static_build import show_build_stopped
-from ui.tables import WRAP_ROW_HEIGHT, text_width
+from ui.tables import text_width
 
 ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
 
@@ -31,13 +31,14 @@ with friendly_errors():
 
 if models:
     table = models_frame(models, include_catalogue=conn.kind != "local")
+    # The descriptions are prose: in the grid they were cut to a line, pushed the grid past the
+    # page's width and showed their markdown raw. They are read below it instead.
+    descriptions = table.pop("description")
     st.dataframe(
         table,
         key="models_table",
         hide_index=True,
         width="stretch",
-        # Tall enough rows for the descriptions to wrap (Streamlit wraps only above 4rem).
-        row_height=WRAP_ROW_HEIGHT,
         # Unknown facts show as a dash, not "None".
         placeholder="—",
         column_config={
@@ -54,8 +55,14 @@ if models:
                 "Normalised", help="Unit-length vectors: a dot product equals the cosine."
             ),
             "served": st.column_config.CheckboxColumn("Served", help="Listed by the endpoint right now."),
-            "description": st.column_config.TextColumn("Description", width="large"),
         },
+    )
+    st.markdown(
+        "\n".join(
+            f"- **{md_escape(model)}** — {text}"  # our catalogue's own markdown
+            for model, text in zip(table["id"], descriptions, strict=True)
+            if text
+        )
     )
 
     st.subheader("Try it", anchor=False)

@@ -100,6 +100,7 @@ if vectors is not None and len(chunks):
             if hits
             else None,
             uirevision=f"{info.name}-{method}",
+            height=sw.map_height(len(chunks)),
         )
         st.plotly_chart(figure, key="search_map", width="stretch", theme=None)
         if hits:

@@ -626,14 +626,58 @@ def test_read_timeout(base: str, api: FakeOpenAI) -> None:
     assert len(api.requests) == 2
 
 
-def test_connection_refused() -> None:
-    client = make_client(f"http://127.0.0.1:{closed_port()}/v1", max_retries=2)
+def test_connection_refused_fails_at_once() -> None:
+    # Nothing listens there: asking again in 0.5, 1, 2, 4 s cannot help (a 503 might), and a
+    # person who typed the wrong port waited ~15 s for six refusals.
+    client = EmbeddingClient(f"http://127.0.0.1:{closed_port()}/v1", api_key=KEY, requests_per_second=None)
+    start = time.perf_counter()
     with pytest.raises(APIConnectionError) as info:
         client.embed(["a"], MODEL)
+    assert time.perf_counter() - start <= 2.0
     assert not isinstance(info.value, APITimeoutError)
-    assert info.value.attempts == 3
+    assert info.value.attempts == 1
     assert "refused" in str(info.value).lower()
+    assert "is anything listening" in str(info.value).lower()
     assert info.value.__cause__ is None  # the requests exception (with its headers) is not attached
+
+
+def test_unknown_host_fails_at_once() -> None:
+    # ".invalid" never resolves (RFC 6761): a typo in the host name is not retried either.
+    client = EmbeddingClient("http://no-such-host.invalid/v1", api_key=KEY, requests_per_second=None)
+    start = time.perf_counter()
+    with pytest.raises(APIConnectionError) as info:
+        client.list_models()
+    assert time.perf_counter() - start <= 2.0
+    assert info.value.attempts == 1
+    assert "no-such-host.invalid" in str(info.value) and "host name" in str(info.value)
+
+
+def test_dropped_connection_is_still_retried() -> None:
+    # A server that accepts and hangs up without an answer (a restart, an overloaded proxy) may
+    # answer the next time: that failure keeps its retries.
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        client = make_client(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", max_retries=2)
+        with pytest.raises(APIConnectionError) as info:
+            client.embed(["a"], MODEL)
+        assert info.value.attempts == 3 and len(accepted) == 3
+    finally:
+        listener.close()
 
 
 # --- the key never leaks ----------------------------------------------------------------------------

@@ -191,7 +191,7 @@ def test_methods_and_views_switch_without_recomputing_display_changes(make_app, 
     spec = chart(at, "explorer_map_3d")
     assert {t["type"] for t in spec["data"]} == {"scatter3d"}
     assert sorted(map_rows(spec).tolist()) == list(range(100))
-    assert "No box or lasso in 3-D" in plain_messages(at.caption)
+    assert "In 3-D, pick a text here" in plain_messages(at.caption)
     assert calls[-1] == ("pca", 3)
 
     # Display-only changes: colour, point size, and back to the 2-D map already computed.
@@ -655,7 +655,7 @@ def test_only_this_label_from_the_full_map_and_isolation_needs_three_texts(make_
 
 def test_in_3d_a_text_picked_by_name_is_selected_and_joined_to_its_neighbours(make_app):
     at = open_explorer(make_app, explorer_method="pca", explorer_dims=3)
-    assert "No box or lasso in 3-D" in plain_messages(at.caption)
+    assert "In 3-D, pick a text here" in plain_messages(at.caption)
     texts = at.session_state[state.TEXTS].texts
     at.selectbox(key="explorer_pick").set_value(7).run()
     assert not at.exception, at.exception

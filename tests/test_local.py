@@ -183,7 +183,7 @@ def test_over_long_text_is_truncated_with_a_warning(local_model):
     np.testing.assert_allclose(result.vectors[1], result.vectors[2], atol=1e-6)
     assert len(result.warnings) == 1
     warning = result.warnings[0]
-    assert "2 text(s)" in warning and "256 tokens" in warning and "2, 3" in warning
+    assert "2 texts are" in warning and "256 tokens" in warning and "(texts 2, 3)" in warning
     # Billed tokens are the ones the model ran: at most 256 per text.
     assert result.prompt_tokens == result.token_counts[0] + 2 * 256
 
@@ -463,7 +463,7 @@ def test_static_model_is_built_once_by_a_background_build_and_another_process(tm
     monkeypatch.setenv(MODELS_DIR_ENV, str(models))
     static = LocalModel()
     assert static.static_model_path() == built and static.static_model_ready()
-    assert "Built in" in static.list_models()[1].description
+    assert "Built here already" in static.list_models()[1].description
     result = static.embed([*SEED, "Michael Jackson"], STATIC)
     assert static._static().build_seconds is None  # loaded, not rebuilt
     assert result.vectors.dtype == np.float32 and result.vectors.shape == (4, 256)
@@ -478,7 +478,7 @@ def test_static_model_is_built_once_by_a_background_build_and_another_process(tm
     # Only unknown tokens (emoji are not in the English vocabulary): a zero vector, said aloud.
     odd = static.embed(["🙂🙂", "jazz"], STATIC)
     assert not odd.vectors[0].any() and np.linalg.norm(odd.vectors[1]) == pytest.approx(1, abs=1e-5)
-    assert len(odd.warnings) == 1 and "text number(s) 1)" in odd.warnings[0]
+    assert len(odd.warnings) == 1 and "1 text contains" in odd.warnings[0] and "(text 1)" in odd.warnings[0]
 
     v = result.vectors
     # The documented trade-off, pinned: without context the static model ranks "AI Model Hub"
@@ -522,3 +522,47 @@ def test_counting_tokens_does_not_wait_for_the_model_load():
         worker.start()
         assert done.wait(timeout=30), "count_tokens waited for the model load"
     assert counts[0].tolist() == [5]  # [CLS] a short text [SEP]
+
+
+def test_loading_the_bundled_model_prints_no_load_report(tmp_path):
+    # transformers 5 logged a "BertModel LOAD REPORT" calling the checkpoint's position_ids
+    # UNEXPECTED on every load; `make run` showed it twice (distillation, then sample vectors).
+    code = (
+        "from embedcore.local import LocalModel\n"
+        "LocalModel().embed(['hello'], 'sentence-transformers/all-MiniLM-L6-v2')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDCORE_CACHE_DIR": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "LOAD REPORT" not in done.stderr + done.stdout, done.stderr[-2000:]
+
+
+def test_other_load_reports_are_still_shown():
+    import logging
+
+    from embedcore.local import _PositionIdsReport
+
+    def record(rows: str) -> logging.LogRecord:
+        table = f"Key | Status | |\n----+----+-+-\n{rows}\n\nNotes: ..."
+        return logging.LogRecord(
+            "transformers.modeling_utils",
+            logging.WARNING,
+            "",
+            0,
+            f"BertModel LOAD REPORT from: x\n{table}",
+            None,
+            None,
+        )
+
+    known = _PositionIdsReport()
+    assert not known.filter(record("embeddings.position_ids | UNEXPECTED |  | "))
+    assert known.filter(record("encoder.layer.0.attention.self.query.weight | MISSING |  | "))
+    assert known.filter(
+        record("embeddings.position_ids | UNEXPECTED |  | \npooler.dense.weight | MISSING | |")
+    )
+    assert known.filter(logging.LogRecord("x", logging.WARNING, "", 0, "something else", None, None))

@@ -103,7 +103,7 @@ def test_blank_text_is_named_by_position() -> None:
 
 
 def test_many_blank_texts_message_is_short() -> None:
-    with pytest.raises(InputError, match=r"7 text\(s\).*#1, #2, #3, #4, #5 …"):
+    with pytest.raises(InputError, match=r"7 texts are.*#1, #2, #3, #4, #5 …"):
         validate_texts([""] * 7 + ["x"])
 
 

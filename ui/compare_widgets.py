@@ -19,6 +19,7 @@ from ui.embedding import embed_texts
 from ui.errors import friendly_errors
 from ui.format import md_escape
 from ui.models_picker import ModelOption, find_option, pick_model
+from ui.tables import WRAP_ROW_HEIGHT
 
 #: Embedding results per model (ui.embedding's store for this page).
 STORE = "compare_results"
@@ -34,7 +35,8 @@ def pick_models(options: Sequence[ModelOption]) -> dict[str, ModelOption]:
     static = find_option(options, catalog.MINILM_STATIC_ID, prefer="local")
     # The toggle above the row, not inside it: the three pickers then line up.
     use_c = st.toggle("Add a third model", key="compare_use_c")
-    left, middle, right = st.columns(3)
+    # Two models get half the width each: in thirds, "all-MiniLM-L6-v2-static (model2vec)" was cut.
+    left, middle, *rest = st.columns(3 if use_c else 2)
     chosen = {
         "A": pick_model(
             "Model A (sets the heatmaps' row order)",
@@ -49,7 +51,7 @@ def pick_models(options: Sequence[ModelOption]) -> dict[str, ModelOption]:
     }
     if use_c:
         chosen["C"] = pick_model(
-            "Model C", options, key="compare_model_c", default=options[-1], container=right
+            "Model C", options, key="compare_model_c", default=options[-1], container=rest[0]
         )
     if len({o.key for o in chosen.values()}) < len(chosen):
         st.caption(
@@ -181,6 +183,7 @@ def disagreements(items: Sequence[compare.Disagreement], k: int) -> None:
         key="compare_disagreements",
         hide_index=True,
         width="stretch",
+        row_height=WRAP_ROW_HEIGHT,  # texts wrap instead of ending mid-word
         column_config={
             "text": st.column_config.TextColumn(width="large"),
             "jaccard": st.column_config.NumberColumn(
@@ -203,9 +206,11 @@ def disagreements(items: Sequence[compare.Disagreement], k: int) -> None:
             frame,
             hide_index=True,
             width="stretch",
+            row_height=WRAP_ROW_HEIGHT,
             column_config={
-                "#": st.column_config.NumberColumn(width="small"),
-                "neighbour": st.column_config.TextColumn(width="large"),
+                # Half a page wide: "large" pushed the columns behind a horizontal scroll.
+                "#": st.column_config.NumberColumn(width=40),
+                "neighbour": st.column_config.TextColumn(width="medium"),
                 "shared": st.column_config.CheckboxColumn(help="Also a neighbour under the other model."),
             },
         )

@@ -25,7 +25,7 @@ import streamlit as st
 
 from embedcore import catalog
 from embedcore.endpoints import host, same_origin, token_for
-from embedcore.errors import AuthenticationError, EmbedcoreError
+from embedcore.errors import APIConnectionError, AuthenticationError, EmbedcoreError
 from embedcore.providers import PROVIDER_KINDS
 from embedcore.types import ModelInfo, Provider
 from ui import cached, state
@@ -92,6 +92,14 @@ class OperatorSettings:
     base_url: str = catalog.IONOS_BASE_URL
     #: Hosted mode: the endpoint cannot be changed from the UI.
     lock_endpoint: bool = False
+
+    @property
+    def custom_url(self) -> str:
+        """What "OpenAI-compatible URL" starts from: the configured endpoint, "" when that is IONOS.
+
+        IONOS has its own entry; pre-filled here, it greeted the user with IONOS's errors.
+        """
+        return "" if same_origin(self.base_url, catalog.IONOS_BASE_URL) else self.base_url
 
 
 def operator_settings() -> OperatorSettings:
@@ -262,7 +270,14 @@ def missing_token(connection: Connection | None = None) -> str | None:
     buttons with this message instead of letting a click retry into an error.
     """
     conn = connection or current_connection()
-    if conn.kind == "local" or conn.api_key:
+    if conn.kind == "local":
+        return None
+    if not conn.base_url:
+        return "**Type the base URL of the API** in the sidebar (e.g. `http://localhost:8000/v1`) to embed with it."
+    unreachable = _unreachable(conn)
+    if unreachable:
+        return unreachable
+    if conn.api_key:
         return None
     if same_origin(conn.base_url, catalog.IONOS_BASE_URL):
         return (
@@ -271,15 +286,30 @@ def missing_token(connection: Connection | None = None) -> str | None:
             '`IONOS_API_TOKEN = "…"` in `.streamlit/secrets.toml` — or set it in the environment — '
             "and restart the app."
         )
+    if isinstance(_last_listing_failure(conn), AuthenticationError):
+        return (
+            "**This endpoint refuses requests without an API token (HTTP 401).** Paste one in the "
+            "sidebar under **API token**."
+        )
+    return None
+
+
+def _last_listing_failure(conn: Connection) -> EmbedcoreError | None:
+    """Why this session's last listing of ``conn``'s endpoint failed, or None."""
     try:
         endpoint_id = get_provider(conn).endpoint_id
     except EmbedcoreError:  # a malformed URL: the sidebar already says so
         return None
     failed = st.session_state.get(_LISTING_FAILURES, {}).get((endpoint_id, conn.key_fingerprint))
-    if failed is not None and isinstance(failed[1], AuthenticationError):
+    return None if failed is None else failed[1]
+
+
+def _unreachable(conn: Connection) -> str | None:
+    """Why Embed is off while this session's last listing of ``conn``'s endpoint could not reach it."""
+    if isinstance(_last_listing_failure(conn), APIConnectionError):
         return (
-            "**This endpoint refuses requests without an API token (HTTP 401).** Paste one in the "
-            "sidebar under **API token**."
+            "**The endpoint cannot be reached**, so there is nothing to embed with: the sidebar says why. "
+            "Fix the base URL there, then press **Test connection**."
         )
     return None
 
@@ -378,9 +408,16 @@ def render_connection_panel() -> Connection:
             _render_endpoint_fields(kind, settings)
 
         conn = current_connection()
-        _render_model_select(conn)
-        if st.button("Test connection", key="conn_test", icon=":material/network_check:"):
+        if ss.get("conn_test"):  # pressed: list afresh below instead of repeating the last failure
             ss.get(_LISTING_FAILURES, {}).clear()
+        listed = _render_model_select(conn)
+        tested = st.button(
+            "Test connection",
+            key="conn_test",
+            icon=":material/network_check:",
+            disabled=conn.kind == "custom" and not conn.base_url,
+        )
+        if tested and listed:  # a failed listing was just said above: once is enough
             with friendly_errors():
                 latency, models = check_connection(conn)
                 st.success(f"Connected in {latency * 1000:.0f} ms — {plural(len(models), 'model')} served.")
@@ -451,7 +488,7 @@ def _render_endpoint_fields(kind: str, settings: OperatorSettings) -> None:
     elif kind == "ionos":
         st.caption(f"Endpoint: `{catalog.IONOS_BASE_URL}`")
     else:
-        _seed(_W_BASE_URL, ss.get(state.BASE_URL) or settings.base_url)
+        _seed(_W_BASE_URL, ss.get(state.BASE_URL) or settings.custom_url)
         url = st.text_input(
             "Base URL",
             key=_W_BASE_URL,
@@ -487,20 +524,28 @@ def _render_endpoint_fields(kind: str, settings: OperatorSettings) -> None:
         )
 
 
-def _render_model_select(conn: Connection) -> None:
+def _render_model_select(conn: Connection) -> bool:
+    """The model picker; False when the endpoint's models could not be listed (said here, once)."""
     ss = st.session_state
     models: list[ModelInfo] = []
-    with friendly_errors():
+    if conn.kind == "custom" and not conn.base_url:
+        st.selectbox("Model", ["(type the base URL above)"], disabled=True, key="conn_model_none")
+        return False
+    with friendly_errors() as outcome:
         if conn.kind != "local" or local_available():
             models = available_models(conn)
+    if isinstance(outcome.error, APIConnectionError):
+        # Nothing answers there: offering the last model chosen would let a page name a model
+        # nobody serves here. (After a 5xx or 429 it is kept, so work is not lost.)
+        st.selectbox("Model", ["(could not list the models)"], disabled=True, key="conn_model_none")
+        return False
     ids = [m.id for m in models]
     if not ids:
-        # Listing failed (the error is shown above): keep what was chosen so work is not lost.
         chosen = ss.get(state.MODEL)
         ids = [chosen] if chosen else []
     if not ids:
         st.selectbox("Model", ["(no models available)"], disabled=True, key="conn_model_none")
-        return
+        return not outcome.failed
     if ss.get(state.MODEL) not in ids:
         ss[state.MODEL] = default_model(ids, conn.kind)
     if ss.get(_W_MODEL) not in ids:
@@ -519,3 +564,4 @@ def _render_model_select(conn: Connection) -> None:
         ),
     )
     st.caption(md_escape(ss[state.MODEL]))
+    return True

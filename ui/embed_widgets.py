@@ -18,14 +18,17 @@ def result_metrics(result: EmbeddingResult) -> None:
     cols[0].metric("Texts", f"{len(result):,}")
     cols[1].metric("Dimensions", result.dimensions)
     cols[2].metric(
-        "Tokens",
+        # "sent": the table counts every text's tokens; this tile only those of the texts this
+        # call sent (cache hits and repeats send none), so the two differ and must say so.
+        "Tokens sent",
         # Not "0": the texts have tokens (the table counts them); this call just sent none.
         "—" if all_cached else f"{result.total_tokens:,}",
         help=(
             "Every text came from the cache: nothing was sent, nothing billed."
             if all_cached
-            else f"Prompt tokens {result.prompt_tokens:,}, total {result.total_tokens:,} — "
-            "billed for the texts sent; cache hits cost nothing."
+            else f"Tokens of the {plural(result.fetched, 'distinct text')} sent now (prompt "
+            f"{result.prompt_tokens:,}, total {result.total_tokens:,}), as the model counted them "
+            "after cutting over-long texts; the table counts every text. Cache hits cost nothing."
         ),
     )
     cached_value, cached_help = cache_share(result.cached, result.fetched)

@@ -20,7 +20,7 @@ import streamlit as st
 from embedcore.types import EmbeddingResult, ProgressCallback
 from ui import state
 from ui.cached import digest_of
-from ui.connection import missing_token
+from ui.connection import current_connection, missing_token
 from ui.format import plural
 from ui.models_picker import ModelOption, current_option, provider_for
 from ui.queueing import heavy_work
@@ -96,6 +96,8 @@ def stored_result(
 
     Raises what :func:`ui.models_picker.provider_for` raises (wrap in ``friendly_errors``).
     """
+    if not _option(model, option).is_local and not current_connection().base_url:
+        return None  # an API with no URL typed yet has made nothing (and the sidebar asks for one)
     return st.session_state.get(store, {}).get(result_key(texts, model=model, option=option))
 
 

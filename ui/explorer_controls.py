@@ -51,6 +51,9 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
     colour_options = (["label"] if has_labels else []) + ["cluster", "hdbscan", "none"]
     if ss.get(f"{P}_colour") not in colour_options:
         ss[f"{P}_colour"] = colour_options[0]
+    if ss.get(f"{P}_colour_had_labels") is False and has_labels:
+        ss[f"{P}_colour"] = "label"  # labelled texts came: show their labels, not the last clustering
+    ss[f"{P}_colour_had_labels"] = has_labels
     xw.seed(f"{P}_k", 5)
     xw.follow_default(f"{P}_min_cluster", default_min_cluster_size(n))
     xw.seed(f"{P}_size", 7 if n <= 1_000 else 5 if n <= 5_000 else 3)

@@ -227,8 +227,8 @@ def map_tab(texts, labels, result, dataset, digest) -> None:
         pick, why = st.columns([3, 2], vertical_alignment="bottom")
         xw.text_picker(pick, dataset, texts, matches)
         why.caption(
-            ":material/3d_rotation: No box or lasso in 3-D: Plotly cannot select 3-D points and "
-            "Streamlit does not pass on a click on one. Pick a text here (or in Find's list)."
+            ":material/3d_rotation: In 3-D, pick a text here (or in Find's list) to see its "
+            "neighbours; to select with a box or lasso, switch the view to 2-D."
         )
     sel.selection_section(texts, labels, vectors, proj.coords, rows, dims, view)
     sel.map_downloads(texts, labels, vectors, proj.coords, rows, result.model, method, dims)

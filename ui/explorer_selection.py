@@ -90,10 +90,18 @@ def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
     head, isolate_col, clear_col, k_col = st.columns([3, 1.2, 1.2, 1], vertical_alignment="bottom")
     head.subheader(f"{len(rows):,} selected", anchor=False)
     iso.isolate_button(isolate_col, view, len(rows))
+    # "map": the table below has a "Clear selection" of its own in its toolbar (its selected line).
     clear_col.button(
-        "Clear selection", key=f"{P}_clear_selection", on_click=xw.clear_selection, icon=":material/deselect:"
+        "Clear map selection",
+        key=f"{P}_clear_selection",
+        on_click=xw.clear_selection,
+        icon=":material/deselect:",
     )
     k = k_col.number_input("Neighbours each", 1, 20, step=1, key=f"{P}_neighbours_k", persist_state=SESSION)
+    # The table's toolbar appears on hover in the ~75 px above its top right corner, where the
+    # controls above would be: this line and the space keep them out of its way.
+    st.caption("Each selected text with its nearest neighbours, nearest first.")
+    st.space("small")
     shown = rows[:MAX_LISTED]
     if len(rows) > MAX_LISTED:
         st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")

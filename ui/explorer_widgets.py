@@ -47,7 +47,7 @@ METHOD_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 COLOUR_NAMES = {
     "label": "Label",
     "cluster": "k-means clusters",
-    "hdbscan": "HDBSCAN clusters (automatic number)",
+    "hdbscan": "HDBSCAN clusters",  # finds the number itself (the help says so); the longer name was cut
     "none": "Nothing",
 }
 
@@ -660,6 +660,9 @@ def text_picker(column, dataset: str, texts: Sequence[str], matches: Sequence[in
         format_func=lambda row: _option_text(texts, row),
         key=PICKER,
         placeholder="Type to search the texts…",
+        # "contains": the default fuzzy filter offered texts with g…u…i…t…a…r scattered in them
+        # for "guitar"; a person typing a word wants the texts with that word.
+        filter_mode="contains",
         on_change=_picked,
         args=(dataset,),
         help="Selects the text as a click on the map would: lines join it to its nearest neighbours.",

@@ -19,6 +19,7 @@ from ui.cached import sample_table
 from ui.errors import friendly_errors
 from ui.format import md_escape, noun_for, plural
 from ui.models_picker import ModelOption, find_option, pick_model, sidebar_option
+from ui.tables import WRAP_ROW_HEIGHT
 from ui.uploads import refused, uploaded_table
 
 #: API models that place translations together, best first (catalogue: 50+ / 100+ languages).
@@ -136,26 +137,33 @@ def alignment_metrics(report: AlignmentReport, result: EmbeddingResult, model: s
 def sentence_tables(report: AlignmentReport, result: EmbeddingResult, ids, langs, texts) -> None:
     """Every sentence (worst first), the worst-aligned ones, and what one of them found instead."""
     st.subheader("Sentence by sentence", anchor=False)
+    # Every column in sight (a "pt" column hid behind a horizontal scroll): the text narrower and
+    # wrapped, the per-language figures small.
     st.dataframe(
         sentence_table(result.vectors, ids, langs, texts, report),
         hide_index=True,
         width="stretch",
+        row_height=WRAP_ROW_HEIGHT,
         column_config={
-            "sentence_id": st.column_config.Column("sentence"),
-            "text": st.column_config.TextColumn(width="large"),
+            "sentence_id": st.column_config.Column("sentence", width="small"),
+            "text": st.column_config.TextColumn(width="medium"),
             "accuracy": st.column_config.ProgressColumn(
                 "found",
                 format="percent",
                 min_value=0.0,
                 max_value=1.0,
                 help="Share of its trials that succeeded.",
+                width="small",
             ),
             "similarity": st.column_config.NumberColumn(
-                "cosine", format="%.3f", help="Mean cosine between its translations."
+                "cosine", format="%.3f", help="Mean cosine between its translations.", width="small"
             ),
             **{
                 str(lang): st.column_config.NumberColumn(
-                    str(lang), format="%.2f", help=f"Mean cosine of the {lang} version to the other versions."
+                    str(lang),
+                    format="%.2f",
+                    help=f"Mean cosine of the {lang} version to the other versions.",
+                    width=48,
                 )
                 for lang in report.languages
             },
@@ -168,9 +176,10 @@ def sentence_tables(report: AlignmentReport, result: EmbeddingResult, ids, langs
         worst,
         hide_index=True,
         width="stretch",
+        row_height=WRAP_ROW_HEIGHT,
         column_config={
-            "sentence_id": st.column_config.Column("sentence"),
-            "text": st.column_config.TextColumn(width="large"),
+            "sentence_id": st.column_config.Column("sentence", width="small"),
+            "text": st.column_config.TextColumn(width="medium"),
             "accuracy": st.column_config.NumberColumn("found", format="percent"),
             "similarity": st.column_config.NumberColumn("cosine", format="%.3f"),
             "mistakes": st.column_config.NumberColumn(help="Trials that found another sentence instead."),

@@ -30,6 +30,7 @@ from ui.connection import (
     get_provider,
     local_available,
 )
+from ui.format import short_model_names
 
 LOCAL, API = "local", "api"
 _LOCAL_CONNECTION = Connection(kind="local", base_url=None)
@@ -90,13 +91,27 @@ def model_options() -> list[ModelOption]:
     conn = current_connection()
     if conn.kind != "local":
         served_by = host(conn.base_url)
-        try:
-            ids = [m.id for m in available_models(conn)]
-        except EmbedcoreError:
+        ids = served_ids(conn)
+        if ids is None:
             # Already shown in the sidebar; here only the chosen model is kept on offer.
             ids = [st.session_state[state.MODEL]] if st.session_state.get(state.MODEL) else []
         options += [ModelOption(API, model, served_by) for model in ids]
     return options
+
+
+def served_ids(conn: Connection | None = None) -> list[str] | None:
+    """Ids of the models the connection serves, or None when they cannot be listed now.
+
+    The sidebar's connection panel, drawn before every page, has already said why (once); a page
+    asking again must not say it a second time.
+    """
+    conn = conn or current_connection()
+    if conn.kind == "custom" and not conn.base_url:
+        return None  # nothing typed yet: the sidebar asks for the URL
+    try:
+        return [m.id for m in available_models(conn)]
+    except EmbedcoreError:
+        return None
 
 
 def options_or_stop() -> list[ModelOption]:
@@ -150,7 +165,18 @@ def pick_model(
             default.key if default is not None and default.key in by_key else options[0].key
         )
     where = container if container is not None else st
-    chosen = where.selectbox(label, list(by_key), key=key, format_func=lambda k: by_key[k].label, help=help)
+    # Short names (no organisation), and where a model comes from only when two sources serve it:
+    # "sentence-transformers/all-MiniLM-L6-v2 · bundled" was cut in a third of the page.
+    names = short_model_names(o.model for o in options)
+    sources = {}
+    for o in options:
+        sources.setdefault(o.model, set()).add(o.source)
+
+    def shown(k: str) -> str:
+        o = by_key[k]
+        return o.label.replace(o.model, names[o.model]) if len(sources[o.model]) > 1 else names[o.model]
+
+    chosen = where.selectbox(label, list(by_key), key=key, format_func=shown, help=help)
     return by_key[chosen]
 
 

@@ -39,6 +39,8 @@ _PENDING = "search_pending_select"
 #: ``(success markdown, [warnings])`` to show once at the start of the next run.
 _NOTICE = "search_notice"
 _CONFIRM = "search_confirm_delete"
+#: Collections with fewer chunks than this get a short map (:func:`map_height`).
+SMALL_MAP = 30
 #: ``(collection name, created, SearchResult)`` of the last search.
 _LAST = "search_last"
 #: Resettable widgets (see ui.state.widget_key): the two forms' files and name, the result grid.
@@ -235,8 +237,8 @@ def new_collection(store, option: ModelOption, *, sample_exists: bool) -> None:
             type="primary",
             icon=":material/build:",
         )
-    if submitted:
-        uploads.forget_refused(_FILES)
+    if submitted:  # a new attempt: the reasons for either form's last refused files go
+        uploads.forget_refused(_FILES, _MORE)
     uploads.show_refused(_FILES)
     if submitted:
         with friendly_errors():
@@ -277,6 +279,12 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
         width="stretch",
         column_config={"name": st.column_config.TextColumn(width="medium")},
     )
+    # Beside the collection's facts, not inside "Documents": it was hidden there, and its
+    # confirmation, drawn after the open section, opened below the window.
+    if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
+        st.session_state[_CONFIRM] = info.name
+    if st.session_state.get(_CONFIRM) == info.name:
+        _confirm_delete(store, info)
     with st.expander(f"Documents ({info.n_documents:,})", icon=":material/description:"):
         st.dataframe(documents_frame(store.documents(info.name)), hide_index=True, width="stretch")
         own = own_option(info, options)
@@ -294,7 +302,7 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
                 help=None if own else "The endpoint that made this collection is not connected.",
             )
         if add:
-            uploads.forget_refused(_MORE)
+            uploads.forget_refused(_MORE, _FILES)
         uploads.show_refused(_MORE)
         if add:
             with friendly_errors():
@@ -312,10 +320,11 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
                     problems=problems,
                     clear=(_MORE,),
                 )
-        if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
-            st.session_state[_CONFIRM] = info.name
-    if st.session_state.get(_CONFIRM) == info.name:
-        _confirm_delete(store, info)
+
+
+def map_height(n_points: int) -> int | None:
+    """Pixels for the map of ``n_points`` chunks: a few points get a small chart, not 600 px of empty space."""
+    return 360 if n_points < SMALL_MAP else None
 
 
 def _confirm_delete(store, info: CollectionInfo) -> None:

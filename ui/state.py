@@ -41,7 +41,7 @@ def init_state() -> None:
     if PROVIDER_KIND not in ss:
         ss[PROVIDER_KIND] = "local" if connection.local_available() else "ionos"
     if BASE_URL not in ss:
-        ss[BASE_URL] = connection.operator_settings().base_url
+        ss[BASE_URL] = connection.operator_settings().custom_url
     ss.setdefault(MODEL, None)
     ss.setdefault(RESULTS, {})
     ss.setdefault(TEXTS_PASTE, "")

@@ -123,7 +123,8 @@ def _paste(prefix: str) -> io.TextTable | None:
         "Texts, one per line",
         key=f"{prefix}_paste",
         height=220,
-        placeholder="AI Model Hub\nMichael Jackson\nbest selling music artists",
+        # A hint, not example texts: placeholder lines looked like texts already pasted.
+        placeholder="Type or paste texts here, one per line.",
     )
     st.session_state[state.TEXTS_PASTE] = text
     if not text.strip():
@@ -144,12 +145,15 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
         "`python -m embedcore embed` holds texts with their vectors: the explorer shows them as they "
         f"are, up to {io.MAX_VECTOR_ROWS:,} rows and {io.MAX_VECTOR_FILE_BYTES // 2**20} MB.",
     )
+    in_use = origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None
     if upload is None:
-        if origin.get("kind") == "upload" and st.session_state.get(state.TEXTS) is not None:
+        # A refused file is said first, whether or not a good one came before it.
+        if uploads.show_refused(base) and not in_use:
+            return None
+        if in_use:
             st.caption(f"Using **{md_escape(origin.get('name'))}**; upload another file to replace it.")
             return st.session_state[state.TEXTS]
-        if not uploads.show_refused(base):
-            st.info("Upload a file to use its texts.", icon=":material/upload_file:")
+        st.info("Upload a file to use its texts.", icon=":material/upload_file:")
         return None
     uploads.forget_refused(base)
     current = st.session_state.get(state.TEXTS)
@@ -170,7 +174,12 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
         frame = cached.read_upload(upload.getvalue(), name)
         text_options = io.require_text_columns(frame)
     except InputError as exc:
-        uploads.refuse(base, [str(exc)])
+        uploads.refuse(base, [str(exc)], name=name, kept=origin.get("name") if in_use else None)
+    if origin.get("file_id") != upload.file_id:
+        # Another file: its own columns are guessed afresh (the last file's "(no labels)" stayed
+        # chosen for a file with a label column).
+        for key in (f"{prefix}_text_col", f"{prefix}_label_col"):
+            st.session_state.pop(key, None)
     if len(frame.columns) > 1:
         left, right = st.columns(2)
         text_col = left.selectbox("Text column", text_options, key=f"{prefix}_text_col")
@@ -186,7 +195,7 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     else:
         text_col, label_col = text_options[0], _NO_LABEL
     table = io.table_from_frame(frame, text_col, None if label_col == _NO_LABEL else label_col)
-    set_texts(table, {"kind": "upload", "name": name})
+    set_texts(table, {"kind": "upload", "name": name, "file_id": upload.file_id})
     return table
 
 

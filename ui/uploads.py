@@ -23,11 +23,25 @@ if TYPE_CHECKING:
 
 #: ``{uploader base key: [reasons]}``: why the files last given to that uploader were refused.
 _REFUSED = "uploads_refused"
+#: ``{uploader base key: (frame, file name)}``: the last file each uploader accepted.
+_KEPT = "uploads_kept"
 
 
-def refuse(base: str, reasons: list[str]) -> NoReturn:
-    """Empty uploader ``base`` (its chips looked accepted), keep ``reasons`` on screen, run the page again."""
-    st.session_state.setdefault(_REFUSED, {})[base] = list(reasons)
+def refuse(base: str, reasons: list[str], *, name: str | None = None, kept: str | None = None) -> NoReturn:
+    """Empty uploader ``base`` (its chips looked accepted), keep ``reasons`` on screen, run the page again.
+
+    Parameters
+    ----------
+    name : str, optional
+        The refused file's name, put before a reason that does not say it.
+    kept : str, optional
+        What is still in use instead (the previous file's name): said with the reason, so a bad
+        file after a good one is as clear as a first one, and the good texts are known to stay.
+    """
+    said = [reason if not name or name in reason else f"{name}: {reason}" for reason in reasons]
+    if kept and said:
+        said[-1] += f" The texts of {kept} are kept."
+    st.session_state.setdefault(_REFUSED, {})[base] = said
     state.reset_widget(base)
     st.rerun()
 
@@ -65,8 +79,12 @@ def uploaded_table(base: str, label: str, *, require_text: bool = False) -> tupl
         :func:`embedcore.io.read_upload`) is said by :func:`show_refused` and never returned.
     """
     upload = st.file_uploader(label, key=state.widget_key(base))
+    kept = st.session_state.setdefault(_KEPT, {})
     if upload is None:
-        show_refused(base)
+        if show_refused(base) and base in kept:
+            return kept[base]  # a bad file after a good one: the good one stays in use
+        # Not forgotten here: a file replacing another reaches the app as a run without a file
+        # first, and the good one must still be known when the bad one is refused.
         return None
     forget_refused(base)
     try:
@@ -74,7 +92,8 @@ def uploaded_table(base: str, label: str, *, require_text: bool = False) -> tupl
         if require_text:
             io.require_text_columns(frame)
     except InputError as exc:
-        refuse(base, [str(exc)])
+        refuse(base, [str(exc)], name=upload.name, kept=kept[base][1] if base in kept else None)
+    kept[base] = (frame, upload.name)
     return frame, upload.name
 
 

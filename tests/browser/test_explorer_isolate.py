@@ -130,7 +130,7 @@ def test_a_click_draws_neighbour_lines_and_a_selection_is_isolated_and_brought_b
 def test_hdbscan_names_its_clusters_in_the_legend_and_the_heatmap_bands_follow(page):
     open_page(page, "")
     plot(page, "explorer_map")
-    choose(page, "explorer_colour", "HDBSCAN clusters (automatic number)")
+    choose(page, "explorer_colour", "HDBSCAN clusters")
     graph = plot(page, "explorer_map")
     legend = [
         t.strip() for t in graph.locator(".legend .traces .legendtext").all_text_contents() if t.strip()
@@ -178,7 +178,7 @@ def test_in_3d_a_text_picked_by_name_gets_its_neighbour_lines(page):
     with rerun(page):
         element(page, "explorer_dims").get_by_role("radio", name="3-D").click()
     graph = plot(page, "explorer_map_3d")
-    page.get_by_text("No box or lasso in 3-D").wait_for()
+    page.get_by_text("In 3-D, pick a text here").wait_for()
     topics = eio.load_sample("topics")
     box = element(page, "explorer_pick").get_by_role("combobox")
     box.click()

@@ -16,6 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit_browser import (
     assert_healthy,
     element,
+    go_to,
     grid_text,
     metrics,
     open_page,
@@ -58,16 +59,6 @@ def detail(page, key_prefix: str):
 def choose_in_sidebar(page, label: str) -> None:
     with rerun(page):
         page.locator('[data-testid="stSidebar"]').get_by_text(label, exact=True).click()
-
-
-def go_to(page, link: str) -> None:
-    """Another page of the app in the same session (page.goto would start a new one)."""
-    with rerun(page):
-        # Our page list (ui.navigation.draw_page_links): st.page_link elements in the sidebar.
-        page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text(
-            link, exact=True
-        ).click()
-    assert_healthy(page)
 
 
 # --- texts that are the answer ------------------------------------------------------------------
@@ -191,8 +182,8 @@ def test_a_cached_re_embed_says_so_and_no_metric_is_cut(browser, app_server):
             with rerun(page):
                 button.click()
             page.get_by_role("button", name="CSV", exact=True).wait_for()
-        shown = metrics(page, "Tokens", "From cache", "Elapsed")
-        assert shown["Tokens"] == "—" and shown["From cache"] == "100 %", shown
+        shown = metrics(page, "Tokens sent", "From cache", "Elapsed")
+        assert shown["Tokens sent"] == "—" and shown["From cache"] == "100 %", shown
         assert shown["Elapsed"].endswith(" ms"), shown
         page.get_by_text("came from the embedding cache").wait_for()
         cut = page.evaluate(
