@@ -26,6 +26,7 @@ __all__ = [
     "EmptyInputError",
     "InputError",
     "InvalidResponseError",
+    "MemoryLimitError",
     "ModelUnavailableError",
     "NoTextColumnError",
     "NotFoundError",
@@ -139,6 +140,10 @@ class VectorDimensionsError(VectorFileError):
 
 class VectorValuesError(VectorFileError):
     """Vectors hold NaN, infinite or missing values, or are not numbers."""
+
+
+class MemoryLimitError(InputError):
+    """The work asked for would not fit in the memory this server has left (checked before it starts)."""
 
 
 class ProjectionInputError(InputError):
