@@ -39,6 +39,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.large_map:rows",
         "100k texts with vectors from a file: read, open → map, reruns, hover in chromium, peak RSS",
     ),
+    "cloud": (
+        "bench.cloud:rows",
+        "the API-only install (Community Cloud): first visit map times, peak RSS for the sample, 10k, 20k, 100k",
+    ),
     "team": (
         "bench.team:rows",
         "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",
