@@ -36,7 +36,9 @@ def test_without_torch_no_bundled_model_is_runnable_and_the_listing_says_why(tmp
         "print(json.dumps({'runnable': model.runnable_models(),\n"
         "    'listed': [(m.id, m.served, m.description) for m in model.list_models()]}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     got = json.loads(out.stdout)
     assert got["runnable"] == []
     assert [(model, served) for model, served, _ in got["listed"]] == [
@@ -117,7 +119,9 @@ def test_memory_is_checked_against_the_configured_limit(monkeypatch):
     in_use = memory_in_use()
     assert in_use > 0
     check_memory(1, "A tiny job")  # fits while this process is under 690 MB
-    with pytest.raises(MemoryLimitError, match="does not fit and was not started. About 10 texts would fit"):
+    with pytest.raises(
+        MemoryLimitError, match=r"does not fit and was not started\. About 10 texts would fit"
+    ):
         check_memory(690 * 2**20, "Embedding and mapping 20,000 texts", fewer="10 texts")
     # 10,000 texts of 1024 dimensions: about 8 times their 41 MB of vectors.
     assert 300 * 2**20 < work_bytes(10_000, 1024) < 400 * 2**20
@@ -126,7 +130,9 @@ def test_memory_is_checked_against_the_configured_limit(monkeypatch):
     check_memory(10**15, "Anything")  # no limit configured (and none on this test machine's cgroup)
 
 
-def test_a_workload_over_the_limit_is_refused_on_the_page_before_any_request(make_app, fake_openai, monkeypatch):
+def test_a_workload_over_the_limit_is_refused_on_the_page_before_any_request(
+    make_app, fake_openai, monkeypatch
+):
     api = fake_openai(token=TOKEN)
     monkeypatch.setenv(MEMORY_LIMIT_ENV, str(memory_in_use() // 2**20 + 50))  # 50 MB left
     at = make_app(

@@ -61,31 +61,29 @@ def _options(page, box) -> list[str]:
     return options
 
 
+def _visit_explorer(browser, cloud, *, shot: str | None = None) -> None:
+    """A new visitor opens the default page and waits for the final UMAP map of the sample."""
+    context, page = _session(browser, cloud)
+    try:
+        page.goto(cloud.url)
+        wait_map(page, FINAL_MAP, 100)
+        wait_until_idle(page)
+        assert_healthy(page)
+        assert page.get_by_text("Press Embed").count() == 0
+        assert metrics(page, "Texts")["Texts"] == "100"
+        if shot:
+            screenshot(page, shot)
+    finally:
+        context.close()
+
+
 def test_first_visit_shows_the_sample_map_without_a_click(browser, cloud):
     # The server embedded the default sample through the operator's token as it started: the
     # first visitor gets the map (PCA at once, then UMAP) without pressing anything.
-    context, page = _session(browser, cloud)
-    try:
-        page.goto(cloud.url)
-        wait_map(page, FINAL_MAP, 100)
-        wait_until_idle(page)
-        assert_healthy(page)
-        assert page.get_by_text("Press **Embed**").count() == 0
-        assert metrics(page, "Texts")["Texts"] == "100"
-        screenshot(page, "cloud-first-visit")
-    finally:
-        context.close()
-    stats = cloud.api.stats()
-    assert stats["texts"] == 100  # the sample, once
+    _visit_explorer(browser, cloud, shot="cloud-first-visit")
+    assert cloud.api.stats()["texts"] == 100  # the sample, once
     # A second visitor is answered from the cache: the API sees nothing more.
-    context, page = _session(browser, cloud)
-    try:
-        page.goto(cloud.url)
-        wait_map(page, FINAL_MAP, 100)
-        wait_until_idle(page)
-        assert_healthy(page)
-    finally:
-        context.close()
+    _visit_explorer(browser, cloud)
     assert cloud.api.stats()["texts"] == 100
 
 
