@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.budget import stop_on_bad_settings
 from ui.cached import warm_up
 from ui.connection import render_cache_panel, render_connection_panel
 from ui.navigation import app_pages, draw_page_links, run_page
@@ -15,6 +16,7 @@ from ui.state import init_state
 
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
 init_state()
+stop_on_bad_settings()  # a broken [budget] is one message, never an unlimited operator's token
 warm_up()  # the bundled model and UMAP, in the background, once per process
 pages = app_pages()
 if not pages:  # only while the project is being assembled

@@ -43,9 +43,17 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.cloud:rows",
         "the API-only install (Community Cloud): first visit map times, peak RSS for the sample, 10k, 20k, 100k",
     ),
+    "visitors": (
+        "bench.visitors:rows",
+        "8 chromium visitors at once, each uploading 400 texts to the explorer: slowest vs fair share, RSS",
+    ),
     "team": (
         "bench.team:rows",
         "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",
+    ),
+    "budget": (
+        "bench.budget:rows",
+        "an action with the budget on the operator's token vs without, SQLite and PostgreSQL",
     ),
 }
 

@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import numpy as np
@@ -52,6 +52,9 @@ from .errors import (
 from .pipeline import BatchOutput, embed_with_cache
 from .ratelimit import TokenBucket
 from .types import EmbeddingResult, ModelInfo, ProgressCallback
+
+if TYPE_CHECKING:
+    from .budget import BudgetGuard
 
 __all__ = ["RETRYABLE_STATUS", "EmbeddingClient", "normalize_base_url", "parse_retry_after"]
 
@@ -313,6 +316,7 @@ class EmbeddingClient:
         model: str,
         *,
         progress: ProgressCallback | None = None,
+        budget: BudgetGuard | None = None,
     ) -> EmbeddingResult:
         """Vectors for ``texts`` from ``model``, cache first, in input order.
 
@@ -324,6 +328,9 @@ class EmbeddingClient:
             A model id the endpoint serves.
         progress : callable, optional
             ``progress(done, total)`` after the cache lookup and after every batch.
+        budget : BudgetGuard, optional
+            Count this call against a budget on the token (:mod:`embedcore.budget`): a hosted
+            app passes one when the call spends its operator's token.
 
         Returns
         -------
@@ -334,6 +341,8 @@ class EmbeddingClient:
         ------
         InputError, TooManyTextsError, EmptyInputError
             Before any request.
+        BudgetExceededError
+            Before any request, when ``budget`` has too little left today.
         APIError subclasses
             After retries; batches finished before the failure stay in the cache.
         """
@@ -368,6 +377,7 @@ class EmbeddingClient:
             batch_size=self.batch_size,
             max_concurrency=self.max_concurrency,
             progress=progress,
+            budget=budget,
         )
 
     # --- HTTP ----------------------------------------------------------------------

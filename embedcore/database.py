@@ -111,6 +111,51 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        2,
+        (
+            # The budget on the operator's token (embedcore.budget). One row per UTC day, endpoint
+            # and visitor holding the tokens spent; visitor '' is the endpoint's total. Reserving
+            # locks these rows (SELECT ... FOR UPDATE), so replicas cannot overspend together.
+            """
+            CREATE TABLE IF NOT EXISTS embedcore_budget_spent (
+                day      TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                visitor  TEXT NOT NULL,
+                tokens   BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, endpoint, visitor)
+            )
+            """,
+            # Estimates held by actions in flight; a replica killed mid-action holds its
+            # reservation only until it expires.
+            """
+            CREATE TABLE IF NOT EXISTS embedcore_budget_reservations (
+                id       TEXT PRIMARY KEY,
+                day      TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                visitor  TEXT NOT NULL,
+                tokens   BIGINT NOT NULL,
+                expires  DOUBLE PRECISION NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS embedcore_budget_reservations_by_day "
+            "ON embedcore_budget_reservations (day, endpoint, visitor)",
+            # What the Usage page lists: per UTC day, endpoint, visitor and model.
+            """
+            CREATE TABLE IF NOT EXISTS embedcore_budget_usage (
+                day        TEXT NOT NULL,
+                endpoint   TEXT NOT NULL,
+                visitor    TEXT NOT NULL,
+                model      TEXT NOT NULL,
+                texts      BIGINT NOT NULL DEFAULT 0,
+                tokens     BIGINT NOT NULL DEFAULT 0,
+                requests   BIGINT NOT NULL DEFAULT 0,
+                cache_hits BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (day, endpoint, visitor, model)
+            )
+            """,
+        ),
+    ),
 )
 
 #: The schema version this code expects.

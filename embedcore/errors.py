@@ -19,6 +19,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceededError",
     "ConfigurationError",
     "DatabaseError",
     "DatabaseUnavailableError",
@@ -58,6 +59,39 @@ class ConfigurationError(EmbedcoreError, ValueError):
 
 class ModelUnavailableError(EmbedcoreError):
     """A local model cannot be loaded (package missing, files damaged)."""
+
+
+# --- the budget on the operator's token ---------------------------------------
+
+
+class BudgetExceededError(EmbedcoreError):
+    """An action would spend more of the operator's token today than its budget has left.
+
+    Raised before anything is sent (:mod:`embedcore.budget`). A person's own token is never
+    limited by it, which the message says.
+
+    Attributes
+    ----------
+    scope : {"visitor", "endpoint"}
+        Whose budget is short: this visitor's, or the one all visitors of the endpoint share.
+    limit, used, left : int
+        Tokens per UTC day, spent (reservations of actions in flight included), still free.
+    needed : int
+        The action's estimate (an upper bound, see :func:`embedcore.budget.estimate_tokens`).
+    resets_at : datetime.datetime
+        The next UTC midnight, timezone-aware.
+    """
+
+    def __init__(
+        self, message: str, *, scope: str, limit: int, used: int, left: int, needed: int, resets_at
+    ) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.limit = limit
+        self.used = used
+        self.left = left
+        self.needed = needed
+        self.resets_at = resets_at
 
 
 # --- the shared database -----------------------------------------------------

@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -556,6 +557,7 @@ class LocalModel:
         model: str,
         *,
         progress: ProgressCallback | None = None,
+        budget: Any = None,
     ) -> EmbeddingResult:
         """Embed ``texts`` with one of the local models.
 
@@ -566,6 +568,9 @@ class LocalModel:
         model : str
             :data:`catalog.MINILM_ID` or :data:`catalog.MINILM_STATIC_ID`.
         progress : callable (done, total), optional
+        budget : BudgetGuard, optional
+            Accepted for the common provider surface and ignored: the bundled models run on
+            this machine and spend nobody's token.
 
         Returns
         -------

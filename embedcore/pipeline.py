@@ -20,6 +20,7 @@ from .errors import EmptyInputError, InputError, InvalidResponseError
 from .types import EmbeddingResult, ProgressCallback
 
 if TYPE_CHECKING:
+    from .budget import BudgetGuard
     from .cache import EmbeddingCache
 
 __all__ = ["BatchOutput", "Limiter", "SendBatch", "embed_with_cache", "validate_texts"]
@@ -113,6 +114,7 @@ def embed_with_cache(
     max_concurrency: int = 1,
     progress: ProgressCallback | None = None,
     limiter: Limiter | None = None,
+    budget: BudgetGuard | None = None,
 ) -> EmbeddingResult:
     """Embed ``texts`` with ``model``, sending only what the cache does not already hold.
 
@@ -141,12 +143,37 @@ def embed_with_cache(
     limiter : object with ``acquire()``, optional
         Taken once before each ``send_batch`` call. Providers that pace each HTTP attempt
         themselves (:class:`embedcore.EmbeddingClient`) pass ``None``.
+    budget : BudgetGuard, optional
+        The operator's token's budget (:mod:`embedcore.budget`): the texts not in the cache are
+        priced and reserved before anything is sent (:class:`~embedcore.errors.BudgetExceededError`
+        when they do not fit), and settled with the tokens the API reported, also on failure.
 
     Returns
     -------
     EmbeddingResult
         ``vectors`` of shape (n, dimensions), float32, in input order.
     """
+    if budget is not None:
+        # Checked, reserved and settled around the whole call; the call itself runs without it,
+        # its send_batch metered so that only tokens the API reported are charged.
+        return budget.embed(
+            lambda metered: embed_with_cache(
+                texts,
+                model,
+                endpoint_id=endpoint_id,
+                cache=cache,
+                send_batch=metered,
+                batch_size=batch_size,
+                max_concurrency=max_concurrency,
+                progress=progress,
+                limiter=limiter,
+            ),
+            texts,
+            model,
+            endpoint_id=endpoint_id,
+            cache=cache,
+            send_batch=send_batch,
+        )
     start = time.perf_counter()
     items = validate_texts(texts)
     if batch_size < 1:

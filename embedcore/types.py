@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -92,4 +92,5 @@ class Provider(Protocol):
         model: str,
         *,
         progress: ProgressCallback | None = None,
+        budget: Any = None,
     ) -> EmbeddingResult: ...

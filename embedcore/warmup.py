@@ -87,11 +87,15 @@ class SampleWarmUp:
     pick_model : callable
         ``pick_model(served model ids) -> model id or None``: the model a first visitor's
         sidebar starts on, so the page finds the vectors of the model it shows.
+    budget : BudgetGuard, optional
+        The operator's budget, counting this under the server's own name (not a visitor's).
     """
 
     provider: Any
     texts: Sequence[str]
     pick_model: Callable[[list[str]], str | None]
+    #: A :class:`embedcore.budget.BudgetGuard` the embedding is counted against (None: no budget).
+    budget: Any = None
 
 
 def embed_sample(sample: SampleWarmUp):
@@ -103,9 +107,8 @@ def embed_sample(sample: SampleWarmUp):
     model = sample.pick_model([m.id for m in sample.provider.list_models()])
     if model is None:
         return None
-    # The one call that spends the operator's token unasked; the hosting budget (a guard on
-    # the operator's token) goes here as `budget=guard` once embedcore.budget is on main.
-    result = sample.provider.embed(list(sample.texts), model)
+    # The one call that spends the operator's token unasked: counted against the budget.
+    result = sample.provider.embed(list(sample.texts), model, budget=sample.budget)
     _log.info("sample of %d texts ready for %s (%d fetched)", len(result), model, result.fetched)
     return result
 

@@ -114,6 +114,8 @@ class FakeOpenAI:
         self.reverse = False
         #: Seconds to wait before answering an embeddings request.
         self.delay = 0.0
+        #: The tokens the server reports for a text (``usage``); default words plus two.
+        self.count_tokens: Callable[[str], int] = token_count
         #: Every request in arrival order: ``{"t", "path", "url", "auth", "body", "status", "number"}``
         #: (``number``: its place among the requests to the same path).
         self.requests: list[dict] = []
@@ -155,7 +157,7 @@ class FakeOpenAI:
     @property
     def prompt_tokens(self) -> int:
         """Tokens the server reported for the vectors it sent."""
-        return sum(token_count(t) for t in self.embedded)
+        return sum(self.count_tokens(t) for t in self.embedded)
 
     # --- the two routes -------------------------------------------------------------------------
 
@@ -218,7 +220,7 @@ class FakeOpenAI:
         ]
         if self.reverse:
             data.reverse()
-        tokens = sum(token_count(t) for t in texts)
+        tokens = sum(self.count_tokens(t) for t in texts)
         payload = (
             {
                 "id": "embd-test",

@@ -122,6 +122,17 @@ def warm_up() -> bool:
     return warmup.start(sample=sample_warm_up() if warmup.enabled() else None)
 
 
+@st.cache_resource(show_spinner=False)
+def work_queue():
+    """The server's one :class:`embedcore.system.WorkQueue` for heavy work (ui.queueing says which).
+
+    As many jobs at once as the server has usable cores, or ``EMBEDCORE_WORK_SLOTS``.
+    """
+    from embedcore.system import WorkQueue, work_slots
+
+    return WorkQueue(work_slots())
+
+
 @st.cache_resource(show_spinner="Connecting to the team database…", max_entries=4)
 def database(fingerprint: str, setting: str, _url: str) -> Database:
     """The team database (one per URL and process); failures raise and are not cached."""
@@ -439,8 +450,10 @@ def heatmap_rows(digest: str, rows: tuple | None, clustered: bool, _vectors) -> 
 
 
 @st.cache_data(show_spinner="Finding pairs…", max_entries=16)
-def pairs(dataset: str, digest: str, n: int, largest: bool, _vectors, _texts, _labels) -> pd.DataFrame:
-    """:func:`embedcore.explore.pairs_frame` of a dataset (its texts) and vectors."""
+def pairs(
+    dataset: str, digest: str, labels_digest: str, n: int, largest: bool, _vectors, _texts, _labels
+) -> pd.DataFrame:
+    """:func:`embedcore.explore.pairs_frame` of a dataset (its texts), its labels and vectors."""
     from embedcore.explore import pairs_frame
 
     return pairs_frame(_vectors, _texts, _labels, n=n, largest=largest)

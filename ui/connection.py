@@ -29,6 +29,7 @@ from embedcore.errors import AuthenticationError, EmbedcoreError
 from embedcore.providers import PROVIDER_KINDS
 from embedcore.types import ModelInfo, Provider
 from ui import cached, state
+from ui.budget import draw_status, offers_operator_token, redraw_status
 from ui.errors import friendly_errors
 from ui.format import md_escape, noun_for, plural, short_model_names
 from ui.storage import current_storage
@@ -105,7 +106,7 @@ def operator_settings() -> OperatorSettings:
     token, source = _secret("IONOS_API_TOKEN"), "secrets"
     if not token:
         token, source = os.environ.get("IONOS_API_TOKEN"), "env"
-    if not token:
+    if not token or not offers_operator_token():  # [budget] tokens_per_visitor_per_day = 0
         token, source = None, None
     base_url = _secret("base_url") or os.environ.get("EMBEDCORE_BASE_URL") or catalog.IONOS_BASE_URL
     lock = _secret("lock_endpoint")
@@ -422,6 +423,7 @@ def render_cache_panel() -> None:
     button is hidden from visitors of a locked (hosted) app: the cache is shared by every
     session, and clearing it only makes everyone pay for the same API calls again.
     """
+    redraw_status()  # the budget line under the token field, now counting what the page embedded
     conn, settings = current_connection(), operator_settings()
     model = st.session_state.get(state.MODEL)
     if not model or (conn.kind == "local" and not local_available()):
@@ -494,6 +496,7 @@ def _render_endpoint_fields(kind: str, settings: OperatorSettings) -> None:
         st.caption(
             f"Using the token from the app's {'secrets' if conn.key_source == 'secrets' else 'environment'}."
         )
+        draw_status(conn)
     elif conn.note:
         st.info(conn.note, icon=":material/key:")
     elif kind == "ionos" and not conn.api_key:

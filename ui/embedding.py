@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import streamlit as st
 
@@ -25,6 +25,7 @@ from ui.cached import digest_of
 from ui.connection import missing_token
 from ui.format import plural
 from ui.models_picker import ModelOption, current_option, provider_for
+from ui.queueing import heavy_work
 from ui.static_build import prepare
 
 #: Results kept per session and store (each holds an (n, d) float32 array).
@@ -169,7 +170,9 @@ def embed_texts(
     # The model may be the static one before it is built: build it with stages and a Stop
     # button rather than inside embed(), where it could not be watched or stopped.
     prepare(provider, option.model, on_stop=on_stop)
-    with progress_bar(f"{progress_label} with {option.model}") as progress:
+    # The bundled model runs on this server's cores: it waits its turn behind other visitors'.
+    queue = heavy_work(f"Embedding {plural(len(texts), 'text')}") if option.is_local else nullcontext()
+    with queue, progress_bar(f"{progress_label} with {option.model}") as progress:
         result = provider.embed(list(texts), option.model, progress=progress)
     results.pop(key, None)
     results[key] = result

@@ -26,6 +26,7 @@ from embedcore.errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExceededError,
     ConfigurationError,
     DatabaseError,
     DatabaseUnavailableError,
@@ -64,6 +65,11 @@ def next_step(exc: EmbedcoreError) -> str | None:
     Only the step that belongs to the dashboard — which field of the sidebar, which button;
     what happened is the engine's sentence (``str(exc)``), never written again here.
     """
+    if isinstance(exc, BudgetExceededError):
+        return (
+            "Paste your own token in the sidebar under **API token** to embed without this limit, "
+            "pick the bundled offline model, or come back after midnight UTC."
+        )
     if isinstance(exc, AuthenticationError):
         return (
             "Check the token in the sidebar (**API token**) — or `IONOS_API_TOKEN` in the app's secrets "

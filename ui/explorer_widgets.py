@@ -32,6 +32,7 @@ from ui import cached
 from ui.cached import digest_of, projection_result
 from ui.embedding import embed_texts
 from ui.format import plural
+from ui.queueing import heavy_work
 
 #: Prefix of the explorer's widget and session keys.
 P = "explorer"
@@ -253,8 +254,13 @@ def projection(
     key = _projection_key(digest, method, n_components, random_state, params)
     if method != "pca" and len(vectors) > BACKGROUND_ABOVE:
         result = _large_map(key, vectors, method)
-    else:
+    elif method == "pca" or projection_ready(
+        digest, method, n_components, random_state=random_state, params=params
+    ):
         result = projection_result(*key, vectors)
+    else:
+        with heavy_work(f"The {METHOD_NAMES.get(method, method)} map of {len(vectors):,} texts"):
+            result = projection_result(*key, vectors)
     with _computed_lock:
         _computed.add(key)
     return result
@@ -431,8 +437,12 @@ def pairs(
     n: int,
     largest: bool,
 ):
-    """:func:`embedcore.explore.pairs_frame`, cached per dataset (texts) and vectors."""
-    return cached.pairs(dataset, digest, int(n), bool(largest), vectors, texts, labels)
+    """:func:`embedcore.explore.pairs_frame`, cached per dataset (texts), labels and vectors."""
+    # A list as the tables hold it (digested once, by identity, when long); anything else as a list.
+    labels_digest = (
+        "none" if labels is None else digest_of(labels if isinstance(labels, list) else list(labels))
+    )
+    return cached.pairs(dataset, digest, labels_digest, int(n), bool(largest), vectors, texts, labels)
 
 
 def placement(

@@ -4,16 +4,24 @@ Such an install has no bundled model and no sample vectors shipped with it, so t
 page's texts have to come from the operator's API. :func:`sample_warm_up` says what the server
 embeds as it starts (:class:`embedcore.warmup.SampleWarmUp`): the default sample, with the model
 a new visitor's sidebar starts on, through the operator's endpoint and token, into the cache
-every session shares. Pages then show texts whose vectors are all cached without waiting for a
+every session shares, counted against the operator's ``[budget]`` (if any) under the server's own
+name. Pages then show texts whose vectors are all cached without waiting for a
 click (:func:`ui.embedding.cached_result`), which costs nobody anything.
 """
 
 from __future__ import annotations
 
+from embedcore.budget import BudgetGuard
+from embedcore.endpoints import host
 from embedcore.warmup import SampleWarmUp
 from ui import state
+from ui.budget import budget_settings, current_ledger, offers_operator_token
 from ui.cached import sample_table
-from ui.connection import current_connection, default_model, get_provider, local_available
+from ui.connection import current_connection, default_model, local_available
+from ui.models_picker import API, ModelOption, provider_for
+
+#: Whom a ``[budget]`` counts the start-up sample against: the server itself, not the first visitor.
+SERVER_VISITOR = "server:start-up sample"
 
 
 def sample_warm_up() -> SampleWarmUp | None:
@@ -28,5 +36,12 @@ def sample_warm_up() -> SampleWarmUp | None:
     conn = current_connection()
     if conn.kind == "local" or not conn.api_key or conn.key_source not in ("secrets", "env"):
         return None
+    if not offers_operator_token():  # a budget of 0 per visitor: the token is not for visitors
+        return None
     texts = list(sample_table(state.DEFAULT_SAMPLE).texts)
-    return SampleWarmUp(get_provider(conn), texts, lambda ids: default_model(ids, conn.kind))
+    settings = budget_settings()
+    guard = None if settings is None else BudgetGuard(current_ledger(), settings, SERVER_VISITOR)
+    # provider_for: the one way ui reaches a provider to embed with; its visitor's guard is
+    # replaced by the server's through embed(budget=) (embedcore.warmup.embed_sample).
+    provider = provider_for(ModelOption(API, "", host(conn.base_url)))
+    return SampleWarmUp(provider, texts, lambda ids: default_model(ids, conn.kind), budget=guard)

@@ -21,6 +21,7 @@ from embedcore.endpoints import host
 from embedcore.errors import EmbedcoreError
 from embedcore.types import Provider
 from ui import state
+from ui.budget import budgeted
 from ui.connection import (
     Connection,
     available_models,
@@ -153,7 +154,11 @@ def pick_model(
 
 
 def provider_for(option: ModelOption) -> Provider:
-    """The provider serving ``option`` (shared objects; raises what ``get_provider`` raises)."""
+    """The provider serving ``option`` (shared objects; raises what ``get_provider`` raises).
+
+    The one way pages and ``ui`` reach a provider to embed with: on the operator's token under a
+    ``[budget]`` it comes wrapped (:func:`ui.budget.budgeted`), so no path spends it uncounted.
+    """
     if option.is_local:
         return get_provider(_LOCAL_CONNECTION)
     conn = current_connection()
@@ -161,4 +166,5 @@ def provider_for(option: ModelOption) -> Provider:
         raise EmbedcoreError(
             f"{option.model} needs the API connection; choose IONOS or an OpenAI-compatible URL in the sidebar."
         )
-    return get_provider(conn)
+    # The operator's token under a [budget]: every embed() of this provider is counted.
+    return budgeted(get_provider(conn), conn)

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.visitor import is_admin
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SCRIPT = ROOT / "app.py"
 
@@ -42,7 +44,12 @@ PAGES = [
     ("pages/search.py", "Semantic search", ":material/search:", False),
     ("pages/compare.py", "Compare models", ":material/compare_arrows:", False),
     ("pages/languages.py", "Across languages", ":material/translate:", False),
+    ("pages/usage.py", "Usage", ":material/monitoring:", False),
 ]
+
+#: Pages only admins see (``[access].admins``, signed in): left out of everyone else's navigation,
+#: so neither the link nor the URL reaches them (the page checks again itself).
+ADMIN_PAGES = {"pages/usage.py"}
 
 #: Set by :func:`run_page` while app.py runs a page, in the script thread of that run.
 _routed = threading.local()
@@ -50,7 +57,8 @@ _routed = threading.local()
 
 def app_pages() -> list:
     """``st.Page`` objects for :data:`PAGES` whose files exist; URL paths are the file stems."""
-    existing = [row for row in PAGES if (ROOT / row[0]).is_file()]
+    admin = is_admin()
+    existing = [row for row in PAGES if (ROOT / row[0]).is_file() and (admin or row[0] not in ADMIN_PAGES)]
     has_default = any(default for *_, default in existing)
     return [
         st.Page(

@@ -55,7 +55,9 @@ def client_address() -> str | None:
         address = st.context.ip_address
     except Exception:
         return None
-    return str(address) if address else None
+    # Only a real address: outside a server (AppTest) Streamlit answers with a stand-in object
+    # whose text changes from run to run, which would make every run a new visitor.
+    return address if isinstance(address, str) and address else None
 
 
 def current_visitor() -> Visitor:

@@ -1,0 +1,183 @@
+"""Many visitors at once: eight chromium sessions uploading their own texts to one server.
+
+One server started as ``make run`` starts it (``scripts/serve.py``, a fresh
+``EMBEDCORE_CACHE_DIR``, the bundled offline model), warmed by a first visit that draws the
+default map. Then:
+
+- **alone**: one visitor uploads its own 400 texts (a CSV) to the explorer; the clock runs from
+  the file handed to the uploader to the final UMAP map of those 400 texts drawn, page idle;
+- **together**: eight visitors, each in its own browser context with its own 400 texts (no
+  visitor's texts are in the cache), hand their files over at the same moment.
+
+The peer is the *fair share*: if the server shared its cores perfectly, eight visitors on
+``c`` usable cores would each wait ``8 × alone / c``. The row reports the slowest visitor against
+that (goal ≤ 1.3x), that every visitor got a map, how many exceptions pages and the server log
+showed, and the server's peak RSS (process tree, sampled every 0.2 s). chromium draws all
+eight pages on the same two cores, which visitors' own browsers would not: the ratio is
+pessimistic by that much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from .browser import CHROMIUM, CHROMIUM_ARGS
+from .common import Row, fmt_bytes, fmt_s, log, tree_rss
+from .first_visit import _IDLE, _MAP_DRAWN, _start, _stop, _wait_settled
+
+VISITORS = 8
+TEXTS_EACH = 400
+GOAL = 1.3
+#: Longest any one visitor may wait before the run counts it as not served.
+VISIT_TIMEOUT_MS = 600_000
+
+
+def _write_csv(path: Path, texts: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text"])
+        writer.writerows([t] for t in texts)
+
+
+class _PeakRSS:
+    """Samples a process tree's RSS in a thread until stopped; ``peak`` in bytes."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, tree_rss(self.pid))
+
+    def __enter__(self) -> _PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def _open_explorer(browser, url: str):
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    await page.goto(url)
+    await page.get_by_text("UMAP of 100 texts").first.wait_for(timeout=VISIT_TIMEOUT_MS)
+    await page.wait_for_function(_IDLE, timeout=VISIT_TIMEOUT_MS)
+    await page.get_by_text("Upload", exact=True).click()
+    await page.wait_for_function(_IDLE, timeout=VISIT_TIMEOUT_MS)
+    return context, page
+
+
+async def _upload_to_map(page, csv_path: Path, start: asyncio.Event) -> dict:
+    """Hand ``csv_path`` to the explorer's uploader when ``start`` is set; seconds to the final map."""
+    await start.wait()
+    t0 = time.perf_counter()
+    await page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(csv_path))
+    await page.wait_for_function(
+        _MAP_DRAWN,
+        # At least: the map of clusters adds a trace of cluster names to the texts' points.
+        arg=[".st-key-explorer_map .js-plotly-plot", TEXTS_EACH, False],
+        timeout=VISIT_TIMEOUT_MS,
+        polling=100,
+    )
+    first = time.perf_counter() - t0
+    await page.get_by_text(f"UMAP of {TEXTS_EACH} texts").first.wait_for(timeout=VISIT_TIMEOUT_MS)
+    await page.wait_for_function(_IDLE, timeout=VISIT_TIMEOUT_MS, polling=100)
+    final = time.perf_counter() - t0
+    exceptions = await page.locator("[data-testid='stException']").count()
+    return {"first": first, "final": final, "exceptions": exceptions}
+
+
+async def _visits(url: str, files: list[Path], process_pid: int, visitors: int) -> tuple[dict, list]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            # Warm the server as a first visitor would (model load, UMAP's compiled code).
+            context, _ = await _open_explorer(browser, url)
+            await context.close()
+            await asyncio.to_thread(_wait_settled, process_pid)
+
+            context, page = await _open_explorer(browser, url)
+            go = asyncio.Event()
+            go.set()
+            alone = await _upload_to_map(page, files[0], go)
+            await context.close()
+            log(f"alone: first map {alone['first']:.1f} s, final {alone['final']:.1f} s")
+            await asyncio.to_thread(_wait_settled, process_pid)
+
+            opened = await asyncio.gather(*(_open_explorer(browser, url) for _ in range(visitors)))
+            await asyncio.to_thread(_wait_settled, process_pid)
+            go = asyncio.Event()
+            tasks = [
+                asyncio.create_task(_upload_to_map(page, path, go))
+                for (_, page), path in zip(opened, files[1:], strict=True)
+            ]
+            go.set()
+            together = await asyncio.gather(*tasks, return_exceptions=True)
+            for context, _ in opened:
+                await context.close()
+        finally:
+            await browser.close()
+    return alone, together
+
+
+def rows(quick: bool = False) -> list[Row]:
+    import sys
+
+    from embedcore.system import usable_cores
+
+    from .corpus import load_texts
+
+    visitors = 3 if quick else VISITORS
+    corpus, _ = load_texts(TEXTS_EACH * (VISITORS + 1))
+    with tempfile.TemporaryDirectory(prefix="bench-visitors-") as tmp:
+        files = []
+        for i in range(visitors + 1):
+            path = Path(tmp) / f"visitor-{i}.csv"
+            _write_csv(path, corpus[i * TEXTS_EACH : (i + 1) * TEXTS_EACH])
+            files.append(path)
+        log_path = Path(tmp) / "server.log"
+        process, url, _ = _start([sys.executable, "scripts/serve.py"], tmp, log_path)
+        try:
+            with _PeakRSS(process.pid) as rss:
+                alone, together = asyncio.run(_visits(url, files, process.pid, visitors))
+        finally:
+            _stop(process)
+        tracebacks = log_path.read_text(errors="replace").count("Traceback")
+    served = [r for r in together if isinstance(r, dict)]
+    failed = [r for r in together if not isinstance(r, dict)]
+    for r in failed:
+        log(f"a visitor was not served: {r!r}")
+    cores = usable_cores()
+    fair = visitors * alone["final"] / cores
+    slowest = max((r["final"] for r in served), default=float("nan"))
+    exceptions = sum(r["exceptions"] for r in served) + tracebacks
+    ratio_ = slowest / fair
+    finals = sorted(r["final"] for r in served)
+    return [
+        Row(
+            f"{visitors} visitors at once, each uploading {TEXTS_EACH} texts → final map (slowest)",
+            f"fair share: {visitors} × one visitor alone ÷ {cores} cores",
+            fmt_s(slowest),
+            fmt_s(fair),
+            f"{ratio_:.2f}x time",
+            f"≤ {GOAL}x, all served, 0 exceptions",
+            ratio_ <= GOAL and not failed and exceptions == 0,
+            [
+                f"served {len(served)}/{visitors}; exceptions on pages and in the server log: {exceptions}; "
+                f"server peak RSS {fmt_bytes(rss.peak)}; one visitor alone {fmt_s(alone['final'])} "
+                f"(first map {fmt_s(alone['first'])}); all finals: {', '.join(fmt_s(f) for f in finals)}; "
+                "chromium draws every page on the same cores"
+            ],
+        )
+    ]
