@@ -151,3 +151,37 @@ def test_a_workload_over_the_limit_is_refused_on_the_page_before_any_request(
     shown = plain_messages(at.warning) + plain_messages(at.error)
     assert "Embedding and mapping 10,000 texts with BAAI/bge-m3" in shown and "does not fit" in shown
     assert len(api.embedded) == sent
+
+
+def test_the_start_up_sample_is_counted_against_the_budget_under_the_servers_name(fake_openai, app_env):
+    from embedcore.budget import BudgetGuard, BudgetSettings, SQLiteLedger
+    from embedcore.endpoints import normalize_base_url
+    from embedcore.io import load_sample
+    from ui.hosted import SERVER_VISITOR
+
+    api = fake_openai(token=TOKEN)
+    provider = make_provider(
+        "custom", base_url=api.url, api_key=TOKEN, cache=EmbeddingCache(app_env / "embeddings.sqlite3")
+    )
+    ledger = SQLiteLedger(app_env / "budget.sqlite3")
+    settings = BudgetSettings(tokens_per_visitor_per_day=50_000, tokens_per_day=2_000_000)
+    server = BudgetGuard(ledger, settings, SERVER_VISITOR)
+    texts = list(load_sample(state.DEFAULT_SAMPLE).texts)
+    sample = warmup.SampleWarmUp(provider, texts, lambda ids: connection.default_model(ids, "custom"), server)
+    warmup.embed_sample(sample)
+    endpoint = normalize_base_url(api.url)
+    assert server.status(endpoint).used == api.prompt_tokens > 0
+    # The first visitor's own allowance is untouched.
+    assert BudgetGuard(ledger, settings, "ip:203.0.113.7").status(endpoint).used == 0
+
+    # A budget with no room left: nothing is sent, and the warm-up step reports the refusal.
+    from embedcore.errors import BudgetExceededError
+
+    spent = len(api.embedded)
+    tight = BudgetGuard(
+        ledger, BudgetSettings(tokens_per_visitor_per_day=1, tokens_per_day=1), SERVER_VISITOR
+    )
+    other = warmup.SampleWarmUp(provider, [f"{t} (again)" for t in texts], sample.pick_model, tight)
+    with pytest.raises(BudgetExceededError):
+        warmup.embed_sample(other)
+    assert len(api.embedded) == spent
