@@ -24,7 +24,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit_browser import assert_healthy, metrics, new_session, screenshot, wait_until_idle
 
 from bench.cloud import CLOUD_MEMORY_MB, FINAL_MAP, TOKEN, deployment, has_local_model, wait_map
-from ui.navigation import PAGES
+from ui.navigation import ADMIN_PAGES, PAGES
 
 pytestmark = pytest.mark.cloud
 
@@ -91,7 +91,8 @@ def test_first_visit_shows_the_sample_map_without_a_click(browser, cloud):
 def test_every_page_renders_and_offers_no_local_model(browser, cloud, size):
     context, page = _session(browser, cloud, *size)
     try:
-        for path, title, _, default in PAGES:
+        # Every page a visitor can open (the admins' Usage page is not in their navigation).
+        for path, title, _, default in (row for row in PAGES if row[0] not in ADMIN_PAGES):
             page.goto(f"{cloud.url}/{'' if default else Path(path).stem}")
             wait_until_idle(page)
             assert_healthy(page)
