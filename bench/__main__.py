@@ -49,7 +49,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "team": (
         "bench.team:rows",
-        "3 replicas on one PostgreSQL + pgvector: shared cache, one rate limit, search on 100k chunks",
+        "3 replicas on one PostgreSQL + pgvector: shared cache, claims, one rate limit, search on 100k chunks",
     ),
     "budget": (
         "bench.budget:rows",

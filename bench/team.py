@@ -11,7 +11,14 @@ the rate-limited fake API of :mod:`bench.fake_api` in its own process (5 request
 * **One rate limit**: three replicas embed different texts at the same moment. With the token
   bucket in the database they keep to the server's limit together (0 × 429); the peer (one
   in-memory bucket each) allows 3 × 5 requests/s and is answered with 429s.
-* **Cache lookups**: ``get_many`` of 10,000 vectors from PostgreSQL against the SQLite file.
+* **Claims**: three replicas embed the *same* texts at the same moment. Each claims the texts
+  of a batch in the database before sending it and waits for the texts others claimed; the peer
+  (same run) is today's path — the cache looked up once, every planned batch sent — got by
+  handing the pipeline a cache that cannot claim (:class:`WithoutClaims`). Then three replicas
+  with *different* texts, claims against no claims: what claiming costs when there is nothing
+  to share.
+* **Cache lookups**: ``get_many`` of 10,000 vectors from PostgreSQL against the SQLite file,
+  and what marking them as used (for the size cap's LRU order) adds when all 10,000 are due.
 * **Search on 100,000 chunks** (384 dimensions): exact pgvector search (no index) and the
   collection's HNSW index, against exact numpy search over vectors held in memory (what the
   app does with the SQLite store once a collection is loaded); the index build time; and the
@@ -41,11 +48,22 @@ from .corpus import load_texts, load_vectors
 from .fake_api import FakeAPIProcess
 
 MODEL = "BAAI/bge-m3"
+#: The claims rows' peer embeds the same texts with this model, so it starts from an empty cache.
+PEER_MODEL = "BAAI/bge-large-en-v1.5"
 RATE, BURST, LATENCY = 5.0, 10, 0.05
 BATCH = 64
 
 
 # --- replicas ----------------------------------------------------------------------------------
+
+
+class WithoutClaims:
+    """The peer of the claims rows: a cache the pipeline cannot claim texts in (it has no
+    ``claim``), so it looks the cache up once and sends every batch it planned — the path every
+    call took before claims."""
+
+    def __init__(self, cache) -> None:
+        self.get_many, self.put_many = cache.get_many, cache.put_many
 
 
 def replica(
@@ -56,8 +74,12 @@ def replica(
     n: int,
     start_at: float,
     shared_limit: bool,
+    claims: bool = True,
+    model: str = MODEL,
 ) -> dict:
     """Worker: one app replica embedding corpus texts ``first:first+n`` at ``start_at``."""
+    import hashlib
+
     from embedcore import EmbeddingClient
     from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
     from embedcore.database import Database
@@ -69,12 +91,12 @@ def replica(
         api_url,
         "bench-not-a-secret",
         batch_size=BATCH,
-        cache=cache,
+        cache=cache if claims else WithoutClaims(cache),
         rate_limit_database=database if shared_limit else None,
     )
     time.sleep(max(0.0, start_at - time.time()))
     started = time.perf_counter()
-    result = client.embed(texts[first : first + n], MODEL)
+    result = client.embed(texts[first : first + n], model)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -82,6 +104,7 @@ def replica(
         "retries": result.retries,
         "cached": result.cached,
         "fetched": result.fetched,
+        "digest": hashlib.sha256(result.vectors.tobytes()).hexdigest(),
     }
 
 
@@ -116,6 +139,43 @@ def _measure(api: FakeAPIProcess, calls: list[dict]) -> tuple[list[dict], dict]:
     stats = api.stats()
     time.sleep(2.5)  # let the server's bucket fill up before the next contender
     return results, stats
+
+
+def _claims_figures(api: FakeAPIProcess, url: str, first: int, n_same: int, n_each: int) -> dict:
+    """Claims against today's path (no claims) on one database: the same ``n_same`` texts on three
+    replicas at once; then ``n_each`` different texts on each, alternating twice.
+
+    The peer's runs use another model of the fake API (its vectors depend on the text alone), so
+    both sides embed the same texts from an empty cache and all six outputs can be compared.
+    """
+    base = {"api_url": api.url, "database_url": url, "sqlite_path": None, "shared_limit": True}
+    same_call = {**base, "first": first, "n": n_same}
+    same, same_stats = _measure(api, [{**same_call, "model": MODEL}] * 3)
+    same_off, same_off_stats = _measure(api, [{**same_call, "model": PEER_MODEL, "claims": False}] * 3)
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    ranges = (first + n_same, first + n_same + 3 * n_each)
+    runs = []
+    # Each side gets both text ranges and both models, alternating: the machine's load drifts.
+    for model, (on, off) in ((MODEL, ranges), (PEER_MODEL, ranges[::-1])):
+        for claims, start in ((True, on), (False, off)):
+            calls = [
+                {**base, "first": start + i * n_each, "n": n_each, "model": model, "claims": claims}
+                for i in range(3)
+            ]
+            results, _ = _measure(api, calls)
+            seconds = max(r["seconds"] for r in results)
+            rates[claims].append(3 * n_each / seconds)
+            runs.append(f"{'claims' if claims else 'none'} {fmt_s(seconds)}")
+    return {
+        "same": same,
+        "same_stats": same_stats,
+        "same_off": same_off,
+        "same_off_stats": same_off_stats,
+        "diff_rate": max(rates[True]),
+        "diff_off_rate": max(rates[False]),
+        "diff_bound": max(0, 3 * n_each // BATCH - BURST) / RATE + LATENCY,
+        "diff_runs": ", ".join(runs),
+    }
 
 
 # --- search --------------------------------------------------------------------------------------
@@ -239,11 +299,15 @@ def rows(quick: bool = False) -> list[Row]:
                 ],
             )
 
-        # 3. Lookups of 10k cached vectors (real MiniLM vectors), PostgreSQL vs SQLite.
+            # 2b. Claims: the same texts on 3 replicas at once, with claims and without (today's path).
+            claims = _claims_figures(api, url, n_cache + 3 * n_limit, n_cache, n_limit)
+
+        # 3. Lookups of 10k cached vectors (real MiniLM vectors), PostgreSQL vs SQLite; then with
+        # every row due to be marked as used (touch_every=0), the size cap's bookkeeping.
         texts, _ = load_texts(10_000)
         corpus = load_vectors(10_000)
         pg_cache, lite = PostgresEmbeddingCache(database), EmbeddingCache(folder / "lookup.sqlite3")
-        lookups: dict[str, list[float]] = {"pg": [], "sqlite": []}
+        lookups: dict[str, list[float]] = {"pg": [], "sqlite": [], "pg_touch": [], "sqlite_touch": []}
         for cache, key in ((pg_cache, "pg"), (lite, "sqlite")):
             cache.put_many("local:", "minilm", texts, corpus)
             for _ in range(3):
@@ -251,6 +315,11 @@ def rows(quick: bool = False) -> list[Row]:
                 got = cache.get_many("local:", "minilm", texts)
                 lookups[key].append(time.perf_counter() - started)
                 assert len(got) == len(set(texts))
+            cache.touch_every = 0.0
+            for _ in range(3):
+                started = time.perf_counter()
+                cache.get_many("local:", "minilm", texts)
+                lookups[f"{key}_touch"].append(time.perf_counter() - started)
         lite.close()
 
         # 4. Search: 100k random unit vectors; and the 10k real vectors, 50 of them held out as queries.
@@ -273,6 +342,13 @@ def rows(quick: bool = False) -> list[Row]:
     hits = sum(r["cached"] for r in shared)
     hit_seconds = max(r["seconds"] for r in shared)
     pg_lookup, lite_lookup = min(lookups["pg"]), min(lookups["sqlite"])
+    pg_touch, lite_touch = min(lookups["pg_touch"]), min(lookups["sqlite_touch"])
+    one_alone = -(-n_cache // BATCH)
+    same, same_off = claims["same"], claims["same_off"]
+    same_stats, same_off_stats = claims["same_stats"], claims["same_off_stats"]
+    same_requests, same_off_requests = same_stats["requests"], same_off_stats["requests"]
+    identical = len({r["digest"] for r in same + same_off}) == 1
+    diff_rate, diff_off_rate = claims["diff_rate"], claims["diff_off_rate"]
     limited_s = max(r["seconds"] for r in limited)
     unlimited_s = max(r["seconds"] for r in unlimited)
     limit_bound = max(0, 3 * n_limit // BATCH - BURST) / RATE + LATENCY
@@ -307,6 +383,38 @@ def rows(quick: bool = False) -> list[Row]:
             ],
         ),
         Row(
+            f"Claims: the same {n_cache:,} texts on 3 replicas at the same moment",
+            "today's path: cache looked up once, every planned batch sent (claims off, same run)",
+            f"{same_requests} requests in all (one replica alone needs {one_alone}); "
+            f"{fmt_s(max(r['seconds'] for r in same))}",
+            f"{same_off_requests} requests, {fmt_s(max(r['seconds'] for r in same_off))}",
+            f"{same_requests / max(1, same_off_requests):.2f}x requests",
+            f"≤ {one_alone + 1} requests, outputs identical",
+            same_requests <= one_alone + 1 and identical,
+            [
+                "texts fetched per replica: "
+                + " / ".join(str(r["fetched"]) for r in same)
+                + " (claims), "
+                + " / ".join(str(r["fetched"]) for r in same_off)
+                + f" (peer); the six replicas' vectors {'are' if identical else 'are NOT'} byte-identical; "
+                f"{same_stats['rate_limited']} × 429 (claims), {same_off_stats['rate_limited']} × 429 (peer)"
+            ],
+        ),
+        Row(
+            f"Claims when nothing is shared: 3 replicas × {n_limit} different texts at once",
+            "the same without claims (same run)",
+            f"{diff_rate:.0f} texts/s",
+            f"{diff_off_rate:.0f} texts/s",
+            f"{diff_rate / diff_off_rate:.2f}x throughput",
+            "≥ 0.9x",
+            diff_rate / diff_off_rate >= 0.9,
+            [
+                "best of two runs each, alternating; both paced by the one rate limit in the database "
+                f"(5 requests/s, bound {fmt_s(claims['diff_bound'])}): the claim round trip before each batch "
+                f"is what could show here. Runs: {claims['diff_runs']}"
+            ],
+        ),
+        Row(
             "Cache lookup: 10,000 vectors (384-d) in one get_many",
             "the SQLite cache file (same run)",
             f"PostgreSQL {fmt_s(pg_lookup)}",
@@ -314,6 +422,16 @@ def rows(quick: bool = False) -> list[Row]:
             ratio(pg_lookup, lite_lookup, "time"),
             "≤ 1 s",
             pg_lookup <= 1.0,
+        ),
+        Row(
+            "LRU bookkeeping: a 10,000-hit get_many whose rows are all due to be marked used",
+            "the same get_many with no row due (same run; a row is marked at most once a minute)",
+            f"PostgreSQL {fmt_s(pg_touch)}, SQLite {fmt_s(lite_touch)}",
+            f"PostgreSQL {fmt_s(pg_lookup)}, SQLite {fmt_s(lite_lookup)}",
+            f"{pg_touch / pg_lookup:.2f}x / {lite_touch / lite_lookup:.2f}x time",
+            "—",
+            None,
+            ["one UPDATE per lookup (per 900 keys in SQLite), rows others hold are skipped in PostgreSQL"],
         ),
         Row(
             f"Search {size} chunks (384-d, random unit vectors), top 10",

@@ -156,6 +156,33 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             """,
         ),
     ),
+    (
+        3,
+        (
+            # Claims on texts a replica is fetching (embedcore.pipeline): an owner per call and an
+            # expiry on the server's clock, renewed while the owner works, so a killed replica
+            # holds others up only until it expires. A table rather than advisory locks on text
+            # hashes: a call claims thousands of texts, more than the server's shared lock table
+            # is sized for, and session locks would pin one pooled connection per call. UNLOGGED:
+            # claims are worth nothing after a server crash, and need no WAL.
+            """
+            CREATE UNLOGGED TABLE IF NOT EXISTS embedcore_claims (
+                endpoint TEXT NOT NULL,
+                model    TEXT NOT NULL,
+                text_sha BYTEA NOT NULL,
+                owner    TEXT NOT NULL,
+                expires  DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (endpoint, model, text_sha)
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS embedcore_claims_by_owner ON embedcore_claims (owner)",
+            # The cache's size cap evicts the least recently used: last use, on the server's
+            # clock, starting from the creation time of the rows already there.
+            "ALTER TABLE embedcore_embeddings ADD COLUMN IF NOT EXISTS last_used DOUBLE PRECISION NOT NULL DEFAULT 0",
+            "UPDATE embedcore_embeddings SET last_used = created WHERE last_used = 0",
+            "CREATE INDEX IF NOT EXISTS embedcore_embeddings_lru ON embedcore_embeddings (last_used) INCLUDE (dims)",
+        ),
+    ),
 )
 
 #: The schema version this code expects.
@@ -368,16 +395,18 @@ class Database:
                     "CREATE TABLE IF NOT EXISTS embedcore_schema_version ("
                     "version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
-                (current,) = conn.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM embedcore_schema_version"
-                ).fetchone()
+                applied = {v for (v,) in conn.execute("SELECT version FROM embedcore_schema_version")}
+                current = max(applied, default=0)
                 if current > SCHEMA_VERSION:
                     raise DatabaseUnavailableError(
                         f"The database set in {self.setting} ({self.display}) has schema version "
                         f"{current}, newer than this embedcore's {SCHEMA_VERSION}: upgrade the app."
                     )
+                # Every migration not yet recorded, not only those above the highest: branches
+                # merged in another order than their numbers leave gaps, filled here (each
+                # migration is written to run on any later schema: IF NOT EXISTS throughout).
                 for version, statements in _MIGRATIONS:
-                    if version <= current:
+                    if version in applied:
                         continue
                     for statement in statements:
                         conn.execute(statement)

@@ -36,6 +36,7 @@ __all__ = [
     "ProjectionInputError",
     "RateLimitError",
     "ServerError",
+    "SettingsError",
     "TooManyTextsError",
     "VectorColumnsError",
     "VectorDimensionsError",
@@ -55,6 +56,19 @@ class EmbedcoreError(Exception):
 
 class ConfigurationError(EmbedcoreError, ValueError):
     """A setting is unusable: a base URL that is not http(s), a locked endpoint, no key."""
+
+
+class SettingsError(ConfigurationError):
+    """A section of the app's settings (Streamlit secrets) is wrong; ``key`` names the setting.
+
+    ``key`` is the dotted TOML path (``auth.cookie_secret``, ``access.allowed_emails``). The
+    message says what is wrong and never repeats a value (a cookie secret or client secret
+    would otherwise reach the screen).
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class ModelUnavailableError(EmbedcoreError):

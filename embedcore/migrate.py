@@ -94,13 +94,14 @@ def _copy_cache(
                 with (
                     conn.cursor() as cur,
                     cur.copy(
-                        "COPY embedcore_import (endpoint, model, text_sha, dims, vector, created) "
+                        "COPY embedcore_import (endpoint, model, text_sha, dims, vector, created, last_used) "
                         "FROM STDIN WITH (FORMAT BINARY)"
                     ) as copy,
                 ):
-                    copy.set_types(["text", "text", "bytea", "int4", "vector", "float8"])
+                    copy.set_types(["text", "text", "bytea", "int4", "vector", "float8", "float8"])
+                    # Last used: when it was made (a file from before the cap has no last_used).
                     for row in good:
-                        copy.write_row(row)
+                        copy.write_row((*row, row[-1]))
                 # Key order, like the cache's own writes, so a running app cannot deadlock with us.
                 copied = conn.execute(
                     "INSERT INTO embedcore_embeddings SELECT * FROM embedcore_import "

@@ -334,6 +334,44 @@ def test_a_locked_app_offers_no_cache_clearing(make_app, fake_openai):
     assert not [b for b in at.sidebar.button if b.key == "conn_cache_clear"]
 
 
+def test_sidebar_shows_the_cache_size_and_its_cap(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = api_app(make_app, api, TOKEN)
+    open_page(at, "pages/embed.py")
+    assert "Size: **0.0 MB**, no cap." in plain_messages(at.sidebar.caption)  # the default: no cap
+
+    at.secrets["cache_max_mb"] = 0.2  # 200 kB: room for 47 vectors of 1,024 dimensions
+    at.button(key="embed_run").click().run()
+    assert not at.exception and metrics(at)["Fetched"] == "100"
+    shown = plain_messages(at.sidebar.caption)
+    assert "**47** vectors of this model" in shown
+    assert (
+        "Size: **0.2 MB** of a **0.2 MB** cap; past it the least recently used vectors are dropped" in shown
+    )
+
+
+def test_a_bad_cache_cap_is_one_message_naming_the_setting(make_app, fake_openai):
+    api = fake_openai(token=TOKEN)
+    at = api_app(make_app, api, TOKEN)
+    open_page(at, "pages/embed.py")
+    at.button(key="embed_run").click().run()
+    assert metrics(at)["Fetched"] == "100"
+    at.secrets["cache_max_mb"] = "lots"  # bad input after good input
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    assert (
+        "cache_max_mb in the app's secrets must be a number of megabytes (e.g. 500), got 'lots'."
+        in error.value
+    )
+    assert not [b for b in at.button if b.key == "embed_run"]  # nothing to click that would fail again
+    at.secrets["cache_max_mb"] = -5
+    at.run()
+    assert "cache_max_mb in the app's secrets must be 0 (no cap) or a positive number" in plain_messages(
+        at.error
+    )
+
+
 # --- pure pieces -------------------------------------------------------------------------------------
 
 

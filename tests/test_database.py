@@ -25,7 +25,7 @@ from embedcore import storage
 from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
 from embedcore.client import EmbeddingClient
 from embedcore.collections import PostgresCollectionStore
-from embedcore.database import DATABASE_URL_ENV, SCHEMA_VERSION, Database, redact_url
+from embedcore.database import _MIGRATIONS, DATABASE_URL_ENV, SCHEMA_VERSION, Database, redact_url
 from embedcore.errors import (
     ConfigurationError,
     DatabaseError,
@@ -233,7 +233,34 @@ def test_schema_is_created_once_when_processes_start_together(database_url: str)
         "embedcore_budget_spent",
         "embedcore_budget_reservations",
         "embedcore_budget_usage",
+        "embedcore_claims",
     }
+
+
+def test_a_database_at_version_1_gets_the_later_migrations_and_keeps_its_vectors(database_url: str) -> None:
+    """A team database made before claims and the cap: its rows get a last use (their creation
+    time) and nothing is lost; versions missing below the highest are filled in as well."""
+    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            "CREATE TABLE embedcore_schema_version (version INTEGER PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        for statement in _MIGRATIONS[0][1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO embedcore_schema_version (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO embedcore_embeddings (endpoint, model, text_sha, dims, vector, created) "
+            "VALUES ('local:', 'm', '\\x01', 2, '[1,0]', 1234.5)"
+        )
+    with Database(database_url) as database:
+        assert database.schema_version() == SCHEMA_VERSION
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT created, last_used FROM embedcore_embeddings").fetchall() == [
+            (1234.5, 1234.5)
+        ]
+        versions = [
+            v for (v,) in conn.execute("SELECT version FROM embedcore_schema_version ORDER BY version")
+        ]
+    assert versions == [version for version, _ in _MIGRATIONS]
 
 
 def test_a_newer_schema_is_refused(database_url: str) -> None:

@@ -150,12 +150,13 @@ def database_failures() -> tuple[Any, dict]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def embedding_cache(storage_key: str, _storage: Storage):
+def embedding_cache(storage_key: str, max_mb: float | None, _storage: Storage):
     """The embedding cache every session shares: SQLite, the team's PostgreSQL, or a stand-in that
     raises the database's error on first use (so models can still be listed while it is down).
 
     ``storage_key`` names the store (cache dir, database fingerprint and whether it is up), so a
-    changed ``EMBEDCORE_CACHE_DIR`` or a database back online gets a fresh object.
+    changed ``EMBEDCORE_CACHE_DIR`` or a database back online gets a fresh object; ``max_mb`` is
+    its size cap (None: none), so a changed cap does too.
     """
     if _storage.error is not None:
         from embedcore.storage import UnavailableCache
@@ -164,18 +165,18 @@ def embedding_cache(storage_key: str, _storage: Storage):
     if _storage.database is not None:
         from embedcore.cache import PostgresEmbeddingCache
 
-        return PostgresEmbeddingCache(_storage.database)
+        return PostgresEmbeddingCache(_storage.database, max_mb=max_mb or 0)
     from embedcore.cache import EmbeddingCache
 
-    return EmbeddingCache()
+    return EmbeddingCache(max_mb=max_mb or 0)
 
 
 @st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
-def local_provider(storage_key: str, _storage: Storage) -> Provider:
+def local_provider(storage_key: str, cache_max_mb: float | None, _storage: Storage) -> Provider:
     """The bundled models (:class:`embedcore.local.LocalModel`) over the shared embedding cache."""
     from embedcore.providers import make_provider
 
-    return make_provider("local", cache=embedding_cache(storage_key, _storage))
+    return make_provider("local", cache=embedding_cache(storage_key, cache_max_mb, _storage))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -184,6 +185,7 @@ def api_provider(
     base_url: str,
     key_fingerprint: str,
     storage_key: str,
+    cache_max_mb: float | None,
     _api_key: str | None,
     _storage: Storage,
 ) -> Provider:
@@ -201,7 +203,7 @@ def api_provider(
         kind,
         base_url=base_url,
         api_key=_api_key or "",
-        cache=embedding_cache(storage_key, _storage),
+        cache=embedding_cache(storage_key, cache_max_mb, _storage),
         rate_limit_database=_storage.database,
     )
 

@@ -31,8 +31,8 @@ from embedcore.types import ModelInfo, Provider
 from ui import cached, state
 from ui.budget import draw_status, offers_operator_token, redraw_status
 from ui.errors import friendly_errors
-from ui.format import md_escape, noun_for, plural, short_model_names
-from ui.storage import current_storage
+from ui.format import md_escape, megabytes, noun_for, plural, short_model_names
+from ui.storage import cache_max_mb, current_storage
 
 PROVIDER_LABELS = {
     "local": "Bundled offline model (all-MiniLM-L6-v2)",
@@ -243,19 +243,21 @@ def get_provider(connection: Connection | None = None) -> Provider:
     Raises
     ------
     embedcore.errors.ConfigurationError
-        The URL is not http(s) (the client's check).
+        The URL is not http(s) (the client's check), or the cache cap is not a number ≥ 0.
     embedcore.errors.ModelUnavailableError
         The bundled model was chosen but cannot run here.
     """
     conn = connection or current_connection()
     storage = current_storage()
+    cap = cache_max_mb()
     if conn.kind == "local":
-        return cached.local_provider(storage.key, _storage=storage)
+        return cached.local_provider(storage.key, cap, _storage=storage)
     return cached.api_provider(
         conn.kind,
         conn.base_url or "",
         conn.key_fingerprint,
         storage.key,
+        cap,
         _api_key=conn.api_key,
         _storage=storage,
     )
@@ -441,12 +443,21 @@ def render_cache_panel() -> None:
         if removed is not None:
             st.toast(f"Removed {removed:,} cached vectors; the next embedding runs the model again.")
         cached = cache.count(provider.endpoint_id, model)
+        usage = cache.usage()
         with st.expander("Embedding cache", icon=":material/database:"):
             st.caption(
                 f"**{cached:,}** {noun_for(cached, 'vector')} of this model "
                 f"{'is' if cached == 1 else 'are'} cached {where}: texts embedded before "
                 "are answered from there, with no model or API call."
             )
+            size = f"Size: **{megabytes(usage['bytes'])}**"
+            if usage["max_bytes"]:
+                st.caption(
+                    f"{size} of a **{megabytes(usage['max_bytes'])}** cap; past it the least recently "
+                    "used vectors are dropped (saved collections never are)."
+                )
+            else:
+                st.caption(f"{size}, no cap.")
             if not settings.lock_endpoint and cached:
                 # A callback runs before the rerun, so the count above is already the new one.
                 st.button(

@@ -42,6 +42,12 @@ def duration(seconds: float) -> str:
     return f"{seconds:.2f} s" if seconds < 100 else f"{seconds:.0f} s"
 
 
+def megabytes(nbytes: float) -> str:
+    """A size in megabytes (10^6 bytes, as the cache cap is set): ``0.4 MB``, ``12 MB``, ``1,500 MB``."""
+    mb = nbytes / 1_000_000
+    return f"{mb:.1f} MB" if mb < 10 else f"{mb:,.0f} MB"
+
+
 def cache_share(cached: int, fetched: int) -> tuple[str, str]:
     """``(value, help)`` for a "From cache" metric: a short share that fits a narrow column.
 

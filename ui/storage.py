@@ -26,6 +26,8 @@ from ui import cached
 
 #: The secrets key for the database URL.
 DATABASE_SECRET = "database_url"
+#: The secrets key for the cache's size cap in megabytes (else ``EMBEDCORE_CACHE_MAX_MB``).
+CACHE_MAX_MB_SECRET = "cache_max_mb"
 #: Seconds a failed connection is reported again before the next attempt (a server that drops
 #: packets costs the connect timeout, 10 s, per attempt).
 RETRY_AFTER = 30.0
@@ -65,6 +67,39 @@ def database_setting() -> tuple[str | None, str]:
         return str(url).strip(), f"{DATABASE_SECRET} in the app's secrets"
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     return (url or None), DATABASE_URL_ENV
+
+
+def cache_max_mb() -> float | None:
+    """The embedding cache's size cap in megabytes: secrets' ``cache_max_mb``, then
+    ``EMBEDCORE_CACHE_MAX_MB``; None (no cap) when neither is set or it is 0.
+
+    Raises
+    ------
+    embedcore.errors.ConfigurationError
+        Not a number, or negative; the message names the setting.
+    """
+    from embedcore.cache import CACHE_MAX_MB_ENV, parse_max_mb
+    from ui.connection import _secret
+
+    value = _secret(CACHE_MAX_MB_SECRET)
+    if value is not None:
+        return parse_max_mb(value, f"{CACHE_MAX_MB_SECRET} in the app's secrets")
+    return parse_max_mb(os.environ.get(CACHE_MAX_MB_ENV), CACHE_MAX_MB_ENV)
+
+
+def operator_setting_error() -> str | None:
+    """Why a storage setting of the operator's is unusable (the message to show), or None.
+
+    Checked once per run by ``app.py``, which then shows only this: a bad cap would otherwise
+    be reported by every part of a page that embeds.
+    """
+    from embedcore.errors import ConfigurationError
+
+    try:
+        cache_max_mb()
+    except ConfigurationError as exc:
+        return f"{exc} The app's operator sets it in `.streamlit/secrets.toml` or the environment."
+    return None
 
 
 def current_storage() -> Storage:

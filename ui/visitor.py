@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ui.settings import access_rules
+
 #: Session key of the fallback id (a browser session without email or address).
 _SESSION_ID = "_visitor_session_id"
 
@@ -72,19 +74,7 @@ def current_visitor() -> Visitor:
     return Visitor(id=f"session:{session_id}", label="this browser session")
 
 
-def _access_list(name: str) -> list[str]:
-    """``[access].<name>`` from the secrets as lower-cased strings ([] when absent or unreadable)."""
-    try:
-        section = st.secrets.get("access") or {}
-        values = section.get(name) or []
-    except Exception:  # no secrets file, or a broken one: no rules
-        return []
-    if isinstance(values, str):
-        values = [values]
-    return [str(v).strip().lower() for v in values if str(v).strip()]
-
-
 def is_admin(visitor: Visitor | None = None) -> bool:
     """True for a signed-in visitor whose email is in ``[access].admins``; never without sign-in."""
     visitor = visitor or current_visitor()
-    return visitor.email is not None and visitor.email in _access_list("admins")
+    return visitor.email is not None and access_rules().is_admin(visitor.email)

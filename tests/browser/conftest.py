@@ -6,12 +6,13 @@ at /usr/bin/chromium, which `make browser` installs from Debian's packages.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 import pytest
-from streamlit_browser import new_session, serve_app
+from streamlit_browser import new_session, no_new_traceback, serve_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EMBEDCORE_CHROMIUM", "/usr/bin/chromium")
@@ -45,9 +46,8 @@ def _shared_models_dir(tmp_path_factory) -> Path:
 _SERVER_LOGS: dict[str, Path] = {}
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """Base URL of a `streamlit run app.py` on the offline model, with a private cache."""
+def server_env(tmp_path_factory) -> dict[str, str]:
+    """The environment of a test server: a private cache, the shared models, no operator token."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium) first")
     cache_dir = tmp_path_factory.mktemp("browser-cache")
@@ -58,6 +58,13 @@ def app_server(tmp_path_factory):
     (cache_dir / "models").symlink_to(models_dir, target_is_directory=True)
     env = {**os.environ, "EMBEDCORE_CACHE_DIR": str(cache_dir)}
     env.pop("IONOS_API_TOKEN", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Base URL of a `streamlit run app.py` on the offline model, with a private cache."""
+    env = server_env(tmp_path_factory)
     log_path = tmp_path_factory.mktemp("browser-logs") / "streamlit.log"
     with serve_app(env, log_path) as (url, _process):
         _SERVER_LOGS[url] = log_path
@@ -66,6 +73,34 @@ def app_server(tmp_path_factory):
     if "Traceback" in text:
         # A traceback in the server log is a bug even when the page looked fine.
         print(text[-5000:], file=sys.stderr)
+
+
+@pytest.fixture(scope="module")
+def secrets_server(tmp_path_factory):
+    """``serve(secrets_toml) -> (url, log_path)``: a server of its own reading only these secrets.
+
+    Streamlit reads ``secrets.files`` (``--secrets.files``) instead of the repo's
+    ``.streamlit/secrets.toml``, so a test never writes into the checkout. The port is chosen
+    when the server starts: ``auth.redirect_uri`` can say ``{port}`` (Streamlit fills it in).
+    Servers stop at the end of the test module.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def serve(secrets_toml: str) -> tuple[str, Path]:
+            folder = tmp_path_factory.mktemp("secrets-server")
+            secrets_path = folder / "secrets.toml"
+            secrets_path.write_text(secrets_toml, encoding="utf-8")
+            log_path = folder / "streamlit.log"
+            url, _process = stack.enter_context(
+                serve_app(
+                    server_env(tmp_path_factory),
+                    log_path,
+                    extra_args=("--secrets.files", str(secrets_path)),
+                )
+            )
+            return url, log_path
+
+        yield serve
 
 
 @pytest.fixture(scope="session")
@@ -85,15 +120,10 @@ def page(browser, app_server):
     After the test, the server log must hold no new traceback: an exception the page
     swallowed or only logged is still a bug.
     """
-    log_path = _SERVER_LOGS[app_server]
-    log_start = log_path.stat().st_size
-    context, page = new_session(browser, app_server)
-    yield page
-    context.close()
-    with open(log_path, errors="replace") as log:
-        log.seek(log_start)
-        new_output = log.read()
-    assert "Traceback" not in new_output, new_output[-4000:]
+    with no_new_traceback(_SERVER_LOGS[app_server]):
+        context, page = new_session(browser, app_server)
+        yield page
+        context.close()
 
 
 def pytest_collection_modifyitems(items):

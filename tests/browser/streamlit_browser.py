@@ -99,6 +99,18 @@ def new_session(browser, base_url: str, *, width: int = 1400, height: int = 1000
     return context, page
 
 
+@contextlib.contextmanager
+def no_new_traceback(log_path: Path):
+    """The body must add no traceback to the server log: an exception a page swallowed or only
+    logged is still a bug."""
+    log_start = log_path.stat().st_size
+    yield
+    with open(log_path, errors="replace") as log:
+        log.seek(log_start)
+        new_output = log.read()
+    assert "Traceback" not in new_output, new_output[-4000:]
+
+
 def _busy_count(page) -> int:
     return int(page.evaluate("() => window.__stBusyCount || 0"))
 
