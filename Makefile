@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run dev test test-fast bench lint format clean browser db
+.PHONY: run dev test test-fast test-cloud cloud-venv bench lint format clean browser db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,9 +51,25 @@ test: $(VENV)/.dev-deps $(VENV)/.static-model browser
 test-fast: $(VENV)/.dev-deps $(VENV)/.static-model
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not browser and not slow"
 
+## cloud-venv: an API-only virtualenv as Community Cloud installs it (requirements.txt alone) + 3 test tools
+# Outside the project folder (Streamlit's watcher and ruff never walk it); no torch, no model.
+CLOUD_VENV ?= /tmp/embedcore-cloud-venv
+$(CLOUD_VENV)/.deps: requirements.txt
+	rm -rf $(CLOUD_VENV)
+	$(PYTHON) -m venv $(CLOUD_VENV)
+	$(CLOUD_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLOUD_VENV)/bin/python -m pip install --quiet -r requirements.txt pytest playwright pytest-timeout
+	touch $@
+cloud-venv: $(CLOUD_VENV)/.deps
+
+## test-cloud: the browser tests of the app on that install, against a fake IONOS API (not part of `make test`)
+# --confcutdir: tests/conftest.py loads the full suite's fixtures (pytest-httpserver), not installed there.
+test-cloud: $(CLOUD_VENV)/.deps browser
+	EMBEDCORE_CLOUD_VENV=$(CLOUD_VENV) $(CLOUD_VENV)/bin/python -m pytest -m cloud --confcutdir=tests/browser tests/browser/test_cloud.py
+
 ## bench: the performance benchmarks; prints a table of figures and ratios
-bench: $(VENV)/.dev-deps browser
-	HF_HUB_OFFLINE=1 $(PY) -m bench
+bench: $(VENV)/.dev-deps $(CLOUD_VENV)/.deps browser
+	HF_HUB_OFFLINE=1 EMBEDCORE_CLOUD_VENV=$(CLOUD_VENV) $(PY) -m bench
 
 ## db: a local PostgreSQL + pgvector for EMBEDCORE_DATABASE_URL; prints the URL (Ctrl-C stops it)
 db: $(VENV)/.dev-deps

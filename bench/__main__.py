@@ -39,6 +39,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.large_map:rows",
         "100k texts with vectors from a file: read, open → map, reruns, hover in chromium, peak RSS",
     ),
+    "cloud": (
+        "bench.cloud:rows",
+        "the API-only install (Community Cloud): first visit map times, peak RSS for the sample, 10k, 20k, 100k",
+    ),
     "visitors": (
         "bench.visitors:rows",
         "8 chromium visitors at once, each uploading 400 texts to the explorer: slowest vs fair share, RSS",

@@ -47,6 +47,8 @@ MODELS = {
     "BAAI/bge-m3": 1024,
 }
 MAX_INPUTS = 2048  # OpenAI's documented limit per request
+#: Models whose vectors IONOS sends as the model makes them, not unit length (docs/FACTS.md).
+UNNORMALISED = frozenset({"sentence-transformers/paraphrase-multilingual-mpnet-base-v2"})
 
 
 def _dumps(body: Any) -> bytes:
@@ -87,11 +89,16 @@ class _Bucket:
             return (1.0 - self.tokens) / self.rate
 
 
-def fake_vector(text: str, dims: int) -> np.ndarray:
-    """A deterministic unit vector derived from the text's hash — transport testing only, no meaning."""
+def fake_vector(text: str, dims: int, *, normalised: bool = True) -> np.ndarray:
+    """A deterministic vector derived from the text's hash — transport testing only, no meaning.
+
+    Unit length, or with ``normalised=False`` a length between 2 and 6 that varies by text
+    (as the multilingual MPNet's vectors do through IONOS).
+    """
     seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
     vector = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
-    return vector / np.linalg.norm(vector)
+    vector /= np.linalg.norm(vector)
+    return vector if normalised else vector * np.float32(2.0 + (seed % 4001) / 1000.0)
 
 
 class FakeEmbeddingsServer(ThreadingHTTPServer):
@@ -110,8 +117,11 @@ class FakeEmbeddingsServer(ThreadingHTTPServer):
         latency: float = 0.05,
         max_requests: int = 20_000,
         max_seconds: float = 1800.0,
+        token: str | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        #: With a token, every /v1 request without ``Authorization: Bearer <token>`` gets 401.
+        self.token = token
         self.bucket = _Bucket(rate, burst)
         self.latency = latency
         self.max_requests = max_requests
@@ -131,6 +141,7 @@ class FakeEmbeddingsServer(ThreadingHTTPServer):
                 "ok": 0,
                 "rate_limited": 0,
                 "errors": 0,
+                "unauthorised": 0,
                 "texts": 0,
                 "max_batch": 0,
                 "in_flight": 0,
@@ -184,9 +195,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
 
     def _admitted(self) -> bool:
-        """Count the request, apply the bounds and the rate limit; False if already answered."""
+        """Count the request, apply the bounds, the token and the rate limit; False if already answered."""
         server = self.server
         server.count(requests=1)
+        if server.token and self.headers.get("Authorization") != f"Bearer {server.token}":
+            server.count(unauthorised=1)
+            self._error(401, "Unauthorized: a valid bearer token is required.", "authentication_error")
+            return False
         if server.stats["requests"] > server.max_requests:
             self._error(503, "benchmark server request budget exhausted", "server_error")
             return False
@@ -256,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
         as_base64 = body.get("encoding_format") == "base64"
         data = []
         for index, text in enumerate(texts):
-            vector = fake_vector(text, MODELS[model])
+            vector = fake_vector(text, MODELS[model], normalised=model not in UNNORMALISED)
             encoded = (
                 base64.b64encode(vector.astype("<f4").tobytes()).decode() if as_base64 else vector.tolist()
             )
@@ -341,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every request")
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--max-seconds", type=float, default=1800.0)
+    parser.add_argument("--token", default=None, help="require this bearer token (401 without it)")
     options = parser.parse_args(argv)
     server = FakeEmbeddingsServer(
         options.port,
@@ -349,6 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         latency=options.latency,
         max_requests=options.max_requests,
         max_seconds=options.max_seconds,
+        token=options.token,
     )
     print(f"LISTENING {server.url}", flush=True)
     server.serve_in_thread().join()

@@ -27,6 +27,7 @@ __all__ = [
     "EmptyInputError",
     "InputError",
     "InvalidResponseError",
+    "MemoryLimitError",
     "ModelUnavailableError",
     "NoTextColumnError",
     "NotFoundError",
@@ -187,6 +188,10 @@ class VectorDimensionsError(VectorFileError):
 
 class VectorValuesError(VectorFileError):
     """Vectors hold NaN, infinite or missing values, or are not numbers."""
+
+
+class MemoryLimitError(InputError):
+    """The work asked for would not fit in the memory this server has left (checked before it starts)."""
 
 
 class ProjectionInputError(InputError):

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -502,8 +503,31 @@ class LocalModel:
         """Whether the static model is built, so using it costs a sub-second load, not a build."""
         return self._static().is_built()
 
+    def missing_packages(self, model: str) -> list[str]:
+        """What ``model`` lacks to run here (import names); empty when it can run.
+
+        The one rule every caller follows (the dashboard's pages and sidebar, the command
+        line): a model with missing packages is not offered. The transformer needs torch,
+        sentence-transformers and the model package; the static model needs model2vec once
+        built, and the transformer's packages to be built. Checked without importing torch.
+
+        Raises
+        ------
+        NotFoundError
+            For a model id this provider does not serve.
+        """
+        return self._get(model).missing()
+
+    def runnable_models(self) -> list[str]:
+        """The local model ids that can run on this machine (none on an API-only install)."""
+        return [m for m in (catalog.MINILM_ID, catalog.MINILM_STATIC_ID) if not self.missing_packages(m)]
+
     def list_models(self) -> list[ModelInfo]:
-        """Both local models, with catalogue facts (``served=True``)."""
+        """Both local models, with catalogue facts; ``served`` is whether each can run here.
+
+        A model that cannot run (:meth:`missing_packages`) is listed with ``served=False`` and
+        its description says what it lacks, so a listing never offers what would fail.
+        """
         static = self._static()
         if static.is_built():
             # Not the directory: a visitor of the Models page has no use for a server's path
@@ -516,12 +540,22 @@ class LocalModel:
                 "then it loads in well under a second."
             )
         static_info = catalog.KNOWN_MODELS[catalog.MINILM_STATIC_ID]
-        return [
-            catalog.describe(catalog.MINILM_ID, served=True),
-            catalog.describe(
-                catalog.MINILM_STATIC_ID, served=True, description=(static_info.description or "") + note
-            ),
+        listed = [
+            catalog.describe(catalog.MINILM_ID),
+            catalog.describe(catalog.MINILM_STATIC_ID, description=(static_info.description or "") + note),
         ]
+        models = []
+        for info in listed:
+            missing = self.missing_packages(info.id)
+            if missing:
+                info = replace(
+                    info,
+                    served=False,
+                    description=f"Cannot run on this machine: {', '.join(missing)} not installed "
+                    "(requirements-local.txt has them).",
+                )
+            models.append(info)
+        return models
 
     def _minilm(self) -> _MiniLM:
         return _backend(("minilm", self.device), lambda: _MiniLM(self.device))  # type: ignore[return-value]

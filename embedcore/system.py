@@ -1,4 +1,4 @@
-"""What this machine lets the process use."""
+"""What this machine lets the process use: cores, and memory."""
 
 from __future__ import annotations
 
@@ -8,8 +8,22 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
-__all__ = ["WORK_SLOTS_ENV", "WorkQueue", "usable_cores", "work_slots"]
+from .errors import MemoryLimitError
+
+__all__ = [
+    "MEMORY_LIMIT_ENV",
+    "WORK_SLOTS_ENV",
+    "WorkQueue",
+    "check_memory",
+    "memory_in_use",
+    "memory_limit",
+    "texts_that_fit",
+    "usable_cores",
+    "work_bytes",
+    "work_slots",
+]
 
 #: Heavy jobs a server runs at once (default: its usable cores).
 WORK_SLOTS_ENV = "EMBEDCORE_WORK_SLOTS"
@@ -30,6 +44,105 @@ def usable_cores() -> int:
         return max(
             1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         )
+
+
+#: Megabytes the app may use in all (an operator's setting); default: the container's limit.
+MEMORY_LIMIT_ENV = "EMBEDCORE_MEMORY_LIMIT_MB"
+#: cgroup v2, then v1: where a container's memory limit is read.
+_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+#: A cgroup v1 "no limit" is a huge number, not "max".
+_NO_LIMIT_ABOVE = 2**60
+
+#: Bytes held at the peak of embedding and mapping ``n`` texts, per byte of their float32 vectors:
+#: measured on the API-only install (10,000 x 1024 through the API, then the PCA preview, the exact
+#: neighbours and UMAP: +310 MB over the 41 MB of vectors, see the README's Community Cloud section).
+WORK_BYTES_PER_VECTOR_BYTE = 8
+#: And per text, whatever its vector: its string in the page, the map's hover text, the figure.
+WORK_BYTES_PER_TEXT = 2_000
+
+
+def memory_limit() -> int | None:
+    """Bytes this process may use in all: ``$EMBEDCORE_MEMORY_LIMIT_MB``, else its container's limit.
+
+    None when there is no limit (a laptop, a container without one) or it cannot be read.
+    """
+    configured = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if configured:
+        try:
+            return int(float(configured) * 2**20) or None
+        except ValueError:
+            return None
+    for path in _CGROUP_LIMITS:
+        try:
+            value = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if value.isdigit() and int(value) < _NO_LIMIT_ABOVE:
+            return int(value)
+        return None
+    return None
+
+
+def memory_in_use() -> int:
+    """This process's resident memory now, in bytes (0 where ``/proc`` is not there)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def work_bytes(n_texts: int, dimensions: int | None) -> int:
+    """Memory that embedding and mapping ``n_texts`` vectors of ``dimensions`` floats takes at its peak.
+
+    ``dimensions`` unknown: 1024, the widest of the IONOS models.
+    """
+    vector_bytes = int(n_texts) * int(dimensions or 1024) * 4
+    return vector_bytes * WORK_BYTES_PER_VECTOR_BYTE + int(n_texts) * WORK_BYTES_PER_TEXT
+
+
+def texts_that_fit(dimensions: int | None) -> int | None:
+    """How many texts of ``dimensions`` could be embedded and mapped now (None: no limit)."""
+    limit = memory_limit()
+    if limit is None:
+        return None
+    return max(limit - memory_in_use(), 0) // work_bytes(1, dimensions)
+
+
+def check_memory(needed: int, what: str, *, fewer: str | None = None) -> None:
+    """Refuse, before it starts, work that needs ``needed`` more bytes than the limit leaves.
+
+    Parameters
+    ----------
+    needed : int
+        Bytes the work adds at its peak (:func:`work_bytes`).
+    what : str
+        The work, for the message ("Embedding and mapping 20,000 texts").
+    fewer : str, optional
+        What would fit instead ("about 4,000 texts"), for the message.
+
+    Raises
+    ------
+    MemoryLimitError
+        When :func:`memory_limit` is set and ``memory_in_use() + needed`` is above it.
+    """
+    limit = memory_limit()
+    if limit is None:
+        return
+    in_use = memory_in_use()
+    if in_use + needed <= limit:
+        return
+    left = max(limit - in_use, 0)
+    instead = f" About {fewer} would fit." if fewer else ""
+    raise MemoryLimitError(
+        f"{what} needs about {needed / 2**20:,.0f} MB of memory and this server has {left / 2**20:,.0f} MB "
+        f"left (it may use {limit / 2**20:,.0f} MB in all), so it does not fit and was not started.{instead} "
+        "Whoever runs the app can give it more memory (Community Cloud apps may have up to 2.7 GB) or run it "
+        "on a larger machine."
+    )
 
 
 def work_slots() -> int:

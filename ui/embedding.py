@@ -17,6 +17,8 @@ from contextlib import contextmanager, nullcontext
 
 import streamlit as st
 
+from embedcore import catalog
+from embedcore.errors import EmbedcoreError
 from embedcore.types import EmbeddingResult, ProgressCallback
 from ui import state
 from ui.cached import digest_of
@@ -101,6 +103,24 @@ def stored_result(
     return st.session_state.get(store, {}).get(result_key(texts, model=model, option=option))
 
 
+def check_room(n_texts: int, model: str) -> None:
+    """Refuse, before anything is loaded or sent, ``n_texts`` the server has no memory left to map.
+
+    A no-op without a memory limit (:func:`embedcore.system.memory_limit`: the container's, or
+    ``EMBEDCORE_MEMORY_LIMIT_MB``). Raises :class:`embedcore.errors.MemoryLimitError`.
+    """
+    from embedcore.system import check_memory, texts_that_fit, work_bytes
+
+    info = catalog.KNOWN_MODELS.get(model)
+    dims = info.dimensions if info is not None else None
+    fit = texts_that_fit(dims)
+    check_memory(
+        work_bytes(n_texts, dims),
+        f"Embedding and mapping {plural(n_texts, 'text')} with {model}",
+        fewer=None if fit is None else f"{fit:,} texts",
+    )
+
+
 def embed_texts(
     texts: Sequence[str],
     *,
@@ -148,6 +168,7 @@ def embed_texts(
     results: dict = st.session_state.setdefault(store, {})
     if reuse and key in results:
         return results[key]
+    check_room(len(texts), option.model)
     # The model may be the static one before it is built: build it with stages and a Stop
     # button rather than inside embed(), where it could not be watched or stopped.
     prepare(provider, option.model, on_stop=on_stop)
@@ -160,6 +181,35 @@ def embed_texts(
     while len(results) > MAX_KEPT:
         results.pop(next(iter(results)))
     return result
+
+
+#: Seconds a page waits for the server's own embedding of the sample (ui.hosted) before it
+#: offers the Embed button instead: one request to the API, normally well under a second.
+SAMPLE_WAIT_S = 8.0
+
+
+def cached_result(texts: Sequence[str], *, model: str | None = None) -> EmbeddingResult | None:
+    """The result for ``texts`` when every one of their vectors is cached already, else None.
+
+    Nothing is sent: an API page shows such texts without waiting for a click (they cost
+    nobody anything). When the server is still embedding the default sample for its first
+    visitors (:mod:`ui.hosted`), waits for it first, up to :data:`SAMPLE_WAIT_S`.
+    """
+    from embedcore import warmup
+
+    option = current_option(model)
+    try:
+        provider = provider_for(option)
+        cache = getattr(provider, "cache", None)
+        if cache is None or not len(texts):
+            return None
+        warmup.sample_ready(texts, timeout=SAMPLE_WAIT_S)
+        distinct = list(dict.fromkeys(texts))
+        if len(cache.get_many(provider.endpoint_id, option.model, distinct)) < len(distinct):
+            return None
+    except EmbedcoreError:  # a store that is down: the Embed button's own call will say so
+        return None
+    return embed_texts(texts, option=option)
 
 
 def load_model(model: str) -> float | None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.connection import current_connection, current_model
-from ui.embedding import embed_button, embed_texts, file_result, result_key, stored_result, token_missing
+from ui.embedding import (
+    cached_result,
+    embed_button,
+    embed_texts,
+    file_result,
+    result_key,
+    stored_result,
+    token_missing,
+)
 from ui.errors import friendly_errors
 from ui.explorer_widgets import P
 from ui.format import cache_share, md_escape, plural
@@ -39,6 +47,10 @@ def embed_view():
         clicked = False
         with friendly_errors() as outcome:
             result = stored_result(table.texts, model=model)
+            if result is None and conn.kind != "local":
+                # Texts whose vectors are all cached cost nothing: shown at once (on a hosted app,
+                # the sample the server embedded as it started).
+                result = cached_result(table.texts, model=model)
             if result is None and conn.kind != "local":
                 # An API call costs money: wait for a click. The bundled model is free and quick.
                 left, right = st.columns([4, 1], vertical_alignment="center")

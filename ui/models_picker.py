@@ -1,7 +1,7 @@
 """Models from more than one provider at once: the bundled ones beside the sidebar's API endpoint.
 
 The Compare, Search and Languages pages mix models: the bundled MiniLM and its static
-distillation are always offered (when installed), and the models the sidebar's API
+distillation are offered where they can run (:func:`ui.connection.local_models`), and the models the sidebar's API
 connection serves are offered beside them. Each needs its own provider object; both come
 from :func:`ui.connection.get_provider`, so caches, clients and rate limits stay shared.
 
@@ -28,7 +28,7 @@ from ui.connection import (
     current_connection,
     current_model,
     get_provider,
-    local_available,
+    local_models,
 )
 from ui.format import short_model_names
 
@@ -86,8 +86,7 @@ def model_options() -> list[ModelOption]:
     sidebar is still offered, so a page can show the real error when it is used.
     """
     options: list[ModelOption] = []
-    if local_available():
-        options += [local_option(catalog.MINILM_ID), local_option(catalog.MINILM_STATIC_ID)]
+    options += [local_option(model) for model in local_models()]
     conn = current_connection()
     if conn.kind != "local":
         served_by = host(conn.base_url)

@@ -167,6 +167,7 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     name = upload.name
     try:
         if io.is_vector_file(name):
+            check_file_room(upload.size, name)
             with st.spinner(f"Reading {name}…"):
                 table = io.read_vectors(upload.getvalue(), name, max_bytes=io.MAX_VECTOR_FILE_BYTES)
             set_texts(table, {"kind": "upload", "name": name, "file_id": upload.file_id})
@@ -197,6 +198,19 @@ def _upload(prefix: str, origin: dict) -> io.TextTable | None:
     table = io.table_from_frame(frame, text_col, None if label_col == _NO_LABEL else label_col)
     set_texts(table, {"kind": "upload", "name": name, "file_id": upload.file_id})
     return table
+
+
+def check_file_room(size: int, name: str) -> None:
+    """Refuse, before reading it, a file of vectors the server has no memory left to show.
+
+    A file of float32 vectors holds about as many bytes as its vectors take in memory; showing
+    them then takes :data:`embedcore.system.WORK_BYTES_PER_VECTOR_BYTE` times that at the peak.
+    """
+    from embedcore.system import WORK_BYTES_PER_VECTOR_BYTE, check_memory
+
+    check_memory(
+        int(size) * WORK_BYTES_PER_VECTOR_BYTE, f"Showing the vectors of {name} ({size / 2**20:,.0f} MB)"
+    )
 
 
 def vectors_dir() -> Path | None:
