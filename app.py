@@ -9,18 +9,16 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.access import render_account, require_access
-from ui.budget import stop_on_bad_settings
 from ui.cached import warm_up
 from ui.connection import render_cache_panel, render_connection_panel
 from ui.navigation import app_pages, draw_page_links, run_page
 from ui.state import init_state
-from ui.storage import operator_setting_error
 
 st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
-# First: wrong settings, sign-in and the access rules stop the run here, before any of the app.
+# First: a wrong setting (sign-in, access, budget, cache cap), sign-in and the access rules stop
+# the run here, before any of the app: one message, never an app open without what was asked for.
 require_access()
 init_state()
-stop_on_bad_settings()  # a broken [budget] is one message, never an unlimited operator's token
 warm_up()  # the bundled model and UMAP, in the background, once per process
 pages = app_pages()
 if not pages:  # only while the project is being assembled
@@ -29,10 +27,6 @@ if not pages:  # only while the project is being assembled
 # Hidden: Streamlit's own sidebar menu is switched off (see ui.navigation for why); ours is
 # drawn by draw_page_links.
 navigation = st.navigation(pages, position="hidden")
-bad_setting = operator_setting_error()
-if bad_setting is not None:  # one message at start, rather than one from every part that embeds
-    st.error(bad_setting)
-    st.stop()
 draw_page_links(pages)
 render_account()
 render_connection_panel()

@@ -29,10 +29,10 @@ import logging
 
 import streamlit as st
 
-from embedcore.errors import SettingsError
+from embedcore.errors import ConfigurationError
 from embedcore.settings import AccessDecision, AuthSettings
 from ui.format import md_escape
-from ui.settings import app_settings, auth_settings
+from ui.settings import app_settings, auth_settings, check_operator_settings
 from ui.visitor import signed_in_email
 
 logger = logging.getLogger(__name__)
@@ -87,8 +87,9 @@ def _is_logged_in() -> bool:
 def require_access() -> None:
     """Stop the run unless this visitor may use the app (see the module's docstring)."""
     try:
+        check_operator_settings()
         settings = app_settings()
-    except SettingsError as exc:
+    except ConfigurationError as exc:  # SettingsError, a wrong [budget], a wrong cache cap
         _settings_error(exc)
         st.stop()
     auth: AuthSettings | None = settings["auth"]
@@ -104,7 +105,7 @@ def require_access() -> None:
         st.stop()
 
 
-def _settings_error(exc: SettingsError) -> None:
+def _settings_error(exc: ConfigurationError) -> None:
     message = str(exc)
     if message not in _logged:  # the operator reads the log; once per message and process
         _logged.add(message)

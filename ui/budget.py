@@ -11,7 +11,7 @@ it nothing changes. The rules kept here:
 - A visitor is :func:`ui.visitor.current_visitor` (signed-in email, else address, else session).
 - Counts live where the app's other data does (:func:`ui.storage.current_storage`): the team's
   PostgreSQL database when ``database_url`` is set, else a SQLite file beside the cache.
-- Broken settings stop the app with one message naming the key (:func:`stop_on_bad_settings`),
+- Broken settings stop the app with one message naming the key (:func:`ui.settings.check_operator_settings`),
   never a silently unlimited token.
 """
 
@@ -34,7 +34,6 @@ from embedcore.budget import (
 from embedcore.endpoints import normalize_base_url
 from embedcore.errors import ConfigurationError
 from ui.errors import friendly_errors
-from ui.format import md_escape
 from ui.storage import current_storage
 from ui.visitor import current_visitor
 
@@ -78,19 +77,6 @@ def offers_operator_token() -> bool:
     except ConfigurationError:
         return False
     return settings is None or settings.offered
-
-
-def stop_on_bad_settings() -> None:
-    """At the start of every run: broken ``[budget]`` settings are one message, and nothing else runs."""
-    try:
-        budget_settings()
-    except ConfigurationError as exc:
-        st.error(
-            f"**The app's budget settings are wrong:** {md_escape(str(exc))}\n\n"
-            "Fix them in `.streamlit/secrets.toml` (or the environment) and restart the app.",
-            icon=":material/error:",
-        )
-        st.stop()
 
 
 def current_ledger() -> SQLiteLedger | PostgresLedger:

@@ -53,6 +53,24 @@ def app_settings() -> dict[str, Any]:
     return check_settings(secrets_dict())
 
 
+def check_operator_settings() -> None:
+    """Every operator setting, checked at the start of every run: the secrets' sections
+    (:func:`app_settings`), the budget and the cache cap (each from the secrets, else the
+    environment). One place, so a wrong value is one message before any page runs.
+
+    Raises
+    ------
+    embedcore.errors.ConfigurationError
+        The first wrong setting; the message names it.
+    """
+    from ui.budget import budget_settings
+    from ui.storage import cache_max_mb
+
+    app_settings()
+    budget_settings()
+    cache_max_mb()
+
+
 def auth_settings() -> AuthSettings | None:
     """``[auth]`` when sign-in is configured and valid, else None (the app is open)."""
     return app_settings()["auth"]

@@ -87,21 +87,6 @@ def cache_max_mb() -> float | None:
     return parse_max_mb(os.environ.get(CACHE_MAX_MB_ENV), CACHE_MAX_MB_ENV)
 
 
-def operator_setting_error() -> str | None:
-    """Why a storage setting of the operator's is unusable (the message to show), or None.
-
-    Checked once per run by ``app.py``, which then shows only this: a bad cap would otherwise
-    be reported by every part of a page that embeds.
-    """
-    from embedcore.errors import ConfigurationError
-
-    try:
-        cache_max_mb()
-    except ConfigurationError as exc:
-        return f"{exc} The app's operator sets it in `.streamlit/secrets.toml` or the environment."
-    return None
-
-
 def current_storage() -> Storage:
     """The storage for this run (cheap: the database is opened once per server process)."""
     url, setting = database_setting()
