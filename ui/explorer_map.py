@@ -52,9 +52,17 @@ def _map_figure(
     links=None,
     selected=None,
     uirevision=None,
+    all_labels=None,
 ):
     colours = xw.colouring(
-        ctl.colour, vectors, digest, texts, labels, k=ctl.k, min_cluster_size=ctl.min_cluster
+        ctl.colour,
+        vectors,
+        digest,
+        texts,
+        labels,
+        k=ctl.k,
+        min_cluster_size=ctl.min_cluster,
+        all_labels=all_labels,
     )
     # Rings mark the query's neighbours, or else the clicked text's (the ends of its lines).
     kwargs = {"highlight": [j for _, j in links]} if links else {}
@@ -67,6 +75,9 @@ def _map_figure(
         color=colours.values,
         color_title=colours.title,
         palette=colours.palette,
+        colors=colours.colors() or None,
+        # The clicked text itself stands out among its neighbours' rings.
+        focus=links[0][0] if links else None,
         label_centres=colours.named,
         unassigned=colours.unassigned,
         emphasis=matches,
@@ -195,6 +206,7 @@ def map_tab(texts, labels, result, dataset, digest) -> None:
                 links=links,
                 selected=marked if dims == 3 else None,
                 uirevision=revision,
+                all_labels=full_labels,
             ).update_layout(selectionrevision=xw.selection_generation()),
             marked if dims == 2 else None,
         ),
