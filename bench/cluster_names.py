@@ -124,7 +124,10 @@ def measure(quick: bool = False) -> dict:
             log(f"   old: {old[:6]}")
             examples[f"{name} {method}"] = new[:4]
             if method == "HDBSCAN":
-                clustered[name] = (float((clusters >= 0).mean()), int(clusters.max()) + 1)
+                # Before issue 19: smallest cluster 1 % of n (5..100), min_samples up to 10.
+                old_size = int(min(100, max(5, round(len(texts) / 100))))
+                before = hdbscan_labels(vectors, old_size, min_samples=min(old_size, 10))
+                clustered[name] = [(float((c >= 0).mean()), int(c.max()) + 1) for c in (clusters, before)]
     return {"ours": ours, "peer": peer, "clustered": clustered, "examples": examples}
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "HEATMAP_HARD_LIMIT",
     "HEATMAP_LIMIT",
     "MODEBAR_CLEARANCE",
+    "NAME_ANNOTATION",
     "PALETTE",
     "TEMPLATE",
     "HeatmapTooLargeError",
@@ -1041,8 +1042,16 @@ def _coded(
 #: The plot area a map's names are kept apart in, in pixels (width, height): the map beside the
 #: explorer's controls on a 1280-px window, its legend taken off; a wider map only spreads them.
 NAMES_PLOT_PX = (440.0, 520.0)
-#: CSS text-shadow drawn around the names on a 2-D map: a white halo over the points.
-_HALO = "-1px -1px 2px #fff, 1px -1px 2px #fff, -1px 1px 2px #fff, 1px 1px 2px #fff, 0 0 3px #fff"
+#: ``name`` of the annotations that write cluster names on a 2-D map.
+NAME_ANNOTATION = "cluster name"
+#: How an annotation sits at each of :data:`_NAME_SPOTS` (its anchor and a small shift, in px).
+_SPOT_ANCHORS = {
+    "middle center": {"xanchor": "center", "yanchor": "middle"},
+    "top center": {"xanchor": "center", "yanchor": "bottom", "yshift": 2},
+    "bottom center": {"xanchor": "center", "yanchor": "top", "yshift": -2},
+    "middle right": {"xanchor": "left", "yanchor": "middle", "xshift": 1},
+    "middle left": {"xanchor": "right", "yanchor": "middle", "xshift": -1},
+}
 #: Width of a character and height of a line of the 12-px names, in pixels (Inter averages ~6.5).
 _CHAR_PX, _LINE_PX, _GAP_PX = 7.0, 16.0, 3.0
 #: Where a name may go around its cluster's centre, in order of preference (Plotly's
@@ -1175,7 +1184,9 @@ def scatter_figure(
         the full embedding space), drawn as one trace named "links" under the points.
     label_centres : bool
         Write each category's name at the median position of its points (categorical
-        ``color`` only), so clusters are named on the map and not only in the legend.
+        ``color`` only), so clusters are named on the map and not only in the legend: in 2-D as
+        layout annotations named :data:`NAME_ANNOTATION`, kept apart by :func:`place_names`
+        (a name with no room is left to the legend); in 3-D as a text trace named "names".
     unassigned : optional
         A ``color`` value meaning "in no category" (HDBSCAN's noise: ``"unclustered"``): those
         rows are one grey trace named ``"unclustered (m)"``, last in the legend, with no name
@@ -1376,27 +1387,36 @@ def scatter_figure(
             # On the map, the number and the first two terms (the legend has all three).
             text = [short_label(", ".join(str(name).split(", ")[:2]), 28) for name, _, _ in centres]
             if three_d:
-                placed = [(i, "middle center") for i in range(len(centres))]
+                fig.add_trace(
+                    go.Scatter3d(
+                        x=at[:, 0],
+                        y=at[:, 1],
+                        z=at[:, 2],
+                        mode="text",
+                        text=text,
+                        textfont={"size": 12, "color": "#1F2933"},
+                        hoverinfo="skip",
+                        name="names",
+                        showlegend=False,
+                    )
+                )
             else:
                 # Names kept apart: the largest clusters named first, the others moved beside
                 # their centre or left to the legend (BERTopic's and datamapplot's maps do the same).
-                placed = place_names(at, [size for _, _, size in centres], text, xyz[:, :2])
-            keep = [i for i, _ in placed]
-            xy = {"x": at[keep, 0], "y": at[keep, 1], **({"z": at[keep, 2]} if three_d else {})}
-            placing = {} if three_d else {"textposition": [p for _, p in placed], "cliponaxis": False}
-            fig.add_trace(
-                (go.Scatter3d if three_d else go.Scatter)(
-                    **xy,
-                    mode="text",
-                    text=[text[i] for i in keep],
-                    # A white halo: the name stays legible where it lies over points.
-                    textfont={"size": 12, "color": "#1F2933", **({} if three_d else {"shadow": _HALO})},
-                    hoverinfo="skip",
-                    name="names",
-                    showlegend=False,
-                    **placing,
-                )
-            )
+                # Annotations, not a text trace: above a WebGL map's canvas (which covers every SVG
+                # trace, so names were hidden under 1,500 points), on a white ground.
+                for i, spot in place_names(at, [size for _, _, size in centres], text, xyz[:, :2]):
+                    fig.add_annotation(
+                        x=float(at[i, 0]),
+                        y=float(at[i, 1]),
+                        text=text[i],
+                        name=NAME_ANNOTATION,
+                        showarrow=False,
+                        font={"size": 12, "color": "#1F2933"},
+                        bgcolor="rgba(255,255,255,0.72)",
+                        borderpad=1,
+                        **_SPOT_ANCHORS[spot],
+                    )
 
     if emphasised is not None and emphasised.size:
         fig.add_trace(
@@ -1534,6 +1554,21 @@ def scatter_figure(
         show_legend = True
 
     fig.update_layout(showlegend=show_legend, legend_title_text=short_label(color_title or "", 30) or None)
+    if show_legend:
+        # Above the plot, in rows: a column of names beside it took 150-250 px of the map's width
+        # (in the explorer's main column, a third of it), and below it the legend was off the
+        # first screen of a 1280 x 720 window.
+        fig.update_layout(
+            legend={
+                "orientation": "h",
+                "x": 0,
+                "xanchor": "left",
+                "y": 1.0,
+                "yanchor": "bottom",
+                # (a title beside the rows pushed the longest row past the figure's right edge)
+                "title": {"side": "top left"},
+            }
+        )
     if three_d:
         hidden = {
             "showticklabels": False,

@@ -87,12 +87,8 @@ def test_new_user_sees_the_topics_sample_embedded_and_mapped_with_umap(make_app)
     """Nothing configured, nothing typed: the sample is embedded, mapped with UMAP, clustered."""
     at = open_explorer(make_app)
     assert not at.error and not at.warning
-    assert metrics(at) == {
-        "Texts": "100",
-        "Model": "all-MiniLM-L6-v2",
-        "Dimensions": "384",
-        "From cache": "0 %",
-    }
+    assert metrics(at) == {"Texts": "100", "Dimensions": "384", "From cache": "0 %"}
+    assert "Embedded with **all-MiniLM-L6-v2**" in plain_messages(at.caption)
     texts = at.session_state[state.TEXTS].texts
     spec = chart(at, "explorer_map")
     # The PCA preview (drawn while UMAP compiled) was replaced by the UMAP map.
@@ -229,11 +225,10 @@ def test_colour_by_k_means_clusters(make_app):
     # Named by their most distinctive words, numbered in order of first appearance.
     assert sorted(name.split(" · ")[0] for name in names) == ["0", "1", "2"]
     assert all(len(name.split(" · ")[1].split(", ")) == 3 for name in names), names
-    centres = [t for t in spec["data"] if t["name"] == "names"]
+    written = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == charts.NAME_ANNOTATION]
     # Each name on the map too, with its number and first two terms (three far-apart clusters:
     # room for all of them).
-    assert len(centres) == 1
-    assert sorted(centres[0]["text"]) == sorted(", ".join(name.split(", ")[:2]) for name in names)
+    assert sorted(written) == sorted(", ".join(name.split(", ")[:2]) for name in names)
     assert sorted(map_rows({"data": [t for t in spec["data"] if t["name"] != "names"]}).tolist()) == list(
         range(100)
     )

@@ -49,7 +49,11 @@ _MARKED = """(g) => g._fullData.flatMap((t) => (t.selectedpoints || []).map((i) 
 
 def choose(page, key: str, option: str) -> None:
     """Pick ``option`` (its visible label) in the selectbox created with ``key=``."""
-    element(page, key).get_by_role("combobox").click()
+    box = element(page, key).get_by_role("combobox")
+    # Scrolled to first: a click that has to scroll the page opened the list, and the scroll
+    # closed it again.
+    box.scroll_into_view_if_needed()
+    box.click()
     with rerun(page):
         page.get_by_role("option", name=option, exact=True).click()
 
@@ -146,7 +150,9 @@ def test_hdbscan_names_its_clusters_in_the_legend_and_the_heatmap_bands_follow(p
     assert title == f"HDBSCAN, {len(clusters)} clusters", title
     # The clusters' names are written on the map too (number and two terms; those with no room
     # left out, the legend has them).
-    names_on_map = graph.evaluate("(g) => Array.from(g._fullData.find((t) => t.name === 'names').text)")
+    names_on_map = graph.evaluate(
+        "(g) => g._fullLayout.annotations.filter((a) => a.name === 'cluster name').map((a) => a.text)"
+    )
     assert names_on_map and set(names_on_map) <= {", ".join(n.split(", ")[:2]) for n in clusters}
     map_colours = graph.evaluate(
         "(g) => Object.fromEntries(g._fullData.filter((t) => t.customdata && t.name !== 'names').map((t) => [t.name, t.marker.color]))"

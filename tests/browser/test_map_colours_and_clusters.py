@@ -48,18 +48,14 @@ _COLOURS = """(g, special) => Object.fromEntries(g._fullData
 _LEGEND = """(g) => Array.from(g.querySelectorAll('.legend .traces .legendtext'))
   .map((e) => e.textContent.trim()).filter(Boolean)"""
 
-#: Page boxes of the cluster names written on the map (the text trace named "names").
+#: Page boxes of the cluster names written on the map (annotations named "cluster name").
 _NAME_BOXES = """(g) => {
-  const i = g._fullData.findIndex((t) => t.name === 'names');
-  if (i < 0) return [];
-  const traces = Array.from(g.querySelectorAll('.scatterlayer .trace'));
-  const trace = traces.find((el) => el.__data__ && el.__data__[0] && el.__data__[0].trace
-                                     && el.__data__[0].trace.index === i);
-  if (!trace) return [];
-  return Array.from(trace.querySelectorAll('.textpoint text')).map((t) => {
-    const r = t.getBoundingClientRect();
-    return {text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom};
-  });
+  const named = (g._fullLayout.annotations || []).map((a) => a.name === 'cluster name');
+  return Array.from(g.querySelectorAll('.annotation')).filter((el) => named[Number(el.dataset.index)])
+    .map((el) => {
+      const r = el.querySelector('.annotation-text-g').getBoundingClientRect();
+      return {text: el.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+    });
 }"""
 
 #: Rows of each group trace: ``{name: [row, ...]}``.
@@ -77,7 +73,11 @@ def legend(graph) -> list[str]:
 
 
 def choose(page, key: str, option: str) -> None:
-    element(page, key).get_by_role("combobox").click()
+    box = element(page, key).get_by_role("combobox")
+    # Scrolled to first: a click that has to scroll the page opened the list, and the scroll
+    # closed it again.
+    box.scroll_into_view_if_needed()
+    box.click()
     with rerun(page):
         page.get_by_role("option", name=option, exact=True).click()
 
