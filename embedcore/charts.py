@@ -1039,9 +1039,10 @@ def _coded(
     return [f"cluster {k}" if numeric else str(k) for k in kept], codes, kept
 
 
-#: The plot area a map's names are kept apart in, in pixels (width, height): the map beside the
-#: explorer's controls on a 1280-px window, its legend taken off; a wider map only spreads them.
-NAMES_PLOT_PX = (440.0, 520.0)
+#: The plot area a map's names are kept apart in, in pixels (width, height): the explorer's map on
+#: a 1280-px window (~540 x 530) less a margin, and less the rows of a long legend above the plot
+#: (13 clusters took ~100 px of its height). A larger plot only spreads the names further apart.
+NAMES_PLOT_PX = (440.0, 400.0)
 #: ``name`` of the annotations that write cluster names on a 2-D map.
 NAME_ANNOTATION = "cluster name"
 #: How an annotation sits at each of :data:`_NAME_SPOTS` (its anchor and a small shift, in px).

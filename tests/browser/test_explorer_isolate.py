@@ -9,6 +9,8 @@ import re
 import pytest
 from streamlit_browser import (
     assert_healthy,
+    choose,
+    click_button,
     element,
     lasso_around,
     open_page,
@@ -45,22 +47,6 @@ _LINKS = """(g) => {
 _MARKED = """(g) => g._fullData.flatMap((t) => (t.selectedpoints || []).map((i) => {
   const c = t.customdata[i]; return Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c);
 }))"""
-
-
-def choose(page, key: str, option: str) -> None:
-    """Pick ``option`` (its visible label) in the selectbox created with ``key=``."""
-    box = element(page, key).get_by_role("combobox")
-    # Scrolled to first: a click that has to scroll the page opened the list, and the scroll
-    # closed it again.
-    box.scroll_into_view_if_needed()
-    box.click()
-    with rerun(page):
-        page.get_by_role("option", name=option, exact=True).click()
-
-
-def click_button(page, name: str) -> None:
-    with rerun(page):
-        page.get_by_role("button", name=name, exact=True).click()
 
 
 def loneliest(points: list[dict]) -> dict:

@@ -22,6 +22,9 @@ from collections import Counter
 import pytest
 from streamlit_browser import (
     assert_healthy,
+    box_select,
+    choose,
+    click_button,
     element,
     metrics,
     new_session,
@@ -72,46 +75,11 @@ def legend(graph) -> list[str]:
     return graph.evaluate(_LEGEND)
 
 
-def choose(page, key: str, option: str) -> None:
-    box = element(page, key).get_by_role("combobox")
-    # Scrolled to first: a click that has to scroll the page opened the list, and the scroll
-    # closed it again.
-    box.scroll_into_view_if_needed()
-    box.click()
-    with rerun(page):
-        page.get_by_role("option", name=option, exact=True).click()
-
-
-def click_button(page, name: str) -> None:
-    with rerun(page):
-        page.get_by_role("button", name=name, exact=True).click()
-
-
 def find(page, pattern: str) -> None:
     box = element(page, "explorer_find").locator("input")
     box.fill(pattern)
     with rerun(page):
         box.press("Enter")
-
-
-def box_select_left(page, graph, share: float = 0.5) -> list[int]:
-    """Drag a box over the left ``share`` of the markers (the modebar's box tool); its rows."""
-    points = scatter_points(graph)
-    by_x = sorted(points, key=lambda p: p["px"])
-    cut = int(len(by_x) * share)
-    x0, x1 = by_x[0]["px"] - 6, (by_x[cut - 1]["px"] + by_x[cut]["px"]) / 2
-    y0 = min(p["py"] for p in points) - 6
-    y1 = max(p["py"] for p in points) + 6
-    inside = sorted(p["row"] for p in points if x0 < p["px"] < x1 and y0 < p["py"] < y1)
-    graph.hover()
-    graph.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').click()
-    with rerun(page):
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        for step in range(1, 21):
-            page.mouse.move(x0 + (x1 - x0) * step / 20, y0 + (y1 - y0) * step / 20)
-        page.mouse.up()
-    return inside
 
 
 def upload(page, path) -> None:
@@ -180,7 +148,8 @@ def test_a_label_keeps_its_colour_across_find_method_isolate_back_and_only_this_
     graph = plot(page, "explorer_map")
     assert colours(graph) == full, "another method changed the label colours"
 
-    rows = box_select_left(page, graph)
+    with rerun(page):
+        rows = box_select(page, graph, 50)  # the left half
     page.get_by_role("heading", name=f"{len(rows)} selected").wait_for()
     click_button(page, "Isolate selection")
     page.get_by_text(f"Showing {len(rows)} of 100 texts").wait_for()
