@@ -143,8 +143,8 @@ def rows(quick: bool = False) -> list[Row]:
     share, share_peer = (sum(h[0] for h in x) / len(x) for x in (ours, peer))
     words, words_peer = (sum(h[1] for h in x) / max(sum(h[2] for h in x), 1) for x in (ours, peer))
     notes = [
-        f"HDBSCAN on {name}: {c} clusters, {s:.0%} of the texts in one"
-        for name, (s, c) in got["clustered"].items()
+        f"HDBSCAN on {name}: {c} clusters holding {s:.0%} of the texts (before: {c0} clusters, {s0:.0%})"
+        for name, ((s, c), (s0, c0)) in got["clustered"].items()
     ]
     notes += [f"{where}: {'; '.join(names)}" for where, names in got["examples"].items()]
     peer_name = "the previous names (c-TF-IDF top 3 words) of the same clusters"

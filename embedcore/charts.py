@@ -1040,9 +1040,10 @@ def _coded(
 
 
 #: The plot area a map's names are kept apart in, in pixels (width, height): the explorer's map on
-#: a 1280-px window (~540 x 530) less a margin, and less the rows of a long legend above the plot
-#: (13 clusters took ~100 px of its height). A larger plot only spreads the names further apart.
-NAMES_PLOT_PX = (440.0, 400.0)
+#: a 1280-px window (~540 x 530) less a margin, less the rows of a long legend above the plot
+#: (13 clusters took ~100 px of its height) and less the padding Plotly adds around the points.
+#: A larger plot only spreads the names further apart.
+NAMES_PLOT_PX = (440.0, 340.0)
 #: ``name`` of the annotations that write cluster names on a 2-D map.
 NAME_ANNOTATION = "cluster name"
 #: How an annotation sits at each of :data:`_NAME_SPOTS` (its anchor and a small shift, in px).
@@ -1054,7 +1055,7 @@ _SPOT_ANCHORS = {
     "middle left": {"xanchor": "right", "yanchor": "middle", "xshift": -1},
 }
 #: Width of a character and height of a line of the 12-px names, in pixels (Inter averages ~6.5).
-_CHAR_PX, _LINE_PX, _GAP_PX = 7.0, 16.0, 3.0
+_CHAR_PX, _LINE_PX, _GAP_PX = 7.0, 20.0, 4.0
 #: Where a name may go around its cluster's centre, in order of preference (Plotly's
 #: ``textposition``), and the box it then takes, in units of its (width, height) from the centre.
 _NAME_SPOTS = (
@@ -1566,8 +1567,9 @@ def scatter_figure(
                 "xanchor": "left",
                 "y": 1.0,
                 "yanchor": "bottom",
-                # (a title beside the rows pushed the longest row past the figure's right edge)
-                "title": {"side": "top left"},
+                # Title above the rows: "left" and "top left" indent every row by the title's
+                # width, pushing the longest past the figure's right edge.
+                "title": {"side": "top"},
             }
         )
     if three_d:
@@ -1967,6 +1969,9 @@ def alignment_figure(
         fig.add_trace(links)
         # Lines under the points.
         fig.data = (fig.data[-1], *fig.data[:-1])
+    # A short list of languages, beside the map (scatter_figure's rows above it ran past the
+    # right edge of the page's narrow column).
+    fig.update_layout(legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"})
     return fig
 
 

@@ -119,6 +119,13 @@ def check_cluster_legend(graph, method: str) -> tuple[list[str], int]:
     rest = [n for n in names if n not in clusters]
     numbers = [int(n.split(" · ", 1)[0]) for n in clusters]
     assert numbers == sorted(numbers), f"legend not in cluster order: {names}"
+    # Every entry inside the figure (rows of a horizontal legend once ran past its right edge).
+    sticking_out = graph.evaluate(
+        """(g) => { const right = g.getBoundingClientRect().right;
+          return Array.from(g.querySelectorAll('.legend .traces'))
+            .filter((t) => t.getBoundingClientRect().right > right + 1).map((t) => t.textContent); }"""
+    )
+    assert not sticking_out, sticking_out
     title = graph.locator(".legend .legendtitletext").first.text_content()
     assert title == f"{method}, {len(clusters)} clusters", (title, names)
     # Nothing coloured grey as "other": every cluster counted is coloured.
@@ -298,7 +305,7 @@ def test_hdbscan_on_1500_real_texts_colours_every_cluster_it_counts(page, tmp_pa
     assert 3 <= len(clusters) <= 20, clusters
     assert unclustered <= 500, f"{unclustered} of 1,500 texts in no cluster"
     boxes = graph.evaluate(_NAME_BOXES)
-    assert boxes and not overlapping(boxes), overlapping(boxes)
+    assert boxes and not overlapping(boxes), (overlapping(boxes), boxes)
     for name in clusters:
         assert not re.search(r"\d", name.split(" · ", 1)[1]), name
     assert_healthy(page)
