@@ -28,6 +28,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "cache": ("bench.api:cache_rows", "the same 10k texts again: 0 requests, ≤ 1 s"),
     "local": ("bench.local_model:rows", "LocalModel.embed vs sentence-transformers directly"),
     "cosine": ("bench.cosine:rows", "cosine_matrix 10k² vs raw matmul; top_k 50k² memory"),
+    "cluster_names": (
+        "bench.cluster_names:rows",
+        "cluster names on the labelled samples: share holding a word of their label, vs the previous names",
+    ),
     "browser": ("bench.browser:rows", "50k-point WebGL map in headless chromium vs SVG; heatmap payload"),
     "reruns": ("bench.app:rerun_rows", "display-only widget reruns of the explorer page with 10k texts"),
     "memory": ("bench.app:memory_rows", "RSS of the app with 10k texts embedded and mapped"),

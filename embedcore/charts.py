@@ -61,6 +61,7 @@ __all__ = [
     "HEATMAP_HARD_LIMIT",
     "HEATMAP_LIMIT",
     "MODEBAR_CLEARANCE",
+    "NAME_ANNOTATION",
     "PALETTE",
     "TEMPLATE",
     "HeatmapTooLargeError",
@@ -73,8 +74,10 @@ __all__ = [
     "hover_chars_for",
     "hover_text",
     "hover_texts",
+    "many_palette",
     "matrix_figure",
     "opacity_for",
+    "place_names",
     "ranking_bar_figure",
     "scatter_figure",
     "selected_rows",
@@ -110,6 +113,10 @@ CLUSTER_PALETTE = (
 )
 #: Colour of the "other" bucket and of de-emphasised things.
 MUTED = "#9A9A9A"
+#: The colorcet Glasbey palette used once categories outnumber a qualitative palette: colours
+#: chosen to be told apart in large numbers; this variant has no greys (chroma >= 20, so none
+#: looks like :data:`MUTED`'s "other") and none lighter than 70 (all visible on white).
+MANY_PALETTE_NAME = "glasbey_bw_minc_20_maxl_70"
 #: Marker symbols available in both SVG and WebGL scatter traces.
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x")
 #: Query marker: distinct from every category symbol.
@@ -925,7 +932,7 @@ _UNASSIGNED = -2
 
 
 def _categories(
-    color: Sequence[object], n: int, max_categories: int, unassigned: object = None
+    color: Sequence[object], n: int, max_categories: int, unassigned: object = None, order=None
 ) -> tuple[list[str], np.ndarray]:
     """Category names (legend order) and each row's category code; -1 → "other", -2 → ``unassigned``."""
     values = list(color)
@@ -935,12 +942,16 @@ def _categories(
     if unassigned is not None:
         counts.pop(unassigned, None)
     keys = list(counts)
-    if all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys):
+    numeric = all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in keys)
+    if order is not None:
+        given = [k for k in dict.fromkeys(order) if k in counts]
+        known = set(given)
+        ordered = given + sorted((k for k in keys if k not in known), key=lambda k: (-counts[k], str(k)))
+    elif numeric:
         ordered = sorted(keys)  # cluster ids: numeric order
-        names = {k: f"cluster {k}" for k in ordered}
     else:
         ordered = sorted(keys, key=lambda k: (-counts[k], str(k)))  # biggest labels first
-        names = {k: str(k) for k in ordered}
+    names = {k: f"cluster {k}" if numeric else str(k) for k in ordered}
     kept = ordered
     if len(ordered) > max_categories:
         # The least frequent labels share one grey trace: a legend of 200 entries
@@ -955,44 +966,164 @@ def _categories(
     return [names[k] for k in kept], codes
 
 
+def many_palette(count: int) -> tuple[str, ...]:
+    """``count`` colours that stay distinct in large numbers (colorcet's Glasbey, see
+    :data:`MANY_PALETTE_NAME`), leaving out any too close to the query's red."""
+    import colorcet
+
+    def rgb(colour: str) -> np.ndarray:
+        return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+    query = rgb(_QUERY_COLOR)
+    colours = [c.upper() for c in colorcet.palette[MANY_PALETTE_NAME] if np.abs(rgb(c) - query).sum() > 90]
+    return tuple(colours[i % len(colours)] for i in range(count))
+
+
 def category_colors(
     values: Sequence[object],
     *,
     palette: Sequence[str] = PALETTE,
     max_categories: int = 20,
     unassigned: object = None,
+    order: Sequence[object] | None = None,
 ) -> dict[object, str]:
-    """The colour :func:`scatter_figure` gives each category of ``values``, for other figures to match.
+    """The colour of each category of ``values``: pass it to :func:`scatter_figure` (``colors=``)
+    and to the other figures that must match the map.
+
+    Computed once over a whole data set, it keeps every label in its colour on any part of
+    it (an isolated selection, one label alone): a colour is a function of the label within
+    the data set, not of the labels on screen. Up to ``len(palette)`` categories take the
+    palette's colours; beyond, :func:`many_palette`'s, so no two categories share one.
 
     Parameters
     ----------
     values : sequence, length n
-        One category per row, as passed to ``scatter_figure(color=...)``.
+        One category per row.
     palette, max_categories, unassigned
         As for :func:`scatter_figure`.
+    order : sequence, optional
+        The categories in legend order (cluster 0, 1, 2...); default: integers in numeric
+        order, anything else by size, largest first.
 
     Returns
     -------
     dict
-        ``{value: "#rrggbb"}`` for every distinct value, in the map's legend order; the ones
-        the map puts in its grey "other" trace, and ``unassigned``, get :data:`MUTED`.
+        ``{value: "#rrggbb"}`` for every distinct value, in legend order; the ones beyond
+        ``max_categories`` (drawn as one grey "other" trace), and ``unassigned``, get :data:`MUTED`.
     """
     values = list(values)
-    _, codes = _categories(values, len(values), max_categories, unassigned)
+    names, codes = _categories(values, len(values), max_categories, unassigned, order)
     code_of = dict(zip(values, codes.tolist(), strict=True))
+    if len(names) > len(palette):
+        palette = many_palette(len(names))
     # In legend order: the categories, then "other", then the unassigned.
     ordered = sorted(code_of, key=lambda v: (code_of[v] < 0, abs(code_of[v])))
     return {v: palette[code_of[v] % len(palette)] if code_of[v] >= 0 else MUTED for v in ordered}
 
 
-def _inward(x: np.ndarray, all_x: np.ndarray) -> list[str]:
-    """Text positions for labels at ``x``: centred, but pointing inwards in the outer fifths of the map."""
-    finite = all_x[np.isfinite(all_x)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    where = (x - low) / ((high - low) or 1.0)
-    return np.where(
-        where < 0.2, "middle right", np.where(where > 0.8, "middle left", "middle center")
-    ).tolist()
+def _coded(
+    color: Sequence[object], n: int, colors: Mapping[object, str], unassigned: object
+) -> tuple[list[str], np.ndarray, list[object]]:
+    """The categories of ``colors`` present in ``color`` (legend order): names, each row's code
+    (-1 "other": a value ``colors`` leaves grey or lacks; -2 ``unassigned``), and the values."""
+    values = list(color)
+    if len(values) != n:
+        raise InputError(f"{len(values)} colour values for {n} points.")
+    present = set(values)
+    kept = [k for k, c in colors.items() if c != MUTED and k != unassigned and k in present]
+    code_of = {k: i for i, k in enumerate(kept)}
+    if unassigned is not None:
+        code_of[unassigned] = _UNASSIGNED
+    codes = np.fromiter((code_of.get(v, -1) for v in values), dtype=np.int64, count=n)
+    numeric = all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in kept)
+    return [f"cluster {k}" if numeric else str(k) for k in kept], codes, kept
+
+
+#: The plot area a map's names are kept apart in, in pixels (width, height): the explorer's map on
+#: a 1280-px window (~540 x 530) less a margin, less the rows of a long legend above the plot
+#: (13 clusters took ~100 px of its height) and less the padding Plotly adds around the points.
+#: A larger plot only spreads the names further apart.
+NAMES_PLOT_PX = (440.0, 340.0)
+#: ``name`` of the annotations that write cluster names on a 2-D map.
+NAME_ANNOTATION = "cluster name"
+#: How an annotation sits at each of :data:`_NAME_SPOTS` (its anchor and a small shift, in px).
+_SPOT_ANCHORS = {
+    "middle center": {"xanchor": "center", "yanchor": "middle"},
+    "top center": {"xanchor": "center", "yanchor": "bottom", "yshift": 2},
+    "bottom center": {"xanchor": "center", "yanchor": "top", "yshift": -2},
+    "middle right": {"xanchor": "left", "yanchor": "middle", "xshift": 1},
+    "middle left": {"xanchor": "right", "yanchor": "middle", "xshift": -1},
+}
+#: Width of a character and height of a line of the 12-px names, in pixels (Inter averages ~6.5).
+_CHAR_PX, _LINE_PX, _GAP_PX = 7.0, 20.0, 4.0
+#: Where a name may go around its cluster's centre, in order of preference (Plotly's
+#: ``textposition``), and the box it then takes, in units of its (width, height) from the centre.
+_NAME_SPOTS = (
+    ("middle center", (-0.5, 0.5), (-0.5, 0.5)),
+    ("top center", (-0.5, 0.5), (0.15, 1.15)),
+    ("bottom center", (-0.5, 0.5), (-1.15, -0.15)),
+    ("middle right", (0.05, 1.05), (-0.5, 0.5)),
+    ("middle left", (-1.05, -0.05), (-0.5, 0.5)),
+)
+
+
+def place_names(
+    centres: np.ndarray,
+    sizes: Sequence[int],
+    texts: Sequence[str],
+    points: np.ndarray,
+    *,
+    plot_px: tuple[float, float] = NAMES_PLOT_PX,
+) -> list[tuple[int, str]]:
+    """Where to write the names of clusters on a 2-D map so that no two overlap.
+
+    Largest cluster first, each name takes the first of :data:`_NAME_SPOTS` around its centre
+    that stays inside the plot and clear of the names already placed; a name with no such
+    spot is left out (the legend still has it). Sizes are estimated for a plot of ``plot_px``
+    pixels spanning ``points``' range.
+
+    Parameters
+    ----------
+    centres : ndarray of shape (m, 2)
+        Where each name belongs.
+    sizes : sequence of int, length m
+        Texts per cluster (the order names are placed in).
+    texts : sequence of str, length m
+        The names as drawn (escaped: ``&amp;`` counts as one character).
+    points : ndarray of shape (n, 2)
+        The map's points: the range the plot spans.
+
+    Returns
+    -------
+    list of (int, str)
+        ``(index into centres, textposition)`` of the names to draw, in the order given.
+    """
+    lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    width, height = plot_px
+    px = (np.asarray(centres, dtype=float)[:, :2] - lo) / span * np.array([width, height])
+    boxes: list[tuple[float, float, float, float]] = []
+    placed: dict[int, str] = {}
+    for i in sorted(range(len(texts)), key=lambda i: (-int(sizes[i]), i)):
+        chars = len(html.unescape(str(texts[i])))
+        w, h = chars * _CHAR_PX, _LINE_PX
+        for spot, (x0, x1), (y0, y1) in _NAME_SPOTS:
+            box = (px[i, 0] + x0 * w, px[i, 0] + x1 * w, px[i, 1] + y0 * h, px[i, 1] + y1 * h)
+            inside = (
+                box[0] >= -_GAP_PX and box[1] <= width + _GAP_PX and box[2] >= -h and box[3] <= height + h
+            )
+            clear = all(
+                box[0] >= b[1] + _GAP_PX
+                or b[0] >= box[1] + _GAP_PX
+                or box[2] >= b[3] + _GAP_PX
+                or b[2] >= box[3] + _GAP_PX
+                for b in boxes
+            )
+            if inside and clear:
+                boxes.append(box)
+                placed[i] = spot
+                break
+    return [(i, placed[i]) for i in sorted(placed)]
 
 
 def _is_continuous(color: object) -> bool:
@@ -1013,6 +1144,8 @@ def scatter_figure(
     links: Iterable[tuple[int, int]] | None = None,
     label_centres: bool = False,
     unassigned: object = None,
+    colors: Mapping[object, str] | None = None,
+    focus: int | None = None,
     selected: Iterable[int] | None = None,
     query_point: object = None,
     query_text: str | None = None,
@@ -1053,11 +1186,20 @@ def scatter_figure(
         the full embedding space), drawn as one trace named "links" under the points.
     label_centres : bool
         Write each category's name at the median position of its points (categorical
-        ``color`` only), so clusters are named on the map and not only in the legend.
+        ``color`` only), so clusters are named on the map and not only in the legend: in 2-D as
+        layout annotations named :data:`NAME_ANNOTATION`, kept apart by :func:`place_names`
+        (a name with no room is left to the legend); in 3-D as a text trace named "names".
     unassigned : optional
         A ``color`` value meaning "in no category" (HDBSCAN's noise: ``"unclustered"``): those
         rows are one grey trace named ``"unclustered (m)"``, last in the legend, with no name
         on the map; the other categories keep their colours whether it is present or not.
+    colors : mapping, optional
+        ``{value: colour}`` in legend order, as :func:`category_colors` makes it — computed over
+        the whole data set, so a label keeps its colour on any part of it. Values it lacks or
+        greys are drawn in the grey "other" trace. Default: ``category_colors(color)``.
+    focus : int, optional
+        A row to mark itself (the clicked text whose neighbours are ringed): drawn again on
+        top, larger, with a thick dark outline, as a trace named "clicked text".
     selected : iterable of int, optional
         Rows to draw as selected. 2-D: Plotly's ``selectedpoints`` on every point trace (the
         others fade, as after a lasso). 3-D, where Plotly has no selection: the rows are drawn
@@ -1194,11 +1336,19 @@ def scatter_figure(
             )
         )
     else:
-        categories = names, codes = _categories(color, n, max_categories, unassigned)
-        for code, name in enumerate(names):
+        if colors is None:
+            colors = category_colors(
+                color, palette=palette, max_categories=max_categories, unassigned=unassigned
+            )
+        categories = names, codes, kept = _coded(color, n, colors, unassigned)
+        uses: Counter = Counter()
+        for code, (key, name) in enumerate(zip(kept, names, strict=True)):
             sel = np.flatnonzero(codes == code)
-            colour = palette[code % len(palette)]
-            symbol = _SYMBOLS[(code // len(palette)) % len(_SYMBOLS)]
+            colour = colors[key]
+            # A colour given to several categories (a short palette passed on purpose): told
+            # apart by the marker's shape.
+            symbol = _SYMBOLS[uses[colour] % len(_SYMBOLS)]
+            uses[colour] += 1
             fig.add_trace(
                 points(
                     sel,
@@ -1228,27 +1378,47 @@ def scatter_figure(
         show_legend = True
 
     if label_centres and categories is not None:
-        names, codes = categories
-        centres = [(name, np.median(xyz[codes == code], axis=0)) for code, name in enumerate(names)]
-        centres = [(name, c) for name, c in centres if np.all(np.isfinite(c))]
+        names, codes, _ = categories
+        centres = [
+            (name, np.median(xyz[codes == code], axis=0), int((codes == code).sum()))
+            for code, name in enumerate(names)
+        ]
+        centres = [c for c in centres if np.all(np.isfinite(c[1]))]
         if centres:
-            at = np.stack([c for _, c in centres])
-            xy = {"x": at[:, 0], "y": at[:, 1], **({"z": at[:, 2]} if three_d else {})}
-            # A name centred on a cluster at the map's left or right edge ran off the plot and
-            # was cut ("iends, party, time"): there it starts at the centre and runs inwards.
-            placing = {} if three_d else {"textposition": _inward(at[:, 0], xyz[:, 0]), "cliponaxis": False}
-            fig.add_trace(
-                (go.Scatter3d if three_d else go.Scatter)(
-                    **xy,
-                    mode="text",
-                    text=[short_label(name, 32) for name, _ in centres],
-                    textfont={"size": 12, "color": "#1F2933"},
-                    hoverinfo="skip",
-                    name="names",
-                    showlegend=False,
-                    **placing,
+            at = np.stack([c for _, c, _ in centres])
+            # On the map, the number and the first two terms (the legend has all three).
+            text = [short_label(", ".join(str(name).split(", ")[:2]), 28) for name, _, _ in centres]
+            if three_d:
+                fig.add_trace(
+                    go.Scatter3d(
+                        x=at[:, 0],
+                        y=at[:, 1],
+                        z=at[:, 2],
+                        mode="text",
+                        text=text,
+                        textfont={"size": 12, "color": "#1F2933"},
+                        hoverinfo="skip",
+                        name="names",
+                        showlegend=False,
+                    )
                 )
-            )
+            else:
+                # Names kept apart: the largest clusters named first, the others moved beside
+                # their centre or left to the legend (BERTopic's and datamapplot's maps do the same).
+                # Annotations, not a text trace: above a WebGL map's canvas (which covers every SVG
+                # trace, so names were hidden under 1,500 points), on a white ground.
+                for i, spot in place_names(at, [size for _, _, size in centres], text, xyz[:, :2]):
+                    fig.add_annotation(
+                        x=float(at[i, 0]),
+                        y=float(at[i, 1]),
+                        text=text[i],
+                        name=NAME_ANNOTATION,
+                        showarrow=False,
+                        font={"size": 12, "color": "#1F2933"},
+                        bgcolor="rgba(255,255,255,0.72)",
+                        borderpad=1,
+                        **_SPOT_ANCHORS[spot],
+                    )
 
     if emphasised is not None and emphasised.size:
         fig.add_trace(
@@ -1289,6 +1459,32 @@ def scatter_figure(
             )
             show_legend = True
 
+    if focus is not None:
+        row = int(focus)
+        if not 0 <= row < n:
+            raise InputError(f"focus {row} is outside 0..{n - 1}.")
+        colour = PALETTE[0]
+        if categories is not None:
+            code = int(categories[1][row])
+            colour = colors[categories[2][code]] if code >= 0 else MUTED
+        fig.add_trace(
+            points(
+                np.array([row]),
+                name="clicked text",
+                # Its own colour, larger, ringed in black: found at a glance among its neighbours'
+                # rings, and still the point it was.
+                marker={
+                    "size": msize + 8,
+                    "color": colour,
+                    "opacity": 1.0,
+                    "line": {"color": "#111111", "width": 3},
+                    "symbol": "circle",
+                },
+                showlegend=False,
+                **({} if three_d else {"unselected": {"marker": {"opacity": 1}}}),
+            )
+        )
+
     if selected is not None:
         chosen = np.unique(np.asarray(list(selected), dtype=np.int64))
         if chosen.size and (chosen.min() < 0 or chosen.max() >= n):
@@ -1304,7 +1500,7 @@ def scatter_figure(
             show_legend = True
         elif chosen.size:
             for trace in fig.data:
-                if trace.customdata is None or trace.name in ("neighbours",):
+                if trace.customdata is None or trace.name in ("neighbours", "clicked text"):
                     continue
                 trace.selectedpoints = np.flatnonzero(np.isin(trace.customdata, chosen)).tolist()
 
@@ -1360,6 +1556,22 @@ def scatter_figure(
         show_legend = True
 
     fig.update_layout(showlegend=show_legend, legend_title_text=short_label(color_title or "", 30) or None)
+    if show_legend:
+        # Above the plot, in rows: a column of names beside it took 150-250 px of the map's width
+        # (in the explorer's main column, a third of it), and below it the legend was off the
+        # first screen of a 1280 x 720 window.
+        fig.update_layout(
+            legend={
+                "orientation": "h",
+                "x": 0,
+                "xanchor": "left",
+                "y": 1.0,
+                "yanchor": "bottom",
+                # Title above the rows: "left" and "top left" indent every row by the title's
+                # width, pushing the longest past the figure's right edge.
+                "title": {"side": "top"},
+            }
+        )
     if three_d:
         hidden = {
             "showticklabels": False,
@@ -1757,6 +1969,9 @@ def alignment_figure(
         fig.add_trace(links)
         # Lines under the points.
         fig.data = (fig.data[-1], *fig.data[:-1])
+    # A short list of languages, beside the map (scatter_figure's rows above it ran past the
+    # right edge of the page's narrow column).
+    fig.update_layout(legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"})
     return fig
 
 

@@ -623,55 +623,114 @@ def _found(texts: Sequence[str], compiled, substring: str | None, case_sensitive
 # --- naming clusters --------------------------------------------------------------------------
 
 
-def cluster_names(
-    texts: Sequence[str], clusters, *, words: int = 3, stop_words: str | None = "english"
-) -> list[str]:
-    """A short name for each cluster: its most distinctive words (class-based TF-IDF).
+def _same_stem(a: str, b: str) -> bool:
+    """``array``/``arrays``, ``music``/``musicians``: one word the start of the other (4+ letters)."""
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 4 and long.startswith(short[: max(4, len(short) - 1)])
 
-    The texts of each cluster are treated as one document; a word scores
-    ``tf(word, cluster) * log(1 + A / f(word))``, with ``A`` the mean number of words per
-    cluster and ``f`` the word's frequency over all clusters (Grootendorst 2022, the
-    BERTopic weighting), so words that are frequent in *this* cluster but not everywhere
-    win. Counting uses scikit-learn's ``CountVectorizer`` (English stop words dropped).
+
+def _overlap(a: str, b: str) -> bool:
+    """Do two terms (words or two-word phrases) share a word, or words of one stem?"""
+    return any(_same_stem(x, y) for x in a.split() for y in b.split())
+
+
+def cluster_names(
+    texts: Sequence[str],
+    clusters,
+    *,
+    words: int = 3,
+    stop_words: str | None = "english",
+    phrases: bool = True,
+) -> list[str]:
+    """A short name for each cluster: distinctive, representative and diverse words or phrases.
+
+    BERTopic's recipe (Grootendorst 2022), in three steps:
+
+    1. **c-TF-IDF**: a term scores ``tf(term, cluster) * log(1 + A / f(term))``, with ``tf``
+       the share of the cluster's texts that hold the term (each text counts once, so one long
+       text cannot name its cluster), ``f`` the texts holding it anywhere and ``A`` the mean
+       number of terms per cluster: terms common in *this* cluster and rare elsewhere win.
+       Terms are words of three letters or more and, with ``phrases``, two-word phrases;
+       English stop words and numbers are left out. A term must be held by two texts of the
+       cluster (when it has four or more), so a name describes the cluster, not one text.
+    2. **Diverse terms**, the way BERTopic's maximal marginal relevance re-ranks them, with a
+       similarity that needs no model: the next term is the best-scoring one that overlaps
+       none already chosen (a shared word, or ``array``/``arrays``, ``music``/``musicians``),
+       so ``"guitar, album, song"`` rather than ``"array, arrays, numpy array"``. (A
+       co-occurrence similarity as MMR's penalty lowered the share of names holding a word of
+       their theme on the labelled samples: see ``bench/cluster_names.py``.)
+
+    Rows with a negative cluster id (HDBSCAN's noise) are named nothing but count as texts
+    elsewhere, so a word everywhere in the noise is not called distinctive.
 
     Parameters
     ----------
     texts : sequence of str, length n
     clusters : array-like of int, shape (n,)
-        Cluster ids ``0 .. c - 1`` (e.g. :func:`embedcore.similarity.kmeans_labels`).
+        Cluster ids ``0 .. c - 1`` (e.g. :func:`embedcore.similarity.kmeans_labels`); ``-1``: none.
     words : int
-        Words per name.
+        Terms per name.
     stop_words : str or None
-        Passed to ``CountVectorizer``; None keeps every word (other languages).
+        Passed to scikit-learn's ``CountVectorizer``; None keeps every word (other languages).
+    phrases : bool
+        Allow two-word phrases (``"hash map"``).
 
     Returns
     -------
     list of str, length c
-        ``"guitar, album, song"``; a cluster with no usable word is named ``"cluster 3"``.
+        ``"guitar, album, song"``; a cluster with no usable term is named ``"cluster 3"``.
     """
+    from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
 
     codes = np.asarray(clusters, dtype=np.int64).ravel()
     _check_texts(texts, codes.size)
     k = _check_k(words, "words")
     n_clusters = int(codes.max()) + 1 if codes.size else 0
-    documents = [" ".join(str(texts[i]) for i in np.flatnonzero(codes == c)) for c in range(n_clusters)]
     names = [f"cluster {c}" for c in range(n_clusters)]
-    vectorizer = CountVectorizer(stop_words=stop_words, token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+    if not n_clusters:
+        return names
+    vectorizer = CountVectorizer(
+        stop_words=stop_words,
+        token_pattern=r"(?u)\b[^\W\d_]{3,}\b",
+        ngram_range=(1, 2 if phrases else 1),
+        binary=True,
+        dtype=np.float32,
+    )
     try:
-        counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)
-    except ValueError:  # nothing but stop words and numbers in every cluster
+        holds = vectorizer.fit_transform([str(t) for t in texts]).tocsr()  # text x term, 0/1
+    except ValueError:  # nothing but stop words and numbers in every text
         return names
     vocabulary = vectorizer.get_feature_names_out()
+    # Texts of each class holding each term; the noise (-1) is one more class, never named.
+    classes = np.where(codes < 0, n_clusters, codes)
+    member = sparse.csr_matrix(
+        (np.ones(codes.size, dtype=np.float32), (classes, np.arange(codes.size))),
+        shape=(n_clusters + 1, codes.size),
+    )
+    counts = np.asarray((member @ holds).todense())
+    sizes = np.bincount(classes, minlength=n_clusters + 1).astype(np.float64)
     frequency = counts.sum(axis=0)
-    average_words = counts.sum() / max(n_clusters, 1)
-    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    scores = tf * np.log1p(average_words / np.maximum(frequency, 1.0))
+    average_terms = counts.sum() / (n_clusters + (1 if sizes[-1] else 0))
+    scores = counts / np.maximum(sizes[:, None], 1.0) * np.log1p(average_terms / np.maximum(frequency, 1.0))
     for c in range(n_clusters):
-        # Highest score first; ties alphabetically, so a name never depends on numpy's sort.
-        ranked = sorted(np.flatnonzero(counts[c]), key=lambda j: (-scores[c, j], vocabulary[j]))
-        if ranked:
-            names[c] = ", ".join(vocabulary[j] for j in ranked[:k])
+        least = 2 if sizes[c] >= 4 else 1
+        usable = np.flatnonzero(counts[c] >= least)
+        if not usable.size:
+            continue
+        # Best first; a phrase before its words when it scores the same (every text with
+        # "hash" says "hash map"); then alphabetically, so a name never depends on numpy's sort.
+        ranked = sorted(
+            usable, key=lambda j: (-round(scores[c, j], 9), -vocabulary[j].count(" "), vocabulary[j])
+        )
+        chosen: list[str] = []
+        for j in ranked:
+            term = vocabulary[j]
+            if not any(_overlap(term, other) for other in chosen):
+                chosen.append(term)
+                if len(chosen) == k:
+                    break
+        names[c] = ", ".join(chosen)
     return names
 
 

@@ -13,6 +13,8 @@ module costs only numpy.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import EmptyInputError, InputError
@@ -504,9 +506,21 @@ def _nearest_sampled(Xn: np.ndarray, fit_rows: np.ndarray, rest: np.ndarray, ran
     return NearestNeighbors(n_neighbors=1).fit(sample).kneighbors(others, return_distance=False)[:, 0]
 
 
+#: HDBSCAN's ``min_samples`` by default: low, so that most texts belong to a cluster. At 10
+#: (the old default) a third of 1,500 real sentences were noise; see :func:`default_min_cluster_size`.
+DEFAULT_MIN_SAMPLES = 3
+
+
 def default_min_cluster_size(n_samples: int) -> int:
-    """HDBSCAN's smallest cluster for ``n_samples`` rows: 1 % of them, at least 5, at most 100."""
-    return int(min(100, max(5, round(n_samples / 100))))
+    """HDBSCAN's smallest cluster for ``n_samples`` rows: the square root of n, at least 5, at most 1,000.
+
+    Grows with n so that the clusters stay few enough to colour and name (100 texts: 10; 1,500:
+    39; 10,000: 100). Measured on the docs sample's first 1,500 sentences (11 packages) with
+    ``min_samples`` 3: 11 clusters holding 77 % of the texts, where the old 1 % of n (15) with
+    ``min_samples`` 10 made 23 clusters holding 65 %; on the topics sample, 6 clusters holding
+    97 % (before: 85 %).
+    """
+    return int(min(1_000, max(5, round(math.sqrt(n_samples)))))
 
 
 def _check_positive_int(value, name: str, minimum: int) -> int:
@@ -561,7 +575,7 @@ def hdbscan_labels(
         :func:`default_min_cluster_size` ``(n_samples)``.
     min_samples : int, optional
         How conservative the clustering is (more: more noise); default
-        ``min(min_cluster_size, 10)``.
+        ``min(min_cluster_size, DEFAULT_MIN_SAMPLES)``.
     reduce : {"umap", "pca", None}, default "umap"
         How to reduce the dimensions first: UMAP (cosine, ``min_dist=0``; seeded by
         ``random_state``), PCA, or not at all (for vectors that are already low-dimensional).
@@ -596,7 +610,11 @@ def hdbscan_labels(
         raise EmptyInputError("There are no vectors to cluster.")
     size = default_min_cluster_size(n) if min_cluster_size is None else min_cluster_size
     size = _check_positive_int(size, "min_cluster_size", 2)
-    samples = min(size, 10) if min_samples is None else _check_positive_int(min_samples, "min_samples", 1)
+    samples = (
+        min(size, DEFAULT_MIN_SAMPLES)
+        if min_samples is None
+        else _check_positive_int(min_samples, "min_samples", 1)
+    )
     max_fit = _check_positive_int(max_fit, "max_fit", 2)
     labels = np.full(n, -1, dtype=np.int64)
     if n < size:

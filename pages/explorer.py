@@ -30,19 +30,28 @@ st.caption(
     "top-ranked results are texts it finds similar (cosine similarity of their embeddings)."
 )
 
-source_column, summary_column = st.columns([3, 2], gap="large")
-with source_column:
+# The texts, their summary and the map's controls in a column beside the tabs: the map is then
+# the first thing under the title, whole on a 1440 x 900 window and mostly on a 1280 x 720 one
+# (stacked above it, they pushed it below the bottom of the window).
+side, main = st.columns([1, 2.6], gap="medium")
+with side:
     view = embed_view()
+    tools = st.container()  # the open tab's controls (the map's), near the top of the column
+    summary = st.container()
 if view is not None:
     texts, labels, result, dataset = view
     digest = xw.digest_for(dataset, result.vectors)
-    with summary_column:
+    with summary:
         metrics(texts, result)
-    for warning in result.warnings:
-        st.warning(md_escape(warning), icon=":material/warning:")
-    tabs = st.tabs(list(TABS), key=f"{xw.P}_tab", on_change="rerun")
-    for tab, draw in zip(tabs, TABS.values(), strict=True):
-        # Only the open tab runs: a display change on the map never recomputes the others.
-        if tab.open:
-            with tab:
-                draw(texts, labels, result, dataset, digest)
+    with main:
+        for warning in result.warnings:
+            st.warning(md_escape(warning), icon=":material/warning:")
+        tabs = st.tabs(list(TABS), key=f"{xw.P}_tab", on_change="rerun")
+        for tab, (name, draw) in zip(tabs, TABS.items(), strict=True):
+            # Only the open tab runs: a display change on the map never recomputes the others.
+            if tab.open:
+                with tab:
+                    if name == "Map":
+                        map_tab(texts, labels, result, dataset, digest, tools=tools)
+                    else:
+                        draw(texts, labels, result, dataset, digest)

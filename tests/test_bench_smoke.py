@@ -187,3 +187,18 @@ def test_first_visit_reads_back_the_elapsed_the_app_shows(seconds):
 
     shown = duration(seconds)
     assert _seconds(shown) == pytest.approx(seconds, abs=0.006 if seconds < 100 else 0.5)
+
+
+def test_the_cluster_name_measure_counts_words_of_the_majority_label():
+    import numpy as np
+
+    from bench.cluster_names import name_hits, previous_names, reference_terms
+
+    texts = ["guitar solo tonight", "guitar chords", "pasta sauce", "pasta dough", "the 3 pasta"]
+    labels = ["music", "music", "cooking", "cooking", "music"]
+    terms = reference_terms(texts, labels)
+    assert {"guitar", "music"} <= terms["music"] and "the" not in terms["music"]
+    clusters = np.array([0, 0, 1, 1, 1])  # cluster 1: mostly cooking
+    assert name_hits(["guitar, solo", "sauce, oboe"], clusters, labels, terms) == [(True, 2, 2), (True, 1, 2)]
+    assert name_hits(["oboe"], np.array([0, 0, -1, -1, -1]), labels, terms) == [(False, 0, 1)]
+    assert previous_names(texts, clusters, words=1) == ["guitar", "pasta"]

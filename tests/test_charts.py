@@ -541,9 +541,18 @@ def test_scatter_names_each_category_at_the_middle_of_its_points(dims):
     fig = charts.scatter_figure(
         coords, list("abcdef"), color=["0 · jazz"] * 3 + ["1 · goal"] * 3, label_centres=True
     )
-    names = [t for t in fig.data if t.name == "names"]
-    assert len(names) == 1 and names[0].mode == "text"
-    assert list(names[0].text) == ["0 · jazz", "1 · goal"] and list(names[0].x) == [0.0, 10.0]
+    if dims == 3:
+        names = [t for t in fig.data if t.name == "names"]
+        assert len(names) == 1 and names[0].mode == "text"
+        assert list(names[0].text) == ["0 · jazz", "1 · goal"] and list(names[0].x) == [0.0, 10.0]
+    else:  # annotations: drawn above a WebGL map's canvas, which covers every SVG trace
+        names = _names_2d(fig)
+        assert [(a.text, a.x) for a in names] == [("0 · jazz", 0.0), ("1 · goal", 10.0)]
+        assert not [t for t in fig.data if t.name == "names"]
+
+
+def _names_2d(fig):
+    return [a for a in fig.layout.annotations if a.name == charts.NAME_ANNOTATION]
 
 
 def test_names_at_the_left_and_right_edges_run_inwards_and_are_not_clipped():
@@ -551,13 +560,7 @@ def test_names_at_the_left_and_right_edges_run_inwards_and_are_not_clipped():
     fig = charts.scatter_figure(
         coords, list("abcdef"), color=["left"] * 2 + ["mid"] * 2 + ["right"] * 2, label_centres=True
     )
-    [names] = [t for t in fig.data if t.name == "names"]
-    assert dict(zip(names.text, names.textposition, strict=True)) == {
-        "left": "middle right",
-        "mid": "middle center",
-        "right": "middle left",
-    }
-    assert names.cliponaxis is False
+    assert {a.text: a.xanchor for a in _names_2d(fig)} == {"left": "left", "mid": "center", "right": "right"}
 
 
 @pytest.mark.parametrize("dims", [2, 3])
@@ -602,7 +605,12 @@ def test_unassigned_rows_are_one_grey_trace_last_and_never_shift_the_cluster_col
     assert [t.name for t in points] == ["0 · jazz", "1 · goal", "unclustered (3)"]
     assert [t.marker.color for t in points] == [*charts.CLUSTER_PALETTE[:2], charts.MUTED]
     assert sorted(np.asarray(points[2].customdata).tolist()) == [6, 7, 8]
-    assert list(next(t for t in fig.data if t.name == "names").text) == ["0 · jazz", "1 · goal"]
+    written = (
+        list(next(t for t in fig.data if t.name == "names").text)
+        if dims == 3
+        else [a.text for a in _names_2d(fig)]
+    )
+    assert written == ["0 · jazz", "1 · goal"]
     # The same clusters without noise keep their colours.
     clean = charts.scatter_figure(
         coords[:6], list("abcdef"), color=colour[:6], palette=charts.CLUSTER_PALETTE
@@ -772,3 +780,106 @@ def test_frozen_without_orjson_leaves_the_figure_as_it_is(monkeypatch):
     monkeypatch.setattr(charts, "orjson", None)
     fig = _awkward_map()
     assert charts.frozen(fig) is fig and type(fig) is go.Figure
+
+
+# --- colours that belong to the data set, many labels, the clicked text, names kept apart --------
+
+
+def test_a_label_keeps_its_colour_on_any_part_of_the_data_set():
+    labels = ["music"] * 5 + ["sports"] * 4 + ["space"] * 3 + ["cooking"] * 2
+    colours = charts.category_colors(labels)
+    assert list(colours) == ["music", "sports", "space", "cooking"]  # largest first
+    # A part where the order by size is reversed, then one label alone.
+    for part in ([9, 10, 11, 12, 13, 5], [12, 13]):
+        sub = [labels[i] for i in part]
+        fig = charts.scatter_figure(_coords(len(sub)), _texts(len(sub)), color=sub, colors=colours)
+        drawn = {t.name: t.marker.color for t in fig.data}
+        assert drawn == {label: colours[label] for label in set(sub)}
+        # The legend keeps the data set's order too.
+        assert [t.name for t in fig.data] == [label for label in colours if label in set(sub)]
+
+
+def test_more_labels_than_the_palette_each_get_their_own_colour():
+    labels = [f"package {i}" for i in range(11) for _ in range(3)]
+    colours = charts.category_colors(labels)
+    assert len(set(colours.values())) == 11
+    assert charts.MUTED not in colours.values()
+    assert charts._QUERY_COLOR not in colours.values()
+    fig = charts.scatter_figure(_coords(len(labels)), _texts(len(labels)), color=labels)
+    assert len({t.marker.color for t in fig.data}) == 11
+    assert {t.marker.symbol for t in fig.data} == {"circle"}  # told apart by colour, not shape
+    # Within the qualitative palette, its colours.
+    assert set(charts.category_colors(labels[:24]).values()) <= set(charts.PALETTE)
+    assert len(charts.many_palette(40)) == 40 and len(set(charts.many_palette(40))) == 40
+
+
+def test_clusters_are_listed_in_the_order_given_whatever_their_size():
+    values = ["0 · jazz"] * 2 + ["1 · goal"] * 5 + ["2 · pasta"] * 3 + ["unclustered"] * 2
+    order = ["0 · jazz", "1 · goal", "2 · pasta"]
+    colours = charts.category_colors(
+        values, palette=charts.CLUSTER_PALETTE, unassigned="unclustered", order=order
+    )
+    fig = charts.scatter_figure(
+        _coords(len(values)), _texts(len(values)), color=values, colors=colours, unassigned="unclustered"
+    )
+    assert [t.name for t in fig.data] == [*order, "unclustered (2)"]
+    assert [t.marker.color for t in fig.data[:3]] == list(charts.CLUSTER_PALETTE[:3])
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_the_clicked_text_is_marked_in_its_own_colour_above_its_neighbours(dims):
+    labels = ["a", "b"] * 5
+    fig = charts.scatter_figure(
+        _coords(10, dims), _texts(10), color=labels, highlight=[2, 4], links=[(3, 2), (3, 4)], focus=3
+    )
+    marks = [t for t in fig.data if t.name == "clicked text"]
+    assert len(marks) == 1 and np.asarray(marks[0].customdata).tolist() == [3]
+    assert fig.data[-1] is marks[0]  # on top
+    drawn = {t.name: t.marker for t in fig.data}
+    assert marks[0].marker.color == drawn["b"].color
+    assert marks[0].marker.size > drawn["b"].size and marks[0].marker.line.width >= 2
+    assert marks[0].showlegend is False
+    with pytest.raises(InputError):
+        charts.scatter_figure(_coords(10, dims), _texts(10), focus=10)
+
+
+def _name_boxes(fig, plot_px=charts.NAMES_PLOT_PX):
+    """Boxes (in the pixels place_names assumes) of the names a figure writes on its map."""
+    names = _names_2d(fig)
+    points = np.concatenate(
+        [
+            np.column_stack([t.x, t.y])
+            for t in fig.data
+            if t.customdata is not None and t.name != "clicked text"
+        ]
+    )
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    spots = {spot: (x, y) for spot, x, y in charts._NAME_SPOTS}
+    anchors = {(a["xanchor"], a["yanchor"]): spot for spot, a in charts._SPOT_ANCHORS.items()}
+    boxes = []
+    for x, y, text, spot in ((a.x, a.y, a.text, anchors[(a.xanchor, a.yanchor)]) for a in names):
+        px = (np.array([x, y]) - lo) / (hi - lo) * np.array(plot_px)
+        (x0, x1), (y0, y1) = spots[spot]
+        w, h = len(text) * charts._CHAR_PX, charts._LINE_PX
+        boxes.append((px[0] + x0 * w, px[0] + x1 * w, px[1] + y0 * h, px[1] + y1 * h))
+    return [a.text for a in names], boxes
+
+
+def test_cluster_names_on_the_map_never_overlap_and_the_largest_are_written():
+    rng = np.random.default_rng(3)
+    # 12 clusters, several crowded around the middle of the map.
+    centres = np.concatenate([rng.normal(0, 0.3, size=(8, 2)), [[-10, -10], [10, 10], [-10, 10], [10, -10]]])
+    sizes = [40, 5, 30, 6, 25, 7, 8, 9, 20, 21, 22, 23]
+    coords = np.concatenate(
+        [c + rng.normal(0, 0.05, size=(s, 2)) for c, s in zip(centres, sizes, strict=True)]
+    )
+    values = [f"{i} · words, more, words" for i, s in enumerate(sizes) for _ in range(s)]
+    fig = charts.scatter_figure(
+        coords.astype(np.float32), _texts(len(values)), color=values, label_centres=True
+    )
+    written, boxes = _name_boxes(fig)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2], (a, b)
+    assert "0 · words, more" in written  # the largest cluster is always named (two terms on the map)
+    assert 4 <= len(written) < 12  # the crowded middle cannot hold every name

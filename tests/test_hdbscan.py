@@ -65,10 +65,12 @@ def test_a_larger_set_is_fitted_on_a_sample_and_the_rest_join_their_nearest_row(
     assert same_partition(labels, truth)
 
 
-def test_default_smallest_cluster_grows_with_the_set():
-    assert default_min_cluster_size(100) == 5
-    assert default_min_cluster_size(2_000) == 20
-    assert default_min_cluster_size(1_000_000) == 100
+def test_default_smallest_cluster_grows_with_the_square_root_of_the_set():
+    assert default_min_cluster_size(10) == 5
+    assert default_min_cluster_size(100) == 10
+    assert default_min_cluster_size(1_500) == 39
+    assert default_min_cluster_size(10_000) == 100
+    assert default_min_cluster_size(100_000_000) == 1_000
 
 
 def test_fewer_rows_than_the_smallest_cluster_are_all_noise():
@@ -96,6 +98,44 @@ def test_noise_rows_give_no_words_to_the_cluster_names():
     labels = np.array([0, 0, 0, 1, 1, -1])
     names = cluster_names(texts, labels, words=1)
     assert names == ["guitar", "pasta"]
+
+
+def test_cluster_names_leave_out_numbers_and_stop_words_and_repeat_no_word():
+    texts = [
+        "The numpy array holds 3 arrays of floats",
+        "A numpy array of 10 integers",
+        "Reshape the numpy array in 2024",
+        "Numpy arrays and the masked array",
+        "The guitar solo in the song",
+        "A guitar riff and a drum solo",
+        "The band played a guitar solo",
+        "Drum and guitar in the song",
+    ]
+    clusters = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    names = cluster_names(texts, clusters)
+    for name in names:
+        words = [w for term in name.split(", ") for w in term.split()]
+        assert not any(w.isdigit() or w in {"the", "and", "of", "in", "a"} for w in words), name
+        # "array" and "arrays", or "numpy" and "numpy array", never in one name.
+        stems = [w[:4] for w in words]
+        assert len(stems) == len(set(stems)), name
+    assert names[0].split(", ")[0] in {"numpy", "numpy array", "array"}
+    assert "guitar" in names[1]
+
+
+def test_cluster_names_may_hold_a_phrase_shared_by_several_texts():
+    texts = [
+        "a hash map stores keys",
+        "the hash map finds values",
+        "hash map lookups are fast",
+        "rockets reach orbit",
+        "the rocket launched",
+        "orbit of the moon",
+    ]
+    names = cluster_names(texts, np.array([0, 0, 0, 1, 1, 1]), words=2)
+    assert names[0].startswith("hash map"), names
+    # A phrase from one text alone never names a cluster of four or more.
+    assert "finds values" not in names[0]
 
 
 @pytest.mark.slow

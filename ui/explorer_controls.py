@@ -44,7 +44,7 @@ class MapControls:
 
 
 def map_controls(n: int, has_labels: bool) -> MapControls:
-    """The widgets above the map and in its "Projection settings" expander."""
+    """The widgets beside the map and in its "Projection settings" expander."""
     ss = st.session_state
     xw.seed(f"{P}_method", "umap")
     xw.seed(f"{P}_dims", 2)
@@ -62,8 +62,8 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
     xw.seed(f"{P}_perplexity_auto", True)
     xw.seed(f"{P}_seed", 42)
 
-    c = st.columns([1.4, 0.9, 1.3, 0.9, 1.3], vertical_alignment="bottom")
-    method = c[0].segmented_control(
+    # One column beside the map (pages/explorer.py): the widgets stack, one to a row.
+    method = st.segmented_control(
         "Method",
         list(xw.METHOD_NAMES),
         format_func=xw.METHOD_NAMES.__getitem__,
@@ -73,10 +73,10 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
         help="UMAP keeps neighbourhoods and clusters; PCA is linear, instant and faithful to large "
         "distances; t-SNE separates clusters strongly.",
     )
-    dims = c[1].segmented_control(
+    dims = st.segmented_control(
         "View", [2, 3], format_func=lambda d: f"{d}-D", required=True, key=f"{P}_dims", persist_state=SESSION
     )
-    colour = c[2].selectbox(
+    colour = st.selectbox(
         "Colour by",
         colour_options,
         format_func=xw.COLOUR_NAMES.__getitem__,
@@ -87,9 +87,9 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
     )
     k = min_cluster = None
     if colour == "cluster":
-        k = c[3].number_input("Clusters", 2, 30, step=1, key=f"{P}_k", persist_state=SESSION)
+        k = st.number_input("Clusters", 2, 30, step=1, key=f"{P}_k", persist_state=SESSION)
     elif colour == "hdbscan":
-        min_cluster = c[3].number_input(
+        min_cluster = st.number_input(
             "Smallest cluster",
             2,
             1_000,
@@ -98,11 +98,10 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
             persist_state=SESSION,
             help="Fewest texts HDBSCAN calls a cluster; smaller groups count as unclustered.",
         )
-    size = c[4].slider("Point size", 2, 16, key=f"{P}_size", persist_state=SESSION)
+    size = st.slider("Point size", 2, 16, key=f"{P}_size", persist_state=SESSION)
 
     with st.expander("Projection settings", icon=":material/tune:"):
-        e = st.columns(4)
-        n_neighbors = e[0].slider(
+        n_neighbors = st.slider(
             "UMAP n_neighbors",
             2,
             100,
@@ -110,7 +109,7 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
             persist_state=SESSION,
             help="Small: local detail; large: global structure.",
         )
-        min_dist = e[1].slider(
+        min_dist = st.slider(
             "UMAP min_dist",
             0.0,
             0.99,
@@ -119,7 +118,7 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
             persist_state=SESSION,
             help="How tightly points may pack.",
         )
-        auto = e[2].toggle(
+        auto = st.toggle(
             "Auto t-SNE perplexity",
             key=f"{P}_perplexity_auto",
             persist_state=SESSION,
@@ -130,7 +129,7 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
             ss[f"{P}_perplexity"] = suggested
         else:
             xw.seed(f"{P}_perplexity", suggested)
-        perplexity = e[2].slider(
+        perplexity = st.slider(
             "t-SNE perplexity",
             2,
             100,
@@ -139,7 +138,7 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
             disabled=auto,
             help="Roughly the number of neighbours each point attends to.",
         )
-        seed = e[3].number_input("Random seed", 0, 2**31 - 1, step=1, key=f"{P}_seed", persist_state=SESSION)
+        seed = st.number_input("Random seed", 0, 2**31 - 1, step=1, key=f"{P}_seed", persist_state=SESSION)
         st.caption(
             "These recompute the map. Colour, point size and switching back to a 2-D / 3-D view "
             "already computed come from the cache."

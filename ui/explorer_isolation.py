@@ -181,19 +181,15 @@ def full_selection(dataset: str) -> list[int]:
     return sorted(int(rows[i]) for i in xw.selection(_part_id(dataset, rows)) if i < rows.size)
 
 
-def isolation_bar(view: MapView, full_labels: Sequence[str] | None) -> None:
-    """Above the map: what part is shown, "Only this label", "Back" and "All texts"."""
+def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None) -> None:
+    """Above the map: what part is shown, "Back" and "All texts"; "Only this label" in ``picker``
+    (a container beside the map; default: here)."""
     problem = st.session_state.pop(_PROBLEM, None)
     if problem:
         st.warning(md_escape(problem), icon=":material/filter_alt_off:")
     labels_here = sorted(set(view.labels)) if view.labels is not None else []
-    if not view.isolated and len(labels_here) < 2:
-        return
-    pick, status, back_col, all_col = st.columns([2, 4, 1, 1], vertical_alignment="center")
-    if view.isolated:
-        status.markdown(f":material/filter_alt: **{md_escape(view.status())}**")
     if len(labels_here) >= 2 and full_labels is not None:
-        pick.selectbox(
+        (picker or st).selectbox(
             "Only this label",
             labels_here,
             index=None,
@@ -204,25 +200,28 @@ def isolation_bar(view: MapView, full_labels: Sequence[str] | None) -> None:
             args=(view, full_labels),
             help="Map only the texts with this label: projected again on their own, with the same settings.",
         )
-    if view.isolated:
-        back_col.button(
-            "Back",
-            key="explorer_isolation_back",
-            icon=":material/undo:",
-            on_click=back,
-            args=(view.full_dataset,),
-            width="stretch",
-            help="Undo the last isolation: the map before it, with its selection.",
-        )
-        all_col.button(
-            "All texts",
-            key="explorer_isolation_all",
-            on_click=show_all,
-            args=(view.full_dataset,),
-            width="stretch",
-            disabled=len(view.steps) < 2,
-            help="Undo every isolation.",
-        )
+    if not view.isolated:
+        return
+    status, back_col, all_col = st.columns([4, 1, 1], vertical_alignment="center")
+    status.markdown(f":material/filter_alt: **{md_escape(view.status())}**")
+    back_col.button(
+        "Back",
+        key="explorer_isolation_back",
+        icon=":material/undo:",
+        on_click=back,
+        args=(view.full_dataset,),
+        width="stretch",
+        help="Undo the last isolation: the map before it, with its selection.",
+    )
+    all_col.button(
+        "All texts",
+        key="explorer_isolation_all",
+        on_click=show_all,
+        args=(view.full_dataset,),
+        width="stretch",
+        disabled=len(view.steps) < 2,
+        help="Undo every isolation.",
+    )
 
 
 def isolate_button(column, view: MapView, selected: int) -> None:

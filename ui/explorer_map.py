@@ -9,6 +9,7 @@ above, :mod:`ui.explorer_selection` (Find, the selection, downloads) and
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from functools import partial
 
@@ -52,9 +53,17 @@ def _map_figure(
     links=None,
     selected=None,
     uirevision=None,
+    all_labels=None,
 ):
     colours = xw.colouring(
-        ctl.colour, vectors, digest, texts, labels, k=ctl.k, min_cluster_size=ctl.min_cluster
+        ctl.colour,
+        vectors,
+        digest,
+        texts,
+        labels,
+        k=ctl.k,
+        min_cluster_size=ctl.min_cluster,
+        all_labels=all_labels,
     )
     # Rings mark the query's neighbours, or else the clicked text's (the ends of its lines).
     kwargs = {"highlight": [j for _, j in links]} if links else {}
@@ -67,6 +76,9 @@ def _map_figure(
         color=colours.values,
         color_title=colours.title,
         palette=colours.palette,
+        colors=colours.colors() or None,
+        # The clicked text itself stands out among its neighbours' rings.
+        focus=links[0][0] if links else None,
         label_centres=colours.named,
         unassigned=colours.unassigned,
         emphasis=matches,
@@ -134,16 +146,18 @@ def _project(view, ctl: MapControls):
     return proj, method, map_slot, note_slot
 
 
-def map_tab(texts, labels, result, dataset, digest) -> None:
-    """Controls, Find and isolation bars, the map with its caption, then the selection below it."""
+def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
+    """Controls and Find (in ``tools``, a container beside the map; default: above it), the
+    isolation bar, the map with its caption, then the selection below it."""
     full_labels = labels
     # The map shows all texts, or the part the user isolated: from here on, that part.
     view = iso.current_view(texts, labels, result.vectors, dataset, digest)
     texts, labels, vectors, dataset, digest = view.texts, view.labels, view.vectors, view.dataset, view.digest
     n = len(texts)
-    ctl = map_controls(n, labels is not None)
-    matches = sel.find_bar(texts, labels)
-    iso.isolation_bar(view, full_labels)
+    with tools if tools is not None else nullcontext():
+        ctl = map_controls(n, labels is not None)
+        matches = sel.find_bar(texts, labels)
+    iso.isolation_bar(view, full_labels, picker=tools)
     dims = ctl.dims
     proj, method, map_slot, note_slot = _project(view, ctl)
 
@@ -195,6 +209,7 @@ def map_tab(texts, labels, result, dataset, digest) -> None:
                 links=links,
                 selected=marked if dims == 3 else None,
                 uirevision=revision,
+                all_labels=full_labels,
             ).update_layout(selectionrevision=xw.selection_generation()),
             marked if dims == 2 else None,
         ),

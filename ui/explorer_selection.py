@@ -21,15 +21,15 @@ from ui.tables import show_pair, text_table
 
 
 def find_bar(texts, labels):
-    """The "Find" box over the map: rows whose text or label matches, or None when it is empty."""
-    left, right, count = st.columns([4, 1, 2], vertical_alignment="bottom")
-    pattern = left.text_input(
+    """The "Find" box beside the map: rows whose text or label matches, or None when it is empty."""
+    pattern = st.text_input(
         "Find",
         key=f"{P}_find",
         placeholder="a word in the texts or labels, e.g. guitar",
         persist_state=SESSION,
         help="Matching texts stand out on the map and are listed below it; the others fade.",
     )
+    right, count = st.columns([1, 1], vertical_alignment="center")
     regex = right.toggle("Regex", key=f"{P}_find_regex", persist_state=SESSION)
     if not str(pattern or "").strip():
         return None
@@ -148,7 +148,7 @@ def _csv(frame) -> bytes:
 def map_downloads(texts, labels, vectors, coords, rows, model, method, dims) -> None:
     """The map's coordinates, and the selection with its neighbours, as CSV files."""
     stem = f"{file_stem(model)}-{method}-{dims}d"
-    left, right, _ = st.columns([1, 1, 2])
+    left, right = st.columns(2)
     # Callables: a file is built only when its button is clicked, not on every rerun.
     left.download_button(
         "Coordinates (CSV)",

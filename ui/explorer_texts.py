@@ -93,15 +93,19 @@ def embed_view():
 
 
 def metrics(texts, result) -> None:
-    """Model, number of texts, dimensions and the share that came from the cache."""
-    # Model ids come from servers and users: shown literally, never as markdown.
-    st.metric("Model", md_escape(result.model.rsplit("/", 1)[-1]), help=md_escape(result.model))
-    # "From cache" gets the room: "100 %" was cut in an equal third at 1280 px (the figures
-    # beside it are three or four characters).
-    cols = st.columns([0.85, 1, 1.3])
-    n = len(texts)  # "100,000" is cut to "100,…" in a third of the column
-    cols[0].metric("Texts", f"{n:,}" if n < 100_000 else f"{n / 1000:,.0f}k", help=f"{n:,} texts")
-    cols[1].metric("Dimensions", result.dimensions)
-    # A share: "100 / 100" was cut to "100 …" in a third of the summary column.
+    """Model, number of texts, dimensions and the share that came from the cache (a narrow
+    column beside the map: two to a row)."""
+    # Model ids come from servers and users: shown literally, never as markdown. A line that wraps,
+    # not a metric: in the narrow column "all-MiniLM-L6-v2" in a metric's large type was cut.
+    st.caption(
+        f":material/memory: Embedded with **{md_escape(result.model.rsplit('/', 1)[-1])}**",
+        help=md_escape(result.model),
+    )
+    n = len(texts)  # "100,000" is cut to "100,…" in half the column
     value, help_text = cache_share(result.cached, result.fetched)
-    cols[2].metric("From cache", value, help=help_text)
+    texts_col, dims_col = st.columns(2)
+    texts_col.metric("Texts", f"{n:,}" if n < 100_000 else f"{n / 1000:,.0f}k", help=f"{n:,} texts")
+    dims_col.metric("Dimensions", result.dimensions)
+    cache_col, _ = st.columns(2)
+    # A share: "100 / 100" was cut to "100 …" in a third of the summary column.
+    cache_col.metric("From cache", value, help=help_text)

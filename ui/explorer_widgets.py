@@ -308,22 +308,23 @@ def kmeans(vectors: np.ndarray, digest: str, k: int) -> np.ndarray:
     return cached.kmeans_labels(digest, int(k), vectors)
 
 
-def _named(clusters: np.ndarray, names: list[str]) -> list[str]:
+def _named(clusters: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
+    """Each row's cluster as ``"2 · guitar, album"`` (or :data:`UNCLUSTERED`), and the clusters in order."""
     labelled = [f"{c} · {name}" if not name.startswith("cluster ") else name for c, name in enumerate(names)]
-    return [labelled[c] if c >= 0 else UNCLUSTERED for c in clusters.tolist()]
+    return [labelled[c] if c >= 0 else UNCLUSTERED for c in clusters.tolist()], labelled
 
 
 def clustered_colours(
     vectors: np.ndarray, digest: str, k: int, texts: Sequence[str]
-) -> tuple[list[str], int]:
-    """Each text's k-means cluster, as ``"2 · guitar, album, song"``; and how many clusters were found.
+) -> tuple[list[str], list[str]]:
+    """Each text's k-means cluster, as ``"2 · guitar, album, song"``; and the clusters in order.
 
     The number is the cluster's (stable across reruns: row 0 is in cluster 0), the words its
     most distinctive ones (:func:`embedcore.explore.cluster_names`). Cached per vectors and k.
     """
     clusters = kmeans(vectors, digest, k)
     names = cached.cluster_names(("kmeans", digest, int(k)), texts, clusters)
-    return _named(clusters, names), len(names)
+    return _named(clusters, names)
 
 
 #: What HDBSCAN's noise is called on the map (one grey group).
@@ -332,15 +333,36 @@ UNCLUSTERED = "unclustered"
 
 def density_colours(
     vectors: np.ndarray, digest: str, min_cluster_size: int, texts: Sequence[str]
-) -> tuple[list[str], int, int]:
-    """Each text's HDBSCAN cluster (named as in :func:`clustered_colours`) or :data:`UNCLUSTERED`.
-
-    Returns the colours, the number of clusters found and the number of unclustered texts.
-    Cached per vectors and smallest cluster size.
+) -> tuple[list[str], list[str]]:
+    """Each text's HDBSCAN cluster (named as in :func:`clustered_colours`) or :data:`UNCLUSTERED`,
+    and the clusters in order. Cached per vectors and smallest cluster size.
     """
     clusters = cached.hdbscan_labels(digest, int(min_cluster_size), vectors)
     names = cached.cluster_names(("hdbscan", digest, int(min_cluster_size)), texts, clusters)
-    return _named(clusters, names), len(names), int((clusters < 0).sum())
+    return _named(clusters, names)
+
+
+#: Most clusters the map colours one by one; more share a grey "other" entry (a legend of 100
+#: entries helps nobody), and the legend's title then says how many of them are coloured.
+CLUSTERS_COLOURED = 30
+
+
+def _cluster_colouring(method: str, values: list[str], order: list[str], kind: str) -> Colouring:
+    colors = charts.category_colors(
+        values,
+        palette=charts.CLUSTER_PALETTE,
+        max_categories=CLUSTERS_COLOURED,
+        unassigned=UNCLUSTERED,
+        order=order,
+    )
+    coloured = sum(1 for value, colour in colors.items() if colour != charts.MUTED and value != UNCLUSTERED)
+    # The legend's title counts what it colours: "39 clusters" over 19 coloured ones misled.
+    title = (
+        f"{method}, {plural(coloured, 'cluster')}"
+        if coloured == len(order)
+        else f"{method}, {coloured} largest of {len(order)} clusters"
+    )
+    return Colouring(values, title, charts.CLUSTER_PALETTE, True, UNCLUSTERED, kind=kind, palette_map=colors)
 
 
 @dataclass(frozen=True)
@@ -357,11 +379,15 @@ class Colouring:
     named: bool = False
     unassigned: str | None = None
     kind: str = "none"
+    #: ``{value: colour}`` in legend order, over the whole data set (:func:`charts.category_colors`).
+    palette_map: dict | None = None
 
     def colors(self) -> dict:
-        """``{value: colour}`` as the map draws them (for the heatmap's colour bands)."""
+        """``{value: colour}`` as the map draws them (for the map and the heatmap's colour bands)."""
         if self.values is None:
             return {}
+        if self.palette_map is not None:
+            return self.palette_map
         return charts.category_colors(self.values, palette=self.palette, unassigned=self.unassigned)
 
 
@@ -374,29 +400,26 @@ def colouring(
     *,
     k: int | None = None,
     min_cluster_size: int | None = None,
+    all_labels: Sequence[str] | None = None,
 ) -> Colouring:
-    """The map's colours for ``choice``: ``"label"``, ``"cluster"`` (k-means), ``"hdbscan"`` or ``"none"``."""
+    """The map's colours for ``choice``: ``"label"``, ``"cluster"`` (k-means), ``"hdbscan"`` or ``"none"``.
+
+    ``all_labels``: the labels of the whole data set when ``labels`` are those of a part of it
+    (an isolated selection): each label keeps the colour it has on the whole map.
+    """
     if choice == "label" and labels is not None:
-        return Colouring(list(labels), "label", kind="label")
+        colors = charts.category_colors(list(all_labels if all_labels is not None else labels))
+        return Colouring(list(labels), "label", kind="label", palette_map=colors)
     if choice == "cluster":
-        values, found = clustered_colours(vectors, digest, int(k or 5), texts)
         # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.
-        return Colouring(
-            values, f"k-means, {plural(found, 'cluster')}", charts.CLUSTER_PALETTE, True, kind="cluster"
-        )
+        values, order = clustered_colours(vectors, digest, int(k or 5), texts)
+        return _cluster_colouring("k-means", values, order, "cluster")
     if choice == "hdbscan":
         size = int(min_cluster_size or default_min_cluster_size(len(texts)))
         # The unclustered count is in the grey legend entry ("unclustered (12)"): the title
         # stays short enough to be shown whole.
-        values, found, _ = density_colours(vectors, digest, size, texts)
-        return Colouring(
-            values,
-            f"HDBSCAN, {plural(found, 'cluster')}",
-            charts.CLUSTER_PALETTE,
-            True,
-            UNCLUSTERED,
-            kind="hdbscan",
-        )
+        values, order = density_colours(vectors, digest, size, texts)
+        return _cluster_colouring("HDBSCAN", values, order, "hdbscan")
     return Colouring(None, None)
 
 
@@ -518,7 +541,7 @@ def mark_selected(fig, rows: Sequence[int] | None):
         return fig
     wanted = np.asarray(sorted(rows), dtype=np.int64)
     for trace in fig.data:
-        if trace.name in ("query", "neighbours") or trace.customdata is None:
+        if trace.name in ("query", "neighbours", "clicked text") or trace.customdata is None:
             continue
         ids = np.asarray(trace.customdata).reshape(len(trace.customdata), -1)[:, 0]
         trace.selectedpoints = np.flatnonzero(np.isin(ids, wanted)).tolist()

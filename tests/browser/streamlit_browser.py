@@ -162,6 +162,23 @@ def element(page, key: str):
     return page.locator(f".st-key-{key}")
 
 
+def choose(page, key: str, option: str) -> None:
+    """Pick ``option`` (its visible label) in the selectbox created with ``key=``; wait for the rerun."""
+    box = element(page, key).get_by_role("combobox")
+    # Scrolled to first: a click that has to scroll the page opened the list, and the scroll
+    # closed it again.
+    box.scroll_into_view_if_needed()
+    box.click()
+    with rerun(page):
+        page.get_by_role("option", name=option, exact=True).click()
+
+
+def click_button(page, name: str) -> None:
+    """Click the button named ``name`` and wait for the rerun it starts."""
+    with rerun(page):
+        page.get_by_role("button", name=name, exact=True).click()
+
+
 def title(page) -> str:
     return page.locator("h1").first.inner_text().strip()
 
@@ -265,6 +282,27 @@ def scatter_points(graph) -> list[dict]:
           return out;
         }"""
     )
+
+
+def box_select(page, graph, rows_wanted: int = 10) -> list[int]:
+    """Drag a box with the mouse (the modebar's box tool) over the ``rows_wanted`` left-most markers
+    (and any that share their columns); the rows inside it."""
+    points = scatter_points(graph)
+    # A box from the left-most marker to the right edge of the ~rows_wanted left-most ones.
+    by_x = sorted(points, key=lambda p: p["px"])
+    chosen = by_x[:rows_wanted]
+    x0, x1 = chosen[0]["px"] - 6, (chosen[-1]["px"] + by_x[rows_wanted]["px"]) / 2
+    y0 = min(p["py"] for p in points) - 6
+    y1 = max(p["py"] for p in points) + 6
+    inside = sorted(p["row"] for p in points if x0 < p["px"] < x1 and y0 < p["py"] < y1)
+    graph.hover()
+    graph.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').click()
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x0 + (x1 - x0) * step / 20, y0 + (y1 - y0) * step / 20)
+    page.mouse.up()
+    return inside
 
 
 def lasso_around(

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit_browser import (
     assert_healthy,
+    box_select,
     element,
     metrics,
     new_session,
@@ -137,31 +138,11 @@ def test_live_reload_server_is_idle_after_a_visit(browser, tmp_path):
         _assert_idle(process, log_path)
 
 
-def _box_select(page, graph, rows_wanted: int = 10) -> list[int]:
-    """Drag a box with the mouse (the modebar's box tool) around a group of markers; its rows."""
-    points = scatter_points(graph)
-    # A box from the left-most marker to the right edge of the ~rows_wanted left-most ones.
-    by_x = sorted(points, key=lambda p: p["px"])
-    chosen = by_x[:rows_wanted]
-    x0, x1 = chosen[0]["px"] - 6, (chosen[-1]["px"] + by_x[rows_wanted]["px"]) / 2
-    y0 = min(p["py"] for p in points) - 6
-    y1 = max(p["py"] for p in points) + 6
-    inside = sorted(p["row"] for p in points if x0 < p["px"] < x1 and y0 < p["py"] < y1)
-    graph.hover()
-    graph.locator('.modebar-btn[data-attr="dragmode"][data-val="select"]').click()
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(x0 + (x1 - x0) * step / 20, y0 + (y1 - y0) * step / 20)
-    page.mouse.up()
-    return inside
-
-
 def test_clear_selection_clears_a_box_selection(page):
     open_page(page, "")
     graph = plot(page, "explorer_map")
     with rerun(page):
-        rows = _box_select(page, graph)
+        rows = box_select(page, graph)
     assert len(rows) >= 3
     page.get_by_role("heading", name=f"{len(rows)} selected").wait_for()
 
