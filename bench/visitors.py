@@ -5,7 +5,8 @@ One server started as ``make run`` starts it (``scripts/serve.py``, a fresh
 default map. Then:
 
 - **alone**: one visitor uploads its own 400 texts (a CSV) to the explorer; the clock runs from
-  the file handed to the uploader to the final UMAP map of those 400 texts drawn, page idle;
+  the file handed to the uploader to the final UMAP map of those 400 texts drawn, page idle
+  (three times, new texts each: the median run is the peer);
 - **together**: eight visitors, each in its own browser context with its own 400 texts (no
   visitor's texts are in the cache), hand their files over at the same moment.
 
@@ -33,6 +34,8 @@ from .first_visit import _IDLE, _MAP_DRAWN, _start, _stop, _wait_settled
 VISITORS = 8
 TEXTS_EACH = 400
 GOAL = 1.3
+#: One visitor alone is measured this many times (new texts each); the peer is the median run.
+ALONE_RUNS = 3
 #: Longest any one visitor may wait before the run counts it as not served.
 VISIT_TIMEOUT_MS = 600_000
 
@@ -107,20 +110,23 @@ async def _visits(url: str, files: list[Path], process_pid: int, visitors: int) 
             await context.close()
             await asyncio.to_thread(_wait_settled, process_pid)
 
-            context, page = await _open_explorer(browser, url)
-            go = asyncio.Event()
-            go.set()
-            alone = await _upload_to_map(page, files[0], go)
-            await context.close()
-            log(f"alone: first map {alone['first']:.1f} s, final {alone['final']:.1f} s")
-            await asyncio.to_thread(_wait_settled, process_pid)
+            runs = []
+            for path in files[:ALONE_RUNS]:  # the peer's own spread is large on a shared machine
+                context, page = await _open_explorer(browser, url)
+                go = asyncio.Event()
+                go.set()
+                runs.append(await _upload_to_map(page, path, go))
+                await context.close()
+                log(f"alone: first map {runs[-1]['first']:.1f} s, final {runs[-1]['final']:.1f} s")
+                await asyncio.to_thread(_wait_settled, process_pid)
+            alone = sorted(runs, key=lambda r: r["final"])[len(runs) // 2]
 
             opened = await asyncio.gather(*(_open_explorer(browser, url) for _ in range(visitors)))
             await asyncio.to_thread(_wait_settled, process_pid)
             go = asyncio.Event()
             tasks = [
                 asyncio.create_task(_upload_to_map(page, path, go))
-                for (_, page), path in zip(opened, files[1:], strict=True)
+                for (_, page), path in zip(opened, files[ALONE_RUNS:], strict=True)
             ]
             go.set()
             together = await asyncio.gather(*tasks, return_exceptions=True)
@@ -139,10 +145,10 @@ def rows(quick: bool = False) -> list[Row]:
     from .corpus import load_texts
 
     visitors = 3 if quick else VISITORS
-    corpus, _ = load_texts(TEXTS_EACH * (VISITORS + 1))
+    corpus, _ = load_texts(TEXTS_EACH * (VISITORS + ALONE_RUNS))
     with tempfile.TemporaryDirectory(prefix="bench-visitors-") as tmp:
         files = []
-        for i in range(visitors + 1):
+        for i in range(visitors + ALONE_RUNS):
             path = Path(tmp) / f"visitor-{i}.csv"
             _write_csv(path, corpus[i * TEXTS_EACH : (i + 1) * TEXTS_EACH])
             files.append(path)
@@ -175,7 +181,7 @@ def rows(quick: bool = False) -> list[Row]:
             ratio_ <= GOAL and not failed and exceptions == 0,
             [
                 f"served {len(served)}/{visitors}; exceptions on pages and in the server log: {exceptions}; "
-                f"server peak RSS {fmt_bytes(rss.peak)}; one visitor alone {fmt_s(alone['final'])} "
+                f"server peak RSS {fmt_bytes(rss.peak)}; one visitor alone {fmt_s(alone['final'])} (median of {ALONE_RUNS}) "
                 f"(first map {fmt_s(alone['first'])}); all finals: {', '.join(fmt_s(f) for f in finals)}; "
                 "chromium draws every page on the same cores"
             ],
