@@ -21,6 +21,7 @@ from streamlit_browser import (
     screenshot,
     wait_until_idle,
 )
+from streamlit_browser import choose as choose_option
 
 from tests.fake_openai import closed_port
 
@@ -323,11 +324,10 @@ def test_no_text_is_cut_on_any_page(browser, app_server, size):
         open_page(page, "")
         plot(page, "explorer_map")
         found["explorer"] = clipped(page)
-        colour = element(page, "explorer_colour")
-        if colour.count():
-            with rerun(page):
-                colour.locator("input").click()
-                page.get_by_role("option").filter(has_text="HDBSCAN").first.click()
+        if element(page, "explorer_colour").count():
+            # choose() scrolls before it clicks: beside the map the select sits below the fold at
+            # 1280x720, and a click that scrolls the page closes the list it opened.
+            choose_option(page, "explorer_colour", "HDBSCAN clusters")
             found["explorer, HDBSCAN"] = clipped(page)
         screenshot(page, f"uncut-explorer-{size[0]}", full=False)
 
