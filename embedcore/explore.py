@@ -713,10 +713,17 @@ def cluster_names(
     frequency = counts.sum(axis=0)
     average_terms = counts.sum() / (n_clusters + (1 if sizes[-1] else 0))
     scores = counts / np.maximum(sizes[:, None], 1.0) * np.log1p(average_terms / np.maximum(frequency, 1.0))
+    column = {term: j for j, term in enumerate(vocabulary)}
     for c in range(n_clusters):
         least = 2 if sizes[c] >= 4 else 1
-        usable = np.flatnonzero(counts[c] >= least)
-        if not usable.size:
+        # A phrase names a cluster only when each of its words is as distinctive there as the
+        # phrase: "music football" where every cluster speaks of music is "football".
+        usable = [
+            j
+            for j in np.flatnonzero(counts[c] >= least)
+            if all(scores[c, column[w]] >= scores[c, j] - 1e-9 for w in vocabulary[j].split() if w in column)
+        ]
+        if not usable:
             continue
         # Best first; a phrase before its words when it scores the same (every text with
         # "hash" says "hash map"); then alphabetically, so a name never depends on numpy's sort.

@@ -39,7 +39,7 @@ def test_the_sidebar_shows_used_today_and_left(make_app, fake_openai, app_env):
     at.button(key="embed_run").click().run()
     assert not at.exception and not at.error
     spent = api.prompt_tokens
-    assert metrics(at)["Tokens"] == f"{spent:,}"
+    assert metrics(at)["Tokens sent"] == f"{spent:,}"
     # Redrawn after the page ran: the same run already counts what it embedded.
     assert f"Today: **{spent:,}** tokens used · **{50_000 - spent:,}** left" in rendered(at).replace("\\", "")
     assert (app_env / "budget.sqlite3").is_file()  # beside the cache

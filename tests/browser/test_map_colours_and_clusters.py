@@ -267,7 +267,7 @@ def test_clusters_legend_counts_what_it_colours_names_fit_and_k_means_names_its_
     page.get_by_text("UMAP of 100 texts").first.wait_for()
     topics = eio.load_sample("topics")
 
-    choose(page, "explorer_colour", "HDBSCAN clusters (automatic number)")
+    choose(page, "explorer_colour", "HDBSCAN clusters")
     graph = plot(page, "explorer_map")
     clusters, unclustered = check_cluster_legend(graph, "HDBSCAN")
     assert len(clusters) >= 4, clusters
@@ -299,7 +299,7 @@ def test_hdbscan_on_1500_real_texts_colours_every_cluster_it_counts(page, tmp_pa
     upload(page, path)
     metrics(page, "Texts")
     page.get_by_text("UMAP of 1,500 texts").first.wait_for()
-    choose(page, "explorer_colour", "HDBSCAN clusters (automatic number)")
+    choose(page, "explorer_colour", "HDBSCAN clusters")
     graph = plot(page, "explorer_map")
     clusters, unclustered = check_cluster_legend(graph, "HDBSCAN")
     assert 3 <= len(clusters) <= 20, clusters
