@@ -75,7 +75,7 @@ class ModelUnavailableError(EmbedcoreError):
     """A local model cannot be loaded (package missing, files damaged)."""
 
 
-# --- the budget on the operator's token ---------------------------------------
+# --- budgets on the operator's API key: refused before anything is sent ---
 
 
 class BudgetExceededError(EmbedcoreError):
