@@ -252,11 +252,11 @@ def projection(
             "minutes); use UMAP for this many."
         )
     key = _projection_key(digest, method, n_components, random_state, params)
+    with _computed_lock:
+        computed = key in _computed
     if method != "pca" and len(vectors) > BACKGROUND_ABOVE:
         result = _large_map(key, vectors, method)
-    elif method == "pca" or projection_ready(
-        digest, method, n_components, random_state=random_state, params=params
-    ):
+    elif method == "pca" or computed:
         result = projection_result(*key, vectors)
     else:
         with heavy_work(f"The {METHOD_NAMES.get(method, method)} map of {len(vectors):,} texts"):
