@@ -114,7 +114,7 @@ def embed_sample(sample: SampleWarmUp):
 
 
 def _import_figures() -> None:
-    from embedcore.figures import charts  # noqa: F401  (plotly: every map needs it)
+    from embedcore.figures import heatmaps, scatter  # noqa: F401  (plotly: every map needs them)
 
 
 def _warm_up_umap() -> None:

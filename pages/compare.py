@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore.analysis import compare
-from embedcore.figures import charts
+from embedcore.figures.compare import agreement_scatter
+from embedcore.figures.heatmaps import HEATMAP_LIMIT, heatmap_row
 from ui.common.cached import cached_cluster_order, cached_cosine
 from ui.common.embedding import embed_button
 from ui.common.format import md_escape
@@ -69,9 +70,9 @@ st.subheader("Agreement", anchor=False)
 cw.agreement(report)
 
 st.subheader("Similarity heatmaps", anchor=False)
-if len(texts) > charts.HEATMAP_LIMIT:
+if len(texts) > HEATMAP_LIMIT:
     st.info(
-        f"Heatmaps are drawn for up to {charts.HEATMAP_LIMIT} texts; you have {len(texts):,}. "
+        f"Heatmaps are drawn for up to {HEATMAP_LIMIT} texts; you have {len(texts):,}. "
         "The agreement numbers above use all of them.",
         icon=":material/grid_off:",
     )
@@ -81,7 +82,7 @@ else:
         "compared. One colour scale for all (the bar on the right): blue below 0, white at 0, red above."
     )
     st.plotly_chart(
-        charts.heatmap_row(
+        heatmap_row(
             [cached_cosine(vectors[name], digest=digests[name]) for name in names],
             names,
             texts,
@@ -100,9 +101,7 @@ pair = report.pairs[
     else 0
 ]
 st.plotly_chart(
-    charts.agreement_scatter(
-        vectors[pair.model_a], vectors[pair.model_b], texts, (pair.model_a, pair.model_b)
-    ),
+    agreement_scatter(vectors[pair.model_a], vectors[pair.model_b], texts, (pair.model_a, pair.model_b)),
     key="compare_scatter",
     width="stretch",
     theme=None,

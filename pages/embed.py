@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from embedcore.figures import charts
+from embedcore.figures.bars import vector_figure
+from embedcore.figures.labels import short_label
 from embedcore.figures.tables import result_frame
 from ui.common.connection import current_connection, current_model, set_model
 from ui.common.embedding import embed_button, embed_texts, stored_result, token_missing
@@ -83,11 +84,11 @@ if table is not None and result is not None:
     row = st.selectbox(
         "Show the vector of",
         range(len(table.texts)),
-        format_func=lambda i: f"{i}: {charts.short_label(table.texts[i], 60)}",
+        format_func=lambda i: f"{i}: {short_label(table.texts[i], 60)}",
         key="embed_vector_row",
     )
     st.plotly_chart(
-        charts.vector_figure(result.vectors[row], name=charts.short_label(table.texts[row]), height=260),
+        vector_figure(result.vectors[row], name=short_label(table.texts[row]), height=260),
         key="embed_vector_chart",
         width="stretch",
     )

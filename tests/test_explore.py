@@ -138,7 +138,7 @@ def test_neighbours_frame_checks_lengths(corpus):
 
 
 def test_a_streamlit_selection_event_gives_rows_and_their_neighbours(corpus):
-    from embedcore.figures import charts
+    from embedcore.figures.scatter import selected_rows
 
     X, texts, _ = corpus
     # What st.plotly_chart(on_select="rerun") returns for two points of different traces:
@@ -154,7 +154,7 @@ def test_a_streamlit_selection_event_gives_rows_and_their_neighbours(corpus):
             "lasso": [],
         }
     }
-    rows = charts.selected_rows(event)
+    rows = selected_rows(event)
     assert rows == [3, 12]
     frame = neighbours_frame(X, rows, texts, k=2)
     assert frame["text"].tolist() == ["text 3", "text 3", "text 12", "text 12"]

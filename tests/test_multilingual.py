@@ -1,4 +1,4 @@
-"""embedcore.analysis.multilingual (inputs and tables of the Across-languages page) and embedcore.figures.charts.matrix_figure."""
+"""embedcore.analysis.multilingual (inputs and tables of the Across-languages page) and embedcore.figures.compare.matrix_figure."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from embedcore.analysis.multilingual import (
     worst_table,
 )
 from embedcore.errors import InputError, ParseError
-from embedcore.figures.charts import matrix_figure
+from embedcore.figures.compare import matrix_figure
 from embedcore.io import load_sample
 
 

@@ -97,7 +97,7 @@ def test_every_import_that_pulls_in_torch_holds_the_heavy_import_lock():
 
 def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it():
     # plotly uses sys.modules["pandas"] as it finds it; a half-imported pandas (another thread)
-    # failed the warm-up once. embedcore.figures.charts imports pandas itself first, which waits.
+    # failed the warm-up once. the embedcore.figures package imports pandas itself first, which waits.
     import subprocess
     import sys
 
@@ -112,7 +112,7 @@ def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it
         "        order.append(top)\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = spy\n"
-        "import embedcore.figures.charts\n"
+        "import embedcore.figures.scatter\n"
         "print(order[:2])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from embedcore.analysis import compare
-from embedcore.figures import charts
+from embedcore.figures.labels import short_label
 from embedcore.figures.tables import disagreements_frame, model_pairs_frame, model_runs_frame, neighbour_lists
 from embedcore.providers import catalog
 from ui.common.cached import digest_of
@@ -206,7 +206,7 @@ def disagreements(items: Sequence[compare.Disagreement], k: int) -> None:
     pick = st.selectbox(
         "Neighbours of",
         range(len(items)),
-        format_func=lambda i: charts.short_label(items[i].text, 90),
+        format_func=lambda i: short_label(items[i].text, 90),
         key="compare_detail",
     )
     for column, (model, frame) in zip(st.columns(2), neighbour_lists(items[pick]).items(), strict=True):

@@ -20,7 +20,7 @@ from embedcore.analysis.multilingual import (
     sentence_table,
     worst_table,
 )
-from embedcore.figures import charts
+from embedcore.figures.labels import short_label
 from embedcore.providers import catalog
 from embedcore.types import EmbeddingResult
 from ui.common.cached import sample_table
@@ -198,9 +198,7 @@ def sentence_tables(report: AlignmentReport, result: EmbeddingResult, ids, langs
     pick = st.selectbox(
         "What was found instead, for",
         range(len(report.worst)),
-        format_func=lambda i: (
-            f"{worst.loc[i, 'sentence_id']}: {charts.short_label(worst.loc[i, 'text'], 80)}"
-        ),
+        format_func=lambda i: f"{worst.loc[i, 'sentence_id']}: {short_label(worst.loc[i, 'text'], 80)}",
         key="languages_detail",
     )
     detail = sentence_detail(report.worst[pick], texts, langs)
