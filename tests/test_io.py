@@ -6,6 +6,7 @@ import codecs
 import io
 import json
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -368,7 +369,7 @@ def test_real_text_columns_still_pass(tmp_path):
 
 
 def test_label_columns_on_the_multilingual_sample():
-    data = (eio.resources.files("embedcore") / "samples" / "multilingual.csv").read_bytes()
+    data = (resources.files("embedcore") / "samples" / "multilingual.csv").read_bytes()
     df = eio.read_upload(data, "multilingual.csv")
     assert eio.text_columns(df)[0] == "text"
     assert eio.label_columns(df)[:2] == ["label", "language"]

@@ -15,7 +15,7 @@ import pandas as pd
 from embedcore.analysis.alignment import AlignmentReport, SentenceAlignment
 from embedcore.analysis.similarity import normalize_rows
 from embedcore.errors import InputError, ParseError
-from embedcore.io import TextTable, _is_missing, table_from_frame, text_columns
+from embedcore.io import TextTable, is_missing, table_from_frame, text_columns
 
 __all__ = ["aligned_table", "guess_columns", "sentence_detail", "sentence_table", "worst_table"]
 
@@ -82,8 +82,8 @@ def aligned_table(df: pd.DataFrame, text: str, sentence_id: str, language: str) 
             listed = ", ".join(repr(str(c)) for c in df.columns)
             raise ParseError(f"There is no {role} column {column!r}; the columns are: {listed}.")
     ids = [_clean(v) for v in table.extra[sentence_id]]
-    langs = [None if _is_missing(v) else str(v).strip() for v in table.extra[language]]
-    keep = [i for i, (s, lang) in enumerate(zip(ids, langs, strict=True)) if not _is_missing(s) and lang]
+    langs = [None if is_missing(v) else str(v).strip() for v in table.extra[language]]
+    keep = [i for i, (s, lang) in enumerate(zip(ids, langs, strict=True)) if not is_missing(s) and lang]
     warnings = list(table.warnings)
     if len(keep) < len(ids):
         warnings.append(f"{len(ids) - len(keep)} row(s) without a sentence id or language were left out.")

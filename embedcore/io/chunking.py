@@ -274,7 +274,7 @@ def read_document(data: bytes, filename: str) -> str:
     """
     from embedcore import io as eio
 
-    ext = eio._extension(filename)
+    ext = eio.file_extension(filename)
     if ext == ".pdf" or (not ext and data.startswith(b"%PDF")):
         return _read_pdf(data, filename)
     if ext[1:] in eio.TABLE_TYPES:
