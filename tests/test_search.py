@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedcore.analysis import search
+from embedcore.analysis import documents, search
 from embedcore.errors import EmptyInputError, InputError, NotFoundError, TooManyTextsError
 from embedcore.io import load_sample
 from embedcore.providers import catalog
@@ -120,7 +120,7 @@ def test_token_limit_comes_from_the_catalogue():
 
 
 def test_token_limit_without_the_bundled_tokenizer_estimates(monkeypatch):
-    monkeypatch.setattr(search, "_wordpiece", lambda: None)
+    monkeypatch.setattr(documents, "_wordpiece", lambda: None)
     limit = search.token_limit(catalog.MINILM_ID)
     assert not limit.exact and limit.max_tokens == int(256 * search.ESTIMATE_MARGIN)
     assert "estimate" in limit.note
