@@ -60,6 +60,14 @@ def decode_text(data: bytes, filename: str = "the file") -> tuple[str, list[str]
 
     UTF-8 (BOM removed), UTF-16 with a BOM, else Windows-1252 when that gives plausible
     text. Raises :class:`ParseError` for empty, binary and undecodable files.
+
+    Examples
+    --------
+    >>> decode_text("café".encode("utf-8"))
+    ('café', [])
+    >>> text, warnings = decode_text("café".encode("cp1252"), "old.csv")
+    >>> text, warnings[0].split(";")[0]
+    ('café', 'old.csv is not UTF-8')
     """
     if not data.strip():
         raise ParseError(f"{filename} is empty.")
@@ -122,6 +130,12 @@ def read_upload(data: bytes, filename: str, *, max_bytes: int | None = MAX_UPLOA
     ------
     ParseError
         Empty, binary, undecodable or malformed files, a CSV with a header and no rows.
+
+    Examples
+    --------
+    >>> df = read_upload(b"text,topic\\nhello there,greeting\\nbye now,farewell\\n", "f.csv")
+    >>> df.shape, list(df.columns)
+    ((2, 2), ['text', 'topic'])
     """
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)
@@ -324,6 +338,12 @@ def text_columns(df: pd.DataFrame) -> list[str]:
     A candidate has mostly string cells that are mostly not numbers and are not ids (see
     :func:`require_text_columns`). Columns named like ``text``, ``sentence``, ``content``...
     come first, then the rest by mean length (longest first). Empty when no column qualifies.
+
+    Examples
+    --------
+    >>> df = read_upload(b"id,text\\n1,hello there\\n2,bye now\\n", "f.csv")
+    >>> text_columns(df)
+    ['text']
     """
     scored = []
     for column in df.columns:
@@ -359,6 +379,15 @@ def require_text_columns(df: pd.DataFrame) -> list[str]:
         Every column holds numbers, ids, non-text JSON values or nothing: embedding the ids
         ``"1"``, ``"2"``, ``"3"`` of a table of scores would give a meaningless map. The
         message names each column and what it holds.
+
+    Examples
+    --------
+    >>> require_text_columns(read_upload(b"text\\nhello there\\n", "f.csv"))
+    ['text']
+    >>> require_text_columns(read_upload(b"id\\n1\\n2\\n", "f.csv"))
+    Traceback (most recent call last):
+    ...
+    embedcore.errors.NoTextColumnError: ...
     """
     candidates = text_columns(df)
     if candidates:
@@ -384,6 +413,12 @@ def label_columns(df: pd.DataFrame, *, max_unique: int = 50) -> list[str]:
     A candidate has between 2 and ``max_unique`` distinct values, fewer distinct values
     than rows, and short values (mean under 40 characters, so it is not a text column).
     Names like ``label``, ``category``, ``language`` first, then by fewest distinct values.
+
+    Examples
+    --------
+    >>> df = read_upload(b"text,topic\\nhi,greeting\\nbye now,farewell\\nhello,greeting\\n", "f.csv")
+    >>> label_columns(df)
+    ['topic']
     """
     n = len(df)
     scored = []
@@ -407,6 +442,13 @@ def table_from_frame(df: pd.DataFrame, text_column: str, label_column: str | Non
     ------
     ParseError
         A named column does not exist (the message lists the ones that do).
+
+    Examples
+    --------
+    >>> df = read_upload(b"text,topic\\nhello there,greeting\\n  ,none\\nbye now,farewell\\n", "f.csv")
+    >>> table = table_from_frame(df, "text", "topic")
+    >>> table.texts, table.labels, table.dropped_blank
+    (['hello there', 'bye now'], ['greeting', 'farewell'], 1)
     """
     columns = [str(c) for c in df.columns]
     for role, name in (("text", text_column), ("label", label_column)):

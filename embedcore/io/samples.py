@@ -41,6 +41,14 @@ def load_sample(name: str) -> TextTable:
     has ``extra["sentence_id"]`` (int, 1-20: the same id = the same sentence) and
     ``extra["language"]`` (ISO code ``en de fr es it pt nl``); its labels are the language
     names (``English``...). Portuguese is Brazilian Portuguese.
+
+    Examples
+    --------
+    >>> load_sample("seed").texts
+    ['AI Model Hub', 'Michael Jackson', 'best selling music artists']
+    >>> table = load_sample("topics")
+    >>> len(table), sorted(set(table.labels))[:2]
+    (100, ['cooking', 'music'])
     """
     if name not in SAMPLES:
         raise InputError(f"No sample called {name!r}; the samples are: {', '.join(SAMPLES)}.")

@@ -85,6 +85,12 @@ class TextTable:
         needs embedding. None for plain texts.
     model : str or None
         The model that made ``vectors``, when the file says so.
+
+    Examples
+    --------
+    >>> table = TextTable(texts=["a cat", "a dog"], labels=["pet", "pet"])
+    >>> len(table), table.to_frame().columns.tolist()
+    (2, ['text', 'label'])
     """
 
     texts: list[str]
@@ -143,7 +149,16 @@ class TextTable:
 
 
 def check_limit(n: int, limit: int | None = MAX_TEXTS) -> None:
-    """Raise :class:`TooManyTextsError` when ``n`` texts exceed ``limit`` (``None`` = no limit)."""
+    """Raise :class:`TooManyTextsError` when ``n`` texts exceed ``limit`` (``None`` = no limit).
+
+    Examples
+    --------
+    >>> check_limit(3, limit=5)
+    >>> check_limit(6, limit=5)
+    Traceback (most recent call last):
+    ...
+    embedcore.errors.TooManyTextsError: 6 texts is more than the limit of 5. ...
+    """
     if limit is not None and n > limit:
         raise TooManyTextsError(
             f"{n:,} texts is more than the limit of {limit:,}. Use fewer texts "
@@ -152,6 +167,13 @@ def check_limit(n: int, limit: int | None = MAX_TEXTS) -> None:
 
 
 def finish_table(texts: list[str], source: str, **kwargs: Any) -> TextTable:
+    """A :class:`TextTable` of ``texts`` with its ``duplicates`` counted (every reader ends here).
+
+    Examples
+    --------
+    >>> finish_table(["a", "b", "a"], "mine").duplicates
+    1
+    """
     return TextTable(texts=texts, source=source, duplicates=len(texts) - len(set(texts)), **kwargs)
 
 
@@ -159,6 +181,12 @@ def parse_pasted(text: str, *, source: str = "pasted") -> TextTable:
     """One text per line: lines are stripped, blank lines dropped and counted.
 
     No column syntax (a tab or a comma is part of the text); upload a CSV/TSV for labels.
+
+    Examples
+    --------
+    >>> table = parse_pasted("a cat\\n\\n  a dog  \\na cat\\n")
+    >>> table.texts, table.dropped_blank, table.duplicates
+    (['a cat', 'a dog', 'a cat'], 1, 1)
     """
     if not isinstance(text, str):
         raise InputError(f"Expected the pasted text as a string, got {type(text).__name__}.")
@@ -167,15 +195,29 @@ def parse_pasted(text: str, *, source: str = "pasted") -> TextTable:
     return finish_table(kept, source, dropped_blank=len(lines) - len(kept))
 
 
-# --- decoding -------------------------------------------------------------------------------
+# --- file names and cells ----------------------------------------------------------------------
 
 
 def file_extension(filename: str) -> str:
+    """The lower-case extension of a file name with its dot (``""`` without one); folders ignored.
+
+    Examples
+    --------
+    >>> file_extension("notes/Data.CSV"), file_extension("README")
+    ('.csv', '')
+    """
     name = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
     return name[name.rfind(".") :] if "." in name else ""
 
 
 def is_missing(value: Any) -> bool:
+    """Is a cell empty: ``None``, NaN, or pandas' ``NA`` / ``NaT`` (an empty string is a value).
+
+    Examples
+    --------
+    >>> is_missing(None), is_missing(float("nan")), is_missing(""), is_missing(0)
+    (True, True, False, False)
+    """
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -189,6 +231,13 @@ def is_missing(value: Any) -> bool:
 
 
 def label_string(value: Any) -> str:
+    """A cell as a label: stripped text; missing or blank cells become :data:`MISSING_LABEL`.
+
+    Examples
+    --------
+    >>> label_string(3.0), label_string(None), label_string(" x ")
+    ('3', '(missing)', 'x')
+    """
     if is_missing(value):
         return MISSING_LABEL
     if isinstance(value, float) and value.is_integer():
@@ -198,6 +247,13 @@ def label_string(value: Any) -> str:
 
 
 def text_string(value: Any) -> str:
+    """A cell as a text to embed: stripped; JSON objects and lists as JSON; missing cells ``""``.
+
+    Examples
+    --------
+    >>> text_string("  hi "), text_string({"a": 1}), text_string(None)
+    ('hi', '{"a": 1}', '')
+    """
     if is_missing(value):
         return ""
     if isinstance(value, str):
@@ -208,7 +264,14 @@ def text_string(value: Any) -> str:
 
 
 def plain_value(value: Any) -> Any:
-    """Cell values as plain Python (numpy scalars and NaN do not survive JSON or Arrow well)."""
+    """Cell values as plain Python (numpy scalars and NaN do not survive JSON or Arrow well).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain_value(np.int64(3)), plain_value(float("nan"))
+    (3, None)
+    """
     if is_missing(value):
         return None
     if isinstance(value, np.generic):

@@ -43,7 +43,13 @@ MODEL_METADATA_KEY = "embedcore.model"
 
 
 def is_vector_file(filename: str) -> bool:
-    """Does the name say this is a file of vectors (``.parquet``, ``.npz``, ``.npy``)?"""
+    """Does the name say this is a file of vectors (``.parquet``, ``.npz``, ``.npy``)?
+
+    Examples
+    --------
+    >>> is_vector_file("run.parquet"), is_vector_file("texts.csv")
+    (True, False)
+    """
     return file_extension(filename) in VECTOR_FILE_SUFFIXES
 
 
@@ -94,6 +100,15 @@ def read_vectors(
         NaN, infinite or missing vectors, or vectors that are not numbers.
     VectorFileError
         Not a readable file of that format, too large, or no rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedcore.io.writers import to_parquet_bytes
+    >>> data = to_parquet_bytes(["a cat", "a dog"], np.eye(2), model="my-model")
+    >>> table = read_vectors(data, "run.parquet")
+    >>> table.texts, table.vectors.shape, table.model
+    (['a cat', 'a dog'], (2, 2), 'my-model')
     """
     from pathlib import Path
 

@@ -68,6 +68,11 @@ def to_csv_bytes(texts: Sequence[str], vectors: Any, labels: Sequence[str] | Non
     vectors : array-like of shape (n, d)
         Written as float32.
     labels : sequence of str of length n, optional
+
+    Examples
+    --------
+    >>> to_csv_bytes(["a", "b"], [[1, 0], [0, 1]])
+    b'"text","dim_0","dim_1"\\n"a",1,0\\n"b",0,1\\n'
     """
     matrix = _check_rows(texts, vectors, labels, "vectors")
     return _csv_with_columns(texts, labels, matrix, [f"dim_{i}" for i in range(matrix.shape[1])])
@@ -79,6 +84,11 @@ def coordinates_csv_bytes(texts: Sequence[str], coords: Any, labels: Sequence[st
     Parameters
     ----------
     coords : array-like of shape (n, 2) or (n, 3)
+
+    Examples
+    --------
+    >>> coordinates_csv_bytes(["a", "b"], [[1, 0], [0, 1]], labels=["x", "y"])
+    b'"text","label","x","y"\\n"a","x",1,0\\n"b","y",0,1\\n'
     """
     matrix = _check_rows(texts, coords, labels, "coordinates")
     if matrix.shape[1] not in (2, 3):
@@ -87,7 +97,14 @@ def coordinates_csv_bytes(texts: Sequence[str], coords: Any, labels: Sequence[st
 
 
 def to_npy_bytes(vectors: Any) -> bytes:
-    """A NumPy ``.npy`` file of the vectors, shape (n, d), float32 (``np.load`` reads it back)."""
+    """A NumPy ``.npy`` file of the vectors, shape (n, d), float32 (``np.load`` reads it back).
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> np.load(io.BytesIO(to_npy_bytes([[1, 2]]))).dtype
+    dtype('float32')
+    """
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2:
         raise InputError(f"vectors must be a 2-D array (n_texts, dimensions); got shape {matrix.shape}.")
@@ -129,6 +146,12 @@ def to_parquet_bytes(
     model : str, optional
         The model that made the vectors, kept in the schema's metadata (``embedcore.model``)
         so the explorer can say which model it is showing (:func:`read_vectors`).
+
+    Examples
+    --------
+    >>> from embedcore.io.vectors import read_vectors
+    >>> read_vectors(to_parquet_bytes(["a", "b"], [[1, 0], [0, 1]]), "v.parquet").texts
+    ['a', 'b']
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -171,6 +194,12 @@ def to_npz_bytes(
     Strings are stored as numpy string arrays, so ``np.load(path)`` reads everything back
     without ``allow_pickle``. The vectors are stored as they are (fast to write and to load);
     the text arrays, padded to their longest entry, are compressed.
+
+    Examples
+    --------
+    >>> import io, numpy as np
+    >>> sorted(np.load(io.BytesIO(to_npz_bytes(["a", "b"], [[1, 0], [0, 1]]))).files)
+    ['text', 'vectors']
     """
     matrix = _check_rows(texts, vectors, labels, "vectors")
     arrays: dict[str, np.ndarray] = {"text": np.array(list(texts), dtype=str)}
@@ -220,6 +249,12 @@ def to_projector_zip(texts: Sequence[str], vectors: Any, labels: Sequence[str] |
     texts : sequence of str, length n
     vectors : array-like of shape (n, d)
     labels : sequence of str of length n, optional
+
+    Examples
+    --------
+    >>> import io, zipfile
+    >>> zipfile.ZipFile(io.BytesIO(to_projector_zip(["a", "b"], [[1, 0], [0, 1]], ["x", "y"]))).namelist()
+    ['vectors.tsv', 'metadata.tsv']
     """
     matrix = _check_rows(texts, vectors, labels, "vectors")
     if labels is None:
