@@ -41,6 +41,12 @@ def ranking_bar_figure(
     -------
     plotly.graph_objects.Figure
         One ``go.Bar``; ``customdata`` = position in the *given* ``texts``.
+
+    Examples
+    --------
+    >>> fig = ranking_bar_figure(["a", "b"], [0.9, 0.5], query="q")
+    >>> fig.data[0].type, [round(float(x), 2) for x in fig.data[0].x]  # sent as float32
+    ('bar', [0.9, 0.5])
     """
     s = as_float32(scores).ravel()
     texts = checked_texts(texts, s.size, "texts")
@@ -101,6 +107,12 @@ def vector_figure(
         A second vector drawn over the first (e.g. another text's embedding).
     name, other_name : str
         Legend names (escaped).
+
+    Examples
+    --------
+    >>> fig = vector_figure([0.1, -0.2, 0.3], name="a text")
+    >>> fig.data[0].type, len(fig.data[0].y)
+    ('bar', 3)
     """
     v = as_float32(vector).ravel()
     if v.size == 0:
@@ -150,6 +162,13 @@ def similarity_histogram(
     sim : ndarray of shape (n, n), symmetric
     bins : int
         Equal-width bins over [-1, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = similarity_histogram(np.array([[1, 0.2, 0.9], [0.2, 1, 0.1], [0.9, 0.1, 1]]))
+    >>> fig.data[0].type
+    'bar'
     """
     sim = np.asarray(sim)
     if sim.ndim != 2 or sim.shape[0] != sim.shape[1]:

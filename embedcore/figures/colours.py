@@ -50,7 +50,13 @@ def _categories(
 
 def many_palette(count: int) -> tuple[str, ...]:
     """``count`` colours that stay distinct in large numbers (colorcet's Glasbey, see
-    :data:`MANY_PALETTE_NAME`), leaving out any too close to the query's red."""
+    :data:`MANY_PALETTE_NAME`), leaving out any too close to the query's red.
+
+    Examples
+    --------
+    >>> many_palette(3)
+    ('#8C3BFF', '#018700', '#00ACC6')
+    """
     import colorcet
 
     def rgb(colour: str) -> np.ndarray:
@@ -92,6 +98,11 @@ def category_colors(
     dict
         ``{value: "#rrggbb"}`` for every distinct value, in legend order; the ones beyond
         ``max_categories`` (drawn as one grey "other" trace), and ``unassigned``, get :data:`MUTED`.
+
+    Examples
+    --------
+    >>> category_colors(["b", "a", "b"])
+    {'b': '#0072B2', 'a': '#E69F00'}
     """
     values = list(values)
     names, codes = _categories(values, len(values), max_categories, unassigned, order)
@@ -107,7 +118,14 @@ def coded_categories(
     color: Sequence[object], n: int, colors: Mapping[object, str], unassigned: object
 ) -> tuple[list[str], np.ndarray, list[object]]:
     """The categories of ``colors`` present in ``color`` (legend order): names, each row's code
-    (-1 "other": a value ``colors`` leaves grey or lacks; -2 ``unassigned``), and the values."""
+    (-1 "other": a value ``colors`` leaves grey or lacks; -2 ``unassigned``), and the values.
+
+    Examples
+    --------
+    >>> names, codes, kept = coded_categories(["a", "b", "z"], 3, {"a": "#000000", "b": "#111111"}, None)
+    >>> names, codes.tolist()
+    (['a', 'b'], [0, 1, -1])
+    """
     values = list(color)
     if len(values) != n:
         raise InputError(f"{len(values)} colour values for {n} points.")

@@ -99,6 +99,14 @@ def agreement_scatter(
     ------
     InputError
         When the two sets of vectors are not of the same texts, or there are fewer than two.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.random.default_rng(0).normal(size=(5, 4))
+    >>> fig = agreement_scatter(A, 2 * A, list("abcde"), names=("model A", "model B"))
+    >>> len(fig.data[0].x)  # one point per pair of texts: 5 * 4 / 2
+    10
     """
     A, B = np.asarray(vectors_a), np.asarray(vectors_b)
     if A.ndim != 2 or B.ndim != 2 or A.shape[0] != B.shape[0]:
@@ -179,6 +187,14 @@ def alignment_figure(
     plotly.graph_objects.Figure
         First trace: the links (no hover, no customdata); then one marker
         trace per language with ``customdata`` = row index.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> coords = np.array([[0, 0], [0.1, 0], [1, 1], [1.1, 1.0]])
+    >>> fig = alignment_figure(coords, ["en", "de", "en", "de"], [1, 1, 2, 2], list("abcd"))
+    >>> [trace.name for trace in fig.data]
+    ['translations', 'de', 'en']
     """
     coords = np.asarray(coords)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -281,6 +297,12 @@ def matrix_figure(
     -------
     plotly.graph_objects.Figure
         One ``go.Heatmap``; row 0 at the top.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> matrix_figure(np.array([[1.0, 0.5], [0.5, 1.0]]), ["en", "de"]).data[0].type
+    'heatmap'
     """
     z = np.asarray(values, dtype=np.float64)
     names = [short_label(label, 20) for label in labels]

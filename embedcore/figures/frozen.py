@@ -44,7 +44,13 @@ class _FrozenJSON(dict):
 
 
 class FrozenFigure(go.Figure):
-    """A finished figure that is serialised once: made by :func:`frozen`."""
+    """A finished figure that is serialised once: made by :func:`frozen`.
+
+    Examples
+    --------
+    >>> type(frozen(go.Figure(go.Bar(y=[1])))).__name__
+    'FrozenFigure'
+    """
 
     _frozen: _FrozenJSON
 
@@ -63,6 +69,12 @@ def frozen(fig: go.Figure) -> go.Figure:
     The figure is a snapshot from here on: change it afterwards and its JSON does not follow,
     so freeze a figure once it is finished and shared read-only (a cached map). Without orjson
     (Plotly's optional fast encoder) the figure is returned unchanged.
+
+    Examples
+    --------
+    >>> fig = frozen(go.Figure(go.Bar(y=[1])))
+    >>> fig.to_dict()["data"][0]["type"]
+    'bar'
     """
     if orjson is None or isinstance(fig, FrozenFigure):
         return fig

@@ -38,6 +38,15 @@ class HeatmapTooLargeError(TooManyTextsError):
         Rows asked for.
     limit : int
         Largest side allowed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> try:
+    ...     heatmap_figure(np.eye(4), list("abcd"), max_cells_side=3)
+    ... except HeatmapTooLargeError as error:
+    ...     print(error.n, error.limit)
+    4 3
     """
 
     def __init__(self, n: int, limit: int) -> None:
@@ -120,6 +129,13 @@ def heatmap_figure(
         (an :class:`~embedcore.errors.InputError`) when more than ``max_cells_side`` rows would be drawn.
     InputError
         On a non-square ``sim``, a length mismatch, or a bad ``order``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = heatmap_figure(np.eye(3), ["a", "b", "c"])
+    >>> [trace.type for trace in fig.data], fig.data[0].z.shape
+    (['heatmap'], (3, 3))
     """
     sim = _square(sim)
     n = sim.shape[0]
@@ -268,6 +284,13 @@ def block_heatmap_figure(
     ------
     InputError
         On a non-square ``means`` or a length mismatch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = block_heatmap_figure(np.array([[1.0, 0.2], [0.2, 1.0]]), ["music", "sports"], [3, 2])
+    >>> fig.data[0].type
+    'heatmap'
     """
     z = as_float32(_square(means))
     g = z.shape[0]
@@ -428,6 +451,13 @@ def heatmap_row(
         When the matrices are not square, differ in size, or do not match ``names`` / ``texts``.
     HeatmapTooLargeError
         When more than ``max_cells_side`` rows would be drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = heatmap_row([np.eye(3), np.eye(3)], ["model A", "model B"], ["a", "b", "c"])
+    >>> [trace.type for trace in fig.data]
+    ['heatmap', 'heatmap']
     """
     from plotly.subplots import make_subplots
 

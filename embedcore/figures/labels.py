@@ -75,6 +75,11 @@ def hover_text(text: object, width: int = 60, max_chars: int = 300) -> str:
     -------
     str
         Plotly pseudo-HTML.
+
+    Examples
+    --------
+    >>> hover_text("<b>bold</b> and a long text that wraps", width=20, max_chars=50)
+    '&lt;b&gt;bold&lt;/b&gt; and a<br>long text that wraps'
     """
     if width < 1 or max_chars < 1:
         raise ValueError(f"width and max_chars must be positive, got {width} and {max_chars}")
@@ -85,7 +90,13 @@ def hover_text(text: object, width: int = 60, max_chars: int = 300) -> str:
 
 
 def short_label(text: object, max_chars: int = 28) -> str:
-    """A one-line, escaped, truncated label for ticks, legends and titles."""
+    """A one-line, escaped, truncated label for ticks, legends and titles.
+
+    Examples
+    --------
+    >>> short_label("<i>a long title of a document</i>", 12)
+    '&lt;i&gt;a long…'
+    """
     return html.escape(_truncate(_words(text), max_chars), quote=False)
 
 
@@ -95,6 +106,11 @@ def opacity_for(n_points: int) -> float:
     At 10,000 points and more, opaque markers hide one another and a dense region reads as
     one solid patch; translucent ones let the density show (the Projector and
     embedding-atlas fade points the same way).
+
+    Examples
+    --------
+    >>> opacity_for(10), opacity_for(100_000)
+    (0.8, 0.35)
     """
     if n_points <= 2_000:
         return 0.8
@@ -112,6 +128,11 @@ def hover_chars_for(n_points: int) -> int:
     a 300-character hover ~330): these steps keep 50k points under ~8 MB, well
     inside Streamlit's 200 MB message limit and quick to parse in a browser.
     Full texts belong in the table beside the map.
+
+    Examples
+    --------
+    >>> hover_chars_for(10), hover_chars_for(100_000)
+    (300, 80)
     """
     if n_points <= 2_000:
         return 300
@@ -137,6 +158,11 @@ def hover_texts(texts: Sequence[object], max_chars: int | None = None) -> np.nda
     Returns
     -------
     ndarray of shape (n,), dtype object
+
+    Examples
+    --------
+    >>> hover_texts(["a<b", "b"]).tolist()
+    ['a&lt;b', 'b']
     """
     chars = max_chars or hover_chars_for(len(texts))
     return np.array([hover_text(t, width=60, max_chars=chars) for t in texts], dtype=object)

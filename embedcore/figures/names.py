@@ -63,6 +63,13 @@ def place_names(
     -------
     list of (int, str)
         ``(index into centres, textposition)`` of the names to draw, in the order given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> corners = np.array([[0.0, 0.0], [10.0, 10.0]])
+    >>> place_names(corners, [5, 3], ["music", "sports"], corners)
+    [(0, 'middle right'), (1, 'middle left')]
     """
     lo, hi = points.min(axis=0).astype(float), points.max(axis=0).astype(float)
     span = np.where(hi - lo > 0, hi - lo, 1.0)

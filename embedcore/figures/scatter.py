@@ -33,6 +33,13 @@ def selected_rows(selection: Mapping[str, Any] | None) -> list[int]:
     never ``point_index``, which counts within one trace. Accepts the event
     returned by ``st.plotly_chart(on_select="rerun")``, its ``selection`` part,
     or ``None``. Points without customdata (the query star) are ignored.
+
+    Examples
+    --------
+    >>> selected_rows({"selection": {"points": [{"customdata": [2]}, {"customdata": [0]}, {"customdata": [2]}]}})
+    [0, 2]
+    >>> selected_rows(None)
+    []
     """
     if not selection:
         return []
@@ -156,6 +163,13 @@ def scatter_figure(
     plotly.graph_objects.Figure
         Every point trace has ``customdata`` = row index (int32, first column):
         read selections with :func:`selected_rows`, not ``point_index``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = scatter_figure(np.array([[0, 0], [1, 1], [2, 2.0]]), ["a", "b", "c"], color=["x", "y", "x"])
+    >>> [(trace.name, trace.customdata.tolist()) for trace in fig.data]
+    [('x', [0, 2]), ('y', [1])]
     """
     coords = np.asarray(coords)
     if coords.ndim != 2 or coords.shape[1] not in (2, 3):

@@ -111,6 +111,17 @@ TEMPLATE = go.layout.Template(
 
 
 def checked_texts(texts: Sequence[object], n: int, what: str = "texts") -> list[object]:
+    """``texts`` as a list, refused (:class:`~embedcore.errors.InputError`) unless there is one per row.
+
+    Examples
+    --------
+    >>> checked_texts(("a", "b"), 2)
+    ['a', 'b']
+    >>> checked_texts(["a"], 2)
+    Traceback (most recent call last):
+    ...
+    embedcore.errors.InputError: 1 texts for 2 rows: one text per row is needed.
+    """
     texts = list(texts)
     if len(texts) != n:
         raise InputError(f"{len(texts)} {what} for {n} rows: one text per row is needed.")
@@ -118,6 +129,13 @@ def checked_texts(texts: Sequence[object], n: int, what: str = "texts") -> list[
 
 
 def as_float32(values: object) -> np.ndarray:
+    """``values`` as a contiguous float32 array: what every figure sends (see :mod:`embedcore.figures`).
+
+    Examples
+    --------
+    >>> as_float32([1, 2]).dtype
+    dtype('float32')
+    """
     # float32 halves the JSON (base64 typed arrays) and is more precision than a screen can show.
     return np.ascontiguousarray(np.asarray(values, dtype=np.float32))
 
@@ -128,6 +146,12 @@ def base_layout(
     """Template, uirevision, height, and a top margin that keeps the modebar off the content.
 
     ``top_extra``: pixels of content above the plot area besides the title (a top axis, subplot titles).
+
+    Examples
+    --------
+    >>> fig = base_layout(go.Figure(), title="Title", uirevision="data-1", height=300)
+    >>> fig.layout.height, fig.layout.margin.t, fig.layout.uirevision
+    (300, 66, 'data-1')
     """
     fig.update_layout(template=TEMPLATE, uirevision=uirevision)
     top = MODEBAR_CLEARANCE + top_extra
