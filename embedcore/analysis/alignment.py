@@ -59,6 +59,15 @@ class SentenceAlignment:
         the text that was found instead of the translation.
     texts : list of str or None
         The texts of ``rows`` when texts were given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])  # cat, Katze, dog, Hund
+    >>> report = alignment_report(X, [1, 1, 2, 2], ["en", "de", "en", "de"], texts=["cat", "Katze", "dog", "Hund"])
+    >>> first = report.worst[0]
+    >>> first.sentence_id, first.rows, first.accuracy, first.failures
+    (1, [0, 1], 1.0, [])
     """
 
     sentence_id: Hashable
@@ -105,6 +114,14 @@ class AlignmentReport:
         Worst-aligned sentences first (lowest accuracy, then lowest similarity).
     untranslated : list of int
         Rows whose sentence exists in only one language (no trial possible).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])  # cat, Katze, dog, Hund
+    >>> report = alignment_report(X, [1, 1, 2, 2], ["en", "de", "en", "de"], texts=["cat", "Katze", "dog", "Hund"])
+    >>> report.languages, report.accuracy.tolist()
+    (['de', 'en'], [[nan, 1.0], [1.0, nan]])
     """
 
     score: float
@@ -165,6 +182,14 @@ def alignment_report(
     InputError
         Length mismatches, NaN / inf vectors, fewer than two languages, or no
         sentence present in two languages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])  # cat, Katze, dog, Hund
+    >>> report = alignment_report(X, [1, 1, 2, 2], ["en", "de", "en", "de"], texts=["cat", "Katze", "dog", "Hund"])
+    >>> report.score, report.chance  # every translation found, where guessing finds half
+    (1.0, 0.5)
     """
     Xn = normalize_rows(X)
     n = Xn.shape[0]

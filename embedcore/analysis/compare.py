@@ -143,6 +143,14 @@ def pairwise_agreement(X_a, X_b, *, max_pairs: int = MAX_PAIRS, random_state: in
     ------
     InputError
         Different numbers of rows, fewer than 3 texts, NaN / inf values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> round(pairwise_agreement(A, 3 * A), 6), round(pairwise_agreement(A, B), 3)
+    (1.0, -0.455)
     """
     X_a, X_b = np.asarray(X_a), np.asarray(X_b)
     _check_rows(X_a, X_b)
@@ -170,6 +178,14 @@ def neighbour_overlap(X_a, X_b, k: int = 5) -> np.ndarray:
         For unrelated models the expected value is about ``k / n``. Exact ties
         in similarity are broken by the lower row index, as in
         :func:`embedcore.analysis.similarity.top_k`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> neighbour_overlap(A, A, k=1).tolist(), neighbour_overlap(A, B, k=1).tolist()
+    ([1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0])
     """
     X_a, X_b = np.asarray(X_a), np.asarray(X_b)
     _check_rows(X_a, X_b)
@@ -195,6 +211,15 @@ class PairComparison:
         :func:`neighbour_overlap` per text.
     n_pairs : int
         Pairs behind ``spearman`` (all, or the sample).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> pair = compare_models({"a": A, "b": B}, list("wxyz"), k=1).pairs[0]
+    >>> pair.model_a, pair.model_b, pair.mean_jaccard, pair.n_pairs
+    ('a', 'b', 0.0, 6)
     """
 
     model_a: str
@@ -219,6 +244,15 @@ class ComparisonReport:
         One per unordered pair of models, in the order of ``models``.
     neighbours : dict of str to ndarray of shape (n_texts, k), int64
         Each model's nearest-neighbour rows, most similar first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> report = compare_models({"a": A, "b": B}, list("wxyz"), k=1)
+    >>> report.models, report.neighbours["a"][:, 0].tolist()
+    (['a', 'b'], [1, 0, 3, 2])
     """
 
     models: list[str]
@@ -275,6 +309,15 @@ class Disagreement:
         Each model's k nearest rows, most similar first.
     neighbour_texts : dict of str to list of str
         The same, as texts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> worst = disagreements(compare_models({"a": A, "b": B}, list("wxyz"), k=1), top=1)[0]
+    >>> worst.text, worst.neighbour_texts
+    ('w', {'a': ['x'], 'b': ['y']})
     """
 
     index: int
@@ -313,6 +356,15 @@ def compare_models(
     InputError
         Fewer than two models, fewer than 3 texts, a model whose row count
         differs from ``len(texts)``, NaN / inf values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> report = compare_models({"a": A, "b": B}, ["w", "x", "y", "z"], k=1)
+    >>> [(p.model_a, p.model_b, round(p.spearman, 3)) for p in report.pairs]
+    [('a', 'b', -0.455)]
     """
     names = list(vectors)
     texts = [str(t) for t in texts]
@@ -373,6 +425,14 @@ def disagreements(
     -------
     list of Disagreement
         Sorted by Jaccard ascending, then row index.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0.9, 0.1]])
+    >>> B = np.array([[1, 0], [0, 1], [1, 0.1], [0.1, 1]])  # another model: other neighbours
+    >>> [d.text for d in disagreements(compare_models({"a": A, "b": B}, list("wxyz"), k=1), top=2)]
+    ['w', 'x']
     """
     chosen = list(models) if models is not None else list(report.models)
     unknown = [m for m in chosen if m not in report.neighbours]

@@ -40,7 +40,13 @@ ESTIMATE_MARGIN = 0.8
 
 @dataclass(frozen=True)
 class Document:
-    """One document's plain text and the name it is known by (its file name)."""
+    """One document's plain text and the name it is known by (its file name).
+
+    Examples
+    --------
+    >>> Document(source="notes.txt", text="One paragraph.").source
+    'notes.txt'
+    """
 
     source: str
     text: str
@@ -61,6 +67,12 @@ def read_documents(files: Iterable[tuple[str, bytes]]) -> tuple[list[Document], 
         In upload order; a repeated file name keeps the last file of that name.
     problems : list of str
         One message per file skipped (unreadable, empty, a scanned PDF, ...), naming the file.
+
+    Examples
+    --------
+    >>> documents, problems = read_documents([("a.txt", b"First paragraph."), ("b.bin", b"\\x00\\x01")])
+    >>> [d.source for d in documents], problems[0][:30]
+    (['a.txt'], 'b.bin is not a text file: this')
     """
     documents: dict[str, Document] = {}
     problems: list[str] = []
@@ -85,6 +97,11 @@ def sample_documents() -> list[Document]:
 
     Each theme's sentences become the paragraphs of ``<theme>.txt``, so the chunker has
     paragraph ends to cut at. Real sentences from the sample set, not generated text.
+
+    Examples
+    --------
+    >>> [d.source for d in sample_documents()][:2]
+    ['music.txt', 'sports.txt']
     """
     table = load_sample("topics")
     labels = table.labels or ["topics"] * len(table)
@@ -114,6 +131,11 @@ class TokenLimit:
         The model's limit as the catalogue states it.
     note : str
         One sentence for the UI saying which of these applies.
+
+    Examples
+    --------
+    >>> token_limit("some/unknown-model").max_tokens is None  # no limit known: words only
+    True
     """
 
     max_tokens: int | None
@@ -169,6 +191,12 @@ def token_limit(model: str) -> TokenLimit:
     Returns
     -------
     TokenLimit
+
+    Examples
+    --------
+    >>> limit = token_limit("some/unknown-model")
+    >>> limit.max_tokens, limit.exact
+    (None, False)
     """
     info = catalog.KNOWN_MODELS.get(model)
     limit = info.max_input_tokens if info else None
@@ -221,6 +249,12 @@ def chunk_documents(
     -------
     list of Chunk
         Blank documents contribute nothing.
+
+    Examples
+    --------
+    >>> documents, _ = read_documents([("a.txt", b"One two three four five six seven.")])
+    >>> [(c.text, c.index) for c in chunk_documents(documents, size=4, overlap=1)]
+    [('One two three four', 0), ('four five six seven.', 1)]
     """
     max_tokens = limit.max_tokens if limit is not None else None
     count = limit.count_tokens if max_tokens is not None and limit is not None else None

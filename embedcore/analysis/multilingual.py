@@ -38,6 +38,12 @@ def guess_columns(df: pd.DataFrame) -> dict[str, str | None]:
     -------
     dict with keys "text", "sentence_id", "language"
         Column names, or None where nothing fits.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> guess_columns(pd.DataFrame({"sentence": ["cat"], "sentence_id": [1], "lang": ["en"]}))
+    {'text': 'sentence', 'sentence_id': 'sentence_id', 'language': 'lang'}
     """
     columns = [str(c) for c in df.columns]
     texts = text_columns(df)
@@ -72,6 +78,14 @@ def aligned_table(df: pd.DataFrame, text: str, sentence_id: str, language: str) 
         A column does not exist, or two of the roles name the same column.
     InputError
         Fewer than two languages, or no sentence in two languages.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"text": ["cat", "Katze"], "id": [1, 1], "language": ["en", "de"]})
+    >>> table = aligned_table(df, "text", "id", "language")
+    >>> table.texts, table.labels, table.extra["sentence_id"]
+    (['cat', 'Katze'], ['en', 'de'], [1, 1])
     """
     roles = {"text": text, "sentence id": sentence_id, "language": language}
     if len(set(roles.values())) < 3:
@@ -140,6 +154,16 @@ def sentence_table(
         cosine between its translations), then one column per language: the mean cosine of
         that language's version to the sentence's other versions (NaN when missing). Sorted
         worst first (accuracy, then similarity).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedcore.analysis.alignment import alignment_report
+    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])
+    >>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
+    >>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
+    >>> sentence_table(X, [1, 1, 2, 2], languages, texts, report).columns.tolist()
+    ['sentence_id', 'text', 'accuracy', 'similarity', 'de', 'en']
     """
     Xn = normalize_rows(X)
     n = Xn.shape[0]
@@ -184,6 +208,16 @@ def worst_table(report: AlignmentReport, texts: Sequence[str], languages: Sequen
     DataFrame
         Columns ``sentence_id``, ``text`` (the English version when present), ``accuracy``,
         ``similarity`` and ``mistakes`` (failed retrieval trials).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedcore.analysis.alignment import alignment_report
+    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])
+    >>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
+    >>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
+    >>> worst_table(report, texts, languages)["text"].tolist()
+    ['cat', 'dog']
     """
     return pd.DataFrame(
         {
@@ -206,6 +240,16 @@ def sentence_detail(sentence: SentenceAlignment, texts: Sequence[str], languages
         Columns ``from`` (language of the version), ``text`` (that version), ``looked in``
         (the target language) and ``found instead`` (the text retrieved in place of the
         translation). Empty when every trial succeeded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedcore.analysis.alignment import alignment_report
+    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])
+    >>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
+    >>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
+    >>> len(sentence_detail(report.worst[0], texts, languages))  # no mistakes to list
+    0
     """
     return pd.DataFrame(
         {
