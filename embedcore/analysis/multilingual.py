@@ -3,6 +3,21 @@
 :func:`embedcore.analysis.alignment.alignment_report` does the measuring; this module prepares its
 input from an uploaded table (text, sentence id and language columns) and arranges its
 output, with the vectors, into one row per sentence.
+
+Examples
+--------
+>>> import numpy as np
+>>> from embedcore.analysis.alignment import alignment_report
+>>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
+>>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.9, 0.1]])  # "Hund" lies next to "cat"
+>>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
+>>> sentence_table(X, [1, 1, 2, 2], languages, texts, report).columns.tolist()
+['sentence_id', 'text', 'accuracy', 'similarity', 'de', 'en']
+>>> worst = worst_table(report, texts, languages)
+>>> worst["text"].tolist(), worst["mistakes"].tolist()
+(['dog', 'cat'], [1, 0])
+>>> sentence_detail(report.worst[0], texts, languages).to_dict("records")
+[{'from': 'de', 'text': 'Hund', 'looked in': 'en', 'found instead': 'cat'}]
 """
 
 from __future__ import annotations
@@ -155,15 +170,7 @@ def sentence_table(
         that language's version to the sentence's other versions (NaN when missing). Sorted
         worst first (accuracy, then similarity).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from embedcore.analysis.alignment import alignment_report
-    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])
-    >>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
-    >>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
-    >>> sentence_table(X, [1, 1, 2, 2], languages, texts, report).columns.tolist()
-    ['sentence_id', 'text', 'accuracy', 'similarity', 'de', 'en']
+    See the module's example.
     """
     Xn = normalize_rows(X)
     n = Xn.shape[0]
@@ -209,15 +216,7 @@ def worst_table(report: AlignmentReport, texts: Sequence[str], languages: Sequen
         Columns ``sentence_id``, ``text`` (the English version when present), ``accuracy``,
         ``similarity`` and ``mistakes`` (failed retrieval trials).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from embedcore.analysis.alignment import alignment_report
-    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])
-    >>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
-    >>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
-    >>> worst_table(report, texts, languages)["text"].tolist()
-    ['cat', 'dog']
+    See the module's example.
     """
     return pd.DataFrame(
         {
@@ -241,15 +240,7 @@ def sentence_detail(sentence: SentenceAlignment, texts: Sequence[str], languages
         (the target language) and ``found instead`` (the text retrieved in place of the
         translation). Empty when every trial succeeded.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from embedcore.analysis.alignment import alignment_report
-    >>> X = np.array([[1, 0], [0.95, 0.05], [0, 1], [0.05, 0.95]])
-    >>> texts, languages = ["cat", "Katze", "dog", "Hund"], ["en", "de", "en", "de"]
-    >>> report = alignment_report(X, [1, 1, 2, 2], languages, texts=texts)
-    >>> len(sentence_detail(report.worst[0], texts, languages))  # no mistakes to list
-    0
+    See the module's example.
     """
     return pd.DataFrame(
         {

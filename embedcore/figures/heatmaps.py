@@ -73,6 +73,26 @@ def _heatmap_range(z: np.ndarray) -> tuple[float, float]:
     return max(low, -1.0), min(high, 1.0)
 
 
+def _cosine_heatmap(
+    z: np.ndarray, labels: Sequence[object], zrange: tuple[float, float], what: str, hover: str, gap: int
+) -> go.Heatmap:
+    """A square heatmap of cosines on the diverging scale (white at 0 when the range spans it)."""
+    zmin, zmax = zrange
+    return go.Heatmap(
+        z=z,
+        x=labels,
+        y=labels,
+        zmin=zmin,
+        zmax=zmax,
+        zmid=0.0 if zmin < 0 < zmax else None,
+        colorscale=DIVERGING,
+        colorbar={"title": {"text": what}, "thickness": 12, "outlinewidth": 0},
+        hovertemplate=hover,
+        xgap=gap,
+        ygap=gap,
+    )
+
+
 def heatmap_figure(
     sim: np.ndarray,
     texts: Sequence[object],
@@ -146,19 +166,7 @@ def heatmap_figure(
     zmin, zmax = _heatmap_range(z) if isinstance(zrange, str) and zrange == "data" else map(float, zrange)
     hover, axis = _heatmap_axes(texts, idx, max_tick_labels)
     fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=hover,
-            y=hover,
-            zmin=zmin,
-            zmax=zmax,
-            zmid=0.0 if zmin < 0 < zmax else None,
-            colorscale=DIVERGING,
-            colorbar={"title": {"text": "cosine"}, "thickness": 12, "outlinewidth": 0},
-            hovertemplate=_HEATMAP_HOVER,
-            xgap=1 if m <= 40 else 0,
-            ygap=1 if m <= 40 else 0,
-        )
+        _cosine_heatmap(z, hover, (zmin, zmax), "cosine", _HEATMAP_HOVER, gap=1 if m <= 40 else 0)
     )
     fig.update_xaxes(**axis, tickangle=-45, constrain="domain")
     # Row 0 at the top (matrix reading order) and square cells. When the figure is taller than
@@ -307,21 +315,8 @@ def block_heatmap_figure(
         zmin, zmax = max(zmin, -1.0), min(zmax, 1.0)
     else:
         zmin, zmax = map(float, zrange)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=categories,
-            y=categories,
-            zmin=zmin,
-            zmax=zmax,
-            zmid=0.0 if zmin < 0 < zmax else None,
-            colorscale=DIVERGING,
-            colorbar={"title": {"text": "mean cosine"}, "thickness": 12, "outlinewidth": 0},
-            hovertemplate="%{y}<br><b>×</b><br>%{x}<br><b>mean cosine %{z:.3f}</b><extra></extra>",
-            xgap=1,
-            ygap=1,
-        )
-    )
+    hover = "%{y}<br><b>×</b><br>%{x}<br><b>mean cosine %{z:.3f}</b><extra></extra>"
+    fig = go.Figure(_cosine_heatmap(z, categories, (zmin, zmax), "mean cosine", hover, gap=1))
     axis = {
         "type": "category",
         "tickmode": "array",
