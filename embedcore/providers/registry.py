@@ -2,10 +2,7 @@
 
 >>> from embedcore.providers.registry import make_provider
 >>> provider = make_provider("local")                 # the bundled model, shared cache
->>> provider = make_provider("ionos")  # doctest: +SKIP
-
-(The ``ionos`` example is skipped under doctest: its token comes from ``$IONOS_API_TOKEN``.)
-
+>>> provider = make_provider("ionos")                 # token from $IONOS_API_TOKEN
 >>> provider = make_provider("custom", base_url="http://127.0.0.1:8000/v1", api_key="")
 
 A token belongs to its endpoint (:mod:`embedcore.providers.endpoints`): ``$IONOS_API_TOKEN`` is only ever

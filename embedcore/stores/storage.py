@@ -5,7 +5,7 @@ cache and the collections are SQLite files in ``$EMBEDCORE_CACHE_DIR`` (nothing 
 each process paces its own API requests. Set, all three live in that PostgreSQL database (with
 pgvector), shared by every process that points at it: app replicas, batch jobs, notebooks.
 
->>> from embedcore.stores import storage
+>>> from embedcore import storage
 >>> cache = storage.open_cache()               # EmbeddingCache or PostgresEmbeddingCache
 >>> collections = storage.open_collections()   # CollectionStore or PostgresCollectionStore
 
