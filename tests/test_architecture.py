@@ -529,12 +529,6 @@ def test_no_engine_module_over_600_lines_and_no_ui_module_over_400():
     assert not done, f"within the limit now: delete from KNOWN_LONG_MODULES: {sorted(done)}"
 
 
-# TODO(lead, issue 20 point 2): once R1's provider registry and R2's projection-method registry
-# are merged, add a test here that no literal list of provider kinds ("local", "ionos", "custom")
-# or of methods ("umap", "tsne", "pca") is written outside the registries: scan the string
-# constants of every module of embedcore, ui and pages, and allow them only in the registry modules.
-
-
 #: Files that still import the figures' old single module (embedcore/figures/charts.py, now a
 #: re-export) because their owners were redesigning them in the same round; they move to the family
 #: modules (scatter, heatmaps, bars, compare, ...) and the list can only shrink. When it is empty,
@@ -565,3 +559,76 @@ def test_only_the_known_files_still_import_the_old_charts_module():
     assert not new, f"{sorted(new)} (rule: import the figure family module, not embedcore.figures.charts)"
     moved = CHARTS_REEXPORT_USERS - users
     assert not moved, f"{sorted(moved)} moved off charts: delete them from CHARTS_REEXPORT_USERS"
+
+
+# --- registry-driven lists (issue 20 point 2) -----------------------------------------------------
+
+#: The names a registry owns: a list, tuple, set or dict keys naming two or more of them is a
+#: copy of the registry's list, which goes stale the day a method or a provider kind is added.
+REGISTERED_NAMES = {
+    "projection method": {"umap", "pca", "tsne"},
+    "provider kind": {"local", "ionos", "custom"},
+}
+#: The modules that hold (and may spell out) those lists: the registries and their registrations.
+REGISTRY_MODULES = {
+    "embedcore/analysis/methods.py",  # R2: the projection-method registry
+    "embedcore/analysis/reducers.py",  # R2: the methods registered
+    "embedcore/providers/registry.py",  # R1: the provider-kind registry
+}
+
+
+def registry_copies(path: Path) -> list[str]:
+    """Literal collections in ``path`` that name two or more methods or provider kinds."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            items = node.elts
+        elif isinstance(node, ast.Dict):
+            items = [key for key in node.keys if key is not None]
+        else:
+            continue
+        words = {
+            item.value for item in items if isinstance(item, ast.Constant) and isinstance(item.value, str)
+        }
+        for what, names in REGISTERED_NAMES.items():
+            if len(words & names) >= 2:
+                found.append(f"line {node.lineno}: {what}s {sorted(words & names)}")
+    return found
+
+
+#: Copies of a registry's list known when the registries were being built (R1, R2), to be read
+#: from the registry instead. The list can only shrink: the test fails when an entry is no longer needed.
+KNOWN_REGISTRY_COPIES: set[str] = {
+    "embedcore/__main__.py",  # R1
+    "embedcore/analysis/explore.py",  # R2
+    "embedcore/analysis/projection.py",  # R2
+    "embedcore/analysis/similarity.py",  # R2: HDBSCAN's reducers ("umap", "pca", None)
+    "pages/languages.py",  # R2
+    "pages/search.py",  # R2
+    "ui/common/connection.py",  # R1
+    "ui/explorer/controls.py",  # R2
+    "ui/explorer/widgets.py",  # R2
+}
+
+
+def test_no_list_of_methods_or_provider_kinds_outside_the_registries():
+    """The UI and the CLI read the methods and provider kinds from the registries (issue 20 point 2)."""
+    copies = {
+        str(path.relative_to(ROOT)): registry_copies(path)
+        for path in [*_files("embedcore"), *_files("ui"), *PAGES]
+        if str(path.relative_to(ROOT)) not in REGISTRY_MODULES
+    }
+    copies = {where: found for where, found in copies.items() if found}
+    new = {where: found for where, found in copies.items() if where not in KNOWN_REGISTRY_COPIES}
+    assert not new, f"lists that copy a registry (rule: read them from the registry): {new}"
+    done = KNOWN_REGISTRY_COPIES - set(copies)
+    assert not done, f"no copy left: delete from KNOWN_REGISTRY_COPIES: {sorted(done)}"
+
+
+def test_the_registry_copy_check_sees_a_copied_list(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('METHODS = ("umap", "pca")\nKINDS = {"local": 1, "custom": 2}\nONE = ["umap"]\n')
+    assert registry_copies(module) == [
+        "line 1: projection methods ['pca', 'umap']",
+        "line 2: provider kinds ['custom', 'local']",
+    ]
