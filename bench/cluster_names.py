@@ -99,8 +99,8 @@ def _data_sets(quick: bool):
 
 def measure(quick: bool = False) -> dict:
     """Hits of the new and the previous names on the same clusterings; HDBSCAN's clustered share."""
+    from embedcore.analysis.clustering import hdbscan_labels, kmeans_labels
     from embedcore.analysis.explore import cluster_names
-    from embedcore.analysis.similarity import hdbscan_labels, kmeans_labels
 
     ours: list[bool] = []
     peer: list[bool] = []

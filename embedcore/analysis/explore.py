@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embedcore.analysis.similarity import _as_rows, cluster_order, normalize_rows, top_k, top_pairs
+from embedcore.analysis.checks import as_rows
+from embedcore.analysis.clustering import cluster_order
+from embedcore.analysis.similarity import normalize_rows, top_k, top_pairs
 from embedcore.errors import EmptyInputError, InputError, TooManyTextsError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -139,7 +141,7 @@ def neighbours_of(X, rows, k: int, *, normalized: bool = False) -> tuple[np.ndar
         Cosine similarities, descending along each row.
     """
     k = _check_k(k)
-    X = X if normalized else _as_rows(X)
+    X = X if normalized else as_rows(X)
     n = X.shape[0]
     chosen = _rows_index(rows, n)
     k_eff = min(k, n - 1)
@@ -211,7 +213,7 @@ def neighbours_frame(
     """
     import pandas as pd
 
-    X = X if normalized else _as_rows(X)
+    X = X if normalized else as_rows(X)
     n = X.shape[0]
     # Only the listed rows' texts are picked: an object array of all 100,000 texts per call
     # cost more than the neighbours themselves.
@@ -289,7 +291,7 @@ def pairs_frame(
     """
     import pandas as pd
 
-    X = _as_rows(X)
+    X = as_rows(X)
     if X.shape[0] > PAIRS_MAX_ROWS:
         m = X.shape[0]
         raise TooManyTextsError(
@@ -314,7 +316,7 @@ def pairs_frame(
 
 
 def _one_vector(query_vector, n_features: int) -> np.ndarray:
-    q = _as_rows(query_vector, "query_vector")
+    q = as_rows(query_vector, "query_vector")
     if q.shape[0] != 1:
         raise InputError(f"Expected one query vector; got {q.shape[0]}.")
     if q.shape[1] != n_features:
@@ -372,7 +374,7 @@ def rank_query(
     import pandas as pd
 
     k = _check_k(k)
-    X = _as_rows(X)
+    X = as_rows(X)
     q = _one_vector(query_vector, X.shape[1])
     text_arr = _check_texts(texts, X.shape[0])
     left_out = _rows_index([] if exclude is None else exclude, X.shape[0])
@@ -489,7 +491,7 @@ def place_query(query_vector, X, coords, method: str, *, k: int = PLACEMENT_NEIG
     QueryPlacement
     """
     k = _check_k(k)
-    X = _as_rows(X)
+    X = as_rows(X)
     q = _one_vector(query_vector, X.shape[1])
     C = np.asarray(coords, dtype=np.float32)
     if C.ndim != 2 or C.shape[0] != X.shape[0]:
@@ -532,7 +534,7 @@ def heatmap_rows(X, rows=None, *, clustered: bool = True) -> np.ndarray:
     rows : sequence of int, optional
         A subset (e.g. selected points); default all rows.
     clustered : bool
-        Order by :func:`embedcore.analysis.similarity.cluster_order` of the subset (similar rows
+        Order by :func:`embedcore.analysis.clustering.cluster_order` of the subset (similar rows
         together); otherwise keep the given order.
 
     Returns
@@ -540,7 +542,7 @@ def heatmap_rows(X, rows=None, *, clustered: bool = True) -> np.ndarray:
     ndarray of shape (m,), int64
         Row indices of ``X``.
     """
-    X = _as_rows(X)
+    X = as_rows(X)
     chosen = np.arange(X.shape[0], dtype=np.int64) if rows is None else _rows_index(rows, X.shape[0])
     if not clustered or chosen.size < 3:
         return chosen
@@ -667,7 +669,7 @@ def cluster_names(
     ----------
     texts : sequence of str, length n
     clusters : array-like of int, shape (n,)
-        Cluster ids ``0 .. c - 1`` (e.g. :func:`embedcore.analysis.similarity.kmeans_labels`); ``-1``: none.
+        Cluster ids ``0 .. c - 1`` (e.g. :func:`embedcore.analysis.clustering.kmeans_labels`); ``-1``: none.
     words : int
         Terms per name.
     stop_words : str or None
@@ -946,7 +948,7 @@ def take_rows(rows, X, texts: Sequence[str], labels: Sequence[str] | None = None
     texts : list of str, length m
     labels : list of str, length m, or None
     """
-    X = _as_rows(X)
+    X = as_rows(X)
     n = X.shape[0]
     chosen = _rows_index(rows, n)
     text_arr = _check_texts(texts, n)

@@ -380,13 +380,13 @@ def _neighbours(vectors_digest: str, k: int, _vectors):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _cluster_order(vectors_digest: str, _vectors) -> np.ndarray:
-    from embedcore.analysis.similarity import cluster_order
+    from embedcore.analysis.clustering import cluster_order
 
     return cluster_order(_vectors)
 
 
 def cached_cluster_order(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.cluster_order` of ``vectors``, cached: row indices, similar rows together."""
+    """:func:`embedcore.analysis.clustering.cluster_order` of ``vectors``, cached: row indices, similar rows together."""
     return _cluster_order(digest or digest_of(vectors), vectors)
 
 
@@ -413,16 +413,16 @@ def cached_alignment(
 
 @st.cache_data(show_spinner="Clustering…", max_entries=16)
 def kmeans_labels(digest: str, k: int, _vectors) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.kmeans_labels`: ndarray of shape (n,), int64."""
-    from embedcore.analysis.similarity import kmeans_labels as labels_of
+    """:func:`embedcore.analysis.clustering.kmeans_labels`: ndarray of shape (n,), int64."""
+    from embedcore.analysis.clustering import kmeans_labels as labels_of
 
     return labels_of(_vectors, k)
 
 
 @st.cache_data(show_spinner="Finding clusters (HDBSCAN)…", max_entries=16)
 def hdbscan_labels(digest: str, min_cluster_size: int, _vectors) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.hdbscan_labels`: ndarray of shape (n,), int64, -1 for noise."""
-    from embedcore.analysis.similarity import hdbscan_labels as labels_of
+    """:func:`embedcore.analysis.clustering.hdbscan_labels`: ndarray of shape (n,), int64, -1 for noise."""
+    from embedcore.analysis.clustering import hdbscan_labels as labels_of
 
     return labels_of(_vectors, int(min_cluster_size))
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from embedcore.analysis.clustering import default_min_cluster_size
 from embedcore.analysis.projection import DEFAULTS, auto_perplexity
-from embedcore.analysis.similarity import default_min_cluster_size
 from ui.explorer import widgets as xw
 from ui.explorer.widgets import SESSION, P
 

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from embedcore.analysis.clustering import default_min_cluster_size
 from embedcore.analysis.explore import QueryPlacement
 from embedcore.analysis.projection import ProjectionResult, project_with_info
-from embedcore.analysis.similarity import default_min_cluster_size
 from embedcore.errors import ProjectionInputError
 from embedcore.figures import charts
 from ui.common import cached

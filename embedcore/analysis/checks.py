@@ -1,0 +1,50 @@
+"""Input checks shared by the analysis modules: vectors as float32 rows, whole-number arguments.
+
+Examples
+--------
+>>> as_rows([1, 2, 3]).shape, as_rows([[1, 2], [3, 4]]).dtype
+((1, 3), dtype('float32'))
+>>> check_int(5, "k", 1)
+5
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embedcore.errors import InputError
+
+__all__ = ["as_rows", "check_int"]
+
+
+def as_rows(X, name: str = "X") -> np.ndarray:
+    """``X`` as a 2-D float32 array (1-D becomes one row); rejects NaN, inf and ndim > 2."""
+    arr = np.asarray(X)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+        raise InputError(f"{name} must be numeric vectors; got an array of dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):
+        raise InputError(f"{name} must hold real numbers; got complex values.")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    elif arr.ndim != 2:
+        raise InputError(f"{name} must be a 2-D array (texts x dimensions); got shape {arr.shape}.")
+    arr = np.asarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise InputError(
+            f"{name} contains NaN or infinite values (or values too large for float32); "
+            "the embedding is unusable — re-embed the texts."
+        )
+    return arr
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """``value`` as an int when it is a whole number (not a bool) of at least ``minimum``.
+
+    >>> check_int(True, "k", 1)
+    Traceback (most recent call last):
+    ...
+    embedcore.errors.InputError: k must be an integer >= 1; got True.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
