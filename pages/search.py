@@ -14,6 +14,7 @@ from embedcore.analysis import search
 from embedcore.figures import charts
 from ui.common.cached import cached_projection
 from ui.common.errors import friendly_errors
+from ui.common.methods import method_radio
 from ui.common.models_picker import options_or_stop, provider_for
 from ui.common.navigation import ensure_routed
 from ui.search import widgets as sw
@@ -79,12 +80,9 @@ hits = result is not None and bool(result.hits)
 
 if vectors is not None and len(chunks):
     st.subheader("Map of the collection", anchor=False)
-    method = st.radio(
-        "Projection",
-        ["pca", "umap"],
-        format_func=str.upper,
-        horizontal=True,
-        key="search_projection",
+    method = method_radio(
+        "search_projection",
+        fast_first=True,
         help="PCA is instant; UMAP shows neighbourhoods better (a few seconds the first time).",
     )
     coords = None

@@ -23,7 +23,7 @@ import streamlit as st
 from embedcore.analysis.explore import MIN_ISOLATED, Isolation, isolate_label, isolate_selection, take_rows
 from embedcore.errors import InputError
 from ui.common.format import md_escape
-from ui.explorer import widgets as xw
+from ui.explorer import selection_state as selstate
 
 #: Session key: ``{"dataset": str, "stack": [{"step": Isolation, "selection": list[int]}, ...]}``.
 STACK = "explorer_isolation"
@@ -124,10 +124,10 @@ def current_view(
 
 
 def _push(view: MapView, step: Isolation) -> None:
-    stack = [*_stack(view.full_dataset), {"step": step, "selection": xw.selection(view.dataset)}]
+    stack = [*_stack(view.full_dataset), {"step": step, "selection": selstate.selection(view.dataset)}]
     st.session_state[STACK] = {"dataset": view.full_dataset, "stack": stack}
     # A new map: nothing selected on it yet, no label picked.
-    xw.clear_selection()
+    selstate.clear_selection()
     st.session_state[LABEL_PICKER] = None
 
 
@@ -140,7 +140,7 @@ def _try(action) -> None:
 
 def isolate_selected(view: MapView) -> None:
     """``on_click``: narrow the map to the texts selected on it."""
-    _try(lambda: _push(view, isolate_selection(view.positions, xw.selection(view.dataset))))
+    _try(lambda: _push(view, isolate_selection(view.positions, selstate.selection(view.dataset))))
 
 
 def isolate_picked_label(view: MapView, full_labels: Sequence[str]) -> None:
@@ -161,24 +161,24 @@ def back(full_dataset: str) -> None:
     st.session_state[STACK] = {"dataset": full_dataset, "stack": stack}
     parent = _part_id(full_dataset, stack[-1]["step"].rows) if stack else full_dataset
     if last["selection"]:
-        xw.select_rows(parent, last["selection"])
+        selstate.select_rows(parent, last["selection"])
     else:
-        xw.clear_selection()
+        selstate.clear_selection()
 
 
 def show_all(full_dataset: str) -> None:
     """``on_click``: undo every isolation at once (no selection is restored)."""
     st.session_state.pop(STACK, None)
-    xw.clear_selection()
+    selstate.clear_selection()
 
 
 def full_selection(dataset: str) -> list[int]:
     """The rows selected on the map now, as rows of the full set ``dataset`` (isolated or not)."""
     stack = _stack(dataset)
     if not stack:
-        return xw.selection(dataset)
+        return selstate.selection(dataset)
     rows = stack[-1]["step"].rows
-    return sorted(int(rows[i]) for i in xw.selection(_part_id(dataset, rows)) if i < rows.size)
+    return sorted(int(rows[i]) for i in selstate.selection(_part_id(dataset, rows)) if i < rows.size)
 
 
 def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None) -> None:
