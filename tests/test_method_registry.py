@@ -134,8 +134,14 @@ def test_the_cli_help_lists_every_registered_method_and_projects_with_a_plugin(t
 
     # Without the plugin, the method is unknown: one clear line, no traceback.
     plain = subprocess.run(
-        [sys.executable, "-m", "embedcore", "project", str(tmp_path / "vectors.npy"), "--method", "ladder"]
-        + ["-o", str(tmp_path / "map.csv")],
+        [
+            sys.executable,
+            "-m",
+            "embedcore",
+            "project",
+            str(tmp_path / "vectors.npy"),
+            *("--method", "ladder", "-o", "x.csv"),
+        ],
         cwd=ROOT,  # not tmp_path: ``-m`` puts the working directory, and its dist-info, on the path
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,
