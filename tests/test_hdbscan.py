@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from embedcore.analysis.clustering import default_min_cluster_size, hdbscan_labels
-from embedcore.analysis.explore import cluster_names
+from embedcore.analysis.groups import cluster_names
 from embedcore.errors import EmptyInputError, InputError
 
 DIMS = 24

@@ -674,7 +674,7 @@ def block_heatmap_figure(
     means : ndarray of shape (g, g)
         ``means[a, b]``: mean cosine of a text of group ``a`` and one of group ``b``; the
         diagonal is the mean within the group (NaN for a group of one text), as
-        :func:`embedcore.analysis.explore.block_means` computes it.
+        :func:`embedcore.analysis.groups.block_means` computes it.
     names : sequence of str, length g
         Group names, in the order of ``means`` (drawn top to bottom, left to right).
     sizes : sequence of int, length g

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from embedcore.analysis.alignment import AlignmentReport
-    from embedcore.analysis.explore import BlockMeans, QueryPlacement
+    from embedcore.analysis.explore import QueryPlacement
+    from embedcore.analysis.groups import BlockMeans
     from embedcore.analysis.projection import ProjectionResult
     from embedcore.io.chunking import Chunk
     from embedcore.providers.prepare import BackgroundBuild
@@ -429,16 +430,16 @@ def hdbscan_labels(digest: str, min_cluster_size: int, _vectors) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cluster_names(key: tuple, _texts, _clusters) -> list[str]:
-    """:func:`embedcore.analysis.explore.cluster_names`; ``key`` names the clustering."""
-    from embedcore.analysis.explore import cluster_names as names_of
+    """:func:`embedcore.analysis.groups.cluster_names`; ``key`` names the clustering."""
+    from embedcore.analysis.groups import cluster_names as names_of
 
     return names_of(_texts, _clusters)
 
 
 @st.cache_data(show_spinner="Averaging similarities…", max_entries=16)
 def block_means(key: tuple, clustered: bool, _vectors, _groups) -> BlockMeans:
-    """:func:`embedcore.analysis.explore.block_means`; ``key`` names the vectors and the grouping."""
-    from embedcore.analysis.explore import block_means as means_of
+    """:func:`embedcore.analysis.groups.block_means`; ``key`` names the vectors and the grouping."""
+    from embedcore.analysis.groups import block_means as means_of
 
     return means_of(_vectors, _groups, clustered=clustered)
 

@@ -1,7 +1,7 @@
 """The map's colours (label, k-means, HDBSCAN or none), which the heatmap's bands and blocks follow.
 
 Clusters are computed through the caches of :mod:`ui.common.cached` (keyed by the vectors' digest)
-and named by their most distinctive words (:func:`embedcore.analysis.explore.cluster_names`).
+and named by their most distinctive words (:func:`embedcore.analysis.groups.cluster_names`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def clustered_colours(
     """Each text's k-means cluster, as ``"2 · guitar, album, song"``; and the clusters in order.
 
     The number is the cluster's (stable across reruns: row 0 is in cluster 0), the words its
-    most distinctive ones (:func:`embedcore.analysis.explore.cluster_names`). Cached per vectors and k.
+    most distinctive ones (:func:`embedcore.analysis.groups.cluster_names`). Cached per vectors and k.
     """
     clusters = kmeans(vectors, digest, k)
     names = cached.cluster_names(("kmeans", digest, int(k)), texts, clusters)

@@ -41,7 +41,7 @@ def digest_for(dataset: str, vectors: np.ndarray) -> str:
 
 
 def block_means(vectors: np.ndarray, digest: str, groups: Sequence, groups_key: tuple, *, clustered: bool):
-    """:func:`embedcore.analysis.explore.block_means`, cached per vectors, grouping and order."""
+    """:func:`embedcore.analysis.groups.block_means`, cached per vectors, grouping and order."""
     return cached.block_means((digest, groups_key), bool(clustered), vectors, list(groups))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from embedcore.analysis.explore import take_rows
+from embedcore.analysis.groups import take_rows
 from embedcore.analysis.similarity import cosine_matrix
 from embedcore.figures import charts
 from ui.common import state

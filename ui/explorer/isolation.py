@@ -4,7 +4,7 @@
 then projects again with the same method and settings as any other text set; "Back" pops one
 narrowing and restores the map before it — the same projection (from the cache) and the
 selection it had. Which rows a narrowing keeps is :mod:`embedcore.analysis.explore`'s business
-(:func:`~embedcore.analysis.explore.isolate_selection`, :func:`~embedcore.analysis.explore.isolate_label`);
+(:func:`~embedcore.analysis.groups.isolate_selection`, :func:`~embedcore.analysis.groups.isolate_label`);
 this module keeps the stack in session state and draws the controls.
 
 Each narrowed map is its own *dataset* for the rest of the page (``"<dataset>|isolated:<rows>"``),
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from embedcore.analysis.explore import MIN_ISOLATED, Isolation, isolate_label, isolate_selection, take_rows
+from embedcore.analysis.groups import MIN_ISOLATED, Isolation, isolate_label, isolate_selection, take_rows
 from embedcore.errors import InputError
 from ui.common.format import md_escape
 from ui.explorer import selection_state as selstate
