@@ -17,6 +17,7 @@ from ui.common.errors import friendly_errors
 from ui.common.methods import method_radio
 from ui.common.models_picker import options_or_stop, provider_for
 from ui.common.navigation import ensure_routed
+from ui.search import results
 from ui.search import widgets as sw
 from ui.search.collection_store import collection_store, load_collection
 
@@ -69,11 +70,11 @@ if asked:
         found = search.search(
             provider, option.model, query, chunks, vectors, k=int(k), info=info, store=store
         )
-        sw.remember_result(info, found)
+        results.remember_result(info, found)
 
-result = sw.last_result(info)
+result = results.last_result(info)
 if result is not None:
-    sw.show_result(result, info, in_database=store.searches_in_database)
+    results.show_result(result, info, in_database=store.searches_in_database)
 hits = result is not None and bool(result.hits)
 
 # --- the map -------------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ if vectors is not None and len(chunks):
             if hits
             else None,
             uirevision=f"{info.name}-{method}",
-            height=sw.map_height(len(chunks)),
+            height=results.map_height(len(chunks)),
         )
         st.plotly_chart(figure, key="search_map", width="stretch", theme=None)
         if hits:

@@ -14,7 +14,7 @@ a 10k × 1024 array on every rerun would cost ~40 ms), a fingerprint of a token 
 storage key. Nothing here reads a widget.
 
 The explorer's caches (clusters, pairs, heatmap rows, query placement, hover texts, figures) are
-here too; :mod:`ui.explorer.widgets` gives them the page's arguments and names.
+here too; :mod:`ui.explorer.computed` and :mod:`ui.explorer.projections` give them the page's arguments and names.
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def cached_alignment(
 
 # --- the explorer -----------------------------------------------------------------------------------
 # Keyed by a digest of the vectors (or a tuple naming what was computed); the arrays themselves
-# go in as ``_underscore`` arguments. ui.explorer.widgets builds the keys.
+# go in as ``_underscore`` arguments. ui.explorer.computed and ui.explorer.projections build the keys.
 
 
 @st.cache_data(show_spinner="Clustering…", max_entries=16)

@@ -24,17 +24,18 @@ from embedcore.analysis.groups import MIN_ISOLATED, Isolation, isolate_label, is
 from embedcore.errors import InputError
 from ui.common.format import md_escape
 from ui.explorer import selection_state as selstate
+from ui.explorer.keys import P
 
 #: Session key: ``{"dataset": str, "stack": [{"step": Isolation, "selection": list[int]}, ...]}``.
-STACK = "explorer_isolation"
+STACK = f"{P}_isolation"
 #: Session key: a message from the last isolation that could not be done (shown once).
-_PROBLEM = "explorer_isolation_problem"
+_PROBLEM = f"{P}_isolation_problem"
 #: Session key: ``{view dataset: (vectors, texts, labels)}`` — the parts shown recently.
-_PARTS = "explorer_isolation_parts"
+_PARTS = f"{P}_isolation_parts"
 #: Two parts: the one shown and the one Back returns to (100k × 1024 floats is 400 MB each).
 _MAX_PARTS = 2
 #: Widget key of the "Only this label" picker.
-LABEL_PICKER = "explorer_only_label"
+LABEL_PICKER = f"{P}_only_label"
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None)
     status.markdown(f":material/filter_alt: **{md_escape(view.status())}**")
     back_col.button(
         "Back",
-        key="explorer_isolation_back",
+        key=f"{P}_isolation_back",
         icon=":material/undo:",
         on_click=back,
         args=(view.full_dataset,),
@@ -215,7 +216,7 @@ def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None)
     )
     all_col.button(
         "All texts",
-        key="explorer_isolation_all",
+        key=f"{P}_isolation_all",
         on_click=show_all,
         args=(view.full_dataset,),
         width="stretch",
@@ -233,7 +234,7 @@ def isolate_button(column, view: MapView, selected: int) -> None:
         why = "Every text on the map is selected."
     column.button(
         "Isolate selection",
-        key="explorer_isolate",
+        key=f"{P}_isolate",
         icon=":material/filter_alt:",
         on_click=isolate_selected,
         args=(view,),
