@@ -30,6 +30,14 @@ Examples
 [0, 2]
 >>> identical_rows(["a", "b", "a"], "a").tolist()
 [0, 2]
+>>> from embedcore.analysis.projection import project
+>>> coords = project(X, "pca")
+>>> place_query([1.0, 0.0], X, coords, "pca").how  # PCA is linear: the query goes through it
+'linear'
+>>> heatmap_rows(X, clustered=False).tolist()
+[0, 1, 2, 3]
+>>> rank_query([1.0, 0.0], X, ["a", "b", "c", "d"], k=2)["text"].tolist()
+['a', 'b']
 """
 
 from __future__ import annotations

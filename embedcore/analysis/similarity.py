@@ -69,6 +69,11 @@ def normalize_rows(X) -> np.ndarray:
     ------
     InputError
         If ``X`` is not numeric, has more than two dimensions, or holds NaN / inf.
+
+    Examples
+    --------
+    >>> normalize_rows([[3.0, 4.0], [0.0, 0.0]]).astype(float).round(3).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
     """
     arr = as_rows(X)
     # as_rows may return the caller's own float32 array; never normalise that in place.
@@ -117,6 +122,11 @@ def cosine_matrix(X, Y=None) -> np.ndarray:
     InputError
         (a ``ValueError``) if the two inputs have different numbers of features, or hold
         NaN / inf.
+
+    Examples
+    --------
+    >>> cosine_matrix([[1.0, 0.0], [1.0, 1.0]]).astype(float).round(3).tolist()
+    [[1.0, 0.707], [0.707, 1.0]]
     """
     Xn = normalize_rows(X)
     if Y is None:
@@ -265,6 +275,12 @@ def top_k(
     InputError
         For negative ``k``, different numbers of features, NaN / inf, or ``exclude_self``
         with query and corpus of different shapes.
+
+    Examples
+    --------
+    >>> idx, scores = top_k([[1.0, 0.0]], [[0.0, 1.0], [1.0, 0.1], [1.0, 0.0]], 2)
+    >>> idx.tolist(), scores.astype(float).round(3).tolist()
+    ([[2, 1]], [[1.0, 0.995]])
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise InputError(f"k must be a non-negative integer; got {k!r}.")
@@ -336,6 +352,12 @@ def nearest_neighbours(X, k: int) -> tuple[np.ndarray, np.ndarray]:
     -------
     indices : ndarray of shape (n_samples, k_effective), int64
     scores : ndarray of shape (n_samples, k_effective), float32
+
+    Examples
+    --------
+    >>> idx, scores = nearest_neighbours([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], 1)
+    >>> idx.tolist()
+    [[1], [0], [1]]
     """
     return top_k(X, X, k, exclude_self=True)
 
@@ -359,6 +381,11 @@ def top_pairs(X, n: int = 20, *, largest: bool = True) -> list[tuple[int, int, f
     list of (int, int, float)
         ``(i, j, score)`` with ``i < j``, best first (highest score when ``largest``, lowest
         otherwise); equal scores are ordered by ``(i, j)``.
+
+    Examples
+    --------
+    >>> [(i, j, round(score, 3)) for i, j, score in top_pairs([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], 1)]
+    [(0, 1, 0.994)]
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise InputError(f"n must be a non-negative integer; got {n!r}.")
