@@ -58,7 +58,9 @@ class _CLIError(EmbedcoreError):
     """A problem with the command's own arguments or files, reported like any other error."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``methods=False`` leaves the projection-method registry unread (its import
+    and entry-point scan cost 0.3-0.9 s, which an ``embed`` run need not pay)."""
     parser = argparse.ArgumentParser(
         prog="embedcore",
         description="Embed texts in batches and list embedding models, locally or through an API.",
@@ -109,21 +111,25 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--no-cache", action="store_true", help="neither read nor write the vector cache")
     embed.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
-    from embedcore.analysis.projection import method_names, registered_methods
+    if methods:
+        from embedcore.analysis.projection import method_names, registered_methods
 
+        names, listed = method_names(), registered_methods()
+    else:
+        names, listed = (), ()
     project = commands.add_parser(
         "project",
-        help=f"map the vectors of a file to 2-D or 3-D coordinates ({', '.join(method_names())})",
+        help=f"map the vectors of a file to 2-D or 3-D coordinates ({', '.join(names)})",
         description="Map the vectors of a .parquet or .npz file (as `embed` writes them) or a .npy to "
         "2-D or 3-D coordinates, with any registered projection method.",
     )
     project.add_argument("input", metavar="INPUT", help=".parquet or .npz from `embed`, or a .npy of vectors")
     project.add_argument(
         "--method",
-        choices=method_names(),
-        default=method_names()[0],
-        help="; ".join(f"{m.name}: {m.display_name}" for m in registered_methods())
-        + f" (default: {method_names()[0]})",
+        choices=names or None,
+        default=names[0] if names else None,
+        help="; ".join(f"{m.name}: {m.display_name}" for m in listed)
+        + f" (default: {names[0] if names else ''})",
     )
     project.add_argument("--dims", type=int, choices=(2, 3), default=2, help="2 or 3 (default: 2)")
     project.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
@@ -519,7 +525,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The method registry is read only when its lists are shown or used.
+    args = _parser(methods=any(a in ("-h", "--help", "project") for a in argv)).parse_args(argv)
     commands = {
         "embed": _embed,
         "project": _project,
