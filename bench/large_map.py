@@ -149,7 +149,7 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
             times.setdefault(what, []).append(_run(at, what))
             cpu.setdefault(what, []).append(_last_cpu[0])
 
-        from ui.explorer import widgets as xw
+        from ui.explorer import keys
 
         dataset = at.session_state["explorer_view"]["dataset"]
         # Three different words: a pattern typed again finds its map among the cached figures.
@@ -170,7 +170,7 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
             timed(
                 "200 rows selected",
                 lambda rows=rows: at.session_state.__setitem__(
-                    xw.SELECTION, {"dataset": dataset, "rows": rows}
+                    keys.SELECTION, {"dataset": dataset, "rows": rows}
                 ),
                 " (other rows each time)",
             )
@@ -178,7 +178,7 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
             timed(
                 "one row clicked (lines to neighbours)",
                 lambda i=i: at.session_state.__setitem__(
-                    xw.SELECTION, {"dataset": dataset, "rows": [7 * i + 1]}
+                    keys.SELECTION, {"dataset": dataset, "rows": [7 * i + 1]}
                 ),
                 " (another row each time: a new map with its lines)",
             )
@@ -214,10 +214,10 @@ def umap_worker(folder: str, name: str, n: int) -> dict:
         for value in ("matrix", "", "matrix"):
             at.text_input(key="explorer_find").set_value(value)
             reruns.append(_run(at, "rerun while the UMAP computes in the background"))
-        from ui.explorer import widgets as xw
+        from ui.explorer import jobs
 
         # Then what the page's progress fragment does: look every 2 s, rerun the page once it is done.
-        while xw.background_maps_running():
+        while jobs.background_maps_running():
             time.sleep(2.0)
         _run(at, "the rerun that draws the finished map")
         if not any(c.value.startswith("UMAP of") for c in at.caption):

@@ -58,7 +58,9 @@ class _CLIError(EmbedcoreError):
     """A problem with the command's own arguments or files, reported like any other error."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``methods=False`` leaves the projection-method registry unread (its import
+    and entry-point scan cost 0.3-0.9 s, which an ``embed`` run need not pay)."""
     parser = argparse.ArgumentParser(
         prog="embedcore",
         description="Embed texts in batches and list embedding models, locally or through an API.",
@@ -108,6 +110,35 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--batch-size", type=int, default=None, help="texts per batch (default: 64)")
     embed.add_argument("--no-cache", action="store_true", help="neither read nor write the vector cache")
     embed.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    if methods:
+        from embedcore.analysis.projection import method_names, registered_methods
+
+        names, listed = method_names(), registered_methods()
+    else:
+        names, listed = (), ()
+    project = commands.add_parser(
+        "project",
+        help=f"map the vectors of a file to 2-D or 3-D coordinates ({', '.join(names)})",
+        description="Map the vectors of a .parquet or .npz file (as `embed` writes them) or a .npy to "
+        "2-D or 3-D coordinates, with any registered projection method.",
+    )
+    project.add_argument("input", metavar="INPUT", help=".parquet or .npz from `embed`, or a .npy of vectors")
+    project.add_argument(
+        "--method",
+        choices=names or None,
+        default=names[0] if names else None,
+        help="; ".join(f"{m.name}: {m.display_name}" for m in listed)
+        + f" (default: {names[0] if names else ''})",
+    )
+    project.add_argument("--dims", type=int, choices=(2, 3), default=2, help="2 or 3 (default: 2)")
+    project.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    project.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help=".npy (float32, n × dims) or .csv (one row of coordinates per vector)",
+    )
 
     models = commands.add_parser(
         "models",
@@ -277,6 +308,38 @@ def _embed(args: argparse.Namespace) -> int:
         f"{result.prompt_tokens:,} tokens, {result.requests:,} {'batch(es)' if args.provider == 'local' else 'request(s)'}, "
         f"{result.elapsed:.1f} s."
     )
+    return 0
+
+
+def _project(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from embedcore import io
+    from embedcore.analysis.projection import display_name, project
+
+    source, output = Path(args.input), Path(args.output)
+    if output.suffix.lower() not in (".npy", ".csv"):
+        raise _CLIError(f"--output must end in .npy or .csv; got {output.name!r}.")
+    if not source.is_file():
+        raise _CLIError(f"{source} is not a file.")
+    if source.suffix.lower() == ".npy":
+        try:
+            vectors = np.load(source, allow_pickle=False)
+        except ValueError as exc:
+            raise _CLIError(f"{source.name} is not a plain array of vectors: {exc}") from exc
+    else:
+        vectors = io.read_vectors(str(source), max_rows=None).vectors
+    coords = project(vectors, args.method, args.dims, random_state=args.seed)
+    if output.suffix.lower() == ".npy":
+        data = io.to_npy_bytes(coords)
+    else:
+        header = ",".join("xyz"[: coords.shape[1]])
+        data = (
+            "\n".join([header, *(",".join(f"{v:.6g}" for v in row) for row in coords.tolist())]).encode()
+            + b"\n"
+        )
+    _write_atomically(output, data)
+    print(f"{len(coords):,} vectors mapped by {display_name(args.method)} to {output}", file=sys.stderr)
     return 0
 
 
@@ -462,8 +525,16 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
-    args = _parser().parse_args(argv)
-    commands = {"embed": _embed, "models": _models, "prepare": _prepare, "migrate": _migrate}
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The method registry is read only when its lists are shown or used.
+    args = _parser(methods=any(a in ("-h", "--help", "project") for a in argv)).parse_args(argv)
+    commands = {
+        "embed": _embed,
+        "project": _project,
+        "models": _models,
+        "prepare": _prepare,
+        "migrate": _migrate,
+    }
     try:
         return commands[args.command](args)
     except NotFoundError as exc:

@@ -1,8 +1,7 @@
 """Similarity explorer: a map, a heatmap, a query ranking and the most / least similar pairs.
 
 The page reads the texts and their embeddings, then draws the open tab; each tab is a module of
-``ui`` (``explorer_map``, ``explorer_heatmap``, ``explorer_query``, ``explorer_pairs``) over the
-caches in ``ui.common.cached``. Only the open tab runs (``st.tabs(on_change="rerun")``); widget values
+``ui.explorer`` (``map``, ``heatmap``, ``query``, ``pairs``) over the caches in ``ui.common.cached``. Only the open tab runs (``st.tabs(on_change="rerun")``); widget values
 persist for the session, and the map selection is kept in session state, so switching tabs loses
 nothing.
 """
@@ -13,7 +12,7 @@ import streamlit as st
 
 from ui.common.format import md_escape
 from ui.common.navigation import ensure_routed
-from ui.explorer import widgets as xw
+from ui.explorer import computed, keys
 from ui.explorer.heatmap import heatmap_tab
 from ui.explorer.map import map_tab
 from ui.explorer.pairs import pairs_tab
@@ -40,13 +39,13 @@ with side:
     summary = st.container()
 if view is not None:
     texts, labels, result, dataset = view
-    digest = xw.digest_for(dataset, result.vectors)
+    digest = computed.digest_for(dataset, result.vectors)
     with summary:
         metrics(texts, result)
     with main:
         for warning in result.warnings:
             st.warning(md_escape(warning), icon=":material/warning:")
-        tabs = st.tabs(list(TABS), key=f"{xw.P}_tab", on_change="rerun")
+        tabs = st.tabs(list(TABS), key=keys.TAB, on_change="rerun")
         for tab, (name, draw) in zip(tabs, TABS.items(), strict=True):
             # Only the open tab runs: a display change on the map never recomputes the others.
             if tab.open:

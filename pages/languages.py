@@ -14,6 +14,7 @@ from ui.common.cached import cached_alignment, cached_projection
 from ui.common.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape, plural
+from ui.common.methods import method_radio
 from ui.common.models_picker import options_or_stop
 from ui.common.navigation import ensure_routed
 from ui.languages import widgets as lw
@@ -84,14 +85,7 @@ with left:
     st.caption("Row: the language of the text; column: the language its translation was looked for in.")
 with right:
     st.markdown("**Map** — coloured by language, lines join translations")
-    method = st.radio(
-        "Projection",
-        ["umap", "pca"],
-        format_func=str.upper,
-        horizontal=True,
-        key="languages_projection",
-        label_visibility="collapsed",
-    )
+    method = method_radio("languages_projection", label_visibility="collapsed")
     coords = None
     with friendly_errors():
         coords = cached_projection(result.vectors, method)

@@ -14,8 +14,10 @@ from embedcore.analysis import search
 from embedcore.figures import charts
 from ui.common.cached import cached_projection
 from ui.common.errors import friendly_errors
+from ui.common.methods import method_radio
 from ui.common.models_picker import options_or_stop, provider_for
 from ui.common.navigation import ensure_routed
+from ui.search import results
 from ui.search import widgets as sw
 from ui.search.collection_store import collection_store, load_collection
 
@@ -68,23 +70,20 @@ if asked:
         found = search.search(
             provider, option.model, query, chunks, vectors, k=int(k), info=info, store=store
         )
-        sw.remember_result(info, found)
+        results.remember_result(info, found)
 
-result = sw.last_result(info)
+result = results.last_result(info)
 if result is not None:
-    sw.show_result(result, info, in_database=store.searches_in_database)
+    results.show_result(result, info, in_database=store.searches_in_database)
 hits = result is not None and bool(result.hits)
 
 # --- the map -------------------------------------------------------------------------------------
 
 if vectors is not None and len(chunks):
     st.subheader("Map of the collection", anchor=False)
-    method = st.radio(
-        "Projection",
-        ["pca", "umap"],
-        format_func=str.upper,
-        horizontal=True,
-        key="search_projection",
+    method = method_radio(
+        "search_projection",
+        fast_first=True,
         help="PCA is instant; UMAP shows neighbourhoods better (a few seconds the first time).",
     )
     coords = None
@@ -101,7 +100,7 @@ if vectors is not None and len(chunks):
             if hits
             else None,
             uirevision=f"{info.name}-{method}",
-            height=sw.map_height(len(chunks)),
+            height=results.map_height(len(chunks)),
         )
         st.plotly_chart(figure, key="search_map", width="stretch", theme=None)
         if hits:

@@ -11,21 +11,23 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import cosine_similarity
 
 from embedcore.analysis.explore import (
-    OTHER_GROUP,
-    _membership_weights,
-    block_means,
-    cluster_names,
     find_rows,
     heatmap_rows,
     identical_rows,
-    isolate_label,
-    isolate_selection,
+    membership_weights,
     neighbour_links,
     neighbours_frame,
     neighbours_of,
     pairs_frame,
     place_query,
     rank_query,
+)
+from embedcore.analysis.groups import (
+    OTHER_GROUP,
+    block_means,
+    cluster_names,
+    isolate_label,
+    isolate_selection,
     take_rows,
 )
 from embedcore.analysis.projection import project
@@ -291,11 +293,11 @@ def test_place_query_on_umap_map_is_a_weighted_mean_of_nearest_positions(corpus)
 
 def test_membership_weights_sum_to_log2_k_like_umap():
     d = np.array([0.2, 0.25, 0.3, 0.4, 0.6, 0.61, 0.7, 0.9])
-    w = _membership_weights(d)
+    w = membership_weights(d)
     assert w[0] == pytest.approx(1.0)
     assert w.sum() == pytest.approx(np.log2(d.size), abs=1e-4)
     assert (np.diff(w) <= 0).all()
-    assert _membership_weights(np.array([0.3, 0.3, 0.3])).tolist() == [1.0, 1.0, 1.0]
+    assert membership_weights(np.array([0.3, 0.3, 0.3])).tolist() == [1.0, 1.0, 1.0]
 
 
 def test_place_query_checks_shapes(corpus):

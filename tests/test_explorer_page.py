@@ -286,9 +286,9 @@ def test_tsne_perplexity_is_chosen_from_the_texts_until_the_user_sets_it(make_ap
     assert "t-SNE of 100 texts · perplexity 10" in plain_messages(at.caption)
     at.segmented_control(key="explorer_dims").set_value(3).run()
     assert "t-SNE of 100 texts · perplexity 8.3" in plain_messages(at.caption)
-    assert at.slider(key="explorer_perplexity").value == 8
-    at.toggle(key="explorer_perplexity_auto").set_value(False).run()
-    at.slider(key="explorer_perplexity").set_value(20).run()
+    assert at.slider(key="explorer_tsne_perplexity").value == 8
+    at.toggle(key="explorer_tsne_perplexity_auto").set_value(False).run()
+    at.slider(key="explorer_tsne_perplexity").set_value(20).run()
     assert not at.exception, at.exception
     assert "t-SNE of 100 texts · perplexity 20" in plain_messages(at.caption)
 
@@ -761,9 +761,9 @@ def test_a_selection_on_an_isolated_map_is_what_the_heatmap_shows(make_app, monk
 def _follow_default_script():
     import streamlit as st
 
-    from ui.explorer import widgets as xw
+    from ui.common import state
 
-    xw.follow_default("size", st.session_state.get("wanted", 5))
+    state.follow_default("size", st.session_state.get("wanted", 5))
 
 
 def test_a_default_that_depends_on_the_texts_follows_them_until_the_user_sets_it(app_env):

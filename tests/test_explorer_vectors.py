@@ -134,13 +134,17 @@ def test_the_server_folder_is_offered_only_when_configured(make_app, vectors_dir
     assert "Vectors on the server" not in at.radio(key="explorer_source").options
 
 
-def test_pairs_and_tsne_stop_above_their_limits_with_a_message(make_app, vectors_dir, monkeypatch):
+def test_pairs_and_tsne_stop_above_their_limits_with_a_message(make_app, vectors_dir, monkeypatch, request):
+    import dataclasses
+
     import embedcore.analysis.explore
-    from ui.explorer import widgets as explorer_widgets
+    from embedcore.analysis.projection import get_method, register_method
 
     # The same code path as 100,000 texts, at test size: lower the limits, not the data.
     monkeypatch.setattr(embedcore.analysis.explore, "PAIRS_MAX_ROWS", 50)
-    monkeypatch.setattr(explorer_widgets, "TSNE_MAX_POINTS", 50)
+    tsne = get_method("tsne")
+    register_method(dataclasses.replace(tsne, max_points=50))  # its registration's limit
+    request.addfinalizer(lambda: register_method(tsne))
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     at.session_state["explorer_method"] = "tsne"
     at.run()
@@ -181,10 +185,10 @@ def test_the_large_sample_is_in_the_chooser_with_its_size(make_app):
 def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app, vectors_dir, monkeypatch):
     import time
 
-    from ui.explorer import widgets as explorer_widgets
+    from ui.explorer import jobs
 
-    monkeypatch.setattr(explorer_widgets, "BACKGROUND_ABOVE", 50)  # 60 texts stand in for 100,000
-    monkeypatch.setattr(explorer_widgets, "_large_maps", type(explorer_widgets._large_maps)())
+    monkeypatch.setattr(jobs, "BACKGROUND_ABOVE", 50)  # 60 texts stand in for 100,000
+    monkeypatch.setattr(jobs, "BACKGROUND_MAPS", jobs.BackgroundMaps())
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     at.session_state["explorer_method"] = "umap"
     at.run()
@@ -198,7 +202,7 @@ def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app,
     assert "**20 matches** of 60" in [m.value for m in at.markdown]
 
     deadline = time.monotonic() + 300
-    while explorer_widgets.background_maps_running():
+    while jobs.background_maps_running():
         assert time.monotonic() < deadline, "the background map never finished"
         time.sleep(0.5)
     at.run()  # what the progress fragment triggers when the job is done
@@ -224,7 +228,7 @@ def test_a_long_list_is_digested_once_and_equal_lists_digest_alike(monkeypatch):
 
 def test_the_selection_table_is_not_recomputed_when_the_selection_stays(make_app, vectors_dir, monkeypatch):
     import embedcore.analysis.explore
-    from ui.explorer import widgets as explorer_widgets
+    from ui.explorer import keys
 
     calls = []
     real = embedcore.analysis.explore.neighbours_frame
@@ -233,7 +237,7 @@ def test_the_selection_table_is_not_recomputed_when_the_selection_stays(make_app
     )
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     dataset = at.session_state["explorer_view"]["dataset"]
-    at.session_state[explorer_widgets.SELECTION] = {"dataset": dataset, "rows": [1, 2, 3]}
+    at.session_state[keys.SELECTION] = {"dataset": dataset, "rows": [1, 2, 3]}
     at.run()
     assert len(calls) == 1 and len(selection_table(at)) == 15
     at.text_input(key="explorer_find").set_value("alpha").run()  # another change: same selection
@@ -247,9 +251,9 @@ def test_a_background_map_that_fails_says_why_on_the_next_run(make_app, vectors_
     import time
 
     from embedcore.errors import ProjectionInputError
-    from ui.explorer import widgets as explorer_widgets
+    from ui.explorer import jobs
 
-    real = explorer_widgets.project_with_info
+    real = jobs.project_with_info
     first_run_over = threading.Event()
 
     def failing(vectors, method, *args, **kwargs):
@@ -258,19 +262,19 @@ def test_a_background_map_that_fails_says_why_on_the_next_run(make_app, vectors_
             raise ProjectionInputError("UMAP produced non-finite coordinates for these points.")
         return real(vectors, method, *args, **kwargs)
 
-    monkeypatch.setattr(explorer_widgets, "project_with_info", failing)
-    monkeypatch.setattr(explorer_widgets, "BACKGROUND_ABOVE", 50)
-    monkeypatch.setattr(explorer_widgets, "_large_maps", type(explorer_widgets._large_maps)())
+    monkeypatch.setattr(jobs, "project_with_info", failing)
+    monkeypatch.setattr(jobs, "BACKGROUND_ABOVE", 50)
+    monkeypatch.setattr(jobs, "BACKGROUND_MAPS", jobs.BackgroundMaps())
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     at.session_state["explorer_method"] = "umap"
     at.run()
     assert "is being computed in the background" in plain(at.info)
     first_run_over.set()
     deadline = time.monotonic() + 60
-    while explorer_widgets.background_maps_running():
+    while jobs.background_maps_running():
         assert time.monotonic() < deadline
         time.sleep(0.1)
     at.run()
     assert not at.exception, at.exception
     assert "UMAP produced non-finite coordinates" in plain(at.info) and map_points(at) == 60
-    assert not explorer_widgets.background_maps_running() and not explorer_widgets._jobs
+    assert not jobs.background_maps_running() and not jobs.BACKGROUND_MAPS.pending()

@@ -13,8 +13,9 @@ import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
 import embedcore.analysis.projection as proj
+import embedcore.analysis.reducers as reducers
+import embedcore.analysis.umap_runtime as runtime
 from embedcore.analysis.projection import (
-    DEFAULTS,
     ProjectionResult,
     auto_perplexity,
     cache_info,
@@ -27,6 +28,7 @@ from embedcore.analysis.projection import (
     warm_up_error,
 )
 from embedcore.errors import EmptyInputError, InputError, ProjectionInputError
+from embedcore.memo import Memo
 
 slow = pytest.mark.slow
 ALL_METHODS = [pytest.param("umap", marks=slow), "pca", "tsne"]
@@ -206,14 +208,14 @@ def test_unique_rows_keeps_first_seen_order_and_maps_every_row_back():
     X, _ = groups(n_per=5)
     order = np.random.default_rng(3).permutation(np.concatenate([np.arange(15), [4, 0, 4, 9, 14, 0]]))
     rows = X[order]
-    first, inverse = proj._unique_rows(rows)
+    first, inverse = proj.unique_rows(rows)
     assert len(first) == 15 and first.dtype == inverse.dtype == np.int64
     np.testing.assert_array_equal(rows[first][inverse], rows)
     assert np.all(np.diff(first) > 0)  # first-seen order
     for place, row in enumerate(first):  # each kept row is the first of its copies
         assert np.flatnonzero(inverse == place)[0] == row
     negative_zero = np.array([[0.0, 1.0], [-0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
-    assert proj._unique_rows(negative_zero)[0].tolist() == [0, 1]  # byte for byte, as documented
+    assert proj.unique_rows(negative_zero)[0].tolist() == [0, 1]  # byte for byte, as documented
 
 
 def test_too_few_distinct_texts_for_a_neighbour_map_is_a_clear_error():
@@ -265,11 +267,12 @@ def test_umap_seed_is_reproducible_and_none_runs_parallel():
 
 
 def test_defaults_are_not_mutated_by_calls():
-    before = {k: dict(v) for k, v in DEFAULTS.items()}
+    defaults = {m.name: m.defaults for m in proj.registered_methods()}
+    before = {k: dict(v) for k, v in defaults.items()}
     X, _ = groups()
     project(X[:5], "tsne", perplexity=2.0)
-    assert before == DEFAULTS
-    assert DEFAULTS["umap"]["n_neighbors"] == 15 and DEFAULTS["umap"]["metric"] == "cosine"
+    assert before == {k: dict(v) for k, v in defaults.items()}
+    assert defaults["umap"]["n_neighbors"] == 15 and defaults["umap"]["metric"] == "cosine"
 
 
 # --- UMAP's start and layout threads ---------------------------------------------------
@@ -279,7 +282,7 @@ def test_defaults_are_not_mutated_by_calls():
 def test_pca_start_is_the_pca_scaled_like_umap_learns_starts(n_components):
     X, _ = groups()
     Xn = proj.normalize_rows(X)
-    start = proj._pca_start(Xn, n_components, 42)
+    start = reducers.pca_start(Xn, n_components, 42)
     assert start.shape == (60, n_components) and start.dtype == np.float32
     assert np.abs(start).max() == pytest.approx(10.0, abs=1e-3)
     # The PCA axes themselves (same order and signs), up to the scale and 1e-4 noise.
@@ -291,9 +294,9 @@ def test_pca_start_is_the_pca_scaled_like_umap_learns_starts(n_components):
 
 def test_pca_start_is_seeded():
     Xn = proj.normalize_rows(groups()[0])
-    same = proj._pca_start(Xn, 2, 7), proj._pca_start(Xn, 2, 7)
+    same = reducers.pca_start(Xn, 2, 7), reducers.pca_start(Xn, 2, 7)
     assert np.array_equal(*same)
-    other = proj._pca_start(Xn, 2, 8)
+    other = reducers.pca_start(Xn, 2, 8)
     assert not np.array_equal(same[0], other)
     np.testing.assert_allclose(same[0], other, atol=1e-3)  # only the noise differs
 
@@ -303,17 +306,17 @@ def test_pca_start_of_few_points_spreads_every_axis(n, n_components):
     # 3 points span 2 axes: a constant third axis would make umap-learn divide by 0 when it
     # rescales each axis to [0, 10]; such an axis is drawn at random in [-10, 10] instead.
     Xn = proj.normalize_rows(groups()[0][[0, 20, 40, 1][:n]])
-    start = proj._pca_start(Xn, n_components, 0)
+    start = reducers.pca_start(Xn, n_components, 0)
     assert start.shape == (n, n_components) and np.all(np.isfinite(start))
     assert np.all(np.ptp(start, axis=0) > 1.0)  # every axis has a real spread
     assert np.all(np.abs(start) <= 10.0 + 1e-3)
-    assert np.array_equal(start, proj._pca_start(Xn, n_components, 0))
+    assert np.array_equal(start, reducers.pca_start(Xn, n_components, 0))
 
 
 def test_pca_start_of_points_on_a_line():
     # Rank 1: the second axis is random, the first is the line.
     Xn = proj.normalize_rows(np.array([[1, 0, 0], [1, 1, 0], [1, 2, 0], [1, 3, 0]], dtype=np.float32))
-    start = proj._pca_start(Xn, 2, 0)
+    start = reducers.pca_start(Xn, 2, 0)
     assert np.all(np.isfinite(start)) and np.ptp(start[:, 1]) > 1.0
     assert np.all(np.diff(start[:, 0]) > 0) or np.all(np.diff(start[:, 0]) < 0)  # order along the line
 
@@ -358,16 +361,16 @@ def test_duplicates_share_one_place_with_either_layout(n_jobs):
 
 
 def test_layout_threads_follow_size_seed_and_n_jobs():
-    cores = proj._usable_cores()
+    cores = runtime.usable_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)
-    threshold = proj.PARALLEL_LAYOUT_MIN
-    assert proj._layout_threads(threshold - 1, 42, None) == 1  # small and seeded: reproducible
-    assert proj._layout_threads(threshold, 42, None) == cores
-    assert proj._layout_threads(100, None, None) == cores  # no seed: as umap-learn does
-    assert proj._layout_threads(10 * threshold, 42, 1) == 1
-    assert proj._layout_threads(100, 42, -1) == cores
-    assert proj._layout_threads(100, 42, 1000) == cores
-    assert proj._layout_threads(100, 42, 1) == 1
+    threshold = runtime.PARALLEL_LAYOUT_MIN
+    assert runtime.layout_threads(threshold - 1, 42, None) == 1  # small and seeded: reproducible
+    assert runtime.layout_threads(threshold, 42, None) == cores
+    assert runtime.layout_threads(100, None, None) == cores  # no seed: as umap-learn does
+    assert runtime.layout_threads(10 * threshold, 42, 1) == 1
+    assert runtime.layout_threads(100, 42, -1) == cores
+    assert runtime.layout_threads(100, 42, 1000) == cores
+    assert runtime.layout_threads(100, 42, 1) == 1
 
 
 def test_umap_rejects_a_bad_n_jobs():
@@ -393,10 +396,10 @@ def test_large_umap_maps_run_fewer_epochs_with_more_negative_samples(monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(umap.umap_, "simplicial_set_embedding", spy)
-    monkeypatch.setattr(proj, "AUTO_EPOCHS_SWITCH", 60)  # 60 points are "small", 61 "large"
+    monkeypatch.setattr(reducers, "AUTO_EPOCHS_SWITCH", 60)  # 60 points are "small", 61 "large"
     X, labels = groups(n_per=21)
     large = project_with_info(X, "umap", use_cache=False)
-    expected = (proj.LARGE_EPOCHS, proj.LARGE_NEGATIVE_SAMPLE_RATE)
+    expected = (reducers.LARGE_EPOCHS, reducers.LARGE_NEGATIVE_SAMPLE_RATE)
     assert expected != (500, 5)
     assert (large.params["n_epochs"], large.params["negative_sample_rate"]) == expected == seen[-1]
     assert neighbour_agreement(large.coords, labels) > 0.9
@@ -425,11 +428,11 @@ def test_seeded_umap_uses_the_parallel_layout_from_the_threshold(monkeypatch):
 
     monkeypatch.setattr(umap.layouts, "_get_optimize_layout_euclidean_single_epoch_fn", spy)
     X, labels = groups()
-    monkeypatch.setattr(proj, "PARALLEL_LAYOUT_MIN", 50)
+    monkeypatch.setattr(runtime, "PARALLEL_LAYOUT_MIN", 50)
     res = project_with_info(X, "umap", use_cache=False)
     assert chosen == [True] and res.params["n_jobs"] >= 1
     assert neighbour_agreement(res.coords, labels) > 0.9
-    monkeypatch.setattr(proj, "PARALLEL_LAYOUT_MIN", 61)
+    monkeypatch.setattr(runtime, "PARALLEL_LAYOUT_MIN", 61)
     project(X, "umap", use_cache=False)
     assert chosen == [True, False]
     project(X, "umap", use_cache=False, n_jobs=-1)  # asked for explicitly, at any size
@@ -514,15 +517,15 @@ def test_exact_knn_self_first_with_duplicates_and_clamped_k():
 def test_knn_cache_slices_and_copies():
     X, _ = groups()
     Xn = proj.normalize_rows(X)
-    idx, dist = proj._cached_knn(Xn, 8)
+    idx, dist = reducers.cached_knn(Xn, 8)
     dist[:] = 9.0
-    assert len(proj._knn_cache) == 1
+    assert len(reducers.knn_memo) == 1
     idx[:] = -1  # umap-learn writes into what it gets: the cache must not see that
-    small_idx, small_dist = proj._cached_knn(Xn, 5)
+    small_idx, small_dist = reducers.cached_knn(Xn, 5)
     want_idx, want_dist = exact_knn(Xn, 5)
     assert np.array_equal(small_idx, want_idx) and np.array_equal(small_dist, want_dist)
-    assert len(proj._knn_cache) == 1  # served from the 8-neighbour entry
-    big_idx, _ = proj._cached_knn(Xn, 12)
+    assert len(reducers.knn_memo) == 1  # served from the 8-neighbour entry
+    big_idx, _ = reducers.cached_knn(Xn, 12)
     assert np.array_equal(big_idx, exact_knn(Xn, 12)[0])
 
 
@@ -578,7 +581,7 @@ def test_cache_key_reads_array_parameters_by_content():
 
 
 def test_cache_evicts_least_recently_used(monkeypatch):
-    monkeypatch.setattr(proj, "CACHE_SIZE", 2)
+    monkeypatch.setattr(proj, "result_memo", Memo(2))
     X, _ = groups()
     project(X, "pca", n_components=1)
     project(X, "pca", n_components=2)
@@ -614,9 +617,9 @@ def blas_threads():
 
 def test_single_threaded_blas_nests_and_restores():
     before = blas_threads()
-    with proj._single_threaded_blas():
+    with runtime.single_threaded_blas():
         assert set(blas_threads()) == {1}
-        with proj._single_threaded_blas():
+        with runtime.single_threaded_blas():
             assert set(blas_threads()) == {1}
         assert set(blas_threads()) == {1}  # the outer user still holds the limit
     assert blas_threads() == before

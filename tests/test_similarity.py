@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
+from embedcore.analysis.clustering import cluster_order, kmeans_labels
 from embedcore.analysis.similarity import (
-    cluster_order,
     cosine_matrix,
-    kmeans_labels,
     nearest_neighbours,
     normalize_rows,
     top_k,
@@ -374,10 +373,10 @@ def test_cluster_order_duplicates_and_zero_rows():
 
 
 def test_cluster_order_two_level_for_large_inputs(monkeypatch):
-    import embedcore.analysis.similarity as sim
+    import embedcore.analysis.clustering as clustering
 
     # Lower the thresholds so the large-input path runs on a small fixture.
-    monkeypatch.setattr(sim, "FULL_LINKAGE_MAX", 12)
+    monkeypatch.setattr(clustering, "FULL_LINKAGE_MAX", 12)
     X, truth = three_groups()
     order = cluster_order(X)
     assert is_permutation(order, 30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ui.explorer import widgets as xw
+from ui.explorer import computed
 
 
 def test_pairs_of_the_same_texts_with_labels_are_not_the_label_less_pairs():
@@ -15,9 +15,9 @@ def test_pairs_of_the_same_texts_with_labels_are_not_the_label_less_pairs():
     labels = ["a", "b", "a", "b", "a", "b"]
     dataset, digest = "upload:pairs-key-test", "pairs-key-test-digest"
 
-    without = xw.pairs(vectors, digest, dataset, texts, None, n=3, largest=True)
-    with_labels = xw.pairs(vectors, digest, dataset, texts, labels, n=3, largest=True)
-    other_labels = xw.pairs(vectors, digest, dataset, texts, ["x"] * 6, n=3, largest=True)
+    without = computed.pairs(vectors, digest, dataset, texts, None, n=3, largest=True)
+    with_labels = computed.pairs(vectors, digest, dataset, texts, labels, n=3, largest=True)
+    other_labels = computed.pairs(vectors, digest, dataset, texts, ["x"] * 6, n=3, largest=True)
 
     assert "label_a" not in without.columns
     assert {"label_a", "label_b"} <= set(with_labels.columns)

@@ -10,6 +10,7 @@
 - :mod:`ui.common.tables` — :func:`text_table` / :func:`pairs_table`: grids whose texts wrap, with the
   selected row in full below.
 - :mod:`ui.explorer` — the explorer's sections (texts, map, controls, selection, heatmap, query,
-  pairs, isolation) and :mod:`ui.explorer.widgets`, its session state and cache keys.
+  pairs, isolation), its maps (projections, jobs), colours, figure reuse, selection state, cached
+  maths (computed) and session keys (keys).
 - :mod:`ui.common.format` — :func:`plural`, :func:`duration`, :func:`cache_share` (no Streamlit).
 """

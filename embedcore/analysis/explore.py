@@ -1,5 +1,5 @@
-"""What the similarity explorer shows, as tables and coordinates: pairs, neighbours, query ranking,
-mean similarity between groups, and the parts of a map a user isolates.
+"""What the similarity explorer shows, as tables and coordinates: pairs, neighbours, query ranking
+and placement, heatmap rows and Find (groups of texts are in :mod:`embedcore.analysis.groups`).
 
 Everything here takes the corpus vectors and texts the explorer already has and returns
 pandas DataFrames (for tables and CSV exports) or small numpy arrays (for the map), so the
@@ -16,6 +16,28 @@ Placing a typed query on a map
   point: the membership-weighted mean of its nearest texts' positions.
 
 pandas is imported inside the functions (``import embedcore`` stays light).
+
+Examples
+--------
+>>> import numpy as np
+>>> X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+>>> idx, scores = neighbours_of(X, [0], 1)
+>>> idx.tolist()
+[[1]]
+>>> neighbour_links(X, 2, 1)
+[(2, 3)]
+>>> find_rows(["Guitar solo", "a goal", "guitars"], "guitar").tolist()
+[0, 2]
+>>> identical_rows(["a", "b", "a"], "a").tolist()
+[0, 2]
+>>> from embedcore.analysis.projection import project
+>>> coords = project(X, "pca")
+>>> place_query([1.0, 0.0], X, coords, "pca").how  # PCA is linear: the query goes through it
+'linear'
+>>> heatmap_rows(X, clustered=False).tolist()
+[0, 1, 2, 3]
+>>> rank_query([1.0, 0.0], X, ["a", "b", "c", "d"], k=2)["text"].tolist()
+['a', 'b']
 """
 
 from __future__ import annotations
@@ -26,35 +48,29 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embedcore.analysis.similarity import _as_rows, cluster_order, normalize_rows, top_k, top_pairs
-from embedcore.errors import EmptyInputError, InputError, TooManyTextsError
+from embedcore.analysis.checks import as_rows, check_k, check_length, rows_index, texts_array
+from embedcore.analysis.clustering import cluster_order
+from embedcore.analysis.projection import get_method
+from embedcore.analysis.similarity import normalize_rows, top_k, top_pairs
+from embedcore.errors import InputError, TooManyTextsError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = [
-    "BLOCK_GROUPS_MAX",
-    "MIN_ISOLATED",
-    "OTHER_GROUP",
     "PAIRS_MAX_ROWS",
     "PLACEMENT_NEIGHBOURS",
-    "BlockMeans",
-    "Isolation",
     "QueryPlacement",
-    "block_means",
-    "cluster_names",
     "find_rows",
     "heatmap_rows",
     "identical_rows",
-    "isolate_label",
-    "isolate_selection",
+    "membership_weights",
     "neighbour_links",
     "neighbours_frame",
     "neighbours_of",
     "pairs_frame",
     "place_query",
     "rank_query",
-    "take_rows",
 ]
 
 #: Most rows :func:`pairs_frame` searches: every pair is scored, n²/2 of them (20,000 rows: 2·10^8
@@ -72,44 +88,11 @@ _LINEAR_TOLERANCE = 1e-3
 # --- input checks ---------------------------------------------------------------------------
 
 
-def _rows_index(rows, n: int) -> np.ndarray:
-    """``rows`` as a 1-D int64 array of valid, unique row indices (input order kept)."""
-    arr = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows)
-    if arr.size == 0:
-        return np.empty(0, dtype=np.int64)
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
-        raise InputError("rows must be a 1-D sequence of row indices.")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.min() < 0 or arr.max() >= n:
-        raise InputError(f"rows holds indices outside 0..{n - 1}.")
-    _, first = np.unique(arr, return_index=True)
-    return arr[np.sort(first)]
-
-
-def _check_length(values: Sequence[str], n: int, what: str) -> None:
-    if len(values) != n:
-        raise InputError(f"{len(values)} {what} for {n} vectors: one per vector is needed.")
-
-
 def _pick(values: Sequence[str], rows: np.ndarray) -> np.ndarray:
     """``values[rows]`` as an object array, copying only those rows (not all 100,000 texts)."""
     out = np.empty(len(rows), dtype=object)
     out[:] = [values[int(i)] for i in rows]
     return out
-
-
-def _check_texts(texts: Sequence[str], n: int, what: str = "texts") -> np.ndarray:
-    _check_length(texts, n, what)
-    # An object array, so fancy indexing picks texts without a Python loop.
-    out = np.empty(n, dtype=object)
-    out[:] = list(texts)
-    return out
-
-
-def _check_k(k, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"{name} must be a positive integer; got {k!r}.")
-    return int(k)
 
 
 # --- neighbours of chosen rows ---------------------------------------------------------------
@@ -138,10 +121,10 @@ def neighbours_of(X, rows, k: int, *, normalized: bool = False) -> tuple[np.ndar
     scores : ndarray of shape (m, k_effective), float32
         Cosine similarities, descending along each row.
     """
-    k = _check_k(k)
-    X = X if normalized else _as_rows(X)
+    k = check_k(k)
+    X = X if normalized else as_rows(X)
     n = X.shape[0]
-    chosen = _rows_index(rows, n)
+    chosen = rows_index(rows, n)
     k_eff = min(k, n - 1)
     if chosen.size == 0 or k_eff < 1:
         return np.empty((chosen.size, 0), dtype=np.int64), np.empty((chosen.size, 0), dtype=np.float32)
@@ -211,14 +194,14 @@ def neighbours_frame(
     """
     import pandas as pd
 
-    X = X if normalized else _as_rows(X)
+    X = X if normalized else as_rows(X)
     n = X.shape[0]
     # Only the listed rows' texts are picked: an object array of all 100,000 texts per call
     # cost more than the neighbours themselves.
-    _check_length(texts, n, "texts")
+    check_length(texts, n, "texts")
     if labels is not None:
-        _check_length(labels, n, "labels")
-    chosen = _rows_index(rows, n)
+        check_length(labels, n, "labels")
+    chosen = rows_index(rows, n)
     idx, scores = neighbours_of(X, chosen, k, normalized=normalized)
     k_eff = idx.shape[1]
     if k_eff == 0:
@@ -289,7 +272,7 @@ def pairs_frame(
     """
     import pandas as pd
 
-    X = _as_rows(X)
+    X = as_rows(X)
     if X.shape[0] > PAIRS_MAX_ROWS:
         m = X.shape[0]
         raise TooManyTextsError(
@@ -297,8 +280,8 @@ def pairs_frame(
             f"for {m:,} texts, minutes of computing. It is done for up to {PAIRS_MAX_ROWS:,} texts; "
             "select fewer on the map, or rank the texts against one query."
         )
-    text_arr = _check_texts(texts, X.shape[0])
-    label_arr = None if labels is None else _check_texts(labels, X.shape[0], "labels")
+    text_arr = texts_array(texts, X.shape[0])
+    label_arr = None if labels is None else texts_array(labels, X.shape[0], "labels")
     pairs = top_pairs(X, n, largest=largest)
     a = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
     b = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
@@ -314,7 +297,7 @@ def pairs_frame(
 
 
 def _one_vector(query_vector, n_features: int) -> np.ndarray:
-    q = _as_rows(query_vector, "query_vector")
+    q = as_rows(query_vector, "query_vector")
     if q.shape[0] != 1:
         raise InputError(f"Expected one query vector; got {q.shape[0]}.")
     if q.shape[1] != n_features:
@@ -371,11 +354,11 @@ def rank_query(
     """
     import pandas as pd
 
-    k = _check_k(k)
-    X = _as_rows(X)
+    k = check_k(k)
+    X = as_rows(X)
     q = _one_vector(query_vector, X.shape[1])
-    text_arr = _check_texts(texts, X.shape[0])
-    left_out = _rows_index([] if exclude is None else exclude, X.shape[0])
+    text_arr = texts_array(texts, X.shape[0])
+    left_out = rows_index([] if exclude is None else exclude, X.shape[0])
     idx, scores = top_k(q, X, k + left_out.size)
     keep = ~np.isin(idx[0], left_out)
     rows, kept_scores = idx[0][keep][:k], scores[0][keep][:k]
@@ -385,7 +368,7 @@ def rank_query(
         "text": text_arr[rows],
     }
     if labels is not None:
-        data["label"] = _check_texts(labels, X.shape[0], "labels")[rows]
+        data["label"] = texts_array(labels, X.shape[0], "labels")[rows]
     data["cosine"] = kept_scores
     return pd.DataFrame(data)
 
@@ -435,7 +418,7 @@ def _linear_map(Xn: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (mean, V) if error <= _LINEAR_TOLERANCE else None
 
 
-def _membership_weights(distances: np.ndarray) -> np.ndarray:
+def membership_weights(distances: np.ndarray) -> np.ndarray:
     """UMAP's fuzzy membership weights for one point's neighbour distances (ascending).
 
     ``w_j = exp(-(d_j - rho) / sigma)`` with ``rho`` the nearest distance and ``sigma`` chosen
@@ -475,8 +458,9 @@ def place_query(query_vector, X, coords, method: str, *, k: int = PLACEMENT_NEIG
         The corpus the map was made from.
     coords : array-like of shape (n_samples, n_components)
         The map (from :func:`embedcore.analysis.projection.project`).
-    method : {"pca", "umap", "tsne"}
-        How the map was made. For ``"pca"`` the query goes through the same linear map
+    method : str
+        How the map was made (a registered method). For a linear one (PCA; registered with
+        ``neighbour_based=False``) the query goes through the same linear map
         (recovered from ``X`` and ``coords``, and checked: if the coordinates are not a
         cosine-geometry PCA of ``X`` the neighbour rule is used instead). Otherwise the
         query lands at the membership-weighted mean of its ``k`` nearest texts' positions,
@@ -488,15 +472,16 @@ def place_query(query_vector, X, coords, method: str, *, k: int = PLACEMENT_NEIG
     -------
     QueryPlacement
     """
-    k = _check_k(k)
-    X = _as_rows(X)
+    k = check_k(k)
+    X = as_rows(X)
     q = _one_vector(query_vector, X.shape[1])
     C = np.asarray(coords, dtype=np.float32)
     if C.ndim != 2 or C.shape[0] != X.shape[0]:
         raise InputError(f"coords must have shape ({X.shape[0]}, n_components); got {C.shape}.")
     idx, scores = top_k(q, X, k)
     neighbours = idx[0]
-    if str(method).lower() == "pca":
+    spec = get_method(method)
+    if not spec.neighbour_based:
         Xn = normalize_rows(X)
         linear = _linear_map(Xn, C)
         if linear is not None:
@@ -508,9 +493,9 @@ def place_query(query_vector, X, coords, method: str, *, k: int = PLACEMENT_NEIG
                 neighbours,
                 "The query is placed by the same PCA that made the map (an exact linear projection).",
             )
-    weights = _membership_weights(1.0 - scores[0].astype(np.float64))
+    weights = membership_weights(1.0 - scores[0].astype(np.float64))
     point = (weights @ C[neighbours].astype(np.float64) / weights.sum()).astype(np.float32)
-    name = {"umap": "UMAP", "tsne": "t-SNE"}.get(str(method).lower(), str(method))
+    name = spec.display_name
     return QueryPlacement(
         point,
         "neighbours",
@@ -532,7 +517,7 @@ def heatmap_rows(X, rows=None, *, clustered: bool = True) -> np.ndarray:
     rows : sequence of int, optional
         A subset (e.g. selected points); default all rows.
     clustered : bool
-        Order by :func:`embedcore.analysis.similarity.cluster_order` of the subset (similar rows
+        Order by :func:`embedcore.analysis.clustering.cluster_order` of the subset (similar rows
         together); otherwise keep the given order.
 
     Returns
@@ -540,8 +525,8 @@ def heatmap_rows(X, rows=None, *, clustered: bool = True) -> np.ndarray:
     ndarray of shape (m,), int64
         Row indices of ``X``.
     """
-    X = _as_rows(X)
-    chosen = np.arange(X.shape[0], dtype=np.int64) if rows is None else _rows_index(rows, X.shape[0])
+    X = as_rows(X)
+    chosen = np.arange(X.shape[0], dtype=np.int64) if rows is None else rows_index(rows, X.shape[0])
     if not clustered or chosen.size < 3:
         return chosen
     return chosen[cluster_order(X[chosen])]
@@ -618,341 +603,3 @@ def _found(texts: Sequence[str], compiled, substring: str | None, case_sensitive
         # casefold() and re.IGNORECASE disagree on some letters (ß, Turkish i): keep the regex
         return np.fromiter((compiled.search(str(t)) is not None for t in texts), dtype=bool, count=len(texts))
     return np.fromiter((folded in str(t).lower() for t in texts), dtype=bool, count=len(texts))
-
-
-# --- naming clusters --------------------------------------------------------------------------
-
-
-def _same_stem(a: str, b: str) -> bool:
-    """``array``/``arrays``, ``music``/``musicians``: one word the start of the other (4+ letters)."""
-    short, long = sorted((a, b), key=len)
-    return len(short) >= 4 and long.startswith(short[: max(4, len(short) - 1)])
-
-
-def _overlap(a: str, b: str) -> bool:
-    """Do two terms (words or two-word phrases) share a word, or words of one stem?"""
-    return any(_same_stem(x, y) for x in a.split() for y in b.split())
-
-
-def cluster_names(
-    texts: Sequence[str],
-    clusters,
-    *,
-    words: int = 3,
-    stop_words: str | None = "english",
-    phrases: bool = True,
-) -> list[str]:
-    """A short name for each cluster: distinctive, representative and diverse words or phrases.
-
-    BERTopic's recipe (Grootendorst 2022), in three steps:
-
-    1. **c-TF-IDF**: a term scores ``tf(term, cluster) * log(1 + A / f(term))``, with ``tf``
-       the share of the cluster's texts that hold the term (each text counts once, so one long
-       text cannot name its cluster), ``f`` the texts holding it anywhere and ``A`` the mean
-       number of terms per cluster: terms common in *this* cluster and rare elsewhere win.
-       Terms are words of three letters or more and, with ``phrases``, two-word phrases;
-       English stop words and numbers are left out. A term must be held by two texts of the
-       cluster (when it has four or more), so a name describes the cluster, not one text.
-    2. **Diverse terms**, the way BERTopic's maximal marginal relevance re-ranks them, with a
-       similarity that needs no model: the next term is the best-scoring one that overlaps
-       none already chosen (a shared word, or ``array``/``arrays``, ``music``/``musicians``),
-       so ``"guitar, album, song"`` rather than ``"array, arrays, numpy array"``. (A
-       co-occurrence similarity as MMR's penalty lowered the share of names holding a word of
-       their theme on the labelled samples: see ``bench/cluster_names.py``.)
-
-    Rows with a negative cluster id (HDBSCAN's noise) are named nothing but count as texts
-    elsewhere, so a word everywhere in the noise is not called distinctive.
-
-    Parameters
-    ----------
-    texts : sequence of str, length n
-    clusters : array-like of int, shape (n,)
-        Cluster ids ``0 .. c - 1`` (e.g. :func:`embedcore.analysis.similarity.kmeans_labels`); ``-1``: none.
-    words : int
-        Terms per name.
-    stop_words : str or None
-        Passed to scikit-learn's ``CountVectorizer``; None keeps every word (other languages).
-    phrases : bool
-        Allow two-word phrases (``"hash map"``).
-
-    Returns
-    -------
-    list of str, length c
-        ``"guitar, album, song"``; a cluster with no usable term is named ``"cluster 3"``.
-    """
-    from scipy import sparse
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    codes = np.asarray(clusters, dtype=np.int64).ravel()
-    _check_texts(texts, codes.size)
-    k = _check_k(words, "words")
-    n_clusters = int(codes.max()) + 1 if codes.size else 0
-    names = [f"cluster {c}" for c in range(n_clusters)]
-    if not n_clusters:
-        return names
-    vectorizer = CountVectorizer(
-        stop_words=stop_words,
-        token_pattern=r"(?u)\b[^\W\d_]{3,}\b",
-        ngram_range=(1, 2 if phrases else 1),
-        binary=True,
-        dtype=np.float32,
-    )
-    try:
-        holds = vectorizer.fit_transform([str(t) for t in texts]).tocsr()  # text x term, 0/1
-    except ValueError:  # nothing but stop words and numbers in every text
-        return names
-    vocabulary = vectorizer.get_feature_names_out()
-    # Texts of each class holding each term; the noise (-1) is one more class, never named.
-    classes = np.where(codes < 0, n_clusters, codes)
-    member = sparse.csr_matrix(
-        (np.ones(codes.size, dtype=np.float32), (classes, np.arange(codes.size))),
-        shape=(n_clusters + 1, codes.size),
-    )
-    counts = np.asarray((member @ holds).todense())
-    sizes = np.bincount(classes, minlength=n_clusters + 1).astype(np.float64)
-    frequency = counts.sum(axis=0)
-    average_terms = counts.sum() / (n_clusters + (1 if sizes[-1] else 0))
-    scores = counts / np.maximum(sizes[:, None], 1.0) * np.log1p(average_terms / np.maximum(frequency, 1.0))
-    column = {term: j for j, term in enumerate(vocabulary)}
-    for c in range(n_clusters):
-        least = 2 if sizes[c] >= 4 else 1
-        # A phrase names a cluster only when each of its words is as distinctive there as the
-        # phrase: "music football" where every cluster speaks of music is "football".
-        usable = [
-            j
-            for j in np.flatnonzero(counts[c] >= least)
-            if all(scores[c, column[w]] >= scores[c, j] - 1e-9 for w in vocabulary[j].split() if w in column)
-        ]
-        if not usable:
-            continue
-        # Best first; a phrase before its words when it scores the same (every text with
-        # "hash" says "hash map"); then alphabetically, so a name never depends on numpy's sort.
-        ranked = sorted(
-            usable, key=lambda j: (-round(scores[c, j], 9), -vocabulary[j].count(" "), vocabulary[j])
-        )
-        chosen: list[str] = []
-        for j in ranked:
-            term = vocabulary[j]
-            if not any(_overlap(term, other) for other in chosen):
-                chosen.append(term)
-                if len(chosen) == k:
-                    break
-        names[c] = ", ".join(chosen)
-    return names
-
-
-# --- mean similarity between groups -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BlockMeans:
-    """Mean cosine between groups of texts: a heatmap of g × g cells instead of n × n.
-
-    Attributes
-    ----------
-    names : list
-        The groups (label or cluster values), in display order.
-    sizes : ndarray of shape (g,), int64
-        Texts per group.
-    means : ndarray of shape (g, g), float32
-        ``means[a, b]``: mean cosine of a text of group ``a`` and a text of group ``b``; on the
-        diagonal the mean over pairs of *different* texts of the group (NaN for one text).
-    codes : ndarray of shape (n_samples,), int64
-        Each text's group, as a position in ``names``.
-    """
-
-    names: list
-    sizes: np.ndarray
-    means: np.ndarray
-    codes: np.ndarray
-
-
-#: Groups drawn at most in a block heatmap; smaller ones are pooled into "other".
-BLOCK_GROUPS_MAX = 60
-OTHER_GROUP = "other"
-
-
-def block_means(
-    X, groups: Sequence, *, max_groups: int = BLOCK_GROUPS_MAX, clustered: bool = True
-) -> BlockMeans:
-    """Mean cosine similarity within and between groups, without the n × n matrix.
-
-    For unit rows the sum of all cosines between groups ``a`` and ``b`` is ``s_a · s_b``,
-    with ``s_a`` the sum of group ``a``'s rows, so the whole table costs one pass over ``X``
-    (O(n d + g² d)): 100,000 texts need no 40 GB matrix.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-    groups : sequence, length n_samples
-        Each text's group (a label, a cluster name).
-    max_groups : int
-        At most this many groups; beyond, the largest ``max_groups - 1`` are kept and the
-        rest pooled into one group named :data:`OTHER_GROUP`.
-    clustered : bool
-        Order the groups so similar ones sit together (hierarchical clustering of their mean
-        vectors); otherwise largest first.
-
-    Returns
-    -------
-    BlockMeans
-
-    Raises
-    ------
-    EmptyInputError
-        If ``X`` has no rows.
-    InputError
-        On a length mismatch, NaN / inf, or ``max_groups < 2``.
-    """
-    from scipy import sparse
-
-    max_groups = _check_k(max_groups, "max_groups")
-    if max_groups < 2:
-        raise InputError(f"max_groups must be at least 2; got {max_groups}.")
-    Xn = normalize_rows(X)
-    n = Xn.shape[0]
-    if n == 0:
-        raise EmptyInputError("There are no vectors to group.")
-    values = list(_check_texts(groups, n, "groups"))
-    counts: dict = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    names = sorted(counts, key=lambda v: (-counts[v], str(v)))
-    if len(names) > max_groups:
-        names = [*names[: max_groups - 1], OTHER_GROUP]
-    position = {name: i for i, name in enumerate(names)}
-    pooled = position.get(OTHER_GROUP, -1) if len(counts) > max_groups else -1
-    codes = np.fromiter((position.get(v, pooled) for v in values), dtype=np.int64, count=n)
-    g = len(names)
-    membership = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(g, n))
-    sums = np.asarray(membership @ Xn.astype(np.float64))
-    sizes = np.bincount(codes, minlength=g).astype(np.int64)
-    self_terms = np.bincount(codes, weights=np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64), minlength=g)
-    totals = sums @ sums.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = totals / np.outer(sizes, sizes)
-        within = (np.diag(totals) - self_terms) / (sizes * (sizes - 1.0))
-    means[np.diag_indices(g)] = np.where(sizes > 1, within, np.nan)
-    order = np.arange(g)
-    if clustered and g >= 3:
-        order = cluster_order(sums / sizes[:, None])
-    rank = np.empty(g, dtype=np.int64)
-    rank[order] = np.arange(g)
-    return BlockMeans(
-        names=[names[i] for i in order],
-        sizes=sizes[order],
-        means=means[np.ix_(order, order)].astype(np.float32),
-        codes=rank[codes],
-    )
-
-
-# --- isolating part of a map ------------------------------------------------------------------
-
-#: Fewest texts a map can be narrowed to: UMAP and t-SNE need three.
-MIN_ISOLATED = 3
-
-
-@dataclass(frozen=True)
-class Isolation:
-    """One narrowing of a map to part of its texts ("isolate selection", "only this label").
-
-    Attributes
-    ----------
-    rows : ndarray of shape (m,), int64
-        Rows of the *full* text set kept, ascending.
-    kind : str
-        ``"selection"`` or ``"label"``.
-    label : object
-        The label kept (``kind == "label"``).
-    """
-
-    rows: np.ndarray
-    kind: str
-    label: object = None
-
-    @property
-    def description(self) -> str:
-        """``"isolated selection"`` or ``"only label “music”"``."""
-        return "isolated selection" if self.kind == "selection" else f"only label “{self.label}”"
-
-
-def _isolation(rows: np.ndarray, shown: int, kind: str, label: object = None, what: str = "") -> Isolation:
-    if rows.size < MIN_ISOLATED:
-        raise InputError(
-            f"A map needs at least {MIN_ISOLATED} texts; {what} {'has' if rows.size == 1 else 'have'} "
-            f"{rows.size}."
-        )
-    if rows.size == shown:
-        raise InputError(f"The map already shows only these {shown:,} texts.")
-    return Isolation(np.sort(rows), kind, label)
-
-
-def isolate_selection(view_rows, picked) -> Isolation:
-    """Narrow a map to the texts picked on it.
-
-    Parameters
-    ----------
-    view_rows : array-like of int, shape (m,)
-        Rows of the full set the map shows now (``range(n)`` when nothing is isolated).
-    picked : sequence of int
-        Positions *within the map* (0 .. m - 1), as its selection gives them.
-
-    Returns
-    -------
-    Isolation
-        Rows of the full set.
-
-    Raises
-    ------
-    InputError
-        Positions outside the map, fewer than :data:`MIN_ISOLATED` texts, or all of them.
-    """
-    view = _rows_index(view_rows, np.iinfo(np.int64).max)
-    chosen = _rows_index(picked, view.size)
-    return _isolation(view[chosen], view.size, "selection", what="the selection")
-
-
-def isolate_label(view_rows, labels: Sequence, label) -> Isolation:
-    """Narrow a map to the texts with one label.
-
-    Parameters
-    ----------
-    view_rows : array-like of int, shape (m,)
-        Rows of the full set the map shows now.
-    labels : sequence, length n
-        Labels of the *full* set.
-    label
-        The label to keep.
-
-    Raises
-    ------
-    InputError
-        No shown text has that label, fewer than :data:`MIN_ISOLATED` do, or all of them do.
-    """
-    view = _rows_index(view_rows, len(labels))
-    label_arr = _check_texts(labels, len(labels), "labels")
-    rows = view[label_arr[view] == label] if view.size else view
-    if rows.size == 0:
-        raise InputError(f"No text on the map has the label “{label}”.")
-    return _isolation(rows, view.size, "label", label, what=f"label “{label}”")
-
-
-def take_rows(rows, X, texts: Sequence[str], labels: Sequence[str] | None = None):
-    """``(X[rows], texts, labels)`` of part of a text set (labels None when there are none).
-
-    Returns
-    -------
-    vectors : ndarray of shape (m, n_features), float32
-    texts : list of str, length m
-    labels : list of str, length m, or None
-    """
-    X = _as_rows(X)
-    n = X.shape[0]
-    chosen = _rows_index(rows, n)
-    text_arr = _check_texts(texts, n)
-    label_arr = None if labels is None else _check_texts(labels, n, "labels")
-    return (
-        X[chosen],
-        text_arr[chosen].tolist(),
-        None if label_arr is None else label_arr[chosen].tolist(),
-    )

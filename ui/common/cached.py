@@ -14,7 +14,7 @@ a 10k × 1024 array on every rerun would cost ~40 ms), a fingerprint of a token 
 storage key. Nothing here reads a widget.
 
 The explorer's caches (clusters, pairs, heatmap rows, query placement, hover texts, figures) are
-here too; :mod:`ui.explorer.widgets` gives them the page's arguments and names.
+here too; :mod:`ui.explorer.computed` and :mod:`ui.explorer.projections` give them the page's arguments and names.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from embedcore.analysis.alignment import AlignmentReport
-    from embedcore.analysis.explore import BlockMeans, QueryPlacement
+    from embedcore.analysis.explore import QueryPlacement
+    from embedcore.analysis.groups import BlockMeans
     from embedcore.analysis.projection import ProjectionResult
     from embedcore.io.chunking import Chunk
     from embedcore.providers.prepare import BackgroundBuild
@@ -380,13 +381,13 @@ def _neighbours(vectors_digest: str, k: int, _vectors):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _cluster_order(vectors_digest: str, _vectors) -> np.ndarray:
-    from embedcore.analysis.similarity import cluster_order
+    from embedcore.analysis.clustering import cluster_order
 
     return cluster_order(_vectors)
 
 
 def cached_cluster_order(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.cluster_order` of ``vectors``, cached: row indices, similar rows together."""
+    """:func:`embedcore.analysis.clustering.cluster_order` of ``vectors``, cached: row indices, similar rows together."""
     return _cluster_order(digest or digest_of(vectors), vectors)
 
 
@@ -408,37 +409,37 @@ def cached_alignment(
 
 # --- the explorer -----------------------------------------------------------------------------------
 # Keyed by a digest of the vectors (or a tuple naming what was computed); the arrays themselves
-# go in as ``_underscore`` arguments. ui.explorer.widgets builds the keys.
+# go in as ``_underscore`` arguments. ui.explorer.computed and ui.explorer.projections build the keys.
 
 
 @st.cache_data(show_spinner="Clustering…", max_entries=16)
 def kmeans_labels(digest: str, k: int, _vectors) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.kmeans_labels`: ndarray of shape (n,), int64."""
-    from embedcore.analysis.similarity import kmeans_labels as labels_of
+    """:func:`embedcore.analysis.clustering.kmeans_labels`: ndarray of shape (n,), int64."""
+    from embedcore.analysis.clustering import kmeans_labels as labels_of
 
     return labels_of(_vectors, k)
 
 
 @st.cache_data(show_spinner="Finding clusters (HDBSCAN)…", max_entries=16)
 def hdbscan_labels(digest: str, min_cluster_size: int, _vectors) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.hdbscan_labels`: ndarray of shape (n,), int64, -1 for noise."""
-    from embedcore.analysis.similarity import hdbscan_labels as labels_of
+    """:func:`embedcore.analysis.clustering.hdbscan_labels`: ndarray of shape (n,), int64, -1 for noise."""
+    from embedcore.analysis.clustering import hdbscan_labels as labels_of
 
     return labels_of(_vectors, int(min_cluster_size))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cluster_names(key: tuple, _texts, _clusters) -> list[str]:
-    """:func:`embedcore.analysis.explore.cluster_names`; ``key`` names the clustering."""
-    from embedcore.analysis.explore import cluster_names as names_of
+    """:func:`embedcore.analysis.groups.cluster_names`; ``key`` names the clustering."""
+    from embedcore.analysis.groups import cluster_names as names_of
 
     return names_of(_texts, _clusters)
 
 
 @st.cache_data(show_spinner="Averaging similarities…", max_entries=16)
 def block_means(key: tuple, clustered: bool, _vectors, _groups) -> BlockMeans:
-    """:func:`embedcore.analysis.explore.block_means`; ``key`` names the vectors and the grouping."""
-    from embedcore.analysis.explore import block_means as means_of
+    """:func:`embedcore.analysis.groups.block_means`; ``key`` names the vectors and the grouping."""
+    from embedcore.analysis.groups import block_means as means_of
 
     return means_of(_vectors, _groups, clustered=clustered)
 

@@ -7,6 +7,8 @@ trample each other's state.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 #: :class:`embedcore.io.TextTable` — the texts every page works on.
@@ -71,3 +73,39 @@ def reset_widget(base: str) -> None:
     st.session_state.pop(widget_key(base), None)
     generations = st.session_state.setdefault(_WIDGET_GENERATIONS, {})
     generations[base] = generations.get(base, 0) + 1
+
+
+def seed(key: str, value: Any) -> None:
+    """Give a widget its starting value through session state (no ``value=``/``default=``).
+
+    Setting both a default and session state makes Streamlit warn; seeding once keeps the
+    user's choice afterwards.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def seed_within(key: str, value: int, low: int, high: int) -> None:
+    """:func:`seed`, then keep a remembered value inside ``[low, high]``.
+
+    The bounds of some inputs depend on the texts (at most n results). Streamlit resets a
+    value outside the bounds to the minimum (15 pairs would become 1 on a 3-text set); the
+    nearest allowed value is what the user meant.
+    """
+    seed(key, value)
+    current = st.session_state[key]
+    if isinstance(current, (int, float)) and not low <= current <= high:
+        st.session_state[key] = min(max(current, low), high)
+
+
+def follow_default(key: str, value: Any) -> None:
+    """:func:`seed`, and keep following ``value`` while the user has not changed it.
+
+    For a default that depends on the texts (HDBSCAN's smallest cluster grows with them): a
+    value the user set stays; one they never touched moves with the data.
+    """
+    auto_key = f"{key}__default"
+    ss = st.session_state
+    if key not in ss or ss[key] == ss.get(auto_key):
+        ss[key] = value
+    ss[auto_key] = value

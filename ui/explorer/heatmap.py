@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from embedcore.analysis.explore import take_rows
+from embedcore.analysis.groups import take_rows
 from embedcore.analysis.similarity import cosine_matrix
 from embedcore.figures import charts
+from ui.common import state
 from ui.common.cached import cached_cosine, digest_of
 from ui.common.errors import friendly_errors
+from ui.explorer import colours as colouring_of
+from ui.explorer import computed
 from ui.explorer import isolation as iso
-from ui.explorer import widgets as xw
-from ui.explorer.widgets import SESSION, P
+from ui.explorer.keys import SESSION, P
 
 
 def heatmap_tab(texts, labels, result, dataset, digest) -> None:
     """One cell per pair of texts; above :data:`embedcore.figures.charts.HEATMAP_LIMIT` texts, per pair of groups."""
     vectors = result.vectors
     n = len(texts)
-    xw.seed(f"{P}_heatmap_order", "clustered")
-    xw.seed(f"{P}_heatmap_scale", "data")
+    state.seed(f"{P}_heatmap_order", "clustered")
+    state.seed(f"{P}_heatmap_scale", "data")
     order_col, scale_col = st.columns(2)
     scale = scale_col.segmented_control(
         "Colour range",
@@ -60,8 +62,8 @@ def heatmap_tab(texts, labels, result, dataset, digest) -> None:
         else:
             _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange)
             return
-    colours = xw.map_colouring(vectors, digest, texts, labels)
-    order = xw.heatmap_order(vectors, digest, rows, clustered=clustered)
+    colours = colouring_of.map_colouring(vectors, digest, texts, labels)
+    order = computed.heatmap_order(vectors, digest, rows, clustered=clustered)
     with friendly_errors():
         groups = colours.values
         if rows is None:
@@ -91,7 +93,7 @@ def heatmap_tab(texts, labels, result, dataset, digest) -> None:
             else "Rows are in input order."
         )
         + (
-            f" The bands along the axes show each text's {xw.GROUP_NAMES[colours.kind][:-1]}, in the map's colours."
+            f" The bands along the axes show each text's {colouring_of.GROUP_NAMES[colours.kind][:-1]}, in the map's colours."
             if colours.values is not None
             else ""
         )
@@ -101,8 +103,8 @@ def heatmap_tab(texts, labels, result, dataset, digest) -> None:
 def _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange) -> None:
     """Mean cosine between the map's groups (labels or clusters): one cell per pair of groups."""
     n = len(texts)
-    colours = xw.map_colouring(vectors, digest, texts, labels, groups=True)
-    what = xw.GROUP_NAMES[colours.kind]
+    colours = colouring_of.map_colouring(vectors, digest, texts, labels, groups=True)
+    what = colouring_of.GROUP_NAMES[colours.kind]
     st.info(
         f"{n:,} texts are more than a heatmap of one cell per text holds ({charts.HEATMAP_LIMIT}): each "
         f"cell here is the mean cosine between two {what}. Select 2 to {charts.HEATMAP_LIMIT} points on "
@@ -110,7 +112,7 @@ def _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange) -
         icon=":material/grid_view:",
     )
     with friendly_errors():
-        blocks = xw.block_means(
+        blocks = computed.block_means(
             vectors, digest, colours.values, (colours.kind, digest_of(colours.values)), clustered=clustered
         )
         fig = charts.block_heatmap_figure(

@@ -4,7 +4,7 @@
 then projects again with the same method and settings as any other text set; "Back" pops one
 narrowing and restores the map before it — the same projection (from the cache) and the
 selection it had. Which rows a narrowing keeps is :mod:`embedcore.analysis.explore`'s business
-(:func:`~embedcore.analysis.explore.isolate_selection`, :func:`~embedcore.analysis.explore.isolate_label`);
+(:func:`~embedcore.analysis.groups.isolate_selection`, :func:`~embedcore.analysis.groups.isolate_label`);
 this module keeps the stack in session state and draws the controls.
 
 Each narrowed map is its own *dataset* for the rest of the page (``"<dataset>|isolated:<rows>"``),
@@ -20,21 +20,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from embedcore.analysis.explore import MIN_ISOLATED, Isolation, isolate_label, isolate_selection, take_rows
+from embedcore.analysis.groups import MIN_ISOLATED, Isolation, isolate_label, isolate_selection, take_rows
 from embedcore.errors import InputError
 from ui.common.format import md_escape
-from ui.explorer import widgets as xw
+from ui.explorer import selection_state as selstate
+from ui.explorer.keys import P
 
 #: Session key: ``{"dataset": str, "stack": [{"step": Isolation, "selection": list[int]}, ...]}``.
-STACK = "explorer_isolation"
+STACK = f"{P}_isolation"
 #: Session key: a message from the last isolation that could not be done (shown once).
-_PROBLEM = "explorer_isolation_problem"
+_PROBLEM = f"{P}_isolation_problem"
 #: Session key: ``{view dataset: (vectors, texts, labels)}`` — the parts shown recently.
-_PARTS = "explorer_isolation_parts"
+_PARTS = f"{P}_isolation_parts"
 #: Two parts: the one shown and the one Back returns to (100k × 1024 floats is 400 MB each).
 _MAX_PARTS = 2
 #: Widget key of the "Only this label" picker.
-LABEL_PICKER = "explorer_only_label"
+LABEL_PICKER = f"{P}_only_label"
 
 
 @dataclass(frozen=True)
@@ -124,10 +125,10 @@ def current_view(
 
 
 def _push(view: MapView, step: Isolation) -> None:
-    stack = [*_stack(view.full_dataset), {"step": step, "selection": xw.selection(view.dataset)}]
+    stack = [*_stack(view.full_dataset), {"step": step, "selection": selstate.selection(view.dataset)}]
     st.session_state[STACK] = {"dataset": view.full_dataset, "stack": stack}
     # A new map: nothing selected on it yet, no label picked.
-    xw.clear_selection()
+    selstate.clear_selection()
     st.session_state[LABEL_PICKER] = None
 
 
@@ -140,7 +141,7 @@ def _try(action) -> None:
 
 def isolate_selected(view: MapView) -> None:
     """``on_click``: narrow the map to the texts selected on it."""
-    _try(lambda: _push(view, isolate_selection(view.positions, xw.selection(view.dataset))))
+    _try(lambda: _push(view, isolate_selection(view.positions, selstate.selection(view.dataset))))
 
 
 def isolate_picked_label(view: MapView, full_labels: Sequence[str]) -> None:
@@ -161,24 +162,24 @@ def back(full_dataset: str) -> None:
     st.session_state[STACK] = {"dataset": full_dataset, "stack": stack}
     parent = _part_id(full_dataset, stack[-1]["step"].rows) if stack else full_dataset
     if last["selection"]:
-        xw.select_rows(parent, last["selection"])
+        selstate.select_rows(parent, last["selection"])
     else:
-        xw.clear_selection()
+        selstate.clear_selection()
 
 
 def show_all(full_dataset: str) -> None:
     """``on_click``: undo every isolation at once (no selection is restored)."""
     st.session_state.pop(STACK, None)
-    xw.clear_selection()
+    selstate.clear_selection()
 
 
 def full_selection(dataset: str) -> list[int]:
     """The rows selected on the map now, as rows of the full set ``dataset`` (isolated or not)."""
     stack = _stack(dataset)
     if not stack:
-        return xw.selection(dataset)
+        return selstate.selection(dataset)
     rows = stack[-1]["step"].rows
-    return sorted(int(rows[i]) for i in xw.selection(_part_id(dataset, rows)) if i < rows.size)
+    return sorted(int(rows[i]) for i in selstate.selection(_part_id(dataset, rows)) if i < rows.size)
 
 
 def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None) -> None:
@@ -206,7 +207,7 @@ def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None)
     status.markdown(f":material/filter_alt: **{md_escape(view.status())}**")
     back_col.button(
         "Back",
-        key="explorer_isolation_back",
+        key=f"{P}_isolation_back",
         icon=":material/undo:",
         on_click=back,
         args=(view.full_dataset,),
@@ -215,7 +216,7 @@ def isolation_bar(view: MapView, full_labels: Sequence[str] | None, picker=None)
     )
     all_col.button(
         "All texts",
-        key="explorer_isolation_all",
+        key=f"{P}_isolation_all",
         on_click=show_all,
         args=(view.full_dataset,),
         width="stretch",
@@ -233,7 +234,7 @@ def isolate_button(column, view: MapView, selected: int) -> None:
         why = "Every text on the map is selected."
     column.button(
         "Isolate selection",
-        key="explorer_isolate",
+        key=f"{P}_isolate",
         icon=":material/filter_alt:",
         on_click=isolate_selected,
         args=(view,),

@@ -16,24 +16,26 @@ from functools import partial
 import streamlit as st
 
 from embedcore.analysis.explore import neighbour_links
-from embedcore.analysis.projection import MIN_POINTS
+from embedcore.analysis.projection import get_method
 from embedcore.errors import ProjectionInputError
 from embedcore.figures import charts
 from ui.common import cached
 from ui.common.cached import digest_of
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
+from ui.explorer import colours as colouring_of
+from ui.explorer import figure, projections
 from ui.explorer import isolation as iso
 from ui.explorer import selection as sel
-from ui.explorer import widgets as xw
+from ui.explorer import selection_state as selstate
 from ui.explorer.controls import MapControls, map_controls
+from ui.explorer.keys import P
 from ui.explorer.query import current_query
-from ui.explorer.widgets import P
 
 
 def _neighbour_links(vectors, dataset, digest) -> list[tuple[int, int]]:
     """Lines from a single selected (clicked) text to its nearest neighbours in the full space."""
-    rows = xw.selection(dataset)
+    rows = selstate.selection(dataset)
     if len(rows) != 1:
         return []
     k = int(st.session_state.get(f"{P}_neighbours_k", 5))
@@ -55,7 +57,7 @@ def _map_figure(
     uirevision=None,
     all_labels=None,
 ):
-    colours = xw.colouring(
+    colours = colouring_of.colouring(
         ctl.colour,
         vectors,
         digest,
@@ -88,7 +90,7 @@ def _map_figure(
         # Pan, not lasso: Streamlit turns Plotly's click-to-select off while a lasso or box
         # tool is active, so with a lasso by default a click on a point did nothing.
         dragmode="pan",
-        hover=xw.hover_texts(texts, digest),
+        hover=figure.hover_texts(texts, digest),
         uirevision=uirevision,
         height=620,
         **kwargs,
@@ -100,23 +102,24 @@ def _project(view, ctl: MapControls):
     made (the page says why); the slots are where the map and its caption go."""
     texts, labels, vectors, digest = view.texts, view.labels, view.vectors, view.digest
     n, dims, method = len(texts), ctl.dims, ctl.method
-    name = xw.METHOD_NAMES[method]
-    if n < MIN_POINTS[method]:
-        st.info(f"{name} needs at least {MIN_POINTS[method]} texts; you have {n}. Showing PCA instead.")
-        method = "pca"
+    spec = get_method(method)
+    name = spec.display_name
+    if n < spec.min_points:
+        st.info(f"{name} needs at least {spec.min_points} texts; you have {n}. Showing PCA instead.")
+        method = projections.FALLBACK
     # One element per slot, in every run: the final map and its caption replace the preview
     # and its caption one for one (a container holding both left the preview's caption
     # behind under the finished map).
     map_slot, note_slot = st.empty(), st.empty()
 
     def run(m: str):
-        return xw.projection(vectors, digest, m, dims, random_state=ctl.seed, params=ctl.params[m])
+        return projections.projection(vectors, digest, m, dims, random_state=ctl.seed, params=ctl.params[m])
 
-    if xw.needs_preview(method, n) and not xw.projection_ready(
+    if projections.needs_preview(method, n) and not projections.projection_ready(
         digest, method, dims, random_state=ctl.seed, params=ctl.params[method]
     ):
         # Draw a PCA at once (well under a second) and replace it when the slow map is ready.
-        preview = run("pca")
+        preview = run(projections.FALLBACK)
         # HDBSCAN fits a UMAP of its own (seconds): the instant preview goes without it.
         quick = replace(ctl, colour="none") if ctl.colour == "hdbscan" else ctl
         map_slot.plotly_chart(
@@ -124,9 +127,10 @@ def _project(view, ctl: MapControls):
             key=f"{P}_map_preview",
             theme=None,
         )
+        compiling = spec.ready is not None and not spec.ready()
         why = (
-            "the first UMAP after a server start also compiles code"
-            if method == "umap"
+            f"the first {name} after a server start also compiles code"
+            if compiling
             else f"{name} takes a while on {n:,} texts"
         )
         note_slot.caption(f"PCA preview — computing {name}; {why}. The map is replaced when it is ready.")
@@ -141,8 +145,8 @@ def _project(view, ctl: MapControls):
     if proj is None:
         if outcome.failed:
             st.caption("Showing PCA instead.")
-        method = "pca"
-        proj = run("pca")
+        method = projections.FALLBACK
+        proj = run(method)
     return proj, method, map_slot, note_slot
 
 
@@ -165,7 +169,7 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
     placed = None
     if query is not None:
         with friendly_errors():
-            placed = xw.placement(
+            placed = projections.placement(
                 query[1],
                 (result.model, query[0]),
                 vectors,
@@ -185,7 +189,7 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
         digest_of(labels) if labels is not None and ctl.colour == "label" else None,
         ctl.size,
         None if placed is None else (result.model, query[0]),
-        xw.selection_generation(),
+        selstate.selection_generation(),
         tuple(links),
         # The matches follow from the pattern and the texts (already in ``revision``).
         None
@@ -193,10 +197,14 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
         else (st.session_state.get(f"{P}_find"), st.session_state.get(f"{P}_find_regex")),
     )
     # 2-D: Plotly draws the selection (see rows_to_mark); 3-D has none, so the figure marks it.
-    marked = xw.rows_to_mark(signature, dataset, f"{P}_map") if dims == 2 else tuple(xw.selection(dataset))
-    fig = xw.cached_figure(
+    marked = (
+        selstate.rows_to_mark(signature, dataset, f"{P}_map")
+        if dims == 2
+        else tuple(selstate.selection(dataset))
+    )
+    fig = figure.cached_figure(
         (signature, marked),
-        lambda: xw.mark_selected(
+        lambda: figure.mark_selected(
             _map_figure(
                 proj.coords,
                 texts,
@@ -210,7 +218,7 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
                 selected=marked if dims == 3 else None,
                 uirevision=revision,
                 all_labels=full_labels,
-            ).update_layout(selectionrevision=xw.selection_generation()),
+            ).update_layout(selectionrevision=selstate.selection_generation()),
             marked if dims == 2 else None,
         ),
     )
@@ -220,13 +228,13 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
             fig,
             key=f"{P}_map",
             theme=None,
-            on_select=partial(xw.remember_selection, f"{P}_map", dataset),
+            on_select=partial(selstate.remember_selection, f"{P}_map", dataset),
             selection_mode=("points", "box", "lasso"),
         )
     else:
         map_slot.plotly_chart(fig, key=f"{P}_map_3d", theme=None)
     # The engine's sentences are shown literally (the caption is markdown).
-    notes = [xw.projection_summary(proj, n), *map(md_escape, proj.notes)]
+    notes = [projections.projection_summary(proj, n), *map(md_escape, proj.notes)]
     if placed is not None:
         notes.append(md_escape(placed.description))
     if links:
@@ -237,10 +245,10 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
     note_slot.caption(" · ".join(notes))
 
     sel.matches_list(texts, labels, matches, dataset)
-    rows = xw.selection(dataset, event)
+    rows = selstate.selection(dataset, event)
     if dims == 3:
         pick, why = st.columns([3, 2], vertical_alignment="bottom")
-        xw.text_picker(pick, dataset, texts, matches)
+        selstate.text_picker(pick, dataset, texts, matches)
         why.caption(
             ":material/3d_rotation: In 3-D, pick a text here (or in Find's list) to see its "
             "neighbours; to select with a box or lasso, switch the view to 2-D."

@@ -6,10 +6,11 @@ import streamlit as st
 
 from embedcore.analysis import explore
 from embedcore.figures import charts
+from ui.common import state
 from ui.common.cached import cached_cosine
 from ui.common.tables import pairs_table
-from ui.explorer import widgets as xw
-from ui.explorer.widgets import SESSION, P
+from ui.explorer import computed, figure
+from ui.explorer.keys import SESSION, P
 
 #: Largest corpus for the pair-similarity histogram (it needs the full n × n matrix).
 HISTOGRAM_MAX = 3_000
@@ -36,7 +37,7 @@ def pairs_tab(texts, labels, result, dataset, digest) -> None:
         )
         return
     total = n * (n - 1) // 2
-    xw.seed_within(f"{P}_pairs_n", min(15, total), 1, min(200, total))
+    state.seed_within(f"{P}_pairs_n", min(15, total), 1, min(200, total))
     count = (
         st.columns([1, 4])[0].number_input(
             "Pairs per table", 1, min(200, total), step=1, key=f"{P}_pairs_n", persist_state=SESSION
@@ -45,7 +46,7 @@ def pairs_tab(texts, labels, result, dataset, digest) -> None:
         else 1
     )
     if n <= HISTOGRAM_MAX:
-        histogram = xw.cached_figure(
+        histogram = figure.cached_figure(
             ("histogram", digest),
             lambda: charts.similarity_histogram(cached_cosine(vectors, digest=digest), height=240),
         )
@@ -55,9 +56,9 @@ def pairs_tab(texts, labels, result, dataset, digest) -> None:
         )
     st.subheader("Most similar", anchor=False)
     _pairs_table(
-        xw.pairs(vectors, digest, dataset, texts, labels, n=int(count), largest=True), labels, "most"
+        computed.pairs(vectors, digest, dataset, texts, labels, n=int(count), largest=True), labels, "most"
     )
     st.subheader("Least similar", anchor=False)
     _pairs_table(
-        xw.pairs(vectors, digest, dataset, texts, labels, n=int(count), largest=False), labels, "least"
+        computed.pairs(vectors, digest, dataset, texts, labels, n=int(count), largest=False), labels, "least"
     )

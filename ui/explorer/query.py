@@ -6,11 +6,12 @@ import streamlit as st
 
 from embedcore.analysis.explore import identical_rows, rank_query
 from embedcore.figures import charts
+from ui.common import state
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
 from ui.common.tables import text_table
-from ui.explorer import widgets as xw
-from ui.explorer.widgets import SESSION, P
+from ui.explorer import computed
+from ui.explorer.keys import SESSION, P
 
 
 def current_query(result):
@@ -19,14 +20,14 @@ def current_query(result):
     if not text:
         return None
     with friendly_errors() as outcome:
-        vector = xw.query_vector(result.model, text)
+        vector = computed.query_vector(result.model, text)
     return None if outcome.failed else (text, vector)
 
 
 def query_tab(texts, labels, result, dataset, digest) -> None:
     """A typed query, the texts ranked by cosine to it (bar chart and table)."""
     n = len(texts)
-    xw.seed_within(f"{P}_query_k", min(10, n), 1, min(100, n))
+    state.seed_within(f"{P}_query_k", min(10, n), 1, min(100, n))
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.text_input(
         "Query",
@@ -47,7 +48,7 @@ def query_tab(texts, labels, result, dataset, digest) -> None:
     text, vector = query
     same = identical_rows(texts, text)
     if same.size:
-        xw.seed(f"{P}_query_exclude", True)
+        state.seed(f"{P}_query_exclude", True)
         leave_out = st.checkbox(
             f"Leave out the text identical to the query ({same.size:,} × cosine 1.000)",
             key=f"{P}_query_exclude",

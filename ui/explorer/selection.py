@@ -1,6 +1,6 @@
 """Around the explorer's map: the Find bar, its matches, the selection with its neighbours, downloads.
 
-What is selected lives in session state (:func:`ui.explorer.widgets.selection`), so the list
+What is selected lives in session state (:mod:`ui.explorer.selection_state`), so the list
 below the map, the 3-D picker and Find's table all change the same selection the map shows.
 """
 
@@ -12,12 +12,17 @@ import streamlit as st
 
 from embedcore import io
 from embedcore.analysis.explore import find_rows, neighbours_frame
+from ui.common import state
 from ui.common.errors import friendly_errors
 from ui.common.format import file_stem, plural
 from ui.common.tables import show_pair, text_table
+from ui.explorer import computed
 from ui.explorer import isolation as iso
-from ui.explorer import widgets as xw
-from ui.explorer.widgets import MAX_LISTED, SESSION, P
+from ui.explorer import selection_state as selstate
+from ui.explorer.keys import SESSION, P
+
+#: Selected texts (and Find's matches) listed on the page; downloads have all of them.
+MAX_LISTED = 200
 
 
 def find_bar(texts, labels):
@@ -72,7 +77,7 @@ def matches_list(texts, labels, matches, dataset) -> None:
 def _select_found(dataset, shown) -> None:
     picked = st.session_state[f"{P}_find_table"]["selection"]["rows"]
     if picked:
-        xw.select_rows(dataset, [int(shown[i]) for i in picked])
+        selstate.select_rows(dataset, [int(shown[i]) for i in picked])
 
 
 def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
@@ -86,7 +91,7 @@ def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
         )
         st.caption(f":material/touch_app: {hint}")
         return
-    xw.seed(f"{P}_neighbours_k", 5)
+    state.seed(f"{P}_neighbours_k", 5)
     head, isolate_col, clear_col, k_col = st.columns([3, 1.2, 1.2, 1], vertical_alignment="bottom")
     head.subheader(f"{len(rows):,} selected", anchor=False)
     iso.isolate_button(isolate_col, view, len(rows))
@@ -94,7 +99,7 @@ def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
     clear_col.button(
         "Clear map selection",
         key=f"{P}_clear_selection",
-        on_click=xw.clear_selection,
+        on_click=selstate.clear_selection,
         icon=":material/deselect:",
     )
     k = k_col.number_input("Neighbours each", 1, 20, step=1, key=f"{P}_neighbours_k", persist_state=SESSION)
@@ -105,7 +110,7 @@ def selection_section(texts, labels, vectors, coords, rows, dims, view) -> None:
     shown = rows[:MAX_LISTED]
     if len(rows) > MAX_LISTED:
         st.caption(f"Listing the first {MAX_LISTED} of {len(rows):,}; the download has all of them.")
-    frame = xw.neighbours_table(vectors, shown, texts, labels, k=int(k), digest=view.digest)
+    frame = computed.neighbours_table(vectors, shown, texts, labels, k=int(k), digest=view.digest)
     has_labels = labels is not None
 
     def detail(line) -> None:

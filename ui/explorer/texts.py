@@ -21,7 +21,7 @@ from ui.common.embedding import (
 from ui.common.errors import friendly_errors
 from ui.common.format import cache_share, md_escape, plural
 from ui.common.texts import text_source_panel
-from ui.explorer.widgets import P
+from ui.explorer.keys import P
 
 #: Session key of the result on screen: kept when a later call fails or waits for a click.
 VIEW = f"{P}_view"

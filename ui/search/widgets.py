@@ -20,7 +20,7 @@ from embedcore.figures.tables import collections_frame, documents_frame
 from ui.common import state, uploads
 from ui.common.embedding import progress_bar
 from ui.common.errors import friendly_errors
-from ui.common.format import duration, md_escape, plural
+from ui.common.format import md_escape, plural
 from ui.common.models_picker import (
     ModelOption,
     find_option,
@@ -30,37 +30,20 @@ from ui.common.models_picker import (
     sidebar_option,
 )
 from ui.common.static_build import prepare
-from ui.common.tables import text_table
+from ui.search import keys
 from ui.search.collection_store import collection_store, forget_loaded
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from embedcore.stores.collections import CollectionInfo
     from embedcore.types import ProgressCallback
-
-SELECT = "search_collection"
-MODEL = "search_model"
-#: The collection to select at the start of the next run (set by an action, then a rerun).
-_PENDING = "search_pending_select"
-#: ``(success markdown, [warnings])`` to show once at the start of the next run.
-_NOTICE = "search_notice"
-_CONFIRM = "search_confirm_delete"
-#: Collections with fewer chunks than this get a short map (:func:`map_height`).
-SMALL_MAP = 30
-#: ``(collection name, created, SearchResult)`` of the last search.
-_LAST = "search_last"
-#: Resettable widgets (see ui.common.state.widget_key): the two forms' files and name, the result grid.
-_FILES, _NAME, _MORE = "search_files", "search_new_name", "search_add_files"
-_RESULTS = "search_results"
 
 
 def start_run() -> None:
     """Select the collection the previous run's action made, and say what it did (once)."""
-    if _PENDING in st.session_state:
-        st.session_state[SELECT] = st.session_state.pop(_PENDING)
-        st.session_state.pop(MODEL, None)
-    notice = st.session_state.pop(_NOTICE, None)
+    if keys.PENDING in st.session_state:
+        st.session_state[keys.SELECT] = st.session_state.pop(keys.PENDING)
+        st.session_state.pop(keys.MODEL, None)
+    notice = st.session_state.pop(keys.NOTICE, None)
     if notice:
         st.success(notice[0], icon=":material/check_circle:")
         for warning in notice[1]:
@@ -77,17 +60,17 @@ def _done(report: search.BuildReport, verb: str, problems: Sequence[str] = (), *
     forget_loaded()
     for widget in clear:
         state.reset_widget(widget)
-    uploads.forget_refused(_FILES, _MORE)
+    uploads.forget_refused(keys.FILES, keys.MORE)
     emb = report.embedding
     tokens = f", {plural(emb.total_tokens, 'token')}" if emb.total_tokens else ""
     cached = f", {emb.cached:,} from the cache" if emb.cached else ""
-    st.session_state[_NOTICE] = (
+    st.session_state[keys.NOTICE] = (
         f"{verb} **{md_escape(report.info.name)}**: {plural(report.chunks, 'chunk')} from "
         f"{plural(report.documents, 'document')} in {report.seconds:.1f} s{tokens}{cached}.",
         [md_escape(w) for w in [*problems, *emb.warnings]],
     )
-    st.session_state[_PENDING] = report.info.name
-    st.session_state.pop(_LAST, None)
+    st.session_state[keys.PENDING] = report.info.name
+    st.session_state.pop(keys.LAST, None)
     st.rerun()
 
 
@@ -132,12 +115,12 @@ def own_option(info: CollectionInfo, options: Sequence[ModelOption]) -> ModelOpt
 
 def _follow_collection() -> None:
     # Choosing another collection selects the model that made it, when it is on offer.
-    name = st.session_state.get(SELECT)
+    name = st.session_state.get(keys.SELECT)
     store = collection_store()
     if name and store.exists(name):
         option = own_option(store.info(name), model_options())
         if option is not None:
-            st.session_state[MODEL] = option.key
+            st.session_state[keys.MODEL] = option.key
 
 
 def pick_collection(
@@ -148,12 +131,12 @@ def pick_collection(
     by_name = {i.name: i for i in infos}
     info = None
     if infos:
-        if st.session_state.get(SELECT) not in by_name:
-            st.session_state[SELECT] = infos[0].name
+        if st.session_state.get(keys.SELECT) not in by_name:
+            st.session_state[keys.SELECT] = infos[0].name
         chosen = left.selectbox(
             "Collection",
             list(by_name),
-            key=SELECT,
+            key=keys.SELECT,
             on_change=_follow_collection,
             format_func=lambda n: f"{n} · {plural(by_name[n].n_chunks, 'chunk')}",
         )
@@ -167,7 +150,7 @@ def pick_collection(
     option = pick_model(
         "Model",
         options,
-        key=MODEL,
+        key=keys.MODEL,
         default=default,
         container=right,
         help="Embeds new collections and queries. A collection can only be searched with the model that made it.",
@@ -193,7 +176,7 @@ def new_collection(store, option: ModelOption, *, sample_exists: bool) -> None:
         icon=":material/auto_awesome:",
     )
     if build_sample and sample_exists:
-        st.session_state[_PENDING] = search.SAMPLE_COLLECTION
+        st.session_state[keys.PENDING] = search.SAMPLE_COLLECTION
         st.rerun()
     if build_sample:
         with friendly_errors():
@@ -219,10 +202,12 @@ def new_collection(store, option: ModelOption, *, sample_exists: bool) -> None:
     with st.form("search_new", border=False):
         st.markdown("**Your documents**")
         files = st.file_uploader(
-            "TXT, Markdown, CSV, JSON Lines or PDF", accept_multiple_files=True, key=state.widget_key(_FILES)
+            "TXT, Markdown, CSV, JSON Lines or PDF",
+            accept_multiple_files=True,
+            key=state.widget_key(keys.FILES),
         )
         name = st.text_input(
-            "Collection name", key=state.widget_key(_NAME), placeholder="e.g. Product manuals"
+            "Collection name", key=state.widget_key(keys.NAME), placeholder="e.g. Product manuals"
         )
         c1, c2 = st.columns(2)
         size = c1.number_input(
@@ -245,15 +230,15 @@ def new_collection(store, option: ModelOption, *, sample_exists: bool) -> None:
             icon=":material/build:",
         )
     if submitted:  # a new attempt: the reasons for either form's last refused files go
-        uploads.forget_refused(_FILES, _MORE)
-    uploads.show_refused(_FILES)
+        uploads.forget_refused(keys.FILES, keys.MORE)
+    uploads.show_refused(keys.FILES)
     if submitted:
         with friendly_errors():
             if not files:
                 raise InputError("Choose one or more files to build a collection from.")
             if not name.strip():
                 raise InputError("Give the collection a name.")
-            documents, problems = _read_files(_FILES, files)
+            documents, problems = _read_files(keys.FILES, files)
             _embed_and_select(
                 lambda progress: search.build_collection(
                     store,
@@ -271,7 +256,7 @@ def new_collection(store, option: ModelOption, *, sample_exists: bool) -> None:
                 label="Embedding",
                 start=f"Chunking {plural(len(documents), 'document')}…",
                 problems=problems,
-                clear=(_FILES, _NAME),
+                clear=(keys.FILES, keys.NAME),
             )
 
 
@@ -289,8 +274,8 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
     # Beside the collection's facts, not inside "Documents": it was hidden there, and its
     # confirmation, drawn after the open section, opened below the window.
     if st.button("Delete this collection…", key="search_delete", icon=":material/delete:"):
-        st.session_state[_CONFIRM] = info.name
-    if st.session_state.get(_CONFIRM) == info.name:
+        st.session_state[keys.CONFIRM] = info.name
+    if st.session_state.get(keys.CONFIRM) == info.name:
         _confirm_delete(store, info)
     with st.expander(f"Documents ({info.n_documents:,})", icon=":material/description:"):
         st.dataframe(documents_frame(store.documents(info.name)), hide_index=True, width="stretch")
@@ -299,7 +284,7 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
             files = st.file_uploader(
                 "Add documents (a file with the name of one already here replaces it)",
                 accept_multiple_files=True,
-                key=state.widget_key(_MORE),
+                key=state.widget_key(keys.MORE),
             )
             add = st.form_submit_button(
                 f"Add with {md_escape(info.model)}",
@@ -309,13 +294,13 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
                 help=None if own else "The endpoint that made this collection is not connected.",
             )
         if add:
-            uploads.forget_refused(_MORE, _FILES)
-        uploads.show_refused(_MORE)
+            uploads.forget_refused(keys.MORE, keys.FILES)
+        uploads.show_refused(keys.MORE)
         if add:
             with friendly_errors():
                 if not files:
                     raise InputError("Choose one or more files to add.")
-                documents, problems = _read_files(_MORE, files)
+                documents, problems = _read_files(keys.MORE, files)
                 _embed_and_select(
                     lambda progress: search.add_documents(
                         store, info.name, documents, provider_for(own), progress=progress
@@ -325,13 +310,8 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
                     label="Embedding",
                     start=f"Chunking {plural(len(documents), 'document')}…",
                     problems=problems,
-                    clear=(_MORE,),
+                    clear=(keys.MORE,),
                 )
-
-
-def map_height(n_points: int) -> int | None:
-    """Pixels for the map of ``n_points`` chunks: a few points get a small chart, not 600 px of empty space."""
-    return 360 if n_points < SMALL_MAP else None
 
 
 def _confirm_delete(store, info: CollectionInfo) -> None:
@@ -345,12 +325,12 @@ def _confirm_delete(store, info: CollectionInfo) -> None:
         with friendly_errors():
             store.delete(info.name)
             forget_loaded()
-            for key in (_CONFIRM, SELECT, _LAST, MODEL):
+            for key in (keys.CONFIRM, keys.SELECT, keys.LAST, keys.MODEL):
                 st.session_state.pop(key, None)
-            st.session_state[_NOTICE] = (f"Deleted **{md_escape(info.name)}**.", [])
+            st.session_state[keys.NOTICE] = (f"Deleted **{md_escape(info.name)}**.", [])
             st.rerun()
     if no.button("Cancel", key="search_delete_no", width="stretch"):
-        st.session_state.pop(_CONFIRM, None)
+        st.session_state.pop(keys.CONFIRM, None)
         st.rerun()
 
 
@@ -366,7 +346,7 @@ def model_mismatch(store, info: CollectionInfo, option: ModelOption, options: Se
         use_own.button(
             f"Search with {md_escape(info.model)}",
             key="search_use_own",
-            on_click=lambda: st.session_state.update({MODEL: own.key}),
+            on_click=lambda: st.session_state.update({keys.MODEL: own.key}),
             width="stretch",
         )
     else:
@@ -391,73 +371,3 @@ def model_mismatch(store, info: CollectionInfo, option: ModelOption, options: Se
                 label="Re-embedding",
             )
     return True
-
-
-# --- searching ------------------------------------------------------------------------------------
-
-
-def remember_result(info: CollectionInfo, result: search.SearchResult) -> None:
-    """Keep ``result`` for this collection; the result grid opens on its best hit, not on the old selection."""
-    st.session_state[_LAST] = (info.name, info.created, result)
-    state.reset_widget(_RESULTS)
-
-
-def last_result(info: CollectionInfo) -> search.SearchResult | None:
-    """The last search of this very collection (a rebuilt one with the same name is another)."""
-    last = st.session_state.get(_LAST)
-    return last[2] if last and last[0] == info.name and last[1] == info.created else None
-
-
-def _hit_detail(hit: pd.Series) -> None:
-    st.markdown(
-        f"**{hit['rank']}.** {md_escape(hit['source'])} · chunk {hit['chunk']} · characters "
-        f"{hit['characters']} · score {hit['score']:.3f}"
-    )
-    st.text(hit["text"])
-
-
-def show_result(result: search.SearchResult, info: CollectionInfo, *, in_database: bool) -> None:
-    """What the query cost, what was left out as unrelated, and the hits (each readable in full)."""
-    emb = result.embedding
-    spent = "from the cache" if emb.cached else plural(emb.total_tokens, "token") if emb.total_tokens else ""
-    st.caption(
-        f"“{md_escape(result.query)}” · embedded in {duration(emb.elapsed)}"
-        + (f" ({spent})" if spent else "")
-        + (" · ranked by pgvector in the team database" if in_database else "")
-    )
-    if result.below_floor:
-        left_out = plural(result.below_floor, "chunk")
-        asked_for = len(result.hits) + result.below_floor
-        if result.hits:
-            verb = "was" if result.below_floor == 1 else "were"
-            st.caption(
-                f":material/filter_alt: Of the {asked_for} nearest chunks, {left_out} scored "
-                f"{result.min_score:g} or less (nothing in common with the query) and {verb} left out."
-            )
-        else:
-            st.info(
-                f"Nothing in **{md_escape(info.name)}** is like this query: the {left_out} nearest to it "
-                f"all scored {result.min_score:g} or less.",
-                icon=":material/search_off:",
-            )
-    if not result.hits:
-        return
-    text_table(
-        result.to_frame(),
-        key=state.widget_key(_RESULTS),
-        # The text is the answer: first, wrapped, and in full below the table.
-        column_order=["text", "score", "source", "chunk", "characters"],
-        column_config={
-            "text": st.column_config.TextColumn("Text", width="large"),
-            "score": st.column_config.ProgressColumn(
-                "Score", format="%.3f", min_value=0.0, max_value=1.0, help="Cosine similarity to the query."
-            ),
-            "source": st.column_config.TextColumn("Document"),
-            "chunk": st.column_config.NumberColumn("Chunk #", help="Position of the chunk in its document."),
-            "characters": st.column_config.TextColumn(
-                "Characters", help="Where the chunk sits in the document."
-            ),
-        },
-        detail=_hit_detail,
-        select_hint="Select a result to read it in full.",
-    )
