@@ -351,7 +351,7 @@ def _prepare_maps() -> None:
 
 
 def _prepare_samples() -> None:
-    from embedcore.providers.prepare import build_sample_seed
+    from embedcore.providers.local import build_sample_seed
 
     started = time.perf_counter()
     path, count = build_sample_seed()

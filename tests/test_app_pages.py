@@ -57,7 +57,7 @@ def test_models_page_times_the_embedding_apart_from_the_model_load(make_app, mon
     from embedcore.providers import local
 
     # As on a server's first try: the model is not loaded in this process yet.
-    monkeypatch.setattr(local, "_BACKENDS", {})
+    monkeypatch.setattr(local, "_BACKENDS", Memo(maxsize=16))
     at = open_page(make_app(), "pages/models.py")
     at.button(key="FormSubmitter:models_try-Embed it").click().run()
     assert not at.exception and not at.error
