@@ -63,7 +63,17 @@ MAX_BATCH_SIZE = 2048
 
 
 def parse_retry_after(headers: Any, *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``; ``None`` if absent."""
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``; ``None`` if absent.
+
+    Examples
+    --------
+    >>> parse_retry_after({"retry-after": "7"}), parse_retry_after({"retry-after-ms": "250"})
+    (7.0, 0.25)
+    >>> parse_retry_after({"retry-after": "Thu, 01 Jan 1970 00:01:00 GMT"}, now=30.0)
+    30.0
+    >>> parse_retry_after({}) is None
+    True
+    """
     ms = headers.get("retry-after-ms")
     if ms:
         try:
@@ -157,6 +167,13 @@ class EmbeddingClient:
         Keep the token bucket in this PostgreSQL database instead of in memory, so that every
         process using it with the same endpoint and token — app replicas, batch jobs — keeps to
         the server's limit together (:class:`embedcore.providers.ratelimit.SharedTokenBucket`).
+
+    Examples
+    --------
+    >>> client = EmbeddingClient("http://127.0.0.1:8000/v1/", api_key="")
+    >>> client
+    EmbeddingClient(base_url='http://127.0.0.1:8000/v1', api_key=not set, batch_size=64, max_concurrency=4)
+    >>> client.close()
 
     Notes
     -----
