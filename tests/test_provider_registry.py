@@ -24,6 +24,7 @@ from embedcore.providers.registry import (
     register,
     unregister,
 )
+from embedcore.types import Provider
 from tests.apptest import open_page
 from tests.toy_provider import TOY_KIND, TOY_MODEL, ToyProvider, toy_vectors
 from ui.common import state
@@ -46,7 +47,7 @@ def test_the_built_in_kinds_are_registered_in_order():
 
 def test_make_provider_builds_a_registered_kind_and_refuses_an_unknown_one(toy):
     provider = make_provider("toy", cache=False)
-    assert isinstance(provider, ToyProvider)
+    assert isinstance(provider, ToyProvider) and isinstance(provider, Provider)  # the Protocol
     result = provider.embed(["a", "b"], TOY_MODEL)
     np.testing.assert_array_equal(result.vectors, toy_vectors(["a", "b"]))
     with pytest.raises(ConfigurationError, match="takes no base URL"):
