@@ -39,6 +39,7 @@ from embedcore.types import ModelInfo, Provider
 
 if TYPE_CHECKING:
     from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
+    from embedcore.stores.storage import UnavailableCache
 
 __all__ = [
     "PLUGINS_ENV",
@@ -59,10 +60,6 @@ LOCAL = "local"
 #: Where the command line reads a custom endpoint's token. Not IONOS_API_TOKEN: a token belongs
 #: to its endpoint.
 CUSTOM_TOKEN_ENV = "EMBEDCORE_API_KEY"
-
-#: What :func:`make_provider` takes as ``cache``: a store with ``get_many``/``put_many``,
-#: ``None`` for :func:`default_cache`, ``False`` for none.
-CacheChoice = Any | Literal[False] | None
 
 
 @dataclass(frozen=True)
@@ -266,7 +263,7 @@ def make_provider(
     *,
     base_url: str | None = None,
     api_key: str | None = None,
-    cache: CacheChoice = None,
+    cache: EmbeddingCache | PostgresEmbeddingCache | UnavailableCache | Literal[False] | None = None,
     **options: Any,
 ) -> Provider:
     """A provider of a registered kind (:func:`kind_names`).
@@ -284,9 +281,10 @@ def make_provider(
         ``None``: ``$IONOS_API_TOKEN``, but only to the endpoint it belongs to
         (:func:`embedcore.providers.endpoints.environment_token`; never to some other custom server).
         ``""``: no token at all. Ignored by ``local``.
-    cache : EmbeddingCache, PostgresEmbeddingCache, any store, None or False
+    cache : EmbeddingCache, PostgresEmbeddingCache, UnavailableCache, None or False
         ``None``: the shared :func:`default_cache`; ``False``: no cache; else the store to use
-        (the dashboard passes the one its storage settings chose).
+        (the dashboard passes the one its storage settings chose, or an ``UnavailableCache``
+        that raises the team database's error on first use).
     **options
         Passed on: for ``local`` ``device``, ``batch_size`` and ``models_dir``; for the API kinds
         any keyword of :class:`EmbeddingClient` (``timeout``, ``max_retries``, ``batch_size``,
