@@ -17,7 +17,8 @@ from typing import Any
 import streamlit as st
 
 from embedcore.providers import catalog
-from embedcore.providers.endpoints import TOKEN_ENV, same_origin
+from embedcore.providers.endpoints import TOKEN_ENV
+from embedcore.providers.registry import kind_at
 from ui.common.budget import offers_operator_token
 
 
@@ -50,11 +51,12 @@ class OperatorSettings:
 
     @property
     def custom_url(self) -> str:
-        """What "OpenAI-compatible URL" starts from: the configured endpoint, "" when that is IONOS.
+        """What "OpenAI-compatible URL" starts from: the configured endpoint, "" when that is a
+        hosted API with an entry of its own (IONOS).
 
-        IONOS has its own entry; pre-filled here, it greeted the user with IONOS's errors.
+        Pre-filled here, IONOS's URL greeted the user with IONOS's errors.
         """
-        return "" if same_origin(self.base_url, catalog.IONOS_BASE_URL) else self.base_url
+        return "" if kind_at(self.base_url) is not None else self.base_url
 
 
 def operator_settings() -> OperatorSettings:
