@@ -26,7 +26,6 @@ from embedcore.providers.registry import (
 )
 from embedcore.types import Provider
 from tests.apptest import open_page
-from tests.toy_provider import TOY_KIND, TOY_MODEL, ToyProvider, toy_vectors
 from ui.common import state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,9 +33,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def toy():
-    register(TOY_KIND)
-    yield TOY_KIND
-    unregister(TOY_KIND.name)
+    """tests/toy_provider.py, its kind registered for this test only.
+
+    Imported here, never at the top of a test file: importing it registers the kind, which
+    would then be offered to every later test of the session.
+    """
+    import tests.toy_provider as toy
+
+    register(toy.TOY_KIND)
+    yield toy
+    unregister(toy.TOY_KIND.name)
 
 
 def test_the_built_in_kinds_are_registered_in_order():
@@ -47,9 +53,9 @@ def test_the_built_in_kinds_are_registered_in_order():
 
 def test_make_provider_builds_a_registered_kind_and_refuses_an_unknown_one(toy):
     provider = make_provider("toy", cache=False)
-    assert isinstance(provider, ToyProvider) and isinstance(provider, Provider)  # the Protocol
-    result = provider.embed(["a", "b"], TOY_MODEL)
-    np.testing.assert_array_equal(result.vectors, toy_vectors(["a", "b"]))
+    assert isinstance(provider, toy.ToyProvider) and isinstance(provider, Provider)  # the Protocol
+    result = provider.embed(["a", "b"], toy.TOY_MODEL)
+    np.testing.assert_array_equal(result.vectors, toy.toy_vectors(["a", "b"]))
     with pytest.raises(ConfigurationError, match="takes no base URL"):
         make_provider("toy", base_url="http://127.0.0.1:9/v1", cache=False)
     with pytest.raises(ConfigurationError, match="does not take: colour"):
@@ -60,11 +66,11 @@ def test_make_provider_builds_a_registered_kind_and_refuses_an_unknown_one(toy):
 
 
 def test_a_module_named_in_the_environment_registers_its_kinds(monkeypatch):
-    unregister("toy")
+    assert "toy" not in kind_names()
     monkeypatch.setattr(registry, "_LOADED_PLUGINS", set())
     monkeypatch.setenv(PLUGINS_ENV, "tests.toy_provider")
-    # The module is imported already (by this file): importing it again would not register it.
-    monkeypatch.delitem(sys.modules, "tests.toy_provider")
+    # Imported already by another test, it would not register again: a fresh import, as in a new process.
+    monkeypatch.delitem(sys.modules, "tests.toy_provider", raising=False)
     try:
         assert "toy" in kind_names()
     finally:
@@ -81,13 +87,13 @@ def test_the_sidebar_offers_a_registered_kind_and_its_models(make_app, toy):
     assert "Toy provider (test fixture)" in radio.options
     assert radio.value == "toy"
     model = at.sidebar.selectbox(key="conn_model")
-    assert model.options == [f"{TOY_MODEL} · 8d"] and model.value == TOY_MODEL  # the toy's listing
+    assert model.options == [f"{toy.TOY_MODEL} · 8d"] and model.value == toy.TOY_MODEL  # the toy's listing
     # Another kind and back: the toy is one choice among the registered ones.
     radio.set_value("ionos").run()
     assert not at.exception
     at.sidebar.radio(key="conn_provider").set_value("toy").run()
     assert not at.exception
-    assert at.sidebar.selectbox(key="conn_model").value == TOY_MODEL
+    assert at.sidebar.selectbox(key="conn_model").value == toy.TOY_MODEL
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -103,6 +109,10 @@ def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_the_command_line_offers_a_kind_named_in_the_environment(tmp_path):
+    from tests.toy_provider import toy_vectors  # the expected vectors
+
+    unregister("toy")  # an import registers it in this process too; only the command lines should see it
+
     plain = _cli("embed", "--help")
     assert plain.returncode == 0 and "toy" not in plain.stdout
     helped = _cli("embed", "--help", **{PLUGINS_ENV: "tests.toy_provider"})
