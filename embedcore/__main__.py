@@ -27,24 +27,41 @@ from pathlib import Path
 
 from embedcore.errors import EmbedcoreError, NotFoundError
 from embedcore.providers import catalog
+from embedcore.providers.endpoints import TOKEN_ENV
+from embedcore.providers.registry import (
+    PLUGINS_ENV,
+    ProviderKind,
+    make_provider,
+    provider_kind,
+    provider_kinds,
+)
 
 _OUTPUT_SUFFIXES = (".parquet", ".npz", ".npy")
-#: Where a custom endpoint's token comes from. Not IONOS_API_TOKEN: a token belongs to its endpoint.
-CUSTOM_TOKEN_ENV = "EMBEDCORE_API_KEY"
 
-_EPILOG = f"""\
-tokens:
-  Tokens are read from the environment only, never from a command-line option (options end up
-  in your shell history and in the process list):
-    ionos   IONOS_API_TOKEN
-    custom  {CUSTOM_TOKEN_ENV} (optional; IONOS_API_TOKEN is never sent to a custom server)
-
+_CACHE_EPILOG = """\
 cache:
   Vectors are kept in $EMBEDCORE_CACHE_DIR (default: your user cache directory), so a rerun
   after an interruption sends only the texts that are still missing. With
   EMBEDCORE_DATABASE_URL set they are kept in that PostgreSQL database instead, shared with
   every app replica and job that uses it (and so is the API's rate limit).
 """
+
+
+def _epilog(kinds: Sequence[ProviderKind]) -> str:
+    """The tokens each provider kind reads (from the registry), then where vectors are kept."""
+    width = max((len(k.name) for k in kinds), default=0)
+    lines = [
+        f"    {k.name.ljust(width)}  {k.token_env}{' ' + k.token_help if k.token_help else ''}"
+        for k in kinds
+        if k.token_env
+    ]
+    tokens = (
+        "tokens:\n"
+        "  Tokens are read from the environment only, never from a command-line option (options end up\n"
+        "  in your shell history and in the process list):\n" + "\n".join(lines) + "\n\n"
+    )
+    return tokens + _CACHE_EPILOG
+
 
 _MIGRATE_EPILOG = """\
 database:
@@ -61,10 +78,12 @@ class _CLIError(EmbedcoreError):
 def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
     """The command line; ``methods=False`` leaves the projection-method registry unread (its import
     and entry-point scan cost 0.3-0.9 s, which an ``embed`` run need not pay)."""
+    kinds = provider_kinds()
+    epilog = _epilog(kinds)
     parser = argparse.ArgumentParser(
         prog="embedcore",
         description="Embed texts in batches and list embedding models, locally or through an API.",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,20 +91,25 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
     def provider_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--provider",
-            choices=("local", "ionos", "custom"),
-            default="local",
-            help="local: the bundled model on this machine (default); ionos: IONOS AI Model Hub; "
-            "custom: any OpenAI-compatible endpoint (needs --base-url)",
+            choices=[k.name for k in kinds],
+            default=kinds[0].name,
+            help="; ".join(f"{k.name}: {k.summary}" for k in kinds)
+            + f" (more kinds: modules named in ${PLUGINS_ENV})",
         )
         p.add_argument(
-            "--base-url", help="endpoint base URL, e.g. http://127.0.0.1:8000/v1 (ionos: optional)"
+            "--base-url",
+            help="endpoint base URL, e.g. http://127.0.0.1:8000/v1 (required for "
+            + ", ".join(k.name for k in kinds if k.needs_base_url)
+            + "; optional for "
+            + ", ".join(k.name for k in kinds if k.default_base_url)
+            + ")",
         )
 
     embed = commands.add_parser(
         "embed",
         help="embed the texts of a file into .parquet, .npz or .npy",
         description="Embed the texts of a .csv, .tsv, .jsonl, .json or .txt file (one text per line).",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     embed.add_argument("input", metavar="INPUT", help="a .csv, .tsv, .jsonl, .json or .txt file")
@@ -97,8 +121,11 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
     provider_options(embed)
     embed.add_argument(
         "--model",
-        help=f"model id (local default: {catalog.MINILM_ID}; required for ionos and custom — "
-        "see `embedcore models`)",
+        help="model id ("
+        + "; ".join(f"{k.name} default: {k.default_model}" for k in kinds if k.default_model)
+        + "; required for "
+        + ", ".join(k.name for k in kinds if not k.default_model)
+        + " — see `embedcore models`)",
     )
     embed.add_argument(
         "--output",
@@ -143,7 +170,7 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
     models = commands.add_parser(
         "models",
         help="list the models a provider serves",
-        epilog=_EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     provider_options(models)
@@ -201,12 +228,11 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
 
 
 def _provider(args: argparse.Namespace, **kwargs):
-    from embedcore.providers.registry import make_provider
-
-    api_key = None
-    if args.provider == "custom":
-        api_key = os.environ.get(CUSTOM_TOKEN_ENV, "")
-    return make_provider(args.provider, base_url=args.base_url, api_key=api_key, **kwargs)
+    kind = provider_kind(args.provider)
+    api_key = None  # IONOS_API_TOKEN: read by the client, for the endpoint it belongs to only
+    if kind.token_env and kind.token_env != TOKEN_ENV:
+        api_key = os.environ.get(kind.token_env, "")
+    return make_provider(kind.name, base_url=args.base_url, api_key=api_key, **kwargs)
 
 
 def _read_table(path: Path, text_column: str, extra_columns: Sequence[str]):
@@ -246,14 +272,13 @@ def _embed(args: argparse.Namespace) -> int:
         raise _CLIError(f"The folder for --output does not exist: {output.parent}.")
     if args.batch_size is not None and args.batch_size < 1:
         raise _CLIError("--batch-size must be at least 1.")
-    model = args.model
+    kind = provider_kind(args.provider)
+    model = args.model or kind.default_model
     if model is None:
-        if args.provider != "local":
-            raise _CLIError(
-                f"--model is required for the {args.provider} provider; "
-                f"`embedcore models --provider {args.provider}` lists them."
-            )
-        model = catalog.MINILM_ID
+        raise _CLIError(
+            f"--model is required for the {args.provider} provider; "
+            f"`embedcore models --provider {args.provider}` lists them."
+        )
 
     extra_columns = [c for c in (args.id_column, args.label_column) if c]
     table = _read_table(Path(args.input), args.text_column, extra_columns)
@@ -305,7 +330,7 @@ def _embed(args: argparse.Namespace) -> int:
     n, d = result.vectors.shape
     print(
         f"Wrote {n:,} × {d} vectors to {output}: {result.cached:,} cached, {result.fetched:,} fetched, "
-        f"{result.prompt_tokens:,} tokens, {result.requests:,} {'batch(es)' if args.provider == 'local' else 'request(s)'}, "
+        f"{result.prompt_tokens:,} tokens, {result.requests:,} {'request(s)' if kind.takes_url else 'batch(es)'}, "
         f"{result.elapsed:.1f} s."
     )
     return 0
@@ -389,7 +414,7 @@ def _prepare_maps() -> None:
 
 
 def _prepare_samples() -> None:
-    from embedcore.providers.prepare import build_sample_seed
+    from embedcore.providers.local import build_sample_seed
 
     started = time.perf_counter()
     path, count = build_sample_seed()
@@ -526,8 +551,13 @@ def _migrate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    # The method registry is read only when its lists are shown or used.
-    args = _parser(methods=any(a in ("-h", "--help", "project") for a in argv)).parse_args(argv)
+    try:
+        # The method registry is read only when its lists are shown or used.
+        parser = _parser(methods=any(a in ("-h", "--help", "project") for a in argv))
+    except EmbedcoreError as exc:  # a module named in $EMBEDCORE_PROVIDERS that cannot be imported
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     commands = {
         "embed": _embed,
         "project": _project,

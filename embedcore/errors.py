@@ -212,6 +212,10 @@ class APIError(EmbedcoreError):
         The server's ``x-request-id`` (or similar), to quote to the provider's support.
     attempts : int
         How many requests were made before giving up (1 = no retry).
+    body : object or None
+        What the server answered, where it did: its JSON (a dict or list), else its text; the
+        token is scrubbed out of it (:func:`embedcore.providers.api_errors.response_body`).
+        Not part of the message.
     """
 
     def __init__(
@@ -221,12 +225,14 @@ class APIError(EmbedcoreError):
         status_code: int | None = None,
         request_id: str | None = None,
         attempts: int = 1,
+        body: object = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.request_id = request_id
         self.attempts = attempts
+        self.body = body
 
     def __str__(self) -> str:
         parts = [self.message]

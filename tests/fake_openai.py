@@ -51,9 +51,12 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     return Response(json.dumps(payload), status=status, headers=headers, content_type="application/json")
 
 
-def error_response(status: int, message: str, kind: str = "invalid_request_error") -> Response:
-    """An error in OpenAI's shape: ``{"error": {"message", "type"}}``."""
-    return json_response({"error": {"message": message, "type": kind}}, status)
+def error_response(
+    status: int, message: str, kind: str = "invalid_request_error", headers: dict | None = None
+) -> Response:
+    """An error in OpenAI's shape: ``{"error": {"message", "type"}}``, with ``headers`` (e.g.
+    ``{"x-should-retry": "false"}``, the OpenAI API's word on whether to try again)."""
+    return json_response({"error": {"message": message, "type": kind}}, status, headers)
 
 
 def token_count(text: str) -> int:

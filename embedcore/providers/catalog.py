@@ -72,14 +72,28 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
 
 
 def describe(model_id: str, *, served: bool = True, **known: Any) -> ModelInfo:
-    """A :class:`ModelInfo` for ``model_id``: catalogue facts, overridden by ``known`` non-None values."""
+    """A :class:`ModelInfo` for ``model_id``: catalogue facts, overridden by ``known`` non-None values.
+
+    Examples
+    --------
+    >>> describe("BAAI/bge-m3").dimensions
+    1024
+    >>> describe("someone/new-model", dimensions=3).dimensions
+    3
+    """
     base = KNOWN_MODELS.get(model_id, ModelInfo(id=model_id))
     overrides = {k: v for k, v in known.items() if v is not None and k in ModelInfo.__annotations__}
     return replace(base, served=served, **overrides)
 
 
 def api_models(*, served: bool = False) -> list[ModelInfo]:
-    """The API models the catalogue knows (the IONOS ones), never the bundled local models."""
+    """The API models the catalogue knows (the IONOS ones), never the bundled local models.
+
+    Examples
+    --------
+    >>> MINILM_ID in [m.id for m in api_models()], all(not m.served for m in api_models())
+    (False, True)
+    """
     return [replace(m, served=served) for m in KNOWN_MODELS.values() if m.owned_by != "local"]
 
 
@@ -88,6 +102,11 @@ def merge_listing(items: Iterable[Mapping[str, Any] | str]) -> list[ModelInfo]:
 
     Items may be dicts with an ``id`` (OpenAI style) or bare id strings. Unknown
     keys are ignored; ``owned_by`` is kept. Order is the server's; duplicates are dropped.
+
+    Examples
+    --------
+    >>> [(m.id, m.dimensions) for m in merge_listing([{"id": "BAAI/bge-m3"}, "x/y", "x/y", 7])]
+    [('BAAI/bge-m3', 1024), ('x/y', None)]
     """
     seen: set[str] = set()
     models: list[ModelInfo] = []

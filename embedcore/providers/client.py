@@ -13,26 +13,17 @@ endpoint. ``requests`` is already a dependency.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import email.utils
 import hashlib
 import http.cookiejar
-import json
 import random
-import re
-import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
 
-import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError
 
 from embedcore import __version__
 from embedcore.errors import (
@@ -41,18 +32,22 @@ from embedcore.errors import (
     APIStatusError,
     APITimeoutError,
     ConfigurationError,
-    EmbedcoreError,
     InputError,
     InvalidResponseError,
-    NotFoundError,
-    RateLimitError,
     TooManyTextsError,
-    status_error_class,
+)
+from embedcore.providers.api_errors import (
+    after_attempts,
+    connection_reason,
+    nobody_there,
+    redirect_error,
+    status_error,
 )
 from embedcore.providers.catalog import merge_listing
 from embedcore.providers.endpoints import configured_base_url, environment_token, normalize_base_url
 from embedcore.providers.pipeline import BatchOutput, embed_with_cache
 from embedcore.providers.ratelimit import TokenBucket
+from embedcore.providers.responses import parse_embeddings, parse_json
 from embedcore.types import EmbeddingResult, ModelInfo, ProgressCallback
 
 if TYPE_CHECKING:
@@ -66,11 +61,19 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, *range(500, 600)})
 #: OpenAI's limit on inputs per request; IONOS documents none, so we use the same.
 MAX_BATCH_SIZE = 2048
 
-_MESSAGE_LIMIT = 300
-
 
 def parse_retry_after(headers: Any, *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``; ``None`` if absent."""
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP-date) or ``retry-after-ms``; ``None`` if absent.
+
+    Examples
+    --------
+    >>> parse_retry_after({"retry-after": "7"}), parse_retry_after({"retry-after-ms": "250"})
+    (7.0, 0.25)
+    >>> parse_retry_after({"retry-after": "Thu, 01 Jan 1970 00:01:00 GMT"}, now=30.0)
+    30.0
+    >>> parse_retry_after({}) is None
+    True
+    """
     ms = headers.get("retry-after-ms")
     if ms:
         try:
@@ -164,6 +167,13 @@ class EmbeddingClient:
         Keep the token bucket in this PostgreSQL database instead of in memory, so that every
         process using it with the same endpoint and token — app replicas, batch jobs — keeps to
         the server's limit together (:class:`embedcore.providers.ratelimit.SharedTokenBucket`).
+
+    Examples
+    --------
+    >>> client = EmbeddingClient("http://127.0.0.1:8000/v1/", api_key="")
+    >>> client
+    EmbeddingClient(base_url='http://127.0.0.1:8000/v1', api_key=not set, batch_size=64, max_concurrency=4)
+    >>> client.close()
 
     Notes
     -----
@@ -293,7 +303,7 @@ class EmbeddingClient:
         Accepts the OpenAI envelope ``{"object": "list", "data": [...]}`` and a bare list.
         """
         response, attempts = self._request("GET", "/models", max_retries=max_retries)
-        payload = self._json(response, "/models", attempts)
+        payload = parse_json(response, f"{self.endpoint_id}/models", attempts)
         items = payload
         if isinstance(payload, dict):
             items = payload.get("data", payload.get("models"))
@@ -361,7 +371,9 @@ class EmbeddingClient:
         def send_batch(batch: list[str]) -> BatchOutput:
             payload = {"model": model, "input": batch, "encoding_format": "float"}
             response, attempts = self._request("POST", "/embeddings", payload, model=model)
-            vectors, prompt_tokens, total_tokens = self._parse_embeddings(response, len(batch), attempts)
+            vectors, prompt_tokens, total_tokens = parse_embeddings(
+                response, len(batch), attempts, endpoint_id=self.endpoint_id, key=self._key.get()
+            )
             return BatchOutput(
                 vectors=vectors,
                 prompt_tokens=prompt_tokens,
@@ -388,6 +400,78 @@ class EmbeddingClient:
         delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return delay * (0.75 + 0.25 * random.random())  # jitter so threads do not retry in step
 
+    def _should_retry(self, response: requests.Response, *, attempt: int, retries_left: int) -> bool:
+        """Whether an error answer is worth sending again.
+
+        Not once the retries are spent, nor when the server asks us to wait longer than
+        ``retry_after_cap`` (waiting less would only spend another request). Otherwise the
+        server's ``x-should-retry: true|false`` decides, as the OpenAI API sends it; without it
+        the status does (:data:`RETRYABLE_STATUS`).
+        """
+        if attempt > retries_left:
+            return False
+        retry_after = parse_retry_after(response.headers)
+        if retry_after is not None and retry_after > self.retry_after_cap:
+            return False
+        told = response.headers.get("x-should-retry", "").strip().lower()
+        if told in ("true", "false"):
+            return told == "true"
+        return response.status_code in RETRYABLE_STATUS
+
+    def _retry_delay(self, attempt: int, response: requests.Response | None = None) -> float:
+        """Seconds before the next attempt: the server's ``Retry-After``, else backoff with jitter."""
+        retry_after = None if response is None else parse_retry_after(response.headers)
+        return retry_after if retry_after is not None else self._backoff(attempt)
+
+    def _wait(self, delay: float, response: requests.Response | None) -> None:
+        if response is not None and response.status_code == 429:
+            # Every thread waits, not just this one; acquire() before the next request does the sleeping.
+            self.limiter.pause(delay)
+        else:
+            time.sleep(delay)
+
+    def _send(self, method: str, path: str, payload: Any, attempt: int) -> requests.Response | APIError:
+        """One request: the response (any status), or the connection failure worth another attempt.
+
+        A failure that another attempt cannot mend (nothing listens there, a malformed request)
+        is raised at once.
+        """
+        try:
+            return self._session.request(
+                method,
+                self.base_url + path,
+                json=payload,
+                auth=self._auth,
+                timeout=self.timeout,
+                # Never follow: a redirect could carry the token to another host, and an
+                # http -> https one means the token already crossed the network in clear.
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            return APITimeoutError(
+                f"{self.endpoint_id} did not answer {method} {path} within {self.timeout:g} s"
+                f"{after_attempts(attempt)}.",
+                attempts=attempt,
+            )
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            reason = connection_reason(exc, self._key.get())
+            nobody = nobody_there(exc)
+            if nobody is not None:
+                # Nothing listens at that port, or the host name does not resolve: the next
+                # attempt gets the same answer (a 503 may not), so say it now, not in 15 s.
+                raise APIConnectionError(
+                    f"Could not reach {self.endpoint_id}{after_attempts(attempt)} ({reason}). {nobody}",
+                    attempts=attempt,
+                ) from None
+            return APIConnectionError(
+                f"Could not reach {self.endpoint_id}{after_attempts(attempt)} ({reason}).", attempts=attempt
+            )
+        except requests.RequestException as exc:
+            raise APIConnectionError(
+                f"Request to {self.endpoint_id}{path} failed: {connection_reason(exc, self._key.get())}",
+                attempts=attempt,
+            ) from None
+
     def _request(
         self,
         method: str,
@@ -402,379 +486,41 @@ class EmbeddingClient:
         A hand-written loop rather than urllib3's ``Retry``: we need the attempt count for
         the result and the errors, a 429 must pause the limiter every thread shares (not
         only this one), and a ``Retry-After`` over our cap should fail fast instead of
-        being slept through.
+        being slept through. The decisions are :meth:`_should_retry` and :meth:`_retry_delay`.
         """
         retries_left = self.max_retries if max_retries is None else max_retries
-        url = self.base_url + path
         attempt = 0
         while True:
             attempt += 1
             self.limiter.acquire()
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    json=payload,
-                    auth=self._auth,
-                    timeout=self.timeout,
-                    # Never follow: a redirect could carry the token to another host, and an
-                    # http -> https one means the token already crossed the network in clear.
-                    allow_redirects=False,
-                )
-            except requests.Timeout:
-                failure: APIError = APITimeoutError(
-                    f"{self.endpoint_id} did not answer {method} {path} within {self.timeout:g} s"
-                    f"{_after(attempt)}.",
-                    attempts=attempt,
-                )
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                nobody = _nobody_there(exc)
-                if nobody is not None:
-                    # Nothing listens at that port, or the host name does not resolve: the next
-                    # attempt gets the same answer (a 503 may not), so say it now, not in 15 s.
-                    raise APIConnectionError(
-                        f"Could not reach {self.endpoint_id}{_after(attempt)} ({self._reason(exc)}). {nobody}",
-                        attempts=attempt,
-                    ) from None
-                failure = APIConnectionError(
-                    f"Could not reach {self.endpoint_id}{_after(attempt)} ({self._reason(exc)}).",
-                    attempts=attempt,
-                )
-            except requests.RequestException as exc:
-                raise APIConnectionError(
-                    f"Request to {self.endpoint_id}{path} failed: {self._reason(exc)}", attempts=attempt
-                ) from None
-            else:
-                status = response.status_code
-                if status < 300:
-                    return response, attempt
-                if status < 400:
-                    raise self._redirect_error(response, path, attempt)
-                retry_after = parse_retry_after(response.headers)
-                too_long = retry_after is not None and retry_after > self.retry_after_cap
-                if status not in RETRYABLE_STATUS or attempt > retries_left or too_long:
-                    raise self._status_error(response, path, attempt, model=model, retry_after=retry_after)
-                response.close()
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-                if status == 429:
-                    # Every thread waits, not just this one; acquire() below does the sleeping.
-                    self.limiter.pause(delay)
-                else:
-                    time.sleep(delay)
+            outcome = self._send(method, path, payload, attempt)
+            if isinstance(outcome, APIError):  # the connection failed or timed out
+                if attempt > retries_left:
+                    raise outcome
+                self._wait(self._retry_delay(attempt), None)
                 continue
-            if attempt > retries_left:
-                raise failure
-            time.sleep(self._backoff(attempt))
-
-    # --- messages --------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        """Remove the key, or any 16-character piece of it, from text a server sent us."""
-        key = self._key.get()
-        if not key or not text:
-            return text
-        text = text.replace(key, "***")
-        if len(key) <= 16:
-            return text
-        masked = bytearray(len(text))
-        for i in range(len(key) - 15):
-            piece = key[i : i + 16]
-            start = text.find(piece)
-            while start != -1:
-                masked[start : start + 16] = b"\x01" * 16
-                start = text.find(piece, start + 1)
-        if not any(masked):
-            return text
-        out, i = [], 0
-        while i < len(text):
-            if masked[i]:
-                while i < len(text) and masked[i]:
-                    i += 1
-                out.append("***")
-            else:
-                out.append(text[i])
-                i += 1
-        return "".join(out)
-
-    def _reason(self, exc: BaseException) -> str:
-        text = str(exc)
-        found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-        if found:
-            reason = found[-1].strip()
-        elif isinstance(exc, requests.exceptions.SSLError):
-            reason = "TLS/SSL error: " + text
-        else:
-            reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        return self._trim(self._scrub(reason))
-
-    @staticmethod
-    def _trim(text: str) -> str:
-        text = " ".join(text.split())
-        return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
-
-    def _server_message(self, response: requests.Response) -> str:
-        body = response.content[:20_000]
-        message: Any = None
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict):
-            error = payload.get("error")
-            if isinstance(error, dict):
-                message = error.get("message") or error.get("code")
-            elif isinstance(error, str):
-                message = error
-            detail = payload.get("detail")
-            if message is None and isinstance(detail, str):
-                message = detail
-            elif message is None and isinstance(detail, list):  # FastAPI validation errors
-                message = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
-            if message is None and isinstance(payload.get("message"), str):
-                message = payload["message"]
-        if message is None:
-            text = body.decode("utf-8", "replace")
-            if _looks_like_html(response, body):
-                title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-                message = f"an HTML page{': ' + title.group(1) if title else ''}"
-            else:
-                message = text
-        return self._trim(self._scrub(str(message)))
-
-    def _request_id(self, response: requests.Response) -> str | None:
-        rid = response.headers.get("x-request-id") or response.headers.get("request-id")
-        return self._trim(self._scrub(rid)) if rid else None
-
-    def _redirect_error(self, response: requests.Response, path: str, attempts: int) -> APIStatusError:
-        location = response.headers.get("location", "")
-        try:
-            target = urlsplit(urljoin(response.url, location))
-            shown = f"{target.scheme}://{target.hostname or ''}{':' + str(target.port) if target.port else ''}{target.path}"
-        except ValueError:
-            shown = "another address"
-        return APIStatusError(
-            f"{self.endpoint_id}{path} redirects to {self._scrub(shown)}. Redirects are not followed so "
-            "the token cannot leak; if that address is right, use it as the base URL.",
-            status_code=response.status_code,
-            request_id=self._request_id(response),
-            attempts=attempts,
-        )
+            response = outcome
+            if response.status_code < 300:
+                return response, attempt
+            if response.status_code < 400:
+                raise redirect_error(response, f"{self.endpoint_id}{path}", self._key.get(), attempt)
+            if not self._should_retry(response, attempt=attempt, retries_left=retries_left):
+                raise self._status_error(response, path, attempt, model)
+            delay = self._retry_delay(attempt, response)
+            response.close()
+            self._wait(delay, response)
 
     def _status_error(
-        self,
-        response: requests.Response,
-        path: str,
-        attempts: int,
-        *,
-        model: str | None,
-        retry_after: float | None,
+        self, response: requests.Response, path: str, attempts: int, model: str | None
     ) -> APIStatusError:
-        status = response.status_code
-        server = self._server_message(response)
-        kwargs: dict[str, Any] = {
-            "status_code": status,
-            "request_id": self._request_id(response),
-            "attempts": attempts,
-        }
-        tries = _after(attempts)
-        response.close()
-        if status == 401:
-            hint = (
-                "no token was sent; set IONOS_API_TOKEN or enter one"
-                if not self._key
-                else ("check that the token is complete and has not expired")
-            )
-            return status_error_class(status)(
-                f"The server at {self.endpoint_id} refused the API token ({hint}). Server said: {server}",
-                **kwargs,
-            )
-        if status == 403:
-            return status_error_class(status)(
-                f"The token may not use {'model ' + repr(model) if model else self.endpoint_id + path}. "
-                f"Server said: {server}",
-                **kwargs,
-            )
-        if status == 404:
-            return self._not_found(path, model, server, kwargs)
-        if status == 429:
-            wait = (
-                f" The server asks to wait {retry_after:.0f} s."
-                if retry_after is not None and retry_after > self.retry_after_cap
-                else ""
-            )
-            return RateLimitError(
-                f"{self.endpoint_id} is rate limiting us{tries}.{wait} Wait a moment and try again; "
-                f"finished batches are kept. Server said: {server}",
-                retry_after=retry_after,
-                **kwargs,
-            )
-        if status in (400, 413, 422):
-            hint = " The request is too large: lower the batch size." if status == 413 else ""
-            return status_error_class(status)(
-                f"The server refused the request.{hint} Server said: {server}", **kwargs
-            )
-        if status >= 500:
-            return status_error_class(status)(
-                f"The server at {self.endpoint_id} failed{tries}. Finished batches are kept; try again later. "
-                f"Server said: {server}",
-                **kwargs,
-            )
-        return status_error_class(status)(
-            f"Unexpected answer from {self.endpoint_id}{path}: {server}", **kwargs
+        return status_error(
+            response,
+            endpoint_id=self.endpoint_id,
+            path=path,
+            attempts=attempts,
+            key=self._key.get(),
+            model=model,
+            retry_after=parse_retry_after(response.headers),
+            retry_after_cap=self.retry_after_cap,
+            served_models=lambda: [m.id for m in self.list_models(max_retries=0)],
         )
-
-    def _not_found(self, path: str, model: str | None, server: str, kwargs: dict[str, Any]) -> NotFoundError:
-        if path != "/embeddings" or model is None:
-            return NotFoundError(
-                f"{self.endpoint_id}{path} does not exist; check the base URL (OpenAI-compatible APIs "
-                f"usually end in /v1). Server said: {server}",
-                **kwargs,
-            )
-        available: list[str] = []
-        with contextlib.suppress(EmbedcoreError):  # best effort: the 404 is what matters
-            available = [m.id for m in self.list_models(max_retries=0)]
-        if model in available:
-            message = (
-                f"{self.endpoint_id} lists model {model!r} but has no /embeddings for it; check the base URL "
-                f"and that the model is an embedding model. Server said: {server}"
-            )
-        elif available:
-            message = (
-                f"Model {model!r} is not served at {self.endpoint_id}. Available: {', '.join(available)}."
-            )
-        else:
-            message = (
-                f"Model {model!r} (or the /embeddings path) was not found at {self.endpoint_id}; the served "
-                f"models could not be listed. Server said: {server}"
-            )
-        return NotFoundError(message, model=model, available=available, **kwargs)
-
-    # --- parsing -------------------------------------------------------------------------
-
-    def _json(self, response: requests.Response, path: str, attempts: int) -> Any:
-        body = response.content
-        where = f"{self.endpoint_id}{path}"
-        if _looks_like_html(response, body):
-            raise InvalidResponseError(
-                f"{where} answered with a web page instead of JSON (HTTP {response.status_code}); the base "
-                "URL probably points at a website, not the API (it usually ends in /v1).",
-                attempts=attempts,
-            )
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            cut = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(body.rstrip()) - 1
-            raise InvalidResponseError(
-                f"{where} answered with {'JSON cut off after' if cut else 'something that is not JSON'} "
-                f"({len(body)} bytes). Try again; if it persists, the server is misbehaving.",
-                attempts=attempts,
-            ) from None
-
-    def _parse_embeddings(
-        self, response: requests.Response, n: int, attempts: int
-    ) -> tuple[np.ndarray, int, int]:
-        """Check an embeddings answer; return (vectors float32 (n, d), prompt_tokens, total_tokens)."""
-
-        def bad(why: str) -> InvalidResponseError:
-            return InvalidResponseError(
-                f"{self.endpoint_id}/embeddings gave an unusable answer: {why}", attempts=attempts
-            )
-
-        payload = self._json(response, "/embeddings", attempts)
-        usage: Any = None
-        if isinstance(payload, dict):
-            if "data" not in payload and "error" in payload:
-                raise bad(f"an error with status 200: {self._server_message(response)}")
-            data, usage = payload.get("data"), payload.get("usage")
-        else:
-            data = payload
-        if not isinstance(data, list):
-            raise bad("no list of embeddings in it.")
-        if len(data) != n:
-            raise bad(f"{len(data)} vectors for {n} texts.")
-        rows: list[np.ndarray | None] = [None] * n
-        for pos, item in enumerate(data):
-            if not isinstance(item, dict):
-                raise bad(f"item {pos} is not an object.")
-            index = item.get("index")
-            if index is None:
-                raise bad(f"item {pos} has no 'index'.")
-            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < n:
-                raise bad(f"item {pos} has index {index!r}, outside 0..{n - 1}.")
-            if rows[index] is not None:
-                raise bad(f"index {index} appears twice.")
-            rows[index] = self._vector(item.get("embedding"), index, bad)
-        lengths = sorted({len(r) for r in rows if r is not None})
-        if len(lengths) > 1:
-            raise bad(f"vectors of different lengths ({', '.join(map(str, lengths))}).")
-        with np.errstate(over="ignore", invalid="ignore"):
-            vectors = np.stack(rows).astype(np.float32)
-        finite = np.isfinite(vectors).all(axis=1)
-        if not finite.all():
-            which = ", ".join(f"#{i + 1}" for i in np.flatnonzero(~finite)[:5])
-            raise bad(f"NaN or infinite values in the vector(s) of text(s) {which} of the batch.")
-        prompt_tokens = total_tokens = 0
-        if isinstance(usage, dict):
-            prompt_tokens = _int_or_zero(usage.get("prompt_tokens"))
-            total_tokens = _int_or_zero(usage.get("total_tokens")) or prompt_tokens
-        return vectors, prompt_tokens, total_tokens
-
-    @staticmethod
-    def _vector(value: Any, index: int, bad: Any) -> np.ndarray:
-        if isinstance(value, str):
-            # A server that ignored encoding_format="float": little-endian float32, base64.
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise bad(f"the embedding at index {index} is a string but not base64.") from None
-            if not raw or len(raw) % 4:
-                raise bad(f"the base64 embedding at index {index} is not a whole number of float32 values.")
-            return np.frombuffer(raw, dtype="<f4").astype(np.float64)
-        if not isinstance(value, list) or not value:
-            raise bad(f"no embedding at index {index}.")
-        try:
-            vec = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise bad(f"the embedding at index {index} holds something other than numbers.") from None
-        if vec.ndim != 1:
-            raise bad(f"the embedding at index {index} is not a flat list of numbers.")
-        return vec
-
-
-def _nobody_there(exc: BaseException) -> str | None:
-    """What to check when ``exc`` says no server is there at all, else None (worth retrying).
-
-    A refused connection (nothing listens at that host and port) and a host name that does not
-    resolve are answers, not accidents: retrying them only makes the person wait. A connection
-    dropped or reset after it was made, a timeout, a 5xx may all go better the next time.
-    urllib3 keeps the socket error as the cause of the error requests wraps, so the chain is read.
-    """
-    seen: list[BaseException] = []
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or any(current is s for s in seen) or len(seen) > 20:
-            continue
-        seen.append(current)
-        if isinstance(current, (NameResolutionError, socket.gaierror)):
-            return "Check the host name in the base URL: it does not resolve to an address."
-        if isinstance(current, ConnectionRefusedError):
-            return "Is anything listening there? Check the host and port in the base URL, and that the server runs."
-        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        pending += [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
-    return None
-
-
-def _after(attempts: int) -> str:
-    """`` after N attempts`` when a request was repeated, else nothing (one try needs no count)."""
-    return f" after {attempts} attempts" if attempts > 1 else ""
-
-
-def _looks_like_html(response: requests.Response, body: bytes) -> bool:
-    ctype = response.headers.get("content-type", "").lower()
-    head = body[:200].lstrip().lower()
-    return "html" in ctype or head.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
-
-
-def _int_or_zero(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0

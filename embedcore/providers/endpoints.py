@@ -66,13 +66,27 @@ def origin(url: str | None) -> tuple[str, str, int] | None:
 
 
 def host(url: str | None) -> str:
-    """The host name of an http(s) URL, lower-cased (for labels), or ``""``."""
+    """The host name of an http(s) URL, lower-cased (for labels), or ``""``.
+
+    Examples
+    --------
+    >>> host("https://OpenAI.inference.de-txl.ionos.com/v1"), host("ftp://x")
+    ('openai.inference.de-txl.ionos.com', '')
+    """
     found = origin(url)
     return found[1] if found else ""
 
 
 def same_origin(url_a: str | None, url_b: str | None) -> bool:
-    """True when both URLs are http(s) with the same scheme, host and port (the unit a token is bound to)."""
+    """True when both URLs are http(s) with the same scheme, host and port (the unit a token is bound to).
+
+    Examples
+    --------
+    >>> same_origin("https://api.example/v1", "https://API.example:443/other")
+    True
+    >>> same_origin("https://api.example/v1", "http://api.example/v1")
+    False
+    """
     a = origin(url_a)
     return a is not None and a == origin(url_b)
 
@@ -87,6 +101,15 @@ def normalize_base_url(url: str) -> str:
     ------
     ConfigurationError
         Not http(s), no host, a bad port, credentials, a query string or a fragment.
+
+    Examples
+    --------
+    >>> normalize_base_url("HTTPS://Api.Example:443/v1/embeddings/")
+    'https://api.example/v1'
+    >>> normalize_base_url("https://user:pw@api.example/v1")
+    Traceback (most recent call last):
+    ...
+    embedcore.errors.ConfigurationError: The base URL must not contain a user name or password; give the token as the API key.
     """
     text = (url or "").strip()
     try:
@@ -136,6 +159,13 @@ def token_for(url: str | None, token: str | None, bound_to: str | None) -> str:
         typed for ``url`` (that one is theirs to send).
     bound_to : str
         The endpoint the token was configured for.
+
+    Examples
+    --------
+    >>> token_for("https://api.example/v1", "secret", "https://api.example/v2")
+    'secret'
+    >>> token_for("https://elsewhere.example/v1", "secret", "https://api.example/v1")
+    ''
     """
     return (token or "") if same_origin(url, bound_to) else ""
 

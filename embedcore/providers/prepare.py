@@ -29,16 +29,27 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from embedcore.providers import catalog
+from embedcore.providers.bundled import (
+    DISTILL_PACKAGES,
+    HEAVY_IMPORT_LOCK,
+    STATIC_PCA_DIMS,
+    go_offline,
+    is_built,
+    minilm_path,
+    missing_packages,
+    unavailable_error,
+)
 
 __all__ = [
     "STAGES",
     "BackgroundBuild",
     "BuildProgress",
     "BuildStatus",
-    "build_sample_seed",
     "build_static_model",
     "is_built",
     "require_build_packages",
@@ -60,11 +71,6 @@ _WEIGHTS = {"waiting": 0.0, "loading": 0.15, "encoding": 0.8, "reducing": 0.03, 
 _NUMBERED = ("loading", "encoding", "reducing", "saving")
 #: A busy machine took 9 minutes; a lock held longer than this belongs to a build that hangs.
 LOCK_TIMEOUT_S = 1800
-
-
-def is_built(directory: Path) -> bool:
-    """Whether ``directory`` holds a finished static model (the two files a load reads first)."""
-    return (directory / "model.safetensors").is_file() and (directory / "config.json").is_file()
 
 
 @dataclass(frozen=True)
@@ -131,10 +137,8 @@ def _encoding_reported(report: Callable[[int, int], None], finished: Callable[[]
     vocabulary. We swap that name for a subclass for the duration of one build. If a later
     model2vec moves the bar, the build still works; only the count within the stage is lost.
     """
-    from embedcore.providers import local
-
     try:
-        with local.HEAVY_IMPORT_LOCK:
+        with HEAVY_IMPORT_LOCK:
             from model2vec.distill import inference
     except ImportError:  # pragma: no cover - the build itself will say what is missing
         yield
@@ -177,11 +181,9 @@ def require_build_packages() -> None:
 
     Checked without importing anything heavy.
     """
-    from embedcore.providers import local
-
-    missing = local._missing(local._DISTILL_PACKAGES)
+    missing = missing_packages(DISTILL_PACKAGES)
     if missing:
-        raise local._unavailable(local.catalog.MINILM_STATIC_ID, missing, " (needed to build it)")
+        raise unavailable_error(catalog.MINILM_STATIC_ID, missing, " (needed to build it)")
 
 
 def build_static_model(
@@ -214,8 +216,6 @@ def build_static_model(
     """
     from filelock import FileLock, Timeout  # a dependency of huggingface_hub, so present with model2vec
 
-    from embedcore.providers import local
-
     directory = Path(directory)
     if is_built(directory):
         return False
@@ -238,14 +238,12 @@ def build_static_model(
             return False
         _sweep_half_builds(directory)
         tell("loading")
-        local._go_offline()
-        with local.HEAVY_IMPORT_LOCK:
+        go_offline()
+        with HEAVY_IMPORT_LOCK:
             from model2vec.distill import distill
 
         with _encoding_reported(lambda done, total: tell("encoding", done, total), lambda: tell("reducing")):
-            static = distill(
-                model_name=str(local._minilm_path()), pca_dims=local._STATIC_PCA_DIMS, device=device
-            )
+            static = distill(model_name=str(minilm_path()), pca_dims=STATIC_PCA_DIMS, device=device)
         tell("saving")
         tmp = Path(tempfile.mkdtemp(prefix=f".building-{directory.name}-", dir=directory.parent))
         try:
@@ -449,37 +447,3 @@ class BackgroundBuild:
             _sweep_half_builds(self.directory)
         finally:
             lock.release()
-
-
-def build_sample_seed(path: Path | None = None, *, names: Sequence[str] | None = None) -> tuple[Path, int]:
-    """Embed the built-in sample sets with the bundled MiniLM into a seed file; ``(path, vectors)``.
-
-    ``names``: the samples to embed, by default all of :data:`embedcore.io.SAMPLES` — the
-    10,000-sentence ``docs`` sample included (measured: 10,243 texts, 85 CPU-seconds, a 22 MB
-    file), so choosing it in the explorer needs no model either.
-
-    Real vectors of the real model, made once at install time (``prepare --samples``), so a
-    first visit's default page finds its sample embedded without loading torch (see
-    :class:`embedcore.stores.cache.SeededCache`). Written to a temporary file and renamed into place:
-    a reader never sees half a seed.
-    """
-    from embedcore import io
-    from embedcore.providers import catalog
-    from embedcore.providers.local import LocalModel, sample_seed_path
-    from embedcore.stores.cache import EmbeddingCache
-
-    target = Path(path) if path is not None else sample_seed_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
-    seed = EmbeddingCache(partial)
-    chosen = tuple(io.SAMPLES) if names is None else tuple(names)
-    texts = list(dict.fromkeys(t for name in chosen for t in io.load_sample(name).texts))
-    try:
-        LocalModel(cache=seed).embed(texts, catalog.MINILM_ID)
-    finally:
-        seed.close()
-    for suffix in ("-wal", "-shm"):  # closed: SQLite has folded its journal into the file
-        Path(f"{partial}{suffix}").unlink(missing_ok=True)
-    os.replace(partial, target)
-    return target, len(texts)

@@ -35,6 +35,14 @@ class TokenBucket:
         Bucket size: how many acquisitions may happen back to back after a quiet spell.
     clock, sleep : callables
         Injected for tests; default to :func:`time.monotonic` and :func:`time.sleep`.
+
+    Examples
+    --------
+    >>> bucket = TokenBucket(rate=1000.0, burst=2)
+    >>> bucket.acquire(), bucket.acquire()   # the burst: seconds waited
+    (0.0, 0.0)
+    >>> bucket
+    TokenBucket(rate=1000.0, burst=2)
     """
 
     def __init__(

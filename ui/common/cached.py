@@ -28,6 +28,7 @@ import numpy as np
 import streamlit as st
 
 from embedcore import io
+from embedcore.providers.registry import LOCAL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,11 +174,14 @@ def embedding_cache(storage_key: str, max_mb: float | None, _storage: Storage):
 
 
 @st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
-def local_provider(storage_key: str, cache_max_mb: float | None, _storage: Storage) -> Provider:
-    """The bundled models (:class:`embedcore.providers.local.LocalModel`) over the shared embedding cache."""
+def local_provider(
+    storage_key: str, cache_max_mb: float | None, _storage: Storage, kind: str = LOCAL
+) -> Provider:
+    """A provider that runs on this machine (by default the bundled models,
+    :class:`embedcore.providers.local.LocalModel`) over the shared embedding cache."""
     from embedcore.providers.registry import make_provider
 
-    return make_provider("local", cache=embedding_cache(storage_key, cache_max_mb, _storage))
+    return make_provider(kind, cache=embedding_cache(storage_key, cache_max_mb, _storage))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)

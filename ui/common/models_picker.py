@@ -19,21 +19,18 @@ import streamlit as st
 from embedcore.errors import EmbedcoreError
 from embedcore.providers import catalog
 from embedcore.providers.endpoints import host
+from embedcore.providers.registry import LOCAL as LOCAL_KIND
+from embedcore.providers.registry import provider_kinds
 from embedcore.types import Provider
 from ui.common import state
 from ui.common.budget import budgeted
-from ui.common.connection import (
-    Connection,
-    available_models,
-    current_connection,
-    current_model,
-    get_provider,
-    local_models,
-)
 from ui.common.format import short_model_names
+from ui.common.model_listing import available_models, get_provider
+from ui.common.provider_choice import Connection, current_connection, current_model, local_models
 
+#: Where an option's model comes from: the bundled models, or the sidebar's connection.
 LOCAL, API = "local", "api"
-_LOCAL_CONNECTION = Connection(kind="local", base_url=None)
+_LOCAL_CONNECTION = Connection(kind=LOCAL_KIND, base_url=None)
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def current_option(model: str | None = None) -> ModelOption:
     """The sidebar's choice as an option: ``model`` (default: the sidebar's model) from the sidebar's provider."""
     conn = current_connection()
     model = model or current_model()
-    return local_option(model) if conn.kind == "local" else ModelOption(API, model, host(conn.base_url))
+    return local_option(model) if conn.kind == LOCAL_KIND else ModelOption(API, model, host(conn.base_url))
 
 
 def model_options() -> list[ModelOption]:
@@ -88,7 +85,7 @@ def model_options() -> list[ModelOption]:
     options: list[ModelOption] = []
     options += [local_option(model) for model in local_models()]
     conn = current_connection()
-    if conn.kind != "local":
+    if conn.kind != LOCAL_KIND:
         served_by = host(conn.base_url)
         ids = served_ids(conn)
         if ids is None:
@@ -105,7 +102,7 @@ def served_ids(conn: Connection | None = None) -> list[str] | None:
     asking again must not say it a second time.
     """
     conn = conn or current_connection()
-    if conn.kind == "custom" and not conn.base_url:
+    if conn.spec.needs_base_url and not conn.base_url:
         return None  # nothing typed yet: the sidebar asks for the URL
     try:
         return [m.id for m in available_models(conn)]
@@ -119,7 +116,7 @@ def options_or_stop() -> list[ModelOption]:
     if not options:
         st.warning(
             "No model is available: the bundled models are not installed here and no API is connected. "
-            "Choose **IONOS AI Model Hub** or an **OpenAI-compatible URL** in the sidebar.",
+            f"Choose {_api_kinds('**{}**')} in the sidebar.",
             icon=":material/cloud_off:",
         )
         st.stop()
@@ -138,8 +135,8 @@ def find_option(
 
 def sidebar_option(options: Sequence[ModelOption]) -> ModelOption | None:
     """The option matching the sidebar's model and provider."""
-    kind = st.session_state.get(state.PROVIDER_KIND, "local")
-    return find_option(options, current_model(), prefer=LOCAL if kind == "local" else API)
+    kind = st.session_state.get(state.PROVIDER_KIND, LOCAL_KIND)
+    return find_option(options, current_model(), prefer=LOCAL if kind == LOCAL_KIND else API)
 
 
 def pick_model(
@@ -188,9 +185,14 @@ def provider_for(option: ModelOption) -> Provider:
     if option.is_local:
         return get_provider(_LOCAL_CONNECTION)
     conn = current_connection()
-    if conn.kind == "local":
+    if conn.kind == LOCAL_KIND:
         raise EmbedcoreError(
-            f"{option.model} needs the API connection; choose IONOS or an OpenAI-compatible URL in the sidebar."
+            f"{option.model} needs the API connection; choose {_api_kinds('{}')} in the sidebar."
         )
     # The operator's token under a [budget]: every embed() of this provider is counted.
     return budgeted(get_provider(conn), conn)
+
+
+def _api_kinds(form: str) -> str:
+    """The registered API kinds' names for a sentence: ``"A or B"``, each in ``form``."""
+    return " or ".join(form.format(k.display_name) for k in provider_kinds() if k.takes_url)

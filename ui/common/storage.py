@@ -60,9 +60,9 @@ class Storage:
 
 def database_setting() -> tuple[str | None, str]:
     """``(url, where it was set)``: secrets' ``database_url`` first, then the environment."""
-    from ui.common.connection import _secret
+    from ui.common.operator import app_secret
 
-    url = _secret(DATABASE_SECRET)
+    url = app_secret(DATABASE_SECRET)
     if url and str(url).strip():
         return str(url).strip(), f"{DATABASE_SECRET} in the app's secrets"
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
@@ -79,9 +79,9 @@ def cache_max_mb() -> float | None:
         Not a number, or negative; the message names the setting.
     """
     from embedcore.stores.cache import CACHE_MAX_MB_ENV, parse_max_mb
-    from ui.common.connection import _secret
+    from ui.common.operator import app_secret
 
-    value = _secret(CACHE_MAX_MB_SECRET)
+    value = app_secret(CACHE_MAX_MB_SECRET)
     if value is not None:
         return parse_max_mb(value, f"{CACHE_MAX_MB_SECRET} in the app's secrets")
     return parse_max_mb(os.environ.get(CACHE_MAX_MB_ENV), CACHE_MAX_MB_ENV)
@@ -92,7 +92,7 @@ def current_storage() -> Storage:
     url, setting = database_setting()
     if url is None:
         return Storage(key=f"sqlite:{os.environ.get('EMBEDCORE_CACHE_DIR', '')}")
-    from ui.common.connection import fingerprint
+    from ui.common.operator import fingerprint
 
     fp = fingerprint(url)
     lock, failures = cached.database_failures()
