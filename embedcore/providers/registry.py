@@ -11,7 +11,6 @@ sent to the endpoint it was configured for, never to some other server by accide
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, Literal
 
 from embedcore.errors import ConfigurationError
@@ -19,43 +18,26 @@ from embedcore.providers import catalog
 from embedcore.types import Provider
 
 if TYPE_CHECKING:
-    from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
+    from embedcore.stores.cache import EmbeddingCache
+    from embedcore.stores.protocols import VectorCache
 
 __all__ = ["PROVIDER_KINDS", "default_cache", "make_provider"]
 
 ProviderKind = Literal["local", "ionos", "custom"]
 PROVIDER_KINDS: tuple[str, ...] = ("local", "ionos", "custom")
 
-_CACHES: dict[str, EmbeddingCache | PostgresEmbeddingCache] = {}
-_CACHES_LOCK = threading.Lock()
 
+def default_cache() -> VectorCache:
+    """The process-wide embedding cache the environment chooses (:func:`embedcore.stores.storage.shared_stores`).
 
-def default_cache() -> EmbeddingCache | PostgresEmbeddingCache:
-    """The process-wide embedding cache the environment chooses.
-
-    ``$EMBEDCORE_DATABASE_URL`` set: the shared :class:`PostgresEmbeddingCache` in that database
-    (:class:`DatabaseUnavailableError` when it cannot be used — never a fallback to SQLite).
-    Otherwise the :class:`EmbeddingCache` at the default location (``$EMBEDCORE_CACHE_DIR`` or
-    the user cache dir). Both are read on every call, so a changed environment variable gets
-    its own store; one store per location is opened per process.
+    ``$EMBEDCORE_DATABASE_URL`` set: the shared PostgreSQL cache (:class:`DatabaseUnavailableError`
+    when it cannot be used — never a fallback to SQLite); otherwise the SQLite file in
+    ``$EMBEDCORE_CACHE_DIR`` or the user cache dir. Read on every call: a changed environment
+    gets its own store; one store per location is opened per process.
     """
-    from embedcore.stores import storage
-    from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache, default_cache_path
+    from embedcore.stores.storage import shared_stores
 
-    url = storage.configured_url()
-    if url is not None:
-        database = storage.shared_database(url)
-        with _CACHES_LOCK:
-            cached = _CACHES.get(repr(database))
-            if not isinstance(cached, PostgresEmbeddingCache) or cached.database is not database:
-                cached = _CACHES[repr(database)] = PostgresEmbeddingCache(database)
-            return cached
-    path = str(default_cache_path())
-    with _CACHES_LOCK:
-        cache = _CACHES.get(path)
-        if cache is None:
-            cache = _CACHES[path] = EmbeddingCache(path)
-        return cache
+    return shared_stores().cache
 
 
 def make_provider(
