@@ -257,33 +257,33 @@ def shared_stores(settings: StoreSettings | None = None) -> Stores:
     return found
 
 
+def _open_one(what: str, database_url: str | None, path: str | os.PathLike[str] | None) -> Any:
+    """One of the stores :func:`open_stores` chooses, new; ``path`` names its SQLite file."""
+    stores = open_stores(StoreSettings.from_env(database_url))
+    if path is not None and stores.database is None:
+        from embedcore.stores.cache import EmbeddingCache
+        from embedcore.stores.collections import CollectionStore
+        from embedcore.stores.ledger import SQLiteLedger
+
+        return {"cache": EmbeddingCache, "collections": CollectionStore, "ledger": SQLiteLedger}[what](path)
+    return getattr(stores, what)
+
+
 def open_cache(database_url: str | None = None, *, path: str | os.PathLike[str] | None = None) -> VectorCache:
     """A new embedding cache as :func:`open_stores` chooses it; ``path``: the SQLite file."""
-    if path is not None and configured_url(database_url) is None:
-        from embedcore.stores.cache import EmbeddingCache
-
-        return EmbeddingCache(path)
-    return open_stores(StoreSettings.from_env(database_url)).cache
+    return _open_one("cache", database_url, path)
 
 
 def open_collections(
     database_url: str | None = None, *, path: str | os.PathLike[str] | None = None
 ) -> Collections:
     """A new collection store as :func:`open_stores` chooses it; ``path``: the SQLite file."""
-    if path is not None and configured_url(database_url) is None:
-        from embedcore.stores.collections import CollectionStore
-
-        return CollectionStore(path)
-    return open_stores(StoreSettings.from_env(database_url)).collections
+    return _open_one("collections", database_url, path)
 
 
 def open_ledger(database_url: str | None = None, *, path: str | os.PathLike[str] | None = None) -> Ledger:
     """The budget's ledger as :func:`open_stores` chooses it; ``path``: the SQLite file."""
-    if path is not None and configured_url(database_url) is None:
-        from embedcore.stores.ledger import SQLiteLedger
-
-        return SQLiteLedger(path)
-    return open_stores(StoreSettings.from_env(database_url)).ledger
+    return _open_one("ledger", database_url, path)
 
 
 class UnavailableCache:
