@@ -231,6 +231,20 @@ def open_stores(
     ------
     DatabaseUnavailableError
         A URL is set but the database cannot be used (and neither ``database`` nor ``error`` given).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> stores = open_stores(StoreSettings(cache_dir=tempfile.mkdtemp(), cache_max_mb=50))
+    >>> stores.cache.max_mb, stores.database is None
+    (50.0, True)
+    >>> from embedcore.errors import DatabaseUnavailableError
+    >>> down = open_stores(error=DatabaseUnavailableError("The team database is down."))
+    >>> down.cache
+    UnavailableCache()
+    >>> down.collections
+    Traceback (most recent call last):
+    embedcore.errors.DatabaseUnavailableError: The team database is down.
     """
     settings = StoreSettings.from_env() if settings is None else settings
     if error is None and database is None and settings.database_url is not None:
