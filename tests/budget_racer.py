@@ -14,8 +14,9 @@ import threading
 import time
 
 from embedcore.errors import BudgetExceededError
-from embedcore.providers.budget import BudgetGuard, BudgetSettings, PostgresLedger, SQLiteLedger
+from embedcore.providers.budget import BudgetGuard, BudgetSettings
 from embedcore.providers.client import EmbeddingClient
+from embedcore.stores.ledger import PostgresLedger, SQLiteLedger
 
 MODEL = "BAAI/bge-m3"
 #: The budget all racers share: one visitor's, which is also the endpoint's.

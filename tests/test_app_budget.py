@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedcore.providers.budget import SQLiteLedger, usage_frame
+from embedcore.stores.ledger import SQLiteLedger, usage_frame
 from tests.apptest import api_app, metrics, open_page, plain_messages, rendered
 from tests.fake_openai import TOKEN
 

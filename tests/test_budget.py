@@ -12,20 +12,14 @@ from pathlib import Path
 import pytest
 
 from embedcore.errors import BudgetExceededError, ConfigurationError, ServerError, TooManyTextsError
-from embedcore.providers.budget import (
-    BudgetedProvider,
-    BudgetGuard,
-    BudgetSettings,
-    PostgresLedger,
-    SQLiteLedger,
-    estimate_tokens,
-    open_ledger,
-    settings_from_env,
-    usage_frame,
-)
+from embedcore.providers.budget import BudgetedProvider, BudgetGuard, estimate_tokens
 from embedcore.providers.client import EmbeddingClient
+from embedcore.settings import BudgetSettings
+from embedcore.settings import budget_from_env as settings_from_env
 from embedcore.stores.cache import EmbeddingCache
 from embedcore.stores.collections import CollectionStore
+from embedcore.stores.ledger import PostgresLedger, SQLiteLedger, usage_frame
+from embedcore.stores.storage import open_ledger
 from tests.fake_openai import token_count
 
 MODEL = "BAAI/bge-m3"

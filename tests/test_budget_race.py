@@ -22,13 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from embedcore.providers.budget import (
-    BudgetGuard,
-    BudgetSettings,
-    PostgresLedger,
-    SQLiteLedger,
-    estimate_tokens,
-)
+from embedcore.providers.budget import BudgetGuard, BudgetSettings, estimate_tokens
+from embedcore.stores.ledger import PostgresLedger, SQLiteLedger
 from tests.budget_racer import BUDGET, MODEL, TEXTS_PER_ACTION, texts_for
 
 REPO = Path(__file__).resolve().parent.parent

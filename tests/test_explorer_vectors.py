@@ -212,18 +212,18 @@ def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app,
 
 
 def test_a_long_list_is_digested_once_and_equal_lists_digest_alike(monkeypatch):
-    from ui.common import cached
+    from ui.common import digests
 
-    texts = [f"sentence number {i}" for i in range(cached.DIGEST_MEMO_FROM)]
-    first = cached.digest_of(texts)
-    assert cached.digest_of(list(texts)) == first  # a copy: computed again, same digest
-    assert cached.digest_of([*texts[:-1], "another"]) != first
+    texts = [f"sentence number {i}" for i in range(digests.DIGEST_MEMO_FROM)]
+    first = digests.digest_of(texts)
+    assert digests.digest_of(list(texts)) == first  # a copy: computed again, same digest
+    assert digests.digest_of([*texts[:-1], "another"]) != first
 
     calls = []
-    real = cached.hashlib.blake2b
-    monkeypatch.setattr(cached.hashlib, "blake2b", lambda *a, **k: calls.append(1) or real(*a, **k))
-    assert cached.digest_of(texts) == first and not calls  # the same list: remembered
-    assert cached.digest_of(texts[:5]) and calls  # short lists are always digested
+    real = digests.hashlib.blake2b
+    monkeypatch.setattr(digests.hashlib, "blake2b", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert digests.digest_of(texts) == first and not calls  # the same list: remembered
+    assert digests.digest_of(texts[:5]) and calls  # short lists are always digested
 
 
 def test_the_selection_table_is_not_recomputed_when_the_selection_stays(make_app, vectors_dir, monkeypatch):

@@ -157,8 +157,9 @@ def test_a_workload_over_the_limit_is_refused_on_the_page_before_any_request(
 
 def test_the_start_up_sample_is_counted_against_the_budget_under_the_servers_name(fake_openai, app_env):
     from embedcore.io import load_sample
-    from embedcore.providers.budget import BudgetGuard, BudgetSettings, SQLiteLedger
+    from embedcore.providers.budget import BudgetGuard, BudgetSettings
     from embedcore.providers.endpoints import normalize_base_url
+    from embedcore.stores.ledger import SQLiteLedger
     from ui.common.hosted import SERVER_VISITOR
 
     api = fake_openai(token=TOKEN)

@@ -7,7 +7,7 @@ promise that work already paid for is never lost when a later batch fails.
 Several processes sharing one cache (app replicas on one PostgreSQL, or processes on one
 SQLite file) embedding the same texts at once pay for each text once: right before each batch
 the cache is asked again and the batch's texts are *claimed* in it
-(:meth:`embedcore.stores.cache.EmbeddingCache.claim`); a text another caller has claimed is not sent
+(:class:`embedcore.stores.protocols.ClaimingCache`); a text another caller has claimed is not sent
 but waited for, and taken from the cache once stored. Claims are renewed while a call works,
 released as each batch is stored or when the call fails, and expire when a process dies.
 """
@@ -28,11 +28,12 @@ import numpy as np
 
 from embedcore.errors import EmptyInputError, InputError, InvalidResponseError
 from embedcore.providers.catalog import KNOWN_MODELS
+from embedcore.stores.protocols import ClaimingCache, VectorCache
 from embedcore.types import EmbeddingResult, ProgressCallback, texts_are
 
 if TYPE_CHECKING:
     from embedcore.providers.budget import BudgetGuard
-    from embedcore.stores.cache import ClaimResult, EmbeddingCache
+    from embedcore.stores.cache_rules import ClaimResult
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class _Unshared:
         self.cache, self.endpoint_id, self.model = cache, endpoint_id, model
 
     def claim(self, texts: list[str], limit: int) -> ClaimResult:
-        from embedcore.stores.cache import ClaimResult
+        from embedcore.stores.cache_rules import ClaimResult
 
         return ClaimResult(claimed=texts[:limit], free=texts[limit:])
 
@@ -191,7 +192,7 @@ def embed_with_cache(
     model: str,
     *,
     endpoint_id: str,
-    cache: EmbeddingCache | None,
+    cache: VectorCache | None,
     send_batch: SendBatch,
     batch_size: int,
     max_concurrency: int = 1,
@@ -217,9 +218,10 @@ def embed_with_cache(
     model : str
     endpoint_id : str
         Cache namespace (a normalised URL or ``"local:"``).
-    cache : EmbeddingCache or None
-        ``None`` disables caching. A cache without ``claim`` is looked up once, before the
-        first batch, and every batch planned then is sent.
+    cache : VectorCache or None
+        Any :class:`~embedcore.stores.protocols.VectorCache`; ``None`` disables caching. A cache
+        that is not a :class:`~embedcore.stores.protocols.ClaimingCache` is looked up once,
+        before the first batch, and every batch planned then is sent.
     send_batch : callable
         ``send_batch(list_of_texts) -> BatchOutput``; called from worker threads when
         ``max_concurrency > 1``, so it must be thread-safe.
@@ -300,7 +302,7 @@ def embed_with_cache(
     waiting: dict[str, None] = {}
     claims: _Claims | _Unshared = (
         _Claims(cache, endpoint_id, model)
-        if cache is not None and hasattr(cache, "claim")
+        if isinstance(cache, ClaimingCache)
         else _Unshared(cache, endpoint_id, model)
     )
 

@@ -32,14 +32,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from embedcore.errors import ConfigurationError
-from embedcore.memo import Memo
 from embedcore.providers import catalog
 from embedcore.providers.endpoints import TOKEN_ENV
 from embedcore.types import ModelInfo, Provider
 
 if TYPE_CHECKING:
-    from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
-    from embedcore.stores.storage import UnavailableCache
+    from embedcore.stores.protocols import VectorCache
 
 __all__ = [
     "PLUGINS_ENV",
@@ -233,29 +231,18 @@ def provider_kind(name: str) -> ProviderKind:
     return kind
 
 
-#: One store per location per process (bounded; a store evicted is opened again when asked).
-_CACHES: Memo[Any] = Memo(maxsize=8)
 
+def default_cache() -> VectorCache:
+    """The process-wide embedding cache the environment chooses (:func:`embedcore.stores.storage.shared_stores`).
 
-def default_cache() -> EmbeddingCache | PostgresEmbeddingCache:
-    """The process-wide embedding cache the environment chooses.
-
-    ``$EMBEDCORE_DATABASE_URL`` set: the shared :class:`PostgresEmbeddingCache` in that database
-    (:class:`DatabaseUnavailableError` when it cannot be used — never a fallback to SQLite).
-    Otherwise the :class:`EmbeddingCache` at the default location (``$EMBEDCORE_CACHE_DIR`` or
-    the user cache dir). Both are read on every call, so a changed environment variable gets
-    its own store; the store itself is chosen by :func:`embedcore.stores.storage.open_cache`.
+    ``$EMBEDCORE_DATABASE_URL`` set: the shared PostgreSQL cache (:class:`DatabaseUnavailableError`
+    when it cannot be used — never a fallback to SQLite); otherwise the SQLite file in
+    ``$EMBEDCORE_CACHE_DIR`` or the user cache dir. Read on every call: a changed environment
+    gets its own store; one store per location is opened per process.
     """
-    from embedcore.stores import storage
-    from embedcore.stores.cache import default_cache_path
+    from embedcore.stores.storage import shared_stores
 
-    url = storage.configured_url()
-    if url is not None:
-        database = storage.shared_database(url)
-        # The database object is part of the key: a database opened again gets a new store.
-        return _CACHES.get_or_compute(("postgres", url, id(database)), lambda: storage.open_cache(url))
-    path = str(default_cache_path())
-    return _CACHES.get_or_compute(("sqlite", path), lambda: storage.open_cache(path=path))
+    return shared_stores().cache
 
 
 def make_provider(
@@ -263,7 +250,7 @@ def make_provider(
     *,
     base_url: str | None = None,
     api_key: str | None = None,
-    cache: EmbeddingCache | PostgresEmbeddingCache | UnavailableCache | Literal[False] | None = None,
+    cache: VectorCache | Literal[False] | None = None,
     **options: Any,
 ) -> Provider:
     """A provider of a registered kind (:func:`kind_names`).
@@ -281,7 +268,7 @@ def make_provider(
         ``None``: ``$IONOS_API_TOKEN``, but only to the endpoint it belongs to
         (:func:`embedcore.providers.endpoints.environment_token`; never to some other custom server).
         ``""``: no token at all. Ignored by ``local``.
-    cache : EmbeddingCache, PostgresEmbeddingCache, UnavailableCache, None or False
+    cache : VectorCache, None or False
         ``None``: the shared :func:`default_cache`; ``False``: no cache; else the store to use
         (the dashboard passes the one its storage settings chose, or an ``UnavailableCache``
         that raises the team database's error on first use).

@@ -23,23 +23,18 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from embedcore.errors import ConfigurationError
-from embedcore.providers.budget import (
-    BudgetedProvider,
-    BudgetGuard,
-    BudgetSettings,
-    PostgresLedger,
-    SQLiteLedger,
-    settings_from_env,
-    usage_frame,
-)
+from embedcore.providers.budget import BudgetedProvider, BudgetGuard
 from embedcore.providers.endpoints import normalize_base_url
+from embedcore.stores.ledger import Ledger, usage_frame
 from ui.common.errors import friendly_errors
+from ui.common.settings import setting
 from ui.common.storage import current_storage
 from ui.common.visitor import current_visitor
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from embedcore.settings import BudgetSettings
     from embedcore.types import Provider
     from ui.common.connection import Connection
 
@@ -53,21 +48,15 @@ _status = threading.local()
 
 
 def budget_settings() -> BudgetSettings | None:
-    """``[budget]`` from the secrets, else ``EMBEDCORE_BUDGET_*``; None when neither is set.
+    """``[budget]`` from the secrets, else ``EMBEDCORE_BUDGET_*``; None when neither is set
+    (read and checked by :func:`embedcore.settings.check_budget`).
 
     Raises
     ------
     ConfigurationError
         A setting is unknown, negative or not a whole number (the message names it).
     """
-    try:
-        section = st.secrets.get(SECTION)
-    except Exception:  # no secrets file, or a broken one: ui.common.connection reports those
-        section = None
-    if section is not None:
-        values = section.to_dict() if hasattr(section, "to_dict") else section
-        return BudgetSettings.from_mapping(values, where="[budget] in the app's secrets:")
-    return settings_from_env()
+    return setting("budget")
 
 
 def offers_operator_token() -> bool:
@@ -79,7 +68,7 @@ def offers_operator_token() -> bool:
     return settings is None or settings.offered
 
 
-def current_ledger() -> SQLiteLedger | PostgresLedger:
+def current_ledger() -> Ledger:
     """Where the counts live: the team database when configured, else the file beside the cache.
 
     Raises
@@ -88,12 +77,7 @@ def current_ledger() -> SQLiteLedger | PostgresLedger:
         The configured database cannot be used (never a fallback to the file: each replica
         would get a budget of its own).
     """
-    storage = current_storage()
-    if storage.error is not None:
-        raise storage.error
-    if storage.database is not None:
-        return PostgresLedger(storage.database)
-    return SQLiteLedger()
+    return current_storage().stores().ledger
 
 
 def guard_for(conn: Connection) -> BudgetGuard | None:

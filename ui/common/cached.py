@@ -1,25 +1,20 @@
 """Every Streamlit cache of the dashboard, in one module.
 
-Two kinds, as Streamlit's guidance has them:
+- ``st.cache_resource`` — objects shared by every session (the team database, the stores of
+  :func:`embedcore.stores.storage.open_stores`, providers, the static-model build, the warm-up
+  thread) and large read-only arrays (a 10k × 10k cosine matrix is 381 MiB, which
+  ``cache_data`` would pickle on every hit). Thread-safe, never mutated; arrays read-only.
+- ``st.cache_data`` — results: projections, model listings, parsed uploads, sample sets, and the
+  explorer's clusters, pairs, heatmap rows and placements (:mod:`ui.explorer.computed` and
+  :mod:`ui.explorer.projections` give them the page's arguments and names).
 
-- ``st.cache_resource`` — objects shared by every session: the team database, the embedding
-  cache, providers, the collection store, the static-model build, the warm-up thread; and large
-  read-only arrays (a 10k × 10k cosine matrix is 381 MiB, which ``cache_data`` would pickle on
-  every hit). Shared objects are thread-safe and never mutated; arrays are made read-only.
-- ``st.cache_data`` — results: projections, model listings, parsed uploads, sample sets.
-
-Keys: arrays, secrets and shared objects go in as ``_underscore`` arguments, which Streamlit
-leaves out of its hash, beside a short key that names them — a :func:`digest_of` of an array (hashing
-a 10k × 1024 array on every rerun would cost ~40 ms), a fingerprint of a token or database URL, a
-storage key. Nothing here reads a widget.
-
-The explorer's caches (clusters, pairs, heatmap rows, query placement, hover texts, figures) are
-here too; :mod:`ui.explorer.computed` and :mod:`ui.explorer.projections` give them the page's arguments and names.
+Keys: arrays, secrets and shared objects go in as ``_underscore`` arguments (left out of
+Streamlit's hash) beside a short key naming them — a :func:`~ui.common.digests.digest_of` of an array (hashing a
+10k × 1024 array every rerun costs ~40 ms), a token's or URL's fingerprint, a storage key.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +24,7 @@ import streamlit as st
 
 from embedcore import io
 from embedcore.providers.registry import LOCAL
+from ui.common.digests import digest_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,61 +35,13 @@ if TYPE_CHECKING:
     from embedcore.analysis.projection import ProjectionResult
     from embedcore.io.chunking import Chunk
     from embedcore.providers.prepare import BackgroundBuild
-    from embedcore.stores.collections import CollectionStore, PostgresCollectionStore
     from embedcore.stores.database import Database
+    from embedcore.stores.protocols import Collections, VectorCache
     from embedcore.types import ModelInfo, Provider
     from ui.common.storage import Storage
 
 #: Seconds a model listing is reused before asking the endpoint again.
 MODELS_TTL = 300
-
-
-#: Lists of texts at least this long have their digest remembered (100,000 texts: ~0.15 s a digest).
-DIGEST_MEMO_FROM = 20_000
-#: ``{id(list): (the list, digest)}`` of recent long lists (a rerun asks again for the same ones).
-_long_list_digests: dict[int, tuple[list, str]] = {}
-
-
-def digest_of(value: bytes | np.ndarray | Sequence[str]) -> str:
-    """A 128-bit BLAKE2b digest that names a value in cache and session keys.
-
-    Parameters
-    ----------
-    value : bytes, ndarray or sequence of str
-        File bytes as they are; an array by its shape, dtype and bytes (≈ 40 ms for
-        10k × 1024 float32); texts in order (``["ab", "c"]`` and ``["a", "bc"]`` differ).
-
-    Returns
-    -------
-    str
-        32 hex characters; values of different kinds never share a digest.
-    """
-    # A long *list* of texts is digested once and remembered by identity: the tables the app keeps
-    # in session state or caches are never changed in place, so the same list holds the same texts.
-    memo = isinstance(value, list) and len(value) >= DIGEST_MEMO_FROM
-    if memo:
-        hit = _long_list_digests.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-    h = hashlib.blake2b(digest_size=16)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        h.update(b"bytes:")
-        h.update(value)
-    elif isinstance(value, np.ndarray):
-        array = np.ascontiguousarray(value)
-        h.update(f"array:{array.shape}{array.dtype.str}".encode())
-        h.update(memoryview(array).cast("B"))
-    else:
-        h.update(b"texts:")
-        for text in value:
-            encoded = str(text).encode("utf-8")
-            h.update(len(encoded).to_bytes(8, "little"))  # the length keeps ["ab", "c"] from ["a", "bc"]
-            h.update(encoded)
-        if memo:
-            _long_list_digests[id(value)] = (value, h.hexdigest())  # holding the list keeps its id unique
-            while len(_long_list_digests) > 8:
-                _long_list_digests.pop(next(iter(_long_list_digests)))
-    return h.hexdigest()
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -106,15 +54,10 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
-    """Load the bundled model and UMAP's compiled code in the background, once per process.
-
-    ``make run`` has already started this when the server process started
-    (``scripts/serve.py``); a plain ``streamlit run app.py`` (Community Cloud) starts it here,
-    on the first visit. ``EMBEDCORE_WARM_UP=0`` turns it off (tests, tiny hosts).
-
-    On an API-only install with an operator's token, the default sample is embedded first
-    (:func:`ui.common.hosted.sample_warm_up`), so the first visitor's page has its map at once.
-    """
+    """Load the bundled model and UMAP's code in the background, once per process (``make run``
+    starts it with the server; ``streamlit run app.py`` on the first visit; ``EMBEDCORE_WARM_UP=0``
+    never). With an operator's token the default sample is embedded first
+    (:func:`ui.common.hosted.sample_warm_up`), so the first visitor's map is there at once."""
     from embedcore import warmup
 
     if warmup.started():
@@ -126,10 +69,7 @@ def warm_up() -> bool:
 
 @st.cache_resource(show_spinner=False)
 def work_queue():
-    """The server's one :class:`embedcore.system.WorkQueue` for heavy work (ui.common.queueing says which).
-
-    As many jobs at once as the server has usable cores, or ``EMBEDCORE_WORK_SLOTS``.
-    """
+    """The server's :class:`embedcore.system.WorkQueue` for heavy work (cores, or ``EMBEDCORE_WORK_SLOTS``)."""
     from embedcore.system import WorkQueue, work_slots
 
     return WorkQueue(work_slots())
@@ -152,25 +92,10 @@ def database_failures() -> tuple[Any, dict]:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def embedding_cache(storage_key: str, max_mb: float | None, _storage: Storage):
-    """The embedding cache every session shares: SQLite, the team's PostgreSQL, or a stand-in that
-    raises the database's error on first use (so models can still be listed while it is down).
-
-    ``storage_key`` names the store (cache dir, database fingerprint and whether it is up), so a
-    changed ``EMBEDCORE_CACHE_DIR`` or a database back online gets a fresh object; ``max_mb`` is
-    its size cap (None: none), so a changed cap does too.
-    """
-    if _storage.error is not None:
-        from embedcore.stores.storage import UnavailableCache
-
-        return UnavailableCache(_storage.error)
-    if _storage.database is not None:
-        from embedcore.stores.cache import PostgresEmbeddingCache
-
-        return PostgresEmbeddingCache(_storage.database, max_mb=max_mb or 0)
-    from embedcore.stores.cache import EmbeddingCache
-
-    return EmbeddingCache(max_mb=max_mb or 0)
+def embedding_cache(storage_key: str, max_mb: float | None, _storage: Storage) -> VectorCache:
+    """The embedding cache every session shares (:meth:`ui.common.storage.Storage.stores`), keyed by
+    the storage (cache dir, or database fingerprint and whether it is up) and the cap in MB."""
+    return _storage.stores(max_mb).cache
 
 
 @st.cache_resource(show_spinner="Loading the bundled model…", max_entries=8)
@@ -194,14 +119,10 @@ def api_provider(
     _api_key: str | None,
     _storage: Storage,
 ) -> Provider:
-    """An :class:`embedcore.providers.client.EmbeddingClient`, one per endpoint, token and storage.
-
-    Keyed on the token's fingerprint, never on the token. The client is shared by every session
-    using the same endpoint and token, which is what the provider's per-contract rate limit
-    wants; with a team database, its token bucket lives there and is shared by every replica as
-    well. The token is given explicitly (``""`` for none): the caller has already applied
-    embedcore's rule of where a token may go (:func:`embedcore.providers.endpoints.token_for`).
-    """
+    """An :class:`embedcore.providers.client.EmbeddingClient` per endpoint, token (by fingerprint)
+    and storage, shared by every session as the per-contract rate limit wants (with a team
+    database its bucket is shared by every replica too). ``_api_key`` is explicit (``""``: none):
+    the caller applied :func:`embedcore.providers.endpoints.token_for`."""
     from embedcore.providers.registry import make_provider
 
     return make_provider(
@@ -225,18 +146,14 @@ def served_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def collection_store(storage_key: str, _storage: Storage) -> CollectionStore | PostgresCollectionStore:
+def collection_store(storage_key: str, _storage: Storage) -> Collections:
     """The document collections of the search page (SQLite beside the cache, or the team database)."""
-    from embedcore.stores.collections import CollectionStore, PostgresCollectionStore
-
-    if _storage.database is not None:
-        return PostgresCollectionStore(_storage.database)
-    return CollectionStore()
+    return _storage.stores().collections
 
 
 @st.cache_resource(show_spinner="Loading the collection…", max_entries=4, ttl=1800)
 def loaded_collection(
-    where: str, name: str, stamp: tuple, _store: CollectionStore | PostgresCollectionStore
+    where: str, name: str, stamp: tuple, _store: Collections
 ) -> tuple[list[Chunk], np.ndarray]:
     """A collection's chunks and read-only vectors; ``stamp`` changes whenever the collection does."""
     chunks, vectors = _store.load(name)
@@ -309,23 +226,9 @@ def cached_projection(
     digest: str | None = None,
     **params,
 ) -> np.ndarray:
-    """:func:`embedcore.analysis.projection.project`, cached across reruns and sessions.
-
-    Parameters
-    ----------
-    vectors : ndarray of shape (n, d)
-    method : {"umap", "pca", "tsne"}
-    n_components : int
-    random_state : int
-    digest : str, optional
-        :func:`digest_of` ``vectors``, if the caller already has it.
-    **params
-        Passed to ``project`` (``n_neighbors``, ``min_dist``, ``perplexity``, ...); must be hashable.
-
-    Returns
-    -------
-    ndarray of shape (n, n_components), float32
-    """
+    """:func:`embedcore.analysis.projection.project` (coordinates (n, n_components), float32),
+    cached across reruns and sessions; ``digest``: :func:`digest_of` ``vectors`` if known;
+    ``params`` (``n_neighbors``, ``perplexity``, ...) must be hashable."""
     key = digest or digest_of(vectors)
     with st.spinner("Projecting…"):  # shown only when it takes over half a second: a miss
         result = projection_result(
@@ -342,12 +245,8 @@ def _cosine(vectors_digest: str, _vectors) -> np.ndarray:
 
 
 def cached_cosine(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.cosine_matrix` of ``vectors`` with itself, cached (read-only).
-
-    Returns
-    -------
-    ndarray of shape (n, n), float32, not writeable (copy it before changing it).
-    """
+    """:func:`embedcore.analysis.similarity.cosine_matrix` of ``vectors`` with itself, cached:
+    (n, n) float32, read-only (copy it before changing it)."""
     return _cosine(digest or digest_of(vectors), vectors)
 
 
@@ -359,11 +258,8 @@ def cached_neighbours(
 
 
 def unit_vectors(vectors: np.ndarray, *, digest: str | None = None) -> np.ndarray:
-    """:func:`embedcore.analysis.similarity.normalize_rows` of ``vectors``, read-only, kept per data set.
-
-    Every click and selection lists neighbours by cosine; normalising 100,000 rows for each
-    was most of such a rerun (~0.3 s). Pass the result with ``normalized=True``.
-    """
+    """:func:`embedcore.analysis.similarity.normalize_rows`, read-only, kept per data set (every click
+    lists neighbours by cosine; normalising 100k rows each time was ~0.3 s). Pass ``normalized=True``."""
     return _unit_vectors(digest or digest_of(vectors), vectors)
 
 

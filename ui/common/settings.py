@@ -1,4 +1,8 @@
-"""The app's settings sections from Streamlit's secrets, checked by :mod:`embedcore.settings`.
+"""The app's operator settings from Streamlit's secrets, read and checked by :mod:`embedcore.settings`.
+
+Every operator setting — ``[auth]``, ``[access]``, ``[budget]``, ``cache_max_mb``,
+``database_url`` — is one entry of :data:`embedcore.settings.SECTIONS`, which also reads its
+environment variable when the secrets do not set it; this module only hands it the secrets.
 
 ``app_settings()`` is read on every run (a dict walk, microseconds), so an operator who edits
 ``secrets.toml`` sees the effect, or the message, on the next run.
@@ -12,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from embedcore.errors import SettingsError
-from embedcore.settings import AccessRules, AuthSettings, check_settings
+from embedcore.settings import AccessRules, AuthSettings, check_section, check_settings
 
 
 def _secrets_files_present() -> bool:
@@ -53,32 +57,37 @@ def app_settings() -> dict[str, Any]:
     return check_settings(secrets_dict())
 
 
+def setting(name: str) -> Any:
+    """One checked entry of ``embedcore.settings.SECTIONS`` (``"budget"``, ``"cache_max_mb"``, ...).
+
+    Raises
+    ------
+    embedcore.errors.ConfigurationError
+        That setting is wrong (or the secrets file cannot be read); the message names it.
+    """
+    return check_section(name, secrets_dict())
+
+
 def check_operator_settings() -> None:
-    """Every operator setting, checked at the start of every run: the secrets' sections
-    (:func:`app_settings`), the budget and the cache cap (each from the secrets, else the
-    environment). One place, so a wrong value is one message before any page runs.
+    """Every operator setting (:func:`app_settings`), checked at the start of every run, so a
+    wrong value is one message before any page runs.
 
     Raises
     ------
     embedcore.errors.ConfigurationError
         The first wrong setting; the message names it.
     """
-    from ui.common.budget import budget_settings
-    from ui.common.storage import cache_max_mb
-
     app_settings()
-    budget_settings()
-    cache_max_mb()
 
 
 def auth_settings() -> AuthSettings | None:
     """``[auth]`` when sign-in is configured and valid, else None (the app is open)."""
-    return app_settings()["auth"]
+    return setting("auth")
 
 
 def access_rules() -> AccessRules:
     """``[access]``: empty rules when absent or when the settings are wrong (nobody is admin then)."""
     try:
-        return app_settings()["access"]
+        return setting("access")
     except SettingsError:
         return AccessRules()

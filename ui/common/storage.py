@@ -3,7 +3,9 @@
 The operator sets ``database_url`` in the app's secrets (or ``EMBEDCORE_DATABASE_URL`` in the
 environment). Without it every server process keeps its own SQLite files in
 ``EMBEDCORE_CACHE_DIR``; with it all replicas share one PostgreSQL + pgvector database
-(:mod:`embedcore.stores.storage`).
+(:mod:`embedcore.stores.storage`). Both are read and checked by :mod:`embedcore.settings`
+(``database_url``, ``cache_max_mb``); the stores themselves come from
+:func:`embedcore.stores.storage.open_stores`, through :meth:`Storage.stores`.
 
 A database that cannot be reached is not hidden and not replaced by local files: the error
 is kept (and the connection not retried for :data:`RETRY_AFTER` seconds, so a dead server does
@@ -21,13 +23,11 @@ import time
 from dataclasses import dataclass, field
 
 from embedcore.errors import DatabaseError
-from embedcore.stores.database import DATABASE_URL_ENV, Database
+from embedcore.stores.database import Database
+from embedcore.stores.storage import Stores, StoreSettings, open_stores
 from ui.common import cached
+from ui.common.settings import setting
 
-#: The secrets key for the database URL.
-DATABASE_SECRET = "database_url"
-#: The secrets key for the cache's size cap in megabytes (else ``EMBEDCORE_CACHE_MAX_MB``).
-CACHE_MAX_MB_SECRET = "cache_max_mb"
 #: Seconds a failed connection is reported again before the next attempt (a server that drops
 #: packets costs the connect timeout, 10 s, per attempt).
 RETRY_AFTER = 30.0
@@ -57,39 +57,34 @@ class Storage:
         """True when a database is configured (reachable or not)."""
         return self.database is not None or self.error is not None
 
+    def stores(self, cache_max_mb: float | None = None) -> Stores:
+        """The stores on this storage (:func:`embedcore.stores.storage.open_stores`); a cap of
+        None or 0 is no cap (the environment's was read by :func:`cache_max_mb` already)."""
+        return open_stores(
+            StoreSettings(cache_max_mb=cache_max_mb or 0), database=self.database, error=self.error
+        )
+
 
 def database_setting() -> tuple[str | None, str]:
     """``(url, where it was set)``: secrets' ``database_url`` first, then the environment."""
-    from ui.common.operator import app_secret
-
-    url = app_secret(DATABASE_SECRET)
-    if url and str(url).strip():
-        return str(url).strip(), f"{DATABASE_SECRET} in the app's secrets"
-    url = os.environ.get(DATABASE_URL_ENV, "").strip()
-    return (url or None), DATABASE_URL_ENV
+    return setting("database_url")
 
 
 def cache_max_mb() -> float | None:
-    """The embedding cache's size cap in megabytes: secrets' ``cache_max_mb``, then
-    ``EMBEDCORE_CACHE_MAX_MB``; None (no cap) when neither is set or it is 0.
+    """The embedding cache's size cap in megabytes (secrets' ``cache_max_mb``, then
+    ``EMBEDCORE_CACHE_MAX_MB``); None for no cap.
 
     Raises
     ------
     embedcore.errors.ConfigurationError
         Not a number, or negative; the message names the setting.
     """
-    from embedcore.stores.cache import CACHE_MAX_MB_ENV, parse_max_mb
-    from ui.common.operator import app_secret
-
-    value = app_secret(CACHE_MAX_MB_SECRET)
-    if value is not None:
-        return parse_max_mb(value, f"{CACHE_MAX_MB_SECRET} in the app's secrets")
-    return parse_max_mb(os.environ.get(CACHE_MAX_MB_ENV), CACHE_MAX_MB_ENV)
+    return setting("cache_max_mb")
 
 
 def current_storage() -> Storage:
     """The storage for this run (cheap: the database is opened once per server process)."""
-    url, setting = database_setting()
+    url, where = database_setting()
     if url is None:
         return Storage(key=f"sqlite:{os.environ.get('EMBEDCORE_CACHE_DIR', '')}")
     from ui.common.operator import fingerprint
@@ -101,7 +96,7 @@ def current_storage() -> Storage:
     if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
         return Storage(key=f"postgres:{fp}:down", error=failed[1])
     try:
-        database = cached.database(fp, setting, _url=url)
+        database = cached.database(fp, where, _url=url)
     except DatabaseError as exc:
         with lock:
             failures[fp] = (time.monotonic(), exc)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from embedcore.io.chunking import Chunk
-from embedcore.stores.collections import CollectionInfo, CollectionStore, PostgresCollectionStore
+from embedcore.stores.collections import CollectionInfo
+from embedcore.stores.protocols import Collections
 from ui.common import cached
 from ui.common.storage import current_storage
 
 
-def collection_store() -> CollectionStore | PostgresCollectionStore:
+def collection_store() -> Collections:
     """The shared store (thread-safe) for the current storage.
 
     Raises
@@ -25,7 +26,7 @@ def collection_store() -> CollectionStore | PostgresCollectionStore:
     """
     storage = current_storage()
     if storage.error is not None:
-        raise storage.error
+        raise storage.error  # before the cache: an error is never remembered as the store
     return cached.collection_store(storage.key, _storage=storage)
 
 
