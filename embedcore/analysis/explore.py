@@ -28,6 +28,7 @@ import numpy as np
 
 from embedcore.analysis.similarity import _as_rows, cluster_order, normalize_rows, top_k, top_pairs
 from embedcore.errors import EmptyInputError, InputError, TooManyTextsError
+from embedcore.extras import require_extra
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -681,6 +682,8 @@ def cluster_names(
         ``"guitar, album, song"``; a cluster with no usable term is named ``"cluster 3"``.
     """
     from scipy import sparse
+
+    require_extra("maps", "Naming clusters", "sklearn")
     from sklearn.feature_extraction.text import CountVectorizer
 
     codes = np.asarray(clusters, dtype=np.int64).ravel()

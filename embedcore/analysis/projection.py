@@ -49,6 +49,7 @@ import numpy as np
 
 from embedcore.analysis.similarity import _as_rows, normalize_rows, top_k
 from embedcore.errors import EmptyInputError, InputError, ProjectionInputError
+from embedcore.extras import require_extra
 
 __all__ = [
     "AUTO_EPOCHS_SWITCH",
@@ -593,6 +594,7 @@ def _pca_start(X: np.ndarray, n_components: int, random_state) -> np.ndarray:
         or rank-deficient data) are drawn uniformly from [-10, 10], as umap-learn's "random"
         start does: a constant axis would make umap-learn's min-max rescaling divide by 0.
     """
+    require_extra("maps", "Maps", "sklearn")
     from sklearn.utils import check_random_state
 
     rng = check_random_state(random_state)
@@ -658,6 +660,7 @@ def _umap_estimator():
     """``umap.UMAP`` whose layout can run on several threads even with a seed (class made on first use)."""
     global _umap_class
     if _umap_class is None:
+        require_extra("maps", "UMAP maps", "umap")
         import numba
         import umap
 
@@ -738,6 +741,7 @@ def auto_perplexity(n_samples: int, n_components: int = 2) -> float:
 
 
 def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
+    require_extra("maps", "t-SNE maps", "sklearn")
     from sklearn.manifold import TSNE
 
     n = X.shape[0]

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from embedcore.errors import EmptyInputError, InputError
+from embedcore.extras import require_extra
 
 __all__ = [
     "DEFAULT_BLOCK_BYTES",
@@ -467,6 +468,7 @@ def kmeans_labels(X, n_clusters: int, random_state: int | None = 0) -> np.ndarra
     n_eff = int(min(n_clusters, n_distinct))
     if n_eff == 1:
         return np.zeros(n, dtype=np.int64)
+    require_extra("maps", "k-means clusters", "sklearn")
     from sklearn.cluster import KMeans
 
     raw = KMeans(n_clusters=n_eff, n_init="auto", random_state=random_state).fit_predict(Xn)
@@ -496,6 +498,7 @@ def _nearest_sampled(Xn: np.ndarray, fit_rows: np.ndarray, rest: np.ndarray, ran
     Searched in a PCA of the sample rather than the full space: 90k rows against a 10k
     sample took 9 s by exact cosine on 384 dimensions, 1.9 s here (2 cores).
     """
+    require_extra("maps", "Nearest neighbours of many texts", "sklearn")
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
 
@@ -547,6 +550,7 @@ def _reduce_for_density(Xn: np.ndarray, reduce: str | None, random_state: int | 
             n_neighbors=min(15, n - 1),
             min_dist=0.0,
         )
+    require_extra("maps", "HDBSCAN clusters", "sklearn")
     from sklearn.decomposition import PCA
 
     components = min(HDBSCAN_DIMENSIONS, n, d)
@@ -626,6 +630,7 @@ def hdbscan_labels(
         size = max(2, round(size * max_fit / n))
     m = fit_rows.size
     Z = _reduce_for_density(Xn[fit_rows], reduce, random_state)
+    require_extra("maps", "HDBSCAN clusters", "sklearn")
     from sklearn.cluster import HDBSCAN
 
     raw = HDBSCAN(min_cluster_size=min(size, m), min_samples=min(samples, m), copy=True).fit_predict(Z)
