@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run dev test test-fast test-cloud cloud-venv bench lint format clean browser db
+.PHONY: run dev test test-fast test-cloud cloud-venv test-floor bench lint format clean browser db
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,20 @@ cloud-venv: $(CLOUD_VENV)/.deps
 # --confcutdir: tests/conftest.py loads the full suite's fixtures (pytest-httpserver), not installed there.
 test-cloud: $(CLOUD_VENV)/.deps browser
 	EMBEDCORE_CLOUD_VENV=$(CLOUD_VENV) $(CLOUD_VENV)/bin/python -m pytest -m cloud --confcutdir=tests/browser tests/browser/test_cloud.py
+
+## test-floor: every page on the oldest Streamlit requirements.txt allows (its `streamlit>=` floor), API-only
+# A venv of its own, as cloud-venv but with Streamlit pinned to the floor; tests/test_streamlit_floor.py.
+FLOOR_VENV ?= /tmp/embedcore-floor-venv
+STREAMLIT_FLOOR := $(shell sed -n 's/^streamlit>=\([0-9.]*\).*/\1/p' requirements.txt)
+$(FLOOR_VENV)/.deps: requirements.txt
+	rm -rf $(FLOOR_VENV)
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR_VENV)/bin/python -m pip install --quiet -r requirements.txt "streamlit==$(STREAMLIT_FLOOR)" pytest pytest-timeout pytest-httpserver
+	touch $@
+test-floor: $(FLOOR_VENV)/.deps
+	$(FLOOR_VENV)/bin/python -c "import streamlit; assert streamlit.__version__.startswith('$(STREAMLIT_FLOOR).'), streamlit.__version__"
+	$(FLOOR_VENV)/bin/python -m pytest tests/test_streamlit_floor.py
 
 ## bench: the performance benchmarks; prints a table of figures and ratios
 bench: $(VENV)/.dev-deps $(CLOUD_VENV)/.deps browser

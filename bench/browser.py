@@ -15,32 +15,16 @@ Chromium is Debian's /usr/bin/chromium with SwiftShader for WebGL (no GPU here).
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from tests.browser.chromium import launch_chromium
+
 from .common import Row, fmt_bytes, fmt_s, log
 from .corpus import load_texts, load_vectors
 
-CHROMIUM = os.environ.get("EMBEDCORE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    # Composite the page in software, as chromium does on a machine without a GPU. Compositing
-    # through SwiftShader's GL made every CSS animation costly: a spinner kept chromium busy at
-    # 0.49 cores and a progress bar at 0.63 (0.10 and 0.12 with this flag), CPU the app's own
-    # work on the same two cores then lacked. WebGL (scattergl) still draws through SwiftShader.
-    "--disable-gpu-compositing",
-]
 #: Longest a single drawing may take before we call it a failure (the SVG peer can be slow).
 DRAW_TIMEOUT_S = 180
 
@@ -161,7 +145,7 @@ def rows(quick: bool = False) -> list[Row]:
         page_path = Path(tmp) / "plot.html"
         page_path.write_text(_PAGE.format(plotly_js=get_plotlyjs()), encoding="utf-8")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = launch_chromium(p)
             try:
                 _draw(browser, page_path, webgl_json)  # the browser's own first-start costs, untimed
                 gl_runs, svg_runs = [], []

@@ -365,7 +365,7 @@ def rows(quick: bool = False) -> list[Row]:
 
     from playwright.sync_api import sync_playwright
 
-    from .browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser.chromium import launch_chromium
 
     cloud = str(api_only_python())
     full = sys.executable  # make bench runs in the full install
@@ -375,7 +375,7 @@ def rows(quick: bool = False) -> list[Row]:
         if "100k" in workloads:
             files["100k"] = _vectors_parquet(Path(tmp) / "vectors-100k.parquet", 100_000)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(pw)
             try:
                 # The first-visit pair first, then each workload and its peer side by side.
                 ours = {"sample": _workload(browser, cloud, "sample", files)}

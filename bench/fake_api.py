@@ -3,10 +3,13 @@
 It behaves like the IONOS AI Model Hub as far as a client can see: ``POST /v1/embeddings``
 and ``GET /v1/models``; 50 ms added to every request; 5 requests/s with bursts of 10,
 enforced by a token bucket, and beyond it ``429`` with ``Retry-After`` (whole seconds,
-as RFC 9110 writes it, rounded up) and an OpenAI-style error body.
+as RFC 9110 writes it, rounded up) and an OpenAI-style error body. Every answer (models,
+vectors, token counts, envelopes, errors, the bucket) is built by tests/fake_ionos.py, the
+one definition of the fake API that the tests' server (tests/fake_openai.py) uses too; this
+module is only the transport a benchmark needs.
 
 **The vectors it returns are not embeddings.** Each is derived deterministically from
-a SHA-256 of its text (a seeded normal vector, unit length), because this server exists
+a SHA-256 of its text (a seeded normal vector), because this server exists
 to measure *transport* — batching, pacing, retries, response decoding — and a real
 model would only add its own compute time to every figure. Never use its vectors
 for anything that depends on meaning.
@@ -26,10 +29,7 @@ and keep connections alive (HTTP/1.1), which is what clients do in production.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
-import math
 import subprocess
 import sys
 import threading
@@ -38,17 +38,20 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import numpy as np
+from tests.fake_ionos import (
+    IONOS_MODELS,
+    TokenBucket,
+    embeddings_body,
+    error_body,
+    models_body,
+    rate_limited,
+    request_error,
+    texts_of,
+    unauthorised,
+)
 
-#: The IONOS models and their dimensions (see docs/FACTS.md).
-MODELS = {
-    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768,
-    "BAAI/bge-large-en-v1.5": 1024,
-    "BAAI/bge-m3": 1024,
-}
-MAX_INPUTS = 2048  # OpenAI's documented limit per request
-#: Models whose vectors IONOS sends as the model makes them, not unit length (docs/FACTS.md).
-UNNORMALISED = frozenset({"sentence-transformers/paraphrase-multilingual-mpnet-base-v2"})
+#: The IONOS models and their dimensions (tests/fake_ionos.py).
+MODELS = IONOS_MODELS
 
 
 def _dumps(body: Any) -> bytes:
@@ -64,41 +67,6 @@ def _dumps(body: Any) -> bytes:
     except ImportError:
         return json.dumps(body).encode()
     return orjson.dumps(body)
-
-
-class _Bucket:
-    """Token bucket that never waits: ``take()`` says yes, or how long until a token."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst = rate, burst
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.tokens, self.last = float(self.burst), time.monotonic()
-
-    def take(self) -> float:
-        """0.0 if a token was taken, else seconds until one will be there."""
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-            self.last = now
-            if self.tokens >= 1.0:
-                self.tokens -= 1.0
-                return 0.0
-            return (1.0 - self.tokens) / self.rate
-
-
-def fake_vector(text: str, dims: int, *, normalised: bool = True) -> np.ndarray:
-    """A deterministic vector derived from the text's hash — transport testing only, no meaning.
-
-    Unit length, or with ``normalised=False`` a length between 2 and 6 that varies by text
-    (as the multilingual MPNet's vectors do through IONOS).
-    """
-    seed = int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8], "little")
-    vector = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
-    vector /= np.linalg.norm(vector)
-    return vector if normalised else vector * np.float32(2.0 + (seed % 4001) / 1000.0)
 
 
 class FakeEmbeddingsServer(ThreadingHTTPServer):
@@ -122,7 +90,7 @@ class FakeEmbeddingsServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         #: With a token, every /v1 request without ``Authorization: Bearer <token>`` gets 401.
         self.token = token
-        self.bucket = _Bucket(rate, burst)
+        self.bucket = TokenBucket(rate, burst)
         self.latency = latency
         self.max_requests = max_requests
         self.max_seconds = max_seconds
@@ -192,15 +160,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def _error(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> None:
-        self._send(status, {"error": {"message": message, "type": kind, "code": status}}, headers)
+        self._send(status, error_body(status, message, kind), headers)
 
     def _admitted(self) -> bool:
         """Count the request, apply the bounds, the token and the rate limit; False if already answered."""
         server = self.server
         server.count(requests=1)
-        if server.token and self.headers.get("Authorization") != f"Bearer {server.token}":
+        refused = unauthorised(self.headers.get("Authorization"), server.token or None)
+        if refused:
             server.count(unauthorised=1)
-            self._error(401, "Unauthorized: a valid bearer token is required.", "authentication_error")
+            self._send(*refused)
             return False
         if server.stats["requests"] > server.max_requests:
             self._error(503, "benchmark server request budget exhausted", "server_error")
@@ -209,10 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(server.latency)  # every request costs the network + queueing time
         if wait > 0:
             server.count(rate_limited=1)
-            retry_after = str(max(1, math.ceil(wait)))
-            self._error(
-                429, "Rate limit reached: 5 requests/s.", "rate_limit_exceeded", {"Retry-After": retry_after}
-            )
+            self._send(*rate_limited(wait, server.bucket.rate))
             return False
         return True
 
@@ -223,8 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, dict(self.server.stats))
         elif path == "/v1/models":
             if self._admitted():
-                data = [{"id": m, "object": "model", "created": 0, "owned_by": "bench"} for m in MODELS]
-                self._send(200, {"object": "list", "data": data})
+                self._send(200, models_body(MODELS, owner="bench"))
         else:
             self._error(404, f"no route {self.path}", "not_found")
 
@@ -250,47 +215,18 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except ValueError:
+            body = None
+        invalid = request_error(body, MODELS)
+        if invalid:
             self.server.count(errors=1)
-            self._error(400, "body is not JSON", "invalid_request_error")
+            self._send(*invalid)
             return
-        texts = body.get("input")
-        texts = [texts] if isinstance(texts, str) else texts
-        model = body.get("model")
-        if model not in MODELS:
-            self.server.count(errors=1)
-            self._error(404, f"model {model!r} not found", "not_found")
-            return
-        if not isinstance(texts, list) or not texts or len(texts) > MAX_INPUTS:
-            self.server.count(errors=1)
-            self._error(400, f"input must be 1..{MAX_INPUTS} strings", "invalid_request_error")
-            return
-        if not all(isinstance(t, str) and t for t in texts):
-            self.server.count(errors=1)
-            self._error(400, "input must not contain empty strings", "invalid_request_error")
-            return
-        as_base64 = body.get("encoding_format") == "base64"
-        data = []
-        for index, text in enumerate(texts):
-            vector = fake_vector(text, MODELS[model], normalised=model not in UNNORMALISED)
-            encoded = (
-                base64.b64encode(vector.astype("<f4").tobytes()).decode() if as_base64 else vector.tolist()
-            )
-            data.append({"object": "embedding", "index": index, "embedding": encoded})
-        tokens = sum(len(t.split()) for t in texts)
+        texts = texts_of(body)
         self.server.count(ok=1, texts=len(texts))
         with self.server.stats_lock:
             self.server.stats["max_batch"] = max(self.server.stats["max_batch"], len(texts))
-        self._send(
-            200,
-            {
-                "object": "list",
-                "data": data,
-                "model": model,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-                "id": f"embd-{time.monotonic_ns()}",
-                "created": int(time.time()),
-            },
-        )
+        answer = embeddings_body(body, MODELS[body["model"]], request_id=f"embd-{time.monotonic_ns()}")
+        self._send(200, answer)
 
 
 class FakeAPIProcess:

@@ -38,7 +38,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import launch_chromium
+
 from .common import ROOT, Row, child_env, fmt_s, log
 
 #: Goals from issue 9 (2-core machine).
@@ -258,7 +259,7 @@ def rows(quick: bool = False) -> list[Row]:
     peer_cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "auto"]
     pairs: list[tuple[float, dict]] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(pw)
         try:
             ours = _session(browser, ours_cmd, "make run")
             peer = _session(browser, peer_cmd, "streamlit defaults")

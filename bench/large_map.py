@@ -238,7 +238,8 @@ def browser_worker(folder: str, names: dict) -> dict:
     """Seconds from choosing each file to its map drawn in chromium, and hover latency on it."""
     from playwright.sync_api import sync_playwright
 
-    from .browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser.chromium import launch_chromium
+
     from .first_visit import _IDLE, _MAP_DRAWN, _start, _stop
 
     os.environ["EMBEDCORE_VECTORS_DIR"] = folder
@@ -250,7 +251,7 @@ def browser_worker(folder: str, names: dict) -> dict:
         )
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = launch_chromium(pw)
                 try:
                     for name, n in names.items():
                         # The explorer opens the folder's first file (by name) when the source is chosen.

@@ -27,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from .browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import launch_chromium
+
 from .common import Row, fmt_bytes, fmt_s, log, tree_rss
 from .first_visit import _IDLE, _MAP_DRAWN, _start, _stop, _wait_settled
 
@@ -103,7 +104,7 @@ async def _visits(url: str, files: list[Path], process_pid: int, visitors: int) 
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = await launch_chromium(pw)
         try:
             # Warm the server as a first visitor would (model load, UMAP's compiled code).
             context, _ = await _open_explorer(browser, url)

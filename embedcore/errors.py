@@ -28,6 +28,7 @@ __all__ = [
     "InputError",
     "InvalidResponseError",
     "MemoryLimitError",
+    "MissingExtraError",
     "ModelUnavailableError",
     "NoTextColumnError",
     "NotFoundError",
@@ -73,6 +74,24 @@ class SettingsError(ConfigurationError):
 
 class ModelUnavailableError(EmbedcoreError):
     """A local model cannot be loaded (package missing, files damaged)."""
+
+
+class MissingExtraError(EmbedcoreError, ImportError):
+    """A feature needs an optional part of embedcore that is not installed; ``extra`` names it.
+
+    The engine's core install is light (the API client, the cache, cosine maths, figures,
+    reading and writing texts); maps, PDF reading and the bundled models are extras
+    (``pip install "embedcore[maps]"``), see :mod:`embedcore.extras`.
+    """
+
+    def __init__(self, extra: str, feature: str, missing: Sequence[str]) -> None:
+        super().__init__(
+            f"{feature} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+            f'not installed: install embedcore\'s "{extra}" extra (`pip install "embedcore[{extra}]"`), '
+            "or the app's requirements.txt."
+        )
+        self.extra = extra
+        self.missing = tuple(missing)
 
 
 # --- budgets on the operator's API key: refused before anything is sent ---

@@ -29,12 +29,17 @@ WARM_UP_AFTER_S = 5.0
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
+    # Streamlit (with pandas and plotly) is imported before the timer starts: on a busy machine
+    # the import took longer than WARM_UP_AFTER_S, and the warm-up thread importing pandas at the
+    # same moment left the main thread a half-initialised pandas ("partially initialized module
+    # 'pandas' has no attribute 'Series'"), so the server exited before it served anything.
+    from streamlit.web import cli
+
     from embedcore import warmup
 
     timer = threading.Timer(WARM_UP_AFTER_S, warmup.start)
     timer.daemon = True
     timer.start()
-    from streamlit.web import cli
 
     arguments = sys.argv[1:]
     if not any(a.startswith("--server.fileWatcherType") for a in arguments):

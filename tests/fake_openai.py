@@ -1,19 +1,19 @@
 """One OpenAI-compatible embeddings API for the tests: real HTTP on 127.0.0.1 (pytest-httpserver).
 
-``GET /v1/models`` lists the server's models; ``POST /v1/embeddings`` answers with fixture
-vectors of each model's dimensions, in the envelope IONOS sends (OpenAI's plus ``id`` and
-``created``). Every request is recorded. A test changes what the server does through its
-attributes: ``token`` (401 without it), ``refuse``, ``fail_after``/``fail_status``, ``script``
-(one handler per embeddings request), ``envelope``, ``reverse`` and ``delay``.
+``GET /v1/models`` lists the server's models; ``POST /v1/embeddings`` answers as IONOS does:
+every answer, vector and error is built by tests/fake_ionos.py, which bench/fake_api.py's
+server uses too (the MPNet's vectors are not unit length, as through IONOS). Every request
+is recorded. A test changes what the server does through its attributes: ``token`` (401 without it), ``refuse``, ``fail_after``/``fail_status``, ``script``
+(one handler per embeddings request), ``envelope``, ``reverse``, ``delay`` and ``rate_limit``
+(IONOS's 5 requests/s with bursts of 10, 429 with ``Retry-After`` beyond it).
 
 The ``fake_openai`` fixture (registered in tests/conftest.py) starts one per call, each on its
 own port, and stops them after the test. ``requests`` is never patched anywhere in the suite.
-The benchmark's rate-limited server is a different thing: bench/fake_api.py.
+The benchmark's server (bench/fake_api.py) answers the same from its own process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import threading
@@ -25,26 +25,38 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-#: The IONOS AI Model Hub's embedding models and their dimensions (docs/FACTS.md).
-IONOS_MODELS = {
-    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": 768,
-    "BAAI/bge-large-en-v1.5": 1024,
-    "BAAI/bge-m3": 1024,
-}
-#: The token an operator configured for the endpoint, in tests that need one.
-TOKEN = "ionos-secret-token-0123456789abcdef"
+from tests.fake_ionos import (
+    IONOS_MODELS,
+    TOKEN,
+    TokenBucket,
+    embeddings_body,
+    error_body,
+    fixture_vector,
+    model_vector,
+    models_body,
+    rate_limited,
+    request_error,
+    texts_of,
+    token_count,
+    unauthorised,
+)
+
+__all__ = [
+    "IONOS_MODELS",
+    "TOKEN",
+    "FakeOpenAI",
+    "closed_port",
+    "fixture_vector",
+    "fixture_vectors",
+    "json_response",
+    "token_count",
+]
 
 
-def fixture_vector(text: str, dims: int) -> list[float]:
-    """Test fixture only: a deterministic unit vector per text (float32 values), shaped like a real one."""
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    vector = np.random.default_rng(seed).standard_normal(dims).astype(np.float32)
-    return (vector / np.linalg.norm(vector)).tolist()
-
-
-def fixture_vectors(texts: list[str], dims: int) -> np.ndarray:
-    """What the server sends for ``texts``, as the float32 matrix a client should return."""
-    return np.array([fixture_vector(t, dims) for t in texts], dtype=np.float32)
+def fixture_vectors(texts: list[str], dims: int, model: str | None = None) -> np.ndarray:
+    """What the server sends for ``texts`` (from ``model``: unit length unless it is the MPNet),
+    as the float32 matrix a client should return."""
+    return np.array([model_vector(t, model or "", dims) for t in texts], dtype=np.float32)
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
@@ -54,14 +66,9 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
 def error_response(
     status: int, message: str, kind: str = "invalid_request_error", headers: dict | None = None
 ) -> Response:
-    """An error in OpenAI's shape: ``{"error": {"message", "type"}}``, with ``headers`` (e.g.
+    """An error in OpenAI's shape (tests/fake_ionos.py's :func:`error_body`), with ``headers`` (e.g.
     ``{"x-should-retry": "false"}``, the OpenAI API's word on whether to try again)."""
-    return json_response({"error": {"message": message, "type": kind}}, status, headers)
-
-
-def token_count(text: str) -> int:
-    """The server's token count: words plus two (a [CLS] and a [SEP])."""
-    return len(text.split()) + 2
+    return json_response(error_body(status, message, kind), status, headers)
 
 
 def closed_port() -> int:
@@ -117,6 +124,9 @@ class FakeOpenAI:
         self.reverse = False
         #: Seconds to wait before answering an embeddings request.
         self.delay = 0.0
+        #: IONOS's rate limit (5 requests/s, bursts of 10) on embeddings requests: 429 beyond it.
+        self.rate_limit = False
+        self._bucket = TokenBucket()
         #: The tokens the server reports for a text (``usage``); default words plus two.
         self.count_tokens: Callable[[str], int] = token_count
         #: Every request in arrival order: ``{"t", "path", "url", "auth", "body", "status", "number"}``
@@ -143,13 +153,13 @@ class FakeOpenAI:
     @property
     def inputs(self) -> list[list[str]]:
         """The texts of every embeddings request that arrived, one list per request."""
-        return [_texts(r["body"]) for r in self.requests if r["path"] == "/v1/embeddings"]
+        return [texts_of(r["body"]) for r in self.requests if r["path"] == "/v1/embeddings"]
 
     @property
     def served_inputs(self) -> list[list[str]]:
         """The texts of the embeddings requests answered with vectors, one list per request."""
         return [
-            _texts(r["body"]) for r in self.requests if r["path"] == "/v1/embeddings" and r["status"] == 200
+            texts_of(r["body"]) for r in self.requests if r["path"] == "/v1/embeddings" and r["status"] == 200
         ]
 
     @property
@@ -179,9 +189,10 @@ class FakeOpenAI:
         return record
 
     def _refusal(self, record: dict) -> Response | None:
-        if self.refuse or (self.token is not None and record["auth"] != f"Bearer {self.token}"):
-            return error_response(401, "Unauthorized")
-        return None
+        if self.refuse:
+            return error_response(401, "Unauthorized", "authentication_error")
+        refused = unauthorised(record["auth"], self.token)
+        return json_response(refused[1], refused[0]) if refused else None
 
     def _answer(self, record: dict, response: Response) -> Response:
         record["status"] = response.status_code
@@ -192,8 +203,7 @@ class FakeOpenAI:
         refused = self._refusal(record)
         if refused:
             return self._answer(record, refused)
-        data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "test"} for m in self.models]
-        return self._answer(record, json_response({"object": "list", "data": data}))
+        return self._answer(record, json_response(models_body(self.models, owner="test")))
 
     def _embeddings(self, request: Request) -> Response:
         record = self._record(request)
@@ -207,6 +217,12 @@ class FakeOpenAI:
         refused = self._refusal(record)
         if refused:
             return self._answer(record, refused)
+        if self.rate_limit and (wait := self._bucket.take()) > 0:
+            status, body, headers = rate_limited(wait)
+            return self._answer(record, json_response(body, status, headers))
+        invalid = request_error(record["body"], self.models)
+        if invalid:
+            return self._answer(record, json_response(invalid[1], invalid[0]))
         with self._lock:  # decided and counted at once: concurrent requests see one count
             failing = self.fail_after is not None and self._answered >= self.fail_after
             self._answered += not failing
@@ -215,34 +231,10 @@ class FakeOpenAI:
                 record, error_response(self.fail_status, "Request refused by the test server")
             )
         body = record["body"]
-        texts = _texts(body)
-        dims = self.models[body["model"]]
-        data = [
-            {"object": "embedding", "index": i, "embedding": fixture_vector(t, dims)}
-            for i, t in enumerate(texts)
-        ]
-        if self.reverse:
-            data.reverse()
-        tokens = sum(self.count_tokens(t) for t in texts)
-        payload = (
-            {
-                "id": "embd-test",
-                "created": 1700000000,
-                "object": "list",
-                "model": body["model"],
-                "data": data,
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-            }
-            if self.envelope
-            else data
+        payload = embeddings_body(
+            body, self.models[body["model"]], reverse=self.reverse, count_tokens=self.count_tokens
         )
-        return self._answer(record, json_response(payload))
-
-
-def _texts(body: dict) -> list[str]:
-    """``input`` of an embeddings request as a list (OpenAI accepts one string too)."""
-    texts = (body or {}).get("input", [])
-    return texts if isinstance(texts, list) else [texts]
+        return self._answer(record, json_response(payload if self.envelope else payload["data"]))
 
 
 @pytest.fixture

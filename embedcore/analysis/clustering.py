@@ -25,6 +25,7 @@ import numpy as np
 from embedcore.analysis.projection import project
 from embedcore.analysis.similarity import cosine_matrix, normalize_rows
 from embedcore.errors import EmptyInputError, InputError
+from embedcore.extras import require_extra
 
 __all__ = [
     "FULL_LINKAGE_MAX",
@@ -81,6 +82,7 @@ def kmeans_labels(X, n_clusters: int, random_state: int | None = 0) -> np.ndarra
     n_eff = int(min(n_clusters, n_distinct))
     if n_eff == 1:
         return np.zeros(n, dtype=np.int64)
+    require_extra("maps", "k-means clusters", "sklearn")
     from sklearn.cluster import KMeans
 
     raw = KMeans(n_clusters=n_eff, n_init="auto", random_state=random_state).fit_predict(Xn)
@@ -238,6 +240,7 @@ def hdbscan_labels(
         size = max(2, round(size * max_fit / n))
     m = fit_rows.size
     Z = _reduce_for_density(Xn[fit_rows], reduce, random_state)
+    require_extra("maps", "HDBSCAN clusters", "sklearn")
     from sklearn.cluster import HDBSCAN
 
     raw = HDBSCAN(min_cluster_size=min(size, m), min_samples=min(samples, m), copy=True).fit_predict(Z)

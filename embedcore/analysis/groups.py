@@ -27,6 +27,7 @@ from embedcore.analysis.checks import as_rows, check_k, rows_index, texts_array
 from embedcore.analysis.clustering import cluster_order
 from embedcore.analysis.similarity import normalize_rows
 from embedcore.errors import EmptyInputError, InputError
+from embedcore.extras import require_extra
 
 __all__ = [
     "BLOCK_GROUPS_MAX",
@@ -103,6 +104,8 @@ def cluster_names(
         ``"guitar, album, song"``; a cluster with no usable term is named ``"cluster 3"``.
     """
     from scipy import sparse
+
+    require_extra("maps", "Naming clusters", "sklearn")
     from sklearn.feature_extraction.text import CountVectorizer
 
     codes = np.asarray(clusters, dtype=np.int64).ravel()

@@ -35,6 +35,7 @@ from embedcore.analysis.umap_runtime import (
     umap_estimator,
 )
 from embedcore.errors import InputError
+from embedcore.extras import require_extra
 from embedcore.memo import Memo, digest
 
 __all__ = [
@@ -209,6 +210,7 @@ def pca_start(X: np.ndarray, n_components: int, random_state) -> np.ndarray:
         or rank-deficient data) are drawn uniformly from [-10, 10], as umap-learn's "random"
         start does: a constant axis would make umap-learn's min-max rescaling divide by 0.
     """
+    require_extra("maps", "Maps", "sklearn")
     from sklearn.utils import check_random_state
 
     rng = check_random_state(random_state)
@@ -276,6 +278,7 @@ def auto_perplexity(n_samples: int, n_components: int = 2) -> float:
 
 
 def _tsne(X: np.ndarray, n_components: int, random_state, params: dict, notes: list) -> np.ndarray:
+    require_extra("maps", "t-SNE maps", "sklearn")
     from sklearn.manifold import TSNE
 
     n = X.shape[0]

@@ -18,6 +18,8 @@ import os
 import threading
 import types
 
+from embedcore.extras import require_extra
+
 __all__ = [
     "PARALLEL_LAYOUT_MIN",
     "THREADSAFE_LAYERS",
@@ -232,6 +234,7 @@ def umap_estimator():
     """``umap.UMAP`` whose layout can run on several threads even with a seed (class made on first use)."""
     global _umap_class
     if _umap_class is None:
+        require_extra("maps", "UMAP maps", "umap")
         import numba
         import umap
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from embedcore.errors import InputError, ParseError
+from embedcore.extras import require_extra
 
 __all__ = ["Chunk", "chunk_text", "read_document"]
 
@@ -286,6 +287,7 @@ def read_document(data: bytes, filename: str) -> str:
 
 
 def _read_pdf(data: bytes, filename: str) -> str:
+    require_extra("pdf", "Reading PDF documents", "pypdf")
     import pypdf
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
 

@@ -231,7 +231,6 @@ def provider_kind(name: str) -> ProviderKind:
     return kind
 
 
-
 def default_cache() -> VectorCache:
     """The process-wide embedding cache the environment chooses (:func:`embedcore.stores.storage.shared_stores`).
 

@@ -1,7 +1,7 @@
 """A real `streamlit run` and Debian's headless chromium, driven by Playwright.
 
-Playwright's own browser download cannot work here (no internet), so we point it
-at /usr/bin/chromium, which `make browser` installs from Debian's packages.
+Playwright's own browser download cannot work here (no internet): tests/browser/chromium.py
+launches /usr/bin/chromium, which `make browser` installs from Debian's packages.
 """
 
 from __future__ import annotations
@@ -14,26 +14,9 @@ from pathlib import Path
 import pytest
 from streamlit_browser import new_session, no_new_traceback, serve_app
 
+from tests.browser.chromium import CHROMIUM, launch_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("EMBEDCORE_CHROMIUM", "/usr/bin/chromium")
-# Chromium's own background traffic is refused on a closed network; these keep it quiet,
-# and SwiftShader gives WebGL (Plotly's scattergl) without a GPU.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    # Composite the page in software, as chromium does on a machine without a GPU. Compositing
-    # through SwiftShader's GL made every CSS animation costly: a spinner kept chromium busy at
-    # 0.49 cores and a progress bar at 0.63 (0.10 and 0.12 with this flag), CPU the app's own
-    # work on the same two cores then lacked. WebGL (scattergl) still draws through SwiftShader.
-    "--disable-gpu-compositing",
-]
 
 
 def _shared_models_dir(tmp_path_factory) -> Path:
@@ -108,7 +91,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

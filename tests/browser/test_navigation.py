@@ -6,6 +6,8 @@ multipage app until some session runs ``st.navigation``. Until then it draws its
 ``app.py``. Both only show on the first visit after the server starts, so each test here
 starts its own server.
 
+The last test follows the deep-linked session across pages: the shared sidebar's state stays.
+
 Every link label the page ever shows is recorded by a MutationObserver from the first byte,
 so a list drawn for a fraction of a second and then replaced is caught too.
 """
@@ -18,7 +20,9 @@ import time
 import pytest
 from streamlit_browser import (
     assert_healthy,
+    go_to,
     new_session,
+    rerun,
     run_log,
     serve_app,
     title,
@@ -131,6 +135,29 @@ def test_a_deep_link_as_the_first_visit_lands_on_its_page(browser, fresh_server)
     context, page = _visit(browser, fresh_server, "models")
     try:
         _assert_routed(page, "Models")
+        _assert_only_our_navigation(page)
+    finally:
+        context.close()
+
+
+def test_a_deep_link_first_visit_keeps_its_session_across_pages(browser, fresh_server):
+    """The lone first run (a deep link on a fresh server) and the runs after it are one session:
+    a choice made in the shared sidebar on the deep-linked page is still there on the next page,
+    reached through our page list, and the URL follows the page."""
+    context, page = _visit(browser, fresh_server, "models")
+    try:
+        _assert_routed(page, "Models")
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        with rerun(page):
+            sidebar.get_by_text("IONOS AI Model Hub", exact=True).click()
+        assert sidebar.get_by_role("radio", name="IONOS AI Model Hub").is_checked()
+        go_to(page, "Semantic search")
+        assert page.url.rstrip("/").endswith("/search"), page.url
+        _assert_routed(page, "Semantic search")
+        assert sidebar.get_by_role("radio", name="IONOS AI Model Hub").is_checked()  # state kept
+        go_to(page, "Similarity explorer")
+        assert title(page) == "Similarity explorer"
+        assert sidebar.get_by_role("radio", name="IONOS AI Model Hub").is_checked()
         _assert_only_our_navigation(page)
     finally:
         context.close()

@@ -1,27 +1,27 @@
-"""The app's pages, the page list in the sidebar, and the guard that keeps every page inside app.py.
+"""The app's shell: its pages, the sidebar every page shares, and the one-line page setup.
 
-Why this module exists: our page scripts live in a folder named ``pages/`` (the customer's
-layout), and Streamlit 1.67 treats such an app as a *legacy* multipage app until some session
-has run ``st.navigation``. Until then it (a) draws its own page list of file names in the
-sidebar and (b) runs a deep-linked page file (``/search``) alone, without ``app.py`` — no
-connection panel, no shared state. Streamlit offers no setting that turns the legacy mode off
-(its own guidance is to name the folder something else, which the customer's layout rules
-out), but two documented behaviours are enough, with public API only:
+``app.py`` is one call, :func:`run_app`: the page config, the sign-in gate, shared state, the
+sidebar (page list, account, connection panel, cache panel) and ``st.navigation`` choosing the
+page from the URL. The pages stay in the customer's ``pages/`` folder.
 
-- ``client.showSidebarNavigation = false`` (``.streamlit/config.toml``) hides the legacy page
-  list. It hides ``st.navigation``'s sidebar menu too, so app.py calls ``st.navigation`` with
-  ``position="hidden"`` and :func:`draw_page_links` draws our list with ``st.page_link``.
-- When Streamlit runs a page file on its own, :func:`ensure_routed` (the first call of every
-  page) runs app.py right there, around a second run of the same page, and ends the lone run.
-  app.py's ``st.navigation`` call also switches the legacy mode off for the whole process
-  ("As soon as any session of your app executes ``st.navigation``, your app will ignore the
-  ``pages/`` directory (across all sessions)", ``st.navigation``'s documentation). On a
-  server that happens at most once per process (when its first visit is a deep link);
-  ``AppTest`` re-detects the folder on every run, so there every run of a page takes this
-  path. Running app.py in the same script run, rather than ``st.rerun()``, keeps the clicks
-  and form submissions that started the run.
+Why every page also begins with :func:`ensure_routed`: with a folder named ``pages/`` beside
+the entrypoint, Streamlit 1.67 starts as a *legacy* multipage app (its ``pages/`` discovery)
+until some session runs ``st.navigation``: a deep link (``/search``) on a server nobody has
+visited yet runs ``pages/search.py`` alone, without app.py; and ``AppTest`` starts every run
+that way. :func:`ensure_routed` is the page's shared setup for that case: it calls
+:func:`run_app` itself — a plain function call, nothing re-read or re-executed — which draws the
+shell and runs this same page inside it, then ends the lone run (which has drawn nothing yet).
+``run_app``'s ``st.navigation`` call also switches the legacy mode off for the whole process
+("As soon as any session of your app executes ``st.navigation``, your app will ignore the
+``pages/`` directory (across all sessions)", ``st.navigation``'s documentation), so on a server
+this happens at most once per process. Running the shell in the same script run, rather than
+``st.rerun()``, keeps the clicks and form submissions that started the run.
 
-``tests/browser/test_navigation.py`` checks both on a fresh server in chromium.
+``client.showSidebarNavigation = false`` (``.streamlit/config.toml``) hides the legacy page list
+(file names); it hides ``st.navigation``'s menu too, so :func:`draw_page_links` draws ours.
+
+How to add a page: a file in ``pages/`` whose first statement is ``ensure_routed()``, and one
+row in :data:`PAGES`. ``tests/browser/test_navigation.py`` checks the routing in chromium.
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.common.access import render_account, require_access
+from ui.common.cached import warm_up
+from ui.common.connection import render_cache_panel, render_connection_panel
+from ui.common.state import init_state
 from ui.common.visitor import is_admin
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SCRIPT = ROOT / "app.py"
 
 #: (file, title, icon, default). A new page is a file in pages/ and one line here.
 PAGES = [
@@ -89,17 +92,37 @@ def run_page(page) -> None:
         _routed.active = False
 
 
-def ensure_routed() -> None:
-    """First call of every page: if Streamlit ran this page file without app.py, run it inside app.py.
+def run_app() -> None:
+    """The whole app for one script run: what ``app.py`` does, and what :func:`ensure_routed` calls."""
+    st.set_page_config(page_title="Embedding Explorer", page_icon=":material/hub:", layout="wide")
+    # First: a wrong setting (sign-in, access, budget, cache cap), sign-in and the access rules stop
+    # the run here, before any of the app: one message, never an app open without what was asked for.
+    require_access()
+    init_state()
+    warm_up()  # the bundled model and UMAP, in the background, once per process
+    pages = app_pages()
+    if not pages:  # only while the project is being assembled
+        st.error("No pages found in pages/.")
+        st.stop()
+    # Hidden: Streamlit's own sidebar menu is switched off (see the module docstring); ours is
+    # drawn by draw_page_links.
+    navigation = st.navigation(pages, position="hidden")
+    draw_page_links(pages)
+    render_account()
+    render_connection_panel()
+    try:
+        run_page(navigation)
+    finally:  # also after a page's st.stop(): the panel counts what the page just embedded
+        render_cache_panel()
 
-    app.py runs here as Streamlit would run it (same globals: ``__name__ == "__main__"``,
-    ``__file__``), chooses this same page from the URL and runs it; then ``st.stop()`` ends
-    the lone run of the page file, which has drawn nothing yet.
+
+def ensure_routed() -> None:
+    """First call of every page: if Streamlit ran this page file on its own, run it inside the shell.
+
+    :func:`run_app` chooses this same page from the URL and runs it (this call then returns at
+    once, see :func:`run_page`); then ``st.stop()`` ends the lone run of the page file.
     """
     if getattr(_routed, "active", False):
         return
-    exec(
-        compile(APP_SCRIPT.read_bytes(), str(APP_SCRIPT), "exec"),
-        {"__name__": "__main__", "__file__": str(APP_SCRIPT)},
-    )
+    run_app()
     st.stop()
