@@ -48,6 +48,10 @@ _LAZY = {
     "compare_models": "compare",
     "alignment_report": "alignment",
     "make_provider": "providers",
+    "evaluate": "evaluation.run",
+    "evaluate_vectors": "evaluation.run",
+    "estimate_cost": "evaluation.run",
+    "load_builtin": "evaluation.builtin",
 }
 
 __all__ = ["EmbeddingResult", "ModelInfo", "Provider", *_LAZY, *_error_names]
