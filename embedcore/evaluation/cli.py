@@ -75,6 +75,7 @@ def add_parser(commands, provider_options, epilog: str) -> None:
     p.add_argument("--estimate", action="store_true", help="print what the run would cost, send nothing")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resamples and folds (default: 0)")
+    p.add_argument("--batch-size", type=int, default=None, help="texts per batch (default: 64)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the vector cache")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -156,13 +157,16 @@ def run(args: argparse.Namespace, make) -> int:
         raise EvaluateUsageError(f"Compare at most 3 models at once; got {len(models)}.")
     if len(set(models)) != len(models):
         raise EvaluateUsageError("The same --model is given twice.")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise EvaluateUsageError("--batch-size must be at least 1.")
     if args.bootstrap < 0:
         raise EvaluateUsageError("--bootstrap must be 0 or more.")
 
     task = load_task(args)
     for warning in task.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    provider = make(args, cache=False if args.no_cache else None)
+    sizes = {"batch_size": args.batch_size} if args.batch_size else {}
+    provider = make(args, cache=False if args.no_cache else None, **sizes)
     print(
         f"{args.task}: {task.n_items:,} items, {len(task.texts()):,} distinct texts ({task.source}).",
         file=sys.stderr,
