@@ -217,7 +217,9 @@ def test_streaming_top_k_equals_the_full_matrix_and_reports_progress():
     rng = np.random.default_rng(0)
     Q, C = rng.standard_normal((700, 8)), rng.standard_normal((900, 8))
     seen = []
-    idx, sims = M.streaming_top_k(Q, C, 100, block_rows=256, progress=lambda d, t: seen.append((d, t)))
+    idx, sims = M.streaming_top_k(
+        Q, C, 100, block_bytes=256 * 900 * 4, progress=lambda d, t: seen.append((d, t))
+    )
     Qn, Cn = Q / np.linalg.norm(Q, axis=1, keepdims=True), C / np.linalg.norm(C, axis=1, keepdims=True)
     full = Qn @ Cn.T
     np.testing.assert_array_equal(idx, np.argsort(-full, axis=1, kind="stable")[:, :100])
@@ -239,3 +241,33 @@ def test_evaluate_vectors_paired_test_tells_a_better_model_from_noise():
     for result in report.results:
         low, high = result.ci["spearman"]
         assert low <= result.metrics["spearman"] <= high
+
+
+@pytest.mark.parametrize(
+    ("dims", "value", "n_corpus"),
+    [
+        (32, None, 30_000),  # continuous scores: the chunk-maxima path
+        (24, None, 2_003),  # a short row: chunks of 5 columns
+        (16, 0.25, 30_017),  # scores on a grid of 1/8: ties at the k-th place, a partial last chunk
+        (4, 0.5, 26_000),  # 16 distinct vectors: hundreds tie for first, the fallback path
+    ],
+)
+def test_streaming_selection_is_exact_with_ties_by_lower_row(dims, value, n_corpus):
+    """Against a full sort by (score descending, row ascending) of the same exact scores."""
+    rng = np.random.default_rng(dims)
+    if value is None:
+        Q, C = rng.standard_normal((300, dims)), rng.standard_normal((n_corpus, dims))
+        Q, C = (X / np.linalg.norm(X, axis=1, keepdims=True) for X in (Q, C))
+    else:  # entries +-value with dims * value**2 == 1: unit rows whose products are exact in float32
+        Q, C = (rng.choice([-value, value], size=(n, dims)) for n in (300, n_corpus))
+    Q, C = Q.astype(np.float32), C.astype(np.float32)
+    idx, sims = M.streaming_top_k(Q, C, 100, normalized=True, block_bytes=64 * n_corpus * 4)
+    assert idx.shape == (300, 100)
+    full = Q @ C.T
+    rows = np.broadcast_to(np.arange(n_corpus), full.shape)
+    expected = np.lexsort((rows, -full), axis=1)[:, :100]
+    if value is not None:
+        np.testing.assert_array_equal(idx, expected)
+    else:  # a GEMM of another shape may round one product differently by an ulp
+        assert (idx == expected).mean() > 0.999
+    np.testing.assert_allclose(sims, np.take_along_axis(full, idx, axis=1), atol=1e-6)

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import EvaluationCancelled, InputError
-from ..similarity import normalize_rows, top_k
+from ..similarity import _select_top, normalize_rows, top_k
 
 __all__ = [
     "RETRIEVAL_METRICS",
@@ -45,8 +45,10 @@ __all__ = [
 
 #: The retrieval metrics, in the order they are reported.
 RETRIEVAL_METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100", "map@100")
-#: Query rows per streamed block: progress and Stop are looked at between blocks.
-QUERY_BLOCK = 1024
+#: Bytes of float32 scores per streamed block of queries (progress and Stop are looked at between blocks).
+BLOCK_BYTES = 64 * 2**20
+#: Columns per chunk in the selection's first pass.
+_CHUNK = 64
 
 
 def cosine_pairs(A, B) -> np.ndarray:
@@ -140,15 +142,17 @@ def streaming_top_k(
     k: int,
     *,
     normalized: bool = False,
-    block_rows: int = QUERY_BLOCK,
+    block_bytes: int = BLOCK_BYTES,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` most cosine-similar corpus rows of every query, streamed in blocks of queries.
 
-    The full (n_queries, n_corpus) matrix is never held: each block of ``block_rows`` queries
-    goes through :func:`embedcore.top_k` (itself blocked to a 96 MiB budget), so the extra
-    memory is the normalised copies, one block's scores and the result.
+    The full (n_queries, n_corpus) matrix is never held: one block of query rows is scored
+    against the corpus (``block_bytes`` of float32 scores, one GEMM) and its top ``k`` are
+    selected before the next block, so the extra memory is the normalised copies, one block and
+    the result. The selection reads each block once (:func:`_top_k_block`), so it costs little
+    beside the product itself (``python -m bench evaluate``).
 
     Parameters
     ----------
@@ -158,6 +162,8 @@ def streaming_top_k(
         Clamped to ``n_corpus``.
     normalized : bool
         Both are float32 unit rows already: no normalised copies.
+    block_bytes : int
+        Size of one block's scores.
     progress : callable, optional
         ``progress(queries_done, n_queries)`` after each block.
     should_stop : callable, optional
@@ -177,17 +183,73 @@ def streaming_top_k(
     """
     Q = queries if normalized else normalize_rows(queries)
     C = corpus if normalized else normalize_rows(corpus)
-    n_q = Q.shape[0]
-    k_eff = int(min(k, C.shape[0]))
+    if Q.shape[1] != C.shape[1]:
+        raise InputError(
+            f"Queries have {Q.shape[1]} dimensions and the corpus {C.shape[1]}; they must match."
+        )
+    n_q, n_c = Q.shape[0], C.shape[0]
+    k_eff = int(min(k, n_c))
     indices = np.empty((n_q, k_eff), dtype=np.int64)
     scores = np.empty((n_q, k_eff), dtype=np.float32)
-    for start in range(0, n_q, max(1, int(block_rows))):
+    if k_eff == 0:
+        return indices, scores
+    rows = max(1, int(block_bytes // (4 * max(n_c, 1))))
+    CT = C.T
+    for start in range(0, n_q, rows):
         _check_stop(should_stop)
-        stop = min(n_q, start + block_rows)
-        indices[start:stop], scores[start:stop] = top_k(Q[start:stop], C, k_eff, normalized=True)
+        stop = min(n_q, start + rows)
+        S = Q[start:stop] @ CT
+        idx = _top_k_block(S, k_eff)
+        indices[start:stop] = idx
+        scores[start:stop] = np.take_along_axis(S, idx, axis=1)
+        del S
         if progress is not None:
             progress(stop, n_q)
+    np.clip(scores, -1.0, 1.0, out=scores)
     return indices, scores
+
+
+def _top_k_block(S: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` largest entries, best first, ties by the lower column.
+
+    Exact, reading ``S`` once: the maxima of chunks of 64 columns (fewer in short rows) are taken; the ``k``-th largest
+    chunk maximum is a lower bound of the row's ``k``-th largest entry (``k`` chunks each hold an
+    entry that large), so every entry of the top ``k`` lies in a chunk whose maximum reaches the
+    bound. Only those chunks (about ``k`` of them) are gathered and sorted. Rows of heavy ties,
+    where too many chunks reach the bound, go to :func:`embedcore.similarity.top_k`'s selection.
+    """
+    b, n = S.shape
+    # Chunks of 64 columns, fewer for short rows: at least 4k chunks keep the bound tight.
+    chunk = min(_CHUNK, n // (4 * k))
+    if chunk < 4:
+        return _select_top(S, k)
+    full = n // chunk
+    body = S[:, : full * chunk].reshape(b, full, chunk)
+    maxima = body.max(axis=2)
+    bound = np.partition(maxima, full - k, axis=1)[:, full - k]
+    reach = np.count_nonzero(maxima >= bound[:, None], axis=1)
+    m = int(reach.max())
+    if m > 4 * k:
+        return _select_top(S, k)
+    # The m chunks with the largest maxima hold every chunk that reaches the bound.
+    chunks = (
+        np.argpartition(maxima, full - m, axis=1)[:, full - m :]
+        if m < full
+        else np.tile(np.arange(full), (b, 1))
+    )
+    values = np.take_along_axis(body, chunks[:, :, None], axis=1).reshape(b, m * chunk)
+    cols = (chunks[:, :, None] * chunk + np.arange(chunk)).reshape(b, m * chunk)
+    if full * chunk < n:  # the last, partial chunk is always looked at
+        values = np.concatenate([values, S[:, full * chunk :]], axis=1)
+        cols = np.concatenate(
+            [cols, np.broadcast_to(np.arange(full * chunk, n), (b, n - full * chunk))], axis=1
+        )
+    keep = values >= bound[:, None]
+    r, c = np.nonzero(keep)
+    counts = np.count_nonzero(keep, axis=1)
+    order = np.lexsort((cols[r, c], -values[r, c], r))
+    starts = np.cumsum(counts) - counts
+    return cols[r, c][order[starts[:, None] + np.arange(k)]].astype(np.int64, copy=False)
 
 
 def retrieval_scores(hits_index: np.ndarray, relevant: list[np.ndarray]) -> dict[str, np.ndarray]:
