@@ -46,7 +46,7 @@ __all__ = [
 #: The retrieval metrics, in the order they are reported.
 RETRIEVAL_METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100", "map@100")
 #: Bytes of float32 scores per streamed block of queries (progress and Stop are looked at between blocks).
-BLOCK_BYTES = 64 * 2**20
+BLOCK_BYTES = 128 * 2**20
 #: Columns per chunk in the selection's first pass.
 _CHUNK = 64
 
@@ -223,27 +223,19 @@ def _top_k_block(S: np.ndarray, k: int) -> np.ndarray:
     chunk = min(_CHUNK, n // (4 * k))
     if chunk < 4:
         return _select_top(S, k)
-    full = n // chunk
-    body = S[:, : full * chunk].reshape(b, full, chunk)
-    maxima = body.max(axis=2)
-    bound = np.partition(maxima, full - k, axis=1)[:, full - k]
+    # The last chunk may be shorter; reduceat takes its maximum all the same.
+    maxima = np.maximum.reduceat(S, np.arange(0, n, chunk), axis=1)
+    n_chunks = maxima.shape[1]
+    bound = np.partition(maxima, n_chunks - k, axis=1)[:, n_chunks - k]
     reach = np.count_nonzero(maxima >= bound[:, None], axis=1)
     m = int(reach.max())
     if m > 4 * k:
         return _select_top(S, k)
     # The m chunks with the largest maxima hold every chunk that reaches the bound.
-    chunks = (
-        np.argpartition(maxima, full - m, axis=1)[:, full - m :]
-        if m < full
-        else np.tile(np.arange(full), (b, 1))
-    )
-    values = np.take_along_axis(body, chunks[:, :, None], axis=1).reshape(b, m * chunk)
+    chunks = np.argpartition(maxima, n_chunks - m, axis=1)[:, n_chunks - m :]
     cols = (chunks[:, :, None] * chunk + np.arange(chunk)).reshape(b, m * chunk)
-    if full * chunk < n:  # the last, partial chunk is always looked at
-        values = np.concatenate([values, S[:, full * chunk :]], axis=1)
-        cols = np.concatenate(
-            [cols, np.broadcast_to(np.arange(full * chunk, n), (b, n - full * chunk))], axis=1
-        )
+    values = S[np.arange(b)[:, None], np.minimum(cols, n - 1)]
+    values[cols >= n] = -np.inf  # past the end of a short last chunk
     keep = values >= bound[:, None]
     r, c = np.nonzero(keep)
     counts = np.count_nonzero(keep, axis=1)

@@ -212,6 +212,10 @@ def _jsonable(value: Any) -> Any:
 def estimate_cost(task, provider, model: str) -> CostEstimate:
     """What embedding ``task`` with ``model`` on ``provider`` will cost; sends nothing.
 
+    Texts in the provider's cache cost nothing. The bundled model's install-time sample vectors
+    (``prepare --samples``) are not looked at, so for the local provider the estimate may count
+    texts that are then found at once; local embedding costs no tokens in any case.
+
     Examples
     --------
     >>> from embedcore.evaluation.tasks import STSTask
