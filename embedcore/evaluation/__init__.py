@@ -16,9 +16,9 @@ vectors already made), and read :class:`Evaluation`.
 
 from __future__ import annotations
 
-from .bootstrap import PairedTest, bootstrap_ci, paired_bootstrap
-from .builtin import BUILTIN_SETS, load_builtin
-from .run import (
+from embedcore.evaluation.bootstrap import PairedTest, bootstrap_ci, paired_bootstrap
+from embedcore.evaluation.builtin import BUILTIN_SETS, load_builtin
+from embedcore.evaluation.run import (
     MAX_MODELS,
     CostEstimate,
     Evaluation,
@@ -28,8 +28,8 @@ from .run import (
     evaluate,
     evaluate_vectors,
 )
-from .scoring import PRIMARY_METRIC
-from .tasks import (
+from embedcore.evaluation.scoring import PRIMARY_METRIC
+from embedcore.evaluation.tasks import (
     TASK_KINDS,
     BitextTask,
     ClassificationTask,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from ..errors import InputError
-from .tasks import read_bitext, read_classification, read_retrieval, read_sts
+from embedcore.errors import InputError
+from embedcore.evaluation.tasks import read_bitext, read_classification, read_retrieval, read_sts
 
 __all__ = ["BUILTIN_SETS", "load_builtin"]
 

@@ -17,8 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import catalog
-from ..errors import EmbedcoreError
+from embedcore.errors import EmbedcoreError
+from embedcore.providers import catalog
 
 __all__ = ["add_parser", "run"]
 
@@ -43,7 +43,7 @@ class EvaluateUsageError(EmbedcoreError):
 
 def add_parser(commands, provider_options, epilog: str) -> None:
     """Register ``evaluate`` on the command line's subparsers (called from ``embedcore.__main__``)."""
-    from .tasks import TASK_KINDS
+    from embedcore.evaluation.tasks import TASK_KINDS
 
     p = commands.add_parser(
         "evaluate",
@@ -89,8 +89,8 @@ def _read(path: str) -> tuple[bytes, str]:
 
 def load_task(args: argparse.Namespace):
     """The task the arguments name: a built-in set or the files given."""
-    from . import tasks
-    from .builtin import load_builtin
+    from embedcore.evaluation import tasks
+    from embedcore.evaluation.builtin import load_builtin
 
     beir = (args.corpus, args.queries, args.qrels)
     if args.builtin:
@@ -141,7 +141,7 @@ def _write(path: Path, data: bytes) -> None:
 
 def run(args: argparse.Namespace, make) -> int:
     """Run ``evaluate``; ``make(args, **kwargs)`` builds the provider as ``embed`` does."""
-    from .run import estimate_cost, evaluate
+    from embedcore.evaluation.run import estimate_cost, evaluate
 
     for option in ("output", "items"):
         value = getattr(args, option)

@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import EvaluationCancelled, InputError
-from ..similarity import _select_top, normalize_rows, top_k
+from embedcore.analysis.similarity import _select_top, normalize_rows, top_k
+from embedcore.errors import EvaluationCancelled, InputError
 
 __all__ = [
     "RETRIEVAL_METRICS",
@@ -216,7 +216,7 @@ def _top_k_block(S: np.ndarray, k: int) -> np.ndarray:
     chunk maximum is a lower bound of the row's ``k``-th largest entry (``k`` chunks each hold an
     entry that large), so every entry of the top ``k`` lies in a chunk whose maximum reaches the
     bound. Only those chunks (about ``k`` of them) are gathered and sorted. Rows of heavy ties,
-    where too many chunks reach the bound, go to :func:`embedcore.similarity.top_k`'s selection.
+    where too many chunks reach the bound, go to :func:`embedcore.analysis.similarity.top_k`'s selection.
     """
     b, n = S.shape
     # Chunks of 64 columns, fewer for short rows: at least 4k chunks keep the bound tight.

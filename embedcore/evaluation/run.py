@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import EvaluationCancelled, InputError
-from .bootstrap import PairedTest, bootstrap_ci, paired_bootstrap
-from .scoring import PRIMARY_METRIC, score
+from embedcore.errors import EvaluationCancelled, InputError
+from embedcore.evaluation.bootstrap import PairedTest, bootstrap_ci, paired_bootstrap
+from embedcore.evaluation.scoring import PRIMARY_METRIC, score
 
 __all__ = [
     "MAX_MODELS",
@@ -84,7 +84,7 @@ class CostEstimate:
     tokens_estimate : int
         About 1 token per 4 characters of the texts to embed (English prose).
     tokens_max : int
-        An upper bound (:func:`embedcore.budget.estimate_tokens`, what the budget reserves).
+        An upper bound (:func:`embedcore.providers.budget.estimate_tokens`, what the budget reserves).
     requests : int
         Batches to send (the provider's batch size).
     """
@@ -226,7 +226,7 @@ def estimate_cost(task, provider, model: str) -> CostEstimate:
     >>> (e.texts, e.cached, e.to_embed, e.requests)
     (3, 0, 3, 2)
     """
-    from ..budget import estimate_tokens
+    from embedcore.providers.budget import estimate_tokens
 
     texts = task.texts()
     cache = getattr(provider, "cache", None)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
-from . import metrics as M
-from .tasks import BitextTask, ClassificationTask, RetrievalTask, STSTask
+from embedcore.errors import InputError
+from embedcore.evaluation import metrics as M
+from embedcore.evaluation.tasks import BitextTask, ClassificationTask, RetrievalTask, STSTask
 
 __all__ = ["PRIMARY_METRIC", "Scored", "score"]
 
@@ -244,7 +244,7 @@ def _classification(task: ClassificationTask, V, row, n_failures: int, seed: int
     from sklearn.cluster import KMeans
     from sklearn.model_selection import StratifiedKFold
 
-    from ..similarity import normalize_rows
+    from embedcore.analysis.similarity import normalize_rows
 
     X = normalize_rows(V[[row[t] for t in task.texts_]])
     classes, y = _codes(task.labels)

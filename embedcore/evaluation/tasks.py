@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import EvaluationInputError, ParseError
+from embedcore.errors import EvaluationInputError, ParseError
 
 __all__ = [
     "TASK_KINDS",
@@ -63,7 +63,7 @@ class Record:
 
 
 def _decode(data: bytes, filename: str) -> str:
-    from ..io import decode_text
+    from embedcore.io import decode_text
 
     try:
         text, _ = decode_text(data, filename)
@@ -107,7 +107,7 @@ def read_records(data: bytes, filename: str, *, delimiter: str | None = None) ->
         if name.endswith((".tsv", ".tab")):
             delimiter = "\t"
         else:
-            from ..io import _sniff_delimiter
+            from embedcore.io import _sniff_delimiter
 
             delimiter = _sniff_delimiter(text) or ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
