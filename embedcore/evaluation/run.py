@@ -63,10 +63,19 @@ class Progress:
 
     @property
     def fraction(self) -> float:
-        """Overall progress in [0, 1]: each model's embedding is 90 % of its share, scoring 10 %."""
+        """Overall progress in [0, 1], never going back: every model's embedding first (90 %),
+        then every model's scoring (10 %).
+
+        Examples
+        --------
+        >>> Progress("embedding", "m2", 1, 2, 50, 100).fraction
+        0.675
+        >>> Progress("scoring", "m1", 0, 2, 1, 1).fraction
+        0.95
+        """
         within = self.done / self.total if self.total else 1.0
-        part = 0.9 * within if self.stage == "embedding" else 0.9 + 0.1 * within
-        return min(1.0, (self.index + part) / max(self.n_models, 1))
+        share = (self.index + within) / max(self.n_models, 1)
+        return min(1.0, 0.9 * share if self.stage == "embedding" else 0.9 + 0.1 * share)
 
 
 @dataclass
