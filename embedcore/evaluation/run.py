@@ -70,7 +70,7 @@ class Progress:
         --------
         >>> Progress("embedding", "m2", 1, 2, 50, 100).fraction
         0.675
-        >>> Progress("scoring", "m1", 0, 2, 1, 1).fraction
+        >>> round(Progress("scoring", "m1", 0, 2, 1, 1).fraction, 3)
         0.95
         """
         within = self.done / self.total if self.total else 1.0
