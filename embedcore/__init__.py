@@ -48,6 +48,10 @@ _LAZY = {
     "compare_models": "analysis.compare",
     "alignment_report": "analysis.alignment",
     "make_provider": "providers.registry",
+    "evaluate": "evaluation.run",
+    "evaluate_vectors": "evaluation.run",
+    "estimate_cost": "evaluation.run",
+    "load_builtin": "evaluation.builtin",
 }
 
 __all__ = ["EmbeddingResult", "ModelInfo", "Provider", *_LAZY, *_error_names]

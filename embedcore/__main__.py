@@ -5,6 +5,7 @@ prepare the bundled static model, copy the local cache and collections into the 
     python -m embedcore embed texts.jsonl --provider ionos --model BAAI/bge-m3 --output v.npz
     python -m embedcore models --provider ionos
     python -m embedcore prepare
+    python -m embedcore evaluate sts pairs.csv --model all-MiniLM-L6-v2 --output results.json
     EMBEDCORE_DATABASE_URL=postgresql://… python -m embedcore migrate
 
 Every vector is written to the cache as soon as its batch arrives, so a run that is stopped
@@ -203,6 +204,9 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
         default="text",
         help="text: stages on stderr (default); json: one JSON object per line on stdout, for programs",
     )
+    from embedcore.evaluation.cli import add_parser as add_evaluate
+
+    add_evaluate(commands, provider_options, _EPILOG)
     migrate = commands.add_parser(
         "migrate",
         help="copy the local SQLite cache and collections into PostgreSQL",
@@ -548,6 +552,14 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from embedcore.evaluation.cli import run
+
+    if args.provider == "local":
+        _quiet_transformers()  # its weight-loading bar would tear the progress bar
+    return run(args, _provider)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 bad usage, 130 interrupted)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -564,6 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": _models,
         "prepare": _prepare,
         "migrate": _migrate,
+        "evaluate": _evaluate,
     }
     try:
         return commands[args.command](args)
@@ -576,7 +589,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        resumable = (args.command == "embed" and not args.no_cache) or args.command == "migrate"
+        resumable = (args.command in ("embed", "evaluate") and not args.no_cache) or args.command == "migrate"
         print(
             "\ninterrupted"
             + (

@@ -25,6 +25,8 @@ __all__ = [
     "DatabaseUnavailableError",
     "EmbedcoreError",
     "EmptyInputError",
+    "EvaluationCancelled",
+    "EvaluationInputError",
     "InputError",
     "InvalidResponseError",
     "MemoryLimitError",
@@ -207,6 +209,42 @@ class VectorDimensionsError(VectorFileError):
 
 class VectorValuesError(VectorFileError):
     """Vectors hold NaN, infinite or missing values, or are not numbers."""
+
+
+class EvaluationInputError(ParseError):
+    """A labelled evaluation file cannot be used as it is (:mod:`embedcore.evaluation`).
+
+    Attributes
+    ----------
+    file : str
+        The file's name (``sts.csv``, ``qrels.tsv``).
+    line : int or None
+        1-based line in that file (the header is line 1 of a CSV); None when the problem is the
+        file as a whole (too few labels, every score equal).
+    column : str or None
+        The column (CSV header, JSON key) at fault, when one is.
+    """
+
+    def __init__(
+        self, message: str, *, file: str, line: int | None = None, column: str | None = None
+    ) -> None:
+        where = (
+            file
+            + (f", line {line}" if line is not None else "")
+            + (f", column {column!r}" if column is not None else "")
+        )
+        super().__init__(f"{where}: {message}")
+        self.file = file
+        self.line = line
+        self.column = column
+
+
+class EvaluationCancelled(EmbedcoreError):
+    """An evaluation was stopped by its caller (the page's Stop button, Ctrl-C on the command line).
+
+    Every batch embedded before the stop is already in the cache: running the same evaluation
+    again sends only what is still missing.
+    """
 
 
 class MemoryLimitError(InputError):

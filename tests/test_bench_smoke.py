@@ -202,3 +202,12 @@ def test_the_cluster_name_measure_counts_words_of_the_majority_label():
     assert name_hits(["guitar, solo", "sauce, oboe"], clusters, labels, terms) == [(True, 2, 2), (True, 1, 2)]
     assert name_hits(["oboe"], np.array([0, 0, -1, -1, -1]), labels, terms) == [(False, 0, 1)]
     assert previous_names(texts, clusters, words=1) == ["guitar", "pasta"]
+
+
+def test_the_evaluate_bench_measures_both_sides_on_a_small_set():
+    from bench.evaluate import measure
+
+    ours, peer = measure("ours", 300, 3_000), measure("peer", 300, 3_000)
+    assert ours["seconds"] > 0 and peer["seconds"] > 0
+    assert 0.2 < ours["checksum"] < 1.0  # nDCG@10 of the synthetic set: neither trivial nor hopeless
+    assert ours["input_bytes"] == peer["input_bytes"] == (300 + 3_000) * 384 * 4
