@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedcore import catalog
+from embedcore.providers import catalog
 from embedcore.__main__ import main
-from embedcore.cache import EmbeddingCache
+from embedcore.stores.cache import EmbeddingCache
 from embedcore.errors import EvaluationCancelled
 from embedcore.evaluation import estimate_cost, evaluate, evaluate_vectors, load_builtin
-from embedcore.providers import make_provider
+from embedcore.providers.registry import make_provider
 from tests.fake_openai import fixture_vectors
 
 REPO = Path(__file__).resolve().parent.parent

@@ -84,7 +84,7 @@ class CostEstimate:
     tokens_estimate : int
         About 1 token per 4 characters of the texts to embed (English prose).
     tokens_max : int
-        An upper bound (:func:`embedcore.budget.estimate_tokens`, what the budget reserves).
+        An upper bound (:func:`embedcore.providers.budget.estimate_tokens`, what the budget reserves).
     requests : int
         Batches to send (the provider's batch size).
     """
