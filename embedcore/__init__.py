@@ -41,19 +41,6 @@ _LAZY = {
     "table_from_frame": "io",
     "load_sample": "io",
     "SAMPLES": "io",
-<<<<<<< HEAD
-    "Chunk": "chunking",
-    "chunk_text": "chunking",
-    "CollectionStore": "collections",
-    "PostgresCollectionStore": "collections",
-    "compare_models": "compare",
-    "alignment_report": "alignment",
-    "make_provider": "providers",
-    "evaluate": "evaluation.run",
-    "evaluate_vectors": "evaluation.run",
-    "estimate_cost": "evaluation.run",
-    "load_builtin": "evaluation.builtin",
-=======
     "Chunk": "io.chunking",
     "chunk_text": "io.chunking",
     "CollectionStore": "stores.collections",
@@ -61,7 +48,10 @@ _LAZY = {
     "compare_models": "analysis.compare",
     "alignment_report": "analysis.alignment",
     "make_provider": "providers.registry",
->>>>>>> main
+    "evaluate": "evaluation.run",
+    "evaluate_vectors": "evaluation.run",
+    "estimate_cost": "evaluation.run",
+    "load_builtin": "evaluation.builtin",
 }
 
 __all__ = ["EmbeddingResult", "ModelInfo", "Provider", *_LAZY, *_error_names]

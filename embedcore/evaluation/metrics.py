@@ -26,8 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from embedcore.analysis.similarity import normalize_rows, top_k
+
 from ..errors import EvaluationCancelled, InputError
-from ..similarity import normalize_rows, top_k
 
 __all__ = [
     "RETRIEVAL_METRICS",

@@ -244,7 +244,7 @@ def _classification(task: ClassificationTask, V, row, n_failures: int, seed: int
     from sklearn.cluster import KMeans
     from sklearn.model_selection import StratifiedKFold
 
-    from ..similarity import normalize_rows
+    from embedcore.analysis.similarity import normalize_rows
 
     X = normalize_rows(V[[row[t] for t in task.texts_]])
     classes, y = _codes(task.labels)
