@@ -1,8 +1,8 @@
 """The Evaluate page's data: which task, and its labelled set (built in, or the visitor's files).
 
-A file is read once per upload (kept under its content digest); a file that cannot be read is
-named with its line and column and the set read before stays in use, said to be kept — a bad
-file after a good one loses nothing.
+A file is read once per upload (kept under its content digest). A file that cannot be read empties
+its uploader and is named with its line and column (:mod:`ui.common.uploads`), and the set read
+before stays in use, said to be kept — a bad file after a good one loses nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import hashlib
 import streamlit as st
 
 from embedcore import evaluation as ev
-from ui.common.errors import friendly_errors
+from embedcore.errors import InputError
+from ui.common import state, uploads
 
 TASK = "evaluate_task"
 SOURCE = "evaluate_source"
 RETRIEVAL_LAYOUT = "evaluate_retrieval_layout"
-#: ``{task kind: (upload digest, task)}`` — the last set read per task, kept across reruns.
+#: ``{uploader base key: (upload digest, task, file names)}`` — the last set each uploader read.
 READ = "evaluate_read"
 
 TASK_LABELS = {
@@ -89,19 +90,17 @@ def _uploaded(kind: str):
     if kind == "retrieval":
         layout = st.radio("Layout", [_BEIR, _PAIRS], key=RETRIEVAL_LAYOUT, horizontal=True)
         if layout == _BEIR:
+            base = "evaluate_upload_beir"
             files = st.file_uploader(
                 "corpus.jsonl, queries.jsonl and the qrels .tsv",
-                type=["jsonl", "tsv", "json"],
                 accept_multiple_files=True,
-                key="evaluate_upload_beir",
+                key=state.widget_key(base),
             )
-            return _read(kind, files or [], _read_beir)
-    files = st.file_uploader(
-        "A CSV, TSV or JSONL file",
-        type=["csv", "tsv", "jsonl", "json", "txt"],
-        key=f"evaluate_upload_{kind}",
-    )
-    return _read(kind, [files] if files is not None else [], _READERS[kind])
+            return _read(kind, base, files or [], _read_beir)
+    # No type= filter (ui.common.uploads says why): the reader says what is wrong with a file.
+    base = f"evaluate_upload_{kind}"
+    file = st.file_uploader("A CSV, TSV or JSONL file", key=state.widget_key(base))
+    return _read(kind, base, [file] if file is not None else [], _READERS[kind])
 
 
 def _read_beir(files):
@@ -132,24 +131,23 @@ _READERS = {
 }
 
 
-def _read(kind: str, files, read):
-    """Read ``files`` once per content; on a failure, name it and keep the set read before."""
+def _read(kind: str, base: str, files, read):
+    """Read ``files`` once per content; a refused file empties the uploader, is named, and the
+    set read before stays in use (said so)."""
     kept: dict = st.session_state.setdefault(READ, {})
-    previous = kept.get(kind)
+    previous = kept.get(base)
     if not files:
+        uploads.show_refused(base)
         return previous[1] if previous else None
     digest = _digest(files)
     if previous and previous[0] == digest:
         return previous[1]
-    task = None
-    with friendly_errors() as outcome:
+    uploads.forget_refused(base)
+    names = ", ".join(f.name for f in files)
+    try:
         task = read(files)
-    if outcome.failed and previous:
-        st.info(
-            f"Still evaluating the set read before ({previous[1].n_items:,} items): the new file was not used.",
-            icon=":material/history:",
-        )
-        return previous[1]
+    except InputError as exc:
+        uploads.refuse(base, [str(exc)], name=names, kept=previous[2] if previous else None)
     if task is not None:
-        kept[kind] = (digest, task)
+        kept[base] = (digest, task, names)
     return task

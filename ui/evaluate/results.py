@@ -57,7 +57,10 @@ def metrics(evaluation) -> None:
     table = evaluation.table()
     st.plotly_chart(metrics_figure(table), key="evaluate_metrics_chart", width="stretch")
     wide = table.assign(
-        shown=[f"{v:.3f} [{lo:.3f}, {hi:.3f}]" for v, lo, hi in zip(table.value, table.ci_low, table.ci_high)]
+        shown=[
+            f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+            for v, lo, hi in zip(table.value, table.ci_low, table.ci_high, strict=True)
+        ]
     ).pivot(index="model", columns="metric", values="shown")
     st.dataframe(wide[list(dict.fromkeys(table.metric))], width="stretch", key="evaluate_metrics_table")
     st.caption(
@@ -95,7 +98,7 @@ def failures(evaluation) -> None:
     """The worst items per model, with what the model returned instead; open them on a map."""
     st.subheader("Where the models fail", anchor=False)
     tabs = st.tabs([r.model for r in evaluation.results])
-    for i, (tab, result) in enumerate(zip(tabs, evaluation.results)):
+    for i, (tab, result) in enumerate(zip(tabs, evaluation.results, strict=True)):
         with tab:
             if not result.failures:
                 st.caption("No failures to show.")
