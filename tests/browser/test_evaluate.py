@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from streamlit_browser import (
     assert_healthy,
-    element,
     open_page,
     plot,
     plot_state,
@@ -43,7 +42,8 @@ def evaluate(page) -> None:
 
 def choose_task(page, kind: str) -> None:
     with rerun(page):
-        element(page, "evaluate_task").get_by_role("button", name=TASK_LABELS[kind], exact=True).click()
+        # A segmented control's options are buttons whose visible text is the label.
+        page.locator('[data-testid="stMain"]').get_by_text(TASK_LABELS[kind], exact=True).first.click()
 
 
 def test_every_builtin_set_shows_a_verdict_metrics_with_intervals_and_the_failures(page):

@@ -119,6 +119,10 @@ def _clear_request() -> None:
 
 def _run(task, chosen: Sequence[ModelOption], request: tuple) -> None:
     texts = task.texts()
+    # A click reruns the page, which ends this run at its next Streamlit call; the callback first
+    # drops the request so the run does not start again. Every finished batch is already cached.
+    stop = st.empty()
+    stop.button("Stop", key="evaluate_stop", icon=":material/stop_circle:", on_click=_clear_request)
     with friendly_errors():
         vectors, costs = {}, {}
         for option in chosen:
@@ -135,6 +139,7 @@ def _run(task, chosen: Sequence[ModelOption], request: tuple) -> None:
         evaluation = ev.evaluate_vectors(task, vectors, costs=costs, progress=progress)
         bar.empty()
         st.session_state[SHOWN] = {"request": request, "evaluation": evaluation}
+    stop.empty()
     _clear_request()
 
 
