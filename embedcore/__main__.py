@@ -206,7 +206,7 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
     )
     from embedcore.evaluation.cli import add_parser as add_evaluate
 
-    add_evaluate(commands, provider_options, _EPILOG)
+    add_evaluate(commands, provider_options, epilog)
     migrate = commands.add_parser(
         "migrate",
         help="copy the local SQLite cache and collections into PostgreSQL",

@@ -36,6 +36,7 @@ __all__ = [
     "Evaluation",
     "ModelResult",
     "Progress",
+    "embedding_cost",
     "estimate_cost",
     "evaluate",
     "evaluate_vectors",
@@ -339,15 +340,30 @@ def _embed(task, provider, model, name, index, n_models, progress, should_stop, 
 
     kwargs = {"budget": budget} if budget is not None else {}
     result = provider.embed(texts, model, progress=report, **kwargs)
-    cost = {
-        "texts": len(texts),
+    return result.vectors, embedding_cost(result)
+
+
+def embedding_cost(result) -> dict[str, Any]:
+    """What embedding cost, as a result's ``cost``: texts, embedded (sent), cached, tokens,
+    requests, seconds. For a page that embeds through its own path, then :func:`evaluate_vectors`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedcore.types import EmbeddingResult
+    >>> r = EmbeddingResult(vectors=np.zeros((3, 2), np.float32), model="m", cached=1, fetched=2,
+    ...                     prompt_tokens=9, requests=1, elapsed=0.5)
+    >>> embedding_cost(r)
+    {'texts': 3, 'embedded': 2, 'cached': 1, 'tokens': 9, 'requests': 1, 'seconds': 0.5}
+    """
+    return {
+        "texts": len(result.vectors),
         "embedded": int(result.fetched),
         "cached": int(result.cached),
         "tokens": int(result.prompt_tokens),
         "requests": int(result.requests),
         "seconds": round(float(result.elapsed), 3),
     }
-    return result.vectors, cost
 
 
 def evaluate_vectors(

@@ -47,6 +47,7 @@ PAGES = [
     ("pages/search.py", "Semantic search", ":material/search:", False),
     ("pages/compare.py", "Compare models", ":material/compare_arrows:", False),
     ("pages/languages.py", "Across languages", ":material/translate:", False),
+    ("pages/evaluate.py", "Evaluate models", ":material/science:", False),
     ("pages/usage.py", "Usage", ":material/monitoring:", False),
 ]
 

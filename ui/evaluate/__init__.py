@@ -1,0 +1,1 @@
+"""The Evaluate models page: its data, its run and its results."""
