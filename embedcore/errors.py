@@ -271,7 +271,7 @@ class APIError(EmbedcoreError):
         How many requests were made before giving up (1 = no retry).
     body : object or None
         What the server answered, where it did: its JSON (a dict or list), else its text; the
-        token is scrubbed out of it (:func:`embedcore.providers.registry.api_errors.response_body`).
+        token is scrubbed out of it (:func:`embedcore.providers.api_errors.response_body`).
         Not part of the message.
     """
 

@@ -545,7 +545,7 @@ def test_loading_the_bundled_model_prints_no_load_report(tmp_path):
 def test_other_load_reports_are_still_shown():
     import logging
 
-    from embedcore.providers.registry.bundled import _PositionIdsReport
+    from embedcore.providers.bundled import _PositionIdsReport
 
     def record(rows: str) -> logging.LogRecord:
         table = f"Key | Status | |\n----+----+-+-\n{rows}\n\nNotes: ..."

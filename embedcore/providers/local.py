@@ -37,7 +37,7 @@ import numpy as np
 from embedcore.errors import EmbedcoreError, ModelUnavailableError, NotFoundError
 from embedcore.memo import Memo
 from embedcore.providers import catalog
-from embedcore.providers.registry.bundled import (
+from embedcore.providers.bundled import (
     DISTILL_PACKAGES,
     HEAVY_IMPORT_LOCK,
     MINILM_PACKAGES,
@@ -58,7 +58,7 @@ from embedcore.providers.registry.bundled import (
 from embedcore.system import usable_cores
 from embedcore.types import EmbeddingResult, ModelInfo, ProgressCallback, texts_are
 
-# The paths and switches of the bundled models live in embedcore.providers.registry.bundled; they are
+# The paths and switches of the bundled models live in embedcore.providers.bundled; they are
 # named here too, where callers have always found them.
 __all__ = [
     "HEAVY_IMPORT_LOCK",

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embedcore.providers import catalog
-from embedcore.providers.registry.bundled import (
+from embedcore.providers.bundled import (
     DISTILL_PACKAGES,
     HEAVY_IMPORT_LOCK,
     STATIC_PCA_DIMS,

@@ -24,7 +24,7 @@ import numpy as np
 import requests
 
 from embedcore.errors import InvalidResponseError
-from embedcore.providers.registry.api_errors import looks_like_html, server_message
+from embedcore.providers.api_errors import looks_like_html, server_message
 
 __all__ = ["parse_embeddings", "parse_json", "vector_from"]
 
