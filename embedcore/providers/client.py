@@ -36,10 +36,6 @@ from embedcore.errors import (
     InvalidResponseError,
     TooManyTextsError,
 )
-from embedcore.providers.catalog import merge_listing
-from embedcore.providers.endpoints import configured_base_url, environment_token, normalize_base_url
-from embedcore.providers.pipeline import BatchOutput, embed_with_cache
-from embedcore.providers.ratelimit import TokenBucket
 from embedcore.providers.api_errors import (
     after_attempts,
     connection_reason,
@@ -47,6 +43,10 @@ from embedcore.providers.api_errors import (
     redirect_error,
     status_error,
 )
+from embedcore.providers.catalog import merge_listing
+from embedcore.providers.endpoints import configured_base_url, environment_token, normalize_base_url
+from embedcore.providers.pipeline import BatchOutput, embed_with_cache
+from embedcore.providers.ratelimit import TokenBucket
 from embedcore.providers.responses import parse_embeddings, parse_json
 from embedcore.types import EmbeddingResult, ModelInfo, ProgressCallback
 
