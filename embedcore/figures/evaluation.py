@@ -23,7 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from embedcore.errors import InputError
-from embedcore.figures.charts import PALETTE, TEMPLATE
+from embedcore.figures.style import PALETTE, TEMPLATE
 
 __all__ = ["metrics_figure"]
 
