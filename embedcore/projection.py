@@ -37,12 +37,15 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import importlib
 import os
+import sys
 import threading
 import time
 import types
 import warnings
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -268,6 +271,224 @@ def _cached_knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return hit[0][:, :k].copy(), hit[1][:, :k].copy()
 
 
+# --- importing umap-learn without compiling what a map does not use ------------------
+
+_umap_import_lock = threading.Lock()
+#: umap-learn's own numba functions that :func:`_import_umap` replaced (tests compare with them).
+_umap_originals: dict = {}
+#: Module names stood in for while ``umap`` is imported (see :func:`_import_umap`).
+_PYNNDESCENT_NAMES = ("pynndescent", "pynndescent.distances", "pynndescent.sparse")
+
+
+class _Placeholder(types.ModuleType):
+    """Stands in for a pynndescent module during ``import umap`` only (:func:`_import_umap`)."""
+
+
+class _LazyNNDescentType(type):
+    """What umap-learn's module sees as ``NNDescent`` until pynndescent is really imported.
+
+    Calling it imports pynndescent and builds a real ``NNDescent`` (umap-learn's own neighbour
+    search, used for a ``metric`` other than cosine on 4,096 points or more); ``isinstance``
+    answers as the real class would.
+    """
+
+    def __call__(cls, *args, **kwargs):
+        from pynndescent import NNDescent
+
+        return NNDescent(*args, **kwargs)
+
+    def __instancecheck__(cls, obj) -> bool:
+        real = sys.modules.get("pynndescent")
+        if real is None or isinstance(real, _Placeholder):
+            return False  # nothing can be an NNDescent before pynndescent is imported
+        return isinstance(obj, real.NNDescent)
+
+
+class _LazyNNDescent(metaclass=_LazyNNDescentType):
+    pass
+
+
+#: ``neighbours_given.on``: this thread runs a fit with precomputed neighbours (:func:`_umap`).
+_neighbours_given = threading.local()
+
+
+class _LazyDistances(Mapping):
+    """pynndescent's table of named distances, imported on first look (:func:`_import_umap`).
+
+    umap-learn asks whether the metric is in this table on every fit, even one with precomputed
+    neighbours, where the answer goes unused; during such a fit of ours (the thread's
+    ``_neighbours_given.on``) the answer is "no" without importing pynndescent.
+    """
+
+    def __init__(self, module: str, name: str):
+        self._module, self._name = module, name
+
+    def _table(self) -> Mapping:
+        return getattr(importlib.import_module(f"pynndescent.{self._module}"), self._name)
+
+    def __getitem__(self, key):
+        return self._table()[key]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __contains__(self, key) -> bool:
+        real = sys.modules.get("pynndescent")
+        if (real is None or isinstance(real, _Placeholder)) and getattr(_neighbours_given, "on", False):
+            return False
+        return key in self._table()
+
+
+def _import_umap():
+    """``import umap``, without pynndescent, with the fuzzy graph's two steps in numpy.
+
+    On a fresh installation (no numba disk cache: a new Community Cloud container) the first
+    UMAP of a process paid about 35 s of CPU before any map was drawn (two cores, idle machine;
+    2-5 minutes at load 10-17):
+
+    * ``import umap`` imports pynndescent, whose modules compile dozens of numba functions with
+      explicit signatures the moment they are imported (~20 s). Our maps never use it: the
+      neighbours are exact and precomputed (:func:`exact_knn`). So pynndescent's three modules
+      that umap-learn names are stood in for while ``umap`` is imported, and removed again at
+      once; umap-learn's module keeps lazy stand-ins (:class:`_LazyNNDescent`,
+      :class:`_LazyDistances`) that import the real pynndescent the first time they are used
+      (a ``metric`` other than cosine on 4,096 points or more). Anyone importing pynndescent
+      later gets the real package.
+    * umap-learn's ``smooth_knn_dist`` and ``compute_membership_strengths`` are numba-parallel
+      loops whose compilation took 8 s and 2 s; :func:`_smooth_knn_dist` and
+      :func:`_membership_strengths` compute the same values with numpy (to float32 rounding,
+      tested against umap-learn's own), in 10-100 ms on 10k points. umap-learn's module-level
+      names are pointed at them, so ``fuzzy_simplicial_set`` (which looks them up on every call)
+      uses them.
+
+    What is still compiled on a fresh installation: the layout epoch, serial (~1.5 s; every map)
+    and parallel (~2-4 s; from :data:`PARALLEL_LAYOUT_MIN` points), both cached on disk by
+    :func:`_enable_umap_disk_cache`.
+    """
+    with _umap_import_lock:
+        umap_module = sys.modules.get("umap.umap_")
+        if umap_module is None:
+            placed = []
+            if "pynndescent" not in sys.modules:
+                for name in _PYNNDESCENT_NAMES:
+                    sys.modules[name] = _Placeholder(name)
+                    placed.append(name)
+                parent = sys.modules["pynndescent"]
+                parent.NNDescent = _LazyNNDescent
+                parent.distances = sys.modules["pynndescent.distances"]
+                parent.distances.named_distances = _LazyDistances("distances", "named_distances")
+                parent.sparse = sys.modules["pynndescent.sparse"]
+                parent.sparse.sparse_named_distances = _LazyDistances("sparse", "sparse_named_distances")
+            try:
+                import umap.umap_ as umap_module
+            finally:
+                for name in placed:
+                    if isinstance(sys.modules.get(name), _Placeholder):
+                        del sys.modules[name]
+        if getattr(umap_module, "smooth_knn_dist", None) is not _smooth_knn_dist:
+            _umap_originals.setdefault("smooth_knn_dist", umap_module.smooth_knn_dist)
+            _umap_originals.setdefault(
+                "compute_membership_strengths", umap_module.compute_membership_strengths
+            )
+            umap_module.smooth_knn_dist = _smooth_knn_dist
+            umap_module.compute_membership_strengths = _membership_strengths
+        return sys.modules["umap"]
+
+
+#: umap-learn's constants for the fuzzy graph (umap/umap_.py).
+_SMOOTH_K_TOLERANCE = 1e-5
+_MIN_K_DIST_SCALE = 1e-3
+_FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
+
+
+def _smooth_knn_dist(distances, k, n_iter=64, local_connectivity=1.0, bandwidth=1.0):
+    """umap-learn's ``smooth_knn_dist`` in numpy: ``(sigmas, rhos)``, float32, one of each per row.
+
+    The same bisection as umap-learn (float32 as its numba locals), run on every row at once:
+    ``rho`` is the distance to the ``local_connectivity``-th positive neighbour, ``sigma`` the
+    scale at which ``sum(exp(-(d - rho) / sigma))`` over the other neighbours is
+    ``log2(k) * bandwidth``, floored at 1e-3 of the mean distance.
+    """
+    distances = np.ascontiguousarray(distances, dtype=np.float32)
+    n, width = distances.shape
+    target = np.float32(np.log2(k) * bandwidth)
+    rho = np.zeros(n, dtype=np.float32)
+    positive = distances > 0.0
+    counts = positive.sum(axis=1)
+    # Each row's positive distances first, in their order.
+    order = np.argsort(~positive, axis=1, kind="stable")
+    nonzero = np.take_along_axis(distances, order, axis=1)
+    index = int(np.floor(local_connectivity))
+    interpolation = local_connectivity - index
+    enough = counts >= local_connectivity
+    if index > 0:
+        lower = nonzero[:, min(index - 1, width - 1)]
+        rho[enough] = lower[enough]
+        if interpolation > _SMOOTH_K_TOLERANCE:
+            upper = nonzero[:, min(index, width - 1)]
+            rho[enough] += np.float32(interpolation) * (upper[enough] - lower[enough])
+    else:
+        rho[enough] = np.float32(interpolation) * nonzero[enough, 0]
+    some = ~enough & (counts > 0)
+    if some.any():
+        rho[some] = np.where(positive[some], distances[some], -np.inf).max(axis=1)
+
+    lo = np.zeros(n, dtype=np.float32)
+    hi = np.full(n, _FLOAT32_MAX, dtype=np.float32)
+    mid = np.ones(n, dtype=np.float32)
+    shifted = distances[:, 1:] - rho[:, None]
+    rows = np.arange(n)
+    with np.errstate(over="ignore", under="ignore"):
+        for _ in range(n_iter):
+            if rows.size == 0:
+                break
+            d, m = shifted[rows], mid[rows]
+            terms = np.where(d > 0, np.exp(-(d / m[:, None])), np.float32(1.0))
+            psum = terms.sum(axis=1, dtype=np.float32)
+            open_ = np.abs(psum - target) >= _SMOOTH_K_TOLERANCE
+            rows, psum, m = rows[open_], psum[open_], m[open_]
+            over = psum > target
+            hi[rows[over]] = m[over]
+            lo[rows[~over]] = m[~over]
+            doubled = ~over & (hi[rows] >= _FLOAT32_MAX)
+            mid[rows] = np.where(doubled, m * np.float32(2.0), (lo[rows] + hi[rows]) / np.float32(2.0))
+    floor = np.where(
+        rho > 0.0,
+        np.float32(_MIN_K_DIST_SCALE) * distances.mean(axis=1, dtype=np.float32),
+        np.float32(_MIN_K_DIST_SCALE) * np.float32(distances.mean()),
+    ).astype(np.float32)
+    return np.maximum(mid, floor), rho
+
+
+def _membership_strengths(knn_indices, knn_dists, sigmas, rhos, return_dists=False, bipartite=False):
+    """umap-learn's ``compute_membership_strengths`` in numpy: ``(rows, cols, vals, dists)``.
+
+    The COO entries of each point's fuzzy set: ``exp(-(d - rho) / sigma)``, 1 within ``rho``
+    or where ``sigma`` is 0, 0 for a point and itself (unless ``bipartite``), and zeros at
+    the places of missing neighbours (index -1), as umap-learn leaves them.
+    """
+    knn_indices = np.asarray(knn_indices)
+    knn_dists = np.asarray(knn_dists, dtype=np.float32)
+    sigmas = np.asarray(sigmas, dtype=np.float32)[:, None]
+    n, k = knn_indices.shape
+    shifted = knn_dists - np.asarray(rhos, dtype=np.float32)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        vals = np.exp(-(shifted / sigmas))
+    vals = np.where((shifted <= 0.0) | (sigmas == 0.0), np.float32(1.0), vals).astype(np.float32)
+    own = np.arange(n)[:, None]
+    if not bipartite:
+        vals[knn_indices == own] = 0.0
+    missing = knn_indices == -1
+    rows = np.where(missing, 0, np.broadcast_to(own, (n, k))).astype(np.int32).ravel()
+    cols = np.where(missing, 0, knn_indices).astype(np.int32).ravel()
+    vals[missing] = 0.0
+    dists = np.where(missing, np.float32(0.0), knn_dists).ravel() if return_dists else None
+    return rows, cols, vals.ravel(), dists
+
+
 # --- numba compilation ----------------------------------------------------------
 
 _numba_cache_lock = threading.Lock()
@@ -277,9 +498,9 @@ _numba_cache_state: str | None = None  # None = not tried, "on", "off", or the r
 def _enable_umap_disk_cache() -> str:
     """Let umap-learn's fit-time numba functions cache their machine code on disk.
 
-    umap-learn does not ask numba to cache the functions a fit with precomputed neighbours
-    compiles (graph weights and the layout epoch), so every new process spends 5-10 s of CPU
-    compiling them. Switching numba's own cache on for them (a public
+    umap-learn does not ask numba to cache the layout epoch a fit compiles (serial and
+    parallel; the graph weights are numpy here, see :func:`_import_umap`), so every new
+    process spends seconds of CPU compiling it. Switching numba's own cache on for them (a public
     ``Dispatcher.enable_caching()``) makes that a one-time cost per installation: later
     processes load the code in well under a second. numba keys the cache on umap's source
     file, so upgrading umap-learn or numba invalidates it.
@@ -301,15 +522,14 @@ def _enable_umap_disk_cache() -> str:
         try:
             import numba
             from numba.core.caching import NullCache
-            from umap import layouts, umap_
 
-            for dispatcher in (
-                umap_.smooth_knn_dist,
-                umap_.compute_membership_strengths,
-                layouts._nb_optimize_layout_euclidean_single_epoch,
-            ):
-                if isinstance(getattr(dispatcher, "_cache", None), NullCache):
-                    dispatcher.enable_caching()
+            _import_umap()
+            from umap import layouts
+
+            # (The fuzzy graph's two numba loops are not compiled at all: see _import_umap.)
+            serial = layouts._nb_optimize_layout_euclidean_single_epoch
+            if isinstance(getattr(serial, "_cache", None), NullCache):
+                serial.enable_caching()
             parallel = layouts._nb_optimize_layout_euclidean_single_epoch_parallel
             if isinstance(parallel._cache, NullCache) and not parallel.signatures:
                 original = parallel.py_func
@@ -659,7 +879,8 @@ def _umap_estimator():
     global _umap_class
     if _umap_class is None:
         import numba
-        import umap
+
+        umap = _import_umap()
 
         class LayoutThreadsUMAP(umap.UMAP):
             # Threads for the layout epochs; set on the instance. Not an __init__ parameter, so
@@ -721,8 +942,13 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
     # The kNN above is one large product that does use both BLAS threads; inside the fit,
     # BLAS only serves small vector operations (numba's own threads are unaffected).
     parallel = threads > 1 or random_state is None
+    given = "precomputed_knn" in kwargs
     with _single_threaded_blas(), _parallel_numba() if parallel else contextlib.nullcontext():
-        return reducer.fit_transform(X)
+        _neighbours_given.on = given
+        try:
+            return reducer.fit_transform(X)
+        finally:
+            _neighbours_given.on = False
 
 
 def auto_perplexity(n_samples: int, n_components: int = 2) -> float:
