@@ -15,9 +15,12 @@ order of effect:
   seed (see :func:`_layout_threads` for what that costs in reproducibility: the global
   arrangement stays, the fine placement varies between processes), with numba's
   threading layer guarded for concurrent sessions (:func:`_parallel_numba`);
-* numba's disk cache is switched on for the umap-learn functions such a fit still
-  compiles (:func:`_enable_umap_disk_cache`), so only the first process on a machine
-  compiles them;
+* umap-learn is imported without pynndescent (never used with precomputed neighbours; its
+  import alone compiled for ~20 s on a fresh install), and the fuzzy graph's two steps run in
+  numpy instead of numba-parallel loops that compiled for ~10 s (:func:`_import_umap`): a fresh
+  installation, such as a new Community Cloud container, compiles only the layout epoch;
+* numba's disk cache is switched on for the layout epoch (:func:`_enable_umap_disk_cache`),
+  so only the first process on a machine compiles it;
 * :func:`warm_up` fits a tiny UMAP in a background thread (umap import + compile or cache
   load), so that cost is paid while the user is still pasting or embedding texts;
 * from 2,000 points up (:data:`AUTO_EPOCHS_SWITCH`) 60 epochs with 10 negative samples each
