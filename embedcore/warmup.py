@@ -1,10 +1,9 @@
 """Start the slow one-off steps of a process in the background, before anybody waits for them.
 
 A fresh server process pays, on its first map: importing plotly for the figures,
-umap-learn and its numba code (loaded from numba's disk cache, or compiled: ~10 s in all on two
-busy cores, load 7, since pynndescent is left out, see :func:`embedcore.projection._import_umap`;
-35-60 s before), and, for the
-first texts that are not cached, importing torch and sentence-transformers and loading the
+umap-learn and its numba code (loaded from numba's disk cache, or compiled: 7-8 s of CPU since
+pynndescent is left out, 33 s before; see :func:`embedcore.analysis.projection._import_umap`),
+and, for the first texts that are not cached, importing torch and sentence-transformers and loading the
 bundled model (≈ 5-7 s on two cores). :func:`start` begins them in one daemon thread and
 returns at once; the first visitor's run then finds each step done or in progress (imports
 and numba wait on their own locks, so nothing is done twice).

@@ -539,7 +539,7 @@ def test_fuzzy_graph_steps_give_umap_learns_values(local_connectivity):
 _WITHOUT_PYNNDESCENT = """
 import sys
 import numpy as np
-from embedcore import projection
+from embedcore.analysis import projection
 
 X = np.random.default_rng(0).standard_normal((60, 8)).astype(np.float32)
 assert projection.project(X, "umap").shape == (60, 2)
