@@ -278,7 +278,7 @@ def needs_preview(method: str, n: int) -> bool:
     """Will ``method`` on ``n`` points take long enough to show a PCA first?
 
     UMAP: more than :data:`UMAP_PREVIEW_ABOVE` points, or numba has not finished compiling
-    in this process (the first fit then spends 10-40 s compiling). t-SNE: more than
+    in this process (the first fit then compiles: 7-8 s of CPU on a fresh install). t-SNE: more than
     :data:`TSNE_PREVIEW_ABOVE` points.
     """
     if method == "umap":
