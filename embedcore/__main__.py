@@ -190,7 +190,7 @@ def _parser(*, methods: bool = True) -> argparse.ArgumentParser:
         "--maps",
         action="store_true",
         help="also compile umap-learn's layout code into numba's disk cache, so the first map of a "
-        "new server process loads it instead of compiling (5-40 s on two cores)",
+        "new server process loads it instead of compiling (7-8 s of CPU)",
     )
     prepare.add_argument(
         "--samples",

@@ -1,8 +1,9 @@
 """Start the slow one-off steps of a process in the background, before anybody waits for them.
 
 A fresh server process pays, on its first map: importing plotly for the figures,
-umap-learn's numba code (loaded from numba's disk cache, or compiled: 5-40 s), and, for the
-first texts that are not cached, importing torch and sentence-transformers and loading the
+umap-learn and its numba code (loaded from numba's disk cache, or compiled: 7-8 s of CPU since
+pynndescent is left out, 33 s before; see :func:`embedcore.analysis.projection._import_umap`),
+and, for the first texts that are not cached, importing torch and sentence-transformers and loading the
 bundled model (≈ 5-7 s on two cores). :func:`start` begins them in one daemon thread and
 returns at once; the first visitor's run then finds each step done or in progress (imports
 and numba wait on their own locks, so nothing is done twice).
@@ -131,6 +132,7 @@ def _run(plan: list) -> None:
         except Exception:  # a warm-up must never take the server down; the page reports it later
             _log.warning("warm-up step %s failed", step.__name__, exc_info=True)
         _steps.append((step.__name__.lstrip("_"), started, time.monotonic()))
+        _log.info("warm-up step %s took %.1f s", _steps[-1][0], _steps[-1][2] - started)
 
 
 def start(*, local_model: bool = True, projections: bool = True, sample: SampleWarmUp | None = None) -> bool:

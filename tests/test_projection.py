@@ -15,6 +15,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 import embedcore.analysis.projection as proj
 import embedcore.analysis.reducers as reducers
 import embedcore.analysis.umap_runtime as runtime
+from embedcore.analysis import umap_import
 from embedcore.analysis.projection import (
     ProjectionResult,
     auto_perplexity,
@@ -483,6 +484,102 @@ def test_two_sessions_mapping_at_once_both_finish(layer):
     assert shapes == ["(400, 2) (500, 2)"], done.stdout
     if layer == "workqueue":
         assert used == "workqueue"
+
+
+# --- umap-learn imported without pynndescent, its fuzzy graph in numpy ----------------------
+
+
+def _knn_cases():
+    """kNN distances as fits meet them: ordinary, with exact copies (zero distances), one point
+    whose neighbours are all copies (every distance 0), and tiny sets."""
+    X, _ = groups(n_per=40)
+    with_copies = np.concatenate([X, X[:5], X[:5], np.repeat(X[7:8], 16, axis=0)])
+    for data, k in ((X, 15), (with_copies, 15), (X[:6], 5), (X, 2)):
+        idx, dist = exact_knn(data, k)
+        yield idx, dist
+
+
+@slow
+@pytest.mark.parametrize("local_connectivity", [1.0, 1.5, 0.5])
+def test_fuzzy_graph_steps_give_umap_learns_values(local_connectivity):
+    umap_import.import_umap()
+    smooth = umap_import.umap_originals["smooth_knn_dist"]
+    strengths = umap_import.umap_originals["compute_membership_strengths"]
+    assert umap_import.smooth_knn_dist is not smooth  # umap-learn's numba function, kept for comparison
+    for idx, dist in _knn_cases():
+        k = idx.shape[1]
+        sigmas, rhos = umap_import.smooth_knn_dist(dist, float(k), local_connectivity=local_connectivity)
+        want_sigmas, want_rhos = smooth(dist, float(k), local_connectivity=float(local_connectivity))
+        assert sigmas.dtype == rhos.dtype == np.float32
+        np.testing.assert_allclose(rhos, want_rhos, rtol=1e-6)
+        if k == 2 and local_connectivity < 1:
+            # One neighbour counted past rho/2: the sum can never reach its target, and sigma
+            # doubles until float32 exp() rounds the term to 1. numpy's and numba's exp round
+            # at neighbouring steps for a few rows: those differ by the one doubling.
+            same = np.isclose(sigmas, want_sigmas, rtol=1e-4)
+            assert same.mean() > 0.95
+            np.testing.assert_allclose(sigmas[~same] / want_sigmas[~same], 2.0)
+            continue
+        np.testing.assert_allclose(sigmas, want_sigmas, rtol=1e-4)
+        for bipartite in (False, True):
+            got = umap_import.membership_strengths(idx, dist, want_sigmas, want_rhos, True, bipartite)
+            want = strengths(idx, dist, want_sigmas, want_rhos, True, bipartite)
+            for a, b in zip(got[:2], want[:2], strict=True):
+                assert a.dtype == b.dtype and np.array_equal(a, b)
+            np.testing.assert_allclose(got[2], want[2], rtol=1e-5, atol=1e-7)
+            assert got[2].dtype == np.float32 and np.array_equal(got[3], want[3])
+    # A missing neighbour (-1) leaves zeros in its place, as umap-learn does.
+    idx, dist = next(_knn_cases())
+    idx = idx.copy()
+    idx[3, 4] = -1
+    sigmas, rhos = umap_import.smooth_knn_dist(dist, 15.0)
+    got, want = umap_import.membership_strengths(idx, dist, sigmas, rhos), strengths(idx, dist, sigmas, rhos)
+    for a, b in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert got[2][3 * 15 + 4] == 0 and got[3] is None
+
+
+# In a fresh interpreter: whether pynndescent is imported is process-wide.
+_WITHOUT_PYNNDESCENT = """
+import sys
+import numpy as np
+from embedcore.analysis import projection
+
+X = np.random.default_rng(0).standard_normal((60, 8)).astype(np.float32)
+assert projection.project(X, "umap").shape == (60, 2)
+import umap.umap_ as umap_
+
+print("after our map:", "pynndescent" in sys.modules, isinstance(object(), umap_.NNDescent))
+# umap-learn's own neighbour search asks its table of pynndescent's metrics: the real one answers.
+print("asked:", "euclidean" in umap_.pynn_named_distances, "no-such-metric" in umap_.pynn_named_distances)
+import pynndescent
+
+index = pynndescent.NNDescent.__new__(pynndescent.NNDescent)  # an instance, without building one
+print("then:", type(pynndescent).__name__, hasattr(pynndescent, "__file__"), isinstance(index, umap_.NNDescent))
+"""
+
+
+@slow
+def test_our_maps_never_import_pynndescent_and_umap_learns_search_still_finds_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYNNDESCENT],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == [
+        "after our map: False False",
+        "asked: True False",
+        "then: module True True",
+    ]
 
 
 # --- exact kNN ----------------------------------------------------------------------

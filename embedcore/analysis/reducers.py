@@ -26,6 +26,7 @@ import numpy as np
 from embedcore.analysis.checks import check_int
 from embedcore.analysis.methods import ProjectionMethod, Setting, register_method
 from embedcore.analysis.similarity import normalize_rows, top_k
+from embedcore.analysis.umap_import import neighbours_given
 from embedcore.analysis.umap_runtime import (
     enable_umap_disk_cache,
     is_warm,
@@ -261,8 +262,15 @@ def _umap(X: np.ndarray, n_components: int, random_state, params: dict, notes: l
     # The kNN above is one large product that does use both BLAS threads; inside the fit,
     # BLAS only serves small vector operations (numba's own threads are unaffected).
     parallel = threads > 1 or random_state is None
+    given = "precomputed_knn" in kwargs
     with single_threaded_blas(), parallel_numba() if parallel else contextlib.nullcontext():
-        return reducer.fit_transform(X)
+        # Tells umap-learn's stand-in for pynndescent's metric table that no search of its own
+        # will follow, so asking it imports nothing (embedcore.analysis.umap_import).
+        neighbours_given.on = given
+        try:
+            return reducer.fit_transform(X)
+        finally:
+            neighbours_given.on = False
 
 
 def auto_perplexity(n_samples: int, n_components: int = 2) -> float:

@@ -18,7 +18,7 @@ import os
 import threading
 import types
 
-from embedcore.extras import require_extra
+from embedcore.analysis.umap_import import import_umap
 
 __all__ = [
     "PARALLEL_LAYOUT_MIN",
@@ -49,9 +49,9 @@ _numba_cache_state: str | None = None  # None = not tried, "on", "off", or the r
 def enable_umap_disk_cache() -> str:
     """Let umap-learn's fit-time numba functions cache their machine code on disk.
 
-    umap-learn does not ask numba to cache the functions a fit with precomputed neighbours
-    compiles (graph weights and the layout epoch), so every new process spends 5-10 s of CPU
-    compiling them. Switching numba's own cache on for them (a public
+    umap-learn does not ask numba to cache the layout epoch a fit compiles (serial and
+    parallel; the graph weights are numpy here, see :func:`embedcore.analysis.umap_import.import_umap`),
+    so every new process spends seconds of CPU compiling it. Switching numba's own cache on for them (a public
     ``Dispatcher.enable_caching()``) makes that a one-time cost per installation: later
     processes load the code in well under a second. numba keys the cache on umap's source
     file, so upgrading umap-learn or numba invalidates it.
@@ -73,15 +73,14 @@ def enable_umap_disk_cache() -> str:
         try:
             import numba
             from numba.core.caching import NullCache
-            from umap import layouts, umap_
 
-            for dispatcher in (
-                umap_.smooth_knn_dist,
-                umap_.compute_membership_strengths,
-                layouts._nb_optimize_layout_euclidean_single_epoch,
-            ):
-                if isinstance(getattr(dispatcher, "_cache", None), NullCache):
-                    dispatcher.enable_caching()
+            import_umap()
+            from umap import layouts
+
+            # (The fuzzy graph's two numba loops are not compiled at all: see import_umap.)
+            serial = layouts._nb_optimize_layout_euclidean_single_epoch
+            if isinstance(getattr(serial, "_cache", None), NullCache):
+                serial.enable_caching()
             parallel = layouts._nb_optimize_layout_euclidean_single_epoch_parallel
             if isinstance(parallel._cache, NullCache) and not parallel.signatures:
                 original = parallel.py_func
@@ -234,9 +233,9 @@ def umap_estimator():
     """``umap.UMAP`` whose layout can run on several threads even with a seed (class made on first use)."""
     global _umap_class
     if _umap_class is None:
-        require_extra("maps", "UMAP maps", "umap")
         import numba
-        import umap
+
+        umap = import_umap()
 
         class LayoutThreadsUMAP(umap.UMAP):
             # Threads for the layout epochs; set on the instance. Not an __init__ parameter, so

@@ -155,6 +155,9 @@ def test_the_server_imported_no_torch_and_kept_under_690_mb(cloud, capsys):
     record = cloud.stop()
     heavy = sorted({m.split(".")[0] for m in record["modules"]} & {"torch", "sentence_transformers"})
     assert heavy == []
+    # The maps drawn (the sample's UMAP, the refused run's page) never needed pynndescent, whose
+    # import alone compiled for ~20 s on a fresh container (embedcore.analysis.projection._import_umap).
+    assert "umap.umap_" in record["modules"] and "pynndescent" not in record["modules"]
     with capsys.disabled():
         print(f"\nCloud app peak RSS: {record['peak_rss'] / 2**20:,.0f} MiB (limit {CLOUD_MEMORY_MB} MB)")
     assert record["peak_rss"] <= CLOUD_MEMORY_MB * 2**20
