@@ -343,7 +343,7 @@ register_method(
             Setting("n_neighbors", 2, 100, help="Small: local detail; large: global structure."),
             Setting("min_dist", 0.0, 0.99, 0.01, help="How tightly points may pack."),
         ),
-        # Worth a PCA preview above 2,000 points, or while numba still compiles (10-40 s).
+        # Worth a PCA preview above 2,000 points, or while numba still compiles (7-8 s of CPU fresh).
         preview_above=2_000,
         ready=is_warm,
         summary=lambda p: f"n_neighbors {p.get('n_neighbors')}, min_dist {p.get('min_dist')}",
