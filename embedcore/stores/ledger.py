@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from embedcore.stores.cache_rules import default_cache_path
-from embedcore.stores.sqlite import immediate, open_sqlite
+from embedcore.stores.sqlite import immediate, open_sqlite, use_wal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -333,7 +333,7 @@ class SQLiteLedger(Ledger):
     def _set_up(self, conn: sqlite3.Connection) -> None:
         if not self._created:
             with self._lock:
-                conn.execute("PRAGMA journal_mode = WAL")
+                use_wal(conn)
                 for statement in _SQLITE_SCHEMA:
                     conn.execute(statement)
                 self._created = True

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 
 from embedcore.errors import ConfigurationError
 
-__all__ = ["SQLiteBacked", "SQLiteFile", "immediate", "open_sqlite"]
+__all__ = ["SQLiteBacked", "SQLiteFile", "immediate", "open_sqlite", "use_wal"]
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ def open_sqlite(
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, **connect)
         conn.execute("PRAGMA busy_timeout = 30000")
         if wal:
-            conn.execute("PRAGMA journal_mode = WAL")
+            use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         if setup is not None:
             setup(conn)
@@ -80,6 +81,24 @@ def open_sqlite(
             f"Cannot open {what} at {path}: {exc}. Set EMBEDCORE_CACHE_DIR to a writable folder."
         ) from exc
     return conn
+
+
+def use_wal(conn: sqlite3.Connection, *, patience: float = 30.0) -> None:
+    """Switch the file to the WAL journal, waiting up to ``patience`` seconds for other openers.
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once rather
+    than through the busy timeout when several processes open a new file together (seen in
+    ``tests/test_budget_race.py``: three processes, one in four runs); so it is tried again.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 @contextmanager
