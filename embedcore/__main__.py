@@ -359,15 +359,8 @@ def _project(args: argparse.Namespace) -> int:
     else:
         vectors = io.read_vectors(str(source), max_rows=None).vectors
     coords = project(vectors, args.method, args.dims, random_state=args.seed)
-    if output.suffix.lower() == ".npy":
-        data = io.to_npy_bytes(coords)
-    else:
-        header = ",".join("xyz"[: coords.shape[1]])
-        data = (
-            "\n".join([header, *(",".join(f"{v:.6g}" for v in row) for row in coords.tolist())]).encode()
-            + b"\n"
-        )
-    _write_atomically(output, data)
+    csv = output.suffix.lower() == ".csv"
+    _write_atomically(output, io.to_coordinates_csv_bytes(coords) if csv else io.to_npy_bytes(coords))
     print(f"{len(coords):,} vectors mapped by {display_name(args.method)} to {output}", file=sys.stderr)
     return 0
 
@@ -500,10 +493,10 @@ def _migrate(args: argparse.Namespace) -> int:
     from embedcore.stores.migrate import copy_to_postgres
 
     if args.to is not None:
-        from embedcore.stores.database import _parse
+        from embedcore.stores.database import parse_url
 
         try:
-            has_password = bool(_parse(args.to).get("password"))
+            has_password = bool(parse_url(args.to).get("password"))
         except ValueError:
             raise _CLIError(
                 "--to is not a PostgreSQL URL; expected postgresql://user@host:5432/dbname."

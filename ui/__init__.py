@@ -1,7 +1,7 @@
 """Streamlit glue shared by the dashboard's pages (the only package besides the pages that imports streamlit).
 
 - :mod:`ui.common.navigation` — the page list, :func:`ensure_routed` (why pages/ needs it is written there).
-- :mod:`ui.common.state` — session-state key names and :func:`ui.common.state.init_state`.
+- :mod:`ui.common.state` — session-state key names (:func:`ui.common.provider_choice.init_state` fills in their defaults).
 - :mod:`ui.common.connection` — the sidebar connection panel, :func:`get_provider`, :func:`current_model`.
 - :mod:`ui.common.errors` — :func:`friendly_errors`, turning embedcore errors into messages with a next step.
 - :mod:`ui.common.texts` — :func:`text_source_panel`: sample set / paste / upload.

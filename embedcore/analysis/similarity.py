@@ -33,7 +33,7 @@ DEFAULT_BLOCK_BYTES = 96 * 1024 * 1024
 _MAX_TOP_K_WORKERS = 2
 
 # Bytes per similarity-block element at most: the float32 score, a boolean mask, and up to
-# 4 more for selection temporaries (see _select_top).
+# 4 more for selection temporaries (see select_top).
 _BYTES_PER_ELEMENT = 4 + 1 + 4
 # Columns per chunk in the candidate pre-filter of _select_top_prefiltered.
 _CHUNK = 64
@@ -178,7 +178,7 @@ def _select_top_prefiltered(S: np.ndarray, k: int) -> np.ndarray | None:
     return cols[order[starts[:, None] + np.arange(k)]].astype(np.int64, copy=False)
 
 
-def _select_top(S: np.ndarray, k: int) -> np.ndarray:
+def select_top(S: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest entries of each row of ``S``, best first.
 
     Ties are broken by the lower column index, which argpartition alone does not promise:
@@ -322,7 +322,7 @@ def top_k(
         if exclude_self:
             rows = np.arange(stop - start)
             S[rows, start + rows] = -np.inf
-        idx = _select_top(S, k_eff)
+        idx = select_top(S, k_eff)
         indices[start:stop] = idx
         scores[start:stop] = np.take_along_axis(S, idx, axis=1)
 
@@ -411,7 +411,7 @@ def top_pairs(X, n: int = 20, *, largest: bool = True) -> list[tuple[int, int, f
         b = stop - start
         S[:, :b][np.tri(b, dtype=bool)] = -np.inf
         take = min(n_eff, S.size)
-        flat = _select_top(S.reshape(1, -1), take)[0]
+        flat = select_top(S.reshape(1, -1), take)[0]
         bi, bj = np.divmod(flat, width)
         cand_s = np.concatenate([best_s, S.reshape(-1)[flat]])
         cand_i = np.concatenate([best_i, bi + start])

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from embedcore.analysis.similarity import _select_top, normalize_rows, top_k
+from embedcore.analysis.similarity import normalize_rows, select_top, top_k
 from embedcore.errors import EvaluationCancelled, InputError
 
 __all__ = [
@@ -222,7 +222,7 @@ def _top_k_block(S: np.ndarray, k: int) -> np.ndarray:
     # Chunks of 64 columns, fewer for short rows: at least 4k chunks keep the bound tight.
     chunk = min(_CHUNK, n // (4 * k))
     if chunk < 4:
-        return _select_top(S, k)
+        return select_top(S, k)
     # The last chunk may be shorter; reduceat takes its maximum all the same.
     maxima = np.maximum.reduceat(S, np.arange(0, n, chunk), axis=1)
     n_chunks = maxima.shape[1]
@@ -230,7 +230,7 @@ def _top_k_block(S: np.ndarray, k: int) -> np.ndarray:
     reach = np.count_nonzero(maxima >= bound[:, None], axis=1)
     m = int(reach.max())
     if m > 4 * k:
-        return _select_top(S, k)
+        return select_top(S, k)
     # The m chunks with the largest maxima hold every chunk that reaches the bound.
     chunks = np.argpartition(maxima, n_chunks - m, axis=1)[:, n_chunks - m :]
     cols = (chunks[:, :, None] * chunk + np.arange(chunk)).reshape(b, m * chunk)

@@ -107,9 +107,9 @@ def read_records(data: bytes, filename: str, *, delimiter: str | None = None) ->
         if name.endswith((".tsv", ".tab")):
             delimiter = "\t"
         else:
-            from embedcore.io import _sniff_delimiter
+            from embedcore.io.readers import sniff_delimiter
 
-            delimiter = _sniff_delimiter(text) or ","
+            delimiter = sniff_delimiter(text) or ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]

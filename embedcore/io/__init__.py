@@ -71,6 +71,7 @@ from embedcore.io.table import (
 from embedcore.io.vectors import MODEL_METADATA_KEY, is_vector_file, read_vectors
 from embedcore.io.writers import (
     coordinates_csv_bytes,
+    to_coordinates_csv_bytes,
     to_csv_bytes,
     to_npy_bytes,
     to_npz_bytes,
@@ -111,6 +112,7 @@ __all__ = [
     "table_from_frame",
     "text_columns",
     "text_string",
+    "to_coordinates_csv_bytes",
     "to_csv_bytes",
     "to_npy_bytes",
     "to_npz_bytes",

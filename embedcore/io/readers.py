@@ -180,11 +180,18 @@ def _frame(data: Any, columns: list[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(data, columns=columns)
 
 
-def _sniff_delimiter(text: str) -> str | None:
-    """The delimiter of a CSV, or None for a one-column file.
+def sniff_delimiter(text: str) -> str | None:
+    r"""The delimiter of a CSV, or None for a one-column file.
 
     csv.Sniffer alone misreads one-column files whose texts contain commas, so its
     answer must also occur in the header line; otherwise the header decides.
+
+    Examples
+    --------
+    >>> sniff_delimiter("text;label\nhello, world;greeting\n")
+    ';'
+    >>> sniff_delimiter("text\nhello, world\n") is None
+    True
     """
     header = text.split("\n", 1)[0]
     candidates = ",;\t|"
@@ -203,7 +210,7 @@ def _read_delimited(text: str, filename: str, sep: str | None) -> pd.DataFrame:
     import pandas as pd
 
     if sep is None:
-        sep = _sniff_delimiter(text)
+        sep = sniff_delimiter(text)
     try:
         df = pd.read_csv(
             io.StringIO(text),

@@ -96,6 +96,24 @@ def coordinates_csv_bytes(texts: Sequence[str], coords: Any, labels: Sequence[st
     return _csv_with_columns(texts, labels, matrix, ["x", "y", "z"][: matrix.shape[1]])
 
 
+def to_coordinates_csv_bytes(coords: Any) -> bytes:
+    r"""A map's coordinates as CSV: a header ``x,y`` (or ``x,y,z``), then one row per point.
+
+    Examples
+    --------
+    >>> to_coordinates_csv_bytes([[0.5, 1.0], [2.0, -3.25]])
+    b'x,y\n0.5,1\n2,-3.25\n'
+    """
+    matrix = np.asarray(coords, dtype=np.float64)
+    if matrix.ndim != 2 or not 1 <= matrix.shape[1] <= 3:
+        raise InputError(f"coordinates must have shape (n, 2) or (n, 3); got {matrix.shape}.")
+    rows = [
+        ",".join("xyz"[: matrix.shape[1]]),
+        *(",".join(f"{v:.6g}" for v in row) for row in matrix.tolist()),
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
 def to_npy_bytes(vectors: Any) -> bytes:
     """A NumPy ``.npy`` file of the vectors, shape (n, d), float32 (``np.load`` reads it back).
 

@@ -38,7 +38,7 @@ BASE_URL_ENV = "EMBEDCORE_BASE_URL"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _parse(url: str) -> tuple[SplitResult, str, int]:
+def parse_url(url: str) -> tuple[SplitResult, str, int]:
     """``(parts, scheme, port)`` of an http(s) URL; ``ValueError`` for anything else."""
     parts = urlsplit(url.strip())
     port = parts.port  # raises ValueError for a malformed port
@@ -57,7 +57,7 @@ def origin(url: str | None) -> tuple[str, str, int] | None:
     if not url:
         return None
     try:
-        parts, scheme, port = _parse(url)
+        parts, scheme, port = parse_url(url)
     except ValueError:
         return None
     if not parts.hostname:
@@ -113,7 +113,7 @@ def normalize_base_url(url: str) -> str:
     """
     text = (url or "").strip()
     try:
-        parts, scheme, port = _parse(text)
+        parts, scheme, port = parse_url(text)
     except ValueError as exc:
         if urlsplit(text).scheme.lower() in _DEFAULT_PORTS:  # the port was the problem
             raise ConfigurationError(f"The base URL {text!r} is not a valid URL ({exc}).") from None

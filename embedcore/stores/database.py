@@ -195,7 +195,7 @@ def database_url_from_env() -> str | None:
     return value or None
 
 
-def _parse(url: str) -> dict[str, str]:
+def parse_url(url: str) -> dict[str, str]:
     """libpq's reading of a URL or ``key=value`` string; ValueError without quoting the input."""
     from psycopg.conninfo import conninfo_to_dict
 
@@ -214,7 +214,7 @@ def redact_url(url: str) -> str:
     ``<unreadable database URL>``, since any part of it could be the password.
     """
     try:
-        parts = _parse(url)
+        parts = parse_url(url)
     except ValueError:
         return "<unreadable database URL>"
     user = quote(parts.get("user", ""), safe="")
@@ -235,7 +235,7 @@ def _secrets_in(url: str) -> list[str]:
 
     found: set[str] = set()
     try:
-        parts = _parse(url)
+        parts = parse_url(url)
     except ValueError:
         parts = {}
     for key in ("password", "sslpassword"):
@@ -314,7 +314,7 @@ class Database:
         self._secrets = _Secret(tuple(_secrets_in(url)))
         self.display = redact_url(url)
         try:
-            _parse(url)
+            parse_url(url)
         except ValueError:
             raise DatabaseUnavailableError(
                 f"{setting} is not a PostgreSQL connection URL; expected "

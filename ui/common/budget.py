@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from embedcore.errors import ConfigurationError
 from embedcore.providers.budget import BudgetedProvider, BudgetGuard
 from embedcore.providers.endpoints import normalize_base_url
 from embedcore.stores.ledger import Ledger, usage_frame
@@ -57,15 +56,6 @@ def budget_settings() -> BudgetSettings | None:
         A setting is unknown, negative or not a whole number (the message names it).
     """
     return setting("budget")
-
-
-def offers_operator_token() -> bool:
-    """False when a budget says visitors may not use the operator's token (a 0, or broken settings)."""
-    try:
-        settings = budget_settings()
-    except ConfigurationError:
-        return False
-    return settings is None or settings.offered
 
 
 def current_ledger() -> Ledger:

@@ -15,7 +15,7 @@ Streamlit's hash) beside a short key naming them — a :func:`~ui.common.digests
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from embedcore.stores.database import Database
     from embedcore.stores.protocols import Collections, VectorCache
     from embedcore.types import ModelInfo, Provider
+    from embedcore.warmup import SampleWarmUp
     from ui.common.storage import Storage
 
 #: Seconds a model listing is reused before asking the endpoint again.
@@ -53,18 +54,26 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up() -> bool:
+def warm_up(_sample: Callable[[], SampleWarmUp | None] | None = None) -> bool:
     """Load the bundled model and UMAP's code in the background, once per process (``make run``
     starts it with the server; ``streamlit run app.py`` on the first visit; ``EMBEDCORE_WARM_UP=0``
-    never). With an operator's token the default sample is embedded first
-    (:func:`ui.common.hosted.sample_warm_up`), so the first visitor's map is there at once."""
+    never). ``_sample`` makes the embedding of the default sample on an operator's token
+    (:func:`ui.common.hosted.sample_warm_up`, passed in by the shell so this bottom module imports
+    nothing above it), done first, so the first visitor's map is there at once."""
     from embedcore import warmup
 
     if warmup.started():
         return True
-    from ui.common.hosted import sample_warm_up
+    return warmup.start(sample=_sample() if _sample is not None and warmup.enabled() else None)
 
-    return warmup.start(sample=sample_warm_up() if warmup.enabled() else None)
+
+@st.cache_resource(show_spinner=False)
+def evaluation_set(kind: str):
+    """A built-in labelled set of the Evaluate page (:func:`embedcore.evaluation.load_builtin`),
+    read once per server: a few hundred lines that never change; shared, never mutated."""
+    from embedcore.evaluation import load_builtin
+
+    return load_builtin(kind)
 
 
 @st.cache_resource(show_spinner=False)

@@ -15,10 +15,11 @@ from embedcore.providers.budget import BudgetGuard
 from embedcore.providers.endpoints import host
 from embedcore.warmup import SampleWarmUp
 from ui.common import state
-from ui.common.budget import budget_settings, current_ledger, offers_operator_token
+from ui.common.budget import budget_settings, current_ledger
 from ui.common.cached import sample_table
 from ui.common.connection import current_connection, default_model, local_available
 from ui.common.models_picker import API, ModelOption, provider_for
+from ui.common.operator import offers_operator_token
 
 #: Whom a ``[budget]`` counts the start-up sample against: the server itself, not the first visitor.
 SERVER_VISITOR = "server:start-up sample"

@@ -34,7 +34,8 @@ import streamlit as st
 from ui.common.access import render_account, require_access
 from ui.common.cached import warm_up
 from ui.common.connection import render_cache_panel, render_connection_panel
-from ui.common.state import init_state
+from ui.common.hosted import sample_warm_up
+from ui.common.provider_choice import init_state
 from ui.common.visitor import is_admin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def run_app() -> None:
     # the run here, before any of the app: one message, never an app open without what was asked for.
     require_access()
     init_state()
-    warm_up()  # the bundled model and UMAP, in the background, once per process
+    warm_up(sample_warm_up)  # the bundled model and UMAP, in the background, once per process
     pages = app_pages()
     if not pages:  # only while the project is being assembled
         st.error("No pages found in pages/.")

@@ -16,10 +16,11 @@ from typing import Any
 
 import streamlit as st
 
+from embedcore.errors import ConfigurationError
 from embedcore.providers import catalog
 from embedcore.providers.endpoints import TOKEN_ENV
 from embedcore.providers.registry import kind_at
-from ui.common.budget import offers_operator_token
+from ui.common.settings import setting
 
 
 def app_secret(name: str) -> Any:
@@ -93,3 +94,13 @@ def fingerprint(secret: str | None) -> str:
     if not secret:
         return "none"
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+def offers_operator_token() -> bool:
+    """False when a ``[budget]`` says visitors may not use the operator's token (a 0, or broken
+    settings; the start-of-run check names what is broken)."""
+    try:
+        budget = setting("budget")
+    except ConfigurationError:
+        return False
+    return budget is None or budget.offered

@@ -203,3 +203,26 @@ def set_model(model_id: str) -> None:
     """
     st.session_state[state.MODEL] = model_id
     st.session_state[MODEL_WIDGET] = model_id
+
+
+def init_state() -> None:
+    """Fill in the shared defaults once per session; later calls change nothing.
+
+    A new user starts on the bundled offline model (or the first hosted API the registry names
+    when the model is not installed here) with the ``topics`` sample set loaded, so every page
+    shows something before anything is typed.
+    """
+    from ui.common.cached import sample_table
+
+    ss = st.session_state
+    if state.PROVIDER_KIND not in ss:
+        hosted = next((k.name for k in provider_kinds() if k.default_base_url), LOCAL)
+        ss[state.PROVIDER_KIND] = LOCAL if local_available() else hosted
+    if state.BASE_URL not in ss:
+        ss[state.BASE_URL] = operator_settings().custom_url
+    ss.setdefault(state.MODEL, None)
+    ss.setdefault(state.RESULTS, {})
+    ss.setdefault(state.TEXTS_PASTE, "")
+    if state.TEXTS not in ss:
+        ss[state.TEXTS] = sample_table(state.DEFAULT_SAMPLE)
+        ss[state.TEXTS_ORIGIN] = {"kind": "sample", "name": state.DEFAULT_SAMPLE}

@@ -29,31 +29,6 @@ RESULTS = "results"
 DEFAULT_SAMPLE = "topics"
 
 
-def init_state() -> None:
-    """Fill in the shared defaults once per session; later calls change nothing.
-
-    A new user starts on the bundled offline model (or the API when the model is not
-    installed here) with the ``topics`` sample set loaded, so every page shows
-    something before anything is typed.
-    """
-    # Imported here: ui.common.connection imports this module for the key names.
-    from ui.common import connection
-
-    ss = st.session_state
-    if PROVIDER_KIND not in ss:
-        ss[PROVIDER_KIND] = "local" if connection.local_available() else "ionos"
-    if BASE_URL not in ss:
-        ss[BASE_URL] = connection.operator_settings().custom_url
-    ss.setdefault(MODEL, None)
-    ss.setdefault(RESULTS, {})
-    ss.setdefault(TEXTS_PASTE, "")
-    if TEXTS not in ss:
-        from ui.common.cached import sample_table
-
-        ss[TEXTS] = sample_table(DEFAULT_SAMPLE)
-        ss[TEXTS_ORIGIN] = {"kind": "sample", "name": DEFAULT_SAMPLE}
-
-
 #: ``{base key: generation}`` of the widgets :func:`reset_widget` started afresh.
 _WIDGET_GENERATIONS = "_widget_generations"
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from embedcore import evaluation as ev
 from embedcore.errors import InputError
-from ui.common import state, uploads
+from ui.common import cached, state, uploads
 
 TASK = "evaluate_task"
 SOURCE = "evaluate_source"
@@ -69,14 +69,8 @@ def labelled_set(kind: str):
     )
     if source == "Built-in set":
         st.caption(f":material/dataset: {ev.BUILTIN_SETS[kind]}")
-        return _builtin(kind)
+        return cached.evaluation_set(kind)
     return _uploaded(kind)
-
-
-@st.cache_resource(show_spinner=False)
-def _builtin(kind: str):
-    # Read from the package once per server: the sets are a few hundred lines and never change.
-    return ev.load_builtin(kind)
 
 
 def _digest(files) -> str:

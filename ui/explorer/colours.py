@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 
 from embedcore.analysis.clustering import default_min_cluster_size
-from embedcore.figures import charts
+from embedcore.figures import colours as palettes
+from embedcore.figures import style
 from ui.common import cached
 from ui.common.format import plural
 from ui.explorer import keys
@@ -80,11 +81,11 @@ class Colouring:
 
     values: list | None
     title: str | None
-    palette: tuple = charts.PALETTE
+    palette: tuple = style.PALETTE
     named: bool = False
     unassigned: str | None = None
     kind: str = "none"
-    #: ``{value: colour}`` in legend order, over the whole data set (:func:`charts.category_colors`).
+    #: ``{value: colour}`` in legend order, over the whole data set (:func:`palettes.category_colors`).
     palette_map: dict | None = None
 
     def colors(self) -> dict:
@@ -93,25 +94,25 @@ class Colouring:
             return {}
         if self.palette_map is not None:
             return self.palette_map
-        return charts.category_colors(self.values, palette=self.palette, unassigned=self.unassigned)
+        return palettes.category_colors(self.values, palette=self.palette, unassigned=self.unassigned)
 
 
 def _cluster_colouring(method: str, values: list[str], order: list[str], kind: str) -> Colouring:
-    colors = charts.category_colors(
+    colors = palettes.category_colors(
         values,
-        palette=charts.CLUSTER_PALETTE,
+        palette=style.CLUSTER_PALETTE,
         max_categories=CLUSTERS_COLOURED,
         unassigned=UNCLUSTERED,
         order=order,
     )
-    coloured = sum(1 for value, colour in colors.items() if colour != charts.MUTED and value != UNCLUSTERED)
+    coloured = sum(1 for value, colour in colors.items() if colour != style.MUTED and value != UNCLUSTERED)
     # The legend's title counts what it colours: "39 clusters" over 19 coloured ones misled.
     title = (
         f"{method}, {plural(coloured, 'cluster')}"
         if coloured == len(order)
         else f"{method}, {coloured} largest of {len(order)} clusters"
     )
-    return Colouring(values, title, charts.CLUSTER_PALETTE, True, UNCLUSTERED, kind=kind, palette_map=colors)
+    return Colouring(values, title, style.CLUSTER_PALETTE, True, UNCLUSTERED, kind=kind, palette_map=colors)
 
 
 def colouring(
@@ -131,7 +132,7 @@ def colouring(
     (an isolated selection): each label keeps the colour it has on the whole map.
     """
     if choice == "label" and labels is not None:
-        colors = charts.category_colors(list(all_labels if all_labels is not None else labels))
+        colors = palettes.category_colors(list(all_labels if all_labels is not None else labels))
         return Colouring(list(labels), "label", kind="label", palette_map=colors)
     if choice == "cluster":
         # The number found, not the one asked for: 3 distinct texts make at most 3 clusters.

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embedcore.figures import charts
+from embedcore.figures.frozen import frozen
 from ui.common import cached
 
 
 def hover_texts(texts: Sequence[str], digest: str) -> np.ndarray:
-    """:func:`embedcore.figures.charts.hover_texts` of ``texts``, made once per data set (``digest`` of its vectors).
+    """:func:`embedcore.figures.labels.hover_texts` of ``texts``, made once per data set (``digest`` of its vectors).
 
     Every change to the map (a search, a click, a colour) redraws it; making 100,000 hover
     texts again each time took 2-3 s of the redraw.
@@ -26,14 +26,14 @@ def hover_texts(texts: Sequence[str], digest: str) -> np.ndarray:
 def cached_figure(key: tuple, build):
     """``build()`` once per ``key`` (hashable, describing everything the figure shows), frozen.
 
-    Frozen (:func:`embedcore.figures.charts.frozen`): the same map is shown again on most reruns,
+    Frozen (:func:`embedcore.figures.frozen.frozen`): the same map is shown again on most reruns,
     and serialising a 100k-point map anew each time took 0.3-0.45 s of every click.
     """
-    return cached.figure(key, lambda: charts.frozen(build()))
+    return cached.figure(key, lambda: frozen(build()))
 
 
 def mark_selected(fig, rows: Sequence[int] | None):
-    """Show ``rows`` as selected in a map from :func:`embedcore.figures.charts.scatter_figure` (in place).
+    """Show ``rows`` as selected in a map from :func:`embedcore.figures.scatter.scatter_figure` (in place).
 
     Streamlit remounts a chart whose figure changed, which drops the selection the user drew;
     setting Plotly's ``selectedpoints`` (positions within each trace, found through the

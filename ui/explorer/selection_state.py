@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
-from embedcore.figures import charts
+from embedcore.figures.scatter import selected_rows
 from ui.explorer.keys import MAP_DRAWN, PICKER, SELECTION, SELECTION_GENERATION
 
 #: Most texts the "Pick a text" box offers: every option is sent to the browser on every run.
@@ -25,7 +25,7 @@ def remember_selection(widget_key: str, dataset: str) -> None:
     a double-click), so a chart redrawn empty after a tab switch does not erase it.
     """
     event = st.session_state.get(widget_key)
-    st.session_state[SELECTION] = {"dataset": dataset, "rows": charts.selected_rows(event)}
+    st.session_state[SELECTION] = {"dataset": dataset, "rows": selected_rows(event)}
 
 
 def clear_selection() -> None:
@@ -58,7 +58,7 @@ def selection(dataset: str, event: Mapping | None = None) -> list[int]:
     ``event`` is what ``st.plotly_chart(on_select=...)`` returned this run: a non-empty
     selection in it wins (and is remembered), otherwise the remembered rows are used.
     """
-    rows = charts.selected_rows(event) if event else []
+    rows = selected_rows(event) if event else []
     if rows:
         st.session_state[SELECTION] = {"dataset": dataset, "rows": rows}
         return rows
