@@ -22,11 +22,11 @@ $(VENV)/.dev-deps: $(VENV)/.local-deps requirements-dev.txt
 
 # The static model2vec model, distilled once here (about 35 s on two idle cores, several
 # minutes on a busy machine) into .venv/share/embedcore/models, so no visitor and no test
-# waits for it. Redone when the recipe in embedcore/local.py changes (a no-op if unchanged).
+# waits for it. Redone when the recipe in embedcore/providers/local.py changes (a no-op if unchanged).
 # --maps also fills numba's disk cache with umap-learn's layout code (the first map of every
 # new server process then loads it instead of compiling); --samples embeds the built-in sample
 # sets with the bundled model, so a first visit's default page needs no model load.
-$(VENV)/.static-model: $(VENV)/.local-deps embedcore/local.py embedcore/prepare.py embedcore/samples/*
+$(VENV)/.static-model: $(VENV)/.local-deps embedcore/providers/local.py embedcore/providers/prepare.py embedcore/samples/*
 	HF_HUB_OFFLINE=1 $(PY) -m embedcore prepare --maps --samples
 	touch $@
 

@@ -62,9 +62,9 @@ def _start_app(n: int, cache_dir: Path, seed_cache: bool, timeout: float):
         os.environ.pop(name, None)
     texts, labels = load_texts(n)
     if seed_cache:
-        from embedcore.cache import EmbeddingCache
-        from embedcore.catalog import MINILM_ID
-        from embedcore.local import LocalModel
+        from embedcore.providers.catalog import MINILM_ID
+        from embedcore.providers.local import LocalModel
+        from embedcore.stores.cache import EmbeddingCache
 
         EmbeddingCache().put_many(LocalModel.endpoint_id, MINILM_ID, texts, load_vectors(n))
     import logging
@@ -72,7 +72,7 @@ def _start_app(n: int, cache_dir: Path, seed_cache: bool, timeout: float):
     from streamlit.testing.v1 import AppTest
 
     from embedcore import io
-    from ui import state
+    from ui.common import state
 
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)

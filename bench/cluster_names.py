@@ -60,7 +60,7 @@ def name_hits(
 
 
 def previous_names(texts: Sequence[str], clusters, words: int = 3) -> list[str]:
-    """The app's naming before issue 19 (``embedcore.explore.cluster_names`` as of d429443), the peer."""
+    """The app's naming before issue 19 (``embedcore.analysis.explore.cluster_names`` as of d429443), the peer."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     codes = np.asarray(clusters, dtype=np.int64).ravel()
@@ -83,7 +83,7 @@ def previous_names(texts: Sequence[str], clusters, words: int = 3) -> list[str]:
 
 def _data_sets(quick: bool):
     from embedcore import io as eio
-    from embedcore.local import LocalModel
+    from embedcore.providers.local import LocalModel
 
     model = LocalModel(cache=None)
     topics = eio.load_sample("topics")
@@ -99,8 +99,8 @@ def _data_sets(quick: bool):
 
 def measure(quick: bool = False) -> dict:
     """Hits of the new and the previous names on the same clusterings; HDBSCAN's clustered share."""
-    from embedcore.explore import cluster_names
-    from embedcore.similarity import hdbscan_labels, kmeans_labels
+    from embedcore.analysis.explore import cluster_names
+    from embedcore.analysis.similarity import hdbscan_labels, kmeans_labels
 
     ours: list[bool] = []
     peer: list[bool] = []

@@ -236,7 +236,7 @@ def _seconds(shown: str) -> float:
 
 
 def _engine_seconds(texts: list[str]) -> float:
-    from embedcore.local import LocalModel
+    from embedcore.providers.local import LocalModel
 
     model = LocalModel(cache=None)
     model.load()

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embedcore.catalog import MINILM_STATIC_ID as MODEL
-from embedcore.local import STATIC_BUILD_NAME as STATIC_BUILD
+from embedcore.providers.catalog import MINILM_STATIC_ID as MODEL
+from embedcore.providers.local import STATIC_BUILD_NAME as STATIC_BUILD
 
 from .common import RESULTS, log
 
@@ -103,7 +103,7 @@ def static_model_path() -> str:
     """The static MiniLM the app builds at install (``make``), or the one the tests share."""
     import os
 
-    from embedcore.local import static_model_dir
+    from embedcore.providers.local import static_model_dir
 
     shared = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
     if shared and (Path(shared) / STATIC_BUILD).is_dir():

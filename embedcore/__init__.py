@@ -10,44 +10,44 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import *  # noqa: F403  (the exception tree is part of the public surface)
-from .errors import __all__ as _error_names  # type: ignore[attr-defined]
-from .types import EmbeddingResult, ModelInfo, Provider
+from embedcore.errors import *  # noqa: F403  (the exception tree is part of the public surface)
+from embedcore.errors import __all__ as _error_names  # type: ignore[attr-defined]
+from embedcore.types import EmbeddingResult, ModelInfo, Provider
 
 #: The one version number: pyproject.toml reads it from here (setuptools `attr`).
 __version__ = "0.1.0"
 
 #: public name -> module that defines it; imported lazily by __getattr__.
 _LAZY = {
-    "EmbeddingClient": "client",
-    "EmbeddingCache": "cache",
-    "PostgresEmbeddingCache": "cache",
-    "Database": "database",
-    "LocalModel": "local",
-    "cosine_matrix": "similarity",
-    "normalize_rows": "similarity",
-    "top_k": "similarity",
-    "top_pairs": "similarity",
-    "kmeans_labels": "similarity",
-    "hdbscan_labels": "similarity",
-    "cluster_order": "similarity",
-    "nearest_neighbours": "similarity",
-    "project": "projection",
-    "describe": "catalog",
-    "KNOWN_MODELS": "catalog",
+    "EmbeddingClient": "providers.client",
+    "EmbeddingCache": "stores.cache",
+    "PostgresEmbeddingCache": "stores.cache",
+    "Database": "stores.database",
+    "LocalModel": "providers.local",
+    "cosine_matrix": "analysis.similarity",
+    "normalize_rows": "analysis.similarity",
+    "top_k": "analysis.similarity",
+    "top_pairs": "analysis.similarity",
+    "kmeans_labels": "analysis.similarity",
+    "hdbscan_labels": "analysis.similarity",
+    "cluster_order": "analysis.similarity",
+    "nearest_neighbours": "analysis.similarity",
+    "project": "analysis.projection",
+    "describe": "providers.catalog",
+    "KNOWN_MODELS": "providers.catalog",
     "TextTable": "io",
     "parse_pasted": "io",
     "read_upload": "io",
     "table_from_frame": "io",
     "load_sample": "io",
     "SAMPLES": "io",
-    "Chunk": "chunking",
-    "chunk_text": "chunking",
-    "CollectionStore": "collections",
-    "PostgresCollectionStore": "collections",
-    "compare_models": "compare",
-    "alignment_report": "alignment",
-    "make_provider": "providers",
+    "Chunk": "io.chunking",
+    "chunk_text": "io.chunking",
+    "CollectionStore": "stores.collections",
+    "PostgresCollectionStore": "stores.collections",
+    "compare_models": "analysis.compare",
+    "alignment_report": "analysis.alignment",
+    "make_provider": "providers.registry",
 }
 
 __all__ = ["EmbeddingResult", "ModelInfo", "Provider", *_LAZY, *_error_names]

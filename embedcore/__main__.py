@@ -25,8 +25,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import catalog
-from .errors import EmbedcoreError, NotFoundError
+from embedcore.errors import EmbedcoreError, NotFoundError
+from embedcore.providers import catalog
 
 _OUTPUT_SUFFIXES = (".parquet", ".npz", ".npy")
 #: Where a custom endpoint's token comes from. Not IONOS_API_TOKEN: a token belongs to its endpoint.
@@ -170,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _provider(args: argparse.Namespace, **kwargs):
-    from .providers import make_provider
+    from embedcore.providers.registry import make_provider
 
     api_key = None
     if args.provider == "custom":
@@ -179,7 +179,7 @@ def _provider(args: argparse.Namespace, **kwargs):
 
 
 def _read_table(path: Path, text_column: str, extra_columns: Sequence[str]):
-    from .io import read_upload, table_from_frame
+    from embedcore.io import read_upload, table_from_frame
 
     try:
         data = path.read_bytes()
@@ -257,11 +257,11 @@ def _embed(args: argparse.Namespace) -> int:
         result = provider.embed(table.texts, model, progress=progress)
 
     if output.suffix.lower() == ".npy":
-        from .io import to_npy_bytes
+        from embedcore.io import to_npy_bytes
 
         data = to_npy_bytes(result.vectors)
     else:
-        from .io import to_npz_bytes, to_parquet_bytes
+        from embedcore.io import to_npz_bytes, to_parquet_bytes
 
         labels = table.extra[args.label_column] if args.label_column else None
         extra = {args.id_column: table.extra[args.id_column]} if args.id_column else None
@@ -318,7 +318,7 @@ def _quiet_transformers() -> None:
 
 
 def _prepare_maps() -> None:
-    from . import projection
+    from embedcore.analysis import projection
 
     started = time.perf_counter()
     projection.warm_up(background=False)
@@ -326,7 +326,7 @@ def _prepare_maps() -> None:
 
 
 def _prepare_samples() -> None:
-    from .prepare import build_sample_seed
+    from embedcore.providers.prepare import build_sample_seed
 
     started = time.perf_counter()
     path, count = build_sample_seed()
@@ -340,8 +340,14 @@ def _prepare(args: argparse.Namespace) -> int:
         _prepare_maps()
     if args.samples:
         _prepare_samples()
-    from .local import static_model_dir
-    from .prepare import STAGES, BuildProgress, build_static_model, is_built, require_build_packages
+    from embedcore.providers.local import static_model_dir
+    from embedcore.providers.prepare import (
+        STAGES,
+        BuildProgress,
+        build_static_model,
+        is_built,
+        require_build_packages,
+    )
 
     directory = static_model_dir(args.models_dir)
     as_json = args.progress == "json"
@@ -396,13 +402,13 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .cache import CACHE_FILENAME, default_cache_path
-    from .collections import COLLECTIONS_FILENAME
-    from .database import DATABASE_URL_ENV, Database, database_url_from_env
-    from .migrate import copy_to_postgres
+    from embedcore.stores.cache import CACHE_FILENAME, default_cache_path
+    from embedcore.stores.collections import COLLECTIONS_FILENAME
+    from embedcore.stores.database import DATABASE_URL_ENV, Database, database_url_from_env
+    from embedcore.stores.migrate import copy_to_postgres
 
     if args.to is not None:
-        from .database import _parse
+        from embedcore.stores.database import _parse
 
         try:
             has_password = bool(_parse(args.to).get("password"))

@@ -81,7 +81,7 @@ class ModelUnavailableError(EmbedcoreError):
 class BudgetExceededError(EmbedcoreError):
     """An action would spend more of the operator's token today than its budget has left.
 
-    Raised before anything is sent (:mod:`embedcore.budget`). A person's own token is never
+    Raised before anything is sent (:mod:`embedcore.providers.budget`). A person's own token is never
     limited by it, which the message says.
 
     Attributes
@@ -91,7 +91,7 @@ class BudgetExceededError(EmbedcoreError):
     limit, used, left : int
         Tokens per UTC day, spent (reservations of actions in flight included), still free.
     needed : int
-        The action's estimate (an upper bound, see :func:`embedcore.budget.estimate_tokens`).
+        The action's estimate (an upper bound, see :func:`embedcore.providers.budget.estimate_tokens`).
     resets_at : datetime.datetime
         The next UTC midnight, timezone-aware.
     """

@@ -23,7 +23,7 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import SettingsError
+from embedcore.errors import SettingsError
 
 __all__ = [
     "SECTIONS",

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import MemoryLimitError
+from embedcore.errors import MemoryLimitError
 
 __all__ = [
     "MEMORY_LIMIT_ENV",
@@ -190,7 +190,7 @@ def work_slots() -> int:
     except ValueError:
         slots = 0
     if slots < 1:
-        from .errors import ConfigurationError
+        from embedcore.errors import ConfigurationError
 
         raise ConfigurationError(f"{WORK_SLOTS_ENV} must be a whole number of at least 1, got {value!r}.")
     return slots

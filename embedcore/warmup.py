@@ -64,7 +64,7 @@ def enabled() -> bool:
 
 def _load_local_model() -> None:
     try:
-        from .local import LocalModel
+        from embedcore.providers.local import LocalModel
 
         if LocalModel.available():
             seconds = LocalModel(cache=None).load()
@@ -95,7 +95,7 @@ class SampleWarmUp:
     provider: Any
     texts: Sequence[str]
     pick_model: Callable[[list[str]], str | None]
-    #: A :class:`embedcore.budget.BudgetGuard` the embedding is counted against (None: no budget).
+    #: A :class:`embedcore.providers.budget.BudgetGuard` the embedding is counted against (None: no budget).
     budget: Any = None
 
 
@@ -115,11 +115,11 @@ def embed_sample(sample: SampleWarmUp):
 
 
 def _import_figures() -> None:
-    from . import charts  # noqa: F401  (plotly: every map needs it)
+    from embedcore.figures import charts  # noqa: F401  (plotly: every map needs it)
 
 
 def _warm_up_umap() -> None:
-    from . import projection
+    from embedcore.analysis import projection
 
     projection.warm_up().join()
 
@@ -149,7 +149,7 @@ def start(*, local_model: bool = True, projections: bool = True, sample: SampleW
         Import torch / sentence-transformers and load all-MiniLM-L6-v2 (skipped when they are
         not installed, as on Community Cloud).
     projections : bool
-        :func:`embedcore.projection.warm_up`.
+        :func:`embedcore.analysis.projection.warm_up`.
     sample : SampleWarmUp, optional
         Embed these sample texts through the operator's API first (:func:`embed_sample`).
 

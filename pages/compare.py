@@ -1,26 +1,27 @@
 """Compare models: the same texts through two or three models, and how much they agree.
 
-Top to bottom: texts, models and k; on **Compare** one engine call (:func:`embedcore.compare.compare_models`
+Top to bottom: texts, models and k; on **Compare** one engine call (:func:`embedcore.analysis.compare.compare_models`
 after each model embedded the texts); then the agreement, heatmaps on one row order, a pair-by-pair
 scatter and the texts the models disagree on. The request that waits for the button and the last
-comparison kept on screen are in :mod:`ui.compare_widgets`.
+comparison kept on screen are in :mod:`ui.compare.widgets`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from embedcore import charts, compare
-from ui import compare_widgets as cw
-from ui.cached import cached_cluster_order, cached_cosine
-from ui.embedding import embed_button
-from ui.format import md_escape
-from ui.models_picker import options_or_stop
-from ui.navigation import ensure_routed
-from ui.static_build import show_build_stopped
-from ui.texts import text_source_panel
+from embedcore.analysis import compare
+from embedcore.figures import charts
+from ui.common.cached import cached_cluster_order, cached_cosine
+from ui.common.embedding import embed_button
+from ui.common.format import md_escape
+from ui.common.models_picker import options_or_stop
+from ui.common.navigation import ensure_routed
+from ui.common.static_build import show_build_stopped
+from ui.common.texts import text_source_panel
+from ui.compare import widgets as cw
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 st.title("Compare models", anchor=False)
 st.caption(

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from embedcore import charts
-from embedcore.tables import result_frame
-from ui import embed_widgets as ew
-from ui.connection import current_connection, current_model, set_model
-from ui.embedding import embed_button, embed_texts, stored_result, token_missing
-from ui.errors import friendly_errors
-from ui.models_picker import served_ids
-from ui.navigation import ensure_routed
-from ui.texts import text_source_panel
+from embedcore.figures import charts
+from embedcore.figures.tables import result_frame
+from ui.common.connection import current_connection, current_model, set_model
+from ui.common.embedding import embed_button, embed_texts, stored_result, token_missing
+from ui.common.errors import friendly_errors
+from ui.common.models_picker import served_ids
+from ui.common.navigation import ensure_routed
+from ui.common.texts import text_source_panel
+from ui.embed import widgets as ew
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 st.title("Embed texts", anchor=False)
 st.caption(
@@ -25,7 +25,7 @@ st.caption(
 table = text_source_panel("embed", allow_edit=True)
 
 
-#: This page's results: the explorer's (kept under ui.state.RESULTS) are not shown here as if
+#: This page's results: the explorer's (kept under ui.common.state.RESULTS) are not shown here as if
 #: this page's Embed had made them.
 RESULTS = "embed_results"
 

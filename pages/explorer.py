@@ -2,7 +2,7 @@
 
 The page reads the texts and their embeddings, then draws the open tab; each tab is a module of
 ``ui`` (``explorer_map``, ``explorer_heatmap``, ``explorer_query``, ``explorer_pairs``) over the
-caches in ``ui.cached``. Only the open tab runs (``st.tabs(on_change="rerun")``); widget values
+caches in ``ui.common.cached``. Only the open tab runs (``st.tabs(on_change="rerun")``); widget values
 persist for the session, and the map selection is kept in session state, so switching tabs loses
 nothing.
 """
@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import explorer_widgets as xw
-from ui.explorer_heatmap import heatmap_tab
-from ui.explorer_map import map_tab
-from ui.explorer_pairs import pairs_tab
-from ui.explorer_query import query_tab
-from ui.explorer_texts import embed_view, metrics
-from ui.format import md_escape
-from ui.navigation import ensure_routed
+from ui.common.format import md_escape
+from ui.common.navigation import ensure_routed
+from ui.explorer import widgets as xw
+from ui.explorer.heatmap import heatmap_tab
+from ui.explorer.map import map_tab
+from ui.explorer.pairs import pairs_tab
+from ui.explorer.query import query_tab
+from ui.explorer.texts import embed_view, metrics
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 TABS = {"Map": map_tab, "Heatmap": heatmap_tab, "Query": query_tab, "Pairs": pairs_tab}
 

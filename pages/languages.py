@@ -1,24 +1,24 @@
 """Across languages: do translations of a sentence land together, whatever the language?
 
 Top to bottom: the sentences and a model; the embedding (at once for a bundled model, on the
-button for an API one); one engine call, :func:`embedcore.alignment.alignment_report`; then the
-score, the language-pair matrix, the map and the sentence tables (:mod:`ui.languages_widgets`).
+button for an API one); one engine call, :func:`embedcore.analysis.alignment.alignment_report`; then the
+score, the language-pair matrix, the map and the sentence tables (:mod:`ui.languages.widgets`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from embedcore import charts
-from ui import languages_widgets as lw
-from ui.cached import cached_alignment, cached_projection
-from ui.embedding import embed_button, embed_texts, stored_result, token_missing
-from ui.errors import friendly_errors
-from ui.format import md_escape, plural
-from ui.models_picker import options_or_stop
-from ui.navigation import ensure_routed
+from embedcore.figures import charts
+from ui.common.cached import cached_alignment, cached_projection
+from ui.common.embedding import embed_button, embed_texts, stored_result, token_missing
+from ui.common.errors import friendly_errors
+from ui.common.format import md_escape, plural
+from ui.common.models_picker import options_or_stop
+from ui.common.navigation import ensure_routed
+from ui.languages import widgets as lw
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 STORE = "languages_results"
 

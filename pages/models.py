@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from embedcore.tables import first_values, models_frame, vector_summary
-from ui.connection import available_models, current_connection, current_model
-from ui.embedding import embed_button, embed_texts, load_model
-from ui.errors import friendly_errors
-from ui.format import md_escape
-from ui.navigation import ensure_routed
-from ui.static_build import show_build_stopped
-from ui.tables import text_width
+from embedcore.figures.tables import first_values, models_frame, vector_summary
+from ui.common.connection import available_models, current_connection, current_model
+from ui.common.embedding import embed_button, embed_texts, load_model
+from ui.common.errors import friendly_errors
+from ui.common.format import md_escape
+from ui.common.navigation import ensure_routed
+from ui.common.static_build import show_build_stopped
+from ui.common.tables import text_width
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 #: Below this a "load" only found the model already in memory.
 LOADED_ALREADY_S = 0.05

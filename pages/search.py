@@ -1,24 +1,25 @@
 """Semantic search: named document collections, embedded once and kept on disk, searched by meaning.
 
 Top to bottom: the collection and model, making collections, the selected collection, the query
-(one call to :func:`embedcore.search.search`), its hits, and the map of the collection. What
+(one call to :func:`embedcore.analysis.search.search`), its hits, and the map of the collection. What
 happens between reruns (an action selects the collection it made and says so once) is in
-:mod:`ui.search_widgets`.
+:mod:`ui.search.widgets`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from embedcore import charts, search
-from ui import search_widgets as sw
-from ui.cached import cached_projection
-from ui.collection_store import collection_store, load_collection
-from ui.errors import friendly_errors
-from ui.models_picker import options_or_stop, provider_for
-from ui.navigation import ensure_routed
+from embedcore.analysis import search
+from embedcore.figures import charts
+from ui.common.cached import cached_projection
+from ui.common.errors import friendly_errors
+from ui.common.models_picker import options_or_stop, provider_for
+from ui.common.navigation import ensure_routed
+from ui.search import widgets as sw
+from ui.search.collection_store import collection_store, load_collection
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 st.title("Semantic search", anchor=False)
 st.caption(

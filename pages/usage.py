@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from ui.budget import budget_settings, usage_table
-from ui.errors import friendly_errors
-from ui.navigation import ensure_routed
-from ui.visitor import is_admin
+from ui.common.budget import budget_settings, usage_table
+from ui.common.errors import friendly_errors
+from ui.common.navigation import ensure_routed
+from ui.common.visitor import is_admin
 
-ensure_routed()  # first: Streamlit may have run this file without app.py (ui.navigation)
+ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
 
 #: The periods offered, in days back from today (UTC).
 PERIODS = {"Today": 0, "Last 7 days": 6, "Last 30 days": 29, "Everything": None}

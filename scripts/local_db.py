@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     url = server.get_uri()
     # Create the schema (and the vector extension, which needs this superuser) right away.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from embedcore.database import Database
+    from embedcore.stores.database import Database
 
     Database(url).close()
     print(f"PostgreSQL + pgvector is running; its data is in {data}.")

@@ -13,10 +13,10 @@ import re
 
 import numpy as np
 
-from ui import state
-from ui.navigation import PAGES
+from ui.common import state
+from ui.common.navigation import PAGES
 
-#: The title each page shows first, by its file (ui/navigation.py).
+#: The title each page shows first, by its file (ui/common/navigation.py).
 TITLES = {path: title for path, title, *_ in PAGES}
 
 

@@ -13,9 +13,9 @@ import sys
 import threading
 import time
 
-from embedcore.budget import BudgetGuard, BudgetSettings, PostgresLedger, SQLiteLedger
-from embedcore.client import EmbeddingClient
 from embedcore.errors import BudgetExceededError
+from embedcore.providers.budget import BudgetGuard, BudgetSettings, PostgresLedger, SQLiteLedger
+from embedcore.providers.client import EmbeddingClient
 
 MODEL = "BAAI/bge-m3"
 #: The budget all racers share: one visitor's, which is also the endpoint's.
@@ -30,7 +30,7 @@ def texts_for(tag: str, thread: int, action: int) -> list[str]:
 
 def main(base_url: str, store: str, start: float, threads: int, tag: str) -> None:
     if store.startswith("postgresql://"):
-        from embedcore.database import Database
+        from embedcore.stores.database import Database
 
         ledger = PostgresLedger(Database(store))
     else:

@@ -67,7 +67,7 @@ def _shared_models_dir() -> Path:
     kept = os.environ.get("EMBEDCORE_TEST_MODELS_DIR")
     if kept:
         return Path(kept)
-    from embedcore.local import models_dir
+    from embedcore.providers.local import models_dir
 
     return models_dir()
 
@@ -90,13 +90,13 @@ def models_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def local_model():
-    """A loaded :class:`embedcore.local.LocalModel` without a cache, shared by the whole session.
+    """A loaded :class:`embedcore.providers.local.LocalModel` without a cache, shared by the whole session.
 
     The transformer is loaded once per process (the import of torch and sentence-transformers
     takes several seconds); further ``LocalModel(...)`` instances reuse the loaded copy, so a
     test that needs a cache makes its own cheaply: ``LocalModel(cache=EmbeddingCache(tmp))``.
     """
-    from embedcore.local import LocalModel
+    from embedcore.providers.local import LocalModel
 
     model = LocalModel(cache=None)
     model.load()

@@ -1,4 +1,4 @@
-"""AppTest tests of the gate in front of every page (ui/access.py): wrong settings, sign-in, refusal.
+"""AppTest tests of the gate in front of every page (ui/common/access.py): wrong settings, sign-in, refusal.
 
 ``at.user`` is AppTest's own way to say who is signed in (what Streamlit's auth cookie gives a
 real session); the round trip through an identity provider is in tests/browser/test_sign_in.py.

@@ -1,11 +1,11 @@
-"""Tests of embedcore.alignment on sets whose alignment is known."""
+"""Tests of embedcore.analysis.alignment on sets whose alignment is known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from embedcore import alignment
+from embedcore.analysis import alignment
 from embedcore.errors import InputError
 
 LANGS = ["en", "de", "fr", "es"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from embedcore.budget import SQLiteLedger, usage_frame
+from embedcore.providers.budget import SQLiteLedger, usage_frame
 from tests.apptest import api_app, metrics, open_page, plain_messages, rendered
 from tests.fake_openai import TOKEN
 
@@ -85,7 +85,7 @@ def test_a_visitors_own_token_is_neither_limited_nor_counted(make_app, fake_open
 
 
 def test_another_page_than_embed_is_limited_too(make_app, fake_openai):
-    """The search page embeds inside embedcore.search (build_collection): it is counted as well."""
+    """The search page embeds inside embedcore.analysis.search (build_collection): it is counted as well."""
     api = fake_openai(token=TOKEN)
     at = open_page(budgeted_app(make_app, api, tokens_per_visitor_per_day=300), "pages/search.py")
     at.button(key="search_sample").click().run()
@@ -198,7 +198,7 @@ def test_with_the_team_database_the_budget_lives_there(make_app, fake_openai, ap
 
 
 def test_every_path_to_a_provider_that_embeds_goes_through_provider_for():
-    """The guard is added in one place (ui.models_picker.provider_for): nothing else may reach a
+    """The guard is added in one place (ui.common.models_picker.provider_for): nothing else may reach a
     provider to embed with. A page or ui module that called get_provider or .embed( itself would
     spend the operator's token uncounted; this keeps that from creeping in."""
     import re
@@ -207,16 +207,16 @@ def test_every_path_to_a_provider_that_embeds_goes_through_provider_for():
     root = Path(__file__).resolve().parent.parent
     sources = {
         p.relative_to(root).as_posix(): p.read_text()
-        for p in [*root.glob("ui/*.py"), *root.glob("pages/*.py")]
+        for p in [*root.glob("ui/**/*.py"), *root.glob("pages/*.py")]
     }
     sources["app.py"] = (root / "app.py").read_text()
     embeds = sorted(path for path, text in sources.items() if re.search(r"\.embed\(", text))
-    assert embeds == ["ui/embedding.py"]  # embed_texts, on a provider from provider_for
-    assert "provider = provider_for(option)" in sources["ui/embedding.py"]
+    assert embeds == ["ui/common/embedding.py"]  # embed_texts, on a provider from provider_for
+    assert "provider = provider_for(option)" in sources["ui/common/embedding.py"]
     getters = sorted(path for path, text in sources.items() if re.search(r"\bget_provider\(", text))
-    assert getters == ["ui/connection.py", "ui/models_picker.py"]
+    assert getters == ["ui/common/connection.py", "ui/common/models_picker.py"]
     # Engine functions that embed on their own are handed a provider from provider_for too.
     engine_embeds = re.compile(r"search\.(?:build_collection|add_documents|reembed_collection|search)\(")
     callers = sorted(path for path, text in sources.items() if engine_embeds.search(text))
-    assert callers == ["pages/search.py", "ui/search_widgets.py"]
+    assert callers == ["pages/search.py", "ui/search/widgets.py"]
     assert all("provider_for(" in sources[path] for path in callers)

@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 
-from embedcore import catalog
 from embedcore.errors import (
     APIConnectionError,
     AuthenticationError,
@@ -23,10 +22,11 @@ from embedcore.errors import (
     NotFoundError,
     RateLimitError,
 )
+from embedcore.providers import catalog
 from tests.apptest import api_app, figures, metrics, open_page, plain_messages, plotly_array, rendered
 from tests.fake_openai import IONOS_MODELS, TOKEN, closed_port
-from ui import connection, state
-from ui.errors import message_for
+from ui.common import connection, state
+from ui.common.errors import message_for
 
 # --- the local model (real) ---------------------------------------------------------------------
 
@@ -52,7 +52,7 @@ def test_models_page_lists_and_tries_the_local_model(make_app):
 
 @pytest.mark.slow
 def test_models_page_times_the_embedding_apart_from_the_model_load(make_app, monkeypatch):
-    from embedcore import local
+    from embedcore.providers import local
 
     # As on a server's first try: the model is not loaded in this process yet.
     monkeypatch.setattr(local, "_BACKENDS", {})
@@ -418,7 +418,7 @@ def test_a_message_is_the_engines_sentence_once_then_the_next_step():
 
 
 def test_an_unreachable_endpoint_message_has_one_full_stop():
-    from embedcore.client import EmbeddingClient
+    from embedcore.providers.client import EmbeddingClient
 
     url = f"http://127.0.0.1:{closed_port()}/v1"
     with EmbeddingClient(url, "", max_retries=0) as client, pytest.raises(APIConnectionError) as caught:
@@ -600,7 +600,7 @@ def _cached_maths_script():
     import numpy as np
     import streamlit as st
 
-    from ui.cached import cached_cosine, cached_neighbours, cached_projection, digest_of
+    from ui.common.cached import cached_cosine, cached_neighbours, cached_projection, digest_of
 
     # Test fixture vectors (seeded), not embeddings.
     X = np.random.default_rng(0).standard_normal((40, 16)).astype(np.float32)
@@ -638,7 +638,7 @@ def test_cached_maths_wrappers(app_env):
 
 def _input_error_script():
     from embedcore.errors import InputError
-    from ui.errors import friendly_errors
+    from ui.common.errors import friendly_errors
 
     with friendly_errors():
         raise InputError("Column *score* of my_file_[v2].csv holds numbers; choose a column of text.")

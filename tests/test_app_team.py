@@ -9,10 +9,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from embedcore import search
-from embedcore.cache import PostgresEmbeddingCache
-from embedcore.collections import PostgresCollectionStore
-from embedcore.database import Database
+from embedcore.analysis import search
+from embedcore.stores.cache import PostgresEmbeddingCache
+from embedcore.stores.collections import PostgresCollectionStore
+from embedcore.stores.database import Database
 from tests.apptest import api_app, metrics, open_page, plain_messages, rendered
 from tests.fake_openai import TOKEN, closed_port
 

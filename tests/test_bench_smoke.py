@@ -127,7 +127,7 @@ def test_embedding_client_keeps_to_the_servers_limit_without_a_single_429():
     srv = FakeEmbeddingsServer(rate=10.0, burst=5, latency=0.02, max_requests=200, max_seconds=60)
     srv.serve_in_thread()
     try:
-        from embedcore.client import EmbeddingClient
+        from embedcore.providers.client import EmbeddingClient
 
         client = EmbeddingClient(
             srv.url, api_key="", batch_size=2, max_concurrency=4, requests_per_second=10.0, burst=5
@@ -143,7 +143,7 @@ def test_embedding_client_keeps_to_the_servers_limit_without_a_single_429():
 
 def test_team_search_figures_run_on_a_small_collection(database_url):
     from bench import team
-    from embedcore.database import Database
+    from embedcore.stores.database import Database
 
     rng = np.random.default_rng(0)
     vectors = team._unit(rng.standard_normal((300, 16)))
@@ -183,7 +183,7 @@ def test_templated_set_is_seeded_distinct_and_labelled():
 def test_first_visit_reads_back_the_elapsed_the_app_shows(seconds):
     # The in-app row reads the Embed page's "Elapsed" text: it must parse every form duration() writes.
     from bench.first_visit import _seconds
-    from ui.format import duration
+    from ui.common.format import duration
 
     shown = duration(seconds)
     assert _seconds(shown) == pytest.approx(seconds, abs=0.006 if seconds < 100 else 0.5)

@@ -1,4 +1,4 @@
-"""The budget on the operator's token (embedcore.budget), against a real HTTP API on 127.0.0.1.
+"""The budget on the operator's token (embedcore.providers.budget), against a real HTTP API on 127.0.0.1.
 
 Every test taking ``ledger`` runs twice: with the SQLite file and with PostgreSQL (a real
 server from tests/conftest.py). The race between processes is in tests/test_budget_race.py.
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from embedcore.budget import (
+from embedcore.errors import BudgetExceededError, ConfigurationError, ServerError, TooManyTextsError
+from embedcore.providers.budget import (
     BudgetedProvider,
     BudgetGuard,
     BudgetSettings,
@@ -22,10 +23,9 @@ from embedcore.budget import (
     settings_from_env,
     usage_frame,
 )
-from embedcore.cache import EmbeddingCache
-from embedcore.client import EmbeddingClient
-from embedcore.collections import CollectionStore
-from embedcore.errors import BudgetExceededError, ConfigurationError, ServerError, TooManyTextsError
+from embedcore.providers.client import EmbeddingClient
+from embedcore.stores.cache import EmbeddingCache
+from embedcore.stores.collections import CollectionStore
 from tests.fake_openai import token_count
 
 MODEL = "BAAI/bge-m3"
@@ -46,7 +46,7 @@ class Clock:
 @pytest.fixture
 def ledger(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest):
     if store_kind == "postgres":
-        from embedcore.database import Database
+        from embedcore.stores.database import Database
 
         database = Database(request.getfixturevalue("database_url"))
         yield PostgresLedger(database)
@@ -300,7 +300,7 @@ def test_the_local_model_ignores_a_budget(local_model, ledger) -> None:
 def test_a_budgeted_provider_counts_every_call_and_passes_the_rest_through(
     fake_openai, ledger, tmp_path: Path
 ) -> None:
-    from embedcore import search
+    from embedcore.analysis import search
 
     fake = fake_openai()
     client = client_for(fake)

@@ -5,7 +5,7 @@ against a real HTTP API on 127.0.0.1, on the SQLite file and on PostgreSQL.
 
 The bound: tokens the API reports as served <= the budget + the estimate error of the actions
 in flight, sum(max(0, reported - estimated)). Here the server counts every text at exactly our
-estimate's bound (:func:`embedcore.budget.estimate_tokens`: UTF-8 bytes + 3) — the worst case the
+estimate's bound (:func:`embedcore.providers.budget.estimate_tokens`: UTF-8 bytes + 3) — the worst case the
 estimate allows — so the error is 0 and the test asserts served <= 10,000: one racer too many
 admitted by a non-atomic check would cost another ~230 tokens and fail it. Lower, the budget
 must also be used up to within one action, so reservations are released as actions settle.
@@ -22,7 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from embedcore.budget import BudgetGuard, BudgetSettings, PostgresLedger, SQLiteLedger, estimate_tokens
+from embedcore.providers.budget import (
+    BudgetGuard,
+    BudgetSettings,
+    PostgresLedger,
+    SQLiteLedger,
+    estimate_tokens,
+)
 from tests.budget_racer import BUDGET, MODEL, TEXTS_PER_ACTION, texts_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +43,7 @@ def test_racing_processes_and_threads_never_overspend(fake_openai, store_kind, t
         request.getfixturevalue("database_url") if store_kind == "postgres" else str(tmp_path / "b.sqlite3")
     )
     if store_kind == "postgres":
-        from embedcore.database import Database
+        from embedcore.stores.database import Database
 
         Database(store).close()  # schema first, so the racers' start is the race and not the migration
     start = time.time() + 8.0  # every interpreter is up and imported by then (checked below)
@@ -74,7 +80,7 @@ def test_racing_processes_and_threads_never_overspend(fake_openai, store_kind, t
     assert sum(r["done"] for r in reports) * TEXTS_PER_ACTION == len(fake.embedded)
     # The ledger agrees with the API, and nothing is left reserved.
     if store_kind == "postgres":
-        from embedcore.database import Database
+        from embedcore.stores.database import Database
 
         ledger = PostgresLedger(Database(store))
     else:

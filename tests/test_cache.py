@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcore.cache import (
+from embedcore.errors import ConfigurationError, InputError
+from embedcore.stores.cache import (
     CACHE_FILENAME,
     EmbeddingCache,
     PostgresEmbeddingCache,
     default_cache_path,
     text_key,
 )
-from embedcore.errors import ConfigurationError, InputError
 
 EP = "https://api.example.test/v1"
 

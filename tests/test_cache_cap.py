@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcore.cache import (
+from embedcore.errors import ConfigurationError
+from embedcore.io.chunking import Chunk
+from embedcore.stores.cache import (
     CACHE_MAX_MB_ENV,
     ROW_OVERHEAD,
     EmbeddingCache,
     PostgresEmbeddingCache,
     parse_max_mb,
 )
-from embedcore.chunking import Chunk
-from embedcore.errors import ConfigurationError
 
 EP = "https://api.example.test/v1"
 DIMS = 1000
@@ -38,10 +38,10 @@ def open_store(location: str, **options):
 
 def open_collections(location: str):
     if location.startswith("postgresql://"):
-        from embedcore.collections import PostgresCollectionStore
+        from embedcore.stores.collections import PostgresCollectionStore
 
         return PostgresCollectionStore(location)
-    from embedcore.collections import CollectionStore
+    from embedcore.stores.collections import CollectionStore
 
     return CollectionStore(Path(location).with_name("collections.sqlite3"))
 

@@ -1,4 +1,4 @@
-"""Tests of embedcore.charts: trace types, row indices, escaping, limits, payload sizes."""
+"""Tests of embedcore.figures.charts: trace types, row indices, escaping, limits, payload sizes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from embedcore import charts
 from embedcore.errors import InputError, TooManyTextsError
+from embedcore.figures import charts
 
 RNG = np.random.default_rng(0)
 
@@ -452,7 +452,7 @@ def _title_top_px(fig: go.Figure) -> float:
 
 
 def _figures_with_titles() -> dict[str, go.Figure]:
-    from embedcore.charts import matrix_figure
+    from embedcore.figures.charts import matrix_figure
 
     sim = _sim(12)
     return {
@@ -692,7 +692,7 @@ def test_block_heatmap_draws_the_means_with_sizes_and_group_colours():
 
 
 def test_maps_fade_their_points_as_they_grow_unless_told_otherwise():
-    from embedcore.charts import opacity_for, scatter_figure
+    from embedcore.figures.charts import opacity_for, scatter_figure
 
     def base_opacity(n, **kw):
         coords = np.random.default_rng(0).normal(size=(n, 2))

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embedcore.chunking import Chunk, chunk_text, read_document
 from embedcore.errors import InputError, ParseError
+from embedcore.io.chunking import Chunk, chunk_text, read_document
 
 WORD = re.compile(r"\S+")
 

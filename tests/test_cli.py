@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedcore import catalog
 from embedcore.__main__ import main
+from embedcore.providers import catalog
 from tests.fake_openai import FakeOpenAI, fixture_vectors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,7 +145,7 @@ def test_prepare_says_what_is_missing_and_leaves_nothing(tmp_path, monkeypatch, 
 
 
 def test_prepare_finds_a_prepared_model_without_building(tmp_path, monkeypatch, capsys):
-    from embedcore.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
+    from embedcore.providers.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
 
     built = tmp_path / "prepared" / STATIC_BUILD_NAME
     built.mkdir(parents=True)
@@ -159,8 +159,8 @@ def test_prepare_finds_a_prepared_model_without_building(tmp_path, monkeypatch, 
 
 @pytest.mark.slow
 def test_prepare_maps_compiles_umaps_layout_code_in_this_process(tmp_path, monkeypatch, capsys):
-    from embedcore import projection
-    from embedcore.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
+    from embedcore.analysis import projection
+    from embedcore.providers.local import MODELS_DIR_ENV, STATIC_BUILD_NAME
 
     built = tmp_path / "prepared" / STATIC_BUILD_NAME
     built.mkdir(parents=True)
@@ -267,9 +267,9 @@ def test_401_is_a_clean_error_and_non_zero_exit_in_a_real_process(fake_openai, t
 
 def _local_files(folder: Path) -> tuple[np.ndarray, list]:
     """A cache of 1,200 vectors (two models) and two collections, in SQLite files under ``folder``."""
-    from embedcore.cache import EmbeddingCache
-    from embedcore.chunking import Chunk
-    from embedcore.collections import CollectionStore
+    from embedcore.io.chunking import Chunk
+    from embedcore.stores.cache import EmbeddingCache
+    from embedcore.stores.collections import CollectionStore
 
     rng = np.random.default_rng(7)  # test fixture numbers: the copy only has to keep them exactly
     vectors = rng.standard_normal((1200, 16)).astype(np.float32)
@@ -286,8 +286,8 @@ def _local_files(folder: Path) -> tuple[np.ndarray, list]:
 
 
 def test_migrate_copies_cache_and_collections_once(tmp_path, monkeypatch, capsys, database_url):
-    from embedcore.cache import PostgresEmbeddingCache
-    from embedcore.collections import CollectionStore, PostgresCollectionStore
+    from embedcore.stores.cache import PostgresEmbeddingCache
+    from embedcore.stores.collections import CollectionStore, PostgresCollectionStore
 
     folder = tmp_path / "laptop-cache"
     folder.mkdir()

@@ -14,8 +14,6 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from embedcore.cache import EmbeddingCache
-from embedcore.client import EmbeddingClient, normalize_base_url, parse_retry_after
 from embedcore.errors import (
     APIConnectionError,
     APIError,
@@ -34,7 +32,9 @@ from embedcore.errors import (
     ServerError,
     TooManyTextsError,
 )
-from embedcore.ratelimit import TokenBucket
+from embedcore.providers.client import EmbeddingClient, normalize_base_url, parse_retry_after
+from embedcore.providers.ratelimit import TokenBucket
+from embedcore.stores.cache import EmbeddingCache
 from embedcore.types import Provider
 from tests.fake_openai import FakeOpenAI, closed_port, fixture_vector, fixture_vectors, json_response
 

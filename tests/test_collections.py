@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcore.chunking import Chunk, chunk_text
-from embedcore.collections import CollectionStore, PostgresCollectionStore, default_collections_path
+from embedcore.analysis.similarity import top_k
 from embedcore.errors import InputError
-from embedcore.similarity import top_k
+from embedcore.io.chunking import Chunk, chunk_text
+from embedcore.stores.collections import CollectionStore, PostgresCollectionStore, default_collections_path
 
 ENDPOINT = "https://openai.inference.de-txl.ionos.com/v1"
 MODEL = "BAAI/bge-m3"

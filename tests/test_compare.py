@@ -1,11 +1,11 @@
-"""Tests of embedcore.compare on cases whose answer is known."""
+"""Tests of embedcore.analysis.compare on cases whose answer is known."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from embedcore import compare
+from embedcore.analysis import compare
 from embedcore.errors import InputError
 
 

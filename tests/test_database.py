@@ -21,11 +21,6 @@ import psycopg
 import pytest
 
 from bench.fake_api import FakeEmbeddingsServer
-from embedcore import storage
-from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
-from embedcore.client import EmbeddingClient
-from embedcore.collections import PostgresCollectionStore
-from embedcore.database import _MIGRATIONS, DATABASE_URL_ENV, SCHEMA_VERSION, Database, redact_url
 from embedcore.errors import (
     ConfigurationError,
     DatabaseError,
@@ -33,7 +28,12 @@ from embedcore.errors import (
     EmbedcoreError,
     RateLimitError,
 )
-from embedcore.ratelimit import SharedTokenBucket
+from embedcore.providers.client import EmbeddingClient
+from embedcore.providers.ratelimit import SharedTokenBucket
+from embedcore.stores import storage
+from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
+from embedcore.stores.collections import PostgresCollectionStore
+from embedcore.stores.database import _MIGRATIONS, DATABASE_URL_ENV, SCHEMA_VERSION, Database, redact_url
 from tests.conftest import pg_url, start_pg_server
 from tests.fake_openai import closed_port, fixture_vectors
 
@@ -103,7 +103,7 @@ def test_unreachable_database_is_one_clear_error_and_never_sqlite(
 
 
 def test_make_provider_refuses_an_unusable_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from embedcore.providers import make_provider
+    from embedcore.providers.registry import make_provider
 
     monkeypatch.setenv(DATABASE_URL_ENV, unreachable_url())
     monkeypatch.setenv("EMBEDCORE_CACHE_DIR", str(tmp_path / "cache"))
@@ -206,7 +206,7 @@ def test_redact_url_forms() -> None:
 
 def test_schema_is_created_once_when_processes_start_together(database_url: str) -> None:
     code = (
-        "import sys, time; from embedcore.database import Database; "
+        "import sys, time; from embedcore.stores.database import Database; "
         "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); Database(sys.argv[1]).close()"
     )
     start = time.time() + 2.0

@@ -1,11 +1,17 @@
-"""embedcore.endpoints: one URL parser for where requests go and where a token may go."""
+"""embedcore.providers.endpoints: one URL parser for where requests go and where a token may go."""
 
 from __future__ import annotations
 
 import pytest
 
-from embedcore import catalog
-from embedcore.endpoints import environment_token, normalize_base_url, origin, same_origin, token_for
+from embedcore.providers import catalog
+from embedcore.providers.endpoints import (
+    environment_token,
+    normalize_base_url,
+    origin,
+    same_origin,
+    token_for,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of embedcore.explore: neighbour tables, pair tables, query ranking and placement.
+"""Tests of embedcore.analysis.explore: neighbour tables, pair tables, query ranking and placement.
 
 Random vectors here are unit-test fixtures only (never shown as embeddings).
 """
@@ -10,8 +10,7 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import cosine_similarity
 
-from embedcore.errors import InputError
-from embedcore.explore import (
+from embedcore.analysis.explore import (
     OTHER_GROUP,
     _membership_weights,
     block_means,
@@ -29,7 +28,8 @@ from embedcore.explore import (
     rank_query,
     take_rows,
 )
-from embedcore.projection import project
+from embedcore.analysis.projection import project
+from embedcore.errors import InputError
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_neighbours_frame_checks_lengths(corpus):
 
 
 def test_a_streamlit_selection_event_gives_rows_and_their_neighbours(corpus):
-    from embedcore import charts
+    from embedcore.figures import charts
 
     X, texts, _ = corpus
     # What st.plotly_chart(on_select="rerun") returns for two points of different traces:
@@ -508,8 +508,8 @@ def test_find_rows_fast_path_finds_exactly_what_the_regular_expression_finds(pat
 
 
 def test_neighbour_lists_from_kept_unit_rows_match_the_raw_vectors():
-    from embedcore.explore import neighbours_frame
-    from embedcore.similarity import normalize_rows
+    from embedcore.analysis.explore import neighbours_frame
+    from embedcore.analysis.similarity import normalize_rows
 
     rng = np.random.default_rng(5)
     X = rng.normal(size=(30, 6)).astype(np.float32) * 3

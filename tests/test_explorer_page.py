@@ -17,9 +17,9 @@ import html
 import numpy as np
 import pytest
 
-from embedcore import charts
+from embedcore.figures import charts
 from tests.apptest import chart, has_chart, metrics, open_page, plain_messages, plotly_array
-from ui import state
+from ui.common import state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
 pytestmark = pytest.mark.slow
@@ -170,7 +170,7 @@ def test_pca_flow_draws_map_heatmap_and_pairs(make_app):
 
 
 def test_methods_and_views_switch_without_recomputing_display_changes(make_app, monkeypatch):
-    from embedcore import projection
+    from embedcore.analysis import projection
 
     calls: list[tuple] = []
     real = projection.project_with_info
@@ -761,7 +761,7 @@ def test_a_selection_on_an_isolated_map_is_what_the_heatmap_shows(make_app, monk
 def _follow_default_script():
     import streamlit as st
 
-    from ui import explorer_widgets as xw
+    from ui.explorer import widgets as xw
 
     xw.follow_default("size", st.session_state.get("wanted", 5))
 

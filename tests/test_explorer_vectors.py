@@ -15,7 +15,7 @@ import pytest
 
 from embedcore import io as eio
 from tests.apptest import plain_messages
-from ui import state
+from ui.common import state
 
 PAGE = "pages/explorer.py"
 MODEL = "test/vectors-8"
@@ -135,11 +135,11 @@ def test_the_server_folder_is_offered_only_when_configured(make_app, vectors_dir
 
 
 def test_pairs_and_tsne_stop_above_their_limits_with_a_message(make_app, vectors_dir, monkeypatch):
-    import embedcore.explore
-    from ui import explorer_widgets
+    import embedcore.analysis.explore
+    from ui.explorer import widgets as explorer_widgets
 
     # The same code path as 100,000 texts, at test size: lower the limits, not the data.
-    monkeypatch.setattr(embedcore.explore, "PAIRS_MAX_ROWS", 50)
+    monkeypatch.setattr(embedcore.analysis.explore, "PAIRS_MAX_ROWS", 50)
     monkeypatch.setattr(explorer_widgets, "TSNE_MAX_POINTS", 50)
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     at.session_state["explorer_method"] = "tsne"
@@ -181,7 +181,7 @@ def test_the_large_sample_is_in_the_chooser_with_its_size(make_app):
 def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app, vectors_dir, monkeypatch):
     import time
 
-    from ui import explorer_widgets
+    from ui.explorer import widgets as explorer_widgets
 
     monkeypatch.setattr(explorer_widgets, "BACKGROUND_ABOVE", 50)  # 60 texts stand in for 100,000
     monkeypatch.setattr(explorer_widgets, "_large_maps", type(explorer_widgets._large_maps)())
@@ -208,7 +208,7 @@ def test_a_large_umap_is_computed_in_the_background_while_pca_is_shown(make_app,
 
 
 def test_a_long_list_is_digested_once_and_equal_lists_digest_alike(monkeypatch):
-    from ui import cached
+    from ui.common import cached
 
     texts = [f"sentence number {i}" for i in range(cached.DIGEST_MEMO_FROM)]
     first = cached.digest_of(texts)
@@ -223,13 +223,13 @@ def test_a_long_list_is_digested_once_and_equal_lists_digest_alike(monkeypatch):
 
 
 def test_the_selection_table_is_not_recomputed_when_the_selection_stays(make_app, vectors_dir, monkeypatch):
-    import embedcore.explore
-    from ui import explorer_widgets
+    import embedcore.analysis.explore
+    from ui.explorer import widgets as explorer_widgets
 
     calls = []
-    real = embedcore.explore.neighbours_frame
+    real = embedcore.analysis.explore.neighbours_frame
     monkeypatch.setattr(
-        embedcore.explore, "neighbours_frame", lambda *a, **k: calls.append(1) or real(*a, **k)
+        embedcore.analysis.explore, "neighbours_frame", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     at = open_explorer(make_app, explorer_source="folder", explorer_folder_file="sixty.parquet")
     dataset = at.session_state["explorer_view"]["dataset"]
@@ -247,7 +247,7 @@ def test_a_background_map_that_fails_says_why_on_the_next_run(make_app, vectors_
     import time
 
     from embedcore.errors import ProjectionInputError
-    from ui import explorer_widgets
+    from ui.explorer import widgets as explorer_widgets
 
     real = explorer_widgets.project_with_info
     first_run_over = threading.Event()

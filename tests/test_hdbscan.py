@@ -1,4 +1,4 @@
-"""HDBSCAN clusters (embedcore.similarity.hdbscan_labels) on toy data whose clusters are known.
+"""HDBSCAN clusters (embedcore.analysis.similarity.hdbscan_labels) on toy data whose clusters are known.
 
 The vectors are unit-test fixtures: tight bundles of directions around orthogonal axes (cosine
 geometry: what separates embeddings is their direction), plus lone outliers pointing elsewhere.
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from embedcore.analysis.explore import cluster_names
+from embedcore.analysis.similarity import default_min_cluster_size, hdbscan_labels
 from embedcore.errors import EmptyInputError, InputError
-from embedcore.explore import cluster_names
-from embedcore.similarity import default_min_cluster_size, hdbscan_labels
 
 DIMS = 24
 

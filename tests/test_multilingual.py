@@ -1,4 +1,4 @@
-"""embedcore.multilingual (inputs and tables of the Across-languages page) and embedcore.charts.matrix_figure."""
+"""embedcore.analysis.multilingual (inputs and tables of the Across-languages page) and embedcore.figures.charts.matrix_figure."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedcore.alignment import alignment_report
-from embedcore.charts import matrix_figure
+from embedcore.analysis.alignment import alignment_report
+from embedcore.analysis.multilingual import (
+    aligned_table,
+    guess_columns,
+    sentence_detail,
+    sentence_table,
+    worst_table,
+)
 from embedcore.errors import InputError, ParseError
+from embedcore.figures.charts import matrix_figure
 from embedcore.io import load_sample
-from embedcore.multilingual import aligned_table, guess_columns, sentence_detail, sentence_table, worst_table
 
 
 def test_guess_columns_by_name_and_content():

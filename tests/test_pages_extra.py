@@ -12,10 +12,11 @@ import re
 
 import pytest
 
-from embedcore import catalog, search
+from embedcore.analysis import search
+from embedcore.providers import catalog
 from tests.apptest import figures, frame_with, metrics, open_page, plain_messages, rendered
 from tests.fake_openai import TOKEN
-from ui import state
+from ui.common import state
 
 MINILM = f"local|{catalog.MINILM_ID}"
 STATIC = f"local|{catalog.MINILM_STATIC_ID}"
@@ -198,7 +199,7 @@ def test_search_page_sample_collection_search_persist_and_delete(app, app_env):
     assert not again.exception and not again.error
     assert f"Deleted **{search.SAMPLE_COLLECTION}**" in plain_messages(again.success)
     assert "No collections yet" in plain_messages(again.info)
-    from embedcore.collections import CollectionStore
+    from embedcore.stores.collections import CollectionStore
 
     with CollectionStore(app_env / "collections.sqlite3") as store:
         assert store.list() == []
@@ -439,7 +440,7 @@ def test_compare_page_mixes_a_bundled_and_an_api_model(app, fake_openai):
 
 
 def test_md_escape_keeps_user_text_literal():
-    from ui.format import md_escape
+    from ui.common.format import md_escape
 
     raw = "![x](https://host/pixel.png) **bold** `code` :material/home: a_b"
     escaped = md_escape(raw)

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embedcore.cache import EmbeddingCache
-from embedcore.catalog import MINILM_ID
 from embedcore.errors import EmptyInputError, InputError, InvalidResponseError, ServerError
-from embedcore.pipeline import BatchOutput, embed_with_cache, validate_texts
+from embedcore.providers.catalog import MINILM_ID
+from embedcore.providers.pipeline import BatchOutput, embed_with_cache, validate_texts
+from embedcore.stores.cache import EmbeddingCache
 
 EP = "http://127.0.0.1:1/v1"
 D = 6

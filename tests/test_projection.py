@@ -1,4 +1,4 @@
-"""Tests of embedcore.projection: guards, all three methods, exact kNN, cache and warm-up.
+"""Tests of embedcore.analysis.projection: guards, all three methods, exact kNN, cache and warm-up.
 
 Random vectors here are unit-test fixtures only. Tests that fit UMAP are marked slow: the first
 UMAP fit in a process compiles numba code (seconds), unless numba's disk cache is already warm.
@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
-import embedcore.projection as proj
-from embedcore.errors import EmptyInputError, InputError, ProjectionInputError
-from embedcore.projection import (
+import embedcore.analysis.projection as proj
+from embedcore.analysis.projection import (
     DEFAULTS,
     ProjectionResult,
     auto_perplexity,
@@ -27,6 +26,7 @@ from embedcore.projection import (
     warm_up,
     warm_up_error,
 )
+from embedcore.errors import EmptyInputError, InputError, ProjectionInputError
 
 slow = pytest.mark.slow
 ALL_METHODS = [pytest.param("umap", marks=slow), "pca", "tsne"]
@@ -442,7 +442,7 @@ _TWO_SESSIONS = """
 import sys, threading
 import numpy as np
 import numba
-from embedcore import projection
+from embedcore.analysis import projection
 
 rng = np.random.default_rng(0)
 data = [rng.standard_normal((n, 16)).astype(np.float32) for n in (400, 500)]

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from embedcore.analysis.projection import project_with_info
+from embedcore.analysis.similarity import cosine_matrix, normalize_rows, top_k, top_pairs
 from embedcore.errors import ProjectionInputError
-from embedcore.projection import project_with_info
-from embedcore.similarity import cosine_matrix, normalize_rows, top_k, top_pairs
 
 FLOATS = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)
 SMALL_INTS = st.integers(-2, 2).map(float)
@@ -92,7 +92,7 @@ def test_top_k_is_a_sorted_stable_top_k(QC, k, block_size):
 
 @given(query_and_corpus(), st.integers(1, 4))
 def test_prefiltered_selection_equals_plain_selection(QC, k):
-    import embedcore.similarity as sim
+    import embedcore.analysis.similarity as sim
 
     Q, C = QC
     C = np.concatenate([C] * 8)  # wide rows full of exact ties

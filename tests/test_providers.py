@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from embedcore import catalog
-from embedcore.client import EmbeddingClient
 from embedcore.errors import ConfigurationError
-from embedcore.local import LocalModel
-from embedcore.providers import default_cache, make_provider
+from embedcore.providers import catalog
+from embedcore.providers.client import EmbeddingClient
+from embedcore.providers.local import LocalModel
+from embedcore.providers.registry import default_cache, make_provider
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,7 @@ def test_every_error_derives_from_the_base():
 def test_import_is_light():
     # The dashboard and notebooks import embedcore first; torch, umap and streamlit load on use.
     code = (
-        "import sys, embedcore, embedcore.similarity, embedcore.io, embedcore.client;"
+        "import sys, embedcore, embedcore.analysis.similarity, embedcore.io, embedcore.providers.client;"
         "heavy = [m for m in ('torch', 'umap', 'sklearn', 'streamlit', 'sentence_transformers', 'psycopg') "
         "if m in sys.modules];"
         "print(','.join(heavy))"

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedcore.cache import EmbeddingCache, PostgresEmbeddingCache
-from embedcore.pipeline import BatchOutput, embed_with_cache
+from embedcore.providers.pipeline import BatchOutput, embed_with_cache
+from embedcore.stores.cache import EmbeddingCache, PostgresEmbeddingCache
 from tests.fake_openai import fixture_vectors
 
 HERE = Path(__file__).parent

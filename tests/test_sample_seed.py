@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embedcore import catalog, io
-from embedcore.cache import EmbeddingCache
-from embedcore.local import SAMPLE_SEED_FILENAME, LocalModel
-from embedcore.prepare import build_sample_seed
+from embedcore import io
+from embedcore.providers import catalog
+from embedcore.providers.local import SAMPLE_SEED_FILENAME, LocalModel
+from embedcore.providers.prepare import build_sample_seed
+from embedcore.stores.cache import EmbeddingCache
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def test_a_fresh_cache_answers_the_samples_from_the_seed_with_the_models_own_vec
 
 def test_install_seeds_every_sample_the_docs_one_included(monkeypatch, tmp_path):
     """``prepare --samples`` embeds all of them: a visitor choosing the large sample waits for no model."""
-    import embedcore.prepare as prepare
+    import embedcore.providers.prepare as prepare
 
     embedded: list[str] = []
 
@@ -50,7 +51,7 @@ def test_install_seeds_every_sample_the_docs_one_included(monkeypatch, tmp_path)
             embedded.extend(texts)
             raise KeyboardInterrupt  # stop before the model loads
 
-    monkeypatch.setattr("embedcore.local.LocalModel", Recording)
+    monkeypatch.setattr("embedcore.providers.local.LocalModel", Recording)
     with pytest.raises(KeyboardInterrupt):
         prepare.build_sample_seed(tmp_path / "seed.sqlite3")
     assert set(io.load_sample("docs").texts) <= set(embedded)

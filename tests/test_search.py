@@ -1,16 +1,17 @@
-"""embedcore.search: read → chunk → embed → store, and query → top-k, with the real bundled models."""
+"""embedcore.analysis.search: read → chunk → embed → store, and query → top-k, with the real bundled models."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from embedcore import catalog, search
-from embedcore.cache import EmbeddingCache
-from embedcore.collections import CollectionStore, PostgresCollectionStore
+from embedcore.analysis import search
 from embedcore.errors import EmptyInputError, InputError, NotFoundError, TooManyTextsError
 from embedcore.io import load_sample
-from embedcore.local import LocalModel
+from embedcore.providers import catalog
+from embedcore.providers.local import LocalModel
+from embedcore.stores.cache import EmbeddingCache
+from embedcore.stores.collections import CollectionStore, PostgresCollectionStore
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests of embedcore.similarity against brute force and scikit-learn.
+"""Tests of embedcore.analysis.similarity against brute force and scikit-learn.
 
 Random vectors here are unit-test fixtures only (never shown as embeddings).
 """
@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics.pairwise import cosine_similarity
 
-from embedcore.errors import EmptyInputError, InputError
-from embedcore.similarity import (
+from embedcore.analysis.similarity import (
     cluster_order,
     cosine_matrix,
     kmeans_labels,
@@ -21,6 +20,7 @@ from embedcore.similarity import (
     top_k,
     top_pairs,
 )
+from embedcore.errors import EmptyInputError, InputError
 
 
 @pytest.fixture
@@ -284,7 +284,7 @@ def test_top_pairs_equals_brute_force(unnormalised, largest):
 
 
 def test_top_pairs_blocks_and_ties(monkeypatch):
-    import embedcore.similarity as sim
+    import embedcore.analysis.similarity as sim
 
     # A budget of a few hundred bytes forces one or two rows per block.
     monkeypatch.setattr(sim, "DEFAULT_BLOCK_BYTES", 200)
@@ -374,7 +374,7 @@ def test_cluster_order_duplicates_and_zero_rows():
 
 
 def test_cluster_order_two_level_for_large_inputs(monkeypatch):
-    import embedcore.similarity as sim
+    import embedcore.analysis.similarity as sim
 
     # Lower the thresholds so the large-input path runs on a small fixture.
     monkeypatch.setattr(sim, "FULL_LINKAGE_MAX", 12)
@@ -402,7 +402,7 @@ def test_top_k_on_parallel_blocks_is_the_serial_result(monkeypatch):
 
 
 def test_top_k_on_rows_already_normalised_gives_the_same_neighbours():
-    from embedcore.similarity import normalize_rows
+    from embedcore.analysis.similarity import normalize_rows
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 9)) * rng.uniform(0.5, 4, size=(40, 1))  # rows of various lengths

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ui import explorer_widgets as xw
+from ui.explorer import widgets as xw
 
 
 def test_pairs_of_the_same_texts_with_labels_are_not_the_label_less_pairs():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from embedcore.tables import pair_difference, word_changes
-from ui.format import cache_share, duration, plural
+from embedcore.figures.tables import pair_difference, word_changes
+from ui.common.format import cache_share, duration, plural
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from embedcore import projection, warmup
+from embedcore import warmup
+from embedcore.analysis import projection
 
 
 def test_turned_off_by_the_environment_starts_nothing(monkeypatch):
@@ -40,7 +41,7 @@ def test_loads_the_bundled_model_and_umap_code_in_the_background(monkeypatch):
         "freeze_long_lived",
     ]
     assert all(previous[2] <= following[1] for previous, following in itertools.pairwise(order))
-    from embedcore.local import LocalModel
+    from embedcore.providers.local import LocalModel
 
     # Loaded once per process: a new provider finds the model in memory.
     assert LocalModel(cache=None).load() < 1.0
@@ -50,7 +51,7 @@ def test_loads_the_bundled_model_and_umap_code_in_the_background(monkeypatch):
 
 _IMPORT_WATCH = r"""
 import sys, threading
-from embedcore import local, prepare
+from embedcore.providers import local, prepare
 
 seen = []
 
@@ -85,7 +86,7 @@ def test_every_import_that_pulls_in_torch_holds_the_heavy_import_lock():
     import subprocess
     import sys
 
-    from embedcore.local import LocalModel
+    from embedcore.providers.local import LocalModel
 
     if not LocalModel.available():
         pytest.skip("torch / sentence-transformers are not installed")  # the [local] extra
@@ -105,7 +106,7 @@ def test_every_import_that_pulls_in_torch_holds_the_heavy_import_lock():
 
 def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it():
     # plotly uses sys.modules["pandas"] as it finds it; a half-imported pandas (another thread)
-    # failed the warm-up once. embedcore.charts imports pandas itself first, which waits.
+    # failed the warm-up once. embedcore.figures.charts imports pandas itself first, which waits.
     import subprocess
     import sys
 
@@ -120,7 +121,7 @@ def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it
         "        order.append(top)\n"
         "    return real(name, *args, **kwargs)\n"
         "builtins.__import__ = spy\n"
-        "import embedcore.charts\n"
+        "import embedcore.figures.charts\n"
         "print(order[:2])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

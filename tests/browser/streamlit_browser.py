@@ -150,7 +150,7 @@ def open_page(page, path: str = "", timeout: float = RUN_TIMEOUT) -> None:
 def go_to(page, link: str) -> None:
     """Another page of the app in the same session (page.goto would start a new one)."""
     with rerun(page):
-        # Our page list (ui.navigation.draw_page_links): st.page_link elements in the sidebar.
+        # Our page list (ui.common.navigation.draw_page_links): st.page_link elements in the sidebar.
         page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').get_by_text(
             link, exact=True
         ).click()

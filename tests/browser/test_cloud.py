@@ -24,7 +24,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit_browser import assert_healthy, metrics, new_session, screenshot, wait_until_idle
 
 from bench.cloud import CLOUD_MEMORY_MB, FINAL_MAP, TOKEN, deployment, has_local_model, wait_map
-from ui.navigation import ADMIN_PAGES, PAGES
+from ui.common.navigation import ADMIN_PAGES, PAGES
 
 pytestmark = pytest.mark.cloud
 

@@ -30,8 +30,8 @@ from streamlit_browser import (
     wait_until_idle,
 )
 
-from embedcore import catalog
-from embedcore.local import STATIC_BUILD_NAME
+from embedcore.providers import catalog
+from embedcore.providers.local import STATIC_BUILD_NAME
 
 pytestmark = pytest.mark.slow
 

@@ -39,8 +39,8 @@ from streamlit_browser import (
     wait_for_text,
 )
 
-from embedcore import catalog
 from embedcore import io as eio
+from embedcore.providers import catalog
 
 pytestmark = pytest.mark.slow
 

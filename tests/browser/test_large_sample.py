@@ -13,7 +13,7 @@ from streamlit_browser import (
     wait_until_idle,
 )
 
-from ui.texts import sample_title
+from ui.common.texts import sample_title
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from streamlit_browser import (
     wait_until_idle,
 )
 
-from embedcore import catalog
+from embedcore.providers import catalog
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def headers(dataframe) -> list[str]:
 
 
 def detail(page, key_prefix: str):
-    """The full-text detail under a grid drawn by ``ui.tables`` (its key may carry a generation)."""
+    """The full-text detail under a grid drawn by ``ui.common.tables`` (its key may carry a generation)."""
     return page.locator(f'[class*="st-key-{key_prefix}"][class*="_detail"]').first
 
 

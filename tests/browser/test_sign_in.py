@@ -27,7 +27,7 @@ from streamlit_browser import (
     wait_until_idle,
 )
 
-from ui.navigation import ADMIN_PAGES, PAGES
+from ui.common.navigation import ADMIN_PAGES, PAGES
 
 ALLOWED = "ana@example.com"
 TEAM = "team.example"
@@ -223,7 +223,7 @@ def _sign_out(page) -> None:
 
 def test_deep_link_as_a_fresh_servers_first_visit(secrets_server, provider, browser):
     """The first visit of a new server is a deep link: Streamlit runs pages/search.py alone (its
-    legacy mode, ui/navigation.py), ensure_routed runs app.py around it, and the gate still
+    legacy mode, ui/common/navigation.py), ensure_routed runs app.py around it, and the gate still
     stands first; after sign-in the visitor lands on the page, inside app.py."""
     url, log_path = secrets_server(_auth_secrets(provider))
     with no_new_traceback(log_path):

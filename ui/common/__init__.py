@@ -1,0 +1,1 @@
+"""What every page shares: connection, caches, state, navigation, errors, formats, sign-in, budget."""

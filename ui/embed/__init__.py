@@ -1,0 +1,1 @@
+"""The Embed page's widgets."""

@@ -1,0 +1,1 @@
+"""The Similarity explorer page: controls, map, heatmap, pairs, neighbours, selection, isolation."""

@@ -1,0 +1,1 @@
+"""The Across languages page's widgets."""

@@ -1,0 +1,1 @@
+"""The Semantic search page's widgets and its collection store."""
