@@ -125,7 +125,7 @@ def _warm_up_umap() -> None:
 
 
 def _freeze_long_lived() -> None:
-    from .system import freeze_long_lived
+    from embedcore.system import freeze_long_lived
 
     _log.info("%d long-lived objects kept out of garbage collections", freeze_long_lived())
 
