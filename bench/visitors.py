@@ -13,9 +13,20 @@ default map. Then:
 The peer is the *fair share*: if the server shared its cores perfectly, eight visitors on
 ``c`` usable cores would each wait ``8 × alone / c``. The row reports the slowest visitor against
 that (goal ≤ 1.3x), that every visitor got a map, how many exceptions pages and the server log
-showed, and the server's peak RSS (process tree, sampled every 0.2 s). chromium draws all
-eight pages on the same two cores, which visitors' own browsers would not: the ratio is
-pessimistic by that much.
+showed, and the server's peak RSS (process tree, sampled every 0.2 s).
+
+chromium draws all eight pages on the server's cores, which visitors' own browsers would not, so
+the bench also reads CPU seconds (``/proc``), for the median alone run and for the eight together:
+
+- of the server's process tree and of every chromium process, per visitor, together against
+  alone: what sharing adds to the server's own work, apart from the browsers';
+- the slowest visitor against ``8 × (server + chromium CPU of one visitor alone) / c``: the least
+  time in which the cores can do the work at all. The fair share counts one core per visitor; when
+  one visitor alone keeps more than one core busy (the model encodes on two threads, chromium
+  draws while the server works), the fair share is below that floor and cannot be reached.
+
+chromium runs at the server's priority: as root it would renice its GPU process and compositor
+threads to -8 (about six times the server's CPU weight); it is started without CAP_SYS_NICE.
 """
 
 from __future__ import annotations
