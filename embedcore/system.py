@@ -37,8 +37,8 @@ def freeze_long_lived() -> int:
     A server holds ~600,000 objects once torch, transformers, plotly and umap-learn are
     imported and the bundled model is loaded, and Streamlit collects garbage after every
     script run of every session (``runner.postScriptGC``: ``gc.collect(2)``). Each collection
-    walked all of them while holding the GIL — 0.3 s on an idle 2-core machine, 1.2-1.5 s on a
-    loaded one — and no other visitor's script, nor the server's event loop, ran meanwhile
+    walked all of them while holding the GIL — 1.2-1.5 s each on a loaded 2-core machine —
+    and no other visitor's script, nor the server's event loop, ran meanwhile
     (py-spy, eight visitors at once: 15 % of the sessions' samples). Frozen
     (:func:`gc.freeze`), they are skipped: the same collection then takes well under a
     millisecond, and what a run leaves behind is still collected as before.
