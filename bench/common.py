@@ -128,6 +128,39 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants that are alive now."""
+    found, pids = [], [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            with open(f"/proc/{current}/task/{current}/children") as children:
+                pids.extend(int(p) for p in children.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found.append(current)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` (all its threads) has used so far; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_name(pid: int) -> str:
+    """The kernel's short name of ``pid`` (``comm``); empty once it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **CHILD_ENV, **(extra or {})}
     # The benchmarks import `bench` and `embedcore` from the checkout, wherever they run.

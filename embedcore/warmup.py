@@ -39,6 +39,7 @@ __all__ = [
     "SampleWarmUp",
     "embed_sample",
     "enabled",
+    "finished",
     "model_ready",
     "sample_ready",
     "start",
@@ -124,6 +125,12 @@ def _warm_up_umap() -> None:
     projection.warm_up().join()
 
 
+def _freeze_long_lived() -> None:
+    from embedcore.system import freeze_long_lived
+
+    _log.info("%d long-lived objects kept out of garbage collections", freeze_long_lived())
+
+
 def _run(plan: list) -> None:
     for step in plan:
         started = time.monotonic()
@@ -175,6 +182,9 @@ def start(*, local_model: bool = True, projections: bool = True, sample: SampleW
         plan.append(_warm_up_umap)
     if local_model:
         plan.append(_load_local_model)
+    # Last: what the steps built (modules, compiled code, the model) is what every later
+    # collection would walk again.
+    plan.append(_freeze_long_lived)
     with _lock:
         if _thread is None:
             if sample is not None:
@@ -187,6 +197,15 @@ def start(*, local_model: bool = True, projections: bool = True, sample: SampleW
 def started() -> bool:
     """Has :func:`start` begun the warm-up in this process?"""
     return _thread is not None
+
+
+def finished(timeout: float | None = 0) -> bool:
+    """Whether every step of the warm-up has run (waiting up to ``timeout`` s; None: no limit)."""
+    thread = _thread
+    if thread is None:
+        return False
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 def steps() -> list[tuple[str, float, float]]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -18,7 +21,7 @@ import requests
 
 from bench import api
 from bench.__main__ import table
-from bench.common import Row
+from bench.common import Row, cpu_seconds, process_name, tree_pids
 from bench.fake_api import FakeEmbeddingsServer
 
 TEXTS = [
@@ -211,3 +214,29 @@ def test_the_evaluate_bench_measures_both_sides_on_a_small_set():
     assert ours["seconds"] > 0 and peer["seconds"] > 0
     assert 0.2 < ours["checksum"] < 1.0  # nDCG@10 of the synthetic set: neither trivial nor hopeless
     assert ours["input_bytes"] == peer["input_bytes"] == (300 + 3_000) * 384 * 4
+
+
+_SPIN = """
+import sys, time
+while time.process_time() < 0.3:
+    pass
+print("spun", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_cpu_seconds_of_a_process_and_its_tree():
+    # ``bench visitors`` splits CPU between the server's process tree and chromium's with these.
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SPIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "spun"
+        assert child.pid in tree_pids(os.getpid())
+        assert tree_pids(child.pid) == [child.pid]
+        assert 0.25 <= cpu_seconds(child.pid) < 5  # ticks of 10 ms, counted apart from process_time
+        assert process_name(child.pid).startswith("python")
+    finally:
+        child.communicate("")
+    assert cpu_seconds(child.pid) == 0.0 and process_name(child.pid) == ""
+    assert child.pid not in tree_pids(os.getpid())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 
@@ -29,15 +30,23 @@ def test_loads_the_bundled_model_and_umap_code_in_the_background(monkeypatch):
     projection.warm_up().join(timeout=300)
     assert projection.is_warm() and projection.warm_up_error() is None
     assert warmup.model_ready(timeout=300)
+    assert warmup.finished(timeout=300)
     # In the order a first visit needs them: the model load never takes CPU from the figures
     # and the first UMAP (the default page's vectors ship with the install).
     order = warmup.steps()
-    assert [name for name, _, _ in order] == ["import_figures", "warm_up_umap", "load_local_model"]
+    assert [name for name, _, _ in order] == [
+        "import_figures",
+        "warm_up_umap",
+        "load_local_model",
+        "freeze_long_lived",
+    ]
     assert all(previous[2] <= following[1] for previous, following in itertools.pairwise(order))
     from embedcore.providers.local import LocalModel
 
     # Loaded once per process: a new provider finds the model in memory.
     assert LocalModel(cache=None).load() < 1.0
+    # Last, what the steps built is kept out of Streamlit's collection after every script run.
+    assert gc.get_freeze_count() > 100_000
 
 
 _IMPORT_WATCH = r"""

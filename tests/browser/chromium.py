@@ -31,12 +31,13 @@ CHROMIUM_ARGS = (
 )
 
 
-def launch_chromium(playwright, **options):
+def launch_chromium(playwright, *, executable_path: str = CHROMIUM, **options):
     """``playwright.chromium.launch(...)`` of Debian's headless chromium with :data:`CHROMIUM_ARGS`.
 
     ``playwright`` is what ``sync_playwright()`` or ``async_playwright()`` yields (with the
-    async API, await the result); ``options`` go to ``launch`` as they are.
+    async API, await the result); ``executable_path`` another wrapper of it (``bench visitors``
+    starts it without the right to raise its own priority); ``options`` go to ``launch`` as they are.
     """
     return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS), **options
+        executable_path=executable_path, headless=True, args=list(CHROMIUM_ARGS), **options
     )
