@@ -169,10 +169,12 @@ def test_every_package_the_engine_imports_is_declared():
     declared = {canonicalize_name(Requirement(line).name) for line in PROJECT["dependencies"]}
     for extra in PROJECT["optional-dependencies"]:
         declared |= _extra_names(extra)
-    # Packages that come with a declared one (numba with umap-learn, transformers with
+    # Packages that come with a declared one (numba and pynndescent with umap-learn — pynndescent is
+    # imported only on umap-learn's behalf, embedcore.analysis.umap_import —, transformers with
     # sentence-transformers, huggingface_hub and its filelock with both model extras).
     indirect = {
         "numba",
+        "pynndescent",
         "transformers",
         "huggingface-hub",
         "safetensors",

@@ -233,9 +233,8 @@ def umap_estimator():
     """``umap.UMAP`` whose layout can run on several threads even with a seed (class made on first use)."""
     global _umap_class
     if _umap_class is None:
+        umap = import_umap()  # first: without the maps extra this names it (MissingExtraError)
         import numba
-
-        umap = import_umap()
 
         class LayoutThreadsUMAP(umap.UMAP):
             # Threads for the layout epochs; set on the instance. Not an __init__ parameter, so

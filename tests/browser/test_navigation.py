@@ -30,17 +30,12 @@ from streamlit_browser import (
     wait_until_idle,
 )
 
+from ui.common.navigation import ADMIN_PAGES, PAGES
+
 pytestmark = pytest.mark.slow
 
-#: Our page titles, as app.py registers them.
-TITLES = {
-    "Models",
-    "Embed texts",
-    "Similarity explorer",
-    "Semantic search",
-    "Compare models",
-    "Across languages",
-}
+#: Our page titles, as the shell registers them (a visitor who is not an admin sees no admin page).
+TITLES = {title for path, title, *_ in PAGES if path not in ADMIN_PAGES}
 
 #: Every text a link to one of the app's own pages ever showed, from the first paint on.
 _NAV_LABELS_SCRIPT = """

@@ -158,6 +158,9 @@ def test_model_ids_are_readable_in_the_sidebar_and_the_models_table(page):
     assert catalog.MINILM_ID in sidebar.inner_text()
 
     choose_in_sidebar(page, "IONOS AI Model Hub")
+    # Scrolled to first: a click that has to scroll the sidebar opens the list and the scroll
+    # closes it again (with seven pages listed, the model box sits below the fold).
+    picker.scroll_into_view_if_needed()
     with rerun(page):
         picker.click()
         page.get_by_role("option", name="paraphrase-multilingual-mpnet-base-v2 · 768d").click()

@@ -33,7 +33,7 @@ TASK_HELP = {
     "retrieval": "The BEIR layout — `corpus.jsonl` (`_id`, optional `title`, `text`), `queries.jsonl` "
     "(`_id`, `text`) and a qrels TSV (`query-id`, `corpus-id`, `score`, with a header) — or one CSV "
     "of `query`, `relevant text` pairs. Measures nDCG@10, MRR@10, Recall@1/10/100 and MAP@100.",
-    "bitext": "Translations: columns `id` (the same for a sentence and its translations), `language` "
+    "bitext": "Translations: columns `sentence_id` (the same for a sentence and its translations), `language` "
     "and `text` — the Across languages page's format. Measures how often a sentence finds its "
     "translation first (accuracy) and MRR, per language pair.",
     "classification": "Labelled texts: columns `text` and `label`. Measures k-NN accuracy and macro-F1 "
