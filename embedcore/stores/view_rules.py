@@ -55,10 +55,14 @@ __all__ = [
     "check_texts",
     "default_views_path",
     "export_view",
+    "info_from_row",
     "new_view_id",
+    "not_found",
     "read_export",
     "rows_digest",
+    "stored_reference",
     "texts_digest",
+    "utc",
 ]
 
 VIEWS_FILENAME = "views.sqlite3"
@@ -70,7 +74,10 @@ ROW_KEYS = ("selection", "isolated")
 EXPORT_FORMAT = "embedcore.view"
 EXPORT_VERSION = 1
 #: Key names a state may not use: a view is shared and exported, a token must never go with it.
-_SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "authorization", "cookie")
+#: Matched against a key's words (``api_token`` -> ``api``, ``token``), so ``max_tokens`` is a setting.
+_SECRET_WORDS = frozenset(
+    {"token", "password", "passwd", "secret", "apikey", "authorization", "cookie", "credentials"}
+)
 #: ``secrets.token_urlsafe(24)``: 32 characters of the URL-safe alphabet, 192 random bits.
 _ID = re.compile(r"[A-Za-z0-9_-]{32}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -90,6 +97,12 @@ def default_views_path() -> Path:
 @dataclass(frozen=True)
 class ViewInfo:
     """What the list of saved views shows.
+
+    Examples
+    --------
+    >>> info = info_from_row(("x" * 32, "Tea", None, 0.0, "notes", "toy", 2))
+    >>> info.name, info.created.year, info.n_texts
+    ('Tea', 1970, 2)
 
     Attributes
     ----------
@@ -115,6 +128,15 @@ class ViewInfo:
 @dataclass(frozen=True)
 class SavedView:
     """A view as it was saved: what a colleague needs to see the same picture.
+
+    Built by a store's ``open``.
+
+    Examples
+    --------
+    >>> view = SavedView("x" * 32, "Tea", None, utc(0), {"page": "explorer"}, ["tea"], None, None,
+    ...                  texts_digest(["tea"], None))
+    >>> view.texts, view.coordinates is None
+    (['tea'], True)
 
     Attributes
     ----------
@@ -171,6 +193,13 @@ def check_id(view_id: object) -> str:
 
 
 def not_found(view_id: str) -> ViewNotFoundError:
+    """The error for a view that is not stored (a long id is shortened in the message).
+
+    Examples
+    --------
+    >>> not_found("abc").view_id
+    'abc'
+    """
     shown = view_id if len(view_id) <= 40 else view_id[:37] + "..."
     return ViewNotFoundError(
         f"There is no saved view with the id {shown!r}: it was deleted, or made on another "
@@ -303,7 +332,13 @@ def rows_digest(rows: Sequence[int]) -> str:
 
 
 def stored_reference(value: object) -> str | None:
-    """The digest in ``{"stored": digest}``, None for anything else."""
+    """The digest in ``{"stored": digest}``, None for anything else.
+
+    Examples
+    --------
+    >>> stored_reference({"stored": "0" * 64}) == "0" * 64, stored_reference([1, 2])
+    (True, None)
+    """
     if isinstance(value, dict) and set(value) == {"stored"}:
         digest = value["stored"]
         if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
@@ -319,7 +354,8 @@ def _check_keys(value: object, path: str) -> None:
                 raise InputError(
                     f"A view's state has a key {key!r} at {path or 'the top'}; keys must be text."
                 )
-            if any(word in key.lower().replace("-", "_") for word in _SECRET_WORDS):
+            lowered = key.lower().replace("-", "_")
+            if _SECRET_WORDS & set(re.split(r"[_\s.]+", lowered)) or "api_key" in lowered:
                 raise InputError(
                     f"A view's state cannot hold {key!r}: tokens and passwords are never stored with a view."
                 )
@@ -390,13 +426,30 @@ def check_coordinates(coordinates: object, n_texts: int) -> np.ndarray | None:
     return np.ascontiguousarray(matrix)
 
 
+def utc(timestamp: float) -> datetime:
+    """A stored time (seconds since the epoch) as an aware UTC datetime.
+
+    Examples
+    --------
+    >>> utc(0).isoformat()
+    '1970-01-01T00:00:00+00:00'
+    """
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
 def info_from_row(row: Sequence) -> ViewInfo:
-    """(id, name, author, created, dataset, model, n_texts)."""
+    """A :class:`ViewInfo` from ``(id, name, author, created, dataset, model, n_texts)``.
+
+    Examples
+    --------
+    >>> info_from_row(("x" * 32, "Tea", "ana@example.com", 0.0, "notes", "toy", 2)).author
+    'ana@example.com'
+    """
     return ViewInfo(
         id=row[0],
         name=row[1],
         author=row[2],
-        created=datetime.fromtimestamp(row[3], tz=timezone.utc),
+        created=utc(row[3]),
         dataset=row[4],
         model=row[5],
         n_texts=int(row[6]),

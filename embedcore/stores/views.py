@@ -65,6 +65,7 @@ from embedcore.stores.view_rules import (
     rows_digest,
     stored_reference,
     texts_digest,
+    utc,
 )
 
 __all__ = [
@@ -137,17 +138,42 @@ def views_schema(blob: str, real: str) -> tuple[str, ...]:
 def _missing(
     what: str, digest: str, view_id: str | None = None, state: dict | None = None
 ) -> ViewDataMissingError:
+    whose = "of this view" if view_id is not None else "this link names"
     if what == "texts":
-        gone = f"The texts behind this view (digest {digest[:12]}…) are no longer stored"
+        gone = f"The texts {whose} (digest {digest[:12]}…) are no longer stored here"
     else:
-        gone = f"The stored selection {digest[:12]}… is no longer stored"
-    where = " here: they were deleted, or the link was made on another deployment"
+        gone = f"The selection {whose} (digest {digest[:12]}…) is no longer stored here"
+    where = f": deleted, or the {'view' if view_id is not None else 'link'} was made on another deployment"
     offer = "; its settings can still be opened without the data." if state is not None else "."
     return ViewDataMissingError(gone + where + offer, what=what, digest=digest, view_id=view_id, state=state)
 
 
 class ViewStoreBase:
-    """The rules both view stores share; a store supplies :meth:`_session` and nothing else."""
+    """The rules both view stores share; a store supplies :meth:`_session` and nothing else.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, json
+    >>> store = ViewStore(pathlib.Path(tempfile.mkdtemp()) / "views.sqlite3")
+    >>> store.put_texts(["tea", "rain"]) == store.put_texts(["tea", "rain"])  # stored once
+    True
+    >>> link = store.shorten({"page": "search", "selection": list(range(1000))})
+    >>> list(link["selection"]), len(store.selection(link["selection"]["stored"]))
+    (['stored'], 1000)
+    >>> view_id = store.save({"page": "explorer", "dataset": "notes"}, ["tea", "rain"], name="Notes")
+    >>> store.rename(view_id, "Tea notes").name
+    'Tea notes'
+    >>> copy = store.import_view(store.export(view_id), author="ben@example.com")
+    >>> store.open(copy).texts, store.open(copy).author
+    (['tea', 'rain'], 'ben@example.com')
+    >>> store.delete(view_id), store.delete(view_id)
+    (True, False)
+    >>> store.open(view_id)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    embedcore.errors.ViewNotFoundError: There is no saved view with the id '...': it was deleted, ...
+    >>> store.prune(unused_days=0)  # the selection and the texts no view uses any more
+    1
+    """
 
     @contextmanager
     def _session(self, write: bool) -> Iterator[Run]:
@@ -333,7 +359,7 @@ class ViewStoreBase:
             id=view_id,
             name=row[0],
             author=row[1],
-            created=info_from_row(("", "", None, row[2], "", "", 0)).created,
+            created=utc(row[2]),
             state=state,
             texts=json.loads(data[0]),
             labels=None if data[1] is None else json.loads(data[1]),
@@ -399,7 +425,10 @@ class ViewStoreBase:
         return json.dumps(export_view(self.open(view_id)), ensure_ascii=False)
 
     def import_view(self, payload: str | bytes | dict, *, author: str | None = None) -> str:
-        """Save an exported view here (a new id; ``author`` replaces the file's when given).
+        """Save an exported view here under a new id, saved by ``author``.
+
+        The file's own author is not taken over: a file can say anything, and the list shows who
+        saved a view on this deployment.
 
         Raises
         ------
@@ -413,7 +442,7 @@ class ViewStoreBase:
             found["labels"],
             found["coordinates"],
             name=found["name"],
-            author=author if author is not None else found["author"],
+            author=author,
         )
 
 
