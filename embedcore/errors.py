@@ -46,6 +46,10 @@ __all__ = [
     "VectorFileError",
     "VectorLengthError",
     "VectorValuesError",
+    "ViewDataMissingError",
+    "ViewError",
+    "ViewImportError",
+    "ViewNotFoundError",
     "status_error_class",
 ]
 
@@ -253,6 +257,58 @@ class MemoryLimitError(InputError):
 
 class ProjectionInputError(InputError):
     """A projection cannot be computed for these points (too few, all identical, ...)."""
+
+
+# --- shared views (issue 22) -------------------------------------------------
+
+
+class ViewError(EmbedcoreError):
+    """A saved or shared view cannot be opened as it was saved (:mod:`embedcore.stores.views`)."""
+
+
+class ViewNotFoundError(ViewError, LookupError):
+    """No saved view has this id: it was deleted, or made on another deployment.
+
+    Attributes
+    ----------
+    view_id : str
+        The id asked for (shortened in the message when it is long).
+    """
+
+    def __init__(self, message: str, *, view_id: str) -> None:
+        super().__init__(message)
+        self.view_id = view_id
+
+
+class ViewDataMissingError(ViewError):
+    """The view exists (or a link names it) but data it needs is no longer stored.
+
+    The message says what is gone (the texts or a stored selection, by digest); the settings
+    without the data are in :attr:`state`, so a caller can offer what it still can.
+
+    Attributes
+    ----------
+    what : {"texts", "selection"}
+    digest : str
+        The content digest of what is gone.
+    view_id : str or None
+        The view that needed it, when one did.
+    state : dict or None
+        The view's settings, when a view needed it.
+    """
+
+    def __init__(
+        self, message: str, *, what: str, digest: str, view_id: str | None = None, state: dict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.digest = digest
+        self.view_id = view_id
+        self.state = state
+
+
+class ViewImportError(ParseError):
+    """An exported view file cannot be imported; the message names the field at fault."""
 
 
 # --- the API -----------------------------------------------------------------

@@ -234,6 +234,9 @@ def test_schema_is_created_once_when_processes_start_together(database_url: str)
         "embedcore_budget_reservations",
         "embedcore_budget_usage",
         "embedcore_claims",
+        "embedcore_view_data",
+        "embedcore_view_selections",
+        "embedcore_views",
     }
 
 

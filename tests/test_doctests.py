@@ -79,6 +79,8 @@ DOCUMENTED_MODULES: list[str] = [
     "embedcore.io.table",
     "embedcore.io.vectors",
     "embedcore.io.writers",
+    "embedcore.stores.view_rules",
+    "embedcore.stores.views",
 ]
 
 

@@ -3,7 +3,7 @@
 One setting chooses it: ``EMBEDCORE_DATABASE_URL`` (the dashboard also reads ``database_url``
 from its secrets). Without it everything stays in the local SQLite files; with it the
 embedding cache, the document collections and the API rate limit live in that database, so
-several app replicas (and batch jobs) share them.
+several app replicas (and batch jobs) share them; so do the saved views (migration 4).
 
 :class:`Database` connects at once, so a wrong URL, a refused password or a server that is
 down is one :class:`~embedcore.errors.DatabaseUnavailableError` at start that names the
@@ -181,6 +181,49 @@ _MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE embedcore_embeddings ADD COLUMN IF NOT EXISTS last_used DOUBLE PRECISION NOT NULL DEFAULT 0",
             "UPDATE embedcore_embeddings SET last_used = created WHERE last_used = 0",
             "CREATE INDEX IF NOT EXISTS embedcore_embeddings_lru ON embedcore_embeddings (last_used) INCLUDE (dims)",
+        ),
+    ),
+    (
+        4,
+        (
+            # Saved and shared views (embedcore.stores.views, issue 22): the texts once per content
+            # digest, stored row lists by digest, and the views with their map's coordinates
+            # (float32 bytes). The same tables as the SQLite store's views_schema().
+            """
+            CREATE TABLE IF NOT EXISTS embedcore_view_data (
+                digest    TEXT PRIMARY KEY,
+                texts     TEXT NOT NULL,
+                labels    TEXT,
+                n_texts   INTEGER NOT NULL,
+                created   DOUBLE PRECISION NOT NULL,
+                last_used DOUBLE PRECISION NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS embedcore_view_selections (
+                digest    TEXT PRIMARY KEY,
+                rows      TEXT NOT NULL,
+                n_rows    INTEGER NOT NULL,
+                created   DOUBLE PRECISION NOT NULL,
+                last_used DOUBLE PRECISION NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS embedcore_views (
+                id          TEXT PRIMARY KEY,
+                name        TEXT NOT NULL,
+                author      TEXT,
+                created     DOUBLE PRECISION NOT NULL,
+                dataset     TEXT NOT NULL,
+                model       TEXT NOT NULL,
+                n_texts     INTEGER NOT NULL,
+                state       TEXT NOT NULL,
+                data_digest TEXT NOT NULL,
+                coordinates BYTEA,
+                coord_dims  INTEGER
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS embedcore_views_by_data ON embedcore_views (data_digest)",
         ),
     ),
 )

@@ -4,6 +4,7 @@
 providers use; :class:`ClaimingCache` adds the claims that let several processes share one
 cache without paying twice for a text (the pipeline uses them when a cache has them).
 :class:`Collections` is what the search page and ``python -m embedcore migrate`` use.
+:class:`Views` is what saved and shared views (issue 22) are kept in.
 Both are ``runtime_checkable``: ``isinstance(store, VectorCache)`` checks the methods are there
 (not their signatures; the conformance tests in ``tests/test_store_protocols.py`` run them).
 
@@ -14,6 +15,9 @@ Examples
 >>> cache = EmbeddingCache(pathlib.Path(tempfile.mkdtemp()) / "c.sqlite3")
 >>> isinstance(cache, VectorCache), isinstance(cache, ClaimingCache), isinstance(cache, Collections)
 (True, True, False)
+>>> from embedcore.stores.views import ViewStore
+>>> isinstance(ViewStore(pathlib.Path(tempfile.mkdtemp()) / "v.sqlite3"), Views), isinstance(cache, Views)
+(True, False)
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ if TYPE_CHECKING:
     from embedcore.io.chunking import Chunk
     from embedcore.stores.cache_rules import ClaimResult
     from embedcore.stores.collection_rules import CollectionInfo
+    from embedcore.stores.view_rules import SavedView, ViewInfo
 
-__all__ = ["ClaimingCache", "Collections", "VectorCache"]
+__all__ = ["ClaimingCache", "Collections", "VectorCache", "Views"]
 
 
 @runtime_checkable
@@ -123,3 +128,59 @@ class Collections(Protocol):
     ) -> tuple[np.ndarray, np.ndarray, list[Chunk]]:
         """``(rows in load()'s order, cosine scores, chunks)`` of the ``k`` best, best first."""
         ...
+
+
+@runtime_checkable
+class Views(Protocol):
+    """Saved and shared views: a state, its texts (stored once per digest) and the map's coordinates.
+
+    Ids are unguessable; a missing view raises :class:`~embedcore.errors.ViewNotFoundError`, missing
+    data :class:`~embedcore.errors.ViewDataMissingError` saying what is gone.
+    """
+
+    def save(
+        self,
+        state: dict,
+        texts: Sequence[str],
+        labels: Sequence | None = None,
+        coordinates: Any = None,
+        *,
+        name: str = "",
+        author: str | None = None,
+    ) -> str:
+        """Save a view; its new id."""
+        ...
+
+    def open(self, view_id: str) -> SavedView: ...
+
+    def info(self, view_id: str) -> ViewInfo: ...
+
+    def list(self, *, author: str | None = None) -> list[ViewInfo]:
+        """Newest first."""
+        ...
+
+    def rename(self, view_id: str, name: str) -> ViewInfo: ...
+
+    def delete(self, view_id: str) -> bool: ...
+
+    def put_texts(self, texts: Sequence[str], labels: Sequence | None = None) -> str:
+        """Store texts under their digest (once); the digest."""
+        ...
+
+    def texts(self, digest: str) -> tuple[list[str], list | None]: ...
+
+    def put_selection(self, rows: Sequence[int]) -> str: ...
+
+    def selection(self, digest: str) -> list[int]: ...
+
+    def shorten(self, state: dict, *, inline: int = ...) -> dict:
+        """The state with long row lists stored and named by digest (a short URL)."""
+        ...
+
+    def prune(self, *, unused_days: float = ...) -> int: ...
+
+    def export(self, view_id: str) -> str:
+        """The view as a JSON file's text."""
+        ...
+
+    def import_view(self, payload: str | bytes | dict, *, author: str | None = None) -> str: ...

@@ -2,9 +2,9 @@
 
 Every caller — the command line, notebooks, :func:`embedcore.providers.registry.default_cache`,
 the dashboard — gets its embedding cache, collections and budget ledger from
-:func:`open_stores`. One setting decides: the database URL (``EMBEDCORE_DATABASE_URL``, or the
-dashboard's ``database_url`` secret). Unset, the three are SQLite files in
-``$EMBEDCORE_CACHE_DIR`` (nothing to set up); set, all three (and the API rate limit) live in that
+:func:`open_stores`, and the saved views too. One setting decides: the database URL
+(``EMBEDCORE_DATABASE_URL``, or the dashboard's ``database_url`` secret). Unset, they are SQLite
+files in ``$EMBEDCORE_CACHE_DIR`` (nothing to set up); set, all of them (and the API rate limit) live in that
 PostgreSQL database with pgvector, shared by every process that points at it.
 
 A set but unusable URL raises :class:`~embedcore.errors.DatabaseUnavailableError` naming the
@@ -16,6 +16,8 @@ Examples
 >>> stores = open_stores(StoreSettings(cache_dir=tempfile.mkdtemp()))
 >>> type(stores.cache).__name__, type(stores.collections).__name__, type(stores.ledger).__name__
 ('EmbeddingCache', 'CollectionStore', 'SQLiteLedger')
+>>> type(stores.views).__name__, stores.views.path.name
+('ViewStore', 'views.sqlite3')
 >>> stores.cache is stores.cache  # each is opened once, on first use
 True
 """
@@ -34,7 +36,7 @@ from embedcore.stores.database import DATABASE_URL_ENV, Database, database_url_f
 
 if TYPE_CHECKING:
     from embedcore.stores.ledger import Ledger
-    from embedcore.stores.protocols import Collections, VectorCache
+    from embedcore.stores.protocols import Collections, VectorCache, Views
 
 __all__ = [
     "DATABASE_URL_ENV",
@@ -134,7 +136,7 @@ def shared_database(database_url: str | None = None, *, setting: str = DATABASE_
 
 
 class Stores:
-    """The embedding cache, the collections and the budget's ledger of one storage.
+    """The embedding cache, the collections, the budget's ledger and the saved views of one storage.
 
     Each is opened on first use and then kept. Built by :func:`open_stores`.
 
@@ -146,7 +148,7 @@ class Stores:
     error : DatabaseError or None
         Why the configured database cannot be used: then :attr:`cache` is an
         :class:`UnavailableCache` (models can still be listed) and :attr:`collections` and
-        :attr:`ledger` raise it.
+        :attr:`ledger` (and :attr:`views`) raise it.
     """
 
     def __init__(
@@ -208,6 +210,19 @@ class Stores:
         if self.database is not None:
             return self._open("ledger", lambda: PostgresLedger(self.database))
         return self._open("ledger", lambda: SQLiteLedger(self._file(BUDGET_FILENAME)))
+
+    @property
+    def views(self) -> Views:
+        """The saved and shared views (:class:`~embedcore.stores.protocols.Views`)."""
+        if self.error is not None:
+            raise self.error
+        if self.database is not None:
+            from embedcore.stores.pg_views import PostgresViewStore
+
+            return self._open("views", lambda: PostgresViewStore(self.database))
+        from embedcore.stores.views import VIEWS_FILENAME, ViewStore
+
+        return self._open("views", lambda: ViewStore(self._file(VIEWS_FILENAME)))
 
 
 def open_stores(
