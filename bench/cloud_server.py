@@ -14,6 +14,7 @@ import atexit
 import json
 import resource
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,19 @@ def _record(path: str) -> None:
 
 def main() -> int:
     record, *arguments = sys.argv[1:]
+    # Written as the interpreter starts to shut down, before it joins the remaining threads:
+    # without watchdog (an API-only install) Streamlit polls every watched file from a thread
+    # pool whose queued polls are drained at exit, which took over 30 s once the app had a few
+    # hundred modules, and a server killed then would write nothing. threading._register_atexit
+    # is CPython's hook for exactly this moment (concurrent.futures uses it); atexit stays as
+    # the fallback for an interpreter without it.
+    # Hooks run in reverse order of registration: registered after the thread pool's own
+    # (made when concurrent.futures.thread is first imported), this one runs before that join.
+    import concurrent.futures.thread  # noqa: F401
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(_record, record)
     atexit.register(_record, record)
     from streamlit.web import cli
 
