@@ -44,7 +44,7 @@ def test_the_page_waits_for_evaluate_with_the_bundled_models_chosen(app):
 @pytest.mark.parametrize("kind", ev.TASK_KINDS)
 def test_every_builtin_set_evaluates_and_shows_what_the_engine_computes(app, kind):
     at = open_page(app(), "pages/evaluate.py")
-    at.segmented_control(key="evaluate_task").set_value(kind).run()
+    at.radio(key="evaluate_task").set_value(kind).run()
     at.button(key=runner.RUN).click().run()
     assert not at.exception and not at.error, plain_messages(at.error)
     evaluation = shown(at)

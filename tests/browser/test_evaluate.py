@@ -42,7 +42,6 @@ def evaluate(page) -> None:
 
 def choose_task(page, kind: str) -> None:
     with rerun(page):
-        # A segmented control's options are buttons whose visible text is the label.
         page.locator('[data-testid="stMain"]').get_by_text(TASK_LABELS[kind], exact=True).first.click()
 
 
@@ -59,6 +58,7 @@ def test_every_builtin_set_shows_a_verdict_metrics_with_intervals_and_the_failur
         assert len(chart["traces"]) == 2, chart
         assert "Where the models fail" in text and "Downloads" in text
         assert_healthy(page)
+    page.mouse.move(0, 0)  # no button's tooltip in the screenshots
     for width, height in ((1280, 720), (1440, 900)):
         page.set_viewport_size({"width": width, "height": height})
         screenshot(page, f"evaluate-{width}x{height}", full=False)

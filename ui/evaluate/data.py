@@ -44,15 +44,8 @@ _BEIR, _PAIRS = "BEIR files", "One CSV of pairs"
 
 def task_kind() -> str:
     """The task chosen at the top of the page (Similarity first)."""
-    kind = st.segmented_control(
-        "Task",
-        list(TASK_LABELS),
-        format_func=TASK_LABELS.get,
-        key=TASK,
-        default="sts",
-        required=True,
-    )
-    kind = kind or "sts"
+    # A radio, not a segmented control: `required=` needs a newer Streamlit than our floor (1.55).
+    kind = st.radio("Task", list(TASK_LABELS), format_func=TASK_LABELS.get, key=TASK, horizontal=True)
     st.caption(TASK_HELP[kind])
     return kind
 
