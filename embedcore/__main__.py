@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -256,18 +255,6 @@ def _read_table(path: Path, text_column: str, extra_columns: Sequence[str]):
     return table
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A half-written file after Ctrl-C would look like a finished export.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _embed(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in _OUTPUT_SUFFIXES:
@@ -327,7 +314,9 @@ def _embed(args: argparse.Namespace) -> int:
         extra = {args.id_column: table.extra[args.id_column]} if args.id_column else None
         write = to_npz_bytes if output.suffix.lower() == ".npz" else to_parquet_bytes
         data = write(table.texts, result.vectors, labels=labels, extra=extra, model=model)
-    _write_atomically(output, data)
+    from embedcore.io import write_atomically
+
+    write_atomically(output, data)
 
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -360,7 +349,7 @@ def _project(args: argparse.Namespace) -> int:
         vectors = io.read_vectors(str(source), max_rows=None).vectors
     coords = project(vectors, args.method, args.dims, random_state=args.seed)
     csv = output.suffix.lower() == ".csv"
-    _write_atomically(output, io.to_coordinates_csv_bytes(coords) if csv else io.to_npy_bytes(coords))
+    io.write_atomically(output, io.to_coordinates_csv_bytes(coords) if csv else io.to_npy_bytes(coords))
     print(f"{len(coords):,} vectors mapped by {display_name(args.method)} to {output}", file=sys.stderr)
     return 0
 

@@ -125,23 +125,10 @@ def load_task(args: argparse.Namespace):
     return tasks.read_classification(*data, text=args.text_column, label=args.label_column)
 
 
-def _write(path: Path, data: bytes) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run(args: argparse.Namespace, make) -> int:
     """Run ``evaluate``; ``make(args, **kwargs)`` builds the provider as ``embed`` does."""
     from embedcore.evaluation.run import estimate_cost, evaluate
+    from embedcore.io import write_atomically
 
     for option in ("output", "items"):
         value = getattr(args, option)
@@ -198,13 +185,15 @@ def run(args: argparse.Namespace, make) -> int:
 
     _print_report(report)
     if args.output:
-        _write(Path(args.output), report.to_json().encode("utf-8"))
+        write_atomically(Path(args.output), report.to_json().encode("utf-8"))
         print(f"Wrote {args.output}.", file=sys.stderr)
     if args.items:
         import pandas as pd
 
         frames = [r.items.assign(model=r.model) for r in report.results]
-        _write(Path(args.items), pd.concat(frames, ignore_index=True).to_csv(index=False).encode("utf-8"))
+        write_atomically(
+            Path(args.items), pd.concat(frames, ignore_index=True).to_csv(index=False).encode("utf-8")
+        )
         print(f"Wrote {args.items}.", file=sys.stderr)
     return 0
 

@@ -77,6 +77,7 @@ from embedcore.io.writers import (
     to_npz_bytes,
     to_parquet_bytes,
     to_projector_zip,
+    write_atomically,
 )
 
 __all__ = [
@@ -118,4 +119,5 @@ __all__ = [
     "to_npz_bytes",
     "to_parquet_bytes",
     "to_projector_zip",
+    "write_atomically",
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,6 +97,29 @@ def coordinates_csv_bytes(texts: Sequence[str], coords: Any, labels: Sequence[st
     if matrix.shape[1] not in (2, 3):
         raise InputError(f"Coordinates must have 2 or 3 columns, got {matrix.shape[1]}.")
     return _csv_with_columns(texts, labels, matrix, ["x", "y", "z"][: matrix.shape[1]])
+
+
+def write_atomically(path: str | Path, data: bytes) -> None:
+    r"""Write ``data`` to ``path`` through a temporary file beside it, replaced in one step: a
+    half-written file after Ctrl-C would look like a finished export.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.csv"
+    >>> write_atomically(target, b"x,y\n")
+    >>> target.read_bytes()
+    b'x,y\n'
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def to_coordinates_csv_bytes(coords: Any) -> bytes:
