@@ -118,6 +118,25 @@ def _embed_chunks(
     return provider.embed([c.text for c in chunks], model, progress=progress)
 
 
+def _fill_new(store, name: str, chunks, result, endpoint_id: str, model: str, start: float) -> BuildReport:
+    """Store the chunks of a collection just created as ``name``, and report the build.
+
+    A failure deletes the new collection: an empty one left behind would block the name.
+    """
+    try:
+        store.add_chunks(name, chunks, result.vectors, endpoint_id=endpoint_id, model=model)
+    except BaseException:
+        store.delete(name)
+        raise
+    return BuildReport(
+        info=store.info(name),
+        documents=len({c.source for c in chunks}),
+        chunks=len(chunks),
+        embedding=result,
+        seconds=time.perf_counter() - start,
+    )
+
+
 def build_collection(
     store: CollectionStore | PostgresCollectionStore,
     name: str,
@@ -170,19 +189,7 @@ def build_collection(
     chunks = chunk_documents(documents, size=chunk_size, overlap=overlap, limit=limit)
     result = _embed_chunks(provider, model, chunks, progress, max_chunks)
     store.create(name, endpoint_id=provider.endpoint_id, model=model, chunk_size=chunk_size, overlap=overlap)
-    try:
-        store.add_chunks(name, chunks, result.vectors, endpoint_id=provider.endpoint_id, model=model)
-    except BaseException:
-        # Do not leave an empty collection behind that blocks the name.
-        store.delete(name)
-        raise
-    return BuildReport(
-        info=store.info(name),
-        documents=len({c.source for c in chunks}),
-        chunks=len(chunks),
-        embedding=result,
-        seconds=time.perf_counter() - start,
-    )
+    return _fill_new(store, name, chunks, result, provider.endpoint_id, model, start)
 
 
 def collection_mismatch(info: CollectionInfo, endpoint_id: str, model: str) -> str | None:
@@ -291,18 +298,7 @@ def reembed_collection(
         chunk_size=info.chunk_size,
         overlap=info.overlap,
     )
-    try:
-        store.add_chunks(target, chunks, result.vectors, endpoint_id=provider.endpoint_id, model=model)
-    except BaseException:
-        store.delete(target)
-        raise
-    return BuildReport(
-        info=store.info(target),
-        documents=len({c.source for c in chunks}),
-        chunks=len(chunks),
-        embedding=result,
-        seconds=time.perf_counter() - start,
-    )
+    return _fill_new(store, target, chunks, result, provider.endpoint_id, model, start)
 
 
 # --- searching ---------------------------------------------------------------------------------
