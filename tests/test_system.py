@@ -141,7 +141,9 @@ def test_frozen_objects_are_skipped_and_later_garbage_is_still_collected():
         tracked = len(gc.get_objects())
         frozen = freeze_long_lived()
         assert dead() is None
-        assert frozen >= len(kept) and gc.get_freeze_count() == frozen
+        # Frozen objects can still be freed when their last reference goes (threads left
+        # by earlier tests drop some), so the count may shrink, never below what we keep.
+        assert len(kept) <= gc.get_freeze_count() <= frozen
         # A full collection walks only what was made after the freeze.
         assert len(gc.get_objects()) < tracked - len(kept)
         later = _Node()
