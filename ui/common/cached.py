@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from embedcore.io.chunking import Chunk
     from embedcore.providers.prepare import BackgroundBuild
     from embedcore.stores.database import Database
-    from embedcore.stores.protocols import Collections, VectorCache
+    from embedcore.stores.protocols import Collections, VectorCache, Views
     from embedcore.types import ModelInfo, Provider
     from embedcore.warmup import SampleWarmUp
     from ui.common.storage import Storage
@@ -158,6 +158,12 @@ def served_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -
 def collection_store(storage_key: str, _storage: Storage) -> Collections:
     """The document collections of the search page (SQLite beside the cache, or the team database)."""
     return _storage.stores().collections
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def view_store(storage_key: str, _storage: Storage) -> Views:
+    """The saved views and the texts links name (``views.sqlite3`` beside the cache, or the team database)."""
+    return _storage.stores().views
 
 
 @st.cache_resource(show_spinner="Loading the collection…", max_entries=4, ttl=1800)

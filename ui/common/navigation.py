@@ -35,6 +35,7 @@ from ui.common.access import render_account, require_access
 from ui.common.cached import warm_up
 from ui.common.connection import render_cache_panel, render_connection_panel
 from ui.common.hosted import sample_warm_up
+from ui.common.links import open_incoming
 from ui.common.provider_choice import init_state
 from ui.common.visitor import is_admin
 
@@ -109,6 +110,8 @@ def run_app() -> None:
     # Hidden: Streamlit's own sidebar menu is switched off (see the module docstring); ours is
     # drawn by draw_page_links.
     navigation = st.navigation(pages, position="hidden")
+    # A link's texts, provider and model before the sidebar and the page draw their widgets.
+    open_incoming(navigation.url_path)
     draw_page_links(pages)
     render_account()
     render_connection_panel()

@@ -30,6 +30,7 @@ _SOURCE_LABELS = {
     "upload": "Upload",
     "edit": "Edit table",
     "folder": "Vectors on the server",
+    "link": "From the link",
 }
 #: A folder of ``.parquet`` / ``.npz`` files of texts with vectors that visitors may open by name
 #: (an operator's setting: visitors never type a path).
@@ -75,6 +76,15 @@ def text_source_panel(
     sources = SOURCES if allow_edit else SOURCES[:3]
     if vectors_ok and vectors_dir() is not None:
         sources = (*sources, "folder")
+    if origin.get("kind") == "link":  # texts a link or a saved view brought (ui.common.links)
+        sources = (*sources, "link")
+    if origin.get("opened", 0) != ss.get(f"{prefix}_opened", 0):
+        # A link was opened since this panel was drawn: its choice replaces the panel's own.
+        for name in ("source", "sample", "folder_file"):
+            ss.pop(f"{prefix}_{name}", None)
+        ss[f"{prefix}_opened"] = origin.get("opened", 0)
+    if ss.get(f"{prefix}_source") not in (None, *sources):
+        ss.pop(f"{prefix}_source")  # the link's texts were replaced: its source is gone
     start = origin.get("kind") if origin.get("kind") in sources else "sample"
     _seed(f"{prefix}_source", start)
     kind = st.radio(
@@ -94,6 +104,8 @@ def text_source_panel(
             table = _upload(prefix, origin)
         elif kind == "folder":
             table = _folder(prefix, origin)
+        elif kind == "link":
+            table = _linked(origin)
         else:
             table = _edit(prefix)
         # Vectors from a file cost nothing to show; their limit was applied when it was read.
@@ -248,6 +260,15 @@ def _folder(prefix: str, origin: dict) -> io.TextTable | None:
     with st.spinner(f"Reading {name}…"):
         table = cached.vector_file(str(path), stat.st_mtime_ns, stat.st_size)
     set_texts(table, {"kind": "folder", "name": name})
+    return table
+
+
+def _linked(origin: dict) -> io.TextTable | None:
+    table = st.session_state.get(state.TEXTS)
+    if origin.get("kind") != "link" or table is None:
+        st.info("The link's texts were replaced; choose texts above.", icon=":material/link_off:")
+        return None
+    st.caption(f"The texts of {md_escape(origin.get('name') or 'a link')}, stored on this server.")
     return table
 
 

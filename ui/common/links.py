@@ -1,0 +1,387 @@
+"""Links that reopen a view: the URL follows what a visitor sees, and saved views open the same way.
+
+A page's *state* is a small dict of settings (which ones is the page's business:
+:mod:`ui.explorer.links`, :mod:`ui.search.links`). The same dict is what the address bar's query
+string carries (:func:`to_query` / :func:`from_query`) and what a saved view stores
+(:class:`embedcore.stores.protocols.Views`), so a link and a saved view open through one path:
+
+- every page run ends with :func:`follow`: the URL is rewritten to the state (only when it
+  changed: no extra rerun, no history entry per click);
+- the first run of a page whose URL says something new (a link pasted in a fresh browser, a
+  reload, "Open" on the saved views page) calls :func:`open_incoming` from the shell, before
+  the sidebar is drawn: the shared part (texts, provider, model) is applied at once, the page's
+  part waits for the page (:func:`take_pending`), which knows its own widgets.
+
+Texts are never in a URL. Sample sets are named (``data=sample:topics``); texts a visitor pasted,
+uploaded or edited are stored server-side under their content digest (the view store: SQLite
+beside the cache, or the team's PostgreSQL) and named by it (``data=texts:<sha256>``). Long row
+lists (a selection of 5,000 points) are stored too (``sel=~<sha256>``), so a URL stays short
+whatever is selected. A saved view (``?view=<id>``, 192 random bits) also keeps the map's
+coordinates: whoever opens it sees the same picture, not a recomputation.
+
+With sign-in enabled every link is behind it too: :func:`ui.common.access.require_access` runs
+before anything here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from embedcore import io
+from embedcore.errors import EmbedcoreError, ViewDataMissingError, ViewError
+from embedcore.stores.protocols import Views
+from ui.common import cached, state
+from ui.common.errors import friendly_errors
+from ui.common.format import md_escape
+from ui.common.storage import current_storage
+
+logger = logging.getLogger(__name__)
+
+#: The query parameter naming a saved view.
+VIEW = "view"
+#: Query parameters every page shares: where the texts come from, the provider kind and model.
+DATA, PROVIDER, MODEL = "data", "provider", "model"
+#: Prefix of a setting of the chosen method (``p.n_neighbors=15``), kept in ``state["params"]``.
+PARAM_PREFIX = "p."
+#: Row lists: in the URL as ``1.5.9`` (dots need no escaping), or ``~<digest>`` when stored.
+ROW_KEYS = ("selection", "isolated")
+#: A row list longer than this is stored and named by digest (6 characters a row: 64 stay short).
+INLINE_ROWS = 64
+
+_WRITTEN = "_links_written"  # {page: the query parameters written or handled last}
+_PENDING = "_links_pending"  # {"page", "state", "coordinates", "view"}: waits for the page
+_OPENED = "_links_opened_view"  # {"id", "name", "query"}: the saved view on screen, while unchanged
+_STORED = "_links_stored"  # digests of texts stored by this session
+_NOTICE = "_links_notice"  # a sentence for the page about what the link could not restore
+_OPENINGS = "_links_openings"  # how many links this session opened (text panels re-seed on a new one)
+#: The sidebar's provider radio (``ui.common.connection``): dropped so it is drawn from the link's kind.
+PROVIDER_WIDGET = "conn_provider"
+
+
+def view_store() -> Views:
+    """The view store of the current storage (shared by every session and, on PostgreSQL, replica).
+
+    Raises
+    ------
+    embedcore.errors.DatabaseUnavailableError
+        A team database is configured but cannot be used.
+    """
+    storage = current_storage()
+    if storage.error is not None:
+        raise storage.error
+    return cached.view_store(storage.key, _storage=storage)
+
+
+# --- the state <-> the query string -----------------------------------------------------------
+
+
+def _rows_text(rows: list[int]) -> str:
+    if len(rows) > INLINE_ROWS:
+        return "~" + view_store().put_selection(rows)
+    return ".".join(str(int(r)) for r in rows)
+
+
+def to_query(page_state: Mapping[str, Any]) -> dict[str, str]:
+    """The query parameters of a state: strings, settings flattened, long row lists stored.
+
+    >>> to_query({"method": "umap", "params": {"n_neighbors": 15}, "regex": True, "find": None,
+    ...           "selection": [3, 1]})
+    {'method': 'umap', 'p.n_neighbors': '15', 'regex': '1', 'selection': '3.1'}
+    """
+    query: dict[str, str] = {}
+    for key, value in page_state.items():
+        if value is None or value == "" or value == []:
+            continue
+        if key == "params":
+            query.update({f"{PARAM_PREFIX}{k}": str(v) for k, v in value.items() if v is not None})
+        elif key in ROW_KEYS:
+            query[key] = _rows_text(list(value))
+        elif isinstance(value, bool):
+            query[key] = "1" if value else "0"
+        else:
+            query[key] = str(value)
+    return query
+
+
+def parse_rows(text: str) -> list[int]:
+    """``"3.1"`` -> ``[3, 1]``; ``"~<digest>"`` -> the stored list.
+
+    Raises
+    ------
+    ViewDataMissingError
+        The stored list is gone (pruned, or stored on another deployment).
+    ValueError
+        Not row numbers.
+    """
+    text = str(text).strip()
+    if text.startswith("~"):
+        return list(view_store().selection(text[1:]))
+    return [int(part) for part in text.split(".") if part != ""]
+
+
+def from_query(query: Mapping[str, str]) -> dict[str, Any]:
+    """The state a query string describes (values stay strings; the page converts its own).
+
+    Row lists that do not parse are dropped (a mangled link still opens its settings).
+
+    >>> from_query({"method": "umap", "p.n_neighbors": "15", "selection": "3.1", "sel": "x"})
+    {'method': 'umap', 'params': {'n_neighbors': '15'}, 'selection': [3, 1], 'sel': 'x'}
+    """
+    found: dict[str, Any] = {}
+    for key, value in query.items():
+        if key.startswith(PARAM_PREFIX):
+            found.setdefault("params", {})[key[len(PARAM_PREFIX) :]] = value
+        elif key in ROW_KEYS:
+            try:
+                found[key] = parse_rows(value)
+            except ValueError:
+                logger.info("a link's %s is not a row list; ignored", key)
+        else:
+            found[key] = value
+    return found
+
+
+# --- the shared part: texts, provider, model ----------------------------------------------------
+
+
+def data_reference() -> str | None:
+    """How a link names the texts in use (``sample:topics``, ``texts:<digest>``), storing them when needed.
+
+    None when the texts cannot be stored (the database is down): the link then carries the
+    settings alone, and the failure is logged, never shown on every run.
+    """
+    ss = st.session_state
+    origin = ss.get(state.TEXTS_ORIGIN) or {}
+    table = ss.get(state.TEXTS)
+    kind = origin.get("kind")
+    if kind == "sample":
+        return f"sample:{origin.get('name')}"
+    if kind == "folder":
+        return f"folder:{origin.get('name')}"
+    if table is None or not len(table):
+        return None
+    if table.vectors is not None:  # a file of texts *with vectors*: a link cannot carry those
+        return f"file:{origin.get('name')}"
+    if origin.get("digest"):
+        return f"texts:{origin['digest']}"
+    key = (id(table), len(table))
+    stored = ss.setdefault(_STORED, {})
+    if key not in stored:
+        try:
+            stored.clear()  # one table at a time: the one on screen
+            stored[key] = view_store().put_texts(table.texts, table.labels)
+        except (EmbedcoreError, ValueError) as exc:
+            logger.warning("texts for a link not stored: %s", type(exc).__name__)
+            return None
+    return f"texts:{stored[key]}"
+
+
+def _set_linked_texts(table: io.TextTable, origin: dict) -> None:
+    ss = st.session_state
+    ss[_OPENINGS] = ss.get(_OPENINGS, 0) + 1
+    ss[state.TEXTS] = table
+    ss[state.TEXTS_ORIGIN] = {**origin, "opened": ss[_OPENINGS]}
+
+
+def openings() -> int:
+    """How many links this session opened: a text panel seeds its widgets afresh when it grows."""
+    return int(st.session_state.get(_OPENINGS, 0))
+
+
+def _apply_data(reference: str | None, texts: tuple[list, list | None] | None, name: str) -> None:
+    if not reference and texts is None:
+        return
+    kind, _, value = str(reference or "").partition(":")
+    if texts is not None:
+        table = io.TextTable(texts=list(texts[0]), labels=texts[1], source=name)
+        digest = value if kind == "texts" else None
+        _set_linked_texts(table, {"kind": "link", "name": name, "digest": digest})
+    elif kind == "sample" and value in io.SAMPLES:
+        _set_linked_texts(cached.sample_table(value), {"kind": "sample", "name": value})
+    elif kind == "folder":
+        _set_linked_texts(st.session_state[state.TEXTS], {"kind": "folder", "name": value})
+    elif kind == "texts":
+        stored = view_store().texts(value)
+        _apply_data(reference, stored, "texts from a link")
+    elif kind == "file":
+        _notice(
+            f"This link was made on the vectors of the file **{md_escape(value)}**; a link cannot carry "
+            "a file's vectors. Upload the file to see its map; the settings below are the link's."
+        )
+    else:
+        _notice("This link names texts this app does not know; the settings below are the link's.")
+
+
+def _apply_provider(page_state: Mapping[str, Any]) -> None:
+    from ui.common.provider_choice import MODEL_WIDGET, allowed_kinds
+
+    ss = st.session_state
+    kind, model = page_state.get(PROVIDER), page_state.get(MODEL)
+    if kind:
+        if kind not in allowed_kinds():
+            _notice(
+                f"This link was made with the provider **{md_escape(kind)}**, which this app does not "
+                "offer here; the sidebar's provider is used instead."
+            )
+            return
+        ss[state.PROVIDER_KIND] = kind
+        ss.pop(PROVIDER_WIDGET, None)  # the sidebar's radio: drawn afresh from the kind above
+    if model:
+        ss[state.MODEL] = str(model)
+        ss[MODEL_WIDGET] = str(model)
+
+
+def _notice(text: str) -> None:
+    st.session_state[_NOTICE] = text
+
+
+def show_notice() -> None:
+    """What the last link could not restore, said once, on the page that opened it."""
+    text = st.session_state.pop(_NOTICE, None)
+    if text:
+        st.info(text, icon=":material/link_off:")
+
+
+# --- opening a link -----------------------------------------------------------------------------
+
+
+def open_incoming(page: str) -> None:
+    """Apply what the URL says, once, when it says something new (a pasted link, a reload, Open).
+
+    Called by the shell before the sidebar is drawn. A link whose data is gone says exactly that
+    and opens its settings without it; a link to no view says so; neither shows a traceback.
+    """
+    ss = st.session_state
+    query = st.query_params.to_dict()
+    written = ss.setdefault(_WRITTEN, {})
+    if not query or written.get(page) == query:
+        return
+    written[page] = query
+    ss.pop(_OPENED, None)
+    with friendly_errors():
+        try:
+            if VIEW in query:
+                _open_saved(page, query[VIEW])
+            else:
+                page_state = from_query(query)
+                _apply_provider(page_state)
+                _apply_data(page_state.get(DATA), None, "texts from a link")
+                ss[_PENDING] = {"page": page, "state": page_state, "coordinates": None, "view": None}
+        except ViewDataMissingError as exc:
+            # The settings without the data: the message says what is gone and why.
+            kept = dict(exc.state or from_query({k: v for k, v in query.items() if k != VIEW}))
+            kept.pop(DATA, None)
+            for key in ROW_KEYS:
+                kept.pop(key, None)
+            _apply_provider(kept)
+            ss[_PENDING] = {"page": page, "state": kept, "coordinates": None, "view": None}
+            _notice(md_escape(str(exc)))
+
+
+def _open_saved(page: str, view_id: str) -> None:
+    view = view_store().open(view_id)
+    page_state = dict(view.state)
+    _apply_provider(page_state)
+    _apply_data(page_state.get(DATA), (view.texts, view.labels), f"saved view “{view.name}”")
+    st.session_state[_PENDING] = {
+        "page": page,
+        "state": page_state,
+        "coordinates": view.coordinates,
+        "view": {"id": view.id, "name": view.name},
+    }
+
+
+def take_pending(page: str) -> dict | None:
+    """The page's part of the link just opened — ``{"state", "coordinates", "view"}`` — once."""
+    pending = st.session_state.get(_PENDING)
+    if not pending or pending.get("page") != page:
+        return None
+    return st.session_state.pop(_PENDING)
+
+
+def keep_pending(pending: dict) -> None:
+    """Put a link's part back for a later run (the page could not apply it yet: nothing embedded)."""
+    st.session_state[_PENDING] = pending
+
+
+# --- following the view -----------------------------------------------------------------------
+
+
+def shared_state() -> dict[str, Any]:
+    """The state every page's link carries: texts, provider kind, model."""
+    from ui.common.provider_choice import current_connection, current_model
+
+    return {DATA: data_reference(), PROVIDER: current_connection().kind, MODEL: current_model()}
+
+
+def mark_opened_view(view_id: str, name: str, page_state: Mapping[str, Any]) -> None:
+    """While the page's state stays ``page_state``, the URL names saved view ``view_id``."""
+    st.session_state[_OPENED] = {"id": view_id, "name": name, "query": to_query(page_state)}
+
+
+def opened_view() -> dict | None:
+    """``{"id", "name"}`` of the saved view on screen, while nothing was changed since it opened."""
+    opened = st.session_state.get(_OPENED)
+    return None if opened is None else {"id": opened["id"], "name": opened["name"]}
+
+
+def follow(page: str, page_state: Mapping[str, Any]) -> dict[str, str]:
+    """Make the address bar say ``page_state``; the query parameters written.
+
+    Written only when they differ from the URL's (each write replaces the query string; an
+    unchanged one is not sent again). While a saved view is on screen unchanged, the URL is
+    ``?view=<id>``, so a reload shows its stored map.
+    """
+    ss = st.session_state
+    try:
+        query = to_query(page_state)
+    except (EmbedcoreError, ValueError) as exc:  # a long selection not stored: the URL stays
+        logger.warning("the URL does not follow the view: %s", type(exc).__name__)
+        return st.query_params.to_dict()
+    opened = ss.get(_OPENED)
+    if opened is not None:
+        if opened["query"] == query:
+            query = {VIEW: opened["id"]}
+        else:
+            ss.pop(_OPENED, None)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    ss.setdefault(_WRITTEN, {})[page] = query
+    return query
+
+
+def page_url(query: Mapping[str, str]) -> str:
+    """The address of this page with ``query`` (for a link to copy); relative when the host is unknown."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    url = str(getattr(st.context, "url", "") or "")
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(dict(query)), ""))
+
+
+__all__ = [
+    "DATA",
+    "MODEL",
+    "PROVIDER",
+    "VIEW",
+    "ViewError",
+    "data_reference",
+    "follow",
+    "from_query",
+    "keep_pending",
+    "mark_opened_view",
+    "open_incoming",
+    "opened_view",
+    "openings",
+    "page_url",
+    "parse_rows",
+    "shared_state",
+    "show_notice",
+    "take_pending",
+    "to_query",
+    "view_store",
+]
