@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.common import links
 from ui.common.format import md_escape
 from ui.common.navigation import ensure_routed
-from ui.explorer import computed, keys
+from ui.explorer import computed, isolation, keys
+from ui.explorer import links as explorer_links
 from ui.explorer.heatmap import heatmap_tab
 from ui.explorer.map import map_tab
 from ui.explorer.pairs import pairs_tab
 from ui.explorer.query import query_tab
+from ui.explorer.share import share_box
 from ui.explorer.texts import embed_view, metrics
 
 ensure_routed()  # first: Streamlit may have run this file without app.py (ui.common.navigation)
@@ -32,14 +35,21 @@ st.caption(
 # The texts, their summary and the map's controls in a column beside the tabs: the map is then
 # the first thing under the title, whole on a 1440 x 900 window and mostly on a 1280 x 720 one
 # (stacked above it, they pushed it below the bottom of the window).
+links.show_notice()  # what a link just opened could not restore, said once
+pending = links.take_pending(explorer_links.PAGE)
 side, main = st.columns([1, 2.6], gap="medium")
 with side:
     view = embed_view()
+    share = st.container()  # filled last, when the URL says this run's view
     tools = st.container()  # the open tab's controls (the map's), near the top of the column
     summary = st.container()
+if view is None and pending is not None:
+    links.keep_pending(pending)  # nothing to restore it on yet (the texts wait for Embed)
 if view is not None:
     texts, labels, result, dataset = view
     digest = computed.digest_for(dataset, result.vectors)
+    if pending is not None:
+        explorer_links.apply(pending, dataset, len(texts), result.model)
     with summary:
         metrics(texts, result)
     with main:
@@ -54,3 +64,8 @@ if view is not None:
                         map_tab(texts, labels, result, dataset, digest, tools=tools)
                     else:
                         draw(texts, labels, result, dataset, digest)
+    # The address bar follows the view; the Share box shows that address and saves the view.
+    shown = isolation.current_view(texts, labels, result.vectors, dataset, digest)
+    explorer_links.follow(shown)
+    with share:
+        share_box(shown)

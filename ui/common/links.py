@@ -208,12 +208,12 @@ def _apply_data(reference: str | None, texts: tuple[list, list | None] | None, n
         stored = view_store().texts(value)
         _apply_data(reference, stored, "texts from a link")
     elif kind == "file":
-        _notice(
+        notice(
             f"This link was made on the vectors of the file **{md_escape(value)}**; a link cannot carry "
             "a file's vectors. Upload the file to see its map; the settings below are the link's."
         )
     else:
-        _notice("This link names texts this app does not know; the settings below are the link's.")
+        notice("This link names texts this app does not know; the settings below are the link's.")
 
 
 def _apply_provider(page_state: Mapping[str, Any]) -> None:
@@ -223,7 +223,7 @@ def _apply_provider(page_state: Mapping[str, Any]) -> None:
     kind, model = page_state.get(PROVIDER), page_state.get(MODEL)
     if kind:
         if kind not in allowed_kinds():
-            _notice(
+            notice(
                 f"This link was made with the provider **{md_escape(kind)}**, which this app does not "
                 "offer here; the sidebar's provider is used instead."
             )
@@ -235,7 +235,8 @@ def _apply_provider(page_state: Mapping[str, Any]) -> None:
         ss[MODEL_WIDGET] = str(model)
 
 
-def _notice(text: str) -> None:
+def notice(text: str) -> None:
+    """Say ``text`` once on the page (:func:`show_notice`): what a link could not restore."""
     st.session_state[_NOTICE] = text
 
 
@@ -279,7 +280,7 @@ def open_incoming(page: str) -> None:
                 kept.pop(key, None)
             _apply_provider(kept)
             ss[_PENDING] = {"page": page, "state": kept, "coordinates": None, "view": None}
-            _notice(md_escape(str(exc)))
+            notice(md_escape(str(exc)))
 
 
 def _open_saved(page: str, view_id: str) -> None:
@@ -374,6 +375,7 @@ __all__ = [
     "from_query",
     "keep_pending",
     "mark_opened_view",
+    "notice",
     "open_incoming",
     "opened_view",
     "openings",

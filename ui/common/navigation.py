@@ -78,6 +78,11 @@ def app_pages() -> list:
     ]
 
 
+def page_name(page) -> str:
+    """The file stem of a page ``st.navigation`` chose (``"explorer"``): the default page's URL path is empty."""
+    return next((Path(path).stem for path, title, *_ in PAGES if title == page.title), page.url_path)
+
+
 def draw_page_links(pages: list) -> None:
     """Our page list at the top of the sidebar (``st.navigation`` runs with ``position="hidden"``)."""
     with st.sidebar:
@@ -111,7 +116,7 @@ def run_app() -> None:
     # drawn by draw_page_links.
     navigation = st.navigation(pages, position="hidden")
     # A link's texts, provider and model before the sidebar and the page draw their widgets.
-    open_incoming(navigation.url_path)
+    open_incoming(page_name(navigation))
     draw_page_links(pages)
     render_account()
     render_connection_panel()

@@ -124,6 +124,12 @@ def current_view(
     return _view(texts, labels, vectors, dataset, digest, _stack(dataset))
 
 
+def restore_isolation(full_dataset: str, step: Isolation) -> str:
+    """Show the part ``step`` keeps, as the only isolation (a link's); the part's dataset id."""
+    st.session_state[STACK] = {"dataset": full_dataset, "stack": [{"step": step, "selection": []}]}
+    return _part_id(full_dataset, step.rows)
+
+
 def _push(view: MapView, step: Isolation) -> None:
     stack = [*_stack(view.full_dataset), {"step": step, "selection": selstate.selection(view.dataset)}]
     st.session_state[STACK] = {"dataset": view.full_dataset, "stack": stack}

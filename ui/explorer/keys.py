@@ -44,6 +44,8 @@ PICKER = f"{P}_pick"
 QUERY_VECTORS = f"{P}_query_vectors"
 #: ``{dataset: digest}`` — digests of recent result vectors.
 DIGESTS = f"{P}_digests"
+#: ``{"dataset", "coords", "texts", "labels"}`` of the map drawn last (what "Save view" keeps).
+DRAWN_MAP = f"{P}_drawn_map"
 #: The last neighbours table, with what it was made from.
 NEIGHBOURS_TABLE = f"{P}_neighbours_table"
 

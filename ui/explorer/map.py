@@ -24,8 +24,9 @@ from ui.common.cached import digest_of
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
 from ui.explorer import colours as colouring_of
-from ui.explorer import figure, projections
+from ui.explorer import figure, keys, projections
 from ui.explorer import isolation as iso
+from ui.explorer import links as explorer_links
 from ui.explorer import selection as sel
 from ui.explorer import selection_state as selstate
 from ui.explorer.controls import MapControls, map_controls
@@ -97,7 +98,7 @@ def _map_figure(
     )
 
 
-def _project(view, ctl: MapControls):
+def _project(view, ctl: MapControls, model: str):
     """``(projection, method, map slot, note slot)``: the map asked for, or PCA when it cannot be
     made (the page says why); the slots are where the map and its caption go."""
     texts, labels, vectors, digest = view.texts, view.labels, view.vectors, view.digest
@@ -111,6 +112,10 @@ def _project(view, ctl: MapControls):
     # and its caption one for one (a container holding both left the preview's caption
     # behind under the finished map).
     map_slot, note_slot = st.empty(), st.empty()
+    key = projections.projection_key(digest, method, dims, ctl.seed, ctl.params[method])
+    saved = explorer_links.saved_projection(key, n, dims, model)
+    if saved is not None:  # a saved view's map, as it was drawn when saved
+        return saved, method, map_slot, note_slot
 
     def run(m: str):
         return projections.projection(vectors, digest, m, dims, random_state=ctl.seed, params=ctl.params[m])
@@ -163,7 +168,14 @@ def map_tab(texts, labels, result, dataset, digest, tools=None) -> None:
         matches = sel.find_bar(texts, labels)
     iso.isolation_bar(view, full_labels, picker=tools)
     dims = ctl.dims
-    proj, method, map_slot, note_slot = _project(view, ctl)
+    proj, method, map_slot, note_slot = _project(view, ctl, result.model)
+    # What "Save view" keeps (ui.explorer.share): this map as drawn, on the texts it shows.
+    st.session_state[keys.DRAWN_MAP] = {
+        "dataset": dataset,
+        "coords": proj.coords,
+        "texts": texts,
+        "labels": labels,
+    }
 
     query = current_query(result)
     placed = None
