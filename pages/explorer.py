@@ -35,7 +35,7 @@ st.caption(
 # The texts, their summary and the map's controls in a column beside the tabs: the map is then
 # the first thing under the title, whole on a 1440 x 900 window and mostly on a 1280 x 720 one
 # (stacked above it, they pushed it below the bottom of the window).
-links.show_notice()  # what a link just opened could not restore, said once
+notices = st.container()  # what a link just opened could not restore, said once (below)
 pending = links.take_pending(explorer_links.PAGE)
 side, main = st.columns([1, 2.6], gap="medium")
 with side:
@@ -50,6 +50,9 @@ if view is not None:
     digest = computed.digest_for(dataset, result.vectors)
     if pending is not None:
         explorer_links.apply(pending, dataset, len(texts), result.model)
+with notices:
+    links.show_notice()
+if view is not None:
     with summary:
         metrics(texts, result)
     with main:

@@ -4,13 +4,11 @@
   :func:`embedcore.stores.storage.open_stores`, providers, the static-model build, the warm-up
   thread) and large read-only arrays (a 10k × 10k cosine matrix is 381 MiB, which
   ``cache_data`` would pickle on every hit). Thread-safe, never mutated; arrays read-only.
-- ``st.cache_data`` — results: projections, model listings, parsed uploads, sample sets, and the
-  explorer's clusters, pairs, heatmap rows and placements (:mod:`ui.explorer.computed` and
-  :mod:`ui.explorer.projections` give them the page's arguments and names).
+- ``st.cache_data`` — results: projections, model listings, parsed uploads, sample sets, the explorer's
+  clusters, pairs, heatmap rows, placements (named by :mod:`ui.explorer.computed` and ``projections``).
 
-Keys: arrays, secrets and shared objects go in as ``_underscore`` arguments (left out of
-Streamlit's hash) beside a short key naming them — a :func:`~ui.common.digests.digest_of` of an array (hashing a
-10k × 1024 array every rerun costs ~40 ms), a token's or URL's fingerprint, a storage key.
+Keys: arrays, secrets and shared objects go in as ``_underscore`` arguments (not hashed) beside a
+key naming them: an array's :func:`~ui.common.digests.digest_of` (hashing 10k × 1024 floats costs ~40 ms), a fingerprint, a storage key.
 """
 
 from __future__ import annotations
@@ -162,7 +160,7 @@ def collection_store(storage_key: str, _storage: Storage) -> Collections:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def view_store(storage_key: str, _storage: Storage) -> Views:
-    """The saved views and the texts links name (``views.sqlite3`` beside the cache, or the team database)."""
+    """The saved views and the texts links name (beside the cache, or the team database)."""
     return _storage.stores().views
 
 

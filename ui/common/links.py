@@ -72,7 +72,7 @@ def view_store() -> Views:
     """
     storage = current_storage()
     if storage.error is not None:
-        raise storage.error
+        raise storage.error  # before the cache: an error is never remembered as the store
     return cached.view_store(storage.key, _storage=storage)
 
 
@@ -280,7 +280,7 @@ def open_incoming(page: str) -> None:
                 kept.pop(key, None)
             _apply_provider(kept)
             ss[_PENDING] = {"page": page, "state": kept, "coordinates": None, "view": None}
-            notice(md_escape(str(exc)))
+            notice(f"{md_escape(str(exc))} The link's settings are applied to the texts shown instead.")
 
 
 def _open_saved(page: str, view_id: str) -> None:
