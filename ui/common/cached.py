@@ -48,9 +48,6 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-# --- shared objects -------------------------------------------------------------------------------
-
-
 @st.cache_resource(show_spinner=False)
 def warm_up(_sample: Callable[[], SampleWarmUp | None] | None = None) -> bool:
     """Load the bundled model and UMAP's code in the background, once per process (``make run``
