@@ -59,6 +59,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.budget:rows",
         "an action with the budget on the operator's token vs without, SQLite and PostgreSQL",
     ),
+    "views": (
+        "bench.views:rows",
+        "a saved view of 20,000 texts opened in chromium vs building the same map from cached texts",
+    ),
     "evaluate": (
         "bench.evaluate:rows",
         "retrieval scoring of 10k queries × 100k docs (384-d): streamed top-100 + metrics vs one blocked GEMM",

@@ -126,3 +126,25 @@ def test_rows_that_do_not_fit_the_texts_are_dropped_with_a_notice(make_app):
     at = _open(make_app, {"data": "sample:topics", "method": "pca", "selection": "5.500"})
     assert "does not fit these texts" in plain_messages(at.info)
     assert not at.exception
+
+
+def test_with_sign_in_only_allowed_people_open_a_saved_view_and_it_names_its_author(make_app, app_env):
+    from tests.test_access import ACCESS, AUTH
+
+    topics = eio.load_sample("topics")
+    view_id = ViewStore(app_env / "views.sqlite3").save(
+        {"page": "explorer", "method": "pca"}, topics.texts[:20], name="Team only", author="ana@example.com"
+    )
+    for who, allowed in (("bob@elsewhere.example", False), (None, False), ("carol@team.example", True)):
+        at = make_app(secrets={"auth": AUTH, "access": ACCESS}, timeout=120)
+        at.query_params["view"] = view_id
+        if who is not None:
+            at.user = {"is_logged_in": True, "email": who, "email_verified": True}
+        at.switch_page(PAGE).run()
+        assert not at.exception
+        shown = [m.value for m in at.metric]
+        if allowed:
+            assert metrics(at)["Texts"] == "20", shown
+        else:
+            assert not shown and not at.sidebar.radio  # the gate: nothing of the app, nor of the view
+            assert topics.texts[0] not in "\n".join(str(e.proto) for e in at.main)

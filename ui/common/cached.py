@@ -143,10 +143,9 @@ def served_models(endpoint_id: str, key_fingerprint: str, _provider: Provider) -
     """What ``_provider`` serves (failures raise and are therefore not cached)."""
     from embedcore.providers.client import EmbeddingClient
 
-    if isinstance(_provider, EmbeddingClient):
-        # The listing runs on every page view: one retry, not the embedding calls' five.
-        return list(_provider.list_models(max_retries=1))
-    return list(_provider.list_models())
+    # The listing runs on every page view: one retry, not the embedding calls' five.
+    retries = {"max_retries": 1} if isinstance(_provider, EmbeddingClient) else {}
+    return list(_provider.list_models(**retries))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -157,8 +156,10 @@ def collection_store(storage_key: str, _storage: Storage) -> Collections:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def view_store(storage_key: str, _storage: Storage) -> Views:
-    """The saved views and the texts links name (beside the cache, or the team database)."""
-    return _storage.stores().views
+    """The saved views and the texts links name (beside the cache, or the team database); pruned once."""
+    views = _storage.stores().views
+    views.prune()  # texts and selections no saved view uses, unused for 30 days
+    return views
 
 
 @st.cache_resource(show_spinner="Loading the collection…", max_entries=4, ttl=1800)
