@@ -43,7 +43,12 @@ def _xy(at) -> dict[int, tuple[float, float]]:
 
 def test_the_query_string_round_trips_settings_and_stores_long_selections(app_env):
     state = {"method": "umap", "params": {"n_neighbors": 15, "min_dist": 0.1}, "regex": False, "find": None}
-    assert links.to_query(state) == {"method": "umap", "p.n_neighbors": "15", "p.min_dist": "0.1", "regex": "0"}
+    assert links.to_query(state) == {
+        "method": "umap",
+        "p.n_neighbors": "15",
+        "p.min_dist": "0.1",
+        "regex": "0",
+    }
     assert links.from_query(links.to_query(state))["params"] == {"n_neighbors": "15", "min_dist": "0.1"}
     short = links.to_query({"selection": [5, 1, 9]})
     assert short == {"selection": "5.1.9"}
