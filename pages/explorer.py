@@ -49,7 +49,7 @@ if view is not None:
     texts, labels, result, dataset = view
     digest = computed.digest_for(dataset, result.vectors)
     if pending is not None:
-        explorer_links.apply(pending, dataset, len(texts), result.model)
+        explorer_links.apply(pending, dataset, len(texts), result.model, embedded_here=result.fetched)
 with notices:
     links.show_notice()
 if view is not None:

@@ -119,6 +119,8 @@ def test_a_saved_view_shows_its_stored_map_until_a_setting_changes(make_app, app
     xy = _xy(at)
     assert np.allclose([xy[i] for i in range(len(topics))], coords, atol=1e-6)
     assert "the map as it was saved" in plain_messages(at.caption)
+    # This cache never saw these texts: the view says it embedded them here.
+    assert "This view's texts were embedded here: 100 of 100" in plain_messages(at.info)
     assert at.query_params["view"] == view_id  # a reload opens the same view
     # Another view of the same texts is computed as usual; the URL describes it.
     at.session_state["explorer_dims"] = 3

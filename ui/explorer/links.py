@@ -111,13 +111,19 @@ def _rows_within(rows: Any, n: int) -> list[int]:
     return rows if all(0 <= r < n for r in rows) else []
 
 
-def apply(pending: dict, dataset: str, n_texts: int, model: str) -> None:
+def apply(pending: dict, dataset: str, n_texts: int, model: str, *, embedded_here: int = 0) -> None:
     """Restore a link's explorer part on the texts it opened (``dataset`` of ``n_texts``, ``model``).
 
     Rows outside the texts (a link made on other texts) are dropped with a notice, never
-    guessed; an isolated part too small to map opens the full map.
+    guessed; an isolated part too small to map opens the full map. ``embedded_here``: how many
+    of the texts were not in this deployment's cache (an imported view says it re-embedded them).
     """
     page_state = pending.get("state") or {}
+    if pending.get("view") is not None and embedded_here:
+        links.notice(
+            f"This view's texts were embedded here: {embedded_here:,} of {n_texts:,} were not in this "
+            "app's cache (a view imported from another deployment is re-embedded through this one's)."
+        )
     _seed_settings(page_state)
     st.session_state.pop(iso.STACK, None)
     selstate.clear_selection()
