@@ -380,3 +380,61 @@ def test_both_backends_have_the_same_tables(database_url: str, tmp_path: Path) -
             for t in tables
         }
     assert local == remote and all(local.values())
+
+
+def _process_saver(where: str, k: int, start_at: float) -> None:
+    """A child process: wait for the common start, then save the same texts under five views."""
+    import json
+    import time
+
+    store = PostgresViewStore(where) if where.startswith("postgres") else ViewStore(where)
+    time.sleep(max(0.0, start_at - time.time()))
+    ids = [store.save(STATE, TEXTS, LABELS, COORDS, name=f"child {k} view {i}") for i in range(5)]
+    store.put_selection(list(range(1000)))  # the same long selection from every process
+    store.close()
+    print(json.dumps(ids))
+
+
+def test_processes_saving_at_the_same_moment_keep_every_view_and_the_texts_once(
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    if store_kind == "sqlite":
+        where = str(tmp_path / "views.sqlite3")
+        ViewStore(where).close()
+    else:
+        where = request.getfixturevalue("database_url")
+        PostgresViewStore(where).close()
+    # Plain child interpreters (see tests/test_cache.py), released together at one wall-clock time.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from test_views_store import _process_saver; "
+        "_process_saver(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))"
+    )
+    start_at = time.time() + 4.0
+    here = str(Path(__file__).parent)
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, here, where, str(k), str(start_at)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(4)
+    ]
+    outputs = [child.communicate(timeout=180)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0, 0]
+    ids = [view_id for out in outputs for view_id in json.loads(out.strip().splitlines()[-1])]
+    assert len(ids) == len(set(ids)) == 20
+    store = ViewStore(where) if store_kind == "sqlite" else PostgresViewStore(where)
+    try:
+        opened = [store.open(view_id) for view_id in ids]
+        assert all(v.texts == TEXTS and np.array_equal(v.coordinates, COORDS) for v in opened)
+        assert {v.data_digest for v in opened} == {texts_digest(TEXTS, LABELS)}  # stored once
+        assert sorted(info.name for info in store.list()) == sorted(
+            f"child {k} view {i}" for k in range(4) for i in range(5)
+        )
+    finally:
+        store.close()
