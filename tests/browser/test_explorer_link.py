@@ -119,3 +119,40 @@ def test_a_link_and_a_saved_view_reopen_the_same_map_in_another_browser(page, br
     wait_until_idle(page)
     page.get_by_text("the map as it was saved").first.wait_for()
     assert _view(page) == mine
+
+
+def test_a_view_saved_on_one_server_opens_on_another_sharing_its_postgresql(
+    browser, tmp_path_factory, database_url
+):
+    """Two replicas on one PostgreSQL database: saved on A, the link opens on B, same picture."""
+    from streamlit_browser import running_streamlit
+
+    from tests.browser.conftest import server_env
+
+    env = {**server_env(tmp_path_factory), "EMBEDCORE_DATABASE_URL": database_url}
+    logs = tmp_path_factory.mktemp("replicas")
+    with (
+        running_streamlit(env, logs / "a.log") as a,
+        running_streamlit(
+            {**env, "EMBEDCORE_CACHE_DIR": str(tmp_path_factory.mktemp("replica-b-cache"))}, logs / "b.log"
+        ) as b,
+    ):
+        context, page = new_session(browser, a, width=1440, height=900)
+        try:
+            page.goto(f"{a}/?method=pca&find=space")
+            wait_until_idle(page)
+            page.get_by_text("PCA of 100 texts").first.wait_for()
+            mine = _view(page)
+            page.get_by_role("button", name="Share this view").click()
+            element(page, "explorer_view_name").locator("input").fill("From replica A")
+            with rerun(page):
+                page.get_by_role("button", name="Save view", exact=True).click()
+            view_id = parse_qs(urlsplit(page.url).query)["view"][0]
+        finally:
+            context.close()
+        context, theirs = _open(browser, f"{b}/?view={view_id}")
+        try:
+            theirs.get_by_text("the map as it was saved").first.wait_for()
+            assert _view(theirs) == mine
+        finally:
+            context.close()
