@@ -60,7 +60,8 @@ def test_the_list_shows_the_saved_views_newest_first(make_app, store):
     assert "author" not in shown.columns  # nobody signs in here and no view has an author
     assert shown["created"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC").all()
     chooser = at.selectbox(key=keys.SELECT)
-    assert chooser.options == [table.choice_label(store.info(second)), table.choice_label(store.info(first))]
+    labels = table.choice_labels([store.info(second), store.info(first)])
+    assert chooser.options == list(labels.values())
     assert chooser.value == second  # the newest is chosen first
 
 

@@ -69,16 +69,29 @@ def views_frame(infos: Sequence[ViewInfo], *, with_author: bool) -> pd.DataFrame
     return pd.DataFrame(rows, columns=columns)
 
 
-def choice_label(info: ViewInfo) -> str:
-    """How a view is named in the chooser: two views may share a name, never a name and a minute.
+def choice_labels(infos: Sequence[ViewInfo]) -> dict[str, str]:
+    """How each view is named in the chooser, ``{id: label}``: its name and time, unique.
+
+    A copy imported in the same minute as its original has the same name and time; the chooser
+    tells options apart by their label (and Streamlit's selectbox maps a label back to its
+    option), so a repeated label gets the start of the view's id.
 
     Examples
     --------
     >>> from datetime import timezone
-    >>> choice_label(ViewInfo("x" * 32, "Tea", None, datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc), "", "", 2))
-    'Tea · 2026-01-02 03:04 UTC'
+    >>> when = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+    >>> infos = [ViewInfo(c * 32, "Tea", None, when, "", "", 2) for c in "ab"]
+    >>> list(choice_labels(infos).values())
+    ['Tea · 2026-01-02 03:04 UTC · aaaaaa', 'Tea · 2026-01-02 03:04 UTC · bbbbbb']
+    >>> choice_labels(infos[:1])
+    {'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': 'Tea · 2026-01-02 03:04 UTC'}
     """
-    return f"{info.name} · {created_text(info.created)}"
+    plain = {info.id: f"{info.name} · {created_text(info.created)}" for info in infos}
+    repeated = {label for label in plain.values() if list(plain.values()).count(label) > 1}
+    return {
+        view_id: f"{label} · {view_id[:6]}" if label in repeated else label
+        for view_id, label in plain.items()
+    }
 
 
 def file_name(name: str) -> str:

@@ -22,7 +22,7 @@ from ui.common.format import md_escape, plural
 from ui.common.links import VIEW
 from ui.common.visitor import signed_in_email
 from ui.views import keys
-from ui.views.table import choice_label, file_name, shows_authors, views_frame
+from ui.views.table import choice_labels, file_name, shows_authors, views_frame
 
 #: The page a saved view opens on (the contract: ``?view=<id>``).
 EXPLORER = "pages/explorer.py"
@@ -100,9 +100,8 @@ def pick(infos: Sequence[ViewInfo], signed_in: bool) -> ViewInfo | None:
     if st.session_state.get(keys.SELECT) not in by_id:
         # Deleted here or in another session, or hidden by "Only mine": the newest instead.
         st.session_state.pop(keys.SELECT, None)
-    chosen = st.selectbox(
-        "View", list(by_id), format_func=lambda view_id: choice_label(by_id[view_id]), key=keys.SELECT
-    )
+    labels = choice_labels(infos)
+    chosen = st.selectbox("View", list(by_id), format_func=labels.__getitem__, key=keys.SELECT)
     return by_id[chosen]
 
 
