@@ -107,14 +107,39 @@ def test_delete_asks_first_and_cancel_keeps_the_view(make_app, store):
     assert at.selectbox(key=keys.SELECT).value == keep
 
 
-def test_the_download_is_the_store_export(make_app, store):
-    view_id = save(store, "Drinks / 2026")
+def test_the_chosen_view_can_be_downloaded(make_app, store):
+    # What the file holds and its name are checked in chromium (tests/browser/test_saved_views.py):
+    # AppTest has no media server to fetch it from.
+    save(store, "Drinks / 2026")
     at = views_page(make_app)
     (button,) = at.get("download_button")
-    assert button.proto.label == "Download as JSON"
-    exported = json.loads(store.export(view_id))
-    assert exported["name"] == "Drinks / 2026" and exported["texts"] == ["tea", "rain", "snow"]
+    assert button.proto.label == "Download as JSON" and not button.proto.disabled
+    assert button.proto.url.endswith(".json")
     assert table.file_name("Drinks / 2026") == "Drinks-2026.json"
+
+
+def test_a_view_whose_texts_are_gone_says_so_and_can_still_be_chosen(make_app, store):
+    import sqlite3
+
+    gone = save(store, "Evicted")
+    with sqlite3.connect(store.path) as db:  # as on a deployment that lost the texts
+        db.execute("DELETE FROM embedcore_view_data")
+    at = views_page(make_app)
+    assert not at.exception
+    assert "The texts of this view" in plain_messages(at.error) and "no longer stored here" in plain_messages(
+        at.error
+    )
+    assert at.get("download_button")[0].proto.disabled
+    assert at.selectbox(key=keys.SELECT).value == gone  # still listed, renamed, deleted, opened
+    assert not at.button(key="views_open").disabled
+
+
+def test_renaming_to_the_same_name_says_so(make_app, store):
+    view_id = save(store, "Drinks")
+    at = views_page(make_app)
+    at.button(key="views_rename").click().run()
+    assert "already called **Drinks**" in "\n".join(i.value for i in at.info)
+    assert store.info(view_id).name == "Drinks"
 
 
 def uploader(at):

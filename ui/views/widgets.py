@@ -113,24 +113,27 @@ def actions(store, info: ViewInfo) -> None:
     imported = st.session_state.get(keys.IMPORTED)
     if imported and imported["id"] == info.id:
         st.success(imported["message"], icon=":material/file_download_done:")
+    exported = None
+    with friendly_errors():
+        # Read here, not on the click: a view whose texts are gone says so before anyone clicks
+        # (its settings still open in the explorer, which says the same).
+        exported = store.export(info.id)
     open_col, download_col, delete_col = st.columns(3)
     if open_col.button(
         "Open", key="views_open", type="primary", icon=":material/open_in_new:", width="stretch"
     ):
         open_view(info.id)
-    with download_col, friendly_errors():
-        # Read here, not on the click: a view whose texts are gone says so before anyone clicks.
-        exported = store.export(info.id)
-        st.download_button(
-            "Download as JSON",
-            data=exported,
-            file_name=file_name(info.name),
-            mime="application/json",
-            key="views_download",
-            icon=":material/download:",
-            on_click="ignore",
-            width="stretch",
-        )
+    download_col.download_button(
+        "Download as JSON",
+        data=exported or "",
+        file_name=file_name(info.name),
+        mime="application/json",
+        key="views_download",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=exported is None,
+        width="stretch",
+    )
     if delete_col.button("Delete…", key="views_delete", icon=":material/delete:", width="stretch"):
         st.session_state[keys.CONFIRM] = info.id
     if st.session_state.get(keys.CONFIRM) == info.id:
@@ -166,7 +169,9 @@ def _rename_form(store, info: ViewInfo) -> None:
         renamed = go_col.form_submit_button(
             "Rename", key="views_rename", icon=":material/edit:", width="stretch"
         )
-    if renamed:
+    if renamed and name.strip() == info.name:
+        st.info(f"The view is already called **{md_escape(info.name)}**.", icon=":material/edit:")
+    elif renamed:
         with friendly_errors():
             after = store.rename(info.id, name)
             _done(f"Renamed **{md_escape(info.name)}** to **{md_escape(after.name)}**.")
