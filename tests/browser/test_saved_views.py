@@ -23,6 +23,7 @@ from streamlit_browser import (
     open_page,
     rerun,
     running_streamlit,
+    screenshot,
     title,
     wait_for_text,
     wait_until_idle,
@@ -112,6 +113,7 @@ def test_rename_delete_download_import_and_open(tab, server, tmp_path):
     # Delete it: asked first.
     click(tab, "views_delete")
     wait_for_text(main, "This cannot be undone")
+    screenshot(tab, "saved-views-delete")
     assert [v.id for v in store.list()] == [weather, drinks]
     click(tab, "views_delete_yes")
     wait_for_text(main, "Deleted the view")
@@ -137,6 +139,7 @@ def test_rename_delete_download_import_and_open(tab, server, tmp_path):
     assert_healthy(tab)
 
     # Open the imported view (chosen after the import): the explorer on its link.
+    screenshot(tab, "saved-views-imported")
     chosen = element(tab, "views_selected").locator("input").input_value()
     assert chosen == choice_labels(store.list())[copy.id]  # told apart from the original
     with rerun(tab):
