@@ -48,6 +48,7 @@ PAGES = [
     ("pages/embed.py", "Embed texts", ":material/data_array:", False),
     ("pages/explorer.py", "Similarity explorer", ":material/scatter_plot:", True),
     ("pages/search.py", "Semantic search", ":material/search:", False),
+    ("pages/views.py", "Saved views", ":material/bookmarks:", False),
     ("pages/compare.py", "Compare models", ":material/compare_arrows:", False),
     ("pages/languages.py", "Across languages", ":material/translate:", False),
     ("pages/evaluate.py", "Evaluate models", ":material/science:", False),
