@@ -51,9 +51,6 @@ _log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _model_done = threading.Event()
-_first_page = threading.Event()
-#: Seconds the CPU-bound steps of a warm-up begun by a visit wait for that visit's first page.
-FIRST_PAGE_WAIT_S = 15.0
 _sample_done = threading.Event()
 #: The texts of the sample being embedded (set by :func:`start`), for :func:`sample_ready`.
 _sample_texts: tuple[str, ...] = ()
@@ -134,20 +131,6 @@ def _freeze_long_lived() -> None:
     _log.info("%d long-lived objects kept out of garbage collections", freeze_long_lived())
 
 
-def first_page_sent() -> None:
-    """The dashboard's first script run has ended: a warm-up begun by that visit may compile now."""
-    _first_page.set()
-
-
-def _wait_for_first_page() -> None:
-    """Wait for the first page to be sent (at most :data:`FIRST_PAGE_WAIT_S`).
-
-    numba compiling UMAP's layout (7-8 s of CPU) holds the GIL for long stretches: begun while
-    the first visitor's page was being built, it slowed that page's first map on two cores.
-    """
-    _first_page.wait(FIRST_PAGE_WAIT_S)
-
-
 def _run(plan: list) -> None:
     for step in plan:
         started = time.monotonic()
@@ -159,13 +142,7 @@ def _run(plan: list) -> None:
         _log.info("warm-up step %s took %.1f s", _steps[-1][0], _steps[-1][2] - started)
 
 
-def start(
-    *,
-    local_model: bool = True,
-    projections: bool = True,
-    sample: SampleWarmUp | None = None,
-    during_visit: bool = False,
-) -> bool:
+def start(*, local_model: bool = True, projections: bool = True, sample: SampleWarmUp | None = None) -> bool:
     """Begin importing the figures, umap-learn's compiled code and the bundled model; returns at once.
 
     Parameters
@@ -177,10 +154,6 @@ def start(
         :func:`embedcore.analysis.projection.warm_up`.
     sample : SampleWarmUp, optional
         Embed these sample texts through the operator's API first (:func:`embed_sample`).
-    during_visit : bool
-        Begun by a visitor's first page (``streamlit run``, Community Cloud), not at server
-        start: UMAP and the model wait for :func:`first_page_sent` (at most
-        :data:`FIRST_PAGE_WAIT_S`), so their CPU does not slow that page down.
 
     Returns
     -------
@@ -205,8 +178,6 @@ def start(
 
         # First: a network wait that a first visit's page waits for, before the CPU-bound steps.
         plan.insert(0, _embed_sample)
-    if during_visit and (projections or local_model):
-        plan.append(_wait_for_first_page)
     if projections:
         plan.append(_warm_up_umap)
     if local_model:

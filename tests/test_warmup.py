@@ -127,34 +127,3 @@ def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['pandas', 'plotly']"
-
-
-_DURING_VISIT = r"""
-import os, time
-os.environ["EMBEDCORE_WARM_UP"] = "1"
-from embedcore import warmup
-from embedcore.analysis import projection
-
-assert warmup.start(local_model=False, during_visit=True)
-time.sleep(2.0)
-waiting = [name for name, _, _ in warmup.steps()]
-assert waiting == ["import_figures"], waiting  # UMAP waits while the first page is built
-assert not projection.is_warm()
-sent = time.monotonic()
-warmup.first_page_sent()
-assert warmup.finished(timeout=300)
-names = [name for name, _, _ in warmup.steps()]
-assert names == ["import_figures", "wait_for_first_page", "warm_up_umap", "freeze_long_lived"], names
-umap = warmup.steps()[2]
-assert umap[1] >= sent and projection.is_warm(), (umap, sent)
-print("ok")
-"""
-
-
-@pytest.mark.slow
-def test_a_warm_up_begun_by_a_visit_compiles_umap_only_after_its_first_page():
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", _DURING_VISIT], capture_output=True, text=True, timeout=400)
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

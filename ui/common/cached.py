@@ -59,7 +59,7 @@ def warm_up(_sample: Callable[[], SampleWarmUp | None] | None = None) -> bool:
 
     if warmup.started():
         return True
-    return warmup.start(sample=_sample() if _sample and warmup.enabled() else None, during_visit=True)
+    return warmup.start(sample=_sample() if _sample is not None and warmup.enabled() else None)
 
 
 @st.cache_resource(show_spinner=False)

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from embedcore.warmup import first_page_sent
 from ui.common.access import render_account, require_access
 from ui.common.cached import warm_up
 from ui.common.connection import render_cache_panel, render_connection_panel
@@ -126,7 +125,6 @@ def run_app() -> None:
         run_page(navigation)
     finally:  # also after a page's st.stop(): the panel counts what the page just embedded
         render_cache_panel()
-        first_page_sent()  # a warm-up begun by this visit may compile now (embedcore.warmup)
 
 
 def ensure_routed() -> None:
