@@ -51,6 +51,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.visitors:rows",
         "8 chromium visitors at once, each uploading 400 texts to the explorer: slowest vs fair share, RSS",
     ),
+    "visitors_browsers_below": (
+        "bench.visitors:rows_browsers_below_server",
+        "the visitors bench with chromium at nice 19: the server's cores as if the browsers were elsewhere",
+    ),
     "team": (
         "bench.team:rows",
         "3 replicas on one PostgreSQL + pgvector: shared cache, claims, one rate limit, search on 100k chunks",

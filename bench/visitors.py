@@ -27,6 +27,9 @@ the bench also reads CPU seconds (``/proc``), for the median alone run and for t
 
 chromium runs at the server's priority: as root it would renice its GPU process and compositor
 threads to -8 (about six times the server's CPU weight); it is started without CAP_SYS_NICE.
+``visitors_browsers_below`` (:func:`rows_browsers_below_server`) runs the same with chromium at
+nice 19, so the browsers take only what the server leaves idle: the nearest these two cores come
+to visitors whose browsers run on their own machines, which the fair share assumes.
 """
 
 from __future__ import annotations
@@ -81,6 +84,22 @@ class _PeakRSS:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _chromium_at_priority(folder: Path, nice: int) -> str:
+    """chromium at the server's priority (``nice=0``, :func:`_chromium_at_equal_priority`) or below it.
+
+    At nice 19 the browsers get the cores only when the server leaves them idle: the server's
+    work runs as if the browsers were on their visitors' own machines, and each page is drawn
+    in the gaps (after its map is sent, or while the server waits).
+    """
+    chromium = _chromium_at_equal_priority(folder)
+    if not nice:
+        return chromium
+    wrapper = folder / f"chromium-nice-{nice}"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} {shlex.quote(chromium)} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
 
 
 def _chromium_at_equal_priority(folder: Path) -> str:
@@ -214,7 +233,12 @@ async def _visits(
     return alone, together, used
 
 
-def rows(quick: bool = False) -> list[Row]:
+def rows_browsers_below_server(quick: bool = False) -> list[Row]:
+    """:func:`rows` with chromium at nice 19: the server's cores as if the browsers were elsewhere."""
+    return rows(quick, browser_nice=19)
+
+
+def rows(quick: bool = False, browser_nice: int = 0) -> list[Row]:
     import sys
 
     from embedcore.system import usable_cores
@@ -230,7 +254,7 @@ def rows(quick: bool = False) -> list[Row]:
             _write_csv(path, corpus[i * TEXTS_EACH : (i + 1) * TEXTS_EACH])
             files.append(path)
         log_path = Path(tmp) / "server.log"
-        chromium = _chromium_at_equal_priority(Path(tmp))
+        chromium = _chromium_at_priority(Path(tmp), browser_nice)
         process, url, _ = _start([sys.executable, "scripts/serve.py"], tmp, log_path)
         try:
             with _PeakRSS(process.pid) as rss:
@@ -256,7 +280,8 @@ def rows(quick: bool = False) -> list[Row]:
     server_each, chromium_each = used["server"] / visitors, used["chromium"] / visitors
     return [
         Row(
-            f"{visitors} visitors at once, each uploading {TEXTS_EACH} texts → final map (slowest)",
+            f"{visitors} visitors at once, each uploading {TEXTS_EACH} texts → final map (slowest)"
+            + (f", chromium at nice {browser_nice}" if browser_nice else ""),
             f"fair share: {visitors} × one visitor alone ÷ {cores} cores",
             fmt_s(slowest),
             fmt_s(fair),
@@ -274,7 +299,12 @@ def rows(quick: bool = False) -> list[Row]:
                     if alone_cpu > alone["final"]
                     else ""
                 )
-                + "; chromium draws every page on the same cores, at the server's priority"
+                + (
+                    "; chromium draws every page on the same cores, at the server's priority"
+                    if not browser_nice
+                    else f"; chromium draws every page on the same cores at nice {browser_nice}: in the "
+                    "server's idle moments, as if the browsers were on the visitors' machines"
+                )
             ],
         ),
         Row(
