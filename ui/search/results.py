@@ -26,16 +26,24 @@ def map_height(n_points: int) -> int | None:
     return 360 if n_points < SMALL_MAP else None
 
 
-def remember_result(info: CollectionInfo, result: search.SearchResult) -> None:
-    """Keep ``result`` for this collection; the result grid opens on its best hit, not on the old selection."""
-    st.session_state[keys.LAST] = (info.name, info.created, result)
+def remember_result(info: CollectionInfo, result: search.SearchResult, k: int) -> None:
+    """Keep ``result`` (of ``k`` asked for) for this collection; the result grid opens on its best
+    hit, not on the old selection."""
+    st.session_state[keys.LAST] = (info.name, info.created, result, int(k))
     state.reset_widget(keys.RESULTS)
 
 
-def last_result(info: CollectionInfo) -> search.SearchResult | None:
-    """The last search of this very collection (a rebuilt one with the same name is another)."""
+def last_search(info: CollectionInfo) -> tuple[search.SearchResult, int] | None:
+    """``(result, k asked for)`` of the last search of this very collection (a rebuilt one with
+    the same name is another)."""
     last = st.session_state.get(keys.LAST)
-    return last[2] if last and last[0] == info.name and last[1] == info.created else None
+    return (last[2], last[3]) if last and last[0] == info.name and last[1] == info.created else None
+
+
+def last_result(info: CollectionInfo) -> search.SearchResult | None:
+    """The result of :func:`last_search`."""
+    last = last_search(info)
+    return None if last is None else last[0]
 
 
 def _hit_detail(hit: pd.Series) -> None:
