@@ -124,7 +124,7 @@ def test_a_search_link_reopens_the_same_search_in_a_new_session(app):
     other.radio(key="search_projection").set_value("pca").run()
     assert _shown(other) == seen
 
-    # Changing the collection's map or what was searched moves the URL along.
+    # A new search moves the URL along.
     _search(other, "baking bread in the oven", 2)
     assert dict(other.query_params) == {**url, "q": "baking bread in the oven", "k": "2"}
 
