@@ -77,9 +77,10 @@ if asked:
         )
         results.remember_result(info, found, int(k))
 
-result = results.last_result(info)
+result, shown = results.last_result(info), 0
+first = sl.take_hit()  # the result a link reads in full (once: a new grid's selection)
 if result is not None:
-    results.show_result(result, info, in_database=store.searches_in_database)
+    shown = results.show_result(result, info, in_database=store.searches_in_database, selected=first)
 hits = result is not None and bool(result.hits)
 
 # --- the map -------------------------------------------------------------------------------------
@@ -115,4 +116,4 @@ if vectors is not None and len(chunks):
                 "itself does not move between queries."
             )
 
-sl.follow(info, method)  # the address bar says what the page shows
+sl.follow(info, method, shown)  # the address bar says what the page shows

@@ -54,6 +54,11 @@ def test_a_links_k_is_held_to_the_forms_bounds(text, k):
     assert sl.linked_k(text) == k
 
 
+@pytest.mark.parametrize(("text", "row"), [("1", 0), ("3", 2), ("0", None), ("-1", None), ("x", 0)])
+def test_a_links_hit_is_a_rank_and_0_reads_none_in_full(text, row):
+    assert sl.linked_hit(text) == row
+
+
 def test_a_method_the_map_does_not_offer_is_ignored():
     assert sl.linked_method("pca") == "pca"
     assert sl.linked_method("tsne") is None  # limited to small sets: not on the search page's map
@@ -123,6 +128,15 @@ def test_a_search_link_reopens_the_same_search_in_a_new_session(app):
     # ... once: the next run (a click elsewhere) does not search again, and keeps the view.
     other.radio(key="search_projection").set_value("pca").run()
     assert _shown(other) == seen
+
+    # A link naming the second result reads that one in full; hit=0 none of them.
+    second = open_page(app({**url, "hit": "2"}), "pages/search.py")
+    assert f"**2.** {seen['hits'][1]['source']}" in plain_messages(second.markdown)
+    assert seen["hits"][1]["text"] in [t.value for t in second.text]
+    assert dict(second.query_params) == {**url, "hit": "2"}
+    none = open_page(app({**url, "hit": "0"}), "pages/search.py")
+    assert "Select a result to read it in full." in plain_messages(none.caption)
+    assert not none.text and dict(none.query_params) == {**url, "hit": "0"}
 
     # A new search moves the URL along.
     _search(other, "baking bread in the oven", 2)

@@ -3,7 +3,7 @@
 Context A builds (or opens) the sample collection, searches, and switches the map to UMAP; the
 address bar then names all of it. A fresh context B — another browser, no shared session —
 opens that address and must show the same collection, the same query in the box, the same
-results in the same order, and the same map: every point where it was in A (read from Plotly's
+results in the same order, the same result read in full (A picked the second), and the same map: every point where it was in A (read from Plotly's
 own ``_fullData`` in the DOM), the same points outlined and the query's star in the same place.
 A reload of A shows the same again.
 """
@@ -20,6 +20,7 @@ from streamlit_browser import (
     open_page,
     plot,
     rerun,
+    screenshot,
     wait_for_text,
     wait_until_idle,
 )
@@ -69,6 +70,8 @@ def _view(page) -> dict:
         "k": element(page, "search_k").locator("input").input_value(),
         "method": checked.inner_text().strip(),
         "results": results.locator("table").first.evaluate(_ROWS),
+        # The result read in full under the grid (ui.common.tables.text_table's detail).
+        "detail": page.locator('[class*="st-key-search_results"][class*="_detail"]').first.inner_text(),
         "map": graph.evaluate(_MAP),
     }
 
@@ -83,6 +86,16 @@ def _open_sample(page) -> None:
         button.click()
 
 
+def _pick_result(page, rank: int) -> None:
+    """Select the result of ``rank`` (1: the best) in the grid: a click on its row's selection box."""
+    grid = page.locator('[data-testid="stDataFrame"]').last
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    # Rows of ui.common.tables.WRAP_ROW_HEIGHT (78 px) under a 38 px header; the box at the left.
+    with rerun(page):
+        page.mouse.click(box["x"] + 18, box["y"] + 38 + 78 * (rank - 1) + 39)
+
+
 def _search(page, query: str, k: int) -> None:
     element(page, "search_query").locator("input").fill(query)
     element(page, "search_k").locator("input").fill(str(k))
@@ -91,7 +104,7 @@ def _search(page, query: str, k: int) -> None:
 
 
 def _same(seen: dict, expected: dict) -> None:
-    for key in ("collection", "query", "k", "method", "results"):
+    for key in ("collection", "query", "k", "method", "results", "detail"):
         assert seen[key] == expected[key], (key, seen[key], expected[key])
     got, want = seen["map"], expected["map"]
     assert got["points"].keys() == want["points"].keys()
@@ -120,12 +133,15 @@ def test_a_search_link_reopens_the_same_results_and_map_in_another_browser(page,
     _search(page, QUERY, 4)
     with rerun(page):
         element(page, "search_projection").get_by_text("UMAP", exact=True).click()
+    _pick_result(page, 2)
     seen = _view(page)
+    assert seen["detail"].startswith("2."), seen["detail"]
     assert_healthy(page)
     assert len(seen["results"]) == 4 and "goalkeeper saved a penalty" in " ".join(seen["results"][0])
     assert seen["map"]["outlined"] and len(seen["map"]["points"]) > 20
     params = _params(page)
     assert params["q"] == QUERY and params["k"] == "4" and params["method"] == "umap", params
+    assert params["hit"] == "2", params
     assert params["collection"] == before["collection"], params
     url = page.url
     assert len(url) < 2000
@@ -137,6 +153,7 @@ def test_a_search_link_reopens_the_same_results_and_map_in_another_browser(page,
         wait_until_idle(other)
         assert_healthy(other)
         _same(_view(other), seen)
+        screenshot(other, "search-link-opened")
         assert _params(other) == params  # the page's own run wrote back what it opened
     finally:
         context_b.close()

@@ -23,6 +23,8 @@ QUERY, K, PROJECTION = "search_query", "search_k", "search_projection"
 DEFAULT_K = 5
 #: The collection whose linked query is searched once, on the run that reaches the form.
 LINK_SEARCH = "search_link_search"
+#: ``{"row": int or None}``: the result a link reads in full, for the grid its search draws.
+LINK_HIT = "search_link_hit"
 #: ``{"collection", "method", "coordinates"}``: a saved view's map, drawn while both stay the same.
 LINK_MAP = "search_link_map"
 #: ``{"id", "name"}`` of the saved view this run opened (the URL names it while nothing changes).

@@ -2,9 +2,10 @@
 
 The page's part of a link (:mod:`ui.common.links` carries the shared part: texts, provider,
 model) is the selected collection, the map's projection method and — only once a search was
-made — the query and how many results it asked for::
+made — the query, how many results it asked for and, when it is not the best one, the result
+read in full (``hit``: its rank; 0 when none is)::
 
-    /search?collection=Sample%3A+five+topics&method=umap&q=football&k=4
+    /search?collection=Sample%3A+five+topics&method=umap&q=football&k=4&hit=2
 
 Only the *last search* of the collection is in the URL, never the form's unsubmitted text:
 the URL says what the page shows, and a link reopens exactly that. Opening such a link selects
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 #: The page's name in links (its URL path).
 PAGE = "search"
 #: The page's query parameters.
-COLLECTION, QUERY, K, METHOD = "collection", "q", "k", "method"
+COLLECTION, QUERY, K, METHOD, HIT = "collection", "q", "k", "method", "hit"
 #: A longer query (or one that starts with ``~``) is stored and named by digest in the URL.
 INLINE_QUERY = 300
 #: The form's bounds for the number of results (a link's ``k`` is held to them).
@@ -69,8 +70,11 @@ def _query_reference(query: str) -> str | None:
     return "~" + stored[query]
 
 
-def page_state(info: CollectionInfo | None, method: str | None = None) -> dict[str, Any]:
-    """The page's part of its link: the collection, the map's method, its last search's query and k."""
+def page_state(
+    info: CollectionInfo | None, method: str | None = None, shown: int | None = 0
+) -> dict[str, Any]:
+    """The page's part of its link: the collection, the map's method, its last search's query, k
+    and the result ``shown`` in full (a position, best first; None: none)."""
     if info is None:
         return {}
     found: dict[str, Any] = {COLLECTION: info.name, METHOD: method}
@@ -79,6 +83,8 @@ def page_state(info: CollectionInfo | None, method: str | None = None) -> dict[s
         query = _query_reference(last[0].query)
         if query is not None:
             found.update({QUERY: query, K: last[1]})
+            if shown != 0:  # the best hit is what a new grid shows anyway
+                found[HIT] = 0 if shown is None else shown + 1
     return found
 
 
@@ -114,6 +120,16 @@ def linked_k(text: object) -> int | None:
         return min(MAX_K, max(MIN_K, int(str(text))))
     except ValueError:
         return None
+
+
+def linked_hit(text: object) -> int | None:
+    """A link's ``hit`` (a rank, 1 the best; 0: none read in full) as the grid's row; the first when
+    it is no number."""
+    try:
+        rank = int(str(text))
+    except ValueError:
+        return 0
+    return None if rank <= 0 else rank - 1
 
 
 def linked_method(text: object) -> str | None:
@@ -171,6 +187,8 @@ def _restore(store, linked: Mapping[str, Any], pending: Mapping[str, Any]) -> No
     ss[keys.PENDING] = name
     if query is not None:
         ss[keys.LINK_SEARCH] = name
+        if linked.get(HIT) is not None:
+            ss[keys.LINK_HIT] = {"row": linked_hit(linked[HIT])}
     coordinates = pending.get("coordinates")
     if coordinates is not None and method is not None:
         ss[keys.LINK_MAP] = {"collection": name, "method": method, "coordinates": coordinates}
@@ -179,6 +197,12 @@ def _restore(store, linked: Mapping[str, Any], pending: Mapping[str, Any]) -> No
 def take_search(info: CollectionInfo) -> bool:
     """Whether a link's query is to be searched now, in ``info`` (once: the request is dropped)."""
     return st.session_state.pop(keys.LINK_SEARCH, None) == info.name
+
+
+def take_hit() -> int | None:
+    """The result a link reads in full (a row of the grid its search draws; None: none), once."""
+    kept = st.session_state.pop(keys.LINK_HIT, None)
+    return 0 if kept is None else kept["row"]
 
 
 def map_coordinates(info: CollectionInfo, method: str, vectors: np.ndarray) -> np.ndarray:
@@ -197,9 +221,9 @@ def map_coordinates(info: CollectionInfo, method: str, vectors: np.ndarray) -> n
 # --- following the page -------------------------------------------------------------------------------
 
 
-def follow(info: CollectionInfo | None, method: str | None = None) -> None:
+def follow(info: CollectionInfo | None, method: str | None = None, shown: int | None = 0) -> None:
     """Make the address bar say what the page shows (written only when it changed)."""
-    state = {**links.shared_state(), **page_state(info, method)}
+    state = {**links.shared_state(), **page_state(info, method, shown)}
     opened = st.session_state.pop(keys.LINK_VIEW, None)
     if opened is not None:  # a saved view: the URL names it until something is changed
         links.mark_opened_view(opened["id"], opened["name"], state)

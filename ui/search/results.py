@@ -54,8 +54,14 @@ def _hit_detail(hit: pd.Series) -> None:
     st.text(hit["text"])
 
 
-def show_result(result: search.SearchResult, info: CollectionInfo, *, in_database: bool) -> None:
-    """What the query cost, what was left out as unrelated, and the hits (each readable in full)."""
+def show_result(
+    result: search.SearchResult, info: CollectionInfo, *, in_database: bool, selected: int | None = 0
+) -> int | None:
+    """What the query cost, what was left out as unrelated, and the hits (each readable in full).
+
+    ``selected``: the hit read in full when the grid is new (a link names one; None: none).
+    Returns the hit shown in full (its position, best first), None when none is.
+    """
     emb = result.embedding
     spent = "from the cache" if emb.cached else plural(emb.total_tokens, "token") if emb.total_tokens else ""
     st.caption(
@@ -79,8 +85,8 @@ def show_result(result: search.SearchResult, info: CollectionInfo, *, in_databas
                 icon=":material/search_off:",
             )
     if not result.hits:
-        return
-    text_table(
+        return None
+    return text_table(
         result.to_frame(),
         key=state.widget_key(keys.RESULTS),
         # The text is the answer: first, wrapped, and in full below the table.
@@ -98,4 +104,5 @@ def show_result(result: search.SearchResult, info: CollectionInfo, *, in_databas
         },
         detail=_hit_detail,
         select_hint="Select a result to read it in full.",
+        selected=selected,
     )
