@@ -138,6 +138,15 @@ def test_a_search_link_reopens_the_same_search_in_a_new_session(app):
     assert "Select a result to read it in full." in plain_messages(none.caption)
     assert not none.text and dict(none.query_params) == {**url, "hit": "0"}
 
+    # A collection that is gone: said once; the page opens on the collection that is here, with
+    # the link's query waiting in the box, unsearched.
+    gone = open_page(app({**url, "collection": "Quarterly reports"}), "pages/search.py")
+    said = plain_messages(gone.info)
+    assert "**Quarterly reports** is not here" in said and "in the box below" in said, said
+    assert gone.selectbox(key="search_collection").value == search.SAMPLE_COLLECTION
+    assert gone.text_input(key="search_query").value == QUERY
+    assert "search_last" not in gone.session_state and "q" not in gone.query_params
+
     # A new search moves the URL along.
     _search(other, "baking bread in the oven", 2)
     assert dict(other.query_params) == {**url, "q": "baking bread in the oven", "k": "2"}
@@ -174,6 +183,7 @@ def test_a_link_to_a_collection_that_is_not_here_says_so_and_the_page_opens(app)
     said = plain_messages(at.info)
     assert said.count("Quarterly reports") == 1 and "is not here" in said, said
     assert "No collections yet" in said  # the page as usual
+    assert "in the box below" not in said  # no form is drawn without a collection
     # Nothing was searched (there is nothing to search).
     assert "search_last" not in at.session_state
     # The URL now says what the page shows: no collection, no query.

@@ -180,7 +180,12 @@ def _restore(store, linked: Mapping[str, Any], pending: Mapping[str, Any]) -> No
         st.info(
             f"This link's collection **{md_escape(name)}** is not here: it was deleted, or made on "
             "another deployment."
-            + (" Its query is in the box below; choose a collection and press Search." if query else ""),
+            # The form is drawn only beside a collection: its query waits there when there is one.
+            + (
+                " Its query is in the box below; choose a collection and press Search."
+                if query and store.list()
+                else ""
+            ),
             icon=":material/link_off:",
         )
         return
