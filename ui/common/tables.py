@@ -58,6 +58,7 @@ def text_table(
     column_order: Sequence[str] | None = None,
     detail: Callable[[pd.Series], None],
     select_hint: str = "Select a row to read it in full.",
+    selected: int | None = 0,
 ) -> int | None:
     """A grid with wrapped texts, then ``detail(row)`` for the selected row (the first by default).
 
@@ -73,6 +74,9 @@ def text_table(
         Draws one row in full (``frame.iloc[i]``); called once per run.
     select_hint : str
         Shown instead of the detail when the user unselected every row.
+    selected : int or None
+        The row selected when the grid is new (a link names one; None: none); later runs keep
+        the user's choice.
 
     Returns
     -------
@@ -80,6 +84,7 @@ def text_table(
         The row shown in the detail.
     """
     n = len(frame)
+    first = [] if selected is None or not n else [min(max(selected, 0), n - 1)]
     event = st.dataframe(
         frame,
         key=key,
@@ -91,7 +96,7 @@ def text_table(
         column_config=column_config,
         on_select="rerun",
         selection_mode="single-row",
-        selection_default={"selection": {"rows": [0]}} if n else None,
+        selection_default={"selection": {"rows": first}} if n else None,
     )
     row = _selected_row(event, n)
     if row is None:

@@ -26,16 +26,24 @@ def map_height(n_points: int) -> int | None:
     return 360 if n_points < SMALL_MAP else None
 
 
-def remember_result(info: CollectionInfo, result: search.SearchResult) -> None:
-    """Keep ``result`` for this collection; the result grid opens on its best hit, not on the old selection."""
-    st.session_state[keys.LAST] = (info.name, info.created, result)
+def remember_result(info: CollectionInfo, result: search.SearchResult, k: int) -> None:
+    """Keep ``result`` (of ``k`` asked for) for this collection; the result grid opens on its best
+    hit, not on the old selection."""
+    st.session_state[keys.LAST] = (info.name, info.created, result, int(k))
     state.reset_widget(keys.RESULTS)
 
 
-def last_result(info: CollectionInfo) -> search.SearchResult | None:
-    """The last search of this very collection (a rebuilt one with the same name is another)."""
+def last_search(info: CollectionInfo) -> tuple[search.SearchResult, int] | None:
+    """``(result, k asked for)`` of the last search of this very collection (a rebuilt one with
+    the same name is another)."""
     last = st.session_state.get(keys.LAST)
-    return last[2] if last and last[0] == info.name and last[1] == info.created else None
+    return (last[2], last[3]) if last and last[0] == info.name and last[1] == info.created else None
+
+
+def last_result(info: CollectionInfo) -> search.SearchResult | None:
+    """The result of :func:`last_search`."""
+    last = last_search(info)
+    return None if last is None else last[0]
 
 
 def _hit_detail(hit: pd.Series) -> None:
@@ -46,8 +54,14 @@ def _hit_detail(hit: pd.Series) -> None:
     st.text(hit["text"])
 
 
-def show_result(result: search.SearchResult, info: CollectionInfo, *, in_database: bool) -> None:
-    """What the query cost, what was left out as unrelated, and the hits (each readable in full)."""
+def show_result(
+    result: search.SearchResult, info: CollectionInfo, *, in_database: bool, selected: int | None = 0
+) -> int | None:
+    """What the query cost, what was left out as unrelated, and the hits (each readable in full).
+
+    ``selected``: the hit read in full when the grid is new (a link names one; None: none).
+    Returns the hit shown in full (its position, best first), None when none is.
+    """
     emb = result.embedding
     spent = "from the cache" if emb.cached else plural(emb.total_tokens, "token") if emb.total_tokens else ""
     st.caption(
@@ -71,8 +85,8 @@ def show_result(result: search.SearchResult, info: CollectionInfo, *, in_databas
                 icon=":material/search_off:",
             )
     if not result.hits:
-        return
-    text_table(
+        return None
+    return text_table(
         result.to_frame(),
         key=state.widget_key(keys.RESULTS),
         # The text is the answer: first, wrapped, and in full below the table.
@@ -90,4 +104,5 @@ def show_result(result: search.SearchResult, info: CollectionInfo, *, in_databas
         },
         detail=_hit_detail,
         select_hint="Select a result to read it in full.",
+        selected=selected,
     )
