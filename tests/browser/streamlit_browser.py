@@ -284,6 +284,36 @@ def scatter_points(graph) -> list[dict]:
     )
 
 
+#: Data coordinates of every text on a 2-D map, by row (Plotly's own traces; rings, lines, names,
+#: the query star and Find's matches left out).
+_POSITIONS = """(g) => {
+  const out = {};
+  for (const t of g._fullData) {
+    if (!t.customdata || ['links', 'names', 'neighbours', 'query'].includes(t.name)
+        || (t.name || '').startsWith('matches')) continue;
+    for (let i = 0; i < t.x.length; i++) {
+      const c = t.customdata[i];
+      out[Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c)] = [t.x[i], t.y[i]];
+    }
+  }
+  return out;
+}"""
+
+_MARKED = """(g) => g._fullData.flatMap((t) => (t.selectedpoints || []).map((i) => {
+  const c = t.customdata[i]; return Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c);
+}))"""
+
+
+def map_positions(graph) -> dict:
+    """``{row (as text): [x, y]}`` of every text on a 2-D map, as Plotly holds them."""
+    return graph.evaluate(_POSITIONS)
+
+
+def marked_rows(graph) -> list[int]:
+    """Rows Plotly draws as selected (``selectedpoints``), sorted."""
+    return sorted(graph.evaluate(_MARKED))
+
+
 def box_select(page, graph, rows_wanted: int = 10) -> list[int]:
     """Drag a box with the mouse (the modebar's box tool) over the ``rows_wanted`` left-most markers
     (and any that share their columns); the rows inside it."""

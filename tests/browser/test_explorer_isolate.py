@@ -13,6 +13,8 @@ from streamlit_browser import (
     click_button,
     element,
     lasso_around,
+    map_positions,
+    marked_rows,
     open_page,
     plot,
     rerun,
@@ -25,28 +27,10 @@ from embedcore import io as eio
 
 pytestmark = pytest.mark.slow
 
-#: Data coordinates of every text on a 2-D map, by row (read from Plotly's own traces).
-_POSITIONS = """(g) => {
-  const out = {};
-  for (const t of g._fullData) {
-    if (!t.customdata || ['links', 'names', 'neighbours', 'query'].includes(t.name)
-        || (t.name || '').startsWith('matches')) continue;
-    for (let i = 0; i < t.x.length; i++) {
-      const c = t.customdata[i];
-      out[Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c)] = [t.x[i], t.y[i]];
-    }
-  }
-  return out;
-}"""
-
 _LINKS = """(g) => {
   const t = g._fullData.find((t) => t.name === 'links');
   return t ? {type: t.type, x: Array.from(t.x), y: Array.from(t.y)} : null;
 }"""
-
-_MARKED = """(g) => g._fullData.flatMap((t) => (t.selectedpoints || []).map((i) => {
-  const c = t.customdata[i]; return Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c);
-}))"""
 
 
 def loneliest(points: list[dict]) -> dict:
@@ -73,7 +57,7 @@ def test_a_click_draws_neighbour_lines_and_a_selection_is_isolated_and_brought_b
     graph = plot(page, "explorer_map")
     links = graph.evaluate(_LINKS)
     assert links is not None and len(links["x"]) == 15, links
-    where = graph.evaluate(_POSITIONS)[str(target["row"])]
+    where = map_positions(graph)[str(target["row"])]
     assert all(math.isclose(x, where[0], abs_tol=1e-4) for x in links["x"][0::3]), (links["x"], where)
     page.get_by_text("nearest neighbours by cosine in the full 384-dimensional space").first.wait_for()
     # The selected line of the neighbour table is shown in full below it.
@@ -82,7 +66,7 @@ def test_a_click_draws_neighbour_lines_and_a_selection_is_isolated_and_brought_b
     screenshot(page, "explorer-click-neighbour-lines")
 
     # --- a lasso, then "Isolate selection": the map holds only those texts, projected again
-    before = graph.evaluate(_POSITIONS)
+    before = map_positions(graph)
     points = scatter_points(graph)
 
     def crowd(p):
@@ -97,7 +81,7 @@ def test_a_click_draws_neighbour_lines_and_a_selection_is_isolated_and_brought_b
     click_button(page, "Isolate selection")
     page.get_by_text(f"Showing {len(expected)} of 100 texts — isolated selection").wait_for()
     graph = plot(page, "explorer_map")
-    isolated = graph.evaluate(_POSITIONS)
+    isolated = map_positions(graph)
     assert sorted(int(r) for r in isolated) == list(range(len(expected)))
     hovers = graph.evaluate(
         "(g) => g._fullData.filter((t) => t.customdata && t.name !== 'names').flatMap((t) => Array.from(t.hovertext))"
@@ -111,8 +95,8 @@ def test_a_click_draws_neighbour_lines_and_a_selection_is_isolated_and_brought_b
     page.get_by_role("heading", name=f"{len(expected)} selected").wait_for()
     assert page.get_by_text("isolated selection").count() == 0
     graph = plot(page, "explorer_map")
-    assert graph.evaluate(_POSITIONS) == before
-    assert sorted(graph.evaluate(_MARKED)) == expected
+    assert map_positions(graph) == before
+    assert marked_rows(graph) == expected
     assert_healthy(page)
     screenshot(page, "explorer-isolated-back")
 

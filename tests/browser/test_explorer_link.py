@@ -10,6 +10,8 @@ from streamlit_browser import (
     assert_healthy,
     box_select,
     element,
+    map_positions,
+    marked_rows,
     new_session,
     plot,
     rerun,
@@ -21,22 +23,6 @@ from embedcore import io as eio
 
 pytestmark = pytest.mark.slow
 
-_POSITIONS = """(g) => {
-  const out = {};
-  for (const t of g._fullData) {
-    if (!t.customdata || ['links', 'names', 'neighbours', 'query'].includes(t.name)) continue;
-    for (let i = 0; i < t.x.length; i++) {
-      const c = t.customdata[i];
-      out[Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c)] = [t.x[i], t.y[i]];
-    }
-  }
-  return out;
-}"""
-
-_MARKED = """(g) => g._fullData.flatMap((t) => (t.selectedpoints || []).map((i) => {
-  const c = t.customdata[i]; return Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c);
-})).sort((a, b) => a - b)"""
-
 _MATCHES = """(g) => g._fullData.filter((t) => (t.name || '').startsWith('matches')).flatMap((t) =>
   Array.from(t.customdata, (c) => Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c)))
   .sort((a, b) => a - b)"""
@@ -45,8 +31,8 @@ _MATCHES = """(g) => g._fullData.filter((t) => (t.name || '').startsWith('matche
 def _view(page) -> dict:
     graph = plot(page, "explorer_map")
     return {
-        "positions": graph.evaluate(_POSITIONS),
-        "marked": graph.evaluate(_MARKED),
+        "positions": map_positions(graph),
+        "marked": marked_rows(graph),
         "matches": graph.evaluate(_MATCHES),
         "find": element(page, "explorer_find").locator("input").input_value(),
     }

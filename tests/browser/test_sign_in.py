@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.request
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import oidc_provider_mock
 import pytest
@@ -201,8 +201,9 @@ def test_deep_link_before_sign_in_lands_on_its_page_after(visitor):
     _sign_in_screen(page, "search")
     assert page.locator("h1").first.inner_text().strip() == "Embedding Explorer"  # not the page yet
     _sign_in_as(page, ALLOWED)
-    # Streamlit returns to the root after sign-in; the tab remembered /search and goes there.
-    page.wait_for_url(f"{page.app_url}/search")
+    # Streamlit returns to the root after sign-in; the tab remembered /search and goes there
+    # (the page then writes its view into the query string: issue 22).
+    page.wait_for_url(lambda url: urlsplit(url).path == "/search")
     wait_until_idle(page)
     page.locator("h1", has_text="Semantic search").wait_for()
     assert_healthy(page)
@@ -210,7 +211,21 @@ def test_deep_link_before_sign_in_lands_on_its_page_after(visitor):
     page.goto(page.app_url)
     wait_until_idle(page)
     page.locator("h1", has_text="Similarity explorer").wait_for()
-    assert page.url.rstrip("/") == page.app_url
+    assert urlsplit(page.url).path in ("", "/")
+
+
+def test_a_link_with_a_view_before_sign_in_opens_that_view_after(visitor):
+    """A colleague's link to the explorer's root with a view in its query string (issue 22) survives
+    the sign-in round trip: the gate first, then the view it names."""
+    page = visitor
+    _sign_in_screen(page, "?method=pca&find=guitar")
+    assert "guitar" not in page.locator('[data-testid="stMain"]').inner_text()  # the gate, nothing else
+    _sign_in_as(page, ALLOWED)
+    page.wait_for_url(lambda url: parse_qs(urlsplit(url).query).get("find") == ["guitar"])
+    wait_until_idle(page)
+    page.get_by_text("PCA of 100 texts").first.wait_for()
+    assert page.locator(".st-key-explorer_find input").input_value() == "guitar"
+    assert_healthy(page)
 
 
 def _sign_out(page) -> None:
@@ -234,7 +249,7 @@ def test_deep_link_as_a_fresh_servers_first_visit(secrets_server, provider, brow
             assert page.locator('[data-testid="stSidebar"]').count() == 0  # no legacy page list either
             assert "Semantic search" not in page.locator('[data-testid="stMain"]').inner_text()
             _sign_in_as(page, ALLOWED)
-            page.wait_for_url(f"{url}/search")
+            page.wait_for_url(lambda current: urlsplit(current).path == "/search")
             wait_until_idle(page)
             page.locator("h1", has_text="Semantic search").wait_for()
             _in_the_app_as(page, ALLOWED)

@@ -195,7 +195,9 @@ def _remember_deep_link() -> None:
         (() => {{
           const key = {json.dumps(_DEEP_LINK_KEY)}, root = {json.dumps(root)};
           const path = window.location.pathname;
-          if (path.replace(/\\/?$/, "/") !== root) sessionStorage.setItem(key, path + window.location.search);
+          // A page, or the root with a view in its query string (a shared link, issue 22).
+          if (path.replace(/\\/?$/, "/") !== root || window.location.search)
+            sessionStorage.setItem(key, path + window.location.search);
           else sessionStorage.removeItem(key);
         }})();
         </script>""",
