@@ -71,9 +71,22 @@ def _load_local_model() -> None:
             seconds = LocalModel(cache=None).load()
             _log.info("bundled model loaded in the background in %.1f s", seconds)
     except Exception:  # a warm-up must never take the server down; the page reports it later
-        _log.warning("loading the bundled model in the background failed", exc_info=True)
+        if _shutting_down():
+            _log.info("loading the bundled model in the background stopped: the server is shutting down")
+        else:
+            _log.warning("loading the bundled model in the background failed", exc_info=True)
     finally:
         _model_done.set()
+
+
+def _shutting_down() -> bool:
+    """Has the interpreter begun to exit (a server stopped while a step still ran)?
+
+    ``threading`` marks the main thread stopped as it starts shutting down, before the exit
+    handlers run; a step cut short then (transformers' loader can no longer start threads) is
+    not a failure worth a traceback in the log.
+    """
+    return not threading.main_thread().is_alive()
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,9 @@ def _run(plan: list) -> None:
         try:
             step()
         except Exception:  # a warm-up must never take the server down; the page reports it later
+            if _shutting_down():
+                _log.info("warm-up step %s stopped: the server is shutting down", step.__name__)
+                return
             _log.warning("warm-up step %s failed", step.__name__, exc_info=True)
         _steps.append((step.__name__.lstrip("_"), started, time.monotonic()))
         _log.info("warm-up step %s took %.1f s", _steps[-1][0], _steps[-1][2] - started)

@@ -127,3 +127,29 @@ def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "['pandas', 'plotly']"
+
+
+_STOPPED_AT_EXIT = r"""
+import logging, threading
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+from embedcore import warmup
+
+def cut_short():
+    # As transformers' loader does once the interpreter exits: no new threads can start.
+    while threading.main_thread().is_alive():
+        threading.Event().wait(0.01)
+    raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+# Not a daemon: it runs on while the interpreter exits, as the server's warm-up did when stopped.
+threading.Thread(target=getattr(warmup, "_run"), args=([cut_short],)).start()
+"""
+
+
+def test_a_step_cut_short_by_the_server_stopping_is_no_failure_in_the_log():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _STOPPED_AT_EXIT], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "warm-up step cut_short stopped: the server is shutting down" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
