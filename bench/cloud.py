@@ -351,6 +351,9 @@ def _workload(
         deployment(Path(tmp), python=python, warm_up=not pressed, memory_limit_mb=None, env=numba) as app,
     ):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        # Every wait as long as a bench step: playwright's 30 s default failed two runs on a quiet
+        # machine (the file uploader of a server loading the bundled model, its Embed button).
+        context.set_default_timeout(STEP_MS)
         try:
             out = _visit(context.new_page(), app, workload, files, pressed=pressed, full_install=full_install)
         finally:
