@@ -155,3 +155,17 @@ def test_with_sign_in_only_allowed_people_open_a_saved_view_and_it_names_its_aut
         else:
             assert not shown and not at.sidebar.radio  # the gate: nothing of the app, nor of the view
             assert topics.texts[0] not in "\n".join(str(e.proto) for e in at.main)
+
+
+def test_save_view_keeps_the_map_as_drawn_and_names_its_data_set(make_app, app_env):
+    at = _open(make_app, {"data": "sample:topics", "method": "pca", "selection": "2.4"})
+    drawn = _xy(at)
+    at.text_input(key="explorer_view_name").input("Two picked")
+    at.button(key="explorer_save_view").click().run()
+    assert not at.exception
+    [info] = ViewStore(app_env / "views.sqlite3").list()
+    assert (info.name, info.dataset, info.n_texts) == ("Two picked", "topics", 100)
+    view = ViewStore(app_env / "views.sqlite3").open(info.id)
+    assert view.state["selection"] == [2, 4] and view.state["method"] == "pca"
+    assert np.allclose(view.coordinates, [drawn[i] for i in range(100)], atol=1e-6)
+    assert at.query_params["view"] == info.id  # the address bar names the saved view now

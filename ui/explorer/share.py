@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.common import links
+from ui.common import state as state_keys
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
 from ui.common.visitor import signed_in_email
@@ -36,6 +37,9 @@ def _save(view: iso.MapView, name: str) -> None:
         return
     state = {**links.shared_state(), **explorer_state(view), "page": "explorer"}
     state.pop("isolated")  # the view keeps the texts shown: an isolated part is all of its texts
+    # The saved views list names the data set: the sample's or file's name, as the panel says it.
+    origin = st.session_state.get(state_keys.TEXTS_ORIGIN) or {}
+    state["dataset"] = str(origin.get("name") or "texts") + (" (isolated part)" if view.isolated else "")
     state["selection"] = selstate.selection(view.dataset) or None
     with friendly_errors():
         view_id = links.view_store().save(
