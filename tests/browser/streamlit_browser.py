@@ -173,6 +173,16 @@ def choose(page, key: str, option: str) -> None:
         page.get_by_role("option", name=option, exact=True).click()
 
 
+def open_sample_collection(page) -> None:
+    """Search page: build the sample collection, or open it when an earlier test on this server built it."""
+    button = element(page, "search_sample").get_by_role("button")
+    if not button.is_visible():  # "New collection" starts closed once a collection exists
+        page.locator('[data-testid="stMain"]').get_by_text("New collection", exact=True).first.click()
+        button.wait_for(state="visible")
+    with rerun(page):
+        button.click()
+
+
 def click_button(page, name: str) -> None:
     """Click the button named ``name`` and wait for the rerun it starts."""
     with rerun(page):

@@ -18,6 +18,7 @@ from streamlit_browser import (
     element,
     new_session,
     open_page,
+    open_sample_collection,
     plot,
     rerun,
     screenshot,
@@ -76,16 +77,6 @@ def _view(page) -> dict:
     }
 
 
-def _open_sample(page) -> None:
-    """Build the sample collection, or open it when an earlier test on this server built it."""
-    button = element(page, "search_sample").get_by_role("button")
-    if not button.is_visible():  # "New collection" starts closed once a collection exists
-        page.locator('[data-testid="stMain"]').get_by_text("New collection", exact=True).first.click()
-        button.wait_for(state="visible")
-    with rerun(page):
-        button.click()
-
-
 def _pick_result(page, rank: int) -> None:
     """Select the result of ``rank`` (1: the best) in the grid: a click on its row's selection box."""
     grid = page.locator('[data-testid="stDataFrame"]').last
@@ -117,7 +108,7 @@ def _same(seen: dict, expected: dict) -> None:
 
 def test_a_search_link_reopens_the_same_results_and_map_in_another_browser(page, browser):
     open_page(page, "search")
-    _open_sample(page)
+    open_sample_collection(page)
     plot(page, "search_map")
     collection = _collection(page)
     assert "Sample: five topics" in collection, collection
