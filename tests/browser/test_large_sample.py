@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from streamlit_browser import (
     assert_healthy,
     element,
@@ -25,10 +26,20 @@ SCRIPT_STATE = "() => document.querySelector('[data-testid=stApp]').getAttribute
 
 def test_the_large_sample_is_one_choice_away_and_drawn_with_webgl(page):
     open_page(page, "")
-    chooser = element(page, "explorer_sample")
-    chooser.click()
+    chooser = element(page, "explorer_sample").get_by_role("combobox")
+    option = page.get_by_role("option", name=sample_title("docs"))
+    # Scrolled to first, and clicked again if the list did not open: a click that scrolls the
+    # page can open the list and close it again (see streamlit_browser.choose).
+    chooser.scroll_into_view_if_needed()
+    for _ in range(3):
+        chooser.click()
+        try:
+            option.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
     runs_before = page.evaluate("() => window.__stBusyCount || 0")
-    page.get_by_role("option", name=sample_title("docs")).click()
+    option.click()
     # The run the choice starts (not the idle page before it): then, while anything is still
     # embedded, the page says how far it is (a progress bar with its stage).
     page.wait_for_function("(n) => (window.__stBusyCount || 0) > n", arg=runs_before, timeout=60_000)
