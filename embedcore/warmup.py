@@ -70,8 +70,8 @@ def _load_local_model() -> None:
         if LocalModel.available():
             seconds = LocalModel(cache=None).load()
             _log.info("bundled model loaded in the background in %.1f s", seconds)
-    except Exception:  # a warm-up must never take the server down; the page reports it later
-        if _shutting_down():
+    except Exception as exc:  # a warm-up must never take the server down; the page reports it later
+        if _shutting_down(exc):
             _log.info("loading the bundled model in the background stopped: the server is shutting down")
         else:
             _log.warning("loading the bundled model in the background failed", exc_info=True)
@@ -79,14 +79,20 @@ def _load_local_model() -> None:
         _model_done.set()
 
 
-def _shutting_down() -> bool:
-    """Has the interpreter begun to exit (a server stopped while a step still ran)?
+def _shutting_down(error: BaseException | None = None) -> bool:
+    """Was a step cut short because the interpreter began to exit (a server stopped mid-step)?
 
-    ``threading`` marks the main thread stopped as it starts shutting down, before the exit
-    handlers run; a step cut short then (transformers' loader can no longer start threads) is
-    not a failure worth a traceback in the log.
+    At exit, ``threading`` first runs its exit handlers — ``concurrent.futures`` then refuses new
+    work ("cannot schedule new futures after interpreter shutdown", which transformers' loader
+    meets) — and then marks the main thread stopped. Either sign is no failure worth a traceback.
     """
-    return not threading.main_thread().is_alive()
+    if not threading.main_thread().is_alive():
+        return True
+    while error is not None:
+        if isinstance(error, RuntimeError) and "interpreter shutdown" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @dataclass(frozen=True)
@@ -149,8 +155,8 @@ def _run(plan: list) -> None:
         started = time.monotonic()
         try:
             step()
-        except Exception:  # a warm-up must never take the server down; the page reports it later
-            if _shutting_down():
+        except Exception as exc:  # a warm-up must never take the server down; the page reports it later
+            if _shutting_down(exc):
                 _log.info("warm-up step %s stopped: the server is shutting down", step.__name__)
                 return
             _log.warning("warm-up step %s failed", step.__name__, exc_info=True)

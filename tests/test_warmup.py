@@ -130,15 +130,17 @@ def test_the_figures_module_finishes_importing_pandas_before_plotly_looks_for_it
 
 
 _STOPPED_AT_EXIT = r"""
-import logging, threading
+import concurrent.futures, logging, threading
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 from embedcore import warmup
 
+pool = concurrent.futures.ThreadPoolExecutor(1)
+
 def cut_short():
-    # As transformers' loader does once the interpreter exits: no new threads can start.
-    while threading.main_thread().is_alive():
-        threading.Event().wait(0.01)
-    raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+    # As transformers' loader does: it submits work to a thread pool until, once the interpreter
+    # begins to exit, concurrent.futures refuses it (before the main thread is marked stopped).
+    while True:
+        pool.submit(lambda: None).result()
 
 # Not a daemon: it runs on while the interpreter exits, as the server's warm-up did when stopped.
 threading.Thread(target=getattr(warmup, "_run"), args=([cut_short],)).start()
