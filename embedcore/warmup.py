@@ -71,7 +71,7 @@ def _load_local_model() -> None:
             seconds = LocalModel(cache=None).load()
             _log.info("bundled model loaded in the background in %.1f s", seconds)
     except Exception as exc:  # a warm-up must never take the server down; the page reports it later
-        if _shutting_down(exc):
+        if cut_short_by_exit(exc):
             _log.info("loading the bundled model in the background stopped: the server is shutting down")
         else:
             _log.warning("loading the bundled model in the background failed", exc_info=True)
@@ -79,7 +79,7 @@ def _load_local_model() -> None:
         _model_done.set()
 
 
-def _shutting_down(error: BaseException | None = None) -> bool:
+def cut_short_by_exit(error: BaseException | None = None) -> bool:
     """Was a step cut short because the interpreter began to exit (a server stopped mid-step)?
 
     At exit, ``threading`` first runs its exit handlers — ``concurrent.futures`` then refuses new
@@ -156,7 +156,7 @@ def _run(plan: list) -> None:
         try:
             step()
         except Exception as exc:  # a warm-up must never take the server down; the page reports it later
-            if _shutting_down(exc):
+            if cut_short_by_exit(exc):
                 _log.info("warm-up step %s stopped: the server is shutting down", step.__name__)
                 return
             _log.warning("warm-up step %s failed", step.__name__, exc_info=True)

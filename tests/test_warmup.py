@@ -134,13 +134,13 @@ import concurrent.futures, logging, threading
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 from embedcore import warmup
 
-pool = concurrent.futures.ThreadPoolExecutor(1)
-
 def cut_short():
-    # As transformers' loader does: it submits work to a thread pool until, once the interpreter
-    # begins to exit, concurrent.futures refuses it (before the main thread is marked stopped).
+    # As transformers' loader does: a new thread pool per load, given work until, once the
+    # interpreter begins to exit, concurrent.futures refuses it (before the main thread is
+    # marked stopped).
     while True:
-        pool.submit(lambda: None).result()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: None).result()
 
 # Not a daemon: it runs on while the interpreter exits, as the server's warm-up did when stopped.
 threading.Thread(target=getattr(warmup, "_run"), args=([cut_short],)).start()
@@ -155,3 +155,16 @@ def test_a_step_cut_short_by_the_server_stopping_is_no_failure_in_the_log():
     assert out.returncode == 0, out.stderr
     assert "warm-up step cut_short stopped: the server is shutting down" in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_an_error_from_a_thread_pool_refusing_work_at_exit_is_recognised_through_its_causes():
+    refused = RuntimeError("cannot schedule new futures after interpreter shutdown")
+    try:
+        try:
+            raise refused
+        except RuntimeError as exc:
+            raise OSError("loading the model failed") from exc
+    except OSError as wrapped:
+        assert warmup.cut_short_by_exit(wrapped)  # the loader's own error, caused by the refusal
+    assert not warmup.cut_short_by_exit(RuntimeError("out of memory"))  # a real failure stays one
+    assert not warmup.cut_short_by_exit(None)
