@@ -32,8 +32,10 @@ from typing import Any
 import streamlit as st
 
 from embedcore import io
-from embedcore.errors import EmbedcoreError, ViewDataMissingError, ViewError
+from embedcore.errors import EmbedcoreError, ViewDataMissingError
 from embedcore.stores.protocols import Views
+from embedcore.stores.view_rules import ROW_KEYS, check_rows, rows_digest
+from embedcore.stores.views import INLINE_ROWS
 from ui.common import cached, state
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
@@ -47,17 +49,17 @@ VIEW = "view"
 DATA, PROVIDER, MODEL = "data", "provider", "model"
 #: Prefix of a setting of the chosen method (``p.n_neighbors=15``), kept in ``state["params"]``.
 PARAM_PREFIX = "p."
-#: Row lists: in the URL as ``1.5.9`` (dots need no escaping), or ``~<digest>`` when stored.
-ROW_KEYS = ("selection", "isolated")
-#: A row list longer than this is stored and named by digest (6 characters a row: 64 stay short).
-INLINE_ROWS = 64
+#: Row lists (the store's ``ROW_KEYS``): in the URL as ``1.5.9`` (dots need no escaping), or
+#: ``~<digest>`` when longer than the store's ``INLINE_ROWS`` (stored as ``shorten`` stores them).
 
 _WRITTEN = "_links_written"  # {page: the query parameters written or handled last}
 _PENDING = "_links_pending"  # {"page", "state", "coordinates", "view"}: waits for the page
 _OPENED = "_links_opened_view"  # {"id", "name", "query"}: the saved view on screen, while unchanged
+_NAME_NEXT = "_links_name_next"  # {"id", "name"}: the saved view the next follow() names
 _STORED = "_links_stored"  # digests of texts stored by this session
+_STORED_ROWS = "_links_stored_rows"  # the digest of the long row list this session stored last
 _NOTICE = "_links_notice"  # a sentence for the page about what the link could not restore
-_OPENINGS = "_links_openings"  # how many links this session opened (text panels re-seed on a new one)
+_OPENINGS = "_links_openings"  # links this session opened: ``origin["opened"]`` (text panels re-seed)
 #: The sidebar's provider radio (``ui.common.connection``): dropped so it is drawn from the link's kind.
 PROVIDER_WIDGET = "conn_provider"
 
@@ -80,9 +82,14 @@ def view_store() -> Views:
 
 
 def _rows_text(rows: list[int]) -> str:
-    if len(rows) > INLINE_ROWS:
-        return "~" + view_store().put_selection(rows)
-    return ".".join(str(int(r)) for r in rows)
+    if len(rows) <= INLINE_ROWS:
+        return ".".join(str(int(r)) for r in rows)
+    # Every run ends by writing its URL: a selection stored once is not written again each rerun.
+    digest = rows_digest(rows)
+    if st.session_state.get(_STORED_ROWS) != digest:
+        view_store().put_selection(check_rows(rows))
+        st.session_state[_STORED_ROWS] = digest
+    return "~" + digest
 
 
 def to_query(page_state: Mapping[str, Any]) -> dict[str, str]:
@@ -185,11 +192,6 @@ def _set_linked_texts(table: io.TextTable, origin: dict) -> None:
     ss[_OPENINGS] = ss.get(_OPENINGS, 0) + 1
     ss[state.TEXTS] = table
     ss[state.TEXTS_ORIGIN] = {**origin, "opened": ss[_OPENINGS]}
-
-
-def openings() -> int:
-    """How many links this session opened: a text panel seeds its widgets afresh when it grows."""
-    return int(st.session_state.get(_OPENINGS, 0))
 
 
 def _apply_data(reference: str | None, texts: tuple[list, list | None] | None, name: str) -> None:
@@ -301,6 +303,8 @@ def take_pending(page: str) -> dict | None:
     pending = st.session_state.get(_PENDING)
     if not pending or pending.get("page") != page:
         return None
+    if pending.get("view") is not None:  # the page's next follow() names it (name_saved_view)
+        name_saved_view(pending["view"]["id"], pending["view"]["name"])
     return st.session_state.pop(_PENDING)
 
 
@@ -319,15 +323,10 @@ def shared_state() -> dict[str, Any]:
     return {DATA: data_reference(), PROVIDER: current_connection().kind, MODEL: current_model()}
 
 
-def mark_opened_view(view_id: str, name: str, page_state: Mapping[str, Any]) -> None:
-    """While the page's state stays ``page_state``, the URL names saved view ``view_id``."""
-    st.session_state[_OPENED] = {"id": view_id, "name": name, "query": to_query(page_state)}
-
-
-def opened_view() -> dict | None:
-    """``{"id", "name"}`` of the saved view on screen, while nothing was changed since it opened."""
-    opened = st.session_state.get(_OPENED)
-    return None if opened is None else {"id": opened["id"], "name": opened["name"]}
+def name_saved_view(view_id: str, name: str) -> None:
+    """From the page's next :func:`follow` on, and while its state stays the same, the URL is
+    ``?view=<id>``: a saved view just opened, or just saved."""
+    st.session_state[_NAME_NEXT] = {"id": view_id, "name": name}
 
 
 def follow(page: str, page_state: Mapping[str, Any]) -> dict[str, str]:
@@ -343,6 +342,9 @@ def follow(page: str, page_state: Mapping[str, Any]) -> dict[str, str]:
     except (EmbedcoreError, ValueError) as exc:  # a long selection not stored: the URL stays
         logger.warning("the URL does not follow the view: %s", type(exc).__name__)
         return st.query_params.to_dict()
+    named = ss.pop(_NAME_NEXT, None)
+    if named is not None:  # this state is the saved view's
+        ss[_OPENED] = {**named, "query": query}
     opened = ss.get(_OPENED)
     if opened is not None:
         if opened["query"] == query:
@@ -369,16 +371,13 @@ __all__ = [
     "MODEL",
     "PROVIDER",
     "VIEW",
-    "ViewError",
     "data_reference",
     "follow",
     "from_query",
     "keep_pending",
-    "mark_opened_view",
+    "name_saved_view",
     "notice",
     "open_incoming",
-    "opened_view",
-    "openings",
     "page_url",
     "parse_rows",
     "shared_state",

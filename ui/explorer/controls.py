@@ -16,6 +16,9 @@ from ui.common import state
 from ui.explorer import colours, keys
 from ui.explorer.keys import SESSION, P
 
+#: The maps' random seed until the visitor sets one (a link leaves it out).
+DEFAULT_SEED = 42
+
 
 @dataclass(frozen=True)
 class MapControls:
@@ -113,7 +116,7 @@ def map_controls(n: int, has_labels: bool) -> MapControls:
     state.seed(keys.K, 5)
     state.follow_default(keys.MIN_CLUSTER, default_min_cluster_size(n))
     state.seed(f"{P}_size", 7 if n <= 1_000 else 5 if n <= 5_000 else 3)
-    state.seed(f"{P}_seed", 42)
+    state.seed(f"{P}_seed", DEFAULT_SEED)
 
     # One column beside the map (pages/explorer.py): the widgets stack, one to a row.
     spec = _method_control()

@@ -23,14 +23,12 @@ from ui.common import links
 from ui.explorer import isolation as iso
 from ui.explorer import keys
 from ui.explorer import selection_state as selstate
+from ui.explorer.colours import COLOUR_NAMES
+from ui.explorer.controls import DEFAULT_SEED
 
 PAGE = "explorer"
 #: Session key: ``{"coords", "model", "signature"}`` of a saved view's map, until another map is asked for.
 SAVED_MAP = f"{keys.P}_saved_map"
-#: Session key: ``{"id", "name"}`` of the saved view just opened (the URL names it while unchanged).
-_OPENED = f"{keys.P}_opened_view"
-COLOURS = ("label", "cluster", "hdbscan", "none")
-DEFAULT_SEED = 42
 
 
 def explorer_state(view: iso.MapView) -> dict[str, Any]:
@@ -100,7 +98,7 @@ def _seed_settings(page_state: Mapping[str, Any]) -> None:
             ss[key] = value
     if "seed" not in page_state:
         ss[f"{keys.P}_seed"] = DEFAULT_SEED
-    if page_state.get("colour") in COLOURS:
+    if page_state.get("colour") in COLOUR_NAMES:
         ss[keys.COLOUR] = page_state["colour"]
     ss[keys.FIND] = str(page_state.get("find") or "")
     ss[keys.FIND_REGEX] = _as(bool, page_state.get("regex", False), False)
@@ -150,8 +148,6 @@ def apply(pending: dict, dataset: str, n_texts: int, model: str, *, embedded_her
             "model": page_state.get(links.MODEL) or model,
             "signature": None,
         }
-    if pending.get("view") is not None:
-        st.session_state[_OPENED] = pending["view"]
 
 
 def saved_projection(signature: tuple, n: int, dims: int, model: str) -> ProjectionResult | None:
@@ -183,9 +179,5 @@ def saved_projection(signature: tuple, n: int, dims: int, model: str) -> Project
 
 
 def follow(view: iso.MapView) -> None:
-    """End of a run: the URL follows the explorer (naming the saved view while nothing changed)."""
-    page_state = {**links.shared_state(), **explorer_state(view)}
-    opened = st.session_state.pop(_OPENED, None)
-    if opened is not None:
-        links.mark_opened_view(opened["id"], opened["name"], page_state)
-    links.follow(PAGE, page_state)
+    """End of a run: the URL follows the explorer (naming a saved view while nothing changed)."""
+    links.follow(PAGE, {**links.shared_state(), **explorer_state(view)})

@@ -50,10 +50,8 @@ def _save(view: iso.MapView, name: str) -> None:
             name=name,
             author=signed_in_email(),
         )
-        links.mark_opened_view(
-            view_id, name or "Untitled view", {**links.shared_state(), **explorer_state(view)}
-        )
         st.session_state[_SAVED] = (view_id, name or "Untitled view")
+        links.name_saved_view(*st.session_state[_SAVED])
         follow(view)  # the address bar names the saved view from now on, while nothing changes
 
 

@@ -27,8 +27,6 @@ LINK_SEARCH = "search_link_search"
 LINK_HIT = "search_link_hit"
 #: ``{"collection", "method", "coordinates"}``: a saved view's map, drawn while both stay the same.
 LINK_MAP = "search_link_map"
-#: ``{"id", "name"}`` of the saved view this run opened (the URL names it while nothing changes).
-LINK_VIEW = "search_link_view"
 #: ``{query: digest}``: a long query stored for the URL (ui.search.links).
 LINK_QUERIES = "search_link_queries"
 #: Resettable widgets (see ui.common.state.widget_key): the two forms' files and name, the result grid.

@@ -170,8 +170,6 @@ def _restore(store, linked: Mapping[str, Any], pending: Mapping[str, Any]) -> No
         ss[keys.K] = k
     if method is not None:
         ss[keys.PROJECTION] = method
-    if pending.get("view"):
-        ss[keys.LINK_VIEW] = dict(pending["view"])
     name = linked.get(COLLECTION)
     if not name:
         return
@@ -228,11 +226,8 @@ def map_coordinates(info: CollectionInfo, method: str, vectors: np.ndarray) -> n
 
 def follow(info: CollectionInfo | None, method: str | None = None, shown: int | None = 0) -> None:
     """Make the address bar say what the page shows (written only when it changed)."""
-    state = {**links.shared_state(), **page_state(info, method, shown)}
-    opened = st.session_state.pop(keys.LINK_VIEW, None)
-    if opened is not None:  # a saved view: the URL names it until something is changed
-        links.mark_opened_view(opened["id"], opened["name"], state)
-    links.follow(PAGE, state)
+    # A saved view just opened is named by the URL until something is changed (ui.common.links).
+    links.follow(PAGE, {**links.shared_state(), **page_state(info, method, shown)})
 
 
 def stop(info: CollectionInfo | None = None) -> NoReturn:
