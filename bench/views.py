@@ -30,19 +30,21 @@ GOAL_RATIO = 1.5
 TIMEOUT_MS = 900_000
 
 
+def _until_drawn(page, url: str, caption: str, drawn: str, idle: str) -> float:
+    """Open ``url``; seconds until its map of ``N`` points and ``caption`` are drawn (then idle)."""
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(drawn, arg=[".st-key-explorer_map .js-plotly-plot", N, True], timeout=TIMEOUT_MS)
+    page.get_by_text(caption).first.wait_for(timeout=TIMEOUT_MS)
+    seconds = time.perf_counter() - t0
+    page.wait_for_function(idle, timeout=TIMEOUT_MS, polling=100)
+    return seconds
+
+
 def _open(browser, url: str, caption: str, drawn: str, idle: str) -> float:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
     try:
-        t0 = time.perf_counter()
-        page.goto(url)
-        page.wait_for_function(
-            drawn, arg=[".st-key-explorer_map .js-plotly-plot", N, True], timeout=TIMEOUT_MS
-        )
-        page.get_by_text(caption).first.wait_for(timeout=TIMEOUT_MS)
-        seconds = time.perf_counter() - t0
-        page.wait_for_function(idle, timeout=TIMEOUT_MS, polling=100)
-        return seconds
+        return _until_drawn(context.new_page(), url, caption, drawn, idle)
     finally:
         context.close()
 
@@ -52,12 +54,7 @@ def _save(browser, url: str, drawn: str, idle: str) -> str:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     try:
-        page.goto(url)
-        page.wait_for_function(
-            drawn, arg=[".st-key-explorer_map .js-plotly-plot", N, True], timeout=TIMEOUT_MS
-        )
-        page.get_by_text(f"UMAP of {N:,} texts").first.wait_for(timeout=TIMEOUT_MS)
-        page.wait_for_function(idle, timeout=TIMEOUT_MS, polling=100)
+        _until_drawn(page, url, f"UMAP of {N:,} texts", drawn, idle)
         page.get_by_role("button", name="Share this view").click()
         page.locator(".st-key-explorer_view_name input").fill("bench: 20k")
         page.get_by_role("button", name="Save view", exact=True).click()
