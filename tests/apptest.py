@@ -102,3 +102,24 @@ def plotly_array(value) -> np.ndarray:
             out = out.reshape([int(s) for s in str(value["shape"]).split(",")])
         return out
     return np.asarray(value)
+
+
+def point_traces(spec: dict) -> list[dict]:
+    """The traces holding the texts (not the query star, neighbour rings, links, names or matches)."""
+    return [
+        t
+        for t in spec["data"]
+        if t.get("name") not in ("query", "neighbours", "names", "links")
+        and not t.get("name", "").startswith("matches")
+    ]
+
+
+def map_xy(spec: dict) -> dict[int, tuple[float, float]]:
+    """``{row: (x, y)}`` of every text on a 2-D map's figure (its point traces)."""
+    return {
+        int(r): (float(x), float(y))
+        for t in point_traces(spec)
+        for r, x, y in zip(
+            plotly_array(t["customdata"]).ravel(), plotly_array(t["x"]), plotly_array(t["y"]), strict=True
+        )
+    }

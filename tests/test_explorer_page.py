@@ -18,7 +18,16 @@ import numpy as np
 import pytest
 
 from embedcore.figures import charts
-from tests.apptest import chart, has_chart, metrics, open_page, plain_messages, plotly_array
+from tests.apptest import (
+    chart,
+    has_chart,
+    map_xy,
+    metrics,
+    open_page,
+    plain_messages,
+    plotly_array,
+    point_traces,
+)
 from ui.common import state
 
 # Every test here loads and runs the real bundled model: 2-12 s each on a loaded 2-core machine.
@@ -40,16 +49,6 @@ def show_tab(at, tab: str):
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def point_traces(spec: dict) -> list[dict]:
-    """The traces holding the texts (not the query star, neighbour rings, links, names or matches)."""
-    return [
-        t
-        for t in spec["data"]
-        if t.get("name") not in ("query", "neighbours", "names", "links")
-        and not t.get("name", "").startswith("matches")
-    ]
 
 
 def map_rows(spec: dict) -> np.ndarray:
@@ -572,21 +571,11 @@ def test_colour_by_hdbscan_names_the_clusters_it_finds_and_greys_the_rest(make_a
     assert len(fewer) <= 2
 
 
-def _map_xy(spec: dict) -> dict[int, tuple[float, float]]:
-    return {
-        int(r): (float(x), float(y))
-        for t in point_traces(spec)
-        for r, x, y in zip(
-            plotly_array(t["customdata"]).ravel(), plotly_array(t["x"]), plotly_array(t["y"]), strict=True
-        )
-    }
-
-
 def test_isolate_selection_then_a_label_and_back_twice_restores_each_map(make_app):
     at = open_explorer(make_app, explorer_method="pca")
     texts = at.session_state[state.TEXTS].texts
     labels = at.session_state[state.TEXTS].labels
-    full = _map_xy(chart(at, "explorer_map"))
+    full = map_xy(chart(at, "explorer_map"))
     picked = sorted(
         i
         for topic in ("music", "space", "sports")
@@ -599,7 +588,7 @@ def test_isolate_selection_then_a_label_and_back_twice_restores_each_map(make_ap
     assert not at.exception, at.exception
     assert "Showing 12 of 100 texts — isolated selection" in plain_messages(at.markdown)
     spec = chart(at, "explorer_map")
-    part = _map_xy(spec)
+    part = map_xy(spec)
     # Re-projected on their own: twelve points, the texts of the picked rows, new positions.
     assert len(part) == 12
     hovers = sorted(h.replace("<br>", " ") for t in point_traces(spec) for h in t["hovertext"])
@@ -619,11 +608,11 @@ def test_isolate_selection_then_a_label_and_back_twice_restores_each_map(make_ap
 
     at.button(key="explorer_isolation_back").click().run()
     assert "Showing 12 of 100 texts — isolated selection" in plain_messages(at.markdown)
-    assert _map_xy(chart(at, "explorer_map")) == part  # the same map as before, exactly
+    assert map_xy(chart(at, "explorer_map")) == part  # the same map as before, exactly
     at.button(key="explorer_isolation_back").click().run()
     assert not at.exception
     assert "Showing" not in plain_messages(at.markdown)
-    assert _map_xy(chart(at, "explorer_map")) == full
+    assert map_xy(chart(at, "explorer_map")) == full
     # The selection the full map had when it was isolated comes back with it.
     assert "12 selected" in plain_messages(at.subheader)
     spec = chart(at, "explorer_map")

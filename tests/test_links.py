@@ -13,7 +13,7 @@ import pytest
 
 from embedcore import io as eio
 from embedcore.stores.views import ViewStore
-from tests.apptest import chart, metrics, open_page, plain_messages, plotly_array
+from tests.apptest import chart, map_xy, metrics, open_page, plain_messages
 from ui.common import links
 
 pytestmark = pytest.mark.slow
@@ -29,16 +29,7 @@ def _open(make_app, query: dict):
 
 
 def _xy(at) -> dict[int, tuple[float, float]]:
-    """Map coordinates by row, from the figure's point traces."""
-    out = {}
-    for trace in chart(at, "explorer_map")["data"]:
-        name = trace.get("name", "")
-        if name in ("query", "neighbours", "names", "links") or name.startswith("matches"):
-            continue
-        rows = plotly_array(trace["customdata"]).ravel()
-        xs, ys = plotly_array(trace["x"]), plotly_array(trace["y"])
-        out.update({int(r): (float(x), float(y)) for r, x, y in zip(rows, xs, ys, strict=True)})
-    return out
+    return map_xy(chart(at, "explorer_map"))
 
 
 def test_the_query_string_round_trips_settings_and_stores_long_selections(app_env):
