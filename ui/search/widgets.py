@@ -18,6 +18,7 @@ from embedcore.analysis import search
 from embedcore.errors import EmbedcoreError, InputError
 from embedcore.figures.tables import collections_frame, documents_frame
 from ui.common import state, uploads
+from ui.common.confirm import delete_confirmed
 from ui.common.embedding import progress_bar
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape, plural
@@ -315,13 +316,11 @@ def collection_panel(store, info: CollectionInfo, options: Sequence[ModelOption]
 
 
 def _confirm_delete(store, info: CollectionInfo) -> None:
-    st.warning(
+    question = (
         f"Delete **{md_escape(info.name)}** and its {plural(info.n_chunks, 'chunk')}? This cannot be undone "
-        "(the embedding cache keeps the vectors, so rebuilding it costs no API calls).",
-        icon=":material/delete_forever:",
+        "(the embedding cache keeps the vectors, so rebuilding it costs no API calls)."
     )
-    yes, no = st.columns(2)
-    if yes.button("Yes, delete it", key="search_delete_yes", type="primary", width="stretch"):
+    if delete_confirmed(question, key="search_delete", confirm_key=keys.CONFIRM):
         with friendly_errors():
             store.delete(info.name)
             forget_loaded()
@@ -329,9 +328,6 @@ def _confirm_delete(store, info: CollectionInfo) -> None:
                 st.session_state.pop(key, None)
             st.session_state[keys.NOTICE] = (f"Deleted **{md_escape(info.name)}**.", [])
             st.rerun()
-    if no.button("Cancel", key="search_delete_no", width="stretch"):
-        st.session_state.pop(keys.CONFIRM, None)
-        st.rerun()
 
 
 def model_mismatch(store, info: CollectionInfo, option: ModelOption, options: Sequence[ModelOption]) -> bool:

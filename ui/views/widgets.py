@@ -17,6 +17,7 @@ import streamlit as st
 from embedcore.errors import InputError
 from embedcore.stores.view_rules import MAX_NAME_LENGTH, ViewInfo
 from ui.common import state, uploads
+from ui.common.confirm import delete_confirmed
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape, plural
 from ui.common.links import VIEW
@@ -142,21 +143,16 @@ def actions(store, info: ViewInfo) -> None:
 
 
 def _confirm_delete(store, info: ViewInfo) -> None:
-    st.warning(
+    question = (
         f"Delete the view **{md_escape(info.name)}**? This cannot be undone: links to it stop working "
-        "(an exported file can still be imported).",
-        icon=":material/delete_forever:",
+        "(an exported file can still be imported)."
     )
-    yes, no = st.columns(2)
-    if yes.button("Yes, delete it", key="views_delete_yes", type="primary", width="stretch"):
+    if delete_confirmed(question, key="views_delete", confirm_key=keys.CONFIRM):
         with friendly_errors():
             gone = store.delete(info.id)
             st.session_state.pop(keys.SELECT, None)
             said = "Deleted" if gone else "Someone else had already deleted"
             _done(f"{said} the view **{md_escape(info.name)}**.")
-    if no.button("Cancel", key="views_delete_no", width="stretch"):
-        st.session_state.pop(keys.CONFIRM, None)
-        st.rerun()
 
 
 def _rename_form(store, info: ViewInfo) -> None:
