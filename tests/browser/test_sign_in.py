@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import oidc_provider_mock
 import pytest
+from playwright.sync_api import expect
 from streamlit_browser import (
     assert_healthy,
     new_session,
@@ -224,7 +225,9 @@ def test_a_link_with_a_view_before_sign_in_opens_that_view_after(visitor):
     page.wait_for_url(lambda url: parse_qs(urlsplit(url).query).get("find") == ["guitar"])
     wait_until_idle(page)
     page.get_by_text("PCA of 100 texts").first.wait_for()
-    assert page.locator(".st-key-explorer_find input").input_value() == "guitar"
+    # Read until it settles: CI once read the box empty while the URL written from the session
+    # already said "guitar" (not reproduced in 20 runs here); what counts is what the visitor is left with.
+    expect(page.locator(".st-key-explorer_find input")).to_have_value("guitar")
     assert_healthy(page)
 
 
