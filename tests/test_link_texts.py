@@ -69,10 +69,10 @@ def test_on_request_stores_typed_texts_only_once_a_link_is_asked_for(make_app, a
     assert not at.exception and not at.warning
     assert at.query_params["data"] == f"texts:{digest}"
     assert ViewStore(app_env / "views.sqlite3").texts(digest)[0] == TEXTS
-    at.run()
-    assert at.query_params["data"] == f"texts:{digest}"  # and it stays named
     assert not [b for b in at.button if b.key == MAKE_LINK]  # linked: nothing more to ask
     assert "keeps texts you type" not in plain_messages(at.caption)
+    at.run()
+    assert at.query_params["data"] == f"texts:{digest}"  # and it stays named
 
     # Other texts are other texts: not stored until asked for again.
     at.text_area(key="explorer_paste").set_value("\n".join([*TEXTS, "One more line."])).run()

@@ -30,6 +30,8 @@ SAVE = f"{keys.P}_save_view"
 MAKE_LINK = f"{keys.P}_make_link"
 #: Why Save view is off (``link_texts = "never"``, the visitor's own texts on screen).
 NO_SAVE = "This app does not keep texts visitors type; views of a sample set can be saved."
+#: Session key: True once "Make a link to these texts" could not store them (said once).
+_LINK_FAILED = f"{keys.P}_link_failed"
 #: Session key: ``(view id, name)`` of the view saved last (its link is shown once more).
 _SAVED = f"{keys.P}_saved_view"
 VIEWS_PAGE = "pages/views.py"
@@ -63,7 +65,13 @@ def _save(view: iso.MapView, name: str) -> None:
         follow(view)  # the address bar names the saved view from now on, while nothing changes
 
 
-def _link_caption(view: iso.MapView) -> bool:
+def _make_link() -> None:
+    """The "Make a link to these texts" button, before the run: the run then draws the address naming them."""
+    if link_texts.ask() is None:  # the database is down: said once by the box
+        st.session_state[_LINK_FAILED] = True
+
+
+def _link_caption() -> bool:
     """Say what the address bar carries, and offer a link to typed texts that have none yet
     (``link_texts``); True when Save view is possible."""
     if link_texts.mode() == link_texts.NEVER and link_texts.visitor_texts():
@@ -72,22 +80,24 @@ def _link_caption(view: iso.MapView) -> bool:
             "them on whatever texts your colleague has. Saved views are for the sample sets."
         )
         return False
+    if st.session_state.pop(_LINK_FAILED, False):
+        st.warning(
+            "These texts could not be kept for a link just now; try again later.",
+            icon=":material/link_off:",
+        )
     if link_texts.awaits_request():
         st.caption(
             "This app keeps texts you type only when you ask for a link: until then, the address "
             "below carries the settings alone."
         )
-        if not st.button(
-            "Make a link to these texts", key=MAKE_LINK, icon=":material/link:", width="stretch"
-        ):
-            return True
-        if link_texts.ask() is None:
-            st.warning(
-                "These texts could not be kept for a link just now; try again later.",
-                icon=":material/link_off:",
-            )
-            return True
-        follow(view)  # the address below names them now
+        st.button(
+            "Make a link to these texts",
+            key=MAKE_LINK,
+            icon=":material/link:",
+            width="stretch",
+            on_click=_make_link,
+        )
+        return True
     st.caption(
         "The address bar follows what you see: texts, model, map settings, Find and the selection. "
         "Copy it to show a colleague the same view on this app."
@@ -98,7 +108,7 @@ def _link_caption(view: iso.MapView) -> bool:
 def share_box(view: iso.MapView) -> None:
     """A "Share" popover: the address to copy and "Save view"."""
     with st.popover("Share this view", icon=":material/share:", width="stretch"):
-        can_save = _link_caption(view)
+        can_save = _link_caption()
         st.code(links.page_url(st.query_params.to_dict()), language=None, wrap_lines=True)
         name = st.text_input("Name", key=NAME, max_chars=100, placeholder="e.g. Complaints by cluster")
         if st.button(
