@@ -30,6 +30,8 @@ from embedcore.stores.database import DATABASE_URL_ENV
 
 __all__ = [
     "ENV_PREFIX",
+    "LINK_TEXTS_ENV",
+    "LINK_TEXTS_MODES",
     "SECTIONS",
     "AccessDecision",
     "AccessRules",
@@ -42,6 +44,7 @@ __all__ = [
     "check_budget",
     "check_cache_max_mb",
     "check_database_url",
+    "check_link_texts",
     "check_section",
     "check_settings",
 ]
@@ -516,6 +519,42 @@ def check_cache_max_mb(value: Any, secrets: Mapping[str, Any]) -> float | None:
     return parse_max_mb(os.environ.get(CACHE_MAX_MB_ENV), CACHE_MAX_MB_ENV)
 
 
+# --- link_texts: whether texts a visitor types are kept for links ------------------------------
+
+#: Environment alternative of ``link_texts``.
+LINK_TEXTS_ENV = "EMBEDCORE_LINK_TEXTS"
+#: ``always``: the URL names typed texts (stored by digest); ``on_request``: only once the visitor
+#: asks for a link or saves the view; ``never``: links and saved views only for sample sets.
+LINK_TEXTS_MODES = ("always", "on_request", "never")
+
+
+def check_link_texts(value: Any, secrets: Mapping[str, Any]) -> str:
+    """``link_texts`` in the secrets, then ``$EMBEDCORE_LINK_TEXTS``; ``"always"`` when neither is set.
+
+    Raises
+    ------
+    ConfigurationError
+        Not one of :data:`LINK_TEXTS_MODES`; the message names the setting and the values.
+
+    Examples
+    --------
+    >>> check_link_texts(" On_Request ", {})
+    'on_request'
+    >>> check_link_texts("off", {})
+    Traceback (most recent call last):
+    embedcore.errors.ConfigurationError: link_texts in the app's secrets must be "always", "on_request" or "never", got 'off'.
+    """
+    where = "link_texts in the app's secrets"
+    if value is None:
+        value, where = os.environ.get(LINK_TEXTS_ENV, "").strip() or "always", LINK_TEXTS_ENV
+    mode = value.strip().lower() if isinstance(value, str) else None
+    if mode not in LINK_TEXTS_MODES:
+        raise ConfigurationError(
+            f'{where} must be "always", "on_request" or "never", got {str(value)[:40]!r}.'
+        )
+    return mode
+
+
 # --- all sections ----------------------------------------------------------------------------
 
 #: ``{section or key: check}``, run in this order by :func:`check_settings`. A new setting is one
@@ -527,6 +566,7 @@ SECTIONS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "budget": check_budget,
     "cache_max_mb": check_cache_max_mb,
     "database_url": check_database_url,
+    "link_texts": check_link_texts,
 }
 
 

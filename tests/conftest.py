@@ -16,7 +16,13 @@ REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "app.py"
 
 #: Environment the dashboard reads; cleared so a developer's own settings never leak into tests.
-_APP_ENV = ("IONOS_API_TOKEN", "EMBEDCORE_BASE_URL", "EMBEDCORE_LOCK_ENDPOINT", "EMBEDCORE_DATABASE_URL")
+_APP_ENV = (
+    "IONOS_API_TOKEN",
+    "EMBEDCORE_BASE_URL",
+    "EMBEDCORE_LOCK_ENDPOINT",
+    "EMBEDCORE_DATABASE_URL",
+    "EMBEDCORE_LINK_TEXTS",
+)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from embedcore.analysis import search
-from embedcore.stores.view_rules import VIEWS_FILENAME
+from embedcore.errors import ViewDataMissingError
+from embedcore.stores.view_rules import VIEWS_FILENAME, texts_digest
 from embedcore.stores.views import ViewStore
 from tests.apptest import chart, frame_with, open_page, plain_messages, plotly_array
 from ui.common import links
@@ -174,6 +175,21 @@ def test_a_long_query_is_stored_and_the_link_stays_short(app):
     assert third.selectbox(key="search_collection").value == search.SAMPLE_COLLECTION
     assert third.text_input(key="search_query").value == ""
     assert "q" not in dict(third.query_params)
+
+
+@pytest.mark.parametrize("mode", ["on_request", "never"])
+def test_a_long_query_is_left_out_of_the_link_when_typed_texts_are_not_kept(make_app, app_env, mode):
+    """``link_texts``: this page has no "make a link", so a stored query would be kept unasked."""
+    at = open_page(make_app(secrets={"link_texts": mode}, timeout=180), "pages/search.py")
+    at.button(key="search_sample").click().run()
+    long_query = " ".join(["a rocket carried astronauts into orbit around the moon"] * 12)
+    _search(at, long_query, 2)
+    url = dict(at.query_params)
+    assert "q" not in url and "k" not in url and url["collection"] == search.SAMPLE_COLLECTION
+    with pytest.raises(ViewDataMissingError):  # not stored either
+        ViewStore(app_env / VIEWS_FILENAME).texts(texts_digest([long_query], None))
+    _search(at, QUERY, 2)  # a short query is the URL's own: nothing is stored for it
+    assert dict(at.query_params)["q"] == QUERY
 
 
 def test_a_link_to_a_collection_that_is_not_here_says_so_and_the_page_opens(app):

@@ -11,12 +11,14 @@ import pytest
 
 from embedcore.errors import ConfigurationError, SettingsError
 from embedcore.settings import (
+    LINK_TEXTS_ENV,
     SECTIONS,
     AccessRules,
     AuthSettings,
     authlib_version,
     check_access,
     check_auth,
+    check_link_texts,
     check_settings,
 )
 
@@ -216,3 +218,29 @@ def test_every_section_has_one_check_with_the_same_signature():
     for name, check in SECTIONS.items():
         assert check.__name__ == f"check_{name}"
         check(None, {})  # an absent section is never an error
+
+
+# --- link_texts ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["always", "on_request", "never"])
+def test_link_texts_takes_its_three_values_from_the_secrets_or_the_environment(mode, monkeypatch):
+    monkeypatch.delenv(LINK_TEXTS_ENV, raising=False)
+    assert check_settings({})["link_texts"] == "always"  # the default: as before the setting
+    assert check_settings({"link_texts": mode})["link_texts"] == mode
+    monkeypatch.setenv(LINK_TEXTS_ENV, f" {mode.upper()} ")
+    assert check_settings({})["link_texts"] == mode
+    other = "never" if mode != "never" else "always"
+    assert check_settings({"link_texts": other})["link_texts"] == other  # the secrets come first
+
+
+@pytest.mark.parametrize("value", ["off", "", 1, True, ["never"]])
+def test_a_wrong_link_texts_is_refused_naming_the_key_and_the_values(value, monkeypatch):
+    monkeypatch.delenv(LINK_TEXTS_ENV, raising=False)
+    with pytest.raises(ConfigurationError) as caught:
+        check_settings({"link_texts": value})
+    assert str(caught.value).startswith("link_texts in the app's secrets must be ")
+    assert '"always", "on_request" or "never"' in str(caught.value)
+    monkeypatch.setenv(LINK_TEXTS_ENV, "sometimes")
+    with pytest.raises(ConfigurationError, match=LINK_TEXTS_ENV):
+        check_link_texts(None, {})

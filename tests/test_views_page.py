@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from embedcore import io as eio
 from embedcore.stores.views import ViewStore
 from tests.apptest import frame_with, open_page, plain_messages
 from ui.views import keys, table
@@ -198,6 +199,24 @@ def test_a_file_whose_texts_were_edited_after_export_is_refused(make_app, store)
     assert not at.exception
     assert 'do not match its "data_digest"' in plain_messages(at.warning)
     assert len(store.list()) == 1
+
+
+def test_with_link_texts_never_only_views_of_a_sample_set_are_imported(make_app, store):
+    topics = eio.load_sample("topics").texts
+    sample = store.save({"page": "explorer", "data": "sample:topics"}, topics[:5], name="Topics part")
+    pasted = save(store, "Drinks")
+    files = {view_id: store.export(view_id).encode("utf-8") for view_id in (sample, pasted)}
+    at = open_page(make_app(secrets={"link_texts": "never"}, timeout=120), PAGE)
+    uploader(at).upload("Drinks.json", files[pasted], "application/json").run()
+    assert not at.exception and not at.error
+    assert plain_messages(at.warning) == (
+        "Drinks.json: This app does not keep texts visitors bring, so only views of its sample sets "
+        "can be imported here."
+    )
+    assert len(store.list()) == 2
+    uploader(at).upload("Topics.json", files[sample], "application/json").run()
+    assert not at.exception and not at.warning
+    assert len(store.list()) == 3 and "Imported **Topics part** (5 texts)" in plain_messages(at.success)
 
 
 def test_open_switches_to_the_explorer_on_the_view_link(make_app, store):

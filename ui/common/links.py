@@ -14,7 +14,8 @@ string carries (:func:`to_query` / :func:`from_query`) and what a saved view sto
 
 Texts are never in a URL. Sample sets are named (``data=sample:topics``); texts a visitor pasted,
 uploaded or edited are stored server-side under their content digest (the view store: SQLite
-beside the cache, or the team's PostgreSQL) and named by it (``data=texts:<sha256>``). Long row
+beside the cache, or the team's PostgreSQL) and named by it (``data=texts:<sha256>``) — when the
+operator's ``link_texts`` allows (:mod:`ui.common.link_texts`: always, on request, never). Long row
 lists (a selection of 5,000 points) are stored too (``sel=~<sha256>``), so a URL stays short
 whatever is selected. A saved view (``?view=<id>``, 192 random bits) also keeps the map's
 coordinates: whoever opens it sees the same picture, not a recomputation.
@@ -33,13 +34,13 @@ import streamlit as st
 
 from embedcore import io
 from embedcore.errors import EmbedcoreError, ViewDataMissingError
-from embedcore.stores.protocols import Views
 from embedcore.stores.view_rules import ROW_KEYS, check_rows, rows_digest
 from embedcore.stores.views import INLINE_ROWS
 from ui.common import cached, state
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
-from ui.common.storage import current_storage
+from ui.common.link_texts import data_reference
+from ui.common.storage import view_store
 
 logger = logging.getLogger(__name__)
 
@@ -56,26 +57,11 @@ _WRITTEN = "_links_written"  # {page: the query parameters written or handled la
 _PENDING = "_links_pending"  # {"page", "state", "coordinates", "view"}: waits for the page
 _OPENED = "_links_opened_view"  # {"id", "name", "query"}: the saved view on screen, while unchanged
 _NAME_NEXT = "_links_name_next"  # {"id", "name"}: the saved view the next follow() names
-_STORED = "_links_stored"  # digests of texts stored by this session
 _STORED_ROWS = "_links_stored_rows"  # the digest of the long row list this session stored last
 _NOTICE = "_links_notice"  # a sentence for the page about what the link could not restore
 _OPENINGS = "_links_openings"  # links this session opened: ``origin["opened"]`` (text panels re-seed)
 #: The sidebar's provider radio (``ui.common.connection``): dropped so it is drawn from the link's kind.
 PROVIDER_WIDGET = "conn_provider"
-
-
-def view_store() -> Views:
-    """The view store of the current storage (shared by every session and, on PostgreSQL, replica).
-
-    Raises
-    ------
-    embedcore.errors.DatabaseUnavailableError
-        A team database is configured but cannot be used.
-    """
-    storage = current_storage()
-    if storage.error is not None:
-        raise storage.error  # before the cache: an error is never remembered as the store
-    return cached.view_store(storage.key, _storage=storage)
 
 
 # --- the state <-> the query string -----------------------------------------------------------
@@ -153,38 +139,6 @@ def from_query(query: Mapping[str, str]) -> dict[str, Any]:
 
 
 # --- the shared part: texts, provider, model ----------------------------------------------------
-
-
-def data_reference() -> str | None:
-    """How a link names the texts in use (``sample:topics``, ``texts:<digest>``), storing them when needed.
-
-    None when the texts cannot be stored (the database is down): the link then carries the
-    settings alone, and the failure is logged, never shown on every run.
-    """
-    ss = st.session_state
-    origin = ss.get(state.TEXTS_ORIGIN) or {}
-    table = ss.get(state.TEXTS)
-    kind = origin.get("kind")
-    if kind == "sample":
-        return f"sample:{origin.get('name')}"
-    if kind == "folder":
-        return f"folder:{origin.get('name')}"
-    if table is None or not len(table):
-        return None
-    if table.vectors is not None:  # a file of texts *with vectors*: a link cannot carry those
-        return f"file:{origin.get('name')}"
-    if origin.get("digest"):
-        return f"texts:{origin['digest']}"
-    key = (id(table), len(table))
-    stored = ss.setdefault(_STORED, {})
-    if key not in stored:
-        try:
-            stored.clear()  # one table at a time: the one on screen
-            stored[key] = view_store().put_texts(table.texts, table.labels)
-        except (EmbedcoreError, ValueError) as exc:
-            logger.warning("texts for a link not stored: %s", type(exc).__name__)
-            return None
-    return f"texts:{stored[key]}"
 
 
 def _set_linked_texts(table: io.TextTable, origin: dict) -> None:

@@ -1,7 +1,7 @@
 """The app's operator settings from Streamlit's secrets, read and checked by :mod:`embedcore.settings`.
 
 Every operator setting — ``[auth]``, ``[access]``, ``[budget]``, ``cache_max_mb``,
-``database_url`` — is one entry of :data:`embedcore.settings.SECTIONS`, which also reads its
+``database_url``, ``link_texts`` — is one entry of :data:`embedcore.settings.SECTIONS`, which also reads its
 environment variable when the secrets do not set it; this module only hands it the secrets.
 
 ``app_settings()`` is read on every run (a dict walk, microseconds), so an operator who edits

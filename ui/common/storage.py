@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from embedcore.errors import DatabaseError
 from embedcore.stores.database import Database
+from embedcore.stores.protocols import Views
 from embedcore.stores.storage import Stores, StoreSettings, open_stores
 from ui.common import cached
 from ui.common.settings import setting
@@ -104,3 +105,17 @@ def current_storage() -> Storage:
     with lock:
         failures.pop(fp, None)
     return Storage(key=f"postgres:{fp}", database=database)
+
+
+def view_store() -> Views:
+    """The view store of the current storage (shared by every session and, on PostgreSQL, replica).
+
+    Raises
+    ------
+    embedcore.errors.DatabaseUnavailableError
+        A team database is configured but cannot be used.
+    """
+    storage = current_storage()
+    if storage.error is not None:
+        raise storage.error  # before the cache: an error is never remembered as the store
+    return cached.view_store(storage.key, _storage=storage)

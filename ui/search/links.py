@@ -12,7 +12,8 @@ the URL says what the page shows, and a link reopens exactly that. Opening such 
 the collection, fills the form and runs the query once, through the page's own Search path
 (its embedding comes from the shared cache), so the results and the outlined points are there
 without a click. A query longer than :data:`INLINE_QUERY` characters is stored beside the
-views and named by its digest (``q=~<sha256>``), so the URL stays short.
+views and named by its digest (``q=~<sha256>``), so the URL stays short — only when the
+operator's ``link_texts`` is ``always``: otherwise such a query (and its ``k``) is left out.
 
 The page calls :func:`restore` before its widgets are drawn, :func:`take_search` where the
 Search button is read, and :func:`follow` (or :func:`stop`) when its run ends.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import streamlit as st
 
 from embedcore.errors import EmbedcoreError, ViewDataMissingError
-from ui.common import links
+from ui.common import link_texts, links
 from ui.common.cached import cached_projection
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
@@ -58,6 +59,8 @@ def _query_reference(query: str) -> str | None:
     """``query`` as the URL carries it: itself, or ``~<digest>`` when long (None: cannot be stored)."""
     if len(query) <= INLINE_QUERY and not query.startswith("~"):
         return query
+    if link_texts.mode() != link_texts.ALWAYS:  # a typed text: this page has no "make a link"
+        return None
     stored = st.session_state.setdefault(keys.LINK_QUERIES, {})
     if query not in stored:
         try:

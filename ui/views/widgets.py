@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from embedcore.errors import InputError
-from embedcore.stores.view_rules import MAX_NAME_LENGTH, ViewInfo
-from ui.common import state, uploads
+from embedcore.errors import InputError, ViewImportError
+from embedcore.stores.view_rules import MAX_NAME_LENGTH, ViewInfo, read_export
+from ui.common import link_texts, state, uploads
 from ui.common.confirm import delete_confirmed
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape, plural
@@ -195,6 +195,8 @@ def import_panel(store) -> None:
     uploads.forget_refused(keys.IMPORT)
     with friendly_errors():
         try:
+            if link_texts.mode() == link_texts.NEVER:
+                _sample_only(upload.getvalue())
             view_id = store.import_view(upload.getvalue(), author=signed_in_email())
         except InputError as exc:  # ViewImportError: the message names the field at fault
             uploads.refuse(keys.IMPORT, [str(exc)], name=upload.name)
@@ -205,6 +207,16 @@ def import_panel(store) -> None:
         st.session_state[keys.PENDING] = view_id
         st.session_state.pop(keys.CONFIRM, None)
         st.rerun()
+
+
+def _sample_only(payload: bytes) -> None:
+    """Refuse a view of texts other than a sample set's (``link_texts = "never"``: none are kept)."""
+    found = read_export(payload)
+    if not link_texts.sample_view(found["state"], found["texts"]):
+        raise ViewImportError(
+            "This app does not keep texts visitors bring, so only views of its sample sets can be "
+            "imported here."
+        )
 
 
 def imported_message(info: ViewInfo, source: str) -> str:
