@@ -32,6 +32,16 @@ def _xy(at) -> dict[int, tuple[float, float]]:
     return map_xy(chart(at, "explorer_map"))
 
 
+def test_the_address_to_copy_keeps_the_roots_slash_and_drops_the_old_query():
+    """The Share box's address: ``http://host/?view=…`` as the browser shows it, not ``http://host?view=…``."""
+    assert links.address_with("http://127.0.0.1:8501", {"view": "abc"}) == "http://127.0.0.1:8501/?view=abc"
+    assert (
+        links.address_with("https://x.example/search?q=old#top", {"q": "a b"})
+        == "https://x.example/search?q=a+b"
+    )
+    assert links.address_with("", {"view": "abc"}) == "?view=abc"
+
+
 def test_the_query_string_round_trips_settings_and_stores_long_selections(app_env):
     state = {"method": "umap", "params": {"n_neighbors": 15, "min_dist": 0.1}, "regex": False, "find": None}
     assert links.to_query(state) == {

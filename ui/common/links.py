@@ -313,11 +313,24 @@ def follow(page: str, page_state: Mapping[str, Any]) -> dict[str, str]:
 
 def page_url(query: Mapping[str, str]) -> str:
     """The address of this page with ``query`` (for a link to copy); relative when the host is unknown."""
+    return address_with(str(getattr(st.context, "url", "") or ""), query)
+
+
+def address_with(url: str, query: Mapping[str, str]) -> str:
+    """``url`` with its query string replaced by ``query``; the root keeps its slash, as a browser shows it.
+
+    >>> address_with("http://127.0.0.1:8501", {"view": "abc"})
+    'http://127.0.0.1:8501/?view=abc'
+    >>> address_with("https://x.example/search?q=old#top", {"q": "a b"})
+    'https://x.example/search?q=a+b'
+    >>> address_with("", {"view": "abc"})
+    '?view=abc'
+    """
     from urllib.parse import urlencode, urlsplit, urlunsplit
 
-    url = str(getattr(st.context, "url", "") or "")
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(dict(query)), ""))
+    path = parts.path or ("/" if parts.netloc else "")
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(dict(query)), ""))
 
 
 __all__ = [
@@ -325,6 +338,7 @@ __all__ = [
     "MODEL",
     "PROVIDER",
     "VIEW",
+    "address_with",
     "data_reference",
     "follow",
     "from_query",
