@@ -268,7 +268,8 @@ def _linked(origin: dict) -> io.TextTable | None:
     if origin.get("kind") != "link" or table is None:
         st.info("The link's texts were replaced; choose texts above.", icon=":material/link_off:")
         return None
-    st.caption(f"The texts of {md_escape(origin.get('name') or 'a link')}, stored on this server.")
+    # The name is "texts from a link" or "saved view “…”" (ui.common.links).
+    st.caption(f"Stored on this server: {md_escape(origin.get('name') or 'texts from a link')}.")
     return table
 
 
