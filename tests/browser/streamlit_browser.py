@@ -162,6 +162,16 @@ def element(page, key: str):
     return page.locator(f".st-key-{key}")
 
 
+def paste_texts(page, texts: list[str]) -> None:
+    """In the explorer's text panel: choose Paste, type ``texts`` one per line, apply (Ctrl+Enter)."""
+    with rerun(page):
+        page.get_by_text("Paste", exact=True).first.click()
+    area = element(page, "explorer_paste").locator("textarea")
+    area.fill("\n".join(texts))
+    with rerun(page):
+        area.press("Control+Enter")
+
+
 def choose(page, key: str, option: str) -> None:
     """Pick ``option`` (its visible label) in the selectbox created with ``key=``; wait for the rerun."""
     box = element(page, key).get_by_role("combobox")

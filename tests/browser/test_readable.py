@@ -20,6 +20,7 @@ from streamlit_browser import (
     grid_text,
     metrics,
     open_page,
+    paste_texts,
     rerun,
     screenshot,
     wait_for_text,
@@ -115,12 +116,7 @@ def test_search_results_show_the_text_first_wrapped_and_the_best_hit_in_full(pag
 
 def test_pairs_tell_near_duplicates_apart(page):
     open_page(page, "")
-    with rerun(page):
-        page.get_by_text("Paste", exact=True).first.click()
-    area = element(page, "explorer_paste").locator("textarea")
-    area.fill("\n".join([FRONT, BACK, *OTHERS]))
-    with rerun(page):
-        area.press("Control+Enter")
+    paste_texts(page, [FRONT, BACK, *OTHERS])
     metrics(page, "Texts")
     tab = page.get_by_role("tab", name="Pairs", exact=True)
     with rerun(page):
@@ -254,12 +250,7 @@ _WORLD = [
 def test_map_hover_labels_show_every_script_as_typed(page):
     """Hover texts travel as ASCII (numeric references): the label must show the characters."""
     open_page(page, "")
-    with rerun(page):
-        page.get_by_text("Paste", exact=True).first.click()
-    area = element(page, "explorer_paste").locator("textarea")
-    area.fill("\n".join(_WORLD))
-    with rerun(page):
-        area.press("Control+Enter")
+    paste_texts(page, _WORLD)
     metrics(page, "Texts")
     graph = element(page, "explorer_map").locator(".js-plotly-plot").first
     graph.scroll_into_view_if_needed()

@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from streamlit_browser import (
     assert_healthy,
-    element,
     new_session,
     no_new_traceback,
+    paste_texts,
     rerun,
     screenshot,
     wait_until_idle,
@@ -41,12 +41,7 @@ def test_on_request_a_link_to_pasted_texts_is_made_when_asked(browser, secrets_s
             page.goto(f"{url}/?method=pca")
             wait_until_idle(page)
             page.get_by_text("PCA of 100 texts").first.wait_for()
-            with rerun(page):
-                page.get_by_text("Paste", exact=True).first.click()
-            area = element(page, "explorer_paste").locator("textarea")
-            area.fill("\n".join(TEXTS))
-            with rerun(page):
-                area.press("Control+Enter")
+            paste_texts(page, TEXTS)
             page.get_by_text(f"PCA of {len(TEXTS)} texts").first.wait_for()
             wait_until_idle(page)
             assert "data" not in _query(page) and _query(page)["method"] == ["pca"]
