@@ -99,3 +99,20 @@ def test_a_wrong_link_texts_is_one_message_naming_the_setting(make_app):
     assert not at.exception and len(at.error) == 1
     said = plain_messages(at.error)
     assert "link_texts in the app's secrets must be" in said and '"on_request"' in said
+
+
+def test_a_wrong_environment_variable_is_fixed_where_it_is_set(make_app, monkeypatch):
+    """The closed app points the operator at what is wrong: the variable, not secrets.toml."""
+    monkeypatch.setenv("EMBEDCORE_LINK_TEXTS", "sometimes")
+    at = make_app()
+    at.run()
+    assert not at.exception and len(at.error) == 1
+    assert "EMBEDCORE_LINK_TEXTS must be" in plain_messages(at.error)
+    advice = plain_messages(at.caption)
+    assert "environment" in advice and "EMBEDCORE_LINK_TEXTS" in advice
+
+    monkeypatch.delenv("EMBEDCORE_LINK_TEXTS")
+    at = make_app(secrets={"link_texts": "sometimes"})
+    at.run()
+    advice = plain_messages(at.caption)
+    assert "secrets.toml" in advice and "environment" not in advice

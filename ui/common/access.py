@@ -26,6 +26,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 
 import streamlit as st
 
@@ -45,6 +46,8 @@ _PROVIDER_NAMES = {"github": "GitHub", "auth0": "Auth0", "microsoft": "Microsoft
 _DEEP_LINK_KEY = "embedcore-after-sign-in"
 #: Settings messages already written to the server log (once each per process, not every run).
 _logged: set[str] = set()
+# Every operator setting the secrets leave unset is read from one of these (embedcore.settings).
+_ENVIRONMENT_VARIABLE = re.compile(r"\bEMBEDCORE_[A-Z_]+\b")
 
 
 def provider_label(provider: str) -> str:
@@ -112,10 +115,17 @@ def _settings_error(exc: ConfigurationError) -> None:
         logger.error("The app is closed until its settings are fixed: %s", message)
     st.title(APP_TITLE)
     st.error(md_escape(message), icon=":material/settings_alert:")
+    variable = _ENVIRONMENT_VARIABLE.search(message)
+    if variable:  # the secrets did not set it, so the server's environment did
+        where = (
+            f"in the server's environment (`{variable.group()}`), or by setting it in "
+            "`.streamlit/secrets.toml`, which comes first"
+        )
+    else:
+        where = "in `.streamlit/secrets.toml` (on Streamlit Community Cloud: the app's Settings → Secrets)"
     st.caption(
-        "The app stays closed until this is fixed in `.streamlit/secrets.toml` (on Streamlit "
-        "Community Cloud: the app's Settings → Secrets). The README's “Hosting for many” shows "
-        "each setting."
+        f"The app stays closed until this is fixed {where}. The README's “Hosting for many” "
+        "shows each setting."
     )
 
 
