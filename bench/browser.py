@@ -2,7 +2,7 @@
 
 The points are real: PCA (via ``embedcore.analysis.projection.project``) of the MiniLM vectors of
 50,000 corpus sentences, coloured by their source, with the sentences as hover text. The
-figure is ``embedcore.figures.charts.scatter_figure`` (WebGL ``scattergl`` above 1,000 points);
+figure is ``embedcore.figures.scatter.scatter_figure`` (WebGL ``scattergl`` above 1,000 points);
 the peer is the same figure with every trace as SVG ``go.Scatter``
 (``webgl_threshold`` raised past the point count).
 
@@ -67,7 +67,7 @@ window.drawFigure = function (jsonText, timeoutMs) {{
 
 def _figures(n: int):
     from embedcore.analysis.projection import project
-    from embedcore.figures.charts import scatter_figure
+    from embedcore.figures.scatter import scatter_figure
 
     texts, labels = load_texts(n)
     coords = project(load_vectors(n), "pca")
@@ -93,7 +93,7 @@ def _heatmap_payloads(n_ours: int, n_raw: int) -> dict:
 
     from embedcore import cosine_matrix
     from embedcore.analysis.explore import pairs_frame
-    from embedcore.figures.charts import (
+    from embedcore.figures.heatmaps import (
         HEATMAP_HARD_LIMIT,
         HEATMAP_LIMIT,
         HeatmapTooLargeError,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from embedcore.figures import charts
+from embedcore.figures.compare import alignment_figure, matrix_figure
 from ui.common.cached import cached_alignment, cached_projection
 from ui.common.embedding import embed_button, embed_texts, stored_result, token_missing
 from ui.common.errors import friendly_errors
@@ -75,7 +75,7 @@ left, right = st.columns([2, 3])
 with left:
     st.markdown("**Accuracy by language pair**")
     st.plotly_chart(
-        charts.matrix_figure(
+        matrix_figure(
             report.accuracy, report.languages, counts=report.trials, row_title="from", col_title="to"
         ),
         key="languages_pairs",
@@ -91,7 +91,7 @@ with right:
         coords = cached_projection(result.vectors, method)
     if coords is not None:
         st.plotly_chart(
-            charts.alignment_figure(coords, langs, ids, texts, uirevision=f"languages-{method}"),
+            alignment_figure(coords, langs, ids, texts, uirevision=f"languages-{method}"),
             key="languages_map",
             width="stretch",
             theme=None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore.analysis import search
-from embedcore.figures import charts
+from embedcore.figures.scatter import scatter_figure
 from ui.common.errors import friendly_errors
 from ui.common.methods import method_radio
 from ui.common.models_picker import options_or_stop, provider_for
@@ -97,7 +97,7 @@ if vectors is not None and len(chunks):
     with friendly_errors():
         coords = sl.map_coordinates(info, method, vectors)
     if coords is not None:
-        figure = charts.scatter_figure(
+        figure = scatter_figure(
             coords,
             [c.text for c in chunks],
             color=[c.source for c in chunks],

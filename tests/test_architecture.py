@@ -498,37 +498,6 @@ def test_no_engine_module_over_600_lines_and_no_ui_module_over_400():
     assert not done, f"within the limit now: delete from KNOWN_LONG_MODULES: {sorted(done)}"
 
 
-#: Files that still import the figures' old single module (embedcore/figures/charts.py, now a
-#: re-export) because their owners were redesigning them in the same round; they move to the family
-#: modules (scatter, heatmaps, bars, compare, ...) and the list can only shrink. When it is empty,
-#: delete charts.py.
-CHARTS_REEXPORT_USERS = {
-    "bench/browser.py",  # R4
-    "pages/languages.py",  # R2
-    "pages/search.py",  # R2
-    "tests/test_explorer_page.py",  # patches charts.HEATMAP_LIMIT, which ui/explorer reads from charts
-    "ui/common/cached.py",  # R3
-    "ui/explorer/heatmap.py",  # R2
-    "ui/explorer/map.py",  # R2
-    "ui/explorer/pairs.py",  # R2
-    "ui/explorer/query.py",  # R2
-}
-
-
-def test_only_the_known_files_still_import_the_old_charts_module():
-    users = {
-        str(path.relative_to(ROOT))
-        for folder in ("embedcore", "ui", "pages", "tests", "bench", "scripts")
-        for path in _files(folder)
-        if path != ROOT / "embedcore" / "figures" / "charts.py"
-        and "embedcore.figures.charts" in imported_modules(path)
-    }
-    new = users - CHARTS_REEXPORT_USERS
-    assert not new, f"{sorted(new)} (rule: import the figure family module, not embedcore.figures.charts)"
-    moved = CHARTS_REEXPORT_USERS - users
-    assert not moved, f"{sorted(moved)} moved off charts: delete them from CHARTS_REEXPORT_USERS"
-
-
 # --- registry-driven lists (issue 20 point 2) -----------------------------------------------------
 
 #: The names a registry owns: a list, tuple, set or dict keys naming two or more of them is a

@@ -17,7 +17,9 @@ import html
 import numpy as np
 import pytest
 
-from embedcore.figures import charts
+from embedcore.figures import heatmaps
+from embedcore.figures.names import NAME_ANNOTATION
+from embedcore.figures.style import CLUSTER_PALETTE, MUTED, PALETTE
 from tests.apptest import (
     chart,
     has_chart,
@@ -224,7 +226,7 @@ def test_colour_by_k_means_clusters(make_app):
     # Named by their most distinctive words, numbered in order of first appearance.
     assert sorted(name.split(" · ")[0] for name in names) == ["0", "1", "2"]
     assert all(len(name.split(" · ")[1].split(", ")) == 3 for name in names), names
-    written = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == charts.NAME_ANNOTATION]
+    written = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == NAME_ANNOTATION]
     # Each name on the map too, with its number and first two terms (three far-apart clusters:
     # room for all of them).
     assert sorted(written) == sorted(", ".join(name.split(", ")[:2]) for name in names)
@@ -234,7 +236,7 @@ def test_colour_by_k_means_clusters(make_app):
     assert spec["layout"]["legend"]["title"]["text"] == "k-means, 3 clusters"
     # Cluster colours are never label colours: "cluster 0" must not look like the first label.
     colours = {t["marker"]["color"] for t in point_traces(spec)}
-    assert colours == set(charts.CLUSTER_PALETTE[:3]) and not colours & set(charts.PALETTE)
+    assert colours == set(CLUSTER_PALETTE[:3]) and not colours & set(PALETTE)
 
 
 def test_k_means_legend_says_how_many_clusters_were_found(make_app):
@@ -249,7 +251,7 @@ def test_k_means_legend_says_how_many_clusters_were_found(make_app):
 
 
 def test_the_map_is_sent_as_ascii_json_and_keeps_its_non_ascii_texts_over_reruns(make_app):
-    """The map is serialised once (charts.frozen), as ASCII: a rerun sends the very same figure."""
+    """The map is serialised once (embedcore.figures.frozen), as ASCII: a rerun sends the very same figure."""
     texts = ["Café au lait …", "Grüße aus Köln", "東京の天気", "emoji 😀 party", "plain text"]
     at = make_app(state={"explorer_method": "pca", "explorer_source": "paste"}, timeout=120)
     at.switch_page(PAGE).run()
@@ -560,10 +562,10 @@ def test_colour_by_hdbscan_names_the_clusters_it_finds_and_greys_the_rest(make_a
     assert title == f"HDBSCAN, {len(clusters)} clusters"
     grey = [t for t in point_traces(spec) if t["name"].startswith("unclustered")]
     if grey:  # noise is one grey group, named with its size
-        assert grey[0]["marker"]["color"] == charts.MUTED
+        assert grey[0]["marker"]["color"] == MUTED
         assert grey[0]["name"] == f"unclustered ({len(plotly_array(grey[0]['customdata']))})"
     colours = {t["marker"]["color"] for t in point_traces(spec) if t not in grey}
-    assert colours <= set(charts.CLUSTER_PALETTE)
+    assert colours <= set(CLUSTER_PALETTE)
     assert sorted(map_rows(spec).tolist()) == list(range(100))
     # A larger smallest cluster: fewer clusters (50 of 100 texts can make at most two).
     at.number_input(key="explorer_min_cluster").set_value(50).run()
@@ -682,7 +684,7 @@ def test_heatmap_has_label_bands_in_the_map_colours(make_app):
 
 
 def test_above_the_cell_limit_the_heatmap_shows_mean_cosine_between_labels(make_app, monkeypatch):
-    monkeypatch.setattr(charts, "HEATMAP_LIMIT", 40)  # the 100 topics stand in for a large set
+    monkeypatch.setattr(heatmaps, "HEATMAP_LIMIT", 40)  # the 100 topics stand in for a large set
     at = open_explorer(make_app, explorer_method="pca", explorer_tab="Heatmap")
     assert not at.exception, at.exception
     assert "mean cosine between two labels" in plain_messages(at.info)
@@ -731,7 +733,7 @@ def test_query_results_and_selected_neighbours_are_readable_in_full(make_app):
 
 
 def test_a_selection_on_an_isolated_map_is_what_the_heatmap_shows(make_app, monkeypatch):
-    monkeypatch.setattr(charts, "HEATMAP_LIMIT", 10)
+    monkeypatch.setattr(heatmaps, "HEATMAP_LIMIT", 10)
     at = open_explorer(make_app, explorer_method="pca")
     texts = at.session_state[state.TEXTS].texts
     labels = at.session_state[state.TEXTS].labels

@@ -384,8 +384,8 @@ def placement(projection_key: tuple, query_key: tuple, _query, _vectors, _coords
 # cache_resource: one array per data set, shared read-only by every session showing it.
 @st.cache_resource(show_spinner=False, max_entries=4, ttl=3600)
 def hover_texts(digest: str, n: int, _texts) -> np.ndarray:
-    """:func:`embedcore.figures.charts.hover_texts` of a data set (``digest`` of its vectors)."""
-    from embedcore.figures.charts import hover_texts as hover_of
+    """:func:`embedcore.figures.labels.hover_texts` of a data set (``digest`` of its vectors)."""
+    from embedcore.figures.labels import hover_texts as hover_of
 
     return hover_of(_texts)
 

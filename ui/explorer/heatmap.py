@@ -10,7 +10,7 @@ import streamlit as st
 
 from embedcore.analysis.groups import take_rows
 from embedcore.analysis.similarity import cosine_matrix
-from embedcore.figures import charts
+from embedcore.figures import heatmaps
 from ui.common import state
 from ui.common.cached import cached_cosine, digest_of
 from ui.common.errors import friendly_errors
@@ -21,7 +21,7 @@ from ui.explorer.keys import SESSION, P
 
 
 def heatmap_tab(texts, labels, result, dataset, digest) -> None:
-    """One cell per pair of texts; above :data:`embedcore.figures.charts.HEATMAP_LIMIT` texts, per pair of groups."""
+    """One cell per pair of texts; above :data:`embedcore.figures.heatmaps.HEATMAP_LIMIT` texts, per pair of groups."""
     vectors = result.vectors
     n = len(texts)
     state.seed(f"{P}_heatmap_order", "clustered")
@@ -50,12 +50,12 @@ def heatmap_tab(texts, labels, result, dataset, digest) -> None:
     )
     zrange = "data" if scale == "data" else (-1.0, 1.0)
     rows = None
-    if n > charts.HEATMAP_LIMIT:
+    if n > heatmaps.HEATMAP_LIMIT:
         selected = iso.full_selection(dataset)
-        if 2 <= len(selected) <= charts.HEATMAP_LIMIT:
+        if 2 <= len(selected) <= heatmaps.HEATMAP_LIMIT:
             rows = selected
             st.info(
-                f"{n:,} texts are more than a readable heatmap holds ({charts.HEATMAP_LIMIT}); "
+                f"{n:,} texts are more than a readable heatmap holds ({heatmaps.HEATMAP_LIMIT}); "
                 f"showing the {len(selected)} texts selected on the map.",
                 icon=":material/info:",
             )
@@ -73,7 +73,7 @@ def heatmap_tab(texts, labels, result, dataset, digest) -> None:
             # Only the texts selected on the map, already in display order.
             part, labels_for, groups = take_rows(order, vectors, texts, colours.values)
             sim, order_in = cosine_matrix(part), None
-        fig = charts.heatmap_figure(
+        fig = heatmaps.heatmap_figure(
             sim,
             labels_for,
             order=order_in,
@@ -106,8 +106,8 @@ def _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange) -
     colours = colouring_of.map_colouring(vectors, digest, texts, labels, groups=True)
     what = colouring_of.GROUP_NAMES[colours.kind]
     st.info(
-        f"{n:,} texts are more than a heatmap of one cell per text holds ({charts.HEATMAP_LIMIT}): each "
-        f"cell here is the mean cosine between two {what}. Select 2 to {charts.HEATMAP_LIMIT} points on "
+        f"{n:,} texts are more than a heatmap of one cell per text holds ({heatmaps.HEATMAP_LIMIT}): each "
+        f"cell here is the mean cosine between two {what}. Select 2 to {heatmaps.HEATMAP_LIMIT} points on "
         "the map for a heatmap of their texts.",
         icon=":material/grid_view:",
     )
@@ -115,7 +115,7 @@ def _block_heatmap(texts, labels, vectors, dataset, digest, clustered, zrange) -
         blocks = computed.block_means(
             vectors, digest, colours.values, (colours.kind, digest_of(colours.values)), clustered=clustered
         )
-        fig = charts.block_heatmap_figure(
+        fig = heatmaps.block_heatmap_figure(
             blocks.means,
             blocks.names,
             blocks.sizes,

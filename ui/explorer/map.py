@@ -18,7 +18,7 @@ import streamlit as st
 from embedcore.analysis.explore import neighbour_links
 from embedcore.analysis.projection import get_method
 from embedcore.errors import ProjectionInputError
-from embedcore.figures import charts
+from embedcore.figures.scatter import scatter_figure
 from ui.common import cached
 from ui.common.cached import digest_of
 from ui.common.errors import friendly_errors
@@ -73,7 +73,7 @@ def _map_figure(
     if query is not None:
         text, placed = query
         kwargs = {"query_point": (placed.coords, text), "highlight": placed.neighbours}
-    return charts.scatter_figure(
+    return scatter_figure(
         coords,
         texts,
         color=colours.values,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore.analysis import explore
-from embedcore.figures import charts
+from embedcore.figures.bars import similarity_histogram
 from ui.common import state
 from ui.common.cached import cached_cosine
 from ui.common.tables import pairs_table
@@ -48,7 +48,7 @@ def pairs_tab(texts, labels, result, dataset, digest) -> None:
     if n <= HISTOGRAM_MAX:
         histogram = figure.cached_figure(
             ("histogram", digest),
-            lambda: charts.similarity_histogram(cached_cosine(vectors, digest=digest), height=240),
+            lambda: similarity_histogram(cached_cosine(vectors, digest=digest), height=240),
         )
         st.plotly_chart(histogram, key=f"{P}_histogram", theme=None)
         st.caption(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embedcore.analysis.explore import identical_rows, rank_query
-from embedcore.figures import charts
+from embedcore.figures.bars import ranking_bar_figure
 from ui.common import state
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
@@ -59,7 +59,7 @@ def query_tab(texts, labels, result, dataset, digest) -> None:
     with friendly_errors():
         ranking = rank_query(vector, result.vectors, texts, labels, k=int(k), exclude=same)
         st.plotly_chart(
-            charts.ranking_bar_figure(ranking["text"].tolist(), ranking["cosine"].to_numpy(), query=text),
+            ranking_bar_figure(ranking["text"].tolist(), ranking["cosine"].to_numpy(), query=text),
             key=f"{P}_ranking",
             theme=None,
         )
