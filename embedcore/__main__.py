@@ -400,7 +400,7 @@ def _prepare_maps() -> None:
 
 
 def _prepare_samples() -> None:
-    from embedcore.providers.local import build_sample_seed
+    from embedcore.providers.sample_seed import build_sample_seed
 
     started = time.perf_counter()
     path, count = build_sample_seed()

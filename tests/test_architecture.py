@@ -470,12 +470,6 @@ def test_a_page_imports_no_pandas(path):
 ENGINE_MAX_LINES = 600
 UI_MAX_LINES = 400
 
-#: Modules over the limit while their owners split them (issue 20); can only shrink.
-KNOWN_LONG_MODULES: set[str] = {
-    "embedcore/analysis/explore.py",  # 605 lines: the explorer's tables; groups.py took what split off cleanly
-    "embedcore/providers/local.py",  # 622 lines: LocalModel and its two backends, one class each
-}
-
 
 def _long_modules() -> dict[str, int]:
     sizes = {}
@@ -489,13 +483,10 @@ def _long_modules() -> dict[str, int]:
 
 def test_no_engine_module_over_600_lines_and_no_ui_module_over_400():
     long = _long_modules()
-    new = {path: lines for path, lines in long.items() if path not in KNOWN_LONG_MODULES}
-    assert not new, (
+    assert not long, (
         f"modules too long (rule: embedcore <= {ENGINE_MAX_LINES} lines, ui <= {UI_MAX_LINES}; "
-        f"split by concern): {new}"
+        f"split by concern): {long}"
     )
-    done = KNOWN_LONG_MODULES - set(long)
-    assert not done, f"within the limit now: delete from KNOWN_LONG_MODULES: {sorted(done)}"
 
 
 # --- registry-driven lists (issue 20 point 2) -----------------------------------------------------

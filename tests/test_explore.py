@@ -11,7 +11,6 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import cosine_similarity
 
 from embedcore.analysis.explore import (
-    find_rows,
     heatmap_rows,
     identical_rows,
     membership_weights,
@@ -22,6 +21,7 @@ from embedcore.analysis.explore import (
     place_query,
     rank_query,
 )
+from embedcore.analysis.find import find_rows
 from embedcore.analysis.groups import (
     OTHER_GROUP,
     block_means,

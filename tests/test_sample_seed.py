@@ -7,7 +7,8 @@ import pytest
 
 from embedcore import io
 from embedcore.providers import catalog
-from embedcore.providers.local import SAMPLE_SEED_FILENAME, LocalModel, build_sample_seed
+from embedcore.providers.local import SAMPLE_SEED_FILENAME, LocalModel
+from embedcore.providers.sample_seed import build_sample_seed
 from embedcore.stores.cache import EmbeddingCache
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,6 @@ def test_a_fresh_cache_answers_the_samples_from_the_seed_with_the_models_own_vec
 
 def test_install_seeds_every_sample_the_docs_one_included(monkeypatch, tmp_path):
     """``prepare --samples`` embeds all of them: a visitor choosing the large sample waits for no model."""
-    import embedcore.providers.local as local
 
     embedded: list[str] = []
 
@@ -50,9 +50,9 @@ def test_install_seeds_every_sample_the_docs_one_included(monkeypatch, tmp_path)
             embedded.extend(texts)
             raise KeyboardInterrupt  # stop before the model loads
 
-    monkeypatch.setattr("embedcore.providers.local.LocalModel", Recording)
+    monkeypatch.setattr("embedcore.providers.sample_seed.LocalModel", Recording)
     with pytest.raises(KeyboardInterrupt):
-        local.build_sample_seed(tmp_path / "seed.sqlite3")
+        build_sample_seed(tmp_path / "seed.sqlite3")
     assert set(io.load_sample("docs").texts) <= set(embedded)
     assert set(io.load_sample("topics").texts) <= set(embedded)
 

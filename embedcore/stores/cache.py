@@ -432,7 +432,7 @@ class SeededCache:
     ----------
     cache : EmbeddingCache or PostgresEmbeddingCache
     seed : EmbeddingCache
-        Written by :func:`embedcore.providers.local.build_sample_seed`.
+        Written by :func:`embedcore.providers.sample_seed.build_sample_seed`.
     """
 
     def __init__(self, cache, seed: EmbeddingCache) -> None:

@@ -11,7 +11,8 @@ from functools import partial
 import streamlit as st
 
 from embedcore import io
-from embedcore.analysis.explore import find_rows, neighbours_frame
+from embedcore.analysis.explore import neighbours_frame
+from embedcore.analysis.find import find_rows
 from ui.common import state
 from ui.common.errors import friendly_errors
 from ui.common.format import file_stem, plural
