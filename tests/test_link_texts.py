@@ -116,3 +116,23 @@ def test_a_wrong_environment_variable_is_fixed_where_it_is_set(make_app, monkeyp
     at.run()
     advice = plain_messages(at.caption)
     assert "secrets.toml" in advice and "environment" not in advice
+
+
+def test_never_opens_a_saved_view_of_a_sample_set_as_that_sample_set(make_app, app_env):
+    """A saved view of a sample set is not a visitor's texts: under ``never`` it can be saved again."""
+    from embedcore import io as eio
+
+    topics = eio.load_sample("topics")
+    view_id = ViewStore(app_env / "views.sqlite3").save(
+        {"page": "explorer", "data": "sample:topics", "method": "pca"},
+        topics.texts,
+        topics.labels,
+        name="Topics",
+    )
+    at = make_app(secrets={"link_texts": "never"}, timeout=120)
+    at.query_params["view"] = view_id
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.radio(key="explorer_source").value == "sample"
+    assert "does not keep texts visitors type" not in plain_messages(at.caption)
+    assert not at.button(key=SAVE).disabled

@@ -148,11 +148,25 @@ def _set_linked_texts(table: io.TextTable, origin: dict) -> None:
     ss[state.TEXTS_ORIGIN] = {**origin, "opened": ss[_OPENINGS]}
 
 
+def _is_sample(name: str, texts: tuple[list, list | None]) -> bool:
+    """Whether ``texts`` (and labels) are the built-in sample ``name`` as this version ships it."""
+    if name not in io.SAMPLES:
+        return False
+    sample = cached.sample_table(name)
+    labels = None if sample.labels is None else [str(x) for x in sample.labels]
+    theirs = None if texts[1] is None else [str(x) for x in texts[1]]
+    return list(sample.texts) == list(texts[0]) and labels == theirs
+
+
 def _apply_data(reference: str | None, texts: tuple[list, list | None] | None, name: str) -> None:
     if not reference and texts is None:
         return
     kind, _, value = str(reference or "").partition(":")
-    if texts is not None:
+    if texts is not None and kind == "sample" and _is_sample(value, texts):
+        # A saved view of a sample set opens as that set, not as a visitor's texts: the texts
+        # panel shows the sample, and link_texts (which limits visitors' texts) does not apply.
+        _set_linked_texts(cached.sample_table(value), {"kind": "sample", "name": value})
+    elif texts is not None:
         table = io.TextTable(texts=list(texts[0]), labels=texts[1], source=name)
         digest = value if kind == "texts" else None
         _set_linked_texts(table, {"kind": "link", "name": name, "digest": digest})
