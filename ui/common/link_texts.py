@@ -139,6 +139,16 @@ def sample_view(view_state: Mapping[str, Any], texts: Sequence[str]) -> bool:
     return set(texts) <= set(cached.sample_table(name).texts)
 
 
+def whole_sample(name: str, texts: Sequence[str], labels: Sequence | None) -> bool:
+    """Whether ``texts`` and ``labels`` are all of the sample set ``name`` as this version ships it."""
+    if name not in io.SAMPLES:
+        return False
+    sample = cached.sample_table(name)
+    ours = None if sample.labels is None else [str(x) for x in sample.labels]
+    theirs = None if labels is None else [str(x) for x in labels]
+    return list(sample.texts) == list(texts) and ours == theirs
+
+
 __all__ = [
     "ALWAYS",
     "NEVER",
@@ -149,4 +159,5 @@ __all__ = [
     "mode",
     "sample_view",
     "visitor_texts",
+    "whole_sample",
 ]

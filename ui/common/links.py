@@ -39,7 +39,7 @@ from embedcore.stores.views import INLINE_ROWS
 from ui.common import cached, state
 from ui.common.errors import friendly_errors
 from ui.common.format import md_escape
-from ui.common.link_texts import data_reference
+from ui.common.link_texts import data_reference, whole_sample
 from ui.common.storage import view_store
 
 logger = logging.getLogger(__name__)
@@ -148,21 +148,11 @@ def _set_linked_texts(table: io.TextTable, origin: dict) -> None:
     ss[state.TEXTS_ORIGIN] = {**origin, "opened": ss[_OPENINGS]}
 
 
-def _is_sample(name: str, texts: tuple[list, list | None]) -> bool:
-    """Whether ``texts`` (and labels) are the built-in sample ``name`` as this version ships it."""
-    if name not in io.SAMPLES:
-        return False
-    sample = cached.sample_table(name)
-    labels = None if sample.labels is None else [str(x) for x in sample.labels]
-    theirs = None if texts[1] is None else [str(x) for x in texts[1]]
-    return list(sample.texts) == list(texts[0]) and labels == theirs
-
-
 def _apply_data(reference: str | None, texts: tuple[list, list | None] | None, name: str) -> None:
     if not reference and texts is None:
         return
     kind, _, value = str(reference or "").partition(":")
-    if texts is not None and kind == "sample" and _is_sample(value, texts):
+    if texts is not None and kind == "sample" and whole_sample(value, *texts):
         # A saved view of a sample set opens as that set, not as a visitor's texts: the texts
         # panel shows the sample, and link_texts (which limits visitors' texts) does not apply.
         _set_linked_texts(cached.sample_table(value), {"kind": "sample", "name": value})
