@@ -255,10 +255,28 @@ def press_embed(page, n: int) -> dict:
 
 
 def choose_sample(page, name: str) -> None:
-    page.locator(".st-key-explorer_sample").click()
+    """Pick the sample ``name`` in the explorer's list, opened the way the browser tests open it.
+
+    Scrolled to before the click (a click that scrolls the page opened the list and the scroll
+    closed it), and clicked again when the list did not open: the full install's taller sidebar
+    left it closed once, and the run then waited a whole step for an option never shown.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    box = page.locator(".st-key-explorer_sample").get_by_role("combobox")
     # Large samples are listed with their size ("docs — 10,000 texts").
-    page.get_by_role("option", name=name).first.click()
-    wait_idle(page)
+    option = page.get_by_role("option", name=name).first
+    for _ in range(3):
+        box.scroll_into_view_if_needed()
+        box.click()
+        try:
+            option.wait_for(state="visible", timeout=10_000)
+        except PlaywrightTimeoutError:
+            continue
+        option.click()
+        wait_idle(page)
+        return
+    raise RuntimeError(f"the sample list did not open to offer {name!r}")
 
 
 def upload(page, path: Path) -> None:
@@ -365,8 +383,22 @@ def _workload(
         # Every wait as long as a bench step: playwright's 30 s default failed two runs on a quiet
         # machine (the file uploader of a server loading the bundled model, its Embed button).
         context.set_default_timeout(STEP_MS)
+        page = context.new_page()
         try:
-            out = _visit(context.new_page(), app, workload, files, pressed=pressed, full_install=full_install)
+            out = _visit(page, app, workload, files, pressed=pressed, full_install=full_install)
+        except Exception:
+            # What the visitor saw when a step failed or timed out: a full-install 10k peer once
+            # waited out a step with its server idle, and nothing showed where it stood.
+            shot = (
+                ROOT
+                / "bench"
+                / "results"
+                / f"cloud-{workload}-{'full' if full_install else 'api'}-failed.png"
+            )
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            log(f"{workload}: a step failed; the page is in {shot}")
+            raise
         finally:
             context.close()
         out["peak_rss"] = app.peak_rss()
