@@ -112,6 +112,12 @@ def test_a_wrong_environment_variable_is_fixed_where_it_is_set(make_app, monkeyp
     assert "environment" in advice and "EMBEDCORE_LINK_TEXTS" in advice
 
     monkeypatch.delenv("EMBEDCORE_LINK_TEXTS")
+    monkeypatch.setenv("EMBEDCORE_BUDGET_TOKENS_PER_DAY", "-1")  # a family of variables: named as one
+    at = make_app()
+    at.run()
+    assert "environment (`EMBEDCORE_BUDGET_*`)" in plain_messages(at.caption)
+
+    monkeypatch.delenv("EMBEDCORE_BUDGET_TOKENS_PER_DAY")
     at = make_app(secrets={"link_texts": "sometimes"})
     at.run()
     advice = plain_messages(at.caption)

@@ -46,8 +46,9 @@ _PROVIDER_NAMES = {"github": "GitHub", "auth0": "Auth0", "microsoft": "Microsoft
 _DEEP_LINK_KEY = "embedcore-after-sign-in"
 #: Settings messages already written to the server log (once each per process, not every run).
 _logged: set[str] = set()
-# Every operator setting the secrets leave unset is read from one of these (embedcore.settings).
-_ENVIRONMENT_VARIABLE = re.compile(r"\bEMBEDCORE_[A-Z_]+\b")
+# Every operator setting the secrets leave unset is read from one of these (embedcore.settings);
+# the budget's are named as a family (EMBEDCORE_BUDGET_*), star included.
+_ENVIRONMENT_VARIABLE = re.compile(r"\bEMBEDCORE_[A-Z_]+\*?")
 
 
 def provider_label(provider: str) -> str:
